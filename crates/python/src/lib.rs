@@ -1,0 +1,17 @@
+//! The `libtorrent` Python module: a thin PyO3 layer over the libtorrent-rs
+//! crates. No BitTorrent logic lives here, only conversion between Python
+//! objects and the engine's types.
+
+use pyo3::prelude::*;
+
+/// Version reported as `libtorrent.__version__` (the reference API level we mirror).
+pub const VERSION: &str = "2.1.1.0";
+
+#[pymodule]
+fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", VERSION)?;
+    m.add("version", VERSION)?;
+    m.add("version_major", 2)?;
+    m.add("version_minor", 1)?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+# Type stubs for the libtorrent module (libtorrent-rs).
+__version__: str
+version: str
+version_major: int
+version_minor: int
