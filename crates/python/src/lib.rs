@@ -4,6 +4,14 @@
 
 use pyo3::prelude::*;
 
+mod bencode;
+mod create;
+mod enums;
+mod hashes;
+mod magnet;
+mod metainfo;
+mod settings;
+
 /// Version reported as `libtorrent.__version__` (the reference API level we mirror).
 pub const VERSION: &str = "2.1.1.0";
 
@@ -13,5 +21,13 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("version", VERSION)?;
     m.add("version_major", 2)?;
     m.add("version_minor", 1)?;
+    m.add("api_version", 1)?;
+    hashes::register(m)?;
+    bencode::register(m)?;
+    enums::register(m)?;
+    settings::register(m)?;
+    metainfo::register(m)?;
+    create::register(m)?;
+    magnet::register(m)?;
     Ok(())
 }
