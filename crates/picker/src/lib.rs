@@ -27,4 +27,5 @@ pub use piece_picker::{
     file_priorities_to_piece_priorities, BlockInfo, BlockRef, BlockState, PartialPieceInfo,
     PeerKey, PickOptions, PickerError, PiecePicker, BLOCK_SIZE, DEFAULT_PRIORITY, MAX_PRIORITY,
 };
+pub use pipeline::{PipelineConfig, RequestPipeline};
 pub use rng::Rng;
