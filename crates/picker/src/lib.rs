@@ -23,6 +23,9 @@ pub mod pipeline;
 pub mod rng;
 
 pub use bitfield::Bitfield;
+pub use choker::{
+    ChokePeer, ChokeRound, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm,
+};
 pub use piece_picker::{
     file_priorities_to_piece_priorities, BlockInfo, BlockRef, BlockState, PartialPieceInfo,
     PeerKey, PickOptions, PickerError, PiecePicker, BLOCK_SIZE, DEFAULT_PRIORITY, MAX_PRIORITY,
