@@ -22,6 +22,7 @@ pub mod piece_picker;
 pub mod pipeline;
 pub mod rng;
 
+pub use bandwidth::{BandwidthManager, ChannelId, ConnId, Direction, Grant};
 pub use bitfield::Bitfield;
 pub use choker::{
     ChokePeer, ChokeRound, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm,
