@@ -1,0 +1,207 @@
+//! The libtorrent-rs session engine.
+//!
+//! A [`Session`] owns a tokio runtime on its own threads. All BitTorrent
+//! state (torrents, peers, trackers, picker, choker) lives in one
+//! [`engine::Engine`] value driven by a single task; user calls reach it as
+//! closures sent over a channel ([`Session::call`] waits for the result,
+//! [`Session::post`] does not). Sockets are pumped by small per-connection
+//! tasks and disk work runs on the storage crate's thread pool; both report
+//! back to the engine task through channels. Nothing in the engine ever
+//! calls user code: the user learns what happened by popping [`Alert`]s.
+//!
+//! ```no_run
+//! use lt_session::{Session, SessionConfig};
+//! let ses = Session::new(SessionConfig::default()).unwrap();
+//! let port = ses.listen_port();
+//! for alert in ses.pop_alerts() {
+//!     println!("{}", alert.what());
+//! }
+//! # let _ = port;
+//! ```
+
+pub mod alert;
+pub mod alert_queue;
+mod engine;
+pub mod listen;
+pub mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use alert::{Alert, AlertKind};
+use alert_queue::AlertQueue;
+pub use engine::Engine;
+pub use types::*;
+
+/// Start-up configuration of a session (the part of libtorrent's settings
+/// that must be known before the engine runs; the rest is applied later
+/// with [`Session::apply`]).
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// The `listen_interfaces` setting.
+    pub listen_interfaces: String,
+    /// `alert_mask`.
+    pub alert_mask: u32,
+    /// `alert_queue_size`.
+    pub alert_queue_size: usize,
+    /// Engine worker threads (tokio).
+    pub network_threads: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            listen_interfaces: "0.0.0.0:6881,[::]:6881".into(),
+            alert_mask: alert::category::ERROR,
+            alert_queue_size: 2000,
+            network_threads: 2,
+        }
+    }
+}
+
+/// The engine has shut down; the call could not be carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionClosed;
+
+impl std::fmt::Display for SessionClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the session has been shut down")
+    }
+}
+
+impl std::error::Error for SessionClosed {}
+
+pub(crate) type Job = Box<dyn FnOnce(&mut Engine) + Send>;
+
+/// State shared between the user's threads and the engine.
+pub(crate) struct Shared {
+    pub alerts: AlertQueue<Alert>,
+}
+
+/// A BitTorrent session. Cheap to clone handles are not offered on purpose:
+/// dropping the `Session` shuts the engine down and waits for it.
+pub struct Session {
+    shared: Arc<Shared>,
+    jobs: mpsc::UnboundedSender<Job>,
+    runtime: Option<tokio::runtime::Runtime>,
+    engine_done: Option<oneshot::Receiver<()>>,
+}
+
+impl Session {
+    /// Starts the engine threads and opens the listen sockets.
+    pub fn new(config: SessionConfig) -> std::io::Result<Session> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.network_threads.max(1))
+            .thread_name("lt-network")
+            .enable_all()
+            .build()?;
+        let shared = Arc::new(Shared {
+            alerts: AlertQueue::new(config.alert_queue_size, config.alert_mask),
+        });
+        let (jobs, job_rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let engine = Engine::new(shared.clone(), jobs.clone(), &config);
+        runtime.spawn(async move {
+            engine.run(job_rx).await;
+            let _ = done_tx.send(());
+        });
+        Ok(Session {
+            shared,
+            jobs,
+            runtime: Some(runtime),
+            engine_done: Some(done_rx),
+        })
+    }
+
+    /// Runs `f` on the engine task and waits for its result. Blocks the
+    /// calling thread (callers from Python release the GIL first).
+    pub fn call<R, F>(&self, f: F) -> Result<R, SessionClosed>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Engine) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |e: &mut Engine| {
+                let _ = tx.send(f(e));
+            }))
+            .map_err(|_| SessionClosed)?;
+        rx.blocking_recv().map_err(|_| SessionClosed)
+    }
+
+    /// Runs `f` on the engine task without waiting.
+    pub fn post<F>(&self, f: F) -> Result<(), SessionClosed>
+    where
+        F: FnOnce(&mut Engine) + Send + 'static,
+    {
+        self.jobs.send(Box::new(f)).map_err(|_| SessionClosed)
+    }
+
+    /// Takes every queued alert. When alerts were dropped because the queue
+    /// was full, an `alerts_dropped` alert comes first.
+    pub fn pop_alerts(&self) -> Vec<Alert> {
+        let (mut v, dropped) = self.shared.alerts.pop_all();
+        if dropped.iter().any(|&w| w != 0) {
+            v.insert(0, Alert::new(AlertKind::AlertsDropped { dropped }));
+        }
+        v
+    }
+
+    /// Waits up to `timeout` for an alert; returns whether one is waiting.
+    pub fn wait_for_alert(&self, timeout: Duration) -> bool {
+        self.shared.alerts.wait(timeout)
+    }
+
+    /// Whether an alert of `category` would be delivered.
+    pub fn should_post(&self, category: u32) -> bool {
+        self.shared.alerts.should_post(category)
+    }
+
+    /// Write one byte to `fd` whenever alerts become available.
+    pub fn set_alert_fd(&self, fd: Option<std::os::fd::RawFd>) {
+        self.shared.alerts.set_notify_fd(fd);
+    }
+
+    pub fn set_alert_mask(&self, mask: u32) {
+        self.shared.alerts.set_mask(mask);
+    }
+
+    pub fn alert_mask(&self) -> u32 {
+        self.shared.alerts.mask()
+    }
+
+    pub fn set_alert_queue_size(&self, n: usize) {
+        self.shared.alerts.set_limit(n);
+    }
+
+    /// The first TCP listen port, or 0 when not listening.
+    pub fn listen_port(&self) -> u16 {
+        self.call(|e| e.listen_port()).unwrap_or(0)
+    }
+
+    pub fn is_listening(&self) -> bool {
+        self.call(|e| e.is_listening()).unwrap_or(false)
+    }
+
+    /// Stops the engine: torrents are stopped, sockets closed, threads
+    /// joined. Called by `Drop`; calling it twice is harmless.
+    pub fn shutdown(&mut self) {
+        let _ = self.post(|e| e.begin_shutdown());
+        if let Some(done) = self.engine_done.take() {
+            // The engine finishes within its own bounded shutdown timeout.
+            let _ = done.blocking_recv();
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+        self.shared.alerts.wake_all();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
