@@ -68,50 +68,51 @@ pub enum SocketType {
     UtpSsl = 8,
 }
 
-/// libtorrent's `operation_t` values the engine reports.
+/// libtorrent's `operation_t`: what the engine was doing when an error happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
     Unknown = 0,
     Bittorrent = 1,
     Iocontrol = 2,
-    GetInterface = 3,
-    Enum = 4,
-    SockOpen = 5,
-    SockBind = 6,
-    SockListen = 7,
-    SockBindToDevice = 8,
-    SockAccept = 9,
-    ParseAddress = 10,
-    EnumIf = 11,
-    FileStat = 12,
-    FileCopy = 13,
-    FileFallocate = 14,
-    FileHardLink = 15,
-    FileRemove = 16,
-    FileRename = 17,
-    FileOpen = 18,
-    Mkdir = 19,
-    CheckResume = 20,
-    Exception = 21,
-    AllocCachePiece = 22,
-    PartfileMove = 23,
-    PartfileRead = 24,
-    PartfileWrite = 25,
-    HostnameLookup = 26,
-    Symlink = 27,
-    HandshakeOp = 28,
-    SockOption = 29,
-    EnumRoute = 30,
-    FileSeek = 31,
-    Timer = 32,
-    FileMmap = 33,
-    FileTruncate = 34,
-    Connect = 35,
-    SockRead = 36,
-    SockWrite = 37,
-    FileRead = 38,
-    FileWrite = 39,
-    Encryption = 40,
+    Getpeername = 3,
+    Getname = 4,
+    AllocRecvbuf = 5,
+    AllocSndbuf = 6,
+    FileWrite = 7,
+    FileRead = 8,
+    File = 9,
+    SockWrite = 10,
+    SockRead = 11,
+    SockOpen = 12,
+    SockBind = 13,
+    Available = 14,
+    Encryption = 15,
+    Connect = 16,
+    SslHandshake = 17,
+    GetInterface = 18,
+    SockListen = 19,
+    SockBindToDevice = 20,
+    SockAccept = 21,
+    ParseAddress = 22,
+    EnumIf = 23,
+    FileStat = 24,
+    FileCopy = 25,
+    FileFallocate = 26,
+    FileHardLink = 27,
+    FileRemove = 28,
+    FileRename = 29,
+    FileOpen = 30,
+    Mkdir = 31,
+    CheckResume = 32,
+    Exception = 33,
+    AllocCachePiece = 34,
+    PartfileMove = 35,
+    PartfileRead = 36,
+    PartfileWrite = 37,
+    HostnameLookup = 38,
+    Symlink = 39,
+    Handshake = 40,
+    SockOption = 41,
 }
 
 /// Tracker announce events (`event_t`).
@@ -482,5 +483,375 @@ impl QueuedAlert for Alert {
     }
     fn type_id(&self) -> usize {
         self.alert_type()
+    }
+}
+
+impl TorrentRef {
+    /// How libtorrent names a torrent in alert messages: the first six hex
+    /// digits of its best info-hash.
+    pub fn short_name(&self) -> String {
+        let mut s = if self.info_hashes.has_v2() {
+            self.info_hashes.v2.to_hex()
+        } else {
+            self.info_hashes.v1.to_hex()
+        };
+        s.truncate(6);
+        s
+    }
+}
+
+impl SocketType {
+    /// The label used in messages (`TCP`, `uTP`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            SocketType::Tcp => "TCP",
+            SocketType::Socks5 => "Socks5",
+            SocketType::Http => "HTTP",
+            SocketType::Utp => "uTP",
+            SocketType::I2p => "I2P",
+            SocketType::TcpSsl => "SSL/TCP",
+            SocketType::Socks5Ssl => "SSL/Socks5",
+            SocketType::HttpSsl => "SSL/HTTP",
+            SocketType::UtpSsl => "SSL/uTP",
+        }
+    }
+}
+
+impl TorrentState {
+    /// The state's label in `state_changed` messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            TorrentState::QueuedForChecking => "checking (q)",
+            TorrentState::CheckingFiles => "checking",
+            TorrentState::DownloadingMetadata => "dl metadata",
+            TorrentState::Downloading => "downloading",
+            TorrentState::Finished => "finished",
+            TorrentState::Seeding => "seeding",
+            TorrentState::Allocating => "allocating",
+            TorrentState::CheckingResumeData => "checking (r)",
+        }
+    }
+}
+
+impl TrackerEvent {
+    pub fn label(self) -> &'static str {
+        match self {
+            TrackerEvent::None => "",
+            TrackerEvent::Completed => "completed",
+            TrackerEvent::Started => "started",
+            TrackerEvent::Stopped => "stopped",
+            TrackerEvent::Paused => "paused",
+        }
+    }
+}
+
+fn ep(a: &SocketAddr) -> String {
+    a.to_string()
+}
+
+fn tracker_prefix(t: &TorrentRef, url: &str, local: &Option<SocketAddr>) -> String {
+    let local = local.map_or_else(String::new, |l| ep(&l));
+    format!("{} ({})[{}-v1]", t.short_name(), url, local)
+}
+
+impl Alert {
+    /// The human-readable message, in libtorrent's wording.
+    pub fn message(&self) -> String {
+        use AlertKind::*;
+        match &self.kind {
+            ListenSucceeded {
+                endpoint,
+                socket_type,
+            } => format!(
+                "successfully listening on [{}] {}",
+                socket_type.label(),
+                ep(endpoint)
+            ),
+            ListenFailed {
+                interface,
+                op,
+                error,
+                socket_type,
+                ..
+            } => format!(
+                "listening on {} ({}) failed: [{}] [{}] {}",
+                interface,
+                socket_type.label(),
+                operation_label(*op),
+                error.category.name(),
+                error.message
+            ),
+            AddTorrent { torrent, error } => {
+                if error.is_error() {
+                    format!(
+                        "failed to add torrent \"{}\": {}",
+                        torrent.name, error.message
+                    )
+                } else {
+                    format!("added torrent: {}", torrent.name)
+                }
+            }
+            TorrentRemoved { torrent } => format!("{} removed", torrent.short_name()),
+            TorrentDeleted { torrent } => format!("{} deleted", torrent.short_name()),
+            TorrentDeleteFailed { torrent, error } => format!(
+                "{} torrent deletion failed: {}",
+                torrent.short_name(),
+                error.message
+            ),
+            StateChanged { torrent, state, .. } => {
+                format!(
+                    "{}: state changed to: {}",
+                    torrent.short_name(),
+                    state.label()
+                )
+            }
+            StateUpdate { status } => format!("state updates for {} torrents", status.len()),
+            TorrentChecked { torrent } => format!("{} checked", torrent.short_name()),
+            TorrentFinished { torrent } => {
+                format!("{} torrent finished downloading", torrent.short_name())
+            }
+            TorrentPaused { torrent } => format!("{} paused", torrent.short_name()),
+            TorrentResumed { torrent } => format!("{} resumed", torrent.short_name()),
+            TorrentError {
+                torrent,
+                error,
+                filename,
+            } => format!(
+                "{} ERROR: ({} {}) {} {}",
+                torrent.short_name(),
+                error.value,
+                error.category.name(),
+                error.message,
+                filename
+            ),
+            PieceFinished { torrent, piece } => {
+                format!(
+                    "{} piece: {} finished downloading",
+                    torrent.short_name(),
+                    piece
+                )
+            }
+            HashFailed { torrent, piece } => {
+                format!("{} hash for piece {} failed", torrent.short_name(), piece)
+            }
+            FileCompleted { torrent, index } => {
+                format!(
+                    "{}: file {} finished downloading",
+                    torrent.short_name(),
+                    index
+                )
+            }
+            FileError {
+                torrent,
+                filename,
+                op,
+                error,
+            } => format!(
+                "{} {} ({}) error: {}",
+                torrent.short_name(),
+                operation_label(*op),
+                filename,
+                error.message
+            ),
+            ReadPiece {
+                torrent,
+                piece,
+                error,
+                ..
+            } => {
+                if error.is_error() {
+                    format!(
+                        "{}: read_piece {} failed: {}",
+                        torrent.short_name(),
+                        piece,
+                        error.message
+                    )
+                } else {
+                    format!("{}: read_piece {} successful", torrent.short_name(), piece)
+                }
+            }
+            PeerConnect {
+                torrent,
+                peer,
+                socket_type,
+            } => format!(
+                "{} peer {} connecting to peer ({})",
+                torrent.short_name(),
+                ep(&peer.endpoint),
+                socket_type.label()
+            ),
+            PeerDisconnected {
+                torrent,
+                peer,
+                socket_type,
+                op,
+                error,
+                reason,
+            } => format!(
+                "{} peer {} disconnecting ({}) [{}] [{}]: {} (reason: {})",
+                torrent.short_name(),
+                ep(&peer.endpoint),
+                socket_type.label(),
+                operation_label(*op),
+                error.category.name(),
+                error.message,
+                reason
+            ),
+            PeerBan { torrent, peer } => format!(
+                "{} peer {} banning peer",
+                torrent.short_name(),
+                ep(&peer.endpoint)
+            ),
+            PeerError {
+                torrent,
+                peer,
+                op,
+                error,
+            } => format!(
+                "{} peer {} peer error [{}] [{}]: {}",
+                torrent.short_name(),
+                ep(&peer.endpoint),
+                operation_label(*op),
+                error.category.name(),
+                error.message
+            ),
+            IncomingConnection {
+                endpoint,
+                socket_type,
+            } => format!(
+                "incoming connection from {} ({})",
+                ep(endpoint),
+                socket_type.label()
+            ),
+            TrackerAnnounce {
+                torrent,
+                url,
+                local_endpoint,
+                event,
+            } => format!(
+                "{} sending announce ({})",
+                tracker_prefix(torrent, url, local_endpoint),
+                event.label()
+            ),
+            TrackerReply {
+                torrent,
+                url,
+                local_endpoint,
+                num_peers,
+            } => format!(
+                "{} received peers: {}",
+                tracker_prefix(torrent, url, local_endpoint),
+                num_peers
+            ),
+            TrackerWarning {
+                torrent,
+                url,
+                local_endpoint,
+                msg,
+            } => format!(
+                "{} warning: {}",
+                tracker_prefix(torrent, url, local_endpoint),
+                msg
+            ),
+            TrackerError {
+                torrent,
+                url,
+                local_endpoint,
+                times_in_row,
+                error,
+                failure_reason,
+                ..
+            } => format!(
+                "{} {} \"{}\" ({})",
+                tracker_prefix(torrent, url, local_endpoint),
+                error.message,
+                failure_reason,
+                times_in_row
+            ),
+            ScrapeReply {
+                torrent,
+                url,
+                local_endpoint,
+                incomplete,
+                complete,
+            } => format!(
+                "{} scrape reply: {} {}",
+                tracker_prefix(torrent, url, local_endpoint),
+                incomplete,
+                complete
+            ),
+            ScrapeFailed {
+                torrent,
+                url,
+                local_endpoint,
+                error,
+                msg,
+            } => format!(
+                "{} scrape failed: {}",
+                tracker_prefix(torrent, url, local_endpoint),
+                if msg.is_empty() { &error.message } else { msg }
+            ),
+            SessionStats { .. } => "session stats".to_string(),
+            AlertsDropped { .. } => "dropped alerts: ".to_string(),
+            Performance {
+                torrent,
+                warning_code,
+            } => format!(
+                "{}: performance warning: {}",
+                torrent.short_name(),
+                warning_code
+            ),
+            ExternalIp { address } => format!("external IP received: {address}"),
+            Log { msg } => msg.clone(),
+        }
+    }
+}
+
+/// `operation_name()` of an operation, as used in messages.
+pub fn operation_label(op: Operation) -> &'static str {
+    use Operation::*;
+    match op {
+        Unknown => "unknown",
+        Bittorrent => "bittorrent",
+        Iocontrol => "iocontrol",
+        Getpeername => "getpeername",
+        Getname => "getname",
+        AllocRecvbuf => "alloc_recvbuf",
+        AllocSndbuf => "alloc_sndbuf",
+        FileWrite => "file_write",
+        FileRead => "file_read",
+        File => "file",
+        SockWrite => "sock_write",
+        SockRead => "sock_read",
+        SockOpen => "sock_open",
+        SockBind => "sock_bind",
+        Available => "available",
+        Encryption => "encryption",
+        Connect => "connect",
+        SslHandshake => "ssl_handshake",
+        GetInterface => "get_interface",
+        SockListen => "sock_listen",
+        SockBindToDevice => "sock_bind_to_device",
+        SockAccept => "sock_accept",
+        ParseAddress => "parse_address",
+        EnumIf => "enum_if",
+        FileStat => "file_stat",
+        FileCopy => "file_copy",
+        FileFallocate => "file_fallocate",
+        FileHardLink => "file_hard_link",
+        FileRemove => "file_remove",
+        FileRename => "file_rename",
+        FileOpen => "file_open",
+        Mkdir => "mkdir",
+        CheckResume => "check_resume",
+        Exception => "exception",
+        AllocCachePiece => "alloc_cache_piece",
+        PartfileMove => "partfile_move",
+        PartfileRead => "partfile_read",
+        PartfileWrite => "partfile_write",
+        HostnameLookup => "hostname_lookup",
+        Symlink => "symlink",
+        Handshake => "handshake",
+        SockOption => "sock_option",
     }
 }
