@@ -80,13 +80,12 @@ pub(crate) struct Shared {
     pub alerts: AlertQueue<Alert>,
 }
 
-/// A BitTorrent session. Cheap to clone handles are not offered on purpose:
-/// dropping the `Session` shuts the engine down and waits for it.
+/// A BitTorrent session. Dropping it shuts the engine down and waits for it
+/// (share it with `Arc` and hand out `Weak` references for handles).
 pub struct Session {
     shared: Arc<Shared>,
     jobs: mpsc::UnboundedSender<Job>,
-    runtime: Option<tokio::runtime::Runtime>,
-    engine_done: Option<oneshot::Receiver<()>>,
+    stop: std::sync::Mutex<Option<(tokio::runtime::Runtime, oneshot::Receiver<()>)>>,
 }
 
 impl Session {
@@ -110,8 +109,7 @@ impl Session {
         Ok(Session {
             shared,
             jobs,
-            runtime: Some(runtime),
-            engine_done: Some(done_rx),
+            stop: std::sync::Mutex::new(Some((runtime, done_rx))),
         })
     }
 
@@ -187,14 +185,13 @@ impl Session {
 
     /// Stops the engine: torrents are stopped, sockets closed, threads
     /// joined. Called by `Drop`; calling it twice is harmless.
-    pub fn shutdown(&mut self) {
-        let _ = self.post(|e| e.begin_shutdown());
-        if let Some(done) = self.engine_done.take() {
+    pub fn shutdown(&self) {
+        let stop = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((runtime, done)) = stop {
+            let _ = self.post(|e| e.begin_shutdown());
             // The engine finishes within its own bounded shutdown timeout.
             let _ = done.blocking_recv();
-        }
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(2));
+            runtime.shutdown_timeout(Duration::from_secs(2));
         }
         self.shared.alerts.wake_all();
     }
