@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::alert::{category, Alert, AlertKind, Operation, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
+use crate::peer_io::{Closed, ConnId, Frame};
 use crate::{Job, SessionConfig, Shared};
 
 /// Events that the socket and disk tasks send to the engine.
@@ -19,6 +20,12 @@ pub(crate) enum Event {
         stream: tokio::net::TcpStream,
         peer: SocketAddr,
     },
+    /// A frame from a connection's reader.
+    Frame(ConnId, Frame),
+    /// A connection's socket closed or failed.
+    Closed(ConnId, Closed),
+    /// A connection's writer put this many bytes on the wire.
+    Written(ConnId, usize),
 }
 
 struct ListenSocket {
@@ -96,6 +103,7 @@ impl Engine {
                 // arrives; without torrents there is nothing to serve.
                 drop(stream);
             }
+            Event::Frame(..) | Event::Closed(..) | Event::Written(..) => {}
         }
     }
 

@@ -23,6 +23,7 @@ pub mod alert;
 pub mod alert_queue;
 mod engine;
 pub mod listen;
+mod peer_io;
 pub mod types;
 
 use std::sync::Arc;
