@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub mod operation;
+
 /// Error returned when a digest is built from a slice of the wrong length
 /// or a hex string that is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
