@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 use crate::alert::{category, Alert, AlertKind, Operation, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
 use crate::peer_io::{Closed, ConnId, Frame};
-use crate::{Job, SessionConfig, Shared};
+use crate::{Job, Shared};
+use lt_settings::{keys, Settings, SettingsPack};
 
 /// Events that the socket and disk tasks send to the engine.
 pub(crate) enum Event {
@@ -40,7 +41,7 @@ pub struct Engine {
     jobs: mpsc::UnboundedSender<Job>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: Option<mpsc::UnboundedReceiver<Event>>,
-    listen_interfaces: String,
+    settings: Settings,
     listen_sockets: Vec<ListenSocket>,
     shutting_down: bool,
 }
@@ -49,7 +50,7 @@ impl Engine {
     pub(crate) fn new(
         shared: Arc<Shared>,
         jobs: mpsc::UnboundedSender<Job>,
-        config: &SessionConfig,
+        settings: Settings,
     ) -> Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         Engine {
@@ -57,7 +58,7 @@ impl Engine {
             jobs,
             events_tx,
             events_rx: Some(events_rx),
-            listen_interfaces: config.listen_interfaces.clone(),
+            settings,
             listen_sockets: Vec::new(),
             shutting_down: false,
         }
@@ -113,15 +114,25 @@ impl Engine {
         self.shutting_down = true;
     }
 
-    /// Re-reads `listen_interfaces` and reopens the listen sockets.
-    pub fn set_listen_interfaces(&mut self, value: String) {
-        if value == self.listen_interfaces && !self.listen_sockets.is_empty() {
-            return;
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Applies a settings pack and reacts to the values that changed.
+    pub fn apply_settings(&mut self, pack: &SettingsPack) {
+        let old_listen = self.settings.get_str(keys::LISTEN_INTERFACES).to_owned();
+        self.settings.apply(pack);
+        let s = &self.settings;
+        self.shared
+            .alerts
+            .set_mask(s.get_int(keys::ALERT_MASK) as u32);
+        self.shared
+            .alerts
+            .set_limit(s.get_int(keys::ALERT_QUEUE_SIZE).max(1) as usize);
+        if self.settings.get_str(keys::LISTEN_INTERFACES) != old_listen {
+            self.close_listen_sockets();
+            self.open_listen_sockets_sync();
         }
-        self.listen_interfaces = value;
-        self.close_listen_sockets();
-        // Binding is synchronous for std sockets; see open_listen_sockets.
-        self.open_listen_sockets_sync();
     }
 
     async fn open_listen_sockets(&mut self) {
@@ -129,7 +140,7 @@ impl Engine {
     }
 
     fn open_listen_sockets_sync(&mut self) {
-        let (ifaces, bad) = parse_listen_interfaces(&self.listen_interfaces);
+        let (ifaces, bad) = parse_listen_interfaces(self.settings.get_str(keys::LISTEN_INTERFACES));
         for b in bad {
             if self.should_post(category::SESSION_LOG) {
                 self.alert(AlertKind::Log {

@@ -10,8 +10,11 @@
 //! calls user code: the user learns what happened by popping [`Alert`]s.
 //!
 //! ```no_run
-//! use lt_session::{Session, SessionConfig};
-//! let ses = Session::new(SessionConfig::default()).unwrap();
+//! use lt_session::Session;
+//! use lt_settings::{keys, SettingsPack};
+//! let mut pack = SettingsPack::new();
+//! pack.set_str(keys::LISTEN_INTERFACES, "127.0.0.1:0");
+//! let ses = Session::new(&pack).unwrap();
 //! let port = ses.listen_port();
 //! for alert in ses.pop_alerts() {
 //!     println!("{}", alert.what());
@@ -33,34 +36,9 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use alert::{Alert, AlertKind};
 use alert_queue::AlertQueue;
+use lt_settings::{keys, Settings, SettingsPack};
 pub use engine::Engine;
 pub use types::*;
-
-/// Start-up configuration of a session (the part of libtorrent's settings
-/// that must be known before the engine runs; the rest is applied later
-/// with [`Session::apply`]).
-#[derive(Clone, Debug)]
-pub struct SessionConfig {
-    /// The `listen_interfaces` setting.
-    pub listen_interfaces: String,
-    /// `alert_mask`.
-    pub alert_mask: u32,
-    /// `alert_queue_size`.
-    pub alert_queue_size: usize,
-    /// Engine worker threads (tokio).
-    pub network_threads: usize,
-}
-
-impl Default for SessionConfig {
-    fn default() -> Self {
-        SessionConfig {
-            listen_interfaces: "0.0.0.0:6881,[::]:6881".into(),
-            alert_mask: alert::category::ERROR,
-            alert_queue_size: 2000,
-            network_threads: 2,
-        }
-    }
-}
 
 /// The engine has shut down; the call could not be carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,18 +69,22 @@ pub struct Session {
 
 impl Session {
     /// Starts the engine threads and opens the listen sockets.
-    pub fn new(config: SessionConfig) -> std::io::Result<Session> {
+    pub fn new(pack: &SettingsPack) -> std::io::Result<Session> {
+        let settings = Settings::from_pack(pack);
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.network_threads.max(1))
+            .worker_threads(2)
             .thread_name("lt-network")
             .enable_all()
             .build()?;
         let shared = Arc::new(Shared {
-            alerts: AlertQueue::new(config.alert_queue_size, config.alert_mask),
+            alerts: AlertQueue::new(
+                settings.get_int(keys::ALERT_QUEUE_SIZE).max(1) as usize,
+                settings.get_int(keys::ALERT_MASK) as u32,
+            ),
         });
         let (jobs, job_rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = oneshot::channel();
-        let engine = Engine::new(shared.clone(), jobs.clone(), &config);
+        let engine = Engine::new(shared.clone(), jobs.clone(), settings);
         runtime.spawn(async move {
             engine.run(job_rx).await;
             let _ = done_tx.send(());
@@ -163,16 +145,14 @@ impl Session {
         self.shared.alerts.set_notify_fd(fd);
     }
 
-    pub fn set_alert_mask(&self, mask: u32) {
-        self.shared.alerts.set_mask(mask);
+    /// Applies the settings in `pack`, leaving the others as they are.
+    pub fn apply_settings(&self, pack: SettingsPack) -> Result<(), SessionClosed> {
+        self.call(move |e| e.apply_settings(&pack))
     }
 
-    pub fn alert_mask(&self) -> u32 {
-        self.shared.alerts.mask()
-    }
-
-    pub fn set_alert_queue_size(&self, n: usize) {
-        self.shared.alerts.set_limit(n);
+    /// Every setting's current value.
+    pub fn get_settings(&self) -> Result<Settings, SessionClosed> {
+        self.call(|e| e.settings().clone())
     }
 
     /// The first TCP listen port, or 0 when not listening.

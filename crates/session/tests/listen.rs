@@ -1,14 +1,17 @@
 use std::time::Duration;
 
-use lt_session::{alert::category, AlertKind, Session, SessionConfig};
+use lt_session::{alert::category, AlertKind, Session};
+use lt_settings::{keys, SettingsPack};
+
+fn pack(listen: &str) -> SettingsPack {
+    let mut p = SettingsPack::new();
+    p.set_str(keys::LISTEN_INTERFACES, listen);
+    p.set_int(keys::ALERT_MASK, category::ALL as i32);
+    p
+}
 
 fn loopback_session() -> Session {
-    Session::new(SessionConfig {
-        listen_interfaces: "127.0.0.1:0,[::1]:0".into(),
-        alert_mask: category::ALL,
-        ..SessionConfig::default()
-    })
-    .expect("session")
+    Session::new(&pack("127.0.0.1:0,[::1]:0")).expect("session")
 }
 
 #[test]
@@ -35,12 +38,7 @@ fn listens_on_ephemeral_ports_and_reports_them() {
 
 #[test]
 fn bad_interface_reports_listen_failed() {
-    let ses = Session::new(SessionConfig {
-        listen_interfaces: "127.0.0.1:0,nosuchdev0:0".into(),
-        alert_mask: category::ALL,
-        ..SessionConfig::default()
-    })
-    .unwrap();
+    let ses = Session::new(&pack("127.0.0.1:0,nosuchdev0:0")).unwrap();
     assert!(ses.wait_for_alert(Duration::from_secs(5)));
     ses.listen_port(); // the engine has opened its sockets by now
     let failed = ses
@@ -60,4 +58,19 @@ fn drop_shuts_down_promptly() {
         drop(ses);
     }
     assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn apply_settings_changes_only_given_keys_and_reopens_listen_sockets() {
+    let ses = loopback_session();
+    let first = ses.listen_port();
+    let mut p = SettingsPack::new();
+    p.set_str(keys::LISTEN_INTERFACES, "127.0.0.1:0");
+    ses.apply_settings(p).unwrap();
+    let s = ses.get_settings().unwrap();
+    assert_eq!(s.get_str(keys::LISTEN_INTERFACES), "127.0.0.1:0");
+    assert_eq!(s.get_int(keys::ALERT_MASK), category::ALL as i32);
+    let second = ses.listen_port();
+    assert_ne!(second, 0);
+    assert_ne!(first, second);
 }
