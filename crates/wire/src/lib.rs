@@ -1,1 +1,7 @@
 //! lt-wire
+pub mod bitfield;
+pub mod error;
+pub mod handshake;
+pub mod message;
+pub use bitfield::Bitfield;
+pub use error::Error;
