@@ -5,3 +5,5 @@ pub mod handshake;
 pub mod message;
 pub use bitfield::Bitfield;
 pub use error::Error;
+pub mod extension;
+pub mod fast;
