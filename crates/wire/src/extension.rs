@@ -514,7 +514,7 @@ mod tests {
         assert_eq!(h.p, Some(6881));
         assert_eq!(h.reqq, None);
         assert_eq!(h.v.as_deref(), Some("xy"));
-        let h = ExtHandshake::parse(b"d1:pi70000e6:yourip3:abc4:ipv44:abcde").unwrap();
+        let h = ExtHandshake::parse(b"d4:ipv43:abc1:pi70000e6:yourip3:abce").unwrap();
         assert_eq!((h.p, h.yourip, h.ipv4), (None, None, None));
     }
 
