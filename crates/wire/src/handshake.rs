@@ -104,9 +104,14 @@ impl Handshake {
     pub fn decode(buf: &[u8]) -> Result<Handshake, Error> {
         let mut d = HandshakeDecoder::new();
         let mut b = BytesMut::from(buf);
-        match d.decode(&mut b)? {
-            HandshakeProgress::Complete(h) => Ok(h),
-            _ => Err(Error::UnexpectedMessage("truncated handshake")),
+        loop {
+            match d.decode(&mut b)? {
+                HandshakeProgress::Complete(h) => return Ok(h),
+                HandshakeProgress::InfoHash { .. } => continue,
+                HandshakeProgress::NeedMore => {
+                    return Err(Error::UnexpectedMessage("truncated handshake"))
+                }
+            }
         }
     }
 
@@ -174,7 +179,14 @@ impl HandshakeDecoder {
 
     /// Consumes handshake bytes from the front of `buf`.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<HandshakeProgress, Error> {
-        let take = (HANDSHAKE_LEN - self.len).min(buf.len());
+        // Stop at the end of the info-hash once, so that it is reported
+        // before the peer id even when both arrive together.
+        let end = if self.len < HANDSHAKE_INFO_HASH_END {
+            HANDSHAKE_INFO_HASH_END
+        } else {
+            HANDSHAKE_LEN
+        };
+        let take = (end - self.len).min(buf.len());
         for i in 0..take {
             let b = buf[i];
             let pos = self.len + i;
