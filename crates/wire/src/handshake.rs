@@ -308,6 +308,11 @@ mod tests {
         let mut d = HandshakeDecoder::new();
         assert!(matches!(
             d.decode(&mut buf),
+            Ok(HandshakeProgress::InfoHash { .. })
+        ));
+        assert_eq!(buf.len(), 20 + 5);
+        assert!(matches!(
+            d.decode(&mut buf),
             Ok(HandshakeProgress::Complete(_))
         ));
         assert_eq!(&buf[..], &[0, 0, 0, 1, 2]);
