@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub mod error;
+pub mod fingerprint;
 pub mod operation;
 
 /// Error returned when a digest is built from a slice of the wrong length
