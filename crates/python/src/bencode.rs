@@ -20,11 +20,10 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple, PyType};
 
-/// libtorrent's bdecode limits as the Python binding uses them: nesting up
-/// to 99 containers (the 100th fails), 2,000,000 parse steps, trailing data
-/// ignored.
+/// libtorrent's bdecode limits as the Python binding uses them: depth 100,
+/// 2,000,000 parse steps, trailing data ignored.
 const BDECODE_LIMITS: Limits = Limits {
-    max_depth: 99,
+    max_depth: 100,
     max_tokens: 2_000_000,
     strict_key_order: false,
     allow_trailing: true,
