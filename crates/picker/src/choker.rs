@@ -143,12 +143,6 @@ pub struct ChokePeer {
     pub piece_length: u32,
 }
 
-impl Default for PeerKey {
-    fn default() -> Self {
-        PeerKey(0)
-    }
-}
-
 /// Decisions of one round.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ChokeRound {

@@ -44,7 +44,7 @@ pub const DEFAULT_PRIORITY: u8 = 4;
 const NONE: u32 = u32::MAX;
 
 /// Opaque handle the caller uses to identify a peer connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerKey(pub u32);
 
 /// One block: `block` is the block index inside `piece` (offset / 16 KiB).

@@ -199,7 +199,8 @@ fn build_swarm(rng: &mut Rng) -> Vec<Peer> {
 }
 
 fn total_blocks() -> u64 {
-    u64::from(NUM_PIECES) * u64::from(PIECE_LEN / 16384) - 10_000 / 16384
+    let last_piece = u64::from(PIECE_LEN) - (u64::from(NUM_PIECES) * u64::from(PIECE_LEN) - TOTAL);
+    u64::from(NUM_PIECES - 1) * u64::from(PIECE_LEN / 16384) + last_piece.div_ceil(16384)
 }
 
 fn has_free_block(p: &PiecePicker, piece: u32) -> bool {
@@ -474,16 +475,20 @@ fn run_swarm(seed: u64, max_ticks: u64, all_sequential: bool) -> (Vec<Peer>, Sta
     let mut stats = Stats::default();
     let mut order: Vec<usize> = (1..=NUM_LEECHERS).collect();
     let mut tick = 0;
+    let mut next_choke = 0;
+    let mut next_second = 0;
     while tick < max_ticks {
         let now = tick * TICK_MS;
-        if now % 3_000 == 0 {
+        if now >= next_choke {
+            next_choke += 3_000;
             run_choke_round(&mut peers, now);
         }
         rng.shuffle(&mut order);
         issue_requests(&mut peers, now, &order, &mut stats, !all_sequential);
         let d = serve(&mut peers);
         deliver(&mut peers, d, now, &mut stats);
-        if now % 1_000 == 0 {
+        if now >= next_second {
+            next_second += 1_000;
             per_second(&mut peers, now);
         }
         if tick % 100 == 0 {
