@@ -1224,7 +1224,7 @@ impl PiecePicker {
         self.free_wanted == 0 && self.wanted_missing > 0
     }
 
-    /// Bytes of wanted pieces we have, counting finished blocks of partial
+    /// Bytes we have: every had piece plus the finished blocks of partial
     /// pieces (pad blocks included).
     pub fn bytes_done(&self) -> u64 {
         let mut total: u64 = self
