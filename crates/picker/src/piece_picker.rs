@@ -199,6 +199,8 @@ struct Downloading {
     writing: u32,
     finished: u32,
     pads: u32,
+    /// Position in `PiecePicker::open`, or NONE.
+    open_pos: u32,
 }
 
 impl Downloading {
@@ -232,6 +234,9 @@ pub struct PiecePicker {
     /// being downloaded).
     buckets: Vec<Vec<Vec<u32>>>,
     downloading: Vec<Downloading>,
+    /// Wanted pieces being downloaded that still have free blocks (piece
+    /// indices), so picks don't scan fully requested pieces.
+    open: Vec<u32>,
     /// Extra (end-game) requesters of blocks, beyond the first.
     dups: HashMap<BlockRef, Vec<PeerKey>>,
     /// Pad blocks, by piece.
@@ -291,6 +296,7 @@ impl PiecePicker {
             pieces,
             buckets,
             downloading: Vec::new(),
+            open: Vec::new(),
             dups: HashMap::new(),
             pads: BTreeMap::new(),
             deadlines: BTreeSet::new(),
@@ -387,10 +393,28 @@ impl PiecePicker {
         let Some(p) = self.pieces.get(i as usize) else {
             return;
         };
-        let (prio, avail, pos, wanted) = (p.prio, p.avail, p.pos, Self::wanted(p));
+        let (prio, avail, pos, dl, wanted) = (p.prio, p.avail, p.pos, p.dl, Self::wanted(p));
         if wanted {
             self.free_wanted -= u64::from(free);
             self.wanted_missing -= 1;
+        }
+        if dl != NONE {
+            let op = self
+                .downloading
+                .get(dl as usize)
+                .map_or(NONE, |d| d.open_pos);
+            if op != NONE && (op as usize) < self.open.len() {
+                self.open.swap_remove(op as usize);
+                if let Some(&moved) = self.open.get(op as usize) {
+                    let mdl = self.pieces[moved as usize].dl as usize;
+                    if let Some(md) = self.downloading.get_mut(mdl) {
+                        md.open_pos = op;
+                    }
+                }
+                if let Some(d) = self.downloading.get_mut(dl as usize) {
+                    d.open_pos = NONE;
+                }
+            }
         }
         if pos != NONE {
             if let Some(b) = self
@@ -423,6 +447,13 @@ impl PiecePicker {
         if wanted {
             self.free_wanted += u64::from(free);
             self.wanted_missing += 1;
+            if dl != NONE && free > 0 {
+                let op = self.open.len() as u32;
+                if let Some(d) = self.downloading.get_mut(dl as usize) {
+                    d.open_pos = op;
+                    self.open.push(i);
+                }
+            }
             if dl == NONE && !self.dirty {
                 let Some(pb) = self.buckets.get_mut(usize::from(prio)) else {
                     return;
@@ -809,6 +840,7 @@ impl PiecePicker {
             writing: 0,
             finished: 0,
             pads: 0,
+            open_pos: NONE,
         });
         self.pieces[i as usize].dl = idx as u32;
         idx
@@ -1304,13 +1336,11 @@ impl PiecePicker {
         if self.sequential {
             self.pick_sequential(peer_has, n, &mut out);
         } else {
-            // partial pieces first
+            // partial pieces first (only those with free blocks)
             let mut k = 0;
-            while k < self.downloading.len() && out.len() < n {
-                let i = self.downloading[k].piece;
-                if self.downloading[k].free > 0 {
-                    self.take_free(i, peer_has, n, &mut out);
-                }
+            while k < self.open.len() && out.len() < n {
+                let i = self.open[k];
+                self.take_free(i, peer_has, n, &mut out);
                 k += 1;
             }
             if out.len() < n {
@@ -1538,7 +1568,18 @@ impl PiecePicker {
                 return Err(format!("piece {i}: had but downloading"));
             }
         }
+        let mut open_count = 0;
         for d in &self.downloading {
+            let p = &self.pieces[d.piece as usize];
+            let should_open = Self::wanted(p) && d.free > 0;
+            if should_open {
+                open_count += 1;
+                if self.open.get(d.open_pos as usize) != Some(&d.piece) {
+                    return Err(format!("piece {}: open list position wrong", d.piece));
+                }
+            } else if d.open_pos != NONE {
+                return Err(format!("piece {}: in open list but should not be", d.piece));
+            }
             let mut c = [0u32; 4];
             for (bi, b) in d.blocks.iter().enumerate() {
                 c[b.state as usize] += 1;
@@ -1554,6 +1595,12 @@ impl PiecePicker {
             if c != [d.free, d.requested, d.writing, d.finished] {
                 return Err(format!("piece {}: block counters wrong", d.piece));
             }
+        }
+        if open_count != self.open.len() {
+            return Err(format!(
+                "open list has {} entries, want {open_count}",
+                self.open.len()
+            ));
         }
         if free_wanted != self.free_wanted {
             return Err(format!("free_wanted {} vs {free_wanted}", self.free_wanted));
