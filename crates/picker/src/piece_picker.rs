@@ -1379,8 +1379,8 @@ impl PiecePicker {
                     continue;
                 }
                 let start = self.rng.below(len);
-                // Collect first: take_free does not move pieces between buckets,
-                // but indexing stays simple and borrow-free this way.
+                // walk the bucket from a random start (random tie-breaking);
+                // take_free never moves pieces between buckets
                 let mut k = 0;
                 while k < len {
                     let idx = (start + k) % len;
