@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use lt_core::{ErrorCode, InfoHash, Sha1Hash, Sha256Hash};
+use lt_core::error::ErrorCode;
+use lt_core::{InfoHash, Sha1Hash, Sha256Hash};
 use lt_metainfo::FileStorage;
 use lt_picker::PiecePicker;
 use lt_storage::StorageId;
