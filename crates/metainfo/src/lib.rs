@@ -1,1 +1,3 @@
 //! lt-metainfo
+
+pub mod hasher;
