@@ -2,6 +2,7 @@
 //! ([`FileStorage`]), parsing of `.torrent` files ([`TorrentInfo`]) and
 //! magnet links.
 
+pub mod create;
 pub mod file_storage;
 pub mod hasher;
 
