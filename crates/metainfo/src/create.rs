@@ -744,6 +744,165 @@ fn insert_tree(tree: &mut BTreeMap<Vec<u8>, Value>, path: &[String], leaf: Value
     node.insert(last.as_bytes().to_vec(), leaf);
 }
 
+/// Lists the files below `root` the way libtorrent's `list_files` does:
+/// depth first in directory order, each path starting with the last element
+/// of `root`. `pred` gets the absolute path of every file and directory and
+/// can skip it (a skipped directory is not entered). Symlinks are followed
+/// unless [`flags::SYMLINKS`] is set; then a link is recorded with its
+/// target relative to the torrent's top directory, and a link pointing
+/// outside of it is left out. [`flags::NO_ATTRIBUTES`] records no
+/// executable or symlink attribute. A `root` that does not exist gives an
+/// empty list.
+pub fn list_files(
+    root: &Path,
+    create_flags: u32,
+    mut pred: impl FnMut(&str) -> bool,
+) -> Vec<CreateFileEntry> {
+    let mut out = Vec::new();
+    let abs = if root.is_absolute() {
+        root.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(root))
+            .unwrap_or_else(|_| root.to_path_buf())
+    };
+    let abs_str = abs.to_string_lossy();
+    let abs_str = abs_str.trim_end_matches('/');
+    let abs = Path::new(if abs_str.is_empty() { "/" } else { abs_str }).to_path_buf();
+    let Some(name) = abs.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return out;
+    };
+    let mut ctx = ListCtx {
+        flags: create_flags,
+        top: abs.clone(),
+        pred: &mut pred,
+        out: &mut out,
+    };
+    ctx.visit(&abs, &name, 0);
+    out
+}
+
+struct ListCtx<'a, P: FnMut(&str) -> bool> {
+    flags: u32,
+    top: std::path::PathBuf,
+    pred: &'a mut P,
+    out: &'a mut Vec<CreateFileEntry>,
+}
+
+/// Maximum directory depth walked (guards against cycles through followed
+/// directory symlinks).
+const MAX_LIST_DEPTH: usize = 256;
+
+impl<P: FnMut(&str) -> bool> ListCtx<'_, P> {
+    fn visit(&mut self, abs: &Path, rel: &str, depth: usize) {
+        if depth > MAX_LIST_DEPTH || !(self.pred)(&abs.to_string_lossy()) {
+            return;
+        }
+        let symlinks = self.flags & flags::SYMLINKS != 0;
+        let attrs = self.flags & flags::NO_ATTRIBUTES == 0;
+        let Ok(lmeta) = std::fs::symlink_metadata(abs) else {
+            return;
+        };
+        if symlinks && lmeta.file_type().is_symlink() {
+            if !attrs {
+                self.push(rel, &lmeta, FileFlags::NONE, String::new());
+                return;
+            }
+            let Ok(target) = std::fs::read_link(abs) else {
+                return;
+            };
+            let Some(rel_target) = self.link_target(abs, &target) else {
+                return;
+            };
+            let mut fl = FileFlags::SYMLINK;
+            if is_executable(&lmeta) {
+                fl |= FileFlags::EXECUTABLE;
+            }
+            self.out.push(CreateFileEntry {
+                path: rel.to_owned(),
+                size: 0,
+                flags: fl,
+                mtime: mtime_of(&lmeta),
+                symlink: rel_target,
+            });
+            return;
+        }
+        let Ok(meta) = std::fs::metadata(abs) else {
+            return;
+        };
+        if meta.is_dir() {
+            let Ok(rd) = std::fs::read_dir(abs) else {
+                return;
+            };
+            for ent in rd.flatten() {
+                let name = ent.file_name();
+                let name = name.to_string_lossy();
+                let child_rel = format!("{rel}/{name}");
+                self.visit(&abs.join(&*name), &child_rel, depth + 1);
+            }
+        } else {
+            let fl = if attrs && is_executable(&meta) {
+                FileFlags::EXECUTABLE
+            } else {
+                FileFlags::NONE
+            };
+            self.push(rel, &meta, fl, String::new());
+        }
+    }
+
+    fn push(&mut self, rel: &str, meta: &std::fs::Metadata, fl: FileFlags, symlink: String) {
+        self.out.push(CreateFileEntry {
+            path: rel.to_owned(),
+            size: meta.len() as i64,
+            flags: fl,
+            mtime: mtime_of(meta),
+            symlink,
+        });
+    }
+
+    /// The target of the link at `link` relative to the top directory, or
+    /// `None` when it points outside of it.
+    fn link_target(&self, link: &Path, target: &Path) -> Option<String> {
+        if target.is_absolute() {
+            return None;
+        }
+        let base = link.parent()?.strip_prefix(&self.top).ok()?;
+        let mut parts: Vec<String> = base
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect();
+        for c in target.iter() {
+            let c = c.to_string_lossy();
+            match &*c {
+                "." => {}
+                ".." => {
+                    parts.pop()?;
+                }
+                _ => parts.push(c.into_owned()),
+            }
+        }
+        Some(parts.join("/"))
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    m.permissions().mode() & 0o100 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_m: &std::fs::Metadata) -> bool {
+    false
+}
+
+fn mtime_of(m: &std::fs::Metadata) -> i64 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The v2 file root of `data` as a standalone file with `piece_length`
 /// pieces (helper for tests and tools).
 pub fn file_root(data: &[u8]) -> Sha256Hash {
