@@ -424,9 +424,36 @@ pub fn hash_files(
                     let start = first * pl;
                     let end = ((first + pieces_per_job) * pl).min(lay.total);
                     buf.resize((end - start) as usize, 0);
-                    let r = read_range(lay, start, &mut buf, &mut cache)
-                        .map(|()| hash_job(lay, first, &buf));
-                    if tx.send(r).is_err() {
+                    if read_range(lay, start, &mut buf, &mut cache).is_ok() {
+                        if tx.send(Ok(hash_job(lay, first, &buf))).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    // Something failed: go piece by piece to report the
+                    // pieces before the failing one, then the error.
+                    let mut p = first;
+                    let mut piece_end = start;
+                    let err = loop {
+                        let ps = p * pl;
+                        let pe = ((p + 1) * pl).min(end);
+                        if ps >= end {
+                            break None;
+                        }
+                        if let Err(e) = read_range(lay, ps, &mut buf[(ps - start) as usize..(pe - start) as usize], &mut cache) {
+                            break Some(e);
+                        }
+                        piece_end = pe;
+                        p += 1;
+                    };
+                    if piece_end > start {
+                        let done = hash_job(lay, first, &buf[..(piece_end - start) as usize]);
+                        if tx.send(Ok(done)).is_err() {
+                            return;
+                        }
+                    }
+                    if let Some(e) = err {
+                        let _ = tx.send(Err(e));
                         return;
                     }
                 }

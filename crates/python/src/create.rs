@@ -17,12 +17,12 @@ fn create_err(e: CreateError) -> PyErr {
     match &e {
         CreateError::InvalidPieceIndex => PyIndexError::new_err("invalid piece index"),
         CreateError::FileIndexOutOfRange => PyIndexError::new_err("file index out of range"),
-        CreateError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
-            // libtorrent reports a file it cannot open as an aborted job
-            PyRuntimeError::new_err("Operation canceled [system:125]")
-        }
         CreateError::Io(io) => match io.raw_os_error() {
-            Some(n) => PyRuntimeError::new_err(format!("{} [system:{}]", io, n)),
+            Some(n) => {
+                let msg = io.to_string();
+                let msg = msg.strip_suffix(&format!(" (os error {n})")).unwrap_or(&msg);
+                PyRuntimeError::new_err(format!("{msg} [system:{n}]"))
+            }
             None => PyRuntimeError::new_err(io.to_string()),
         },
         _ => match e.code() {
