@@ -14,13 +14,18 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use pyo3::PyClassInitializer;
 
 use crate::enums::{attach_nested, enum_to_py};
-use crate::errors::error_code_to_py;
+
 use crate::handle::PyTorrentHandle;
 use crate::hashes::{info_hash_to_py, sha1_to_py};
 
 pub struct AlertData {
     pub alert: Alert,
     pub ses: Weak<Session>,
+}
+
+/// An engine error code as a Python `error_code`.
+pub fn error_code_to_py<'py>(py: Python<'py>, e: &lt_core::error::ErrorCode) -> PyResult<Bound<'py, PyAny>> {
+    Ok(crate::errors::error_code_to_py(py, *e)?.into_any())
 }
 
 fn endpoint_tuple<'py>(

@@ -405,7 +405,7 @@ impl PyTorrentStatus {
     }
     #[getter]
     fn errc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        crate::errors::error_code_to_py(py, &self.st.error.unwrap_or_default())
+        crate::alerts::error_code_to_py(py, &self.st.error.unwrap_or_default())
     }
     #[getter]
     fn info_hash<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -1947,7 +1947,7 @@ fn verify_piece(meta: &dyn crate::torrent::Metadata, piece: u32, h: &lt_storage:
     }
     if ih.has_v2() && !h.v2_blocks.is_empty() {
         if let Some((root, leaves)) = meta.v2_piece_root(piece) {
-            ok &= lt_metainfo::merkle::merkle_root(&h.v2_blocks, leaves as usize) == root;
+            ok &= lt_metainfo::merkle::merkle_root(&h.v2_blocks, leaves as usize, 0) == root;
         }
     }
     ok
