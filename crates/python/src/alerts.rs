@@ -378,7 +378,7 @@ impl TorrentDeleteFailedAlert {
     }
     #[getter]
     fn msg(&self) -> String {
-        field!(self, AlertKind::TorrentDeleteFailed { error, .. } => error.message.clone(), String::new())
+        field!(self, AlertKind::TorrentDeleteFailed { error, .. } => error.message(), String::new())
     }
 }
 
@@ -457,7 +457,7 @@ impl FileErrorAlert {
     }
     #[getter]
     fn msg(&self) -> String {
-        field!(self, AlertKind::FileError { error, .. } => error.message.clone(), String::new())
+        field!(self, AlertKind::FileError { error, .. } => error.message(), String::new())
     }
 }
 
@@ -495,7 +495,7 @@ impl PeerDisconnectedAlert {
     }
     #[getter]
     fn msg(&self) -> String {
-        field!(self, AlertKind::PeerDisconnected { error, .. } => error.message.clone(), String::new())
+        field!(self, AlertKind::PeerDisconnected { error, .. } => error.message(), String::new())
     }
     #[getter]
     fn op<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

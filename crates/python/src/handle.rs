@@ -35,7 +35,7 @@ pub fn endpoint_to_py<'py>(py: Python<'py>, a: &std::net::SocketAddr) -> PyResul
     (a.ip().to_string(), a.port()).into_pyobject(py)
 }
 
-#[pyclass(module = "libtorrent", name = "torrent_handle", frozen)]
+#[pyclass(module = "libtorrent", name = "torrent_handle", frozen, from_py_object)]
 #[derive(Clone)]
 pub struct PyTorrentHandle {
     ses: Weak<Session>,
