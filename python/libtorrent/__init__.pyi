@@ -5,6 +5,11 @@ __version__: str
 version: str
 version_major: int
 version_minor: int
+
+# bencode
+def bdecode(data: bytes | bytearray, /) -> object: ...
+def bencode(entry: object, /) -> bytes: ...
+
 api_version: int
 
 create_ut_pex_plugin: str

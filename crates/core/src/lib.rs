@@ -276,3 +276,4 @@ mod tests {
         assert!(!InfoHash::from_v2(v2).has_v1());
     }
 }
+
