@@ -327,6 +327,63 @@ impl Engine {
             self.connect_candidates(tid);
             self.recalculate_unchokes(tid);
         }
+        self.auto_manage();
+    }
+
+    /// Starts and stops auto-managed torrents so that at most
+    /// `active_downloads` download and `active_seeds` seed (and at most
+    /// `active_limit` in all), in queue order (the order they were added).
+    fn auto_manage(&mut self) {
+        if self.paused {
+            return;
+        }
+        let s = &self.settings;
+        let limit = |k| match s.get_int(k) {
+            n if n < 0 => usize::MAX,
+            n => n as usize,
+        };
+        let (max_dl, max_seed, max_all) = (
+            limit(keys::ACTIVE_DOWNLOADS),
+            limit(keys::ACTIVE_SEEDS),
+            limit(keys::ACTIVE_LIMIT),
+        );
+        let mut ids: Vec<TorrentId> = self
+            .torrents
+            .values()
+            .filter(|t| {
+                t.flags & flags::AUTO_MANAGED != 0
+                    && t.error.is_none()
+                    && !matches!(
+                        t.state,
+                        TorrentState::CheckingFiles
+                            | TorrentState::CheckingResumeData
+                            | TorrentState::QueuedForChecking
+                    )
+            })
+            .map(|t| t.id)
+            .collect();
+        ids.sort();
+        let (mut dl, mut seed, mut all) = (0usize, 0usize, 0usize);
+        for id in ids {
+            let Some(t) = self.torrents.get(&id) else {
+                continue;
+            };
+            let finished = t.picker.is_finished();
+            let start = all < max_all && if finished { seed < max_seed } else { dl < max_dl };
+            if start {
+                all += 1;
+                if finished {
+                    seed += 1;
+                } else {
+                    dl += 1;
+                }
+                if t.is_paused() {
+                    self.resume_torrent(id);
+                }
+            } else if !t.is_paused() {
+                self.pause_torrent(id);
+            }
+        }
     }
 
     pub(crate) fn begin_shutdown(&mut self) {
@@ -527,14 +584,9 @@ impl Engine {
         if state != TorrentState::Downloading && t.finished_at.is_none() {
             t.finished_at = Some(Instant::now());
         }
-        let paused = t.is_paused();
         self.set_state(id, state);
-        if !paused {
-            self.alert(AlertKind::TorrentResumed {
-                torrent: tref.clone(),
-            });
-        }
         self.alert(AlertKind::TorrentChecked { torrent: tref });
+        self.auto_manage();
         self.connect_candidates(id);
     }
 
