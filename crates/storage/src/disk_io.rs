@@ -970,7 +970,7 @@ impl Shared {
                         });
                         return Outcome::Deferred;
                     }
-                    let done = self.flush_locked(&entry, &mut ps);
+                    self.flush_locked(&entry, &mut ps);
                     let result = if ps.write_failed {
                         Err(StorageError::new(
                             io::Error::other("a block of this piece failed to be written"),
@@ -983,7 +983,6 @@ impl Shared {
                     *ps = PieceState::default();
                     drop(ps);
                     self.drop_entry_if_idle(&entry);
-                    self.send_writes(&entry, done);
                     Completion::Hash {
                         storage: id,
                         piece,
@@ -1088,7 +1087,7 @@ impl Shared {
         entry.last_use.store(self.now_ms(), Ordering::Relaxed);
         let len = data.len() as u32;
         let size = slot.storage.layout().piece_size(piece);
-        let (done, deferred) = {
+        let deferred = {
             let mut ps = lock(&entry.st);
             // v2: hash an aligned whole block right away.
             if slot.kinds.v2 && offset % BLOCK_SIZE == 0 {
@@ -1117,27 +1116,26 @@ impl Shared {
             if slot.kinds.v1 {
                 advance_v1(&mut ps);
             }
-            let done = if ps.received.covers(size) {
-                self.flush_locked(&entry, &mut ps)
-            } else {
-                Vec::new()
-            };
-            let deferred = if entry.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if ps.received.covers(size) {
+                self.flush_locked(&entry, &mut ps);
+            }
+            if entry.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
                 ps.deferred.take()
             } else {
                 None
-            };
-            (done, deferred)
+            }
         };
-        self.send_writes(&entry, done);
         if let Some(j) = deferred {
             self.dispatch(j);
         }
         self.enforce_budget();
     }
 
-    /// Writes out the piece's buffered blocks; returns the completed waiters.
-    fn flush_locked(&self, entry: &PieceEntry, ps: &mut PieceState) -> Vec<(u32, u32, Result<()>)> {
+    /// Writes out the piece's buffered blocks and sends the completions of
+    /// the waiting write jobs. Called with the piece's lock held, so that no
+    /// hash completion of the piece can overtake these write completions.
+    /// Returns a copy of the first error.
+    fn flush_locked(&self, entry: &PieceEntry, ps: &mut PieceState) -> Option<StorageError> {
         let storage = &entry.slot.storage;
         let blocks = std::mem::take(&mut ps.blocks);
         let mut errors: Vec<(u32, u32, StorageError)> = Vec::new();
@@ -1153,36 +1151,25 @@ impl Shared {
         if !errors.is_empty() {
             ps.write_failed = true;
         }
-        std::mem::take(&mut ps.waiters)
-            .into_iter()
-            .map(|(off, len)| {
-                let err = errors
-                    .iter()
-                    .find(|(s, e, _)| off < *e && off + len > *s)
-                    .map(|(_, _, e)| clone_err(e));
-                (off, len, err.map_or(Ok(()), Err))
-            })
-            .collect()
-    }
-
-    fn send_writes(&self, entry: &PieceEntry, done: Vec<(u32, u32, Result<()>)>) {
-        for (offset, len, result) in done {
+        for (offset, len) in std::mem::take(&mut ps.waiters) {
+            let err = errors
+                .iter()
+                .find(|(s, e, _)| offset < *e && offset + len > *s)
+                .map(|(_, _, e)| clone_err(e));
             self.sink.complete(Completion::Write {
                 storage: entry.slot.id,
                 piece: entry.piece,
                 offset,
                 len,
-                result,
+                result: err.map_or(Ok(()), Err),
             });
         }
+        errors.first().map(|(_, _, e)| clone_err(e))
     }
 
-    fn flush_entry(&self, entry: &Arc<PieceEntry>) {
-        let done = {
-            let mut ps = lock(&entry.st);
-            self.flush_locked(entry, &mut ps)
-        };
-        self.send_writes(entry, done);
+    fn flush_entry(&self, entry: &Arc<PieceEntry>) -> Option<StorageError> {
+        let mut ps = lock(&entry.st);
+        self.flush_locked(entry, &mut ps)
     }
 
     fn drop_entry_if_idle(&self, entry: &Arc<PieceEntry>) {
@@ -1211,23 +1198,20 @@ impl Shared {
     fn flush_storage(&self, slot: &Arc<Slot>, drop_state: bool) -> Result<()> {
         let mut first_err: Option<StorageError> = None;
         for e in self.storage_entries(slot.id) {
-            let done = {
+            let err = {
                 let mut ps = lock(&e.st);
-                let d = self.flush_locked(&e, &mut ps);
+                let err = self.flush_locked(&e, &mut ps);
                 if drop_state {
                     *ps = PieceState::default();
                 }
-                d
+                err
             };
-            for (_, _, r) in &done {
-                if let (Err(err), None) = (r, &first_err) {
-                    first_err = Some(clone_err(err));
-                }
+            if first_err.is_none() {
+                first_err = err;
             }
             if drop_state {
                 self.drop_entry_if_idle(&e);
             }
-            self.send_writes(&e, done);
         }
         first_err.map_or(Ok(()), Err)
     }
@@ -1236,28 +1220,27 @@ impl Shared {
     /// being deleted); their write jobs complete with `Interrupted`.
     fn discard_storage(&self, slot: &Arc<Slot>) {
         for e in self.storage_entries(slot.id) {
-            let waiters = {
+            {
                 let mut ps = lock(&e.st);
                 let freed: usize = ps.blocks.values().map(Vec::len).sum();
                 e.buffered.fetch_sub(freed, Ordering::Relaxed);
                 self.buffered.fetch_sub(freed, Ordering::Relaxed);
-                let w = std::mem::take(&mut ps.waiters);
+                for (offset, len) in std::mem::take(&mut ps.waiters) {
+                    self.sink.complete(Completion::Write {
+                        storage: slot.id,
+                        piece: e.piece,
+                        offset,
+                        len,
+                        result: Err(StorageError::new(
+                            io::Error::new(io::ErrorKind::Interrupted, "files deleted"),
+                            ErrorFile::None,
+                            Operation::FileWrite,
+                        )),
+                    });
+                }
                 *ps = PieceState::default();
-                w
-            };
+            }
             self.drop_entry_if_idle(&e);
-            let done = waiters
-                .into_iter()
-                .map(|(o, l)| {
-                    let err = StorageError::new(
-                        io::Error::new(io::ErrorKind::Interrupted, "files deleted"),
-                        ErrorFile::None,
-                        Operation::FileWrite,
-                    );
-                    (o, l, Err(err))
-                })
-                .collect();
-            self.send_writes(&e, done);
         }
     }
 
@@ -1270,7 +1253,9 @@ impl Shared {
                 .min_by_key(|e| e.last_use.load(Ordering::Relaxed))
                 .cloned();
             match victim {
-                Some(v) => self.flush_entry(&v),
+                Some(v) => {
+                    self.flush_entry(&v);
+                }
                 None => break,
             }
         }
