@@ -1090,7 +1090,7 @@ impl Shared {
         let deferred = {
             let mut ps = lock(&entry.st);
             // v2: hash an aligned whole block right away.
-            if slot.kinds.v2 && offset % BLOCK_SIZE == 0 {
+            if slot.kinds.v2 && offset.is_multiple_of(BLOCK_SIZE) {
                 let v2_len = *ps
                     .v2_len
                     .get_or_insert_with(|| slot.storage.v2_piece_len(piece));
@@ -1299,7 +1299,7 @@ impl Shared {
 
     fn do_block_hash(&self, slot: &Arc<Slot>, piece: u32, offset: u32) -> Result<Sha256Hash> {
         let layout = slot.storage.layout();
-        if piece >= layout.num_pieces() || offset % BLOCK_SIZE != 0 {
+        if piece >= layout.num_pieces() || !offset.is_multiple_of(BLOCK_SIZE) {
             return Err(invalid("block hash out of range", Operation::FileRead));
         }
         let v2_len = slot.storage.v2_piece_len(piece);
@@ -1376,10 +1376,7 @@ fn advance_v1(ps: &mut PieceState) {
         ..
     } = ps;
     let h = v1.get_or_insert_with(sha1::Sha1::new);
-    loop {
-        let Some((&start, data)) = blocks.range(..=*hashed_upto).next_back() else {
-            break;
-        };
+    while let Some((&start, data)) = blocks.range(..=*hashed_upto).next_back() {
         let end = start + data.len() as u32;
         if end <= *hashed_upto {
             break;

@@ -52,12 +52,10 @@ fn wait_hash(rx: &Receiver<Completion>, id: StorageId, piece: u32) -> (PieceHash
             storage,
             piece: p,
             result,
-        } if *storage == id && *p == piece => Some(
-            result
-                .as_ref()
-                .map(|h| h.clone())
-                .map_err(|e| e.to_string()),
-        ),
+        } if *storage == id && *p == piece => Some(match result {
+            Ok(h) => Ok(h.clone()),
+            Err(e) => Err(e.to_string()),
+        }),
         _ => None,
     });
     (r.expect("hash failed"), seen)
