@@ -14,11 +14,16 @@ use lt_metainfo::{FileFlags, FileStorage};
 use lt_storage::{Completion, DiskIo, DiskIoConfig, HashKinds, PieceHash, StorageParams};
 
 fn main() {
-    let mb: u64 = std::env::var("BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let mb: u64 = std::env::var("BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
     let dir = std::env::args()
         .nth(1)
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("lt-bench-storage-{}", std::process::id())));
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("lt-bench-storage-{}", std::process::id()))
+        });
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create bench dir");
 
@@ -26,9 +31,15 @@ fn main() {
     let piece_len: i32 = 4 << 20;
     let mut fs = FileStorage::new();
     // Four files of uneven size so pieces straddle file boundaries.
-    let sizes = [total / 2 + 12_345, total / 4 - 12_345, total / 8, total - total / 2 - total / 4 - total / 8];
+    let sizes = [
+        total / 2 + 12_345,
+        total / 4 - 12_345,
+        total / 8,
+        total - total / 2 - total / 4 - total / 8,
+    ];
     for (i, s) in sizes.iter().enumerate() {
-        fs.add_file(&format!("bench/f{i}"), *s as i64, FileFlags::NONE, 0, "").expect("add file");
+        fs.add_file(&format!("bench/f{i}"), *s as i64, FileFlags::NONE, 0, "")
+            .expect("add file");
     }
     fs.set_piece_length(piece_len);
     fs.compute_num_pieces();
@@ -114,7 +125,10 @@ fn main() {
     // Check phase.
     let start = Instant::now();
     let expected = hashes.clone();
-    io.async_check_files(id, Box::new(move |p, h: &PieceHash| h.v1 == expected.get(p as usize).copied()));
+    io.async_check_files(
+        id,
+        Box::new(move |p, h: &PieceHash| h.v1 == expected.get(p as usize).copied()),
+    );
     let have = loop {
         match rx.recv().expect("completion") {
             Completion::CheckDone { result, .. } => break result.expect("check").have,
@@ -137,7 +151,10 @@ fn main() {
     for _ in 0..num_pieces {
         std::hint::black_box(Sha1Hash::digest(&buf));
     }
-    println!("sha1 alone:              {:.0} MB/s", mbs(start.elapsed().as_secs_f64()));
+    println!(
+        "sha1 alone:              {:.0} MB/s",
+        mbs(start.elapsed().as_secs_f64())
+    );
 
     drop(io);
     let _ = std::fs::remove_dir_all(&dir);

@@ -710,76 +710,127 @@ fn no_storage(id: StorageId) -> StorageError {
     )
 }
 
-fn unknown_storage(id: StorageId, kind: JobKind) -> Completion {
-    let e = || no_storage(id);
-    let storage = id;
-    match kind {
-        JobKind::Write {
-            entry,
-            offset,
-            data,
-        } => Completion::Write {
-            storage,
-            piece: entry.piece,
-            offset,
-            len: data.len() as u32,
-            result: Err(e()),
-        },
-        JobKind::Read { piece, offset, .. } => Completion::Read {
+/// What a job was, without its payload: enough to report its failure.
+#[derive(Clone, Copy)]
+enum Tag {
+    Write { piece: u32, offset: u32, len: u32 },
+    Read { piece: u32, offset: u32 },
+    Hash { piece: u32 },
+    BlockHash { piece: u32, offset: u32 },
+    Check,
+    Move,
+    Rename { file: usize },
+    Delete,
+    Release,
+    Flush,
+    Initialize,
+    SetPriorities,
+    Remove,
+}
+
+impl JobKind {
+    fn tag(&self) -> Tag {
+        match self {
+            JobKind::Write {
+                entry,
+                offset,
+                data,
+            } => Tag::Write {
+                piece: entry.piece,
+                offset: *offset,
+                len: data.len() as u32,
+            },
+            JobKind::Read { piece, offset, .. } => Tag::Read {
+                piece: *piece,
+                offset: *offset,
+            },
+            JobKind::Hash { piece } => Tag::Hash { piece: *piece },
+            JobKind::BlockHash { piece, offset } => Tag::BlockHash {
+                piece: *piece,
+                offset: *offset,
+            },
+            JobKind::Check { .. } => Tag::Check,
+            JobKind::Move { .. } => Tag::Move,
+            JobKind::Rename { file, .. } => Tag::Rename { file: *file },
+            JobKind::Delete { .. } => Tag::Delete,
+            JobKind::Release => Tag::Release,
+            JobKind::Flush => Tag::Flush,
+            JobKind::Initialize => Tag::Initialize,
+            JobKind::SetPriorities { .. } => Tag::SetPriorities,
+            JobKind::Remove => Tag::Remove,
+        }
+    }
+}
+
+/// The completion reporting that a job failed with `e`.
+fn failed(storage: StorageId, tag: Tag, e: StorageError) -> Completion {
+    match tag {
+        Tag::Write { piece, offset, len } => Completion::Write {
             storage,
             piece,
             offset,
-            result: Err(e()),
+            len,
+            result: Err(e),
         },
-        JobKind::Hash { piece } => Completion::Hash {
-            storage,
-            piece,
-            result: Err(e()),
-        },
-        JobKind::BlockHash { piece, offset } => Completion::BlockHash {
+        Tag::Read { piece, offset } => Completion::Read {
             storage,
             piece,
             offset,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Check { .. } => Completion::CheckDone {
+        Tag::Hash { piece } => Completion::Hash {
             storage,
-            result: Err(e()),
+            piece,
+            result: Err(e),
         },
-        JobKind::Move { .. } => Completion::Moved {
+        Tag::BlockHash { piece, offset } => Completion::BlockHash {
             storage,
-            result: Err(e()),
+            piece,
+            offset,
+            result: Err(e),
         },
-        JobKind::Rename { file, .. } => Completion::Renamed {
+        Tag::Check => Completion::CheckDone {
+            storage,
+            result: Err(e),
+        },
+        Tag::Move => Completion::Moved {
+            storage,
+            result: Err(e),
+        },
+        Tag::Rename { file } => Completion::Renamed {
             storage,
             file,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Delete { .. } => Completion::Deleted {
+        Tag::Delete => Completion::Deleted {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Release => Completion::Released {
+        Tag::Release => Completion::Released {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Flush => Completion::Flushed {
+        Tag::Flush => Completion::Flushed {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Initialize => Completion::Initialized {
+        Tag::Initialize => Completion::Initialized {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::SetPriorities { .. } => Completion::PrioritiesSet {
+        Tag::SetPriorities => Completion::PrioritiesSet {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Remove => Completion::Removed {
+        Tag::Remove => Completion::Removed {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
     }
+}
+
+fn unknown_storage(id: StorageId, kind: JobKind) -> Completion {
+    failed(id, kind.tag(), no_storage(id))
 }
 
 enum Outcome {
@@ -816,8 +867,23 @@ fn worker(shared: Arc<Shared>, hashing: bool) {
             Some(job) => {
                 let slot = job.slot.clone();
                 let fence = job.kind.is_fence();
-                if let Outcome::Done = shared.execute(job) {
-                    shared.job_done(&slot, fence);
+                let tag = job.kind.tag();
+                // A bug in a job must not kill the worker or leave the
+                // storage's queue blocked: report the job as failed.
+                let run =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.execute(job)));
+                match run {
+                    Ok(Outcome::Deferred) => {}
+                    Ok(Outcome::Done) => shared.job_done(&slot, fence),
+                    Err(_) => {
+                        let e = StorageError::new(
+                            io::Error::other("internal error in disk job"),
+                            ErrorFile::None,
+                            Operation::File,
+                        );
+                        shared.sink.complete(failed(slot.id, tag, e));
+                        shared.job_done(&slot, fence);
+                    }
                 }
             }
             None => {
@@ -1460,4 +1526,57 @@ fn hash_piece(slot: &Arc<Slot>, piece: u32, ps: Option<&mut PieceState>) -> Resu
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_set_merges() {
+        let mut r = RangeSet::default();
+        r.add(10, 20);
+        r.add(30, 40);
+        assert!(!r.covers(40));
+        r.add(0, 10);
+        assert_eq!(r.0, vec![(0, 20), (30, 40)]);
+        r.add(15, 35);
+        assert_eq!(r.0, vec![(0, 40)]);
+        assert!(r.covers(40));
+        assert!(!r.covers(41));
+        r.add(50, 60);
+        r.add(45, 46);
+        assert_eq!(r.0, vec![(0, 40), (45, 46), (50, 60)]);
+        assert!(RangeSet::default().covers(0));
+    }
+
+    #[test]
+    fn v1_advances_over_contiguous_blocks_only() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let mut ps = PieceState::default();
+        ps.blocks.insert(30, data[30..60].to_vec());
+        advance_v1(&mut ps);
+        assert_eq!(ps.hashed_upto, 0);
+        ps.blocks.insert(0, data[0..30].to_vec());
+        ps.blocks.insert(70, data[70..100].to_vec());
+        advance_v1(&mut ps);
+        assert_eq!(ps.hashed_upto, 60);
+        ps.blocks.insert(60, data[60..70].to_vec());
+        advance_v1(&mut ps);
+        assert_eq!(ps.hashed_upto, 100);
+        let h = ps.v1.take().unwrap().finalize();
+        assert_eq!(Sha1Hash(h.into()), Sha1Hash::digest(&data));
+    }
+
+    #[test]
+    fn config_from_settings() {
+        let c = DiskIoConfig::from_settings(10, 1, 40, 2048, 104_857_600);
+        assert_eq!(c.cache_bytes, 2048 * 16384);
+        let c = DiskIoConfig::from_settings(0, -1, 0, 100_000, 1 << 20);
+        assert_eq!(
+            (c.aio_threads, c.hashing_threads, c.file_pool_size),
+            (1, 1, 1)
+        );
+        assert_eq!(c.cache_bytes, 1 << 19);
+    }
 }

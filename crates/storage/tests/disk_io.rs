@@ -11,8 +11,8 @@ use common::*;
 use lt_core::{Sha1Hash, Sha256Hash};
 use lt_metainfo::{FileFlags, FileStorage};
 use lt_storage::{
-    Completion, DiskIo, DiskIoConfig, ErrorFile, HashKinds, MoveFlags, Operation, PieceHash,
-    StorageId, StorageParams,
+    Completion, DeleteFlags, DiskIo, DiskIoConfig, ErrorFile, HashKinds, MoveFlags, Operation,
+    PieceHash, StorageId, StorageParams,
 };
 
 const N: FileFlags = FileFlags::NONE;
@@ -138,8 +138,8 @@ fn hash_failure_detected_and_rehash_from_disk() {
     bad[70_000] ^= 0xff; // piece 1
     submit_blocks(&io, id, &fs, &bad, &blocks(&fs, 16 * 1024));
     io.async_hash(id, 0);
-    io.async_hash(id, 1);
     let (h0, _) = wait_hash(&rx, id, 0);
+    io.async_hash(id, 1);
     let (h1, _) = wait_hash(&rx, id, 1);
     assert_eq!(h0.v1, Some(Sha1Hash::digest(piece_bytes(&fs, &all, 0))));
     assert_ne!(h1.v1, Some(Sha1Hash::digest(piece_bytes(&fs, &all, 1))));
@@ -559,4 +559,114 @@ fn closure_sink_works() {
         Completion::Write { result: Ok(()), .. }
     ));
     let _ = Arc::new(());
+}
+
+#[test]
+fn part_file_priorities_initialize_and_delete_through_the_service() {
+    let dir = TempDir::new("io-part");
+    let fs = layout(
+        &[
+            ("t/a", 20_000, N),
+            ("t/b", 30_000, N),
+            ("t/c", 20_000, N),
+            ("t/e", 0, N),
+        ],
+        16 * 1024,
+    );
+    let (io, rx) = service(small_cfg());
+    let mut params = StorageParams::new(fs.clone(), dir.path());
+    params.file_priorities = vec![4, 0, 4, 4];
+    params.part_file_name = ".x.parts".into();
+    let id = io.add_storage(params, HashKinds::V1);
+    io.async_initialize(id);
+    until(&rx, |c| match c {
+        Completion::Initialized { result, .. } => Some(result.as_ref().map(|_| ()).unwrap()),
+        _ => None,
+    });
+    assert!(dir.path().join("t/e").exists());
+    assert!(!dir.path().join("t/b").exists());
+    let all = stream(&fs, 19);
+    let bl = blocks(&fs, 16 * 1024);
+    submit_blocks(&io, id, &fs, &all, &bl);
+    for p in 0..fs.num_pieces() as u32 {
+        io.async_hash(id, p);
+    }
+    let mut n = 0;
+    while n < fs.num_pieces() {
+        if let Completion::Hash { piece, result, .. } = next(&rx) {
+            assert_eq!(
+                result.unwrap().v1,
+                Some(Sha1Hash::digest(piece_bytes(&fs, &all, piece)))
+            );
+            n += 1;
+        }
+    }
+    assert!(!dir.path().join("t/b").exists());
+    assert!(dir.path().join(".x.parts").exists());
+    // A check reads the skipped file's bytes from the part file.
+    let hashes: Vec<Sha1Hash> = (0..fs.num_pieces() as u32)
+        .map(|p| Sha1Hash::digest(piece_bytes(&fs, &all, p)))
+        .collect();
+    io.async_check_files(
+        id,
+        Box::new(move |p, h: &PieceHash| h.v1 == Some(hashes[p as usize])),
+    );
+    let (res, _) = until(&rx, |c| match c {
+        Completion::CheckDone { result, .. } => Some(result.as_ref().unwrap().clone()),
+        _ => None,
+    });
+    assert!(res.have.iter().all(|&x| x));
+
+    io.async_set_file_priorities(id, vec![4, 4, 4, 4]);
+    until(&rx, |c| match c {
+        Completion::PrioritiesSet { result, .. } => Some(result.as_ref().map(|_| ()).unwrap()),
+        _ => None,
+    });
+    assert_eq!(
+        std::fs::read(dir.path().join("t/b")).unwrap(),
+        &all[20_000..50_000]
+    );
+    assert!(!dir.path().join(".x.parts").exists());
+
+    // Buffered blocks of a deleted torrent are dropped, not written.
+    io.async_write(id, 0, 0, vec![1u8; 100]);
+    io.async_delete_files(id, DeleteFlags::Files);
+    let mut deleted = false;
+    let mut write_err = false;
+    while !deleted {
+        match next(&rx) {
+            Completion::Write { result, .. } => write_err = result.is_err(),
+            Completion::Deleted { result, .. } => {
+                result.unwrap();
+                deleted = true;
+            }
+            c => panic!("unexpected {c:?}"),
+        }
+    }
+    assert!(write_err);
+    assert!(!dir.path().join("t").exists());
+    assert_eq!(io.stats().buffered_bytes, 0);
+}
+
+#[test]
+fn a_panicking_job_is_reported_and_the_storage_goes_on() {
+    let dir = TempDir::new("io-panic");
+    let fs = layout(&[("t/a", 20_000, N)], 16 * 1024);
+    std::fs::create_dir_all(dir.path().join("t")).unwrap();
+    std::fs::write(dir.path().join("t/a"), vec![0u8; 20_000]).unwrap();
+    let (io, rx) = service(small_cfg());
+    let id = io.add_storage(StorageParams::new(fs.clone(), dir.path()), HashKinds::V1);
+    io.async_check_files(id, Box::new(|_, _| panic!("verifier bug")));
+    // Submitted behind the check's fence: must still run.
+    io.async_read(id, 0, 0, 100);
+    let (r, _) = until(&rx, |c| match c {
+        Completion::CheckDone { result, .. } => Some(result.is_err()),
+        _ => None,
+    });
+    assert!(r);
+    let (r, _) = until(&rx, |c| match c {
+        Completion::Read { result, .. } => Some(result.as_ref().map(|v| v.len()).unwrap()),
+        _ => None,
+    });
+    assert_eq!(r, 100);
 }
