@@ -579,10 +579,11 @@ fn part_file_priorities_initialize_and_delete_through_the_service() {
     params.part_file_name = ".x.parts".into();
     let id = io.add_storage(params, HashKinds::V1);
     io.async_initialize(id);
-    until(&rx, |c| match c {
-        Completion::Initialized { result, .. } => Some(result.as_ref().map(|_| ()).unwrap()),
+    let (ok, _) = until(&rx, |c| match c {
+        Completion::Initialized { result, .. } => Some(result.is_ok()),
         _ => None,
     });
+    assert!(ok);
     assert!(dir.path().join("t/e").exists());
     assert!(!dir.path().join("t/b").exists());
     let all = stream(&fs, 19);
@@ -618,10 +619,11 @@ fn part_file_priorities_initialize_and_delete_through_the_service() {
     assert!(res.have.iter().all(|&x| x));
 
     io.async_set_file_priorities(id, vec![4, 4, 4, 4]);
-    until(&rx, |c| match c {
-        Completion::PrioritiesSet { result, .. } => Some(result.as_ref().map(|_| ()).unwrap()),
+    let (ok, _) = until(&rx, |c| match c {
+        Completion::PrioritiesSet { result, .. } => Some(result.is_ok()),
         _ => None,
     });
+    assert!(ok);
     assert_eq!(
         std::fs::read(dir.path().join("t/b")).unwrap(),
         &all[20_000..50_000]
