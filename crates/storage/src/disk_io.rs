@@ -1383,54 +1383,91 @@ impl Shared {
         Ok(Sha256Hash::digest(&buf))
     }
 
+    /// Checks every piece. A reader thread reads pieces ahead (at most
+    /// `CHECK_READ_AHEAD` pieces buffered) while this thread hashes, so disk
+    /// reads and hashing overlap.
     fn do_check(&self, slot: &Arc<Slot>, mut verifier: PieceVerifier) -> Result<CheckResult> {
+        const CHECK_READ_AHEAD: usize = 2;
         let storage = &slot.storage;
         let total = storage.layout().num_pieces();
         let sizes = storage.existing_sizes();
         let mut have = Vec::with_capacity(total as usize);
         let step = (total / 100).max(1);
-        for piece in 0..total {
-            if slot.abort_check.load(Ordering::Acquire) {
-                return Ok(CheckResult {
-                    have,
-                    aborted: true,
-                });
-            }
-            let ok = if storage.piece_on_disk(piece, &sizes) {
-                match hash_piece(slot, piece, None) {
-                    Ok(h) => verifier(piece, &h),
-                    Err(e)
-                        if matches!(
-                            e.error.kind(),
-                            io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
-                        ) =>
-                    {
-                        false
-                    }
-                    Err(mut e) => {
-                        if e.operation == Operation::FileRead {
-                            e.operation = Operation::CheckResume;
+        let abort = &slot.abort_check;
+        std::thread::scope(|sc| {
+            let (tx, rx) =
+                std::sync::mpsc::sync_channel::<(u32, Result<Option<Vec<u8>>>)>(CHECK_READ_AHEAD);
+            let sizes = &sizes;
+            std::thread::Builder::new()
+                .name("lt-check-read".into())
+                .spawn_scoped(sc, move || {
+                    for piece in 0..total {
+                        if abort.load(Ordering::Acquire) {
+                            break;
                         }
-                        return Err(e);
+                        let r = if storage.piece_on_disk(piece, sizes) {
+                            let mut buf = vec![0u8; storage.layout().piece_size(piece) as usize];
+                            storage.read(piece, 0, &mut buf).map(|()| Some(buf))
+                        } else {
+                            Ok(None)
+                        };
+                        let fatal = r.as_ref().is_err_and(|e| !is_missing(e));
+                        // The receiver is gone when the check stopped early.
+                        if tx.send((piece, r)).is_err() || fatal {
+                            break;
+                        }
                     }
+                })
+                .map_err(|e| StorageError::new(e, ErrorFile::None, Operation::CheckResume))?;
+            for (piece, r) in rx {
+                if abort.load(Ordering::Acquire) {
+                    break;
                 }
-            } else {
-                false
-            };
-            have.push(ok);
-            if (piece + 1) % step == 0 || piece + 1 == total {
-                self.sink.complete(Completion::CheckProgress {
-                    storage: slot.id,
-                    checked: piece + 1,
-                    total,
-                });
+                let ok = match r {
+                    Ok(Some(buf)) => verifier(piece, &hash_buffer(slot, piece, &buf)),
+                    Ok(None) => false,
+                    Err(e) if is_missing(&e) => false,
+                    Err(e) => return Err(e),
+                };
+                have.push(ok);
+                if (piece + 1) % step == 0 || piece + 1 == total {
+                    self.sink.complete(Completion::CheckProgress {
+                        storage: slot.id,
+                        checked: piece + 1,
+                        total,
+                    });
+                }
             }
-        }
-        Ok(CheckResult {
-            have,
-            aborted: false,
-        })
+            Ok(())
+        })?;
+        let aborted = have.len() < total as usize;
+        Ok(CheckResult { have, aborted })
     }
+}
+
+/// A file that does not exist or is too short: its pieces are just not
+/// there, which is no error while checking.
+fn is_missing(e: &StorageError) -> bool {
+    matches!(
+        e.error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// The hashes of a whole piece held in `buf`.
+fn hash_buffer(slot: &Slot, piece: u32, buf: &[u8]) -> PieceHash {
+    let mut out = PieceHash::default();
+    if slot.kinds.v1 {
+        out.v1 = Some(Sha1Hash::digest(buf));
+    }
+    if slot.kinds.v2 {
+        let v2_len = (slot.storage.v2_piece_len(piece) as usize).min(buf.len());
+        out.v2_blocks = buf[..v2_len]
+            .chunks(BLOCK_SIZE as usize)
+            .map(Sha256Hash::digest)
+            .collect();
+    }
+    out
 }
 
 /// Feeds the SHA-1 state with buffered bytes contiguous to what it has seen.
