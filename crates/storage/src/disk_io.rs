@@ -1000,10 +1000,18 @@ impl Shared {
         let Job { slot, kind } = job;
         let id = slot.id;
         if slot.removed.load(Ordering::Acquire) {
+            let mut deferred = None;
             if let JobKind::Write { entry, .. } = &kind {
-                entry.pending.fetch_sub(1, Ordering::AcqRel);
+                let mut ps = lock(&entry.st);
+                if entry.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    deferred = ps.deferred.take();
+                }
             }
             self.sink.complete(unknown_storage(id, kind));
+            // A hash waiting for this write fails the same way.
+            if let Some(j) = deferred {
+                self.dispatch(j);
+            }
             return Outcome::Done;
         }
         let st = &slot.storage;

@@ -368,7 +368,25 @@ fn fence_jobs_are_ordered_after_earlier_writes() {
     assert!(dir.path().join("two/t/renamed").exists());
     assert_eq!(io.stats().open_files, 0);
 
+    // Jobs queued behind the removal fail cleanly (and nothing hangs).
     io.remove_storage(id);
+    io.async_write(id, 0, 0, vec![1u8; 100]);
+    io.async_hash(id, 0);
+    let mut failed = 0;
+    while failed < 2 {
+        match next(&rx) {
+            Completion::Write { result, .. } => {
+                assert!(result.is_err());
+                failed += 1;
+            }
+            Completion::Hash { result, .. } => {
+                assert!(result.is_err());
+                failed += 1;
+            }
+            Completion::Removed { result, .. } => result.unwrap(),
+            c => panic!("unexpected {c:?}"),
+        }
+    }
     io.async_read(id, 0, 0, 10);
     let (r, _) = until(&rx, |c| match c {
         Completion::Read { result, .. } => Some(result.as_ref().err().map(|e| e.error.kind())),
