@@ -4,7 +4,9 @@
 //! # Threads and queues
 //! Two pools: `aio_threads` workers run writes, reads and file-system jobs
 //! (move, rename, delete, release, flush, initialise, priorities);
-//! `hashing_threads` workers run piece hashing and file checking.
+//! `hashing_threads` workers hash pieces; `checking_threads` workers (one
+//! by default, like libtorrent's `active_checking`) check files, so a long
+//! check does not hold up piece verification of other torrents.
 //!
 //! # Ordering
 //! Jobs of one storage run concurrently, except *fence* jobs (move, rename,
@@ -52,8 +54,11 @@ pub type StorageId = u32;
 pub struct DiskIoConfig {
     /// Worker threads for reads, writes and file-system jobs (`aio_threads`).
     pub aio_threads: usize,
-    /// Worker threads for hashing and checking (`hashing_threads`).
+    /// Worker threads for piece hashing (`hashing_threads`).
     pub hashing_threads: usize,
+    /// Worker threads for file checks, i.e. how many torrents are checked at
+    /// once (`active_checking`).
+    pub checking_threads: usize,
     /// Most files kept open across all storages (`file_pool_size`).
     pub file_pool_size: usize,
     /// Most bytes of written blocks kept in memory before the least recently
@@ -70,6 +75,7 @@ impl Default for DiskIoConfig {
         Self {
             aio_threads: 10,
             hashing_threads: 1,
+            checking_threads: 1,
             file_pool_size: 40,
             cache_bytes: 2048 * BLOCK_SIZE as usize,
             write_cache_expiry: Duration::from_secs(10),
@@ -96,6 +102,7 @@ impl DiskIoConfig {
         Self {
             aio_threads: pos(aio_threads),
             hashing_threads: pos(hashing_threads),
+            checking_threads: 1,
             file_pool_size: pos(file_pool_size),
             cache_bytes: cache.min(cap),
             write_cache_expiry: Duration::from_secs(10),
@@ -325,11 +332,12 @@ impl JobKind {
                 | JobKind::BlockHash { .. }
         )
     }
-    fn on_hash_pool(&self) -> bool {
-        matches!(
-            self,
-            JobKind::Hash { .. } | JobKind::BlockHash { .. } | JobKind::Check { .. }
-        )
+    fn pool(&self) -> Pool {
+        match self {
+            JobKind::Hash { .. } | JobKind::BlockHash { .. } => Pool::Hash,
+            JobKind::Check { .. } => Pool::Check,
+            _ => Pool::Aio,
+        }
     }
 }
 
@@ -425,6 +433,7 @@ struct Shared {
     next_id: AtomicU32,
     aio: Queue,
     hash: Queue,
+    check: Queue,
     cache: Mutex<HashMap<(StorageId, u32), Arc<PieceEntry>>>,
     buffered: AtomicUsize,
     epoch: Instant,
@@ -489,6 +498,10 @@ impl DiskIo {
                 q: Mutex::new(VecDeque::new()),
                 cv: Condvar::new(),
             },
+            check: Queue {
+                q: Mutex::new(VecDeque::new()),
+                cv: Condvar::new(),
+            },
             cache: Mutex::new(HashMap::new()),
             buffered: AtomicUsize::new(0),
             epoch: Instant::now(),
@@ -506,7 +519,7 @@ impl DiskIo {
             me.threads.push(
                 std::thread::Builder::new()
                     .name(format!("lt-disk-{i}"))
-                    .spawn(move || worker(s, false))?,
+                    .spawn(move || worker(s, Pool::Aio))?,
             );
         }
         for i in 0..cfg.hashing_threads.max(1) {
@@ -514,7 +527,15 @@ impl DiskIo {
             me.threads.push(
                 std::thread::Builder::new()
                     .name(format!("lt-hash-{i}"))
-                    .spawn(move || worker(s, true))?,
+                    .spawn(move || worker(s, Pool::Hash))?,
+            );
+        }
+        for i in 0..cfg.checking_threads.max(1) {
+            let s = shared.clone();
+            me.threads.push(
+                std::thread::Builder::new()
+                    .name(format!("lt-check-{i}"))
+                    .spawn(move || worker(s, Pool::Check))?,
             );
         }
         Ok(me)
@@ -838,8 +859,15 @@ enum Outcome {
     Deferred,
 }
 
-fn worker(shared: Arc<Shared>, hashing: bool) {
-    let queue = if hashing { &shared.hash } else { &shared.aio };
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    Aio,
+    Hash,
+    Check,
+}
+
+fn worker(shared: Arc<Shared>, pool: Pool) {
+    let queue = shared.queue(pool);
     let tick = Duration::from_millis(500);
     loop {
         let job = {
@@ -887,7 +915,7 @@ fn worker(shared: Arc<Shared>, hashing: bool) {
                 }
             }
             None => {
-                if !hashing {
+                if pool == Pool::Aio {
                     shared.expire_idle();
                 }
             }
@@ -907,6 +935,16 @@ impl Shared {
         self.aio.cv.notify_all();
         drop(lock(&self.hash.q));
         self.hash.cv.notify_all();
+        drop(lock(&self.check.q));
+        self.check.cv.notify_all();
+    }
+
+    fn queue(&self, pool: Pool) -> &Queue {
+        match pool {
+            Pool::Aio => &self.aio,
+            Pool::Hash => &self.hash,
+            Pool::Check => &self.check,
+        }
     }
 
     /// The piece's cache entry, created if needed, with one more pending
@@ -949,11 +987,7 @@ impl Shared {
     }
 
     fn dispatch(&self, job: Job) {
-        let q = if job.kind.on_hash_pool() {
-            &self.hash
-        } else {
-            &self.aio
-        };
+        let q = self.queue(job.kind.pool());
         lock(&q.q).push_back(job);
         q.cv.notify_one();
     }

@@ -690,3 +690,46 @@ fn a_panicking_job_is_reported_and_the_storage_goes_on() {
     });
     assert_eq!(r, 100);
 }
+
+#[test]
+fn a_long_check_does_not_hold_up_other_torrents() {
+    let dir = TempDir::new("io-checkpar");
+    let fs = layout(&[("t/a", 64 * 1024, N)], 16 * 1024);
+    std::fs::create_dir_all(dir.path().join("one/t")).unwrap();
+    std::fs::write(dir.path().join("one/t/a"), vec![0u8; 64 * 1024]).unwrap();
+    let (io, rx) = service(DiskIoConfig {
+        hashing_threads: 1,
+        ..small_cfg()
+    });
+    let one = io.add_storage(
+        StorageParams::new(fs.clone(), dir.path().join("one")),
+        HashKinds::V1,
+    );
+    let two = io.add_storage(
+        StorageParams::new(fs.clone(), dir.path().join("two")),
+        HashKinds::V1,
+    );
+    let (gate_tx, gate_rx) = channel::<()>();
+    let gate_rx = std::sync::Mutex::new(gate_rx);
+    io.async_check_files(
+        one,
+        Box::new(move |_, _| {
+            let _ = gate_rx.lock().unwrap().recv();
+            true
+        }),
+    );
+    // While the check of `one` waits, `two` writes and hashes a piece.
+    let all = stream(&fs, 20);
+    io.async_write(two, 0, 0, all[..16_384].to_vec());
+    io.async_hash(two, 0);
+    let (h, _) = wait_hash(&rx, two, 0);
+    assert_eq!(h.v1, Some(Sha1Hash::digest(&all[..16_384])));
+    for _ in 0..4 {
+        gate_tx.send(()).unwrap();
+    }
+    let (res, _) = until(&rx, |c| match c {
+        Completion::CheckDone { result, .. } => Some(result.as_ref().unwrap().clone()),
+        _ => None,
+    });
+    assert_eq!(res.have, vec![true; 4]);
+}
