@@ -390,6 +390,22 @@ impl RangeSet {
         }
         self.0 = out;
     }
+    fn remove(&mut self, start: u32, end: u32) {
+        let mut out = Vec::with_capacity(self.0.len() + 1);
+        for &(a, b) in &self.0 {
+            if b <= start || a >= end {
+                out.push((a, b));
+                continue;
+            }
+            if a < start {
+                out.push((a, start));
+            }
+            if b > end {
+                out.push((end, b));
+            }
+        }
+        self.0 = out;
+    }
     fn covers(&self, size: u32) -> bool {
         size == 0 || self.0.first() == Some(&(0, size))
     }
@@ -407,8 +423,6 @@ struct PieceState {
     v2: Vec<Option<Sha256Hash>>,
     v2_len: Option<u32>,
     deferred: Option<Job>,
-    /// A block of this piece failed to be written: its hash must not pass.
-    write_failed: bool,
 }
 
 struct PieceEntry {
@@ -1079,15 +1093,7 @@ impl Shared {
                         return Outcome::Deferred;
                     }
                     self.flush_locked(&entry, &mut ps);
-                    let result = if ps.write_failed {
-                        Err(StorageError::new(
-                            io::Error::other("a block of this piece failed to be written"),
-                            ErrorFile::None,
-                            Operation::FileWrite,
-                        ))
-                    } else {
-                        hash_piece(&slot, piece, Some(&mut ps))
-                    };
+                    let result = hash_piece(&slot, piece, Some(&mut ps));
                     *ps = PieceState::default();
                     drop(ps);
                     self.drop_entry_if_idle(&entry);
@@ -1257,7 +1263,20 @@ impl Shared {
         entry.buffered.fetch_sub(freed, Ordering::Relaxed);
         self.buffered.fetch_sub(freed, Ordering::Relaxed);
         if !errors.is_empty() {
-            ps.write_failed = true;
+            // What failed to reach the disk is not received, and no hash
+            // may be taken from it: forget the SHA-1 state (the hash job
+            // re-reads the piece from disk) and the v2 hashes of those
+            // blocks.
+            ps.v1 = None;
+            ps.hashed_upto = 0;
+            for (s, e, _) in &errors {
+                ps.received.remove(*s, *e);
+                let first = (s / BLOCK_SIZE) as usize;
+                let last = e.div_ceil(BLOCK_SIZE) as usize;
+                for b in ps.v2.iter_mut().take(last).skip(first) {
+                    *b = None;
+                }
+            }
         }
         for (offset, len) in std::mem::take(&mut ps.waiters) {
             let err = errors
@@ -1627,6 +1646,12 @@ mod tests {
         r.add(45, 46);
         assert_eq!(r.0, vec![(0, 40), (45, 46), (50, 60)]);
         assert!(RangeSet::default().covers(0));
+        r.remove(10, 20);
+        assert_eq!(r.0, vec![(0, 10), (20, 40), (45, 46), (50, 60)]);
+        r.remove(0, 46);
+        assert_eq!(r.0, vec![(50, 60)]);
+        r.remove(55, 100);
+        assert_eq!(r.0, vec![(50, 55)]);
     }
 
     #[test]
