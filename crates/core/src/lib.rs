@@ -7,6 +7,11 @@
 
 use std::fmt;
 
+pub mod error;
+pub mod fingerprint;
+pub mod ip_filter;
+pub mod operation;
+
 /// Error returned when a digest is built from a slice of the wrong length
 /// or a hex string that is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,8 +103,16 @@ macro_rules! digest_type {
     };
 }
 
-digest_type!(Sha1Hash, 20, "A 20-byte SHA-1 digest (v1 info-hash, piece hash, node id).");
-digest_type!(Sha256Hash, 32, "A 32-byte SHA-256 digest (v2 info-hash, merkle node).");
+digest_type!(
+    Sha1Hash,
+    20,
+    "A 20-byte SHA-1 digest (v1 info-hash, piece hash, node id)."
+);
+digest_type!(
+    Sha256Hash,
+    32,
+    "A 32-byte SHA-256 digest (v2 info-hash, merkle node)."
+);
 
 /// A peer id is 20 opaque bytes, the same shape as a SHA-1 digest.
 pub type PeerId = Sha1Hash;
@@ -148,10 +161,16 @@ impl InfoHash {
         Self { v1, v2 }
     }
     pub fn from_v1(v1: Sha1Hash) -> Self {
-        Self { v1, v2: Sha256Hash::zero() }
+        Self {
+            v1,
+            v2: Sha256Hash::zero(),
+        }
     }
     pub fn from_v2(v2: Sha256Hash) -> Self {
-        Self { v1: Sha1Hash::zero(), v2 }
+        Self {
+            v1: Sha1Hash::zero(),
+            v2,
+        }
     }
     pub fn has_v1(&self) -> bool {
         !self.v1.is_zero()
@@ -208,7 +227,7 @@ pub fn to_hex(b: &[u8]) -> String {
 /// Decodes hex of any even length; `None` on an odd length or a bad digit.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks_exact(2)
@@ -257,3 +276,4 @@ mod tests {
         assert!(!InfoHash::from_v2(v2).has_v1());
     }
 }
+
