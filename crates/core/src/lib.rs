@@ -208,7 +208,7 @@ pub fn to_hex(b: &[u8]) -> String {
 /// Decodes hex of any even length; `None` on an odd length or a bad digit.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks_exact(2)
