@@ -17,6 +17,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod decode;
+mod encode;
+
+use decode::Token;
+
 /// What went wrong while decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -53,7 +58,22 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// A short human-readable description.
     pub fn message(self) -> &'static str {
-        todo!()
+        match self {
+            ErrorKind::UnexpectedEof => "unexpected end of input",
+            ErrorKind::ExpectedValue => "expected value (list, dict, int or string)",
+            ErrorKind::ExpectedDigit => "expected digit",
+            ErrorKind::ExpectedColon => "expected colon after string length",
+            ErrorKind::LeadingZero => "leading zero in integer or string length",
+            ErrorKind::NegativeZero => "negative zero",
+            ErrorKind::EmptyInteger => "empty integer",
+            ErrorKind::Overflow => "integer overflow or string length beyond the input",
+            ErrorKind::ExpectedStringKey => "dictionary key is not a string",
+            ErrorKind::UnsortedKeys => "dictionary keys not sorted",
+            ErrorKind::DuplicateKey => "duplicate dictionary key",
+            ErrorKind::DepthExceeded => "nesting depth limit exceeded",
+            ErrorKind::TokenLimitExceeded => "token limit exceeded",
+            ErrorKind::TrailingData => "trailing data after the value",
+        }
     }
 }
 
@@ -109,13 +129,16 @@ pub enum Kind {
 /// A decoded buffer: the input plus a flat token index over it.
 pub struct Document<'a> {
     buf: &'a [u8],
-    // implementation-defined token index
+    /// One token per value and per dictionary key, in input order.
+    tokens: Vec<Token>,
+    /// Bytes taken by the root value.
+    consumed: usize,
 }
 
 impl<'a> Document<'a> {
     /// The root value.
     pub fn root(&self) -> Node<'_, 'a> {
-        todo!()
+        Node { doc: self, idx: 0 }
     }
     /// The whole input buffer.
     pub fn buffer(&self) -> &'a [u8] {
@@ -124,7 +147,32 @@ impl<'a> Document<'a> {
     /// Number of bytes the root value occupies (less than `buffer().len()`
     /// only when trailing data was allowed).
     pub fn consumed(&self) -> usize {
-        todo!()
+        self.consumed
+    }
+    /// Number of tokens in the index (values plus dictionary keys).
+    pub fn token_count(&self) -> usize {
+        self.tokens.len()
+    }
+    fn token(&self, idx: u32) -> Token {
+        // Every index handed out by a `Node` comes from the index itself, so
+        // this lookup always succeeds; the fallback only keeps it panic-free.
+        self.tokens
+            .get(idx as usize)
+            .copied()
+            .unwrap_or(Token::EMPTY)
+    }
+    fn slice(&self, start: u32, end: u32) -> &'a [u8] {
+        self.buf.get(start as usize..end as usize).unwrap_or(&[])
+    }
+}
+
+impl fmt::Debug for Document<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("len", &self.buf.len())
+            .field("tokens", &self.tokens.len())
+            .field("consumed", &self.consumed)
+            .finish()
     }
 }
 
@@ -134,9 +182,37 @@ pub fn decode(buf: &[u8]) -> Result<Document<'_>, Error> {
 }
 
 /// Decodes with explicit limits.
+///
+/// The grammar is strict BEP 3: no leading zeros (`i03e`, `03:abc`), no
+/// `i-0e`, integers within `i64`, string lengths within the input, only
+/// byte strings as dictionary keys.
 pub fn decode_with(buf: &[u8], limits: Limits) -> Result<Document<'_>, Error> {
-    let _ = (buf, limits);
-    todo!()
+    decode::parse::<false>(buf, limits)
+}
+
+/// Decodes the dialect libtorrent's own `bdecode()` accepts, reporting
+/// errors the way it classifies them. Used where we must behave exactly like
+/// libtorrent (the Python `bdecode`); engine code should use [`decode_with`].
+///
+/// Differences from [`decode_with`]:
+/// * leading zeros and `i-0e` are accepted;
+/// * an integer of up to 20 digits is accepted even when it does not fit in
+///   `i64` ([`Node::as_int`] then returns `None`); more digits is
+///   [`ErrorKind::Overflow`];
+/// * only these kinds are reported: `ExpectedDigit` (also for a non-string
+///   dictionary key and for a non-digit in a string length),
+///   `ExpectedColon` (input ends inside a string length of two or more
+///   digits), `UnexpectedEof` (also for a string longer than the rest of the
+///   input and for a stray `e` at the top level), `ExpectedValue`,
+///   `DepthExceeded`, `TokenLimitExceeded` and `Overflow` (a string length
+///   beyond `i64`, an integer of more than 20 digits);
+/// * `max_tokens` counts list and dictionary terminators too;
+/// * the depth is checked before each step: with `max_depth` containers
+///   open, any further byte is [`ErrorKind::DepthExceeded`] (so exactly
+///   `max_depth` levels fail unless the input ends there);
+/// * `strict_key_order` and `allow_trailing` apply as usual.
+pub fn decode_compat(buf: &[u8], limits: Limits) -> Result<Document<'_>, Error> {
+    decode::parse::<true>(buf, limits)
 }
 
 /// A cursor on one value of a [`Document`].
@@ -146,53 +222,98 @@ pub struct Node<'d, 'a> {
     idx: u32,
 }
 
+impl fmt::Debug for Node<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("kind", &self.kind())
+            .field("offset", &self.offset())
+            .field("len", &self.raw().len())
+            .finish()
+    }
+}
+
 impl<'d, 'a> Node<'d, 'a> {
+    fn tok(&self) -> Token {
+        self.doc.token(self.idx)
+    }
     pub fn kind(&self) -> Kind {
-        let _ = (self.doc, self.idx);
-        todo!()
+        self.tok().kind()
     }
     /// The encoded bytes of this value, exactly as in the input.
     pub fn raw(&self) -> &'a [u8] {
-        todo!()
+        let t = self.tok();
+        self.doc.slice(t.start, t.end)
     }
     /// Byte offset of this value in the input.
     pub fn offset(&self) -> usize {
-        todo!()
+        self.tok().start as usize
     }
     pub fn as_int(&self) -> Option<i64> {
-        todo!()
+        let t = self.tok();
+        if t.kind() != Kind::Int {
+            return None;
+        }
+        // Skip the `i` and the `e`.
+        let raw = self.doc.slice(t.start, t.end);
+        decode::int_value(raw.get(1..raw.len().saturating_sub(1))?)
     }
     pub fn as_bytes(&self) -> Option<&'a [u8]> {
-        todo!()
+        let t = self.tok();
+        if t.kind() != Kind::Bytes {
+            return None;
+        }
+        Some(self.doc.slice(t.start + t.payload(), t.end))
     }
     /// The byte string when it is valid UTF-8.
     pub fn as_str(&self) -> Option<&'a str> {
-        todo!()
+        std::str::from_utf8(self.as_bytes()?).ok()
     }
     /// Number of items of a list or entries of a dictionary; 0 otherwise.
     pub fn len(&self) -> usize {
-        todo!()
+        let t = self.tok();
+        match t.kind() {
+            Kind::List | Kind::Dict => t.payload() as usize,
+            _ => 0,
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// Items of a list (empty iterator for other kinds).
     pub fn list_iter(&self) -> impl Iterator<Item = Node<'d, 'a>> + 'd {
-        std::iter::empty()
+        let t = self.tok();
+        let remaining = if t.kind() == Kind::List {
+            t.payload()
+        } else {
+            0
+        };
+        ListIter {
+            doc: self.doc,
+            next: self.idx + 1,
+            remaining,
+        }
     }
     /// Item `i` of a list.
     pub fn list_at(&self, i: usize) -> Option<Node<'d, 'a>> {
-        let _ = i;
-        todo!()
+        self.list_iter().nth(i)
     }
     /// `(key, value)` entries of a dictionary in input order (empty for other kinds).
     pub fn dict_iter(&self) -> impl Iterator<Item = (&'a [u8], Node<'d, 'a>)> + 'd {
-        std::iter::empty()
+        let t = self.tok();
+        let remaining = if t.kind() == Kind::Dict {
+            t.payload()
+        } else {
+            0
+        };
+        DictIter {
+            doc: self.doc,
+            next: self.idx + 1,
+            remaining,
+        }
     }
     /// Looks a key up in a dictionary (the first match in input order).
     pub fn get(&self, key: &[u8]) -> Option<Node<'d, 'a>> {
-        let _ = key;
-        todo!()
+        self.dict_iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
     /// `get(key)` then `as_int()`.
     pub fn get_int(&self, key: &[u8]) -> Option<i64> {
@@ -215,8 +336,79 @@ impl<'d, 'a> Node<'d, 'a> {
         self.get(key).filter(|n| n.kind() == Kind::List)
     }
     /// Copies this value into an owned [`Value`].
+    ///
+    /// Recurses once per nesting level, so the depth is bounded by the
+    /// `max_depth` the document was decoded with. For a duplicate key the
+    /// first entry wins (as [`Node::get`]). An integer that does not fit in
+    /// `i64` (possible only with [`decode_compat`]) becomes 0.
     pub fn to_value(&self) -> Value {
-        todo!()
+        match self.kind() {
+            Kind::Int => Value::Int(self.as_int().unwrap_or(0)),
+            Kind::Bytes => Value::Bytes(self.as_bytes().unwrap_or(&[]).to_vec()),
+            Kind::List => Value::List(self.list_iter().map(|n| n.to_value()).collect()),
+            Kind::Dict => {
+                let mut map = BTreeMap::new();
+                for (k, v) in self.dict_iter() {
+                    map.entry(k.to_vec()).or_insert_with(|| v.to_value());
+                }
+                Value::Dict(map)
+            }
+        }
+    }
+}
+
+/// Iterator over the items of a list node.
+struct ListIter<'d, 'a> {
+    doc: &'d Document<'a>,
+    next: u32,
+    remaining: u32,
+}
+
+impl<'d, 'a> Iterator for ListIter<'d, 'a> {
+    type Item = Node<'d, 'a>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        let idx = self.next;
+        self.next = self.doc.token(idx).next;
+        Some(Node { doc: self.doc, idx })
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining as usize, Some(self.remaining as usize))
+    }
+}
+
+/// Iterator over the entries of a dictionary node.
+struct DictIter<'d, 'a> {
+    doc: &'d Document<'a>,
+    next: u32,
+    remaining: u32,
+}
+
+impl<'d, 'a> Iterator for DictIter<'d, 'a> {
+    type Item = (&'a [u8], Node<'d, 'a>);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        let key_idx = self.next;
+        let key = self.doc.token(key_idx);
+        // A key is always a byte string, so its value is the next token.
+        let value_idx = key_idx + 1;
+        self.next = self.doc.token(value_idx).next;
+        Some((
+            self.doc.slice(key.start + key.payload(), key.end),
+            Node {
+                doc: self.doc,
+                idx: value_idx,
+            },
+        ))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining as usize, Some(self.remaining as usize))
     }
 }
 
@@ -239,8 +431,30 @@ impl Value {
     }
     /// Appends the encoding to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        let _ = out;
-        todo!()
+        let mut e = Encoder::new(out);
+        match self {
+            Value::Int(v) => {
+                e.int(*v);
+            }
+            Value::Bytes(b) => {
+                e.bytes(b);
+            }
+            Value::List(items) => {
+                e.begin_list();
+                for item in items {
+                    item.encode_into(e.out);
+                }
+                e.end();
+            }
+            Value::Dict(map) => {
+                e.begin_dict();
+                for (k, v) in map {
+                    e.bytes(k);
+                    v.encode_into(e.out);
+                }
+                e.end();
+            }
+        }
     }
 }
 
@@ -260,12 +474,16 @@ impl<'o> Encoder<'o> {
         Encoder { out }
     }
     pub fn int(&mut self, v: i64) -> &mut Self {
-        let _ = v;
-        todo!()
+        self.out.push(b'i');
+        encode::write_decimal(self.out, v);
+        self.out.push(b'e');
+        self
     }
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        let _ = b;
-        todo!()
+        encode::write_decimal(self.out, b.len() as i64);
+        self.out.push(b':');
+        self.out.extend_from_slice(b);
+        self
     }
     pub fn begin_list(&mut self) -> &mut Self {
         self.out.push(b'l');
@@ -285,3 +503,6 @@ impl<'o> Encoder<'o> {
         self
     }
 }
+
+#[cfg(test)]
+mod tests;
