@@ -113,7 +113,7 @@ fn limits() -> Limits {
         max_depth: 32,
         max_tokens: 1_000_000,
         strict_key_order: false,
-        allow_trailing: false,
+        allow_trailing: true,
     }
 }
 
