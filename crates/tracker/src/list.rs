@@ -444,6 +444,10 @@ impl TrackerList {
             return;
         }
         self.announcing = true;
+        // tell the trackers we are back
+        for t in &mut self.trackers {
+            t.reset();
+        }
         self.announce(now, Event::None, st);
     }
 
@@ -468,6 +472,17 @@ impl TrackerList {
     /// The download completed: trackers that were not told get `completed`
     /// (pass a status with `is_seed`).
     pub fn completed(&mut self, now: Instant, st: &TorrentStatus) {
+        if !self.announcing {
+            return;
+        }
+        for t in &mut self.trackers {
+            for e in t.endpoints.iter_mut().filter(|e| e.enabled) {
+                for a in e.info_hashes.iter_mut().filter(|a| !a.complete_sent) {
+                    a.next_announce = Some(now);
+                    a.min_announce = Some(now);
+                }
+            }
+        }
         self.announce(now, Event::None, st);
     }
 
@@ -478,14 +493,14 @@ impl TrackerList {
 
     /// `force_reannounce(seconds, tracker_index, flags)`: makes the
     /// tracker(s) due `seconds` from now (not before their minimum
-    /// interval unless `ignore_min_interval`).
+    /// interval unless `ignore_min_interval`), plus the one second
+    /// libtorrent adds; [`next_timeout`](Self::next_timeout) reflects it.
     pub fn force_reannounce(
         &mut self,
         now: Instant,
         seconds: u32,
         tracker: Option<usize>,
         ignore_min_interval: bool,
-        st: &TorrentStatus,
     ) {
         let t = now + Duration::from_secs(u64::from(seconds));
         for (i, tr) in self.trackers.iter_mut().enumerate() {
@@ -505,10 +520,6 @@ impl TrackerList {
                     a.triggered_manually = true;
                 }
             }
-        }
-        if seconds == 0 {
-            // due immediately (the one second of slack in can_announce)
-            self.announce(now, Event::None, st);
         }
     }
 

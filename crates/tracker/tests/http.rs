@@ -19,14 +19,20 @@ fn req(url: &str) -> TrackerRequest {
     }
 }
 
-const OK_BODY: &[u8] = b"d8:completei1e10:incompletei2e8:intervali1000e5:peers6:\x7f\x00\x00\x01\x1a\xe1e";
+const OK_BODY: &[u8] =
+    b"d8:completei1e10:incompletei2e8:intervali1000e5:peers6:\x7f\x00\x00\x01\x1a\xe1e";
 
 #[test]
 fn request_bytes() {
     let s = TrackerSettings::default();
-    let c = HttpTrackerConnection::new(req("http://t.example:8080/announce"), &s, Instant::now()).unwrap();
+    let c = HttpTrackerConnection::new(req("http://t.example:8080/announce"), &s, Instant::now())
+        .unwrap();
     let text = String::from_utf8(c.request_bytes().to_vec()).unwrap();
-    let url = c.url().strip_prefix("http://t.example:8080").unwrap().to_string();
+    let url = c
+        .url()
+        .strip_prefix("http://t.example:8080")
+        .unwrap()
+        .to_string();
     assert_eq!(
         text,
         format!(
@@ -34,40 +40,69 @@ fn request_bytes() {
              Accept-Encoding: gzip\r\nConnection: close\r\n\r\n"
         )
     );
-    assert_eq!((c.host(), c.port(), c.is_https()), ("t.example", 8080, false));
-    assert!(url.starts_with("/announce?info_hash=AAAAAAAAAAAAAAAAAAAA&peer_id=-LT2110-000000000000&port=6881"));
+    assert_eq!(
+        (c.host(), c.port(), c.is_https()),
+        ("t.example", 8080, false)
+    );
+    assert!(url.starts_with(
+        "/announce?info_hash=AAAAAAAAAAAAAAAAAAAA&peer_id=-LT2110-000000000000&port=6881"
+    ));
 
     // default port omitted, custom user agent, auth from the URL
-    let s = TrackerSettings { user_agent: "qBittorrent/5.0".into(), ..Default::default() };
-    let c = HttpTrackerConnection::new(req("https://u:p@t.example/a/announce"), &s, Instant::now()).unwrap();
+    let s = TrackerSettings {
+        user_agent: "qBittorrent/5.0".into(),
+        ..Default::default()
+    };
+    let c = HttpTrackerConnection::new(req("https://u:p@t.example/a/announce"), &s, Instant::now())
+        .unwrap();
     let text = String::from_utf8(c.request_bytes().to_vec()).unwrap();
-    assert!(text.contains("\r\nHost: t.example\r\nUser-Agent: qBittorrent/5.0\r\n"), "{text}");
+    assert!(
+        text.contains("\r\nHost: t.example\r\nUser-Agent: qBittorrent/5.0\r\n"),
+        "{text}"
+    );
     assert!(text.contains("Authorization: Basic dTpw\r\n"));
     assert_eq!((c.port(), c.is_https()), (443, true));
 
     // anonymous mode drops the user agent (except for private torrents)
-    let s = TrackerSettings { anonymous_mode: true, ..Default::default() };
+    let s = TrackerSettings {
+        anonymous_mode: true,
+        ..Default::default()
+    };
     let c = HttpTrackerConnection::new(req("http://t/announce"), &s, Instant::now()).unwrap();
     assert!(!String::from_utf8_lossy(c.request_bytes()).contains("User-Agent"));
     let mut r = req("http://t/announce");
     r.private_torrent = true;
     let c = HttpTrackerConnection::new(r, &s, Instant::now()).unwrap();
-    assert!(String::from_utf8_lossy(c.request_bytes()).contains("User-Agent: libtorrent/2.1.1.0\r\n"));
+    assert!(
+        String::from_utf8_lossy(c.request_bytes()).contains("User-Agent: libtorrent/2.1.1.0\r\n")
+    );
 
     // IPv6 literal host
-    let c = HttpTrackerConnection::new(req("http://[::1]:6969/announce"), &TrackerSettings::default(), Instant::now()).unwrap();
+    let c = HttpTrackerConnection::new(
+        req("http://[::1]:6969/announce"),
+        &TrackerSettings::default(),
+        Instant::now(),
+    )
+    .unwrap();
     assert!(String::from_utf8_lossy(c.request_bytes()).contains("\r\nHost: [::1]:6969\r\n"));
     assert_eq!(c.host(), "::1");
 
     assert_eq!(
-        HttpTrackerConnection::new(req("udp://t:1/announce"), &TrackerSettings::default(), Instant::now()).unwrap_err(),
+        HttpTrackerConnection::new(
+            req("udp://t:1/announce"),
+            &TrackerSettings::default(),
+            Instant::now()
+        )
+        .unwrap_err(),
         TrackerError::UnsupportedUrlProtocol
     );
 }
 
 fn run(resp: &[u8], chunk: usize) -> Option<HttpTrackerOutcome> {
     let now = Instant::now();
-    let mut c = HttpTrackerConnection::new(req("http://t/announce"), &TrackerSettings::default(), now).unwrap();
+    let mut c =
+        HttpTrackerConnection::new(req("http://t/announce"), &TrackerSettings::default(), now)
+            .unwrap();
     for part in resp.chunks(chunk.max(1)) {
         if let Some(o) = c.on_data(now, part) {
             return Some(o);
@@ -93,7 +128,11 @@ fn failed(o: Option<HttpTrackerOutcome>) -> TrackerError {
 #[test]
 fn content_length_response_any_split() {
     let resp = [
-        format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n", OK_BODY.len()).as_bytes(),
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+            OK_BODY.len()
+        )
+        .as_bytes(),
         OK_BODY,
     ]
     .concat();
@@ -105,7 +144,11 @@ fn content_length_response_any_split() {
     }
     // interval raised to min_announce_interval
     let body = b"d8:intervali10ee";
-    let resp = [format!("HTTP/1.0 200 OK\nContent-Length: {}\n\n", body.len()).as_bytes(), body].concat();
+    let resp = [
+        format!("HTTP/1.0 200 OK\nContent-Length: {}\n\n", body.len()).as_bytes(),
+        body,
+    ]
+    .concat();
     assert_eq!(announce(run(&resp, 5)).interval, 300);
 }
 
@@ -135,7 +178,11 @@ fn gzip_body() {
     enc.write_all(OK_BODY).unwrap();
     let gz = enc.finish().unwrap();
     let resp = [
-        format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", gz.len()).as_bytes(),
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            gz.len()
+        )
+        .as_bytes(),
         &gz,
     ]
     .concat();
@@ -145,9 +192,20 @@ fn gzip_body() {
     enc.write_all(&vec![b'a'; 10 << 20]).unwrap();
     let bomb = enc.finish().unwrap();
     assert!(bomb.len() < 100_000);
-    assert_eq!(inflate_gzip(&bomb, 1 << 20), Err(TrackerError::ResponseTooLarge));
+    assert_eq!(
+        inflate_gzip(&bomb, 1 << 20),
+        Err(TrackerError::ResponseTooLarge)
+    );
     assert_eq!(inflate_gzip(b"not gzip", 1 << 20), Err(TrackerError::Gzip));
-    let resp = [format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", bomb.len()).as_bytes(), &bomb].concat();
+    let resp = [
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            bomb.len()
+        )
+        .as_bytes(),
+        &bomb,
+    ]
+    .concat();
     assert_eq!(failed(run(&resp, 4096)), TrackerError::ResponseTooLarge);
     let resp = b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 2\r\n\r\nde";
     assert!(matches!(failed(run(resp, 100)), TrackerError::HttpParse(_)));
@@ -155,17 +213,32 @@ fn gzip_body() {
 
 #[test]
 fn status_errors_and_failure_reason() {
-    let e = failed(run(b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nnope!", 100));
-    assert_eq!(e, TrackerError::HttpStatus { code: 404, message: "Not Found".into() });
+    let e = failed(run(
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nnope!",
+        100,
+    ));
+    assert_eq!(
+        e,
+        TrackerError::HttpStatus {
+            code: 404,
+            message: "Not Found".into()
+        }
+    );
     // the error is known from the head alone
     let now = Instant::now();
-    let mut c = HttpTrackerConnection::new(req("http://t/announce"), &TrackerSettings::default(), now).unwrap();
+    let mut c =
+        HttpTrackerConnection::new(req("http://t/announce"), &TrackerSettings::default(), now)
+            .unwrap();
     assert!(matches!(
         c.on_data(now, b"HTTP/1.1 503 Busy\r\nContent-Length: 100000\r\n\r\n"),
         Some(HttpTrackerOutcome::Failed(_))
     ));
     let body = b"d14:failure reason6:banned8:intervali60ee";
-    let resp = [format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(), body].concat();
+    let resp = [
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
+        body,
+    ]
+    .concat();
     match run(&resp, 100) {
         Some(HttpTrackerOutcome::Failed(e)) => {
             assert_eq!(e.error, TrackerError::TrackerFailure("banned".into()));
@@ -191,22 +264,60 @@ fn malformed_http() {
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\ndeXX\r\n",
     ] {
-        assert!(matches!(failed(run(resp, 3)), TrackerError::HttpParse(_)), "{}", String::from_utf8_lossy(resp));
+        assert!(
+            matches!(failed(run(resp, 3)), TrackerError::HttpParse(_)),
+            "{}",
+            String::from_utf8_lossy(resp)
+        );
     }
     // truncated bodies
-    assert_eq!(failed(run(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nde", 3)), TrackerError::UnexpectedEof);
-    assert_eq!(failed(run(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde", 3)), TrackerError::UnexpectedEof);
-    assert_eq!(failed(run(b"HTTP/1.1 200 OK\r\nContent", 3)), TrackerError::UnexpectedEof);
+    assert_eq!(
+        failed(run(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nde", 3)),
+        TrackerError::UnexpectedEof
+    );
+    assert_eq!(
+        failed(run(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde",
+            3
+        )),
+        TrackerError::UnexpectedEof
+    );
+    assert_eq!(
+        failed(run(b"HTTP/1.1 200 OK\r\nContent", 3)),
+        TrackerError::UnexpectedEof
+    );
     assert_eq!(failed(run(b"", 3)), TrackerError::UnexpectedEof);
     // headers without end
-    let endless = [&b"HTTP/1.1 200 OK\r\n"[..], &b"X: y\r\n".repeat(MAX_HEADER_BYTES / 4)].concat();
-    assert!(matches!(failed(run(&endless, 500)), TrackerError::HttpParse(_)));
+    let endless = [
+        &b"HTTP/1.1 200 OK\r\n"[..],
+        &b"X: y\r\n".repeat(MAX_HEADER_BYTES / 4),
+    ]
+    .concat();
+    assert!(matches!(
+        failed(run(&endless, 500)),
+        TrackerError::HttpParse(_)
+    ));
     // too many headers
-    let many = [&b"HTTP/1.1 200 OK\r\n"[..], &b"X: y\r\n".repeat(200), b"\r\n"].concat();
-    assert!(matches!(failed(run(&many, 500)), TrackerError::HttpParse(_)));
+    let many = [
+        &b"HTTP/1.1 200 OK\r\n"[..],
+        &b"X: y\r\n".repeat(200),
+        b"\r\n",
+    ]
+    .concat();
+    assert!(matches!(
+        failed(run(&many, 500)),
+        TrackerError::HttpParse(_)
+    ));
     // a chunk line without end
-    let resp = [&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..], &[b'1'; 2000]].concat();
-    assert!(matches!(failed(run(&resp, 100)), TrackerError::HttpParse(_)));
+    let resp = [
+        &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+        &[b'1'; 2000],
+    ]
+    .concat();
+    assert!(matches!(
+        failed(run(&resp, 100)),
+        TrackerError::HttpParse(_)
+    ));
     // non-dictionary body
     let e = failed(run(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nle", 3));
     assert_eq!(e, TrackerError::InvalidTrackerResponse);
@@ -214,12 +325,20 @@ fn malformed_http() {
 
 #[test]
 fn body_size_limit() {
-    let s = TrackerSettings { max_http_recv_buffer_size: 1000, ..Default::default() };
+    let s = TrackerSettings {
+        max_http_recv_buffer_size: 1000,
+        ..Default::default()
+    };
     let now = Instant::now();
     let mk = || HttpTrackerConnection::new(req("http://t/announce"), &s, now).unwrap();
     let mut c = mk();
-    assert_eq!(c.on_data(now, b"HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n"), None);
-    assert!(matches!(c.on_data(now, &[b'x'; 1001]), Some(HttpTrackerOutcome::Failed(e)) if e.error == TrackerError::ResponseTooLarge));
+    assert_eq!(
+        c.on_data(now, b"HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n"),
+        None
+    );
+    assert!(
+        matches!(c.on_data(now, &[b'x'; 1001]), Some(HttpTrackerOutcome::Failed(e)) if e.error == TrackerError::ResponseTooLarge)
+    );
     let mut c = mk();
     c.on_data(now, b"HTTP/1.1 200 OK\r\n\r\n");
     let mut out = None;
@@ -229,40 +348,89 @@ fn body_size_limit() {
             break;
         }
     }
-    assert!(matches!(out, Some(HttpTrackerOutcome::Failed(e)) if e.error == TrackerError::ResponseTooLarge));
+    assert!(
+        matches!(out, Some(HttpTrackerOutcome::Failed(e)) if e.error == TrackerError::ResponseTooLarge)
+    );
     let mut c = mk();
-    let o = c.on_data(now, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n");
-    assert!(matches!(o, Some(HttpTrackerOutcome::Failed(e)) if e.error == TrackerError::ResponseTooLarge));
+    let o = c.on_data(
+        now,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n",
+    );
+    assert!(
+        matches!(o, Some(HttpTrackerOutcome::Failed(e)) if e.error == TrackerError::ResponseTooLarge)
+    );
 }
 
 #[test]
 fn redirects() {
     let now = Instant::now();
-    let mut c = HttpTrackerConnection::new(req("http://t.example/announce"), &TrackerSettings::default(), now).unwrap();
-    let o = c.on_data(now, b"HTTP/1.1 302 Found\r\nLocation: http://other.example:81/x/announce?info_hash=1\r\n\r\n");
-    assert_eq!(o, Some(HttpTrackerOutcome::Redirect { location: "http://other.example:81/x/announce?info_hash=1".into() }));
-    c.follow_redirect("http://other.example:81/x/announce?info_hash=1", now).unwrap();
+    let mut c = HttpTrackerConnection::new(
+        req("http://t.example/announce"),
+        &TrackerSettings::default(),
+        now,
+    )
+    .unwrap();
+    let o = c.on_data(
+        now,
+        b"HTTP/1.1 302 Found\r\nLocation: http://other.example:81/x/announce?info_hash=1\r\n\r\n",
+    );
+    assert_eq!(
+        o,
+        Some(HttpTrackerOutcome::Redirect {
+            location: "http://other.example:81/x/announce?info_hash=1".into()
+        })
+    );
+    c.follow_redirect("http://other.example:81/x/announce?info_hash=1", now)
+        .unwrap();
     assert_eq!((c.host(), c.port()), ("other.example", 81));
-    assert!(c.request_bytes().starts_with(b"GET /x/announce?info_hash=1 HTTP/1.1\r\nHost: other.example:81\r\n"));
+    assert!(c
+        .request_bytes()
+        .starts_with(b"GET /x/announce?info_hash=1 HTTP/1.1\r\nHost: other.example:81\r\n"));
     // relative locations
-    let o = c.on_data(now, b"HTTP/1.1 301 Moved\r\nLocation: /abs?x\r\nContent-Length: 0\r\n\r\n");
+    let o = c.on_data(
+        now,
+        b"HTTP/1.1 301 Moved\r\nLocation: /abs?x\r\nContent-Length: 0\r\n\r\n",
+    );
     assert!(matches!(o, Some(HttpTrackerOutcome::Redirect { .. })));
     c.follow_redirect("/abs?x", now).unwrap();
     assert_eq!(c.url(), "http://other.example:81/abs?x");
     c.follow_redirect("rel", now).unwrap();
     assert_eq!(c.url(), "http://other.example:81/rel");
-    assert_eq!(c.follow_redirect("ftp://x/", now), Err(TrackerError::InvalidRedirect));
-    assert_eq!(c.follow_redirect("http://bad host/", now), Err(TrackerError::InvalidRedirect));
+    assert_eq!(
+        c.follow_redirect("ftp://x/", now),
+        Err(TrackerError::InvalidRedirect)
+    );
+    assert_eq!(
+        c.follow_redirect("http://bad host/", now),
+        Err(TrackerError::InvalidRedirect)
+    );
     // the redirected request completes normally
-    let resp = [format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", OK_BODY.len()).as_bytes(), OK_BODY].concat();
-    assert!(matches!(c.on_data(now, &resp), Some(HttpTrackerOutcome::Announce(_))));
+    let resp = [
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            OK_BODY.len()
+        )
+        .as_bytes(),
+        OK_BODY,
+    ]
+    .concat();
+    assert!(matches!(
+        c.on_data(now, &resp),
+        Some(HttpTrackerOutcome::Announce(_))
+    ));
     // at most five
     for _ in 0..2 {
         c.follow_redirect("/again", now).unwrap();
     }
-    assert_eq!(c.follow_redirect("/again", now), Err(TrackerError::TooManyRedirects));
+    assert_eq!(
+        c.follow_redirect("/again", now),
+        Err(TrackerError::TooManyRedirects)
+    );
     // a 3xx without Location is an HTTP error
-    assert!(matches!(failed(run(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n", 100)), TrackerError::HttpStatus { code: 302, .. }));
+    assert!(matches!(
+        failed(run(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n", 100)),
+        TrackerError::HttpStatus { code: 302, .. }
+    ));
 }
 
 #[test]
@@ -275,10 +443,15 @@ fn timeouts() {
     assert_eq!(c.on_timeout(t0 + Duration::from_secs(9)), None);
     // data keeps it alive until the 30 s completion timeout
     for s in [5, 14, 23] {
-        assert_eq!(c.on_data(t0 + Duration::from_secs(s), b"HTTP/1.1 200 OK\r\n"), None);
+        assert_eq!(
+            c.on_data(t0 + Duration::from_secs(s), b"HTTP/1.1 200 OK\r\n"),
+            None
+        );
     }
     assert_eq!(c.next_timeout(), t0 + Duration::from_secs(30));
-    assert!(matches!(c.on_timeout(t0 + Duration::from_secs(30)), Some(HttpTrackerOutcome::Failed(e)) if e.error == TrackerError::TimedOut));
+    assert!(
+        matches!(c.on_timeout(t0 + Duration::from_secs(30)), Some(HttpTrackerOutcome::Failed(e)) if e.error == TrackerError::TimedOut)
+    );
     assert_eq!(c.on_data(t0, b"more"), None, "finished");
     // stopped: stop_tracker_timeout
     let mut r = req("http://t/announce");
@@ -293,11 +466,24 @@ fn scrape_over_http() {
     let mut r = req("http://t/announce");
     r.kind = RequestKind::Scrape;
     let mut c = HttpTrackerConnection::new(r, &TrackerSettings::default(), now).unwrap();
-    assert!(c.request_bytes().starts_with(b"GET /scrape?info_hash=AAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\n"));
-    let body = [&b"d5:filesd20:"[..], &[0x41; 20], b"d8:completei2e10:downloadedi3e10:incompletei4eeee"].concat();
-    let resp = [format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(), &body].concat();
+    assert!(c
+        .request_bytes()
+        .starts_with(b"GET /scrape?info_hash=AAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\n"));
+    let body = [
+        &b"d5:filesd20:"[..],
+        &[0x41; 20],
+        b"d8:completei2e10:downloadedi3e10:incompletei4eeee",
+    ]
+    .concat();
+    let resp = [
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
+        &body,
+    ]
+    .concat();
     match c.on_data(now, &resp) {
-        Some(HttpTrackerOutcome::Scrape(s)) => assert_eq!((s.complete, s.downloaded, s.incomplete), (2, 3, 4)),
+        Some(HttpTrackerOutcome::Scrape(s)) => {
+            assert_eq!((s.complete, s.downloaded, s.incomplete), (2, 3, 4))
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -32,8 +32,14 @@ fn compact_reply_with_everything() {
         ("incomplete", int(7)),
         ("interval", int(900)),
         ("min interval", int(60)),
-        ("peers", bstr(&[10, 0, 0, 1, 0x1a, 0xe1, 10, 0, 0, 2, 0x1a, 0xe2, 9])),
-        ("peers6", bstr(&[[0u8; 15].as_slice(), &[1, 0, 80], &[1, 2, 3]].concat())),
+        (
+            "peers",
+            bstr(&[10, 0, 0, 1, 0x1a, 0xe1, 10, 0, 0, 2, 0x1a, 0xe2, 9]),
+        ),
+        (
+            "peers6",
+            bstr(&[[0u8; 15].as_slice(), &[1, 0, 80], &[1, 2, 3]].concat()),
+        ),
         ("tracker id", bstr(b"abc")),
         ("warning message", bstr(b"be nice")),
     ]);
@@ -45,7 +51,10 @@ fn compact_reply_with_everything() {
     assert_eq!(r.warning_message, "be nice");
     assert_eq!(
         r.peers4,
-        vec![SocketAddrV4::new([10, 0, 0, 1].into(), 6881), SocketAddrV4::new([10, 0, 0, 2].into(), 6882)],
+        vec![
+            SocketAddrV4::new([10, 0, 0, 1].into(), 6881),
+            SocketAddrV4::new([10, 0, 0, 2].into(), 6882)
+        ],
         "the trailing partial entry is ignored"
     );
     assert_eq!(r.peers6, vec!["[::1]:80".parse().unwrap()]);
@@ -76,7 +85,11 @@ fn defaults_when_fields_are_missing() {
     assert!(r.external_ip.is_none());
     assert!(r.trackerid.is_empty());
     // negative and huge intervals are clamped
-    let r = parse_announce_response(&dict(&[("interval", int(-5)), ("min interval", int(1 << 40))])).unwrap();
+    let r = parse_announce_response(&dict(&[
+        ("interval", int(-5)),
+        ("min interval", int(1 << 40)),
+    ]))
+    .unwrap();
     assert_eq!(r.interval, 0);
     assert_eq!(r.min_interval, i32::MAX as u32);
     // IPv6 external ip
@@ -86,18 +99,37 @@ fn defaults_when_fields_are_missing() {
 
 #[test]
 fn dictionary_peers() {
-    let p1 = dict(&[("ip", bstr(b"10.0.0.1")), ("peer id", bstr(&[7; 20])), ("port", int(6881))]);
-    let p2 = dict(&[("ip", bstr(b"peer.example")), ("peer id", bstr(b"short")), ("port", int(80))]);
+    let p1 = dict(&[
+        ("ip", bstr(b"10.0.0.1")),
+        ("peer id", bstr(&[7; 20])),
+        ("port", int(6881)),
+    ]);
+    let p2 = dict(&[
+        ("ip", bstr(b"peer.example")),
+        ("peer id", bstr(b"short")),
+        ("port", int(80)),
+    ]);
     let bad_no_port = dict(&[("ip", bstr(b"1.1.1.1"))]);
     let bad_not_dict = int(4);
-    let list = [b"l".to_vec(), p1, bad_no_port.clone(), p2, bad_not_dict.clone(), b"e".to_vec()].concat();
+    let list = [
+        b"l".to_vec(),
+        p1,
+        bad_no_port.clone(),
+        p2,
+        bad_not_dict.clone(),
+        b"e".to_vec(),
+    ]
+    .concat();
     let r = parse_announce_response(&dict(&[("peers", list)])).unwrap();
     assert_eq!(r.peers.len(), 2);
     assert_eq!(r.peers[0].hostname, "10.0.0.1");
     assert_eq!(r.peers[0].peer_id, Sha1Hash([7; 20]));
     assert_eq!(r.peers[0].port, 6881);
     assert_eq!(r.peers[1].hostname, "peer.example");
-    assert!(r.peers[1].peer_id.is_zero(), "a peer id of the wrong length is dropped");
+    assert!(
+        r.peers[1].peer_id.is_zero(),
+        "a peer id of the wrong length is dropped"
+    );
 
     // every entry bad: error
     let list = [b"l".to_vec(), bad_no_port, b"e".to_vec()].concat();
@@ -107,7 +139,12 @@ fn dictionary_peers() {
     let e = parse_announce_response(&dict(&[("peers", list)])).unwrap_err();
     assert_eq!(e.error, TrackerError::InvalidPeerDict);
     // an empty list is fine
-    assert_eq!(parse_announce_response(&dict(&[("peers", b"le".to_vec())])).unwrap().num_peers(), 0);
+    assert_eq!(
+        parse_announce_response(&dict(&[("peers", b"le".to_vec())]))
+            .unwrap()
+            .num_peers(),
+        0
+    );
 }
 
 #[test]
@@ -118,7 +155,10 @@ fn failure_reason_is_an_error_with_retry_interval() {
         ("warning message", bstr(b"w")),
     ]);
     let e = parse_announce_response(&body).unwrap_err();
-    assert_eq!(e.error, TrackerError::TrackerFailure("unregistered torrent".into()));
+    assert_eq!(
+        e.error,
+        TrackerError::TrackerFailure("unregistered torrent".into())
+    );
     assert_eq!(e.retry_interval, 3600);
     assert_eq!(e.warning_message, "w");
     let e = parse_announce_response(&dict(&[("failure reason", bstr(b"x"))])).unwrap_err();
@@ -127,12 +167,25 @@ fn failure_reason_is_an_error_with_retry_interval() {
 
 #[test]
 fn malformed_replies() {
-    for body in [&b""[..], b"d", b"d8:intervali1e", b"x", b"d5:peers10:abce", b"di1ei2ee"] {
+    for body in [
+        &b""[..],
+        b"d",
+        b"d8:intervali1e",
+        b"x",
+        b"d5:peers10:abce",
+        b"di1ei2ee",
+    ] {
         let e = parse_announce_response(body).unwrap_err();
-        assert!(matches!(e.error, TrackerError::Bdecode(_)), "{body:?}: {e:?}");
+        assert!(
+            matches!(e.error, TrackerError::Bdecode(_)),
+            "{body:?}: {e:?}"
+        );
     }
     for body in [&b"le"[..], b"i5e", b"i5e extra", b"4:spam"] {
-        assert_eq!(parse_announce_response(body).unwrap_err().error, TrackerError::InvalidTrackerResponse);
+        assert_eq!(
+            parse_announce_response(body).unwrap_err().error,
+            TrackerError::InvalidTrackerResponse
+        );
     }
     // deep nesting is bounded, not a stack overflow
     let deep = [vec![b'l'; 100_000], vec![b'e'; 100_000]].concat();
@@ -144,10 +197,20 @@ fn malformed_replies() {
 #[test]
 fn huge_peer_lists_are_bounded() {
     let n = MAX_PEERS_PER_REPLY + 1000;
-    let compact: Vec<u8> = (0..n).flat_map(|i| [10, 0, (i >> 8) as u8, i as u8, 0, 1]).collect();
-    let r = parse_announce_response(&dict(&[("peers", bstr(&compact)), ("peers6", bstr(&[0; 18 * 10]))])).unwrap();
+    let compact: Vec<u8> = (0..n)
+        .flat_map(|i| [10, 0, (i >> 8) as u8, i as u8, 0, 1])
+        .collect();
+    let r = parse_announce_response(&dict(&[
+        ("peers", bstr(&compact)),
+        ("peers6", bstr(&[0; 18 * 10])),
+    ]))
+    .unwrap();
     assert_eq!(r.peers4.len(), MAX_PEERS_PER_REPLY);
-    assert_eq!(r.num_peers(), MAX_PEERS_PER_REPLY, "peers6 shares the bound");
+    assert_eq!(
+        r.num_peers(),
+        MAX_PEERS_PER_REPLY,
+        "peers6 shares the bound"
+    );
     let one = dict(&[("ip", bstr(b"1.1.1.1")), ("port", int(1))]);
     let list = [b"l".to_vec(), one.repeat(n), b"e".to_vec()].concat();
     let r = parse_announce_response(&dict(&[("peers", list)])).unwrap();
@@ -157,23 +220,42 @@ fn huge_peer_lists_are_bounded() {
 #[test]
 fn scrape_replies() {
     let ih = Sha1Hash([0xaa; 20]);
-    let entry = dict(&[("complete", int(3)), ("downloaded", int(9)), ("incomplete", int(4))]);
+    let entry = dict(&[
+        ("complete", int(3)),
+        ("downloaded", int(9)),
+        ("incomplete", int(4)),
+    ]);
     let files = [b"d".to_vec(), bstr(&[0xaa; 20]), entry, b"e".to_vec()].concat();
     let body = dict(&[("files", files.clone())]);
     let r = parse_scrape_response(&body, &ih).unwrap();
-    assert_eq!((r.complete, r.downloaded, r.incomplete, r.downloaders), (3, 9, 4, -1));
     assert_eq!(
-        parse_scrape_response(&body, &Sha1Hash([0xbb; 20])).unwrap_err().error,
+        (r.complete, r.downloaded, r.incomplete, r.downloaders),
+        (3, 9, 4, -1)
+    );
+    assert_eq!(
+        parse_scrape_response(&body, &Sha1Hash([0xbb; 20]))
+            .unwrap_err()
+            .error,
         TrackerError::InvalidHashEntry
     );
-    assert_eq!(parse_scrape_response(b"de", &ih).unwrap_err().error, TrackerError::InvalidFilesEntry);
     assert_eq!(
-        parse_scrape_response(&dict(&[("files", b"le".to_vec())]), &ih).unwrap_err().error,
+        parse_scrape_response(b"de", &ih).unwrap_err().error,
         TrackerError::InvalidFilesEntry
     );
     assert_eq!(
-        parse_scrape_response(&dict(&[("failure reason", bstr(b"no"))]), &ih).unwrap_err().error,
+        parse_scrape_response(&dict(&[("files", b"le".to_vec())]), &ih)
+            .unwrap_err()
+            .error,
+        TrackerError::InvalidFilesEntry
+    );
+    assert_eq!(
+        parse_scrape_response(&dict(&[("failure reason", bstr(b"no"))]), &ih)
+            .unwrap_err()
+            .error,
         TrackerError::TrackerFailure("no".into())
     );
-    assert!(matches!(parse_scrape_response(b"d5:files", &ih).unwrap_err().error, TrackerError::Bdecode(_)));
+    assert!(matches!(
+        parse_scrape_response(b"d5:files", &ih).unwrap_err().error,
+        TrackerError::Bdecode(_)
+    ));
 }

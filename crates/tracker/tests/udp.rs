@@ -2,7 +2,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use lt_core::{PeerId, Sha1Hash};
-use lt_tracker::udp::{encode_announce, encode_connect, encode_scrape, parse_reply, UdpParseError, PROTOCOL_ID};
+use lt_tracker::udp::{
+    encode_announce, encode_connect, encode_scrape, parse_reply, UdpParseError, PROTOCOL_ID,
+};
 use lt_tracker::*;
 
 fn req(url: &str, event: Event) -> TrackerRequest {
@@ -65,7 +67,13 @@ fn connect_packet_layout() {
 #[test]
 fn announce_packet_layout() {
     let r = req("udp://t:1/announce?k=v", Event::Completed);
-    let p = encode_announce(0x0102030405060708, 0xaabbccdd, &r, Some("1.2.3.4".parse().unwrap()), b"/announce?k=v");
+    let p = encode_announce(
+        0x0102030405060708,
+        0xaabbccdd,
+        &r,
+        Some("1.2.3.4".parse().unwrap()),
+        b"/announce?k=v",
+    );
     assert_eq!(p.len(), 98 + 2 + 13);
     assert_eq!(&p[..8], &[1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(&p[8..12], &1u32.to_be_bytes());
@@ -101,16 +109,31 @@ fn scrape_packet_layout() {
 #[test]
 fn parse_replies() {
     assert_eq!(parse_reply(&[0; 7], false), Err(UdpParseError::TooShort));
-    assert_eq!(parse_reply(&[0, 0, 0, 9, 0, 0, 0, 0], false), Err(UdpParseError::UnknownAction));
-    assert_eq!(parse_reply(&connect_reply(1, 2)[..15], false), Err(UdpParseError::TooShort));
+    assert_eq!(
+        parse_reply(&[0, 0, 0, 9, 0, 0, 0, 0], false),
+        Err(UdpParseError::UnknownAction)
+    );
+    assert_eq!(
+        parse_reply(&connect_reply(1, 2)[..15], false),
+        Err(UdpParseError::TooShort)
+    );
     assert_eq!(
         parse_reply(&connect_reply(1, 2), false),
-        Ok(UdpReply::Connect { transaction_id: 1, connection_id: 2 })
+        Ok(UdpReply::Connect {
+            transaction_id: 1,
+            connection_id: 2
+        })
     );
-    assert_eq!(parse_reply(&announce_reply(1, 2, 3, 4, &[])[..19], false), Err(UdpParseError::TooShort));
+    assert_eq!(
+        parse_reply(&announce_reply(1, 2, 3, 4, &[])[..19], false),
+        Err(UdpParseError::TooShort)
+    );
     let peers = [127, 0, 0, 1, 0x1a, 0xe1, 10, 0, 0, 2, 0, 80];
     match parse_reply(&announce_reply(5, 1800, 3, 4, &peers), false).unwrap() {
-        UdpReply::Announce { transaction_id, response } => {
+        UdpReply::Announce {
+            transaction_id,
+            response,
+        } => {
             assert_eq!(transaction_id, 5);
             assert_eq!(response.interval, 1800);
             assert_eq!(response.min_interval, 60);
@@ -118,7 +141,10 @@ fn parse_replies() {
             assert_eq!(response.complete, 4);
             assert_eq!(
                 response.peers4,
-                vec!["127.0.0.1:6881".parse().unwrap(), "10.0.0.2:80".parse().unwrap()]
+                vec![
+                    "127.0.0.1:6881".parse().unwrap(),
+                    "10.0.0.2:80".parse().unwrap()
+                ]
             );
         }
         other => panic!("{other:?}"),
@@ -139,14 +165,27 @@ fn parse_replies() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(parse_reply(&announce_reply(5, 1, 1, 1, &peers), true), Err(UdpParseError::BadPeerListLength));
+    assert_eq!(
+        parse_reply(&announce_reply(5, 1, 1, 1, &peers), true),
+        Err(UdpParseError::BadPeerListLength)
+    );
     let mut scrape = 2u32.to_be_bytes().to_vec();
     scrape.extend_from_slice(&9u32.to_be_bytes());
     scrape.extend_from_slice(&[0, 0, 0, 10, 0, 0, 0, 20, 0, 0, 0, 30]);
     match parse_reply(&scrape, false).unwrap() {
-        UdpReply::Scrape { transaction_id: 9, entries } => {
+        UdpReply::Scrape {
+            transaction_id: 9,
+            entries,
+        } => {
             assert_eq!(entries.len(), 1);
-            assert_eq!((entries[0].complete, entries[0].downloaded, entries[0].incomplete), (10, 20, 30));
+            assert_eq!(
+                (
+                    entries[0].complete,
+                    entries[0].downloaded,
+                    entries[0].incomplete
+                ),
+                (10, 20, 30)
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -155,7 +194,10 @@ fn parse_replies() {
     err.extend_from_slice(b"bad torrent");
     assert_eq!(
         parse_reply(&err, false),
-        Ok(UdpReply::Error { transaction_id: 9, message: "bad torrent".into() })
+        Ok(UdpReply::Error {
+            transaction_id: 9,
+            message: "bad torrent".into()
+        })
     );
 }
 
@@ -164,20 +206,44 @@ fn connect_then_announce_and_strict_filtering() {
     let s = TrackerSettings::default();
     let now = Instant::now();
     let mut cache = ConnectionCache::new();
-    let mut c = UdpTrackerConnection::new(req("udp://127.0.0.1:6969/announce", Event::Started), target(), &s, now, 1).unwrap();
+    let mut c = UdpTrackerConnection::new(
+        req("udp://127.0.0.1:6969/announce", Event::Started),
+        target(),
+        &s,
+        now,
+        1,
+    )
+    .unwrap();
     let p = sent(c.start(now, &mut cache));
     assert_eq!(p.len(), 16);
     let tid = tid_of(&p);
     assert_ne!(tid, 0);
     // from another address: ignored
     let other: SocketAddr = "127.0.0.2:6969".parse().unwrap();
-    assert_eq!(c.on_packet(now, other, &connect_reply(tid, 77), &mut cache), UdpStep::Idle);
+    assert_eq!(
+        c.on_packet(now, other, &connect_reply(tid, 77), &mut cache),
+        UdpStep::Idle
+    );
     // wrong transaction id: ignored
-    assert_eq!(c.on_packet(now, target(), &connect_reply(tid ^ 1, 77), &mut cache), UdpStep::Idle);
+    assert_eq!(
+        c.on_packet(now, target(), &connect_reply(tid ^ 1, 77), &mut cache),
+        UdpStep::Idle
+    );
     // short: ignored
-    assert_eq!(c.on_packet(now, target(), &connect_reply(tid, 77)[..12], &mut cache), UdpStep::Idle);
+    assert_eq!(
+        c.on_packet(now, target(), &connect_reply(tid, 77)[..12], &mut cache),
+        UdpStep::Idle
+    );
     // wrong action (an announce reply while connecting): ignored
-    assert_eq!(c.on_packet(now, target(), &announce_reply(tid, 1, 1, 1, &[]), &mut cache), UdpStep::Idle);
+    assert_eq!(
+        c.on_packet(
+            now,
+            target(),
+            &announce_reply(tid, 1, 1, 1, &[]),
+            &mut cache
+        ),
+        UdpStep::Idle
+    );
     let a = sent(c.on_packet(now, target(), &connect_reply(tid, 77), &mut cache));
     assert_eq!(&a[..8], &77u64.to_be_bytes());
     assert_eq!(&a[8..12], &1u32.to_be_bytes());
@@ -186,10 +252,25 @@ fn connect_then_announce_and_strict_filtering() {
     let tid2 = tid_of(&a);
     assert_ne!(tid2, tid, "a new transaction id after connect");
     // the old transaction id no longer matches
-    assert_eq!(c.on_packet(now, target(), &announce_reply(tid, 1, 1, 1, &[]), &mut cache), UdpStep::Idle);
+    assert_eq!(
+        c.on_packet(
+            now,
+            target(),
+            &announce_reply(tid, 1, 1, 1, &[]),
+            &mut cache
+        ),
+        UdpStep::Idle
+    );
     // bad peer list length: error
-    match c.on_packet(now, target(), &announce_reply(tid2, 10, 1, 2, &[1, 2, 3]), &mut cache) {
-        UdpStep::Done(UdpOutcome::Failed(e)) => assert_eq!(e.error, TrackerError::InvalidTrackerResponseLength),
+    match c.on_packet(
+        now,
+        target(),
+        &announce_reply(tid2, 10, 1, 2, &[1, 2, 3]),
+        &mut cache,
+    ) {
+        UdpStep::Done(UdpOutcome::Failed(e)) => {
+            assert_eq!(e.error, TrackerError::InvalidTrackerResponseLength)
+        }
         other => panic!("{other:?}"),
     }
     assert!(c.is_done());
@@ -200,12 +281,24 @@ fn announce_reply_interval_raised_to_minimum() {
     let s = TrackerSettings::default();
     let now = Instant::now();
     let mut cache = ConnectionCache::new();
-    let mut c = UdpTrackerConnection::new(req("udp://127.0.0.1:6969", Event::None), target(), &s, now, 2).unwrap();
+    let mut c = UdpTrackerConnection::new(
+        req("udp://127.0.0.1:6969", Event::None),
+        target(),
+        &s,
+        now,
+        2,
+    )
+    .unwrap();
     let tid = tid_of(&sent(c.start(now, &mut cache)));
     let a = sent(c.on_packet(now, target(), &connect_reply(tid, 5), &mut cache));
     assert_eq!(a.len(), 98, "no URL data without a path");
     let tid2 = tid_of(&a);
-    match c.on_packet(now, target(), &announce_reply(tid2, 10, 1, 2, &[1, 2, 3, 4, 0, 5]), &mut cache) {
+    match c.on_packet(
+        now,
+        target(),
+        &announce_reply(tid2, 10, 1, 2, &[1, 2, 3, 4, 0, 5]),
+        &mut cache,
+    ) {
         UdpStep::Done(UdpOutcome::Announce(r)) => {
             assert_eq!(r.interval, 300);
             assert_eq!(r.peers4, vec!["1.2.3.4:5".parse().unwrap()]);
@@ -214,7 +307,15 @@ fn announce_reply_interval_raised_to_minimum() {
         other => panic!("{other:?}"),
     }
     // finished: later packets are ignored
-    assert_eq!(c.on_packet(now, target(), &announce_reply(tid2, 10, 1, 2, &[]), &mut cache), UdpStep::Idle);
+    assert_eq!(
+        c.on_packet(
+            now,
+            target(),
+            &announce_reply(tid2, 10, 1, 2, &[]),
+            &mut cache
+        ),
+        UdpStep::Idle
+    );
 }
 
 #[test]
@@ -222,13 +323,22 @@ fn error_packet_fails() {
     let s = TrackerSettings::default();
     let now = Instant::now();
     let mut cache = ConnectionCache::new();
-    let mut c = UdpTrackerConnection::new(req("udp://127.0.0.1:6969", Event::None), target(), &s, now, 3).unwrap();
+    let mut c = UdpTrackerConnection::new(
+        req("udp://127.0.0.1:6969", Event::None),
+        target(),
+        &s,
+        now,
+        3,
+    )
+    .unwrap();
     let tid = tid_of(&sent(c.start(now, &mut cache)));
     let mut err = 3u32.to_be_bytes().to_vec();
     err.extend_from_slice(&tid.to_be_bytes());
     err.extend_from_slice(b"denied");
     match c.on_packet(now, target(), &err, &mut cache) {
-        UdpStep::Done(UdpOutcome::Failed(e)) => assert_eq!(e.error, TrackerError::TrackerFailure("denied".into())),
+        UdpStep::Done(UdpOutcome::Failed(e)) => {
+            assert_eq!(e.error, TrackerError::TrackerFailure("denied".into()))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -238,24 +348,51 @@ fn connection_id_reused_for_60_seconds() {
     let s = TrackerSettings::default();
     let t0 = Instant::now();
     let mut cache = ConnectionCache::new();
-    let mut c = UdpTrackerConnection::new(req("udp://127.0.0.1:6969", Event::None), target(), &s, t0, 4).unwrap();
+    let mut c = UdpTrackerConnection::new(
+        req("udp://127.0.0.1:6969", Event::None),
+        target(),
+        &s,
+        t0,
+        4,
+    )
+    .unwrap();
     let tid = tid_of(&sent(c.start(t0, &mut cache)));
     sent(c.on_packet(t0, target(), &connect_reply(tid, 0x55), &mut cache));
 
     let t1 = t0 + Duration::from_secs(59);
-    let mut c2 = UdpTrackerConnection::new(req("udp://127.0.0.1:6969", Event::None), target(), &s, t1, 5).unwrap();
+    let mut c2 = UdpTrackerConnection::new(
+        req("udp://127.0.0.1:6969", Event::None),
+        target(),
+        &s,
+        t1,
+        5,
+    )
+    .unwrap();
     let p = sent(c2.start(t1, &mut cache));
     assert_eq!(p.len(), 98, "announce sent straight away");
     assert_eq!(&p[..8], &0x55u64.to_be_bytes());
 
     // another port on the same host has its own id
     let other: SocketAddr = "127.0.0.1:7000".parse().unwrap();
-    let mut c3 = UdpTrackerConnection::new(req("udp://127.0.0.1:7000", Event::None), other, &s, t1, 6).unwrap();
+    let mut c3 =
+        UdpTrackerConnection::new(req("udp://127.0.0.1:7000", Event::None), other, &s, t1, 6)
+            .unwrap();
     assert_eq!(sent(c3.start(t1, &mut cache)).len(), 16);
 
     let t2 = t0 + Duration::from_secs(60);
-    let mut c4 = UdpTrackerConnection::new(req("udp://127.0.0.1:6969", Event::None), target(), &s, t2, 7).unwrap();
-    assert_eq!(sent(c4.start(t2, &mut cache)).len(), 16, "expired: connect again");
+    let mut c4 = UdpTrackerConnection::new(
+        req("udp://127.0.0.1:6969", Event::None),
+        target(),
+        &s,
+        t2,
+        7,
+    )
+    .unwrap();
+    assert_eq!(
+        sent(c4.start(t2, &mut cache)).len(),
+        16,
+        "expired: connect again"
+    );
 }
 
 #[test]
@@ -264,20 +401,45 @@ fn retransmission_back_off_and_give_up() {
     let mut cache = ConnectionCache::new();
     // libtorrent's default limit: 30 s for the whole request
     let s = TrackerSettings::default();
-    let mut c = UdpTrackerConnection::new(req("udp://127.0.0.1:6969", Event::None), target(), &s, t0, 8).unwrap();
+    let mut c = UdpTrackerConnection::new(
+        req("udp://127.0.0.1:6969", Event::None),
+        target(),
+        &s,
+        t0,
+        8,
+    )
+    .unwrap();
     let first = sent(c.start(t0, &mut cache));
     assert_eq!(c.next_timeout(), t0 + Duration::from_secs(15));
     assert_eq!(c.on_timeout(t0 + Duration::from_secs(14)), UdpStep::Idle);
-    assert_eq!(sent(c.on_timeout(t0 + Duration::from_secs(15))), first, "same packet resent");
-    assert_eq!(c.next_timeout(), t0 + Duration::from_secs(30), "capped by the deadline");
+    assert_eq!(
+        sent(c.on_timeout(t0 + Duration::from_secs(15))),
+        first,
+        "same packet resent"
+    );
+    assert_eq!(
+        c.next_timeout(),
+        t0 + Duration::from_secs(30),
+        "capped by the deadline"
+    );
     match c.on_timeout(t0 + Duration::from_secs(30)) {
         UdpStep::Done(UdpOutcome::Failed(e)) => assert_eq!(e.error, TrackerError::TimedOut),
         other => panic!("{other:?}"),
     }
 
     // a longer completion timeout shows the 15 * 2^n schedule
-    let s = TrackerSettings { tracker_completion_timeout: 100_000, ..Default::default() };
-    let mut c = UdpTrackerConnection::new(req("udp://127.0.0.1:6969", Event::None), target(), &s, t0, 9).unwrap();
+    let s = TrackerSettings {
+        tracker_completion_timeout: 100_000,
+        ..Default::default()
+    };
+    let mut c = UdpTrackerConnection::new(
+        req("udp://127.0.0.1:6969", Event::None),
+        target(),
+        &s,
+        t0,
+        9,
+    )
+    .unwrap();
     sent(c.start(t0, &mut cache));
     let mut t = t0;
     let mut gaps = Vec::new();
@@ -298,10 +460,20 @@ fn retransmission_back_off_and_give_up() {
 
     // stopped events get stop_tracker_timeout (5 s)
     let s = TrackerSettings::default();
-    let mut c = UdpTrackerConnection::new(req("udp://127.0.0.1:6969", Event::Stopped), target(), &s, t0, 10).unwrap();
+    let mut c = UdpTrackerConnection::new(
+        req("udp://127.0.0.1:6969", Event::Stopped),
+        target(),
+        &s,
+        t0,
+        10,
+    )
+    .unwrap();
     sent(c.start(t0, &mut cache));
     assert_eq!(c.next_timeout(), t0 + Duration::from_secs(5));
-    assert!(matches!(c.on_timeout(t0 + Duration::from_secs(5)), UdpStep::Done(UdpOutcome::Failed(_))));
+    assert!(matches!(
+        c.on_timeout(t0 + Duration::from_secs(5)),
+        UdpStep::Done(UdpOutcome::Failed(_))
+    ));
 }
 
 #[test]
@@ -319,17 +491,28 @@ fn scrape_flow_and_ipv6_announce() {
     let mut reply = 2u32.to_be_bytes().to_vec();
     reply.extend_from_slice(&tid.to_be_bytes());
     // too short: ignored
-    assert_eq!(c.on_packet(now, target(), &reply, &mut cache), UdpStep::Idle);
+    assert_eq!(
+        c.on_packet(now, target(), &reply, &mut cache),
+        UdpStep::Idle
+    );
     reply.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]);
     match c.on_packet(now, target(), &reply, &mut cache) {
-        UdpStep::Done(UdpOutcome::Scrape(r)) => assert_eq!((r.complete, r.downloaded, r.incomplete), (1, 2, 3)),
+        UdpStep::Done(UdpOutcome::Scrape(r)) => {
+            assert_eq!((r.complete, r.downloaded, r.incomplete), (1, 2, 3))
+        }
         other => panic!("{other:?}"),
     }
 
     let t6: SocketAddr = "[::1]:6969".parse().unwrap();
-    let mut c = UdpTrackerConnection::new(req("udp://[::1]:6969", Event::None), t6, &s, now, 12).unwrap();
+    let mut c =
+        UdpTrackerConnection::new(req("udp://[::1]:6969", Event::None), t6, &s, now, 12).unwrap();
     let tid = tid_of(&sent(c.start(now, &mut cache)));
-    let tid = tid_of(&sent(c.on_packet(now, t6, &connect_reply(tid, 1), &mut cache)));
+    let tid = tid_of(&sent(c.on_packet(
+        now,
+        t6,
+        &connect_reply(tid, 1),
+        &mut cache,
+    )));
     let mut p6 = vec![0u8; 18];
     p6[0] = 0x20;
     p6[1] = 0x01;
@@ -345,10 +528,23 @@ fn scrape_flow_and_ipv6_announce() {
 
 #[test]
 fn urls() {
-    assert_eq!(udp_host_port("udp://tracker.example:1337/announce").unwrap(), ("tracker.example".into(), 1337));
+    assert_eq!(
+        udp_host_port("udp://tracker.example:1337/announce").unwrap(),
+        ("tracker.example".into(), 1337)
+    );
     assert_eq!(udp_host_port("udp://[::1]:80").unwrap(), ("::1".into(), 80));
     assert!(udp_host_port("udp://tracker.example/announce").is_err());
-    assert_eq!(udp_host_port("http://a:1/"), Err(TrackerError::UnsupportedUrlProtocol));
+    assert_eq!(
+        udp_host_port("http://a:1/"),
+        Err(TrackerError::UnsupportedUrlProtocol)
+    );
     let s = TrackerSettings::default();
-    assert!(UdpTrackerConnection::new(req("http://a:1/", Event::None), target(), &s, Instant::now(), 1).is_err());
+    assert!(UdpTrackerConnection::new(
+        req("http://a:1/", Event::None),
+        target(),
+        &s,
+        Instant::now(),
+        1
+    )
+    .is_err());
 }
