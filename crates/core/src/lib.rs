@@ -7,6 +7,9 @@
 
 use std::fmt;
 
+pub mod error;
+pub mod fingerprint;
+pub mod ip_filter;
 pub mod operation;
 
 /// Error returned when a digest is built from a slice of the wrong length

@@ -10,8 +10,6 @@
 //!   bytes/bytearray, str (deprecated), int, int-tuple (raw bytes, one per
 //!   element), anything else (deprecated) becomes an empty string.
 
-use std::collections::BTreeMap;
-
 use lt_bencode::{ErrorKind, Kind, Limits, Node};
 use pyo3::exceptions::{
     PyDeprecationWarning, PyOverflowError, PyRecursionError, PyRuntimeError, PyTypeError,
@@ -32,9 +30,9 @@ const BDECODE_LIMITS: Limits = Limits {
 /// Inputs at least this large are decoded with the GIL released.
 const DETACH_THRESHOLD: usize = 1 << 16;
 
-/// Deepest nesting `bencode` converts; deeper (or cyclic) structures raise
-/// `RecursionError` instead of overflowing the stack.
-const MAX_ENCODE_DEPTH: usize = 2_000;
+/// Deepest nesting `bencode` converts (without recursion); a deeper or
+/// cyclic structure raises `RecursionError` (the reference crashes).
+const MAX_ENCODE_DEPTH: usize = 100_000;
 
 const DEPRECATED: &std::ffi::CStr =
     c"constructing a bencode entry from anything but int, dict, list, bytes and int-tuple is deprecated";
@@ -180,18 +178,6 @@ fn decode_to_py<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>
     }
 }
 
-/// libtorrent's `entry` as the Python converter builds it.
-enum Entry {
-    Int(i64),
-    Str(Vec<u8>),
-    List(Vec<Entry>),
-    Dict(BTreeMap<Vec<u8>, Entry>),
-    /// Raw bytes written verbatim (from a tuple of ints).
-    Preformatted(Vec<u8>),
-    /// Anything else; encodes as an empty string.
-    Undefined,
-}
-
 fn warn_deprecated(py: Python<'_>) -> PyResult<()> {
     PyErr::warn(py, &py.get_type::<PyDeprecationWarning>(), DEPRECATED, 1)
 }
@@ -220,12 +206,39 @@ fn dict_key(key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     }
 }
 
-fn to_entry(py: Python<'_>, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Entry> {
-    if depth > MAX_ENCODE_DEPTH {
-        return Err(PyRecursionError::new_err(
-            "maximum recursion depth exceeded while converting an object to bencode",
-        ));
-    }
+/// A list or dictionary being encoded.
+enum Frame<'py> {
+    List {
+        list: Bound<'py, PyList>,
+        /// Length when the conversion started (the reference reads it once).
+        len: usize,
+        next: usize,
+    },
+    Dict {
+        /// Snapshot of the items, in the dictionary's order.
+        items: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+        next: usize,
+        /// Output offset where this dictionary's entries begin.
+        start: usize,
+        /// The converted key of the entry whose value is being encoded (or
+        /// the error converting it, raised once the value is done) and where
+        /// the entry starts in the output.
+        pending: Option<(PyResult<Vec<u8>>, usize)>,
+        /// Key and output span (`key value`) of each entry.
+        entries: Vec<(Vec<u8>, usize, usize)>,
+    },
+}
+
+/// Starts encoding `obj`: a scalar is written at once; a list or dictionary
+/// opens a frame that the main loop works through. The order of checks (and
+/// so which one wins for a given type) follows the reference converter.
+fn begin<'py>(
+    py: Python<'py>,
+    obj: Bound<'py, PyAny>,
+    out: &mut Vec<u8>,
+    stack: &mut Vec<Frame<'py>>,
+) -> PyResult<()> {
+    let mut enc = lt_bencode::Encoder::new(out);
     if let Ok(d) = obj.cast::<PyDict>() {
         // The reference walks `d.items()` by index, which only works for an
         // exact dict (a subclass yields an unsubscriptable view).
@@ -234,34 +247,39 @@ fn to_entry(py: Python<'_>, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<En
                 "'dict_items' object is not subscriptable",
             ));
         }
-        let mut map = BTreeMap::new();
-        for (k, v) in d.iter() {
-            // The value is converted before the key; the first of equal keys wins.
-            let value = to_entry(py, &v, depth + 1)?;
-            let key = dict_key(&k)?;
-            map.entry(key).or_insert(value);
+        if stack.len() >= MAX_ENCODE_DEPTH {
+            return Err(too_deep());
         }
-        Ok(Entry::Dict(map))
+        enc.begin_dict();
+        let start = enc.out.len();
+        stack.push(Frame::Dict {
+            items: d.iter().collect(),
+            next: 0,
+            start,
+            pending: None,
+            entries: Vec::new(),
+        });
     } else if let Ok(l) = obj.cast::<PyList>() {
-        let mut items = Vec::with_capacity(l.len());
-        let mut i = 0;
-        // Index by position each time: the list may be changed by a
-        // conversion callback, and its length is re-read accordingly.
-        while i < l.len() {
-            items.push(to_entry(py, &l.get_item(i)?, depth + 1)?);
-            i += 1;
+        if stack.len() >= MAX_ENCODE_DEPTH {
+            return Err(too_deep());
         }
-        Ok(Entry::List(items))
+        enc.begin_list();
+        stack.push(Frame::List {
+            len: l.len(),
+            list: l.clone(),
+            next: 0,
+        });
     } else if let Ok(b) = obj.cast::<PyBytes>() {
-        Ok(Entry::Str(b.as_bytes().to_vec()))
+        enc.bytes(b.as_bytes());
     } else if let Ok(b) = obj.cast::<PyByteArray>() {
-        Ok(Entry::Str(b.to_vec()))
+        enc.bytes(&b.to_vec());
     } else if let Ok(s) = obj.cast::<PyString>() {
         warn_deprecated(py)?;
-        Ok(Entry::Str(s.to_cow()?.as_bytes().to_vec()))
+        enc.bytes(s.to_cow()?.as_bytes());
     } else if obj.is_instance_of::<PyInt>() {
-        Ok(Entry::Int(to_i64(obj)?))
+        enc.int(to_i64(&obj)?);
     } else if let Ok(t) = obj.cast::<PyTuple>() {
+        // "Preformatted": one raw byte per element, written verbatim.
         let mut raw = Vec::with_capacity(t.len());
         for item in t.iter() {
             if !item.is_instance_of::<PyInt>() {
@@ -281,44 +299,92 @@ fn to_entry(py: Python<'_>, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<En
             // Stored as a C `char`: the low eight bits.
             raw.push(v as u8);
         }
-        Ok(Entry::Preformatted(raw))
+        enc.raw(&raw);
     } else {
+        // An undefined entry, written as an empty string.
         warn_deprecated(py)?;
-        Ok(Entry::Undefined)
+        enc.bytes(b"");
     }
+    Ok(())
 }
 
-fn write_entry(e: &Entry, out: &mut Vec<u8>) {
-    let mut enc = lt_bencode::Encoder::new(out);
-    match e {
-        Entry::Int(v) => {
-            enc.int(*v);
-        }
-        Entry::Str(s) => {
-            enc.bytes(s);
-        }
-        Entry::List(items) => {
-            enc.begin_list();
-            for item in items {
-                write_entry(item, enc.out);
+fn too_deep() -> PyErr {
+    PyRecursionError::new_err(
+        "maximum recursion depth exceeded while encoding an object to bencode",
+    )
+}
+
+/// Closes a dictionary whose `key value` entries were written from `start`
+/// in the source order: unless they already are, they are rewritten sorted
+/// by key, keeping the first of equal keys.
+fn finish_dict(out: &mut Vec<u8>, start: usize, mut entries: Vec<(Vec<u8>, usize, usize)>) {
+    if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+        let written = out.split_off(start);
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut last: Option<&[u8]> = None;
+        for (key, from, to) in &entries {
+            if last == Some(key.as_slice()) {
+                continue;
             }
-            enc.end();
-        }
-        Entry::Dict(map) => {
-            enc.begin_dict();
-            for (k, v) in map {
-                enc.bytes(k);
-                write_entry(v, enc.out);
-            }
-            enc.end();
-        }
-        Entry::Preformatted(raw) => {
-            enc.raw(raw);
-        }
-        Entry::Undefined => {
-            enc.bytes(b"");
+            last = Some(key.as_slice());
+            out.extend_from_slice(written.get(from - start..to - start).unwrap_or(&[]));
         }
     }
+    out.push(b'e');
+}
+
+/// Encodes `root` without recursion: open containers live on `stack`.
+fn encode_object<'py>(py: Python<'py>, root: Bound<'py, PyAny>) -> PyResult<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<Frame<'py>> = Vec::new();
+    begin(py, root, &mut out, &mut stack)?;
+    loop {
+        let next = match stack.last_mut() {
+            None => break,
+            Some(Frame::List { list, len, next }) => {
+                if *next < *len {
+                    *next += 1;
+                    Some(list.get_item(*next - 1)?)
+                } else {
+                    None
+                }
+            }
+            Some(Frame::Dict {
+                items,
+                next,
+                pending,
+                entries,
+                ..
+            }) => {
+                // The reference converts the value before its key: a bad key
+                // is reported only once its value converted cleanly.
+                if let Some((key, from)) = pending.take() {
+                    entries.push((key?, from, out.len()));
+                }
+                match items.get(*next) {
+                    Some((k, v)) => {
+                        *next += 1;
+                        let from = out.len();
+                        let key = dict_key(k);
+                        if let Ok(key) = &key {
+                            lt_bencode::Encoder::new(&mut out).bytes(key);
+                        }
+                        *pending = Some((key, from));
+                        Some(v.clone())
+                    }
+                    None => None,
+                }
+            }
+        };
+        match next {
+            Some(obj) => begin(py, obj, &mut out, &mut stack)?,
+            None => match stack.pop() {
+                Some(Frame::Dict { start, entries, .. }) => finish_dict(&mut out, start, entries),
+                _ => out.push(b'e'),
+            },
+        }
+    }
+    Ok(out)
 }
 
 /// `bencode(entry) -> bytes`
@@ -336,9 +402,7 @@ fn bencode<'py>(
             "bencode(libtorrent::entry)",
         )?);
     }
-    let entry = to_entry(py, &args.get_item(0)?, 0)?;
-    let mut out = Vec::new();
-    write_entry(&entry, &mut out);
+    let out = encode_object(py, args.get_item(0)?)?;
     Ok(PyBytes::new(py, &out))
 }
 

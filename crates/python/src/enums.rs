@@ -199,8 +199,16 @@ fn operation_name(op: &Bound<'_, PyAny>) -> PyResult<&'static str> {
     Ok(lt_core::operation::operation_name(v))
 }
 
+/// Test hook (not exported by `libtorrent`): the class for a manifest key,
+/// also for nested ones whose owner class is defined by another file.
+#[pyfunction]
+fn _enum_type<'py>(py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyType>> {
+    enum_type(py, key)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    m.add_function(wrap_pyfunction!(_enum_type, m)?)?;
     let reg = registry(py)?;
     for (key, _, _) in ENUM_TABLE {
         if !key.contains('.') {
