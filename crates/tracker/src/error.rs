@@ -47,6 +47,11 @@ pub enum TrackerError {
     Gzip,
     /// A transport error reported by the driver (connect refused, ...).
     Io(String),
+    /// `ssrf_mitigation`: a URL whose query already carries tracker
+    /// parameters, or a loopback tracker whose path is not `/announce...`.
+    SsrfMitigation,
+    /// `allow_idna` is off and the host has an IDNA (`xn--`) label.
+    BlockedByIdna,
 }
 
 impl fmt::Display for TrackerError {
@@ -79,6 +84,8 @@ impl fmt::Display for TrackerError {
             TrackerError::InvalidUrl(e) => write!(f, "{e}"),
             TrackerError::Gzip => f.write_str("invalid gzip body"),
             TrackerError::Io(m) => f.write_str(m),
+            TrackerError::SsrfMitigation => f.write_str("blocked by SSRF mitigation"),
+            TrackerError::BlockedByIdna => f.write_str("blocked by IDNA ban"),
         }
     }
 }

@@ -18,6 +18,33 @@ pub fn escape(bytes: &[u8]) -> String {
     out
 }
 
+/// Whether a host name has an IDNA label (one starting with `xn--`, any case).
+pub fn is_idna(host: &str) -> bool {
+    host.split('.')
+        .any(|l| l.len() >= 4 && l[..2].eq_ignore_ascii_case("xn") && &l[2..4] == "--")
+}
+
+/// Whether a query string (after `?`) already names a tracker parameter
+/// (`info_hash`, `event`, `port`, `left`, `key`, `uploaded`, `downloaded`,
+/// `corrupt`, `peer_id`; any case), which `ssrf_mitigation` rejects.
+pub fn has_tracker_query_string(query: &str) -> bool {
+    const ARGS: [&str; 9] = [
+        "info_hash",
+        "event",
+        "port",
+        "left",
+        "key",
+        "uploaded",
+        "downloaded",
+        "corrupt",
+        "peer_id",
+    ];
+    query.split('&').any(|arg| {
+        let name = arg.split('=').next().unwrap_or("");
+        ARGS.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
 /// The parts of a tracker URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedUrl {
@@ -166,6 +193,18 @@ mod tests {
             escape(&ih),
             "%00%0d%1a%274AN%5bhu%82%8f%9c%a9%b6%c3%d0%dd%ea%f7"
         );
+    }
+
+    #[test]
+    fn idna_and_tracker_query() {
+        assert!(is_idna("xn--9ca.example"));
+        assert!(is_idna("a.XN--abc"));
+        assert!(!is_idna("xn-a.example"));
+        assert!(!is_idna("example.xn"));
+        assert!(has_tracker_query_string("a=1&Port=2"));
+        assert!(has_tracker_query_string("info_hash"));
+        assert!(!has_tracker_query_string("passkey=x&ports=1"));
+        assert!(!has_tracker_query_string(""));
     }
 
     #[test]

@@ -409,8 +409,9 @@ pub enum HttpTrackerOutcome {
 
 /// One HTTP announce or scrape, sans IO.
 ///
-/// The driver resolves and connects to [`host`](Self::host):[`port`](Self::port)
-/// (over TLS when [`is_https`](Self::is_https)), writes
+/// The driver resolves [`host`](Self::host), drops the addresses
+/// [`filter_endpoints`](Self::filter_endpoints) refuses, connects to one on
+/// [`port`](Self::port) (over TLS when [`is_https`](Self::is_https)), writes
 /// [`request_bytes`](Self::request_bytes), feeds everything it reads to
 /// [`on_data`](Self::on_data), calls [`on_eof`](Self::on_eof) when the
 /// stream closes and [`on_timeout`](Self::on_timeout) at
@@ -424,6 +425,7 @@ pub struct HttpTrackerConnection {
     request: Vec<u8>,
     parser: HttpResponseParser,
     user_agent: String,
+    ssrf_mitigation: bool,
     max_body: usize,
     min_announce_interval: u32,
     redirects: u8,
@@ -447,6 +449,9 @@ impl HttpTrackerConnection {
         if parsed.scheme != "http" && parsed.scheme != "https" {
             return Err(TrackerError::UnsupportedUrlProtocol);
         }
+        if !settings.allow_idna && crate::escape::is_idna(&parsed.host) {
+            return Err(TrackerError::BlockedByIdna);
+        }
         let user_agent = settings
             .effective_user_agent(req.private_torrent)
             .to_string();
@@ -460,6 +465,7 @@ impl HttpTrackerConnection {
             request,
             parser: HttpResponseParser::new(settings.max_http_recv_buffer_size),
             user_agent,
+            ssrf_mitigation: settings.ssrf_mitigation,
             max_body: settings.max_http_recv_buffer_size,
             min_announce_interval: settings.min_announce_interval,
             redirects: 0,
@@ -492,6 +498,25 @@ impl HttpTrackerConnection {
     /// The bytes to write once connected.
     pub fn request_bytes(&self) -> &[u8] {
         &self.request
+    }
+
+    /// Filters the resolved addresses of [`host`](Self::host) before
+    /// connecting: with `ssrf_mitigation`, loopback addresses are refused
+    /// unless the path starts with `/announce`. When none is left the
+    /// request fails (`SsrfMitigation`); the outcome is returned.
+    pub fn filter_endpoints(
+        &mut self,
+        addrs: &mut Vec<std::net::IpAddr>,
+    ) -> Option<HttpTrackerOutcome> {
+        if self.finished || !self.ssrf_mitigation || self.parsed.path.starts_with("/announce") {
+            return None;
+        }
+        let before = addrs.len();
+        addrs.retain(|a| !a.is_loopback());
+        if addrs.is_empty() && before > 0 {
+            return self.finish(Err(TrackerError::SsrfMitigation.into()));
+        }
+        None
     }
 
     /// When [`on_timeout`](Self::on_timeout) should be called.

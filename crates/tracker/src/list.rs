@@ -383,6 +383,33 @@ impl TrackerList {
         for e in entries {
             self.add_tracker(e);
         }
+        if self.settings.prefer_udp_trackers {
+            self.prioritize_udp_trackers();
+        }
+    }
+
+    /// `prefer_udp_trackers`: each UDP tracker trades places with the first
+    /// earlier non-UDP tracker on the same host (each keeps its tier, as in
+    /// libtorrent). [`replace_trackers`](Self::replace_trackers) does this
+    /// when the setting is on.
+    pub fn prioritize_udp_trackers(&mut self) {
+        let host = |u: &str| crate::escape::parse_url(u).map(|p| p.host).ok();
+        for i in 0..self.trackers.len() {
+            if !self.trackers[i].url.starts_with("udp://") {
+                continue;
+            }
+            let Some(udp_host) = host(&self.trackers[i].url) else {
+                continue;
+            };
+            let j = (0..i).find(|&j| {
+                !self.trackers[j].url.starts_with("udp://")
+                    && host(&self.trackers[j].url).as_deref() == Some(&udp_host)
+            });
+            if let Some(j) = j {
+                self.trackers.swap(i, j);
+                self.fix_last_working(i, j);
+            }
+        }
     }
 
     /// BEP 12: shuffles the trackers within each tier (`seed` supplies the

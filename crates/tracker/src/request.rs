@@ -109,6 +109,13 @@ pub struct TrackerSettings {
     pub tracker_backoff: u32,
     pub announce_to_all_tiers: bool,
     pub announce_to_all_trackers: bool,
+    /// Reject tracker URLs that look like request forgery (see
+    /// [`TrackerError::SsrfMitigation`]).
+    pub ssrf_mitigation: bool,
+    /// Allow HTTP trackers with IDNA host names.
+    pub allow_idna: bool,
+    /// Try a UDP tracker before an HTTP tracker on the same host.
+    pub prefer_udp_trackers: bool,
 }
 
 impl Default for TrackerSettings {
@@ -130,6 +137,9 @@ impl Default for TrackerSettings {
             tracker_backoff: 250,
             announce_to_all_tiers: false,
             announce_to_all_trackers: false,
+            ssrf_mitigation: true,
+            allow_idna: false,
+            prefer_udp_trackers: true,
         }
     }
 }
@@ -174,6 +184,8 @@ pub fn scrape_url(announce_url: &str) -> Result<String, TrackerError> {
 /// [event], numwant, compact=1, no_peer_id=1, [supportcrypto=1],
 /// [redundant], [trackerid], [ip], [ipv4...], [ipv6...]`.
 /// A scrape sends only `info_hash` (and the ipv4/ipv6 parameters).
+/// With `ssrf_mitigation`, a URL whose query already has a tracker
+/// parameter is refused.
 pub fn build_http_url(
     req: &TrackerRequest,
     settings: &TrackerSettings,
@@ -182,7 +194,15 @@ pub fn build_http_url(
         RequestKind::Scrape => scrape_url(&req.url)?,
         RequestKind::Announce => req.url.clone(),
     };
-    url.push(if url.contains('?') { '&' } else { '?' });
+    match url.find('?') {
+        Some(q) => {
+            if settings.ssrf_mitigation && crate::escape::has_tracker_query_string(&url[q + 1..]) {
+                return Err(TrackerError::SsrfMitigation);
+            }
+            url.push('&');
+        }
+        None => url.push('?'),
+    }
     url.push_str("info_hash=");
     url.push_str(&escape(req.info_hash.as_bytes()));
     if req.kind == RequestKind::Announce {

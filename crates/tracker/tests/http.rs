@@ -487,3 +487,63 @@ fn scrape_over_http() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn ssrf_mitigation_and_idna() {
+    let s = TrackerSettings::default();
+    let now = Instant::now();
+    // query strings that already carry tracker parameters
+    for url in [
+        "http://t/announce?info_hash=x",
+        "http://t/a?Port=1",
+        "http://t/announce?a=1&peer_id",
+    ] {
+        assert_eq!(
+            HttpTrackerConnection::new(req(url), &s, now).unwrap_err(),
+            TrackerError::SsrfMitigation,
+            "{url}"
+        );
+    }
+    assert!(HttpTrackerConnection::new(req("http://t/announce?passkey=1"), &s, now).is_ok());
+    let off = TrackerSettings {
+        ssrf_mitigation: false,
+        allow_idna: true,
+        ..Default::default()
+    };
+    assert!(HttpTrackerConnection::new(req("http://t/a?port=1"), &off, now).is_ok());
+
+    // loopback trackers must use an /announce path
+    let loopback: Vec<std::net::IpAddr> =
+        vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+    let mut c = HttpTrackerConnection::new(req("http://localhost/x/announce"), &s, now).unwrap();
+    let mut addrs = loopback.clone();
+    addrs.push("10.0.0.1".parse().unwrap());
+    assert_eq!(c.filter_endpoints(&mut addrs), None);
+    assert_eq!(addrs, vec!["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
+    let mut addrs = loopback.clone();
+    assert!(
+        matches!(c.filter_endpoints(&mut addrs), Some(HttpTrackerOutcome::Failed(e)) if e.error == TrackerError::SsrfMitigation)
+    );
+    let mut c = HttpTrackerConnection::new(req("http://localhost/announce.php"), &s, now).unwrap();
+    let mut addrs = loopback.clone();
+    assert_eq!(c.filter_endpoints(&mut addrs), None);
+    assert_eq!(addrs, loopback);
+    let mut c = HttpTrackerConnection::new(req("http://localhost/x"), &off, now).unwrap();
+    let mut addrs = loopback.clone();
+    assert_eq!(c.filter_endpoints(&mut addrs), None);
+
+    // IDNA host names
+    assert_eq!(
+        HttpTrackerConnection::new(req("http://xn--9ca.example/announce"), &s, now).unwrap_err(),
+        TrackerError::BlockedByIdna
+    );
+    assert!(HttpTrackerConnection::new(req("http://xn--9ca.example/announce"), &off, now).is_ok());
+    assert_eq!(
+        TrackerError::SsrfMitigation.to_string(),
+        "blocked by SSRF mitigation"
+    );
+    assert_eq!(
+        TrackerError::BlockedByIdna.to_string(),
+        "blocked by IDNA ban"
+    );
+}

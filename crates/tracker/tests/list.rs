@@ -667,3 +667,43 @@ fn scrape_requests_and_replies() {
     ));
     let _ = t0;
 }
+
+#[test]
+fn prefer_udp_trackers_swaps_with_http_on_the_same_host() {
+    let mut l = TrackerList::new(
+        InfoHash::from_v1(Sha1Hash([3; 20])),
+        TrackerSettings::default(),
+    );
+    l.replace_trackers(vec![
+        AnnounceEntry::new("http://h1/announce", 0, source::TORRENT),
+        AnnounceEntry::new("http://h2/announce", 0, source::TORRENT),
+        AnnounceEntry::new("udp://h2:1/announce", 1, source::TORRENT),
+        AnnounceEntry::new("udp://h3:1/announce", 1, source::TORRENT),
+    ]);
+    assert_eq!(
+        order(&l),
+        [
+            "http://h1/announce",
+            "udp://h2:1/announce",
+            "http://h2/announce",
+            "udp://h3:1/announce"
+        ]
+    );
+    let tiers: Vec<u8> = l.trackers().iter().map(|t| t.tier).collect();
+    assert_eq!(
+        tiers,
+        [0, 1, 0, 1],
+        "entries keep their tier, as libtorrent does"
+    );
+
+    let s = TrackerSettings {
+        prefer_udp_trackers: false,
+        ..Default::default()
+    };
+    let mut l = TrackerList::new(InfoHash::from_v1(Sha1Hash([3; 20])), s);
+    l.replace_trackers(vec![
+        AnnounceEntry::new("http://h2/announce", 0, source::TORRENT),
+        AnnounceEntry::new("udp://h2:1/announce", 0, source::TORRENT),
+    ]);
+    assert_eq!(order(&l), ["http://h2/announce", "udp://h2:1/announce"]);
+}
