@@ -652,7 +652,7 @@ impl HttpTrackerConnection {
             }
         };
         let result = result.map_err(|mut e| {
-            if matches!(e.error, TrackerError::TrackerFailure(_)) {
+            if e.retry_interval > 0 {
                 e.retry_interval = e.retry_interval.max(self.min_announce_interval);
             }
             e

@@ -669,6 +669,8 @@ impl TrackerList {
                     }
                     a.triggered_manually = false;
                     a.updating = true;
+                    a.next_announce = Some(now);
+                    a.min_announce = Some(now);
                     let request = TrackerRequest {
                         url: t.url.clone(),
                         kind: RequestKind::Announce,

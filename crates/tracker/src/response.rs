@@ -91,8 +91,10 @@ pub struct ReplyError {
     pub error: TrackerError,
     /// `warning message`, empty when absent.
     pub warning_message: String,
-    /// Seconds to wait before retrying (the reply's `interval` when the
-    /// tracker sent a `failure reason`), 0 for none.
+    /// Seconds to wait at least before retrying: for errors about a
+    /// received body (a `failure reason`, bad bencoding, missing entries)
+    /// the reply's `interval`, default 1800, as libtorrent does; 0 (back-off
+    /// only) for transport and HTTP status errors.
     pub retry_interval: u32,
     pub min_interval: u32,
 }
@@ -105,6 +107,17 @@ impl From<TrackerError> for ReplyError {
             retry_interval: 0,
             min_interval: 0,
         }
+    }
+}
+
+/// An error about a body that could not be used: like libtorrent, the retry
+/// waits the default interval (1800 s).
+fn body_error(error: TrackerError) -> ReplyError {
+    ReplyError {
+        error,
+        warning_message: String::new(),
+        retry_interval: 1800,
+        min_interval: 30,
     }
 }
 
@@ -185,10 +198,10 @@ pub fn parse_compact_v6(b: &[u8], out: &mut Vec<SocketAddrV6>, cap: usize) {
 /// are kept.
 pub fn parse_announce_response(body: &[u8]) -> Result<AnnounceResponse, ReplyError> {
     let doc = lt_bencode::decode_with(body, limits())
-        .map_err(|e| ReplyError::from(TrackerError::Bdecode(e)))?;
+        .map_err(|e| body_error(TrackerError::Bdecode(e)))?;
     let root = doc.root();
     if root.kind() != Kind::Dict {
-        return Err(TrackerError::InvalidTrackerResponse.into());
+        return Err(body_error(TrackerError::InvalidTrackerResponse));
     }
     let mut resp = AnnounceResponse {
         interval: clamp_secs(dict_int(&root, b"interval", 1800)),
@@ -238,7 +251,7 @@ pub fn parse_announce_response(body: &[u8]) -> Result<AnnounceResponse, ReplyErr
                         return Err(ReplyError {
                             error,
                             warning_message: resp.warning_message,
-                            retry_interval: 0,
+                            retry_interval: resp.interval,
                             min_interval: resp.min_interval,
                         });
                     }
@@ -272,10 +285,10 @@ pub fn parse_scrape_response(
     info_hash: &Sha1Hash,
 ) -> Result<ScrapeResponse, ReplyError> {
     let doc = lt_bencode::decode_with(body, limits())
-        .map_err(|e| ReplyError::from(TrackerError::Bdecode(e)))?;
+        .map_err(|e| body_error(TrackerError::Bdecode(e)))?;
     let root = doc.root();
     if root.kind() != Kind::Dict {
-        return Err(TrackerError::InvalidTrackerResponse.into());
+        return Err(body_error(TrackerError::InvalidTrackerResponse));
     }
     let interval = clamp_secs(dict_int(&root, b"interval", 1800));
     let min_interval = clamp_secs(dict_int(&root, b"min interval", 30));
@@ -294,7 +307,7 @@ pub fn parse_scrape_response(
     let err = |error| ReplyError {
         error,
         warning_message: warning.clone(),
-        retry_interval: 0,
+        retry_interval: interval,
         min_interval,
     };
     let files = root

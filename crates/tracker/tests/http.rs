@@ -321,6 +321,19 @@ fn malformed_http() {
     // non-dictionary body
     let e = failed(run(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nle", 3));
     assert_eq!(e, TrackerError::InvalidTrackerResponse);
+    // retry intervals: body errors wait the interval (default 1800), the
+    // rest only back off
+    let retry = |resp: &[u8]| match run(resp, 100) {
+        Some(HttpTrackerOutcome::Failed(e)) => e.retry_interval,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(retry(b"HTTP/1.1 200 OK\r\n\r\ngarbage"), 1800);
+    assert_eq!(
+        retry(b"HTTP/1.1 200 OK\r\n\r\nd14:failure reason1:x8:intervali10ee"),
+        300
+    );
+    assert_eq!(retry(b"HTTP/1.1 404 Not Found\r\n\r\n"), 0);
+    assert_eq!(retry(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nd"), 0);
 }
 
 #[test]

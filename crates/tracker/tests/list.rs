@@ -186,6 +186,7 @@ fn failure_back_off_and_rotation_within_tier() {
     assert!(!a.updating && !a.is_working());
     // 5 + 1 * 5 * 250 / 100 = 17 s
     assert_eq!(a.next_announce, Some(t0 + secs(17)));
+    assert_eq!(a.min_announce, Some(t0), "set when the announce was sent");
     assert_eq!(a.last_error, Some(TrackerError::TimedOut));
     assert_eq!(urls(&jobs), ["http://b/announce"]);
     assert_eq!(jobs[0].request.event, Event::Started);

@@ -133,8 +133,9 @@ fn dictionary_peers() {
 
     // every entry bad: error
     let list = [b"l".to_vec(), bad_no_port, b"e".to_vec()].concat();
-    let e = parse_announce_response(&dict(&[("peers", list)])).unwrap_err();
+    let e = parse_announce_response(&dict(&[("interval", int(999)), ("peers", list)])).unwrap_err();
     assert_eq!(e.error, TrackerError::InvalidTrackerResponse);
+    assert_eq!(e.retry_interval, 999);
     let list = [b"l".to_vec(), bad_not_dict, b"e".to_vec()].concat();
     let e = parse_announce_response(&dict(&[("peers", list)])).unwrap_err();
     assert_eq!(e.error, TrackerError::InvalidPeerDict);
