@@ -98,3 +98,40 @@ print(json.dumps([lt.operation_name(o) for o in ops]))
     for bad in (5, None, "connect", lt.event_t.stopped):
         with pytest.raises(TypeError):
             lt.operation_name(bad)
+
+
+def test_stub_names_exist_in_module():
+    import ast
+    stub = Path(lt.__file__).with_name("__init__.pyi")
+    tree = ast.parse(stub.read_text())
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    public = {n for n in names if not n.startswith("_")}
+    assert public and all(hasattr(lt, n) for n in public), sorted(n for n in public if not hasattr(lt, n))
+
+
+def test_nested_enums_attached_like_reference(ref):
+    code = """
+import libtorrent as lt, json
+out = {}
+for owner, names in (('torrent_status', ['states', 'seeding', 'queued_for_checking', 'checking_resume_data']),
+                     ('alert', ['category_t', 'error_notification'])):
+    cls = getattr(lt, owner, None)
+    out[owner] = None if cls is None else [repr(getattr(cls, n, None)) for n in names]
+print(json.dumps(out))
+"""
+    want = ref(code)
+    got = {}
+    for owner, names in (("torrent_status", ["states", "seeding", "queued_for_checking", "checking_resume_data"]),
+                         ("alert", ["category_t", "error_notification"])):
+        cls = getattr(lt, owner, None)
+        if cls is None:
+            pytest.skip(f"{owner} is bound by another file")
+        got[owner] = [repr(getattr(cls, n, None)) for n in names]
+    assert got == want

@@ -4,17 +4,18 @@
 #[path = "error_table.rs"]
 mod table;
 
-/// The error categories the Python API exposes.
+/// The error categories the Python API exposes. The declaration order is
+/// the order the reference's `error_category.__lt__` reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Category {
-    Generic,
-    System,
-    Libtorrent,
     Bdecode,
     Http,
+    Libtorrent,
     I2p,
     Socks,
     Upnp,
+    Generic,
+    System,
 }
 
 impl Category {

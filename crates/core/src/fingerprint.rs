@@ -29,9 +29,12 @@ impl fmt::Display for FingerprintError {
 impl std::error::Error for FingerprintError {}
 
 /// The character encoding version number `v` in a fingerprint: `0`-`9`,
-/// then `A`, `B`, ... (wrapping around the byte for large numbers).
+/// then `A`, `B`, ... (wrapping around the byte for large numbers);
+/// negative numbers are written as `0`.
 pub fn version_to_char(v: i32) -> u8 {
-    if (0..10).contains(&v) {
+    if v < 0 {
+        b'0'
+    } else if v < 10 {
         b'0' + v as u8
     } else {
         (i64::from(b'A') + i64::from(v) - 10) as u8
@@ -390,6 +393,8 @@ mod tests {
         assert_eq!((f.major, f.minor, f.revision, f.tag), (1, 10, 35, 0));
         let f = client_fingerprint(&pid(b"M7-2-3--xxxxxxxxxxxx")).unwrap();
         assert_eq!(&f.to_bytes(), b"-M\x007230-");
+        let f = client_fingerprint(&pid(b"M1-2--3-xxxxxxxxxxxx")).unwrap();
+        assert_eq!(&f.to_bytes(), b"-M\x001200-");
         assert_eq!(client_fingerprint(&pid(b"-LT21!0-xxxxxxxxxxxx")), None);
     }
 

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lt_core::{ErrorCategory, ErrorCode, PeerId, Sha1Hash};
+use lt_core::error::{Category, ErrorCode};
+use lt_core::{PeerId, Sha1Hash};
 use lt_picker::{BlockRef, PeerKey, PickOptions, PiecePicker, PipelineConfig, RequestPipeline};
 use lt_settings::{keys, Settings, SettingsPack};
 use lt_storage::{Completion, DiskIo, DiskIoConfig, HashKinds, StorageId, StorageParams};
@@ -101,8 +102,50 @@ pub struct Engine {
     last_second: Instant,
 }
 
+/// The libtorrent error code for a protocol error of a connection.
 fn peer_error(e: &lt_wire::Error) -> ErrorCode {
-    ErrorCode::new(ErrorCategory::Libtorrent, 1, e.to_string())
+    use lt_wire::Error as E;
+    let v = match e {
+        E::BadProtocolString | E::UnknownMessage { .. } | E::NotNegotiated { .. } => 68,
+        E::UnexpectedMessage(_) | E::NotSupported(_) => 68,
+        E::InfoHashMismatch => 30,
+        E::SelfConnection => 47,
+        E::MessageTooLarge { .. } => 81,
+        E::BadMessageLength { id, .. } => match id {
+            0 => 53,
+            1 => 54,
+            2 => 55,
+            3 => 56,
+            4 => 41,
+            5 => 42,
+            6 => 57,
+            7 => 44,
+            8 => 60,
+            9 => 61,
+            13 => 62,
+            14 => 63,
+            15 => 64,
+            16 => 65,
+            17 => 66,
+            20 => 67,
+            _ => 68,
+        },
+        E::BadBitfield => 42,
+        E::PieceOutOfRange { .. } => 41,
+        E::BadRequest => 57,
+        E::BadExtension(_) => 67,
+        E::TooManyRequests => 43,
+        E::Timeout(what) if what.contains("handshake") => 51,
+        E::Timeout(_) => 50,
+        E::Encryption(_) => 76,
+        E::Closed => 0,
+    };
+    ErrorCode::new(v, Category::Libtorrent)
+}
+
+/// An OS error as an error code.
+pub(crate) fn io_error(e: &std::io::Error) -> ErrorCode {
+    ErrorCode::new(e.raw_os_error().unwrap_or(libc::EIO), Category::System)
 }
 
 impl Engine {
@@ -230,8 +273,8 @@ impl Engine {
             }
             Event::Closed(id, why) => {
                 let err = match why {
-                    Closed::Eof => ErrorCode::new(ErrorCategory::System, 2, "End of file"),
-                    Closed::Io(e) => ErrorCode::from_io(&e),
+                    Closed::Eof => ErrorCode::default(),
+                    Closed::Io(e) => io_error(&e),
                 };
                 self.disconnect(id, Some(err));
             }
@@ -336,11 +379,7 @@ impl Engine {
         let ih = p.meta.info_hashes();
         if let Some(existing) = self.find_torrent(&ih) {
             if p.flags & flags::DUPLICATE_IS_ERROR != 0 {
-                return Err(ErrorCode::new(
-                    ErrorCategory::Libtorrent,
-                    19,
-                    "torrent already exists in session",
-                ));
+                return Err(ErrorCode::new(19 /* duplicate_torrent */, Category::Libtorrent));
             }
             return Ok(existing);
         }
@@ -350,7 +389,7 @@ impl Engine {
             fs.piece_length().max(1) as u32,
             ih.best().0[0] as u64 | 0x9e37_79b9_7f4a_7c15,
         )
-        .map_err(|e| ErrorCode::new(ErrorCategory::Libtorrent, 1, e.to_string()))?;
+        .map_err(|_| ErrorCode::new(10 /* parse_failed files */, Category::Libtorrent))?;
         let id = TorrentId(self.next_torrent);
         self.next_torrent += 1;
         let layout: Arc<dyn lt_storage::FileLayout> = Arc::new(fs.clone());
@@ -425,7 +464,7 @@ impl Engine {
         self.torrents.insert(id, t);
         self.alert(AlertKind::AddTorrent {
             torrent: tref,
-            error: ErrorCode::success(),
+            error: ErrorCode::default(),
         });
         self.start_checking(id);
         Ok(id)
@@ -672,7 +711,7 @@ impl Engine {
                 torrent: tref,
                 piece,
                 data: Vec::new(),
-                error: ErrorCode::new(ErrorCategory::Libtorrent, 15, "invalid piece index"),
+                error: ErrorCode::new(141 /* invalid_piece_index */, Category::Libtorrent),
             });
             return;
         }
@@ -835,7 +874,7 @@ impl Engine {
                     ip: p.addr,
                     local_endpoint: SocketAddr::from(([0, 0, 0, 0], 0)),
                     pid,
-                    client: lt_core::identify_client(&pid),
+                    client: lt_core::fingerprint::identify_client(&pid),
                     flags: fl,
                     source: 0,
                     connection_type: 0,
@@ -871,6 +910,73 @@ impl Engine {
                 }
             })
             .collect()
+    }
+
+    /// Posts a `state_update` alert with the status of every torrent.
+    pub fn post_torrent_updates(&mut self) {
+        let status: Vec<TorrentStatus> = self
+            .torrent_ids()
+            .into_iter()
+            .filter_map(|id| self.status(id))
+            .collect();
+        self.alert(AlertKind::StateUpdate { status });
+    }
+
+    /// Posts a `session_stats` alert with every metric, by metric index.
+    pub fn post_session_stats(&mut self) {
+        let mut values = vec![0i64; lt_settings::metrics::NUM_METRICS];
+        let mut set = |name: &str, v: i64| {
+            if let Some(i) = lt_settings::metrics::find_metric_idx(name) {
+                if let Some(slot) = values.get_mut(i) {
+                    *slot = v;
+                }
+            }
+        };
+        let (mut pd, mut d, mut pu, mut u, mut failed, mut redundant) = (0, 0, 0, 0, 0, 0);
+        let mut by_state = [0i64; 8];
+        for t in self.torrents.values() {
+            pd += t.total_payload_download;
+            d += t.total_download;
+            pu += t.total_payload_upload;
+            u += t.total_upload;
+            failed += t.total_failed_bytes;
+            redundant += t.total_redundant_bytes;
+            by_state[t.state as usize] += 1;
+        }
+        set("net.recv_payload_bytes", pd);
+        set("net.recv_bytes", d);
+        set("net.sent_payload_bytes", pu);
+        set("net.sent_bytes", u);
+        set("net.recv_failed_bytes", failed);
+        set("net.recv_redundant_bytes", redundant);
+        set("ses.num_downloading_torrents", by_state[TorrentState::Downloading as usize]);
+        set("ses.num_seeding_torrents", by_state[TorrentState::Seeding as usize]);
+        set("ses.num_checking_torrents", by_state[TorrentState::CheckingFiles as usize]);
+        set("ses.num_upload_only_torrents", by_state[TorrentState::Finished as usize]);
+        let connected = self.peers.values().filter(|p| p.conn.is_connected()).count() as i64;
+        set("peer.num_peers_connected", connected);
+        set("peer.num_peers_half_open", self.peers.len() as i64 - connected);
+        set(
+            "peer.num_peers_up_unchoked",
+            self.peers.values().filter(|p| !p.conn.am_choking()).count() as i64,
+        );
+        set(
+            "peer.num_peers_down_unchoked",
+            self.peers.values().filter(|p| !p.conn.peer_choking()).count() as i64,
+        );
+        set(
+            "peer.num_peers_down_interested",
+            self.peers.values().filter(|p| p.conn.am_interested()).count() as i64,
+        );
+        set(
+            "peer.num_peers_up_interested",
+            self.peers.values().filter(|p| p.conn.peer_interested()).count() as i64,
+        );
+        if let Some(disk) = &self.disk {
+            let st = disk.stats();
+            set("disk.queued_write_bytes", st.buffered_bytes as i64);
+        }
+        self.alert(AlertKind::SessionStats { values });
     }
 
     // ------------------------------------------------------------------
@@ -1010,7 +1116,7 @@ impl Engine {
                 p.tx = Some(peer_io::start(id, stream, self.events_tx.clone()));
                 self.drive_peer(id);
             }
-            Err(e) => self.disconnect(id, Some(ErrorCode::from_io(&e))),
+            Err(e) => self.disconnect(id, Some(io_error(&e))),
         }
     }
 
@@ -1461,7 +1567,7 @@ impl Engine {
                                     torrent: tref,
                                     piece,
                                     data: buf,
-                                    error: ErrorCode::success(),
+                                    error: ErrorCode::default(),
                                 });
                             } else {
                                 self.user_reads.insert((storage, piece), (tref, buf, size));
@@ -1471,7 +1577,7 @@ impl Engine {
                             torrent: tref,
                             piece,
                             data: Vec::new(),
-                            error: ErrorCode::from_io(&e.error),
+                            error: io_error(&e.error),
                         }),
                     }
                 }
@@ -1533,7 +1639,7 @@ impl Engine {
                         Ok(()) => self.alert(AlertKind::TorrentDeleted { torrent: tref }),
                         Err(e) => self.alert(AlertKind::TorrentDeleteFailed {
                             torrent: tref,
-                            error: ErrorCode::from_io(&e.error),
+                            error: io_error(&e.error),
                         }),
                     }
                 }
@@ -1549,7 +1655,7 @@ impl Engine {
         let Some(t) = self.torrents.get_mut(&tid) else {
             return;
         };
-        let err = ErrorCode::from_io(&e.error);
+        let err = io_error(&e.error);
         let (file_idx, filename) = match e.file {
             lt_storage::ErrorFile::Index(i) => (
                 i as i32,
@@ -1564,7 +1670,7 @@ impl Engine {
             torrent: tref.clone(),
             filename: filename.clone(),
             op: storage_op(e.operation),
-            error: err.clone(),
+            error: err,
         });
         self.alert(AlertKind::TorrentError {
             torrent: tref,
@@ -1709,9 +1815,7 @@ impl Engine {
         }
         if p.alerted_connect {
             if let Some((torrent, peer)) = refs {
-                let error = error.unwrap_or_else(|| {
-                    ErrorCode::new(ErrorCategory::Libtorrent, 0, "Success")
-                });
+                let error = error.unwrap_or_default();
                 self.alert(AlertKind::PeerDisconnected {
                     torrent,
                     peer,
@@ -1748,7 +1852,7 @@ impl Engine {
                             interface: name.clone(),
                             endpoint,
                             op: Operation::GetInterface,
-                            error: ErrorCode::new(ErrorCategory::System, libc::ENODEV, "No such device"),
+                            error: ErrorCode::new(libc::ENODEV, Category::System),
                             socket_type: SocketType::Tcp,
                         });
                         continue;
@@ -1772,7 +1876,7 @@ impl Engine {
                         interface: li_display(&li.host, li.port),
                         endpoint: addr,
                         op,
-                        error: ErrorCode::from_io(&e),
+                        error: io_error(&e),
                         socket_type: SocketType::Tcp,
                     });
                 }
@@ -1843,7 +1947,7 @@ fn verify_piece(meta: &dyn crate::torrent::Metadata, piece: u32, h: &lt_storage:
     }
     if ih.has_v2() && !h.v2_blocks.is_empty() {
         if let Some((root, leaves)) = meta.v2_piece_root(piece) {
-            ok &= lt_metainfo::merkle::merkle_root(&h.v2_blocks, leaves as usize) == root;
+            ok &= lt_metainfo::merkle::merkle_root(&h.v2_blocks, leaves as usize, 0) == root;
         }
     }
     ok

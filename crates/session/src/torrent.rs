@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use lt_core::{ErrorCode, InfoHash, Sha1Hash, Sha256Hash};
+use lt_core::error::ErrorCode;
+use lt_core::{InfoHash, Sha1Hash, Sha256Hash};
 use lt_metainfo::FileStorage;
 use lt_picker::PiecePicker;
 use lt_storage::StorageId;
@@ -271,5 +272,40 @@ impl Torrent {
             },
             ..Default::default()
         }
+    }
+}
+
+impl Metadata for lt_metainfo::TorrentInfo {
+    fn files(&self) -> &FileStorage {
+        lt_metainfo::TorrentInfo::files(self)
+    }
+
+    fn info_hashes(&self) -> InfoHash {
+        lt_metainfo::TorrentInfo::info_hashes(self)
+    }
+
+    fn name(&self) -> &str {
+        lt_metainfo::TorrentInfo::name(self)
+    }
+
+    fn v1_piece_hash(&self, i: u32) -> Option<Sha1Hash> {
+        (self.has_v1_hashes() && (i as i64) < self.num_pieces() as i64)
+            .then(|| self.hash_for_piece(i as i32))
+    }
+
+    fn v2_piece_root(&self, i: u32) -> Option<(Sha256Hash, u32)> {
+        let fs = lt_metainfo::TorrentInfo::files(self);
+        let file = fs.file_index_at_piece(i as i32)?;
+        let layer = self.piece_layer(file);
+        if layer.is_empty() {
+            // A file of at most one piece has no piece layer: the piece's
+            // tree is the file's tree.
+            let leaves = lt_metainfo::file_storage::merkle_num_leafs(fs.file_num_blocks(file) as i64);
+            return Some((fs.root(file), u32::try_from(leaves).ok()?));
+        }
+        let k = (i as usize).checked_sub(fs.piece_index_at_file(file).max(0) as usize)?;
+        let h = layer.get(k * 32..k * 32 + 32)?;
+        let blocks = (fs.piece_length() as u32 / lt_picker::BLOCK_SIZE).max(1);
+        Some((Sha256Hash::from_slice(h).ok()?, blocks))
     }
 }
