@@ -314,8 +314,21 @@ impl Engine {
             let _ = now_ms;
         }
         let tids: Vec<TorrentId> = self.torrents.keys().copied().collect();
+        let now = Instant::now();
         for tid in tids {
             if let Some(t) = self.torrents.get_mut(&tid) {
+                let due: Vec<SocketAddr> = t
+                    .retry
+                    .iter()
+                    .filter(|(at, _)| *at <= now)
+                    .map(|(_, a)| *a)
+                    .collect();
+                t.retry.retain(|(at, _)| *at > now);
+                for a in due {
+                    if !t.candidates.contains(&a) {
+                        t.candidates.push_back(a);
+                    }
+                }
                 let totals = [
                     t.total_download,
                     t.total_upload,
@@ -474,6 +487,8 @@ impl Engine {
             candidates: Default::default(),
             known: Default::default(),
             banned: Default::default(),
+            retry: Vec::new(),
+            failcount: Default::default(),
             hashing: Default::default(),
             contributors: Default::default(),
             checking_progress: 0.0,
@@ -1848,14 +1863,32 @@ impl Engine {
         }
     }
 
-    /// Closes a connection and forgets it.
+    /// Closes a connection and forgets it. An outgoing connection to a
+    /// peer we still may need is retried later, backing off with each
+    /// failure.
     fn disconnect(&mut self, id: ConnId, error: Option<ErrorCode>) {
         let refs = self.peer_ref(id);
         let Some(mut p) = self.peers.remove(&id) else {
             return;
         };
+        let was_connected = p.conn.is_connected() || p.alerted_connect;
         p.conn.close();
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
+            let peer_seed = p.has.len() > 0 && p.has.all();
+            let useful = !(t.is_seed() && peer_seed) && !t.banned.contains(&p.addr.ip());
+            if p.outgoing && useful && !self.shutting_down && t.is_active() {
+                let fails = t.failcount.entry(p.addr).or_insert(0);
+                if was_connected {
+                    *fails = 0;
+                } else {
+                    *fails += 1;
+                }
+                let max_fail = self.settings.get_int(keys::MAX_FAILCOUNT).max(1) as u32;
+                if *fails < max_fail {
+                    let delay = Duration::from_secs(1u64 << (*fails).min(6));
+                    t.retry.push((Instant::now() + delay, p.addr));
+                }
+            }
             t.peers.remove(&id);
             for b in p.pipeline.outstanding().collect::<Vec<_>>() {
                 t.picker.mark_aborted(b, p.key);

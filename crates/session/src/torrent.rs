@@ -84,6 +84,9 @@ pub(crate) struct Torrent {
     pub candidates: VecDeque<SocketAddr>,
     /// Addresses we know (connected or not), to avoid duplicates.
     pub known: HashSet<SocketAddr>,
+    /// Peers to try again later: when, and how often they failed.
+    pub retry: Vec<(Instant, SocketAddr)>,
+    pub failcount: HashMap<SocketAddr, u32>,
     /// Addresses that sent data failing the hash check.
     pub banned: HashSet<std::net::IpAddr>,
     /// Pieces being hashed.
