@@ -13,7 +13,7 @@
 //!   `ut_pex` (BEP 11), `lt_donthave`, `upload_only`, `share_mode`.
 //! * [`fast`] — the BEP 6 allowed-fast set.
 //! * [`peer`] — [`PeerConnection`], the per-peer state machine.
-//! * `mse` — Message Stream Encryption (the "encryption" handshake and
+//! * [`mse`] — Message Stream Encryption (the "encryption" handshake and
 //!   RC4 stream), a separate layer below the peer connection.
 //!
 //! # Driving a [`PeerConnection`]
@@ -117,6 +117,7 @@ pub mod extension;
 pub mod fast;
 pub mod handshake;
 pub mod message;
+pub mod mse;
 pub mod peer;
 
 pub use bitfield::Bitfield;
