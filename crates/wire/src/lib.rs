@@ -127,4 +127,5 @@ pub use handshake::{match_info_hash, Handshake, HandshakeDecoder, HandshakeProgr
 pub use message::{BlockRequest, HashRequest, Message, MessageDecoder};
 pub use peer::{
     Counters, Event, PeerConfig, PeerConnection, PieceGeometry, TorrentInfo, UnknownMessagePolicy,
+    MIN_READ_SPACE,
 };

@@ -47,6 +47,9 @@ pub const CRYPTO_PLAINTEXT: u32 = 0x01;
 /// `crypto_provide` / `crypto_select` bit for RC4.
 pub const CRYPTO_RC4: u32 = 0x02;
 
+/// Shortest DH private key accepted (128 bits, the MSE minimum).
+pub const MIN_SECRET: usize = 16;
+
 const KEY_LEN: usize = 96;
 const VC: [u8; 8] = [0; 8];
 
@@ -177,7 +180,9 @@ pub enum CryptoMethod {
 #[derive(Debug)]
 pub struct MseResult {
     pub method: CryptoMethod,
-    /// The stream key (info-hash) the connection is for.
+    /// The stream key (info-hash) the connection is for. The BitTorrent
+    /// handshake that follows must name this same info-hash: check it on
+    /// [`crate::Event::IncomingHandshake`].
     pub skey: Sha1Hash,
     /// Apply to every byte we send after the handshake (RC4 only).
     pub encryptor: Option<Rc4>,
@@ -281,7 +286,7 @@ impl MseHandshake {
         let mut h = Self::base(secret, methods, pad);
         h.skey = Some(skey);
         h.ia = initial_payload;
-        h.state = if h.methods == 0 || h.ia.len() > u16::MAX as usize {
+        h.state = if h.methods == 0 || h.ia.len() > u16::MAX as usize || secret.len() < MIN_SECRET {
             State::Failed
         } else {
             State::AWaitY
@@ -303,7 +308,7 @@ impl MseHandshake {
         h.out.clear();
         h.skeys = skeys.iter().map(|k| (*k, req2_hash(k))).collect();
         h.prefer_rc4 = prefer_rc4;
-        h.state = if h.methods == 0 {
+        h.state = if h.methods == 0 || secret.len() < MIN_SECRET {
             State::Failed
         } else {
             State::BWaitY
@@ -771,6 +776,14 @@ mod tests {
         a.take_output();
         a.receive(DhKey::new(&[6; 20]).public()).unwrap();
         assert!(a.receive(&[0xab; 600]).is_err());
+    }
+
+    #[test]
+    fn short_secret_or_no_method_refused() {
+        let mut a = MseHandshake::outgoing(SKEY, &[3; 15], &[], CRYPTO_RC4, vec![]);
+        assert!(a.receive(DhKey::new(&[6; 20]).public()).is_err());
+        let mut b = MseHandshake::incoming(&[SKEY], &[3; 20], &[], 0, true);
+        assert!(b.receive(DhKey::new(&[6; 20]).public()).is_err());
     }
 
     #[test]

@@ -24,6 +24,9 @@ use crate::message::{
 };
 use crate::{Bitfield, Error};
 
+/// Spare capacity [`PeerConnection::recv_buffer`] guarantees for a read.
+pub const MIN_READ_SPACE: usize = 16 * 1024;
+
 /// What to do with a message id this crate does not know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnknownMessagePolicy {
@@ -119,7 +122,9 @@ impl PieceGeometry {
             return 0;
         }
         let start = i as u64 * self.piece_length as u64;
-        (self.total_size - start).min(self.piece_length as u64) as u32
+        self.total_size
+            .saturating_sub(start)
+            .min(self.piece_length as u64) as u32
     }
 
     /// Whether a block lies inside its piece and is not empty.
@@ -254,8 +259,12 @@ struct Outstanding {
 /// Pieces the peer announced before the piece count was known.
 #[derive(Clone, Debug, Default)]
 struct PendingPieces {
+    /// Bits from a bitfield message and/or `have`s (MSB first).
     raw: Vec<u8>,
+    /// Set by have-all / have-none.
     all: Option<bool>,
+    /// Byte length of the bitfield message, which must match exactly.
+    bitfield_len: Option<usize>,
 }
 
 /// One peer connection. See the crate documentation for the driving loop.
@@ -535,7 +544,15 @@ impl PeerConnection {
     /// `socket.read_buf(conn.recv_buffer())`), then call
     /// [`process`](Self::process). Blocks of `piece` messages are handed
     /// out as views of this buffer, so no further copy is made before disk.
+    ///
+    /// The buffer is given at least [`MIN_READ_SPACE`] bytes of spare
+    /// capacity, so a read into it is never tiny. Once a block has been
+    /// split off, the next reservation moves the (few) unparsed bytes into a
+    /// fresh allocation while the old one lives on in the block's `Bytes`.
     pub fn recv_buffer(&mut self) -> &mut BytesMut {
+        if self.recv.capacity() - self.recv.len() < MIN_READ_SPACE {
+            self.recv.reserve(MIN_READ_SPACE);
+        }
         &mut self.recv
     }
 
@@ -586,7 +603,7 @@ impl PeerConnection {
                         };
                         self.counters.payload_down += payload as u64;
                         self.counters.protocol_down += (wire_len - payload) as u64;
-                        if let Err(e) = self.on_message(msg, now) {
+                        if let Err(e) = self.on_message(msg) {
                             self.close_with(e);
                         }
                     }
@@ -696,7 +713,7 @@ impl PeerConnection {
         }
     }
 
-    fn on_message(&mut self, msg: Message, now: Instant) -> Result<(), Error> {
+    fn on_message(&mut self, msg: Message) -> Result<(), Error> {
         let fast = self.extensions.fast();
         match msg {
             Message::KeepAlive => {}
@@ -733,6 +750,7 @@ impl PeerConnection {
                         self.pending_pieces = PendingPieces {
                             raw: b.to_vec(),
                             all: None,
+                            bitfield_len: Some(b.len()),
                         };
                     }
                 }
@@ -753,6 +771,7 @@ impl PeerConnection {
                         self.pending_pieces = PendingPieces {
                             raw: Vec::new(),
                             all: Some(all),
+                            bitfield_len: None,
                         }
                     }
                 }
@@ -850,7 +869,6 @@ impl PeerConnection {
                 }
             }
         }
-        let _ = now;
         Ok(())
     }
 
@@ -950,20 +968,18 @@ impl PeerConnection {
     pub fn set_geometry(&mut self, g: PieceGeometry, our_pieces: Bitfield) -> Result<(), Error> {
         let pending = std::mem::take(&mut self.pending_pieces);
         let r: Result<Bitfield, Error> = (|| {
-            let bf = match pending.all {
-                Some(true) => Bitfield::full(g.num_pieces),
-                Some(false) => Bitfield::new(g.num_pieces),
-                None if pending.raw.is_empty() => Bitfield::new(g.num_pieces),
-                None => {
-                    let mut raw = pending.raw;
-                    let need = crate::bitfield::bitfield_bytes(g.num_pieces);
-                    if raw.len() < need {
-                        raw.resize(need, 0);
-                    }
-                    Bitfield::from_wire(&raw, g.num_pieces)?
-                }
-            };
-            Ok(bf)
+            if pending.all == Some(true) {
+                return Ok(Bitfield::full(g.num_pieces));
+            }
+            let need = crate::bitfield::bitfield_bytes(g.num_pieces);
+            if pending.bitfield_len.is_some_and(|n| n != need) || pending.raw.len() > need {
+                return Err(Error::BadBitfield);
+            }
+            // have-none or nothing, plus any `have`s; or a bitfield plus
+            // `have`s. Spare bits set mean an index beyond the last piece.
+            let mut raw = pending.raw;
+            raw.resize(need, 0);
+            Bitfield::from_wire(&raw, g.num_pieces)
         })();
         match r {
             Ok(bf) => {

@@ -873,3 +873,59 @@ fn messages_before_handshake_and_garbage() {
         assert!(!b.is_open());
     }
 }
+
+#[test]
+fn geometry_and_recv_buffer() {
+    let g = geometry();
+    assert_eq!(g.num_pieces, 3);
+    assert_eq!(
+        (g.piece_size(0), g.piece_size(2), g.piece_size(3)),
+        (PIECE, 20000, 0)
+    );
+    assert!(g.block_in_range(&BlockRequest::new(2, 16384, 20000 - 16384)));
+    assert!(!g.block_in_range(&BlockRequest::new(2, 16384, 16384)));
+    assert!(PieceGeometry::new(0, 10).is_none());
+    assert!(PieceGeometry::new(1, u64::MAX).is_none());
+    let mut p = seed_and_leech();
+    let buf = p.a.recv_buffer();
+    assert!(buf.capacity() - buf.len() >= lt_wire::MIN_READ_SPACE);
+}
+
+#[test]
+fn haves_before_geometry_are_bounded_and_kept() {
+    let magnet = TorrentInfo {
+        info_hash: InfoHash::from_v1(IH),
+        geometry: None,
+        our_pieces: Bitfield::new(0),
+    };
+    let mut c1 = cfg(1);
+    c1.max_message_len = 1024;
+    let mut p = Pair::new(c1, magnet, cfg(2), torrent(Bitfield::new(3)));
+    p.take_a();
+    p.b.we_have(2).unwrap();
+    p.pump();
+    assert!(p.take_a().contains(&Event::Have(2)));
+    p.a.set_geometry(geometry(), Bitfield::new(3)).unwrap();
+    assert!(p.a.peer_has(2) && !p.a.peer_has(1));
+    // Without geometry, a have index beyond what any bitfield could hold is refused.
+    let magnet = TorrentInfo {
+        info_hash: InfoHash::from_v1(IH),
+        geometry: None,
+        our_pieces: Bitfield::new(0),
+    };
+    let mut c1 = cfg(1);
+    c1.max_message_len = 1024;
+    let now = Instant::now();
+    let mut a = PeerConnection::outgoing(c1, magnet, IH, None, now);
+    let h = lt_wire::Handshake {
+        reserved: Reserved::standard(),
+        info_hash: IH,
+        peer_id: Sha1Hash([2; 20]),
+    };
+    a.receive(&h.encode(), now);
+    a.receive(&Message::Have(1024 * 8).to_bytes(), now);
+    assert_eq!(
+        disconnect_reason(&mut a),
+        Some(Error::PieceOutOfRange { piece: 8192 })
+    );
+}
