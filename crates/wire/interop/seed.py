@@ -18,7 +18,7 @@ time.sleep(0.5)
 info = {'port': s.listen_port(), 'ih': str(ti.info_hashes().v1), 'piece_len': ti.piece_length(),
         'total': ti.total_size(), 'p0': hashlib.sha1(data[:65536]).hexdigest(), 'meta': ti.metadata_size()}
 print(json.dumps(info), flush=True)
-end = time.time() + 25
+end = time.time() + float(os.environ.get("SEED_SECS", "25"))
 while time.time() < end:
     for a in s.pop_alerts():
         if isinstance(a, (lt.peer_disconnected_alert, lt.peer_connect_alert, lt.incoming_connection_alert, lt.peer_error_alert)):

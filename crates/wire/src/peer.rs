@@ -61,8 +61,12 @@ pub struct PeerConfig {
     pub handshake_timeout: Duration,
     /// How many allowed-fast pieces we grant a peer (BEP 6), 0 for none.
     pub allowed_fast_set_size: u32,
-    /// Unknown message ids.
+    /// Unknown message ids (and extended messages under an id we did not
+    /// register).
     pub unknown_messages: UnknownMessagePolicy,
+    /// Invalid requests (outside the torrent, empty, too long) tolerated
+    /// before disconnecting; each is rejected or ignored.
+    pub max_invalid_requests: u32,
     /// Our extension handshake (`m` maps the extension names we understand
     /// to the ids we want to receive them under). Sent when both sides set
     /// the extension-protocol bit. `reqq` is filled from `max_peer_requests`
@@ -74,7 +78,8 @@ impl PeerConfig {
     /// Defaults: standard reserved bits, 1 MiB messages, 2000 queued peer
     /// requests, 16 KiB max request, 60 s request timeout, 60 s keep-alive,
     /// 120 s inactivity, 10 s handshake timeout, 5 allowed-fast pieces,
-    /// unknown messages disconnect, and no extensions registered.
+    /// unknown messages disconnect, 300 invalid requests tolerated, and no
+    /// extensions registered.
     pub fn new(peer_id: PeerId) -> Self {
         PeerConfig {
             peer_id,
@@ -88,6 +93,7 @@ impl PeerConfig {
             handshake_timeout: Duration::from_secs(10),
             allowed_fast_set_size: 5,
             unknown_messages: UnknownMessagePolicy::Disconnect,
+            max_invalid_requests: 300,
             extensions: ExtHandshake::default(),
         }
     }
@@ -294,6 +300,9 @@ pub struct PeerConnection {
     peer_interested: bool,
     peer_pieces: Option<Bitfield>,
     pending_pieces: PendingPieces,
+    /// A bitfield, have-all, have-none or have was received.
+    pieces_announced: bool,
+    invalid_requests: u32,
     our_pieces: Bitfield,
     outstanding: Vec<Outstanding>,
     peer_requests: VecDeque<BlockRequest>,
@@ -347,6 +356,8 @@ impl PeerConnection {
             peer_interested: false,
             peer_pieces: None,
             pending_pieces: PendingPieces::default(),
+            pieces_announced: false,
+            invalid_requests: 0,
             our_pieces: Bitfield::new(0),
             outstanding: Vec::new(),
             peer_requests: VecDeque::new(),
@@ -741,9 +752,11 @@ impl PeerConnection {
             Message::Have(i) => {
                 self.check_piece(i)?;
                 self.peer_has_piece(i)?;
+                self.pieces_announced = true;
                 self.events.push_back(Event::Have(i));
             }
             Message::Bitfield(b) => {
+                self.first_bitfield()?;
                 match self.geometry() {
                     Some(g) => self.peer_pieces = Some(Bitfield::from_wire(&b, g.num_pieces)?),
                     None => {
@@ -758,6 +771,7 @@ impl PeerConnection {
             }
             ref m @ (Message::HaveAll | Message::HaveNone) => {
                 self.require(fast, m)?;
+                self.first_bitfield()?;
                 let all = matches!(m, Message::HaveAll);
                 match self.geometry() {
                     Some(g) => {
@@ -827,8 +841,10 @@ impl PeerConnection {
             }
             ref m @ Message::Suggest(i) => {
                 self.require(fast, m)?;
-                self.check_piece(i)?;
-                self.events.push_back(Event::Suggest(i));
+                // Out-of-range suggestions are ignored (as libtorrent does).
+                if self.check_piece(i).is_ok() {
+                    self.events.push_back(Event::Suggest(i));
+                }
             }
             ref m @ Message::Reject(r) => {
                 self.require(fast, m)?;
@@ -839,14 +855,18 @@ impl PeerConnection {
             }
             ref m @ Message::AllowedFast(i) => {
                 self.require(fast, m)?;
-                self.check_piece(i)?;
-                if self.allowed_fast_in.len() < 4096 && self.allowed_fast_in.insert(i) {
+                // Out-of-range pieces are ignored (as libtorrent does).
+                if self.check_piece(i).is_ok()
+                    && self.allowed_fast_in.len() < 4096
+                    && self.allowed_fast_in.insert(i)
+                {
                     self.events.push_back(Event::AllowedFast(i));
                 }
             }
-            ref m @ Message::Extended { id, ref payload } => {
-                self.require(self.extensions.extension_protocol(), m)?;
-                self.on_extended(id, payload.clone())?;
+            Message::Extended { id, payload } => {
+                // Like libtorrent, extended messages are processed even when
+                // the peer did not set the extension bit.
+                self.on_extended(id, payload)?;
             }
             ref m @ (Message::HashRequest(_) | Message::Hashes { .. } | Message::HashReject(_)) => {
                 self.require(
@@ -869,6 +889,17 @@ impl PeerConnection {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Bitfield, have-all and have-none may come once, before any `have`.
+    fn first_bitfield(&mut self) -> Result<(), Error> {
+        if self.pieces_announced {
+            return Err(Error::UnexpectedMessage(
+                "bitfield after the peer's pieces were announced",
+            ));
+        }
+        self.pieces_announced = true;
         Ok(())
     }
 
@@ -898,15 +929,21 @@ impl PeerConnection {
 
     fn on_peer_request(&mut self, r: BlockRequest) -> Result<(), Error> {
         let fast = self.extensions.fast();
-        if let Some(g) = self.geometry() {
-            if r.piece >= g.num_pieces {
-                return Err(Error::PieceOutOfRange { piece: r.piece });
-            }
-            if !g.block_in_range(&r) || r.length > self.cfg.max_request_len {
+        let valid = r.length > 0
+            && r.length <= self.cfg.max_request_len
+            && self.geometry().is_some_and(|g| g.block_in_range(&r));
+        if !valid {
+            // Invalid requests are answered like refused ones (reject with
+            // the fast extension, else ignored), as libtorrent does; a peer
+            // that keeps sending them is disconnected.
+            self.invalid_requests += 1;
+            if self.invalid_requests > self.cfg.max_invalid_requests {
                 return Err(Error::BadRequest);
             }
-        } else if r.length == 0 || r.length > self.cfg.max_request_len {
-            return Err(Error::BadRequest);
+            if fast {
+                self.push(&Message::Reject(r));
+            }
+            return Ok(());
         }
         let choked_ok = !self.am_choking || (fast && self.allowed_fast_out.contains(&r.piece));
         let acceptable = choked_ok
@@ -924,7 +961,10 @@ impl PeerConnection {
 
     fn on_extended(&mut self, id: u8, payload: Bytes) -> Result<(), Error> {
         if id == 0 {
-            let h = ExtHandshake::parse(&payload)?;
+            // A malformed extension handshake is ignored (as libtorrent does).
+            let Ok(h) = ExtHandshake::parse(&payload) else {
+                return Ok(());
+            };
             for (name, &eid) in &h.m {
                 if eid == 0 {
                     self.peer_ext_ids.remove(name);
@@ -938,6 +978,12 @@ impl PeerConnection {
             return Ok(());
         }
         let Some(name) = self.our_ext_names.get(&id).cloned() else {
+            // An id we never registered: libtorrent disconnects.
+            if self.cfg.unknown_messages == UnknownMessagePolicy::Disconnect {
+                return Err(Error::UnknownMessage {
+                    id: crate::message::id::EXTENDED,
+                });
+            }
             self.events.push_back(Event::Extended {
                 id,
                 name: None,

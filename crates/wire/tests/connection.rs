@@ -728,9 +728,34 @@ fn hostile_input() {
             Error::PieceOutOfRange { piece: 3 },
         ),
         (
+            Reserved::NONE,
+            wire(Message::Suggest(1)).to_vec(),
+            Error::NotNegotiated { id: 13 },
+        ),
+        // Pieces are announced once: bitfield / have-all / have-none first.
+        (
             Reserved::standard(),
-            wire(Message::Suggest(99)).to_vec(),
-            Error::PieceOutOfRange { piece: 99 },
+            [
+                wire(Message::HaveAll),
+                wire(Message::Bitfield(Bytes::from_static(&[0xe0]))),
+            ]
+            .concat(),
+            Error::UnexpectedMessage("bitfield after the peer's pieces were announced"),
+        ),
+        (
+            Reserved::standard(),
+            [wire(Message::Have(1)), wire(Message::HaveNone)].concat(),
+            Error::UnexpectedMessage("bitfield after the peer's pieces were announced"),
+        ),
+        // An extended message under an id we never registered.
+        (
+            Reserved::standard(),
+            wire(Message::Extended {
+                id: 77,
+                payload: Bytes::new(),
+            })
+            .to_vec(),
+            Error::UnknownMessage { id: 20 },
         ),
         (
             Reserved::standard(),
@@ -746,30 +771,6 @@ fn hostile_input() {
             Reserved::NONE,
             wire(Message::HaveAll).to_vec(),
             Error::NotNegotiated { id: 14 },
-        ),
-        (
-            Reserved::NONE,
-            wire(Message::Extended {
-                id: 0,
-                payload: Bytes::from_static(b"de"),
-            })
-            .to_vec(),
-            Error::NotNegotiated { id: 20 },
-        ),
-        (
-            Reserved::standard(),
-            wire(Message::Request(BlockRequest::new(5, 0, BLOCK))).to_vec(),
-            Error::PieceOutOfRange { piece: 5 },
-        ),
-        (
-            Reserved::standard(),
-            wire(Message::Request(BlockRequest::new(2, 16384, 16384))).to_vec(),
-            Error::BadRequest,
-        ),
-        (
-            Reserved::standard(),
-            wire(Message::Request(BlockRequest::new(0, 0, 0))).to_vec(),
-            Error::BadRequest,
         ),
         (
             Reserved::standard(),
@@ -808,12 +809,13 @@ fn hostile_input() {
         b.receive(&[0, 0, 0, 0], now);
         assert!(b.poll_event().is_none() && b.poll_transmit().is_none());
     }
-    // Malformed extension handshake.
+    // Tolerated, as libtorrent tolerates them: the connection stays open.
     let mut c = cfg(2);
     c.unknown_messages = UnknownMessagePolicy::Ignore;
     let (mut b, now) = raw_peer(Reserved::standard(), c);
     b.receive(&[0, 0, 0, 1, 99], now);
-    assert!(b.is_open());
+    b.receive(&wire(Message::Suggest(99)), now);
+    b.receive(&wire(Message::AllowedFast(99)), now);
     b.receive(
         &wire(Message::Extended {
             id: 0,
@@ -821,10 +823,52 @@ fn hostile_input() {
         }),
         now,
     );
-    assert!(matches!(
-        disconnect_reason(&mut b),
-        Some(Error::BadExtension(_))
-    ));
+    assert!(b.is_open());
+    assert!(b.poll_event().is_none());
+    assert!(b.poll_transmit().is_none());
+    // Extended messages are processed even without the extension bit; a
+    // port message without the DHT bit is ignored.
+    let (mut b, now) = raw_peer(Reserved::NONE, cfg(2));
+    b.receive(&wire(Message::Port(6881)), now);
+    b.receive(
+        &wire(Message::Extended {
+            id: 0,
+            payload: Bytes::from_static(b"d1:md6:ut_pexi1eee"),
+        }),
+        now,
+    );
+    assert!(matches!(b.poll_event(), Some(Event::ExtensionHandshake(_))));
+    assert!(b.peer_supports("ut_pex") && b.is_open());
+}
+
+#[test]
+fn invalid_requests_are_rejected_then_disconnect() {
+    let mut c = cfg(2);
+    c.max_invalid_requests = 3;
+    let (mut b, now) = raw_peer(Reserved::standard(), c);
+    let bad = [
+        BlockRequest::new(5, 0, BLOCK),
+        BlockRequest::new(2, 16384, 16384),
+        BlockRequest::new(0, 0, 0),
+    ];
+    for r in bad {
+        b.receive(&Message::Request(r).to_bytes(), now);
+        assert_eq!(b.poll_transmit().unwrap(), Message::Reject(r).to_bytes());
+        assert!(b.poll_event().is_none());
+    }
+    // Too large a block, once more over the limit: disconnect.
+    b.receive(
+        &Message::Request(BlockRequest::new(0, 0, 32 * 1024)).to_bytes(),
+        now,
+    );
+    assert_eq!(disconnect_reason(&mut b), Some(Error::BadRequest));
+    // Without the fast extension invalid requests are silently ignored.
+    let (mut b, now) = raw_peer(Reserved::NONE, cfg(2));
+    b.receive(
+        &Message::Request(BlockRequest::new(5, 0, BLOCK)).to_bytes(),
+        now,
+    );
+    assert!(b.is_open() && b.poll_transmit().is_none() && b.poll_event().is_none());
 }
 
 #[test]
