@@ -28,6 +28,17 @@ fuzz_target!(|data: &[u8]| {
     let _ = ExtHandshake::parse(rest);
     let _ = PexMsg::parse(rest);
     let _ = MetadataMsg::parse(&Bytes::copy_from_slice(rest));
+    if flags & 0x80 != 0 {
+        // The MSE responder fed arbitrary bytes (one modpow per input).
+        let both = lt_wire::mse::CRYPTO_RC4 | lt_wire::mse::CRYPTO_PLAINTEXT;
+        let mut mse = lt_wire::mse::MseHandshake::incoming(&[Sha1Hash([7; 20])], &[1; 20], &[], both, true);
+        for c in rest.chunks(1 + chunk as usize) {
+            if mse.receive(c).is_err() {
+                break;
+            }
+        }
+        return;
+    }
 
     // A full connection.
     let now = Instant::now();
