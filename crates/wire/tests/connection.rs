@@ -1006,7 +1006,7 @@ fn transfer_over_mse_rc4() {
     let (mut b_enc, mut b_dec) = (rb.encryptor.unwrap(), rb.decryptor.unwrap());
     b.receive(&rb.initial_payload, now);
     a.receive(&ra.initial_payload, now);
-    let mut blocks = 0;
+    let mut got_blocks = 0;
     let mut requested = false;
     for _ in 0..20 {
         while let Some(ev) = b.poll_event() {
@@ -1038,7 +1038,7 @@ fn transfer_over_mse_rc4() {
                     data,
                 } => {
                     assert_eq!(data, content(piece, offset, data.len() as u32));
-                    blocks += 1;
+                    got_blocks += 1;
                 }
                 _ => {}
             }
@@ -1059,6 +1059,6 @@ fn transfer_over_mse_rc4() {
             a.receive(&x, now);
         }
     }
-    assert_eq!(blocks, 6);
+    assert_eq!(got_blocks, 6);
     assert!(a.is_open() && b.is_open());
 }
