@@ -154,7 +154,8 @@ pub struct TorrentInfo {
 }
 
 /// Byte counters, split into payload (block data) and protocol (all else:
-/// handshake, message headers, control messages).
+/// handshake, message headers, control messages). Bytes of an MSE
+/// handshake are not seen by the connection and not counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub payload_down: u64,
@@ -602,7 +603,18 @@ impl PeerConnection {
                         Ok(HandshakeProgress::Complete(h)) => self.on_handshake_complete(h, now),
                     }
                 }
-                Phase::AwaitAccept | Phase::Closed => return,
+                Phase::AwaitAccept => {
+                    // Bytes keep arriving while the driver looks the torrent
+                    // up; bound what we hold for it.
+                    if self.recv.len() > self.cfg.max_message_len as usize + HANDSHAKE_LEN {
+                        self.close_with(Error::MessageTooLarge {
+                            len: self.recv.len().min(u32::MAX as usize) as u32,
+                            max: self.cfg.max_message_len,
+                        });
+                    }
+                    return;
+                }
+                Phase::Closed => return,
                 Phase::Active => match self.decoder.decode(&mut self.recv) {
                     Err(e) => self.close_with(e),
                     Ok(None) => return,

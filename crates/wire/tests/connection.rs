@@ -1062,3 +1062,29 @@ fn transfer_over_mse_rc4() {
     assert_eq!(got_blocks, 6);
     assert!(a.is_open() && b.is_open());
 }
+
+#[test]
+fn input_while_awaiting_accept_is_bounded() {
+    let now = Instant::now();
+    let mut c = cfg(2);
+    c.max_message_len = 1000;
+    let mut b = PeerConnection::incoming(c, None, now);
+    let h = lt_wire::Handshake {
+        reserved: Reserved::standard(),
+        info_hash: IH,
+        peer_id: Sha1Hash([1; 20]),
+    };
+    b.receive(&h.encode(), now);
+    assert!(matches!(
+        b.poll_event(),
+        Some(Event::IncomingHandshake { .. })
+    ));
+    b.receive(&[0u8; 900], now);
+    assert!(b.is_open());
+    b.receive(&[0u8; 200], now);
+    assert!(matches!(
+        disconnect_reason(&mut b),
+        Some(Error::MessageTooLarge { .. })
+    ));
+    assert!(b.accept(torrent(Bitfield::full(3)), now).is_err());
+}
