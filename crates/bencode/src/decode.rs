@@ -5,7 +5,9 @@
 //! grows with the number of values actually present in the input (it is
 //! never sized from a length the input claims).
 
-use crate::{Document, Error, ErrorKind, Kind, Limits};
+use std::sync::Mutex;
+
+use crate::{Document, Error, ErrorKind, Kind, Limits, ListCache};
 
 const KIND_INT: u32 = 0;
 const KIND_BYTES: u32 = 1;
@@ -96,6 +98,11 @@ pub(crate) fn parse<const COMPAT: bool>(buf: &[u8], limits: Limits) -> Result<Do
             return Err(err(ErrorKind::UnexpectedEof, pos));
         };
         if COMPAT {
+            // libtorrent checks the depth at the start of every step, so
+            // `max_depth` open containers fail only when more input follows.
+            if stack.len() >= limits.max_depth {
+                return Err(err(ErrorKind::DepthExceeded, pos));
+            }
             steps += 1;
             if steps > max_tokens {
                 return Err(err(ErrorKind::TokenLimitExceeded, pos));
@@ -164,7 +171,7 @@ pub(crate) fn parse<const COMPAT: bool>(buf: &[u8], limits: Limits) -> Result<Do
                 pos = end;
             }
             b'l' | b'd' => {
-                if stack.len() >= limits.max_depth {
+                if !COMPAT && stack.len() >= limits.max_depth {
                     return Err(err(ErrorKind::DepthExceeded, pos));
                 }
                 let dict = b == b'd';
@@ -213,6 +220,7 @@ pub(crate) fn parse<const COMPAT: bool>(buf: &[u8], limits: Limits) -> Result<Do
         buf,
         tokens,
         consumed: pos,
+        list_cache: Mutex::new(ListCache::EMPTY),
     })
 }
 
