@@ -94,7 +94,11 @@ fuzz_target!(|data: &[u8]| {
     let step = 1 + chunk as usize % 64;
     let mut t = now;
     for piece in rest.chunks(step) {
-        conn.receive(piece, t);
+        if chunk & 0x80 != 0 {
+            conn.receive_bytes(Bytes::copy_from_slice(piece), t);
+        } else {
+            conn.receive(piece, t);
+        }
         while let Some(ev) = conn.poll_event() {
             match ev {
                 Event::Interested => {

@@ -21,9 +21,12 @@
 //! A driver (one tokio task per peer in the session engine) owns the socket
 //! and loops:
 //!
-//! 1. read from the socket into [`PeerConnection::recv_buffer`] (or pass a
-//!    slice to [`PeerConnection::receive`]) and call
-//!    [`PeerConnection::process`] with the current `Instant`;
+//! 1. read from the socket into [`PeerConnection::recv_buffer`] and call
+//!    [`PeerConnection::process`] with the current `Instant` — or, when a
+//!    separate reader task hands over chunks as [`bytes::Bytes`], pass each
+//!    to [`PeerConnection::receive_bytes`] (messages wholly inside a chunk
+//!    are decoded from it without a copy), or pass a slice to
+//!    [`PeerConnection::receive`] (copied);
 //! 2. drain [`PeerConnection::poll_event`] and act on the events (store a
 //!    [`Event::Block`], read a block from disk for an [`Event::Request`],
 //!    tell the picker about [`Event::Have`], …), calling the connection's

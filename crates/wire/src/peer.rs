@@ -618,19 +618,69 @@ impl PeerConnection {
                 Phase::Active => match self.decoder.decode(&mut self.recv) {
                     Err(e) => self.close_with(e),
                     Ok(None) => return,
-                    Ok(Some((msg, wire_len))) => {
-                        self.last_received = now;
-                        let payload = match &msg {
-                            Message::Piece { data, .. } => data.len(),
-                            _ => 0,
-                        };
-                        self.counters.payload_down += payload as u64;
-                        self.counters.protocol_down += (wire_len - payload) as u64;
-                        if let Err(e) = self.on_message(msg) {
-                            self.close_with(e);
-                        }
-                    }
+                    Ok(Some((msg, wire_len))) => self.on_decoded(msg, wire_len, now),
                 },
+            }
+        }
+    }
+
+    fn on_decoded(&mut self, msg: Message, wire_len: usize, now: Instant) {
+        self.last_received = now;
+        let payload = match &msg {
+            Message::Piece { data, .. } => data.len(),
+            _ => 0,
+        };
+        self.counters.payload_down += payload as u64;
+        self.counters.protocol_down += (wire_len - payload) as u64;
+        if let Err(e) = self.on_message(msg) {
+            self.close_with(e);
+        }
+    }
+
+    /// Processes a chunk the driver already holds as [`Bytes`] (e.g. sent
+    /// by a reader task). Messages that lie wholly inside `chunk` are
+    /// decoded from it without copying — a block is a view of `chunk`; only
+    /// a message split across chunks is assembled in the receive buffer.
+    pub fn receive_bytes(&mut self, mut chunk: Bytes, now: Instant) {
+        self.tick(now);
+        while !chunk.is_empty() {
+            if self.phase == Phase::Closed {
+                return;
+            }
+            if self.phase != Phase::Active {
+                // Handshake: small, copied. It may complete part-way through
+                // the chunk, so hand over only what it can consume.
+                let take = if self.phase == Phase::Handshake {
+                    (HANDSHAKE_LEN - self.hs.consumed()).clamp(1, chunk.len())
+                } else {
+                    chunk.len()
+                };
+                self.recv.extend_from_slice(&chunk.split_to(take));
+                self.process(now);
+                continue;
+            }
+            if !self.recv.is_empty() {
+                // Complete the message already started in the receive buffer.
+                let need = match self.decoder.next_len(&self.recv) {
+                    Ok(Some(total)) => total.saturating_sub(self.recv.len()),
+                    Ok(None) => 4 - self.recv.len().min(4),
+                    Err(e) => {
+                        self.close_with(e);
+                        return;
+                    }
+                };
+                let take = need.clamp(1, chunk.len());
+                self.recv.extend_from_slice(&chunk.split_to(take));
+                self.process(now);
+                continue;
+            }
+            match self.decoder.decode_bytes(&mut chunk) {
+                Err(e) => self.close_with(e),
+                Ok(Some((msg, wire_len))) => self.on_decoded(msg, wire_len, now),
+                Ok(None) => {
+                    self.recv.extend_from_slice(&chunk);
+                    return;
+                }
             }
         }
     }

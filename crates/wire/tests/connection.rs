@@ -1088,3 +1088,104 @@ fn input_while_awaiting_accept_is_bounded() {
     ));
     assert!(b.accept(torrent(Bitfield::full(3)), now).is_err());
 }
+
+#[test]
+fn receive_bytes_is_zero_copy_and_chunking_agnostic() {
+    // Build the seed's whole output stream for a transfer, then feed it to
+    // fresh leeches in different chunkings; all must see the same events.
+    let mut p = seed_and_leech();
+    p.a.interested().unwrap();
+    p.pump();
+    p.b.unchoke().unwrap();
+    p.pump();
+    for r in blocks(geometry()) {
+        p.a.request(r, p.now).unwrap();
+    }
+    p.pump();
+    for e in p.take_b() {
+        if let Event::Request(r) = e {
+            p.b.send_block(r.piece, r.offset, content(r.piece, r.offset, r.length))
+                .unwrap();
+        }
+    }
+    let mut stream = Vec::new();
+    while let Some(x) = p.b.poll_transmit() {
+        stream.extend_from_slice(&x);
+    }
+    let expected: Vec<Event> = {
+        let mut a = p.a;
+        a.receive(&stream, p.now);
+        std::iter::from_fn(|| a.poll_event()).collect()
+    };
+    assert_eq!(
+        expected
+            .iter()
+            .filter(|e| matches!(e, Event::Block { .. }))
+            .count(),
+        6
+    );
+    for chunk in [1usize, 3, 4, 13, 1000, 16384 + 13, 1 << 20] {
+        let mut q = seed_and_leech();
+        q.a.interested().unwrap();
+        q.pump();
+        q.b.unchoke().unwrap();
+        q.pump();
+        for r in blocks(geometry()) {
+            q.a.request(r, q.now).unwrap();
+        }
+        q.pump();
+        q.take_a();
+        let whole = Bytes::from(stream.clone());
+        let mut got = vec![];
+        let mut off = 0;
+        while off < whole.len() {
+            let end = (off + chunk).min(whole.len());
+            let piece = whole.slice(off..end);
+            let (lo, hi) = (
+                piece.as_ptr() as usize,
+                piece.as_ptr() as usize + piece.len(),
+            );
+            q.a.receive_bytes(piece, q.now);
+            while let Some(e) = q.a.poll_event() {
+                if let Event::Block { data, .. } = &e {
+                    let ptr = data.as_ptr() as usize;
+                    if chunk >= 1 << 20 {
+                        assert!(ptr >= lo && ptr + data.len() <= hi, "block copied");
+                    }
+                }
+                got.push(e);
+            }
+            off = end;
+        }
+        assert_eq!(got, expected, "chunk size {chunk}");
+    }
+}
+
+#[test]
+fn receive_bytes_through_the_handshake() {
+    // The peer's handshake and first messages in one chunk, then garbage.
+    let now = Instant::now();
+    let mut b = PeerConnection::incoming(cfg(2), None, now);
+    let h = lt_wire::Handshake {
+        reserved: Reserved::standard(),
+        info_hash: IH,
+        peer_id: Sha1Hash([1; 20]),
+    };
+    let mut first = h.encode().to_vec();
+    first.extend_from_slice(&Message::HaveNone.to_bytes());
+    first.extend_from_slice(&Message::Interested.to_bytes());
+    b.receive_bytes(Bytes::from(first), now);
+    assert!(matches!(
+        b.poll_event(),
+        Some(Event::IncomingHandshake { .. })
+    ));
+    b.accept(torrent(Bitfield::full(3)), now).unwrap();
+    let evs: Vec<_> = std::iter::from_fn(|| b.poll_event()).collect();
+    assert!(matches!(evs[0], Event::Connected { .. }));
+    assert_eq!(&evs[1..], &[Event::HaveNone, Event::Interested]);
+    b.receive_bytes(Bytes::from_static(&[0, 0xff, 0, 0]), now);
+    assert!(matches!(
+        disconnect_reason(&mut b),
+        Some(Error::MessageTooLarge { .. })
+    ));
+}
