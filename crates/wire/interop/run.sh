@@ -18,7 +18,7 @@ fetch() { # seed-mode client-mode
   local info args
   "$PY" -W ignore "$HERE/seed.py" "$1" > "$INTEROP_DIR/info" 2>/dev/null &
   local pid=$!
-  for _ in $(seq 50); do [ -s "$INTEROP_DIR/info" ] && break; sleep 0.1; done
+  for _ in $(seq 300); do [ -s "$INTEROP_DIR/info" ] && break; sleep 0.1; done
   info=$(head -1 "$INTEROP_DIR/info")
   args=$(python3 -c "import json,sys; i=json.loads(sys.argv[1]); print('127.0.0.1:%d %s %d %d %s %d'%(i['port'],i['ih'],i['piece_len'],i['total'],i['p0'],i['meta']))" "$info")
   # shellcheck disable=SC2086
