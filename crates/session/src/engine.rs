@@ -266,8 +266,7 @@ impl Engine {
             Event::Data(id, data) => {
                 let now = Instant::now();
                 if let Some(p) = self.peers.get_mut(&id) {
-                    p.conn.receive(&data, now);
-                    p.conn.process(now);
+                    p.conn.receive_bytes(data, now);
                 }
                 self.drive_peer(id);
             }
