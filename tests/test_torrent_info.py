@@ -357,7 +357,7 @@ for k, arg in (("missing", "/nonexistent/x.torrent"), ("dir", os.environ["CORPUS
     except Exception as e:
         out[k] = "EXC %s: %s" % (type(e).__name__, e)
 ih = lt.torrent_info(lt.sha1_hash(b"a" * 20))
-out["ih"] = [ih.is_valid(), ih.name(), ih.num_files(), ih.num_pieces(), ih.total_size(), str(ih.info_hashes().v1), ih.info_section(), ih.piece_length()]
+out["ih"] = [ih.is_valid(), ih.name(), ih.num_files(), ih.num_pieces(), ih.total_size(), str(ih.info_hashes().v1), ih.info_section().hex(), ih.piece_length()]
 ih = lt.torrent_info(lt.info_hash_t(lt.sha256_hash(b"a" * 32)))
 out["ih2"] = [ih.is_valid(), str(ih.info_hash()), lt.make_magnet_uri(ih)]
 ih = lt.torrent_info(lt.sha256_hash(b"b" * 32))
@@ -389,16 +389,16 @@ for name in ("multi_hy", "multi_v1", "single_v2", "tiers", "urllist_list", "node
                             ti.comment(), ti.creation_date(), ti.num_files()]
     w = lt.write_torrent_file(atp)
     out[name + "write"] = sorted(k.decode() for k in w)
-    out[name + "write_info"] = bytes(w[b"info"]) == ti.info_section()
+    out[name + "write_info"] = bytes(x & 0xff for x in w[b"info"]) == ti.info_section()
     out[name + "write_ann"] = [w.get(b"announce"), w.get(b"announce-list"), w.get(b"url-list"), w.get(b"nodes")]
-    out[name + "reload"] = str(lt.torrent_info(lt.bencode({k: (bytes(v) if k == b"info" else v) for k, v in w.items()})).info_hashes().v1)
+    out[name + "reload"] = str(lt.torrent_info(lt.bencode({k: (lt.bdecode(bytes(x & 0xff for x in v)) if k == b"info" else v) for k, v in w.items()})).info_hashes().v1)
 for f in (lambda: lt.load_torrent_file("/nonexistent"), lambda: lt.load_torrent_buffer(b"xx"),
           lambda: lt.write_torrent_file(lt.add_torrent_params())):
     try:
         f(); out.setdefault("errors", []).append("no error")
     except Exception as e:
         out.setdefault("errors", []).append("%s: %s" % (type(e).__name__, e))
-print(json.dumps(out))
+print(json.dumps(out, default=repr))
 '''
 
 

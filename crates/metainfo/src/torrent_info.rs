@@ -832,6 +832,10 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
         if f.kind() != Kind::Dict {
             return Err(MetainfoError::FailedToParseFiles);
         }
+        let size = f.get_int(b"length").ok_or(MetainfoError::InvalidLength)?;
+        if size < 0 {
+            return Err(MetainfoError::InvalidLength);
+        }
         let Some(pl) = f.get_list(b"path.utf-8").or_else(|| f.get_list(b"path")) else {
             return Err(MetainfoError::MissingName);
         };
@@ -844,10 +848,6 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
                 Some(b) => elements.push(b),
                 None => return Err(MetainfoError::InvalidName),
             }
-        }
-        let size = f.get_int(b"length").ok_or(MetainfoError::InvalidLength)?;
-        if size < 0 {
-            return Err(MetainfoError::InvalidLength);
         }
         path.clear();
         path.push_str(name);

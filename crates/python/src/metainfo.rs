@@ -99,11 +99,7 @@ fn file_entry_of(fs: &FileStorage, i: usize) -> PyFileEntry {
     let flags = fs.file_flags(i);
     PyFileEntry {
         path: fs.file_path(i, ""),
-        symlink_path: if flags.contains(FileFlags::SYMLINK) {
-            fs.symlink(i)
-        } else {
-            String::new()
-        },
+        symlink_path: fs.symlink(i),
         filehash: fs.hash(i),
         offset: fs.file_offset(i),
         size: fs.file_size(i),
@@ -707,8 +703,10 @@ impl PyTorrentInfo {
         self.inner.files().size_on_disk()
     }
     fn hash_for_piece<'py>(&self, py: Python<'py>, index: i64) -> PyResult<Bound<'py, PyBytes>> {
-        let p = piece_index(self.inner.files(), index)?;
-        Ok(PyBytes::new(py, self.inner.hash_for_piece(p).as_bytes()))
+        if index < 0 || index >= i64::from(self.inner.num_pieces()) {
+            return Err(PyIndexError::new_err("piece index out of range"));
+        }
+        Ok(PyBytes::new(py, self.inner.hash_for_piece(index as i32).as_bytes()))
     }
     fn info_hash<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySha1Hash>> {
         sha1_to_py(py, self.inner.info_hashes().best())
@@ -732,6 +730,7 @@ impl PyTorrentInfo {
     }
     fn merkle_tree<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         deprecated(py, c"merkle_tree() is deprecated")?;
+        deprecated(py, c"get_merkle_tree is deprecated")?;
         Ok(PyList::empty(py))
     }
     fn set_merkle_tree(&mut self, py: Python<'_>, tree: &Bound<'_, PyList>) -> PyResult<()> {
@@ -888,6 +887,8 @@ pub struct PyAddTorrentParams {
     #[pyo3(get, set)]
     pub flags: u64,
     pub info_hashes: InfoHash,
+    /// The deprecated single `info_hash` field (zero: use `info_hashes`).
+    pub legacy_info_hash: Sha1Hash,
     #[pyo3(get, set)]
     pub max_uploads: i64,
     #[pyo3(get, set)]
@@ -973,6 +974,7 @@ impl Default for PyAddTorrentParams {
             http_seeds: Vec::new(),
             flags: DEFAULT_FLAGS,
             info_hashes: InfoHash::default(),
+            legacy_info_hash: Sha1Hash::zero(),
             max_uploads: -1,
             max_connections: -1,
             upload_limit: -1,
@@ -1045,11 +1047,16 @@ impl PyAddTorrentParams {
     }
     #[getter]
     fn info_hash<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySha1Hash>> {
-        sha1_to_py(py, self.info_hashes.best())
+        let h = if self.legacy_info_hash.is_zero() {
+            self.info_hashes.best()
+        } else {
+            self.legacy_info_hash
+        };
+        sha1_to_py(py, h)
     }
     #[setter]
     fn set_info_hash(&mut self, v: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.info_hashes.v1 = sha1_from_py(v)?;
+        self.legacy_info_hash = sha1_from_py(v)?;
         Ok(())
     }
 }
@@ -1081,7 +1088,6 @@ impl PyAddTorrentParams {
         ti.clear_nodes();
         ti.set_comment(String::new());
         ti.set_creator(String::new());
-        ti.set_creation_date(0);
         p.ti = Some(Py::new(py, PyTorrentInfo { inner: ti })?);
         Ok(p)
     }
@@ -1150,9 +1156,14 @@ fn torrent_file_bytes(py: Python<'_>, atp: &PyAddTorrentParams) -> PyResult<Vec<
             }));
         }
     } else if atp.trackers.len() > 1 {
+        // tiers 0..=max, empty lists for the tiers nobody is in
         let mut tiers: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+        let max_tier = atp.tracker_tiers.iter().copied().max().unwrap_or(0).clamp(0, 1000);
+        for t in 0..=max_tier {
+            tiers.insert(t, Vec::new());
+        }
         for (i, t) in atp.trackers.iter().enumerate() {
-            let tier = atp.tracker_tiers.get(i).copied().unwrap_or(0);
+            let tier = atp.tracker_tiers.get(i).copied().unwrap_or(0).clamp(0, 1000);
             tiers.entry(tier).or_default().push(t);
         }
         entries.insert(b"announce-list", enc(&|e| {
@@ -1183,15 +1194,6 @@ fn torrent_file_bytes(py: Python<'_>, atp: &PyAddTorrentParams) -> PyResult<Vec<
         }));
     }
     entries.insert(b"info", ti.info_section().to_vec());
-    if !atp.dht_nodes.is_empty() {
-        entries.insert(b"nodes", enc(&|e| {
-            e.begin_list();
-            for (h, p) in &atp.dht_nodes {
-                e.begin_list().bytes(h.as_bytes()).int(*p).end();
-            }
-            e.end();
-        }));
-    }
     if ti.v2() {
         let fs = ti.files();
         let layers: Vec<(lt_core::Sha256Hash, &[u8])> = fs
@@ -1243,7 +1245,8 @@ fn write_torrent_file<'py>(py: Python<'py>, atp: &PyAddTorrentParams, flags: Opt
     let d = native(py)?.getattr("bdecode")?.call1((PyBytes::new(py, &buf),))?;
     // the reference hands the info section back as a tuple of byte values
     if let Some(ti) = atp.ti.as_ref() {
-        let info: Vec<u8> = ti.borrow(py).inner.info_section().to_vec();
+        // as C `char`s: signed
+        let info: Vec<i8> = ti.borrow(py).inner.info_section().iter().map(|&b| b as i8).collect();
         d.set_item(PyBytes::new(py, b"info"), PyTuple::new(py, info)?)?;
     }
     Ok(d)
