@@ -137,6 +137,34 @@ fn clean_tracker_url(b: &[u8]) -> Option<String> {
     Some(s.to_owned())
 }
 
+/// Percent-encodes the path of a URL when it holds characters that need
+/// it (spaces, non-ASCII...); other URLs are returned as they are.
+pub fn maybe_url_encode(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let after = scheme_end + 3;
+    let path_start = url
+        .get(after..)
+        .and_then(|r| r.find('/'))
+        .map_or(url.len(), |i| after + i);
+    let (head, path) = url.split_at(path_start);
+    let keep = |c: u8| c.is_ascii_alphanumeric() || b"/-_.!~*()".contains(&c);
+    if path.bytes().all(keep) {
+        return url.to_owned();
+    }
+    let mut out = String::with_capacity(url.len() + 16);
+    out.push_str(head);
+    for c in path.bytes() {
+        if keep(c) {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("%{c:02x}"));
+        }
+    }
+    out
+}
+
 fn is_i2p_url(url: &str) -> bool {
     let Some((_, rest)) = url.split_once("://") else {
         return false;
@@ -244,7 +272,7 @@ impl TorrentInfo {
         }
 
         // web seeds
-        let multifile = ti.multifile;
+        let multifile = ti.multifile && ti.files.num_files() > 1;
         let add_seed = |b: &[u8], kind: WebSeedKind, seeds: &mut Vec<WebSeed>| {
             let start = b
                 .iter()
@@ -254,7 +282,7 @@ impl TorrentInfo {
             if b.is_empty() {
                 return;
             }
-            let mut url = String::from_utf8_lossy(b).into_owned();
+            let mut url = maybe_url_encode(&String::from_utf8_lossy(b));
             if multifile && kind == WebSeedKind::UrlSeed && !url.ends_with('/') {
                 url.push('/');
             }
