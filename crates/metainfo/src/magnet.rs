@@ -376,7 +376,7 @@ pub fn make_magnet_uri(src: &MagnetSource<'_>) -> String {
     for p in &src.peers {
         ret.push_str(&format!("&x.pe={p}"));
     }
-    if src.file_priorities.iter().any(|&p| p == 0) {
+    if src.file_priorities.contains(&0) {
         ret.push_str("&so=");
         let mut first = true;
         let mut i = 0;

@@ -463,27 +463,27 @@ impl PyAnnounceEntry {
     #[getter]
     fn fails(&self, py: Python<'_>) -> PyResult<i64> {
         deprecated(py, c"fails is deprecated")?;
-        Ok(self.fails.clone())
+        Ok(self.fails)
     }
     #[getter]
     fn updating(&self, py: Python<'_>) -> PyResult<bool> {
         deprecated(py, c"updating is deprecated")?;
-        Ok(self.updating.clone())
+        Ok(self.updating)
     }
     #[getter]
     fn start_sent(&self, py: Python<'_>) -> PyResult<bool> {
         deprecated(py, c"start_sent is deprecated")?;
-        Ok(self.start_sent.clone())
+        Ok(self.start_sent)
     }
     #[getter]
     fn complete_sent(&self, py: Python<'_>) -> PyResult<bool> {
         deprecated(py, c"complete_sent is deprecated")?;
-        Ok(self.complete_sent.clone())
+        Ok(self.complete_sent)
     }
     #[getter]
     fn send_stats(&self, py: Python<'_>) -> PyResult<bool> {
         deprecated(py, c"send_stats is deprecated")?;
-        Ok(self.send_stats.clone())
+        Ok(self.send_stats)
     }
     #[getter]
     fn message(&self, py: Python<'_>) -> PyResult<String> {
@@ -493,17 +493,17 @@ impl PyAnnounceEntry {
     #[getter]
     fn scrape_complete(&self, py: Python<'_>) -> PyResult<i64> {
         deprecated(py, c"scrape_complete is deprecated")?;
-        Ok(self.scrape_complete.clone())
+        Ok(self.scrape_complete)
     }
     #[getter]
     fn scrape_incomplete(&self, py: Python<'_>) -> PyResult<i64> {
         deprecated(py, c"scrape_incomplete is deprecated")?;
-        Ok(self.scrape_incomplete.clone())
+        Ok(self.scrape_incomplete)
     }
     #[getter]
     fn scrape_downloaded(&self, py: Python<'_>) -> PyResult<i64> {
         deprecated(py, c"scrape_downloaded is deprecated")?;
-        Ok(self.scrape_downloaded.clone())
+        Ok(self.scrape_downloaded)
     }
     #[getter]
     fn last_error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -1337,7 +1337,7 @@ fn torrent_file_bytes(py: Python<'_>, atp: &PyAddTorrentParams) -> PyResult<Vec<
             .collect();
         if !layers.is_empty() {
             let mut sorted = layers;
-            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            sorted.sort_by_key(|a| a.0);
             sorted.dedup_by(|a, b| a.0 == b.0);
             entries.insert(
                 b"piece layers",
