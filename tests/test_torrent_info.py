@@ -539,3 +539,55 @@ def test_deprecation_warnings(corpus_dir, ref, ours):
     r, o = ref(WARN, T=t), ours(WARN, T=t)
     assert r["files"] == ["files() is deprecated"]
     assert o == r
+
+
+MUTATE = r'''
+import json, os, warnings
+warnings.simplefilter("ignore")
+import libtorrent as lt
+def t(f):
+    try:
+        r = f()
+        return r if isinstance(r, (int, str, list, bool, type(None))) else repr(type(r))
+    except Exception as e:
+        return "EXC %s: %s" % (type(e).__name__, e)
+out = {}
+ti = lt.torrent_info(os.path.join(os.environ["CORPUS"], "multi_v1.torrent"))
+ti.add_tracker("http://new/announce", 3)
+ti.add_tracker("http://t1/announce", 5)
+ti.add_tracker("udp://x.i2p:1/announce")
+out["trackers"] = [(a.url, a.tier) for a in ti.trackers()]
+out["i2p"] = ti.is_i2p()
+ti.add_url_seed("http://seed/")
+ti.add_url_seed("http://seed/")
+ti.add_http_seed("http://hseed/", "user:pw")
+out["web_seeds"] = ti.web_seeds()
+ti.set_web_seeds([{"url": "http://only/", "auth": "a", "type": 0}])
+out["set_web_seeds"] = ti.web_seeds()
+ti.add_node("router", 6881)
+out["nodes"] = ti.nodes()
+ti.rename_file(1, "multi/renamed.bin")
+ti.rename_file(2, "/abs/path")
+out["renamed"] = [ti.files().file_path(i) for i in range(ti.num_files())]
+out["orig"] = [ti.orig_files().file_path(i) for i in range(ti.num_files())]
+fs = lt.file_storage()
+fs.add_file("remapped/one", ti.total_size() - 5)
+fs.add_file("remapped/two", 5)
+ti.remap_files(fs)
+out["remapped"] = [(ti.files().file_path(i), ti.files().file_size(i)) for i in range(ti.num_files())]
+out["remapped_orig"] = [ti.orig_files().file_path(i) for i in range(ti.orig_files().num_files())]
+out["remapped_pieces"] = [ti.num_pieces(), ti.piece_length(), ti.files().num_pieces()]
+out["map_block_oob"] = t(lambda: ti.map_block(99, 0, 1))
+out["map_file_oob"] = t(lambda: ti.map_file(99, 0, 1))
+out["map_file_past"] = t(lambda: [ti.map_file(1, 10 ** 9, 5).piece, ti.map_file(1, 10 ** 9, 5).length])
+out["file_at"] = t(lambda: [ti.file_at(0).path, ti.file_at(0).size, ti.file_at(0).offset])
+out["magnet"] = lt.make_magnet_uri(ti)
+print(json.dumps(out))
+'''
+
+
+def test_mutators(corpus_dir, ref, ours):
+    d, _ = corpus_dir
+    r, o = ref(MUTATE, CORPUS=d), ours(MUTATE, CORPUS=d)
+    assert r["trackers"]
+    assert o == r

@@ -710,7 +710,7 @@ impl PyTorrentInfo {
         Ok(file_entry_of(self.inner.files(), i))
     }
     fn map_block(&self, piece: i64, offset: i64, size: i64) -> PyResult<Vec<PyFileSlice>> {
-        let p = piece_index(self.inner.files(), piece)?;
+        let p = piece.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
         Ok(self
             .inner
             .files()
@@ -724,7 +724,8 @@ impl PyTorrentInfo {
             .collect())
     }
     fn map_file(&self, file: i64, offset: i64, size: i32) -> PyResult<PyPeerRequest> {
-        let i = file_index(self.inner.files(), file)?;
+        // out of range files map past the end, as in the reference
+        let i = usize::try_from(file).unwrap_or(usize::MAX);
         Ok(peer_request_of(
             self.inner.files().map_file(i, offset, size),
         ))
@@ -867,6 +868,7 @@ impl PyTorrentInfo {
         self.inner
             .web_seeds()
             .iter()
+            .filter(|w| w.kind == WebSeedKind::UrlSeed)
             .map(|w| web_seed_dict(py, w))
             .collect()
     }
