@@ -2,8 +2,10 @@
 //! ([`FileStorage`]), parsing of `.torrent` files ([`TorrentInfo`]) and
 //! magnet links ([`magnet`]).
 
+pub mod create;
 pub mod error;
 pub mod file_storage;
+pub mod hasher;
 pub mod magnet;
 pub mod merkle;
 pub mod sanitize;

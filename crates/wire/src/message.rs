@@ -88,7 +88,7 @@ impl HashRequest {
         self.length >= 2
             && self.length <= Self::MAX_LENGTH
             && self.length.is_power_of_two()
-            && self.index % self.length == 0
+            && self.index.is_multiple_of(self.length)
     }
 
     fn write(&self, out: &mut BytesMut) {
@@ -342,7 +342,7 @@ impl Message {
                 }
             }
             id::HASHES => {
-                if len < 49 || (len - 49) % 32 != 0 {
+                if len < 49 || !(len - 49).is_multiple_of(32) {
                     return Err(bad());
                 }
                 let request = HashRequest::read(&body).ok_or_else(bad)?;
@@ -430,6 +430,23 @@ impl MessageDecoder {
         buf.advance(4);
         let body = buf.split_to(total - 4).freeze();
         Message::parse(body).map(|m| Some((m, total)))
+    }
+}
+
+impl MessageDecoder {
+    /// Like [`decode`](Self::decode), on a [`Bytes`] chunk: a complete
+    /// message is split off the front of `buf` without copying; an
+    /// incomplete one is left in place (`Ok(None)`).
+    pub fn decode_bytes(&self, buf: &mut Bytes) -> Result<Option<(Message, usize)>, Error> {
+        let Some(total) = self.next_len(buf)? else {
+            return Ok(None);
+        };
+        if buf.len() < total {
+            return Ok(None);
+        }
+        let mut frame = buf.split_to(total);
+        frame.advance(4);
+        Message::parse(frame).map(|m| Some((m, total)))
     }
 }
 

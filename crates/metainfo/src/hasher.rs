@@ -1,0 +1,766 @@
+//! The piece hashing engine used when creating torrents.
+//!
+//! Given the files of a torrent laid out back to back (pad files included),
+//! it computes
+//! * v1: the SHA-1 of every piece, pieces spanning file boundaries, pad files
+//!   read as zeros;
+//! * v2 (BEP 52): for every file the SHA-256 of its 16 KiB blocks, the merkle
+//!   tree over them (padded to a power of two with zero leaves), the piece
+//!   layer and the file's root;
+//! * hybrid: both at once, reading every byte once.
+//!
+//! The work is split in jobs of whole pieces (a few MiB each) taken by one
+//! worker thread per core. Each worker reads its job's bytes with large
+//! positional reads and hashes them while they are hot in cache. Results go
+//! back to the calling thread over a channel; the caller's progress callback
+//! runs on the calling thread, once per piece, in completion order.
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use lt_core::{Sha1Hash, Sha256Hash};
+use sha1::Digest as _;
+
+/// Size of a v2 merkle leaf.
+pub const BLOCK_SIZE: u64 = 16 * 1024;
+
+/// Bytes read (and hashed) per job, rounded to whole pieces.
+const JOB_BYTES: u64 = 4 * 1024 * 1024;
+
+/// One file of the torrent as the hasher sees it.
+#[derive(Debug, Clone)]
+pub struct HashFile {
+    /// Where to read the file's bytes. Ignored for pad files and files of
+    /// size zero.
+    pub path: PathBuf,
+    /// Size in bytes (zero for symlinks).
+    pub size: u64,
+    /// A pad file: contributes `size` zero bytes, never read, no v2 tree.
+    pub pad: bool,
+}
+
+/// What to hash.
+#[derive(Debug, Clone)]
+pub struct HashRequest {
+    /// The files in torrent order, pad files included.
+    pub files: Vec<HashFile>,
+    /// Piece length; a power of two of at least 16 KiB when `v2` is set.
+    pub piece_length: u64,
+    /// Compute v1 piece hashes.
+    pub v1: bool,
+    /// Compute v2 merkle trees.
+    pub v2: bool,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+}
+
+/// The v2 hashes of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileTree {
+    /// The merkle root (`pieces root`).
+    pub root: Sha256Hash,
+    /// The piece layer: one hash per piece of the file. Empty for a file that
+    /// fits in one piece (it has no piece layer in the torrent).
+    pub piece_layer: Vec<Sha256Hash>,
+}
+
+/// The result of hashing.
+#[derive(Debug, Clone, Default)]
+pub struct HashOutput {
+    /// SHA-1 of every piece (empty unless v1 was requested).
+    pub v1: Vec<Sha1Hash>,
+    /// Per file index: the v2 tree, `None` for pad files, empty files and
+    /// symlinks (and for every file when v2 was not requested).
+    pub v2: Vec<Option<FileTree>>,
+}
+
+/// Why hashing stopped.
+#[derive(Debug)]
+pub enum HashError {
+    /// A file could not be opened or read.
+    Io { path: PathBuf, error: io::Error },
+    /// A file ended before the size the torrent gives it.
+    FileTooShort { path: PathBuf },
+    /// The progress callback asked to stop.
+    Aborted,
+    /// The request is inconsistent (piece length, v2 alignment).
+    Invalid(&'static str),
+}
+
+impl std::fmt::Display for HashError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HashError::Io { path, error } => write!(f, "{}: {}", path.display(), error),
+            HashError::FileTooShort { path } => write!(f, "{}: file too short", path.display()),
+            HashError::Aborted => f.write_str("aborted"),
+            HashError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for HashError {}
+
+/// Number of pieces of `total` bytes in pieces of `piece_length`.
+pub fn num_pieces(total: u64, piece_length: u64) -> u64 {
+    if piece_length == 0 {
+        return 0;
+    }
+    total.div_ceil(piece_length)
+}
+
+/// SHA-256 of the concatenation of two nodes.
+fn hash_pair(a: &Sha256Hash, b: &Sha256Hash) -> Sha256Hash {
+    let mut h = sha2::Sha256::new();
+    h.update(a.0);
+    h.update(b.0);
+    Sha256Hash(h.finalize().into())
+}
+
+/// The root of a perfect subtree of `leaves` zero leaves (a power of two).
+pub fn zero_subtree(leaves: u64) -> Sha256Hash {
+    let mut h = Sha256Hash::zero();
+    let mut n = 1u64;
+    while n < leaves {
+        h = hash_pair(&h, &h);
+        n *= 2;
+    }
+    h
+}
+
+/// Merkle root over `nodes`, padded to `width` (a power of two, at least
+/// `nodes.len()`) with `pad`, whose parents are built as usual.
+pub fn merkle_root(nodes: &[Sha256Hash], width: u64, pad: Sha256Hash) -> Sha256Hash {
+    if nodes.is_empty() {
+        return zero_subtree(width);
+    }
+    let mut layer: Vec<Sha256Hash> = nodes.to_vec();
+    let mut pad = pad;
+    let mut width = width.max(1);
+    while width > 1 {
+        if layer.len() % 2 == 1 {
+            layer.push(pad);
+        }
+        let next: Vec<Sha256Hash> = layer
+            .chunks_exact(2)
+            .map(|p| hash_pair(&p[0], &p[1]))
+            .collect();
+        layer = next;
+        pad = hash_pair(&pad, &pad);
+        width /= 2;
+    }
+    layer.first().copied().unwrap_or(pad)
+}
+
+/// A file with a v2 tree: its index, offset and size.
+#[derive(Clone, Copy)]
+struct V2File {
+    index: usize,
+    offset: u64,
+    size: u64,
+}
+
+/// What a worker sends back for one job.
+struct JobResult {
+    first_piece: u64,
+    v1: Vec<Sha1Hash>,
+    /// Per piece: the v2 hash (piece-layer node, or the file root for a
+    /// file of one piece), `None` for pieces with no file data.
+    v2: Vec<Option<Sha256Hash>>,
+}
+
+struct Layout<'a> {
+    req: &'a HashRequest,
+    offsets: Vec<u64>,
+    total: u64,
+    /// For v2: per piece, the index into `v2files` of the file it belongs to.
+    piece_file: Vec<u32>,
+    v2files: Vec<V2File>,
+    blocks_per_piece: u64,
+}
+
+impl<'a> Layout<'a> {
+    fn new(req: &'a HashRequest) -> Result<Self, HashError> {
+        if req.piece_length == 0 {
+            return Err(HashError::Invalid("invalid piece size"));
+        }
+        let mut offsets = Vec::with_capacity(req.files.len());
+        let mut total = 0u64;
+        for f in &req.files {
+            offsets.push(total);
+            total = total
+                .checked_add(f.size)
+                .ok_or(HashError::Invalid("torrent too large"))?;
+        }
+        let npieces = num_pieces(total, req.piece_length);
+        let mut piece_file = Vec::new();
+        let mut v2files = Vec::new();
+        let mut blocks_per_piece = 1;
+        if req.v2 {
+            if req.piece_length < BLOCK_SIZE || !req.piece_length.is_power_of_two() {
+                return Err(HashError::Invalid("invalid piece size"));
+            }
+            blocks_per_piece = req.piece_length / BLOCK_SIZE;
+            let npieces =
+                usize::try_from(npieces).map_err(|_| HashError::Invalid("too many pieces"))?;
+            piece_file = vec![u32::MAX; npieces];
+            for (i, f) in req.files.iter().enumerate() {
+                if f.pad || f.size == 0 {
+                    continue;
+                }
+                let off = offsets[i];
+                if off % req.piece_length != 0 {
+                    return Err(HashError::Invalid("v2 files must be aligned to pieces"));
+                }
+                let slot = u32::try_from(v2files.len())
+                    .map_err(|_| HashError::Invalid("too many files"))?;
+                let first = off / req.piece_length;
+                let last = (off + f.size).div_ceil(req.piece_length);
+                for p in first..last {
+                    // p < npieces because off + size <= total
+                    if let Some(s) = piece_file.get_mut(p as usize) {
+                        *s = slot;
+                    }
+                }
+                v2files.push(V2File {
+                    index: i,
+                    offset: off,
+                    size: f.size,
+                });
+            }
+        }
+        Ok(Layout {
+            req,
+            offsets,
+            total,
+            piece_file,
+            v2files,
+            blocks_per_piece,
+        })
+    }
+}
+
+/// A worker's cache of the file it read last.
+struct OpenFile {
+    index: usize,
+    file: File,
+}
+
+/// Fills `buf` with the torrent's bytes starting at `start`.
+fn read_range(
+    lay: &Layout<'_>,
+    start: u64,
+    buf: &mut [u8],
+    cache: &mut Option<OpenFile>,
+) -> Result<(), HashError> {
+    let end = start + buf.len() as u64;
+    // first file whose range ends after `start`
+    let mut i = lay
+        .offsets
+        .partition_point(|&o| o <= start)
+        .saturating_sub(1);
+    while i < lay.req.files.len() {
+        let f = &lay.req.files[i];
+        let foff = lay.offsets[i];
+        if foff >= end {
+            break;
+        }
+        let fend = foff + f.size;
+        if fend <= start || f.size == 0 {
+            i += 1;
+            continue;
+        }
+        let s = start.max(foff);
+        let e = end.min(fend);
+        let dst = &mut buf[(s - start) as usize..(e - start) as usize];
+        if f.pad {
+            dst.fill(0);
+        } else {
+            if cache.as_ref().map(|c| c.index) != Some(i) {
+                let file = File::open(&f.path).map_err(|error| HashError::Io {
+                    path: f.path.clone(),
+                    error,
+                })?;
+                *cache = Some(OpenFile { index: i, file });
+            }
+            if let Some(c) = cache.as_ref() {
+                read_exact_at(&c.file, dst, s - foff).map_err(|error| {
+                    if error.kind() == io::ErrorKind::UnexpectedEof {
+                        HashError::FileTooShort {
+                            path: f.path.clone(),
+                        }
+                    } else {
+                        HashError::Io {
+                            path: f.path.clone(),
+                            error,
+                        }
+                    }
+                })?;
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Hashes the pieces of one job; `data` holds exactly the job's bytes.
+fn hash_job(lay: &Layout<'_>, first_piece: u64, data: &[u8]) -> JobResult {
+    let pl = lay.req.piece_length as usize;
+    let mut v1 = Vec::new();
+    let mut v2 = Vec::new();
+    let mut leaves: Vec<Sha256Hash> = Vec::with_capacity(lay.blocks_per_piece as usize);
+    for (k, piece) in data.chunks(pl).enumerate() {
+        let p = first_piece + k as u64;
+        if lay.req.v1 {
+            v1.push(Sha1Hash(sha1::Sha1::digest(piece).into()));
+        }
+        if lay.req.v2 {
+            let slot = lay.piece_file.get(p as usize).copied().unwrap_or(u32::MAX);
+            let Some(f) = lay.v2files.get(slot as usize) else {
+                v2.push(None);
+                continue;
+            };
+            let pstart = p * lay.req.piece_length;
+            let fend = f.offset + f.size;
+            let len = (fend.min(pstart + lay.req.piece_length) - pstart) as usize;
+            leaves.clear();
+            for block in piece[..len.min(piece.len())].chunks(BLOCK_SIZE as usize) {
+                leaves.push(Sha256Hash(sha2::Sha256::digest(block).into()));
+            }
+            let h = if f.size <= lay.req.piece_length {
+                // the whole file: its tree is as wide as its block count
+                let width = (leaves.len() as u64).next_power_of_two();
+                merkle_root(&leaves, width, Sha256Hash::zero())
+            } else {
+                merkle_root(&leaves, lay.blocks_per_piece, Sha256Hash::zero())
+            };
+            v2.push(Some(h));
+        }
+    }
+    JobResult {
+        first_piece,
+        v1,
+        v2,
+    }
+}
+
+/// Hashes everything `req` describes. `progress` runs on the calling thread
+/// once per piece (in completion order, not necessarily ascending); returning
+/// `false` stops hashing with [`HashError::Aborted`].
+pub fn hash_files(
+    req: &HashRequest,
+    mut progress: impl FnMut(u64) -> bool,
+) -> Result<HashOutput, HashError> {
+    let lay = Layout::new(req)?;
+    let pl = req.piece_length;
+    let npieces = num_pieces(lay.total, pl);
+    let pieces_per_job = (JOB_BYTES / pl).max(1);
+    let njobs = npieces.div_ceil(pieces_per_job);
+    let threads = if req.threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        req.threads
+    };
+    let threads = threads.min(njobs as usize).max(1);
+    let zero_piece_pad = zero_subtree(lay.blocks_per_piece);
+
+    let np = usize::try_from(npieces).map_err(|_| HashError::Invalid("too many pieces"))?;
+    let mut out_v1 = if req.v1 {
+        vec![Sha1Hash::zero(); np]
+    } else {
+        Vec::new()
+    };
+    let mut out_v2: Vec<Option<Sha256Hash>> = if req.v2 { vec![None; np] } else { Vec::new() };
+
+    let next_job = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::sync_channel::<Result<JobResult, HashError>>(threads * 2);
+
+    let result: Result<(), HashError> = std::thread::scope(|s| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let lay = &lay;
+            let next_job = &next_job;
+            let stop = &stop;
+            s.spawn(move || {
+                let mut buf: Vec<u8> = Vec::new();
+                let mut cache: Option<OpenFile> = None;
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let j = next_job.fetch_add(1, Ordering::Relaxed) as u64;
+                    if j >= njobs {
+                        return;
+                    }
+                    let first = j * pieces_per_job;
+                    let start = first * pl;
+                    let end = ((first + pieces_per_job) * pl).min(lay.total);
+                    buf.resize((end - start) as usize, 0);
+                    if read_range(lay, start, &mut buf, &mut cache).is_ok() {
+                        if tx.send(Ok(hash_job(lay, first, &buf))).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    // Something failed: go piece by piece to report the
+                    // pieces before the failing one, then the error.
+                    let mut p = first;
+                    let mut piece_end = start;
+                    let err = loop {
+                        let ps = p * pl;
+                        let pe = ((p + 1) * pl).min(end);
+                        if ps >= end {
+                            break None;
+                        }
+                        if let Err(e) = read_range(lay, ps, &mut buf[(ps - start) as usize..(pe - start) as usize], &mut cache) {
+                            break Some(e);
+                        }
+                        piece_end = pe;
+                        p += 1;
+                    };
+                    if piece_end > start {
+                        let done = hash_job(lay, first, &buf[..(piece_end - start) as usize]);
+                        if tx.send(Ok(done)).is_err() {
+                            return;
+                        }
+                    }
+                    if let Some(e) = err {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut outcome = Ok(());
+        for msg in rx.iter() {
+            if outcome.is_err() {
+                continue; // drain so workers can finish
+            }
+            match msg {
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    outcome = Err(e);
+                }
+                Ok(job) => {
+                    let n = job.v1.len().max(job.v2.len());
+                    for (k, h) in job.v1.into_iter().enumerate() {
+                        if let Some(slot) = out_v1.get_mut(job.first_piece as usize + k) {
+                            *slot = h;
+                        }
+                    }
+                    for (k, h) in job.v2.into_iter().enumerate() {
+                        if let Some(slot) = out_v2.get_mut(job.first_piece as usize + k) {
+                            *slot = h;
+                        }
+                    }
+                    for k in 0..n as u64 {
+                        if !progress(job.first_piece + k) {
+                            stop.store(true, Ordering::Relaxed);
+                            outcome = Err(HashError::Aborted);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        outcome
+    });
+    result?;
+
+    let mut v2 = vec![None; req.files.len()];
+    if req.v2 {
+        for f in &lay.v2files {
+            let first = (f.offset / pl) as usize;
+            let count = f.size.div_ceil(pl) as usize;
+            let layer: Vec<Sha256Hash> = out_v2
+                .get(first..first + count)
+                .unwrap_or(&[])
+                .iter()
+                .map(|h| h.unwrap_or_default())
+                .collect();
+            let tree = if count == 1 {
+                FileTree {
+                    root: layer.first().copied().unwrap_or_default(),
+                    piece_layer: Vec::new(),
+                }
+            } else {
+                let width = (count as u64).next_power_of_two();
+                FileTree {
+                    root: merkle_root(&layer, width, zero_piece_pad),
+                    piece_layer: layer,
+                }
+            };
+            if let Some(slot) = v2.get_mut(f.index) {
+                *slot = Some(tree);
+            }
+        }
+    }
+    Ok(HashOutput { v1: out_v1, v2 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("lt-hasher-{}-{}", name, std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn data(n: usize, seed: u8) -> Vec<u8> {
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
+    }
+
+    /// Reference merkle root straight from the definition: leaves are block
+    /// hashes, padded with zeros to a power of two at least `min_leaves`.
+    fn naive_root(content: &[u8], min_leaves: usize) -> Sha256Hash {
+        let mut layer: Vec<Sha256Hash> = content.chunks(16384).map(Sha256Hash::digest).collect();
+        let width = layer.len().next_power_of_two().max(min_leaves);
+        layer.resize(width, Sha256Hash::zero());
+        while layer.len() > 1 {
+            layer = layer
+                .chunks(2)
+                .map(|p| {
+                    let mut b = p[0].0.to_vec();
+                    b.extend_from_slice(&p[1].0);
+                    Sha256Hash::digest(&b)
+                })
+                .collect();
+        }
+        layer[0]
+    }
+
+    #[test]
+    fn v1_spans_files_and_pads_are_zeros() {
+        let d = tmpdir("v1");
+        let a = data(20000, 1);
+        let b = data(30000, 2);
+        std::fs::File::create(d.join("a"))
+            .unwrap()
+            .write_all(&a)
+            .unwrap();
+        std::fs::File::create(d.join("b"))
+            .unwrap()
+            .write_all(&b)
+            .unwrap();
+        let req = HashRequest {
+            files: vec![
+                HashFile {
+                    path: d.join("a"),
+                    size: 20000,
+                    pad: false,
+                },
+                HashFile {
+                    path: PathBuf::new(),
+                    size: 100,
+                    pad: true,
+                },
+                HashFile {
+                    path: d.join("b"),
+                    size: 30000,
+                    pad: false,
+                },
+            ],
+            piece_length: 16384,
+            v1: true,
+            v2: false,
+            threads: 3,
+        };
+        let mut seen = Vec::new();
+        let out = hash_files(&req, |p| {
+            seen.push(p);
+            true
+        })
+        .unwrap();
+        let mut all = a.clone();
+        all.extend(std::iter::repeat(0).take(100));
+        all.extend_from_slice(&b);
+        let want: Vec<Sha1Hash> = all.chunks(16384).map(Sha1Hash::digest).collect();
+        assert_eq!(out.v1, want);
+        seen.sort();
+        assert_eq!(seen, (0..want.len() as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn v2_trees_match_definition() {
+        let d = tmpdir("v2");
+        let a = data(100000, 3); // several pieces of 32 KiB
+        let b = data(5000, 4); // one block
+        let c = data(40000, 5); // fits one piece of 64k? no: piece is 32k
+        for (n, v) in [("a", &a), ("b", &b), ("c", &c)] {
+            std::fs::File::create(d.join(n))
+                .unwrap()
+                .write_all(v)
+                .unwrap();
+        }
+        let pl = 32768u64;
+        let pad = |size: u64| {
+            let r = size % pl;
+            HashFile {
+                path: PathBuf::new(),
+                size: if r == 0 { 0 } else { pl - r },
+                pad: true,
+            }
+        };
+        let req = HashRequest {
+            files: vec![
+                HashFile {
+                    path: d.join("a"),
+                    size: 100000,
+                    pad: false,
+                },
+                pad(100000),
+                HashFile {
+                    path: d.join("b"),
+                    size: 5000,
+                    pad: false,
+                },
+                pad(5000),
+                HashFile {
+                    path: PathBuf::new(),
+                    size: 0,
+                    pad: false,
+                },
+                HashFile {
+                    path: d.join("c"),
+                    size: 40000,
+                    pad: false,
+                },
+            ],
+            piece_length: pl,
+            v1: true,
+            v2: true,
+            threads: 2,
+        };
+        let out = hash_files(&req, |_| true).unwrap();
+        let ta = out.v2[0].as_ref().unwrap();
+        assert_eq!(ta.root, naive_root(&a, 2));
+        assert_eq!(ta.piece_layer.len(), 4);
+        assert_eq!(ta.piece_layer[3], naive_root(&a[98304..], 2));
+        let tb = out.v2[2].as_ref().unwrap();
+        assert_eq!(tb.root, Sha256Hash::digest(&b));
+        assert!(tb.piece_layer.is_empty());
+        assert!(out.v2[1].is_none() && out.v2[4].is_none());
+        let tc = out.v2[5].as_ref().unwrap();
+        assert_eq!(tc.root, naive_root(&c, 1));
+        assert_eq!(tc.piece_layer.len(), 2);
+        // v1 over the padded stream
+        assert_eq!(out.v1.len(), 4 + 1 + 2);
+    }
+
+    #[test]
+    fn short_file_and_missing_file_are_errors() {
+        let d = tmpdir("short");
+        std::fs::File::create(d.join("a"))
+            .unwrap()
+            .write_all(&[1, 2, 3])
+            .unwrap();
+        let mut req = HashRequest {
+            files: vec![HashFile {
+                path: d.join("a"),
+                size: 10,
+                pad: false,
+            }],
+            piece_length: 16384,
+            v1: true,
+            v2: true,
+            threads: 1,
+        };
+        assert!(matches!(
+            hash_files(&req, |_| true),
+            Err(HashError::FileTooShort { .. })
+        ));
+        req.files[0].path = d.join("missing");
+        assert!(matches!(
+            hash_files(&req, |_| true),
+            Err(HashError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn progress_can_abort() {
+        let d = tmpdir("abort");
+        std::fs::File::create(d.join("a"))
+            .unwrap()
+            .write_all(&data(200000, 9))
+            .unwrap();
+        let req = HashRequest {
+            files: vec![HashFile {
+                path: d.join("a"),
+                size: 200000,
+                pad: false,
+            }],
+            piece_length: 16384,
+            v1: true,
+            v2: false,
+            threads: 2,
+        };
+        let mut n = 0;
+        let r = hash_files(&req, |_| {
+            n += 1;
+            n < 3
+        });
+        assert!(matches!(r, Err(HashError::Aborted)));
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn unaligned_v2_file_is_rejected() {
+        let req = HashRequest {
+            files: vec![
+                HashFile {
+                    path: PathBuf::new(),
+                    size: 10,
+                    pad: true,
+                },
+                HashFile {
+                    path: PathBuf::from("x"),
+                    size: 10,
+                    pad: false,
+                },
+            ],
+            piece_length: 16384,
+            v1: false,
+            v2: true,
+            threads: 1,
+        };
+        assert!(matches!(
+            hash_files(&req, |_| true),
+            Err(HashError::Invalid(_))
+        ));
+    }
+}
