@@ -96,6 +96,11 @@ pub(crate) fn parse<const COMPAT: bool>(buf: &[u8], limits: Limits) -> Result<Do
             return Err(err(ErrorKind::UnexpectedEof, pos));
         };
         if COMPAT {
+            // libtorrent checks the depth at the start of every step, so
+            // `max_depth` open containers fail only when more input follows.
+            if stack.len() >= limits.max_depth {
+                return Err(err(ErrorKind::DepthExceeded, pos));
+            }
             steps += 1;
             if steps > max_tokens {
                 return Err(err(ErrorKind::TokenLimitExceeded, pos));
@@ -164,7 +169,7 @@ pub(crate) fn parse<const COMPAT: bool>(buf: &[u8], limits: Limits) -> Result<Do
                 pos = end;
             }
             b'l' | b'd' => {
-                if stack.len() >= limits.max_depth {
+                if !COMPAT && stack.len() >= limits.max_depth {
                     return Err(err(ErrorKind::DepthExceeded, pos));
                 }
                 let dict = b == b'd';

@@ -207,6 +207,9 @@ pub fn decode_with(buf: &[u8], limits: Limits) -> Result<Document<'_>, Error> {
 ///   `DepthExceeded`, `TokenLimitExceeded` and `Overflow` (a string length
 ///   beyond `i64`, an integer of more than 20 digits);
 /// * `max_tokens` counts list and dictionary terminators too;
+/// * the depth is checked before each step: with `max_depth` containers
+///   open, any further byte is [`ErrorKind::DepthExceeded`] (so exactly
+///   `max_depth` levels fail unless the input ends there);
 /// * `strict_key_order` and `allow_trailing` apply as usual.
 pub fn decode_compat(buf: &[u8], limits: Limits) -> Result<Document<'_>, Error> {
     decode::parse::<true>(buf, limits)

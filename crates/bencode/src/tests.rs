@@ -250,6 +250,12 @@ fn compat_dialect_matches_libtorrent() {
     fails_compat(b"di1ei2ee", ErrorKind::ExpectedDigit);
     fails_compat(b"d1:ae", ErrorKind::ExpectedValue);
     fails_compat(b"garbage", ErrorKind::ExpectedValue);
+    // The depth check runs before each step.
+    let deep = |n: usize| [vec![b'l'; n], vec![b'e'; n]].concat();
+    assert!(decode_compat(&deep(99), limits).is_ok());
+    fails_compat(&deep(100), ErrorKind::DepthExceeded);
+    fails_compat(&[b'l'; 100], ErrorKind::UnexpectedEof);
+    fails_compat(&[b'l'; 101], ErrorKind::DepthExceeded);
     // Terminators count against the token limit.
     let small = Limits {
         max_tokens: 4,

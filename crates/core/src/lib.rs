@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub mod operation;
+
 /// Error returned when a digest is built from a slice of the wrong length
 /// or a hex string that is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,8 +100,16 @@ macro_rules! digest_type {
     };
 }
 
-digest_type!(Sha1Hash, 20, "A 20-byte SHA-1 digest (v1 info-hash, piece hash, node id).");
-digest_type!(Sha256Hash, 32, "A 32-byte SHA-256 digest (v2 info-hash, merkle node).");
+digest_type!(
+    Sha1Hash,
+    20,
+    "A 20-byte SHA-1 digest (v1 info-hash, piece hash, node id)."
+);
+digest_type!(
+    Sha256Hash,
+    32,
+    "A 32-byte SHA-256 digest (v2 info-hash, merkle node)."
+);
 
 /// A peer id is 20 opaque bytes, the same shape as a SHA-1 digest.
 pub type PeerId = Sha1Hash;
@@ -148,10 +158,16 @@ impl InfoHash {
         Self { v1, v2 }
     }
     pub fn from_v1(v1: Sha1Hash) -> Self {
-        Self { v1, v2: Sha256Hash::zero() }
+        Self {
+            v1,
+            v2: Sha256Hash::zero(),
+        }
     }
     pub fn from_v2(v2: Sha256Hash) -> Self {
-        Self { v1: Sha1Hash::zero(), v2 }
+        Self {
+            v1: Sha1Hash::zero(),
+            v2,
+        }
     }
     pub fn has_v1(&self) -> bool {
         !self.v1.is_zero()
@@ -208,7 +224,7 @@ pub fn to_hex(b: &[u8]) -> String {
 /// Decodes hex of any even length; `None` on an odd length or a bad digit.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks_exact(2)
@@ -256,4 +272,90 @@ mod tests {
         assert!(InfoHash::from_v2(v2).has(ProtocolVersion::V2));
         assert!(!InfoHash::from_v2(v2).has_v1());
     }
+}
+
+/// The error categories the engine reports errors in (libtorrent's
+/// `error_category` objects).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCategory {
+    /// OS errors (`errno`), libtorrent's `system` / `generic` categories.
+    System,
+    /// libtorrent's own error codes (`libtorrent` category).
+    Libtorrent,
+    /// HTTP status codes (`http` category).
+    Http,
+    /// bencode decoding errors (`bdecode` category).
+    Bdecode,
+}
+
+impl ErrorCategory {
+    /// The category's name as libtorrent reports it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCategory::System => "system",
+            ErrorCategory::Libtorrent => "libtorrent",
+            ErrorCategory::Http => "http",
+            ErrorCategory::Bdecode => "bdecode",
+        }
+    }
+}
+
+/// An error value with its category and a human-readable message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub category: ErrorCategory,
+    pub value: i32,
+    pub message: String,
+}
+
+impl ErrorCode {
+    pub fn new(category: ErrorCategory, value: i32, message: impl Into<String>) -> Self {
+        ErrorCode {
+            category,
+            value,
+            message: message.into(),
+        }
+    }
+
+    /// The "no error" value (system category, 0, "Success").
+    pub fn success() -> Self {
+        ErrorCode::new(ErrorCategory::System, 0, "Success")
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.value != 0
+    }
+
+    /// An OS error.
+    pub fn from_io(e: &std::io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(n) => ErrorCode::new(ErrorCategory::System, n, strip_os_suffix(&e.to_string())),
+            None => ErrorCode::new(ErrorCategory::System, libc_eio(), e.to_string()),
+        }
+    }
+}
+
+impl Default for ErrorCode {
+    fn default() -> Self {
+        ErrorCode::success()
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// `std::io::Error`'s text ends with " (os error N)"; libtorrent prints the
+/// bare strerror text.
+fn strip_os_suffix(s: &str) -> String {
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+const fn libc_eio() -> i32 {
+    5
 }

@@ -1,0 +1,761 @@
+//! Python bindings: alerts.
+//!
+//! Every alert class mirrors the reference's hierarchy (`alert` →
+//! `torrent_alert` → `peer_alert` / `tracker_alert` → leaf classes). Each
+//! level holds the same shared [`AlertData`]; getters read the engine's
+//! `Alert` value. Only the alert types the engine produces have classes.
+
+use std::sync::{Arc, Weak};
+
+use lt_session::alert::{Alert, AlertKind, PeerRef, TorrentRef};
+use lt_session::Session;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::PyClassInitializer;
+
+use crate::enums::{attach_nested, enum_to_py};
+use crate::errors::error_code_to_py;
+use crate::handle::PyTorrentHandle;
+use crate::hashes::{info_hash_to_py, sha1_to_py};
+
+pub struct AlertData {
+    pub alert: Alert,
+    pub ses: Weak<Session>,
+}
+
+fn endpoint_tuple<'py>(
+    py: Python<'py>,
+    ep: &std::net::SocketAddr,
+) -> PyResult<Bound<'py, PyTuple>> {
+    (ep.ip().to_string(), ep.port()).into_pyobject(py)
+}
+
+/// Base class of every alert.
+#[pyclass(module = "libtorrent", name = "alert", subclass, frozen)]
+pub struct PyAlert(pub Arc<AlertData>);
+
+#[pymethods]
+impl PyAlert {
+    fn what(&self) -> &'static str {
+        self.0.alert.what()
+    }
+    fn message(&self) -> String {
+        self.0.alert.message()
+    }
+    fn category(&self) -> u32 {
+        self.0.alert.category()
+    }
+    fn timestamp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let secs = self
+            .0
+            .alert
+            .timestamp
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        py.import("datetime")?
+            .getattr("datetime")?
+            .call_method1("fromtimestamp", (secs,))
+    }
+    fn __str__(&self) -> String {
+        self.0.alert.message()
+    }
+    fn __repr__(&self) -> String {
+        format!("<libtorrent.{}_alert: {}>", self.0.alert.what(), self.0.alert.message())
+    }
+}
+
+fn torrent_of(d: &AlertData) -> Option<&TorrentRef> {
+    d.alert.torrent()
+}
+
+fn peer_of(d: &AlertData) -> Option<&PeerRef> {
+    use AlertKind::*;
+    match &d.alert.kind {
+        PeerConnect { peer, .. }
+        | PeerDisconnected { peer, .. }
+        | PeerBan { peer, .. }
+        | PeerError { peer, .. } => Some(peer),
+        _ => None,
+    }
+}
+
+/// `(url, local endpoint)` of a tracker alert.
+fn tracker_of(d: &AlertData) -> Option<(&str, Option<std::net::SocketAddr>)> {
+    use AlertKind::*;
+    match &d.alert.kind {
+        TrackerAnnounce {
+            url,
+            local_endpoint,
+            ..
+        }
+        | TrackerReply {
+            url,
+            local_endpoint,
+            ..
+        }
+        | TrackerWarning {
+            url,
+            local_endpoint,
+            ..
+        }
+        | TrackerError {
+            url,
+            local_endpoint,
+            ..
+        }
+        | ScrapeReply {
+            url,
+            local_endpoint,
+            ..
+        }
+        | ScrapeFailed {
+            url,
+            local_endpoint,
+            ..
+        } => Some((url.as_str(), *local_endpoint)),
+        _ => None,
+    }
+}
+
+#[pyclass(module = "libtorrent", name = "torrent_alert", extends = PyAlert, subclass, frozen)]
+pub struct TorrentAlert(Arc<AlertData>);
+
+#[pymethods]
+impl TorrentAlert {
+    #[getter]
+    fn handle(&self) -> PyTorrentHandle {
+        match torrent_of(&self.0) {
+            Some(t) => PyTorrentHandle::new(self.0.ses.clone(), t.id),
+            None => PyTorrentHandle::invalid(),
+        }
+    }
+    #[getter]
+    fn torrent_name(&self) -> String {
+        torrent_of(&self.0).map(|t| t.name.clone()).unwrap_or_default()
+    }
+}
+
+#[pyclass(module = "libtorrent", name = "peer_alert", extends = TorrentAlert, subclass, frozen)]
+pub struct PeerAlert(Arc<AlertData>);
+
+#[pymethods]
+impl PeerAlert {
+    #[getter]
+    fn endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match peer_of(&self.0) {
+            Some(p) => Ok(endpoint_tuple(py, &p.endpoint)?.into_any()),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+    #[getter]
+    fn ep<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.endpoint(py)
+    }
+    #[getter]
+    fn ip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.endpoint(py)
+    }
+    #[getter]
+    fn pid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let pid = peer_of(&self.0).map(|p| p.pid).unwrap_or([0; 20]);
+        Ok(sha1_to_py(py, lt_core::Sha1Hash(pid))?.into_any())
+    }
+}
+
+#[pyclass(module = "libtorrent", name = "tracker_alert", extends = TorrentAlert, subclass, frozen)]
+pub struct TrackerAlert(Arc<AlertData>);
+
+#[pymethods]
+impl TrackerAlert {
+    #[getter]
+    fn url(&self) -> String {
+        tracker_of(&self.0).map(|t| t.0.to_owned()).unwrap_or_default()
+    }
+    fn tracker_url(&self) -> String {
+        self.url()
+    }
+    #[getter]
+    fn local_endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let ep = tracker_of(&self.0)
+            .and_then(|t| t.1)
+            .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+        Ok(endpoint_tuple(py, &ep)?.into_any())
+    }
+    #[getter]
+    fn version<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        enum_to_py(py, "protocol_version", 0)
+    }
+}
+
+/// Declares a leaf alert class.
+macro_rules! leaf {
+    ($rs:ident, $name:literal, $base:ty) => {
+        #[pyclass(module = "libtorrent", name = $name, extends = $base, frozen)]
+        pub struct $rs(Arc<AlertData>);
+    };
+}
+
+leaf!(ListenSucceededAlert, "listen_succeeded_alert", PyAlert);
+leaf!(ListenFailedAlert, "listen_failed_alert", PyAlert);
+leaf!(AddTorrentAlert, "add_torrent_alert", TorrentAlert);
+leaf!(TorrentRemovedAlert, "torrent_removed_alert", TorrentAlert);
+leaf!(TorrentDeletedAlert, "torrent_deleted_alert", TorrentAlert);
+leaf!(TorrentDeleteFailedAlert, "torrent_delete_failed_alert", TorrentAlert);
+leaf!(StateChangedAlert, "state_changed_alert", TorrentAlert);
+leaf!(StateUpdateAlert, "state_update_alert", PyAlert);
+leaf!(TorrentCheckedAlert, "torrent_checked_alert", TorrentAlert);
+leaf!(TorrentFinishedAlert, "torrent_finished_alert", TorrentAlert);
+leaf!(TorrentPausedAlert, "torrent_paused_alert", TorrentAlert);
+leaf!(TorrentResumedAlert, "torrent_resumed_alert", TorrentAlert);
+leaf!(TorrentErrorAlert, "torrent_error_alert", TorrentAlert);
+leaf!(PieceFinishedAlert, "piece_finished_alert", TorrentAlert);
+leaf!(HashFailedAlert, "hash_failed_alert", TorrentAlert);
+leaf!(FileCompletedAlert, "file_completed_alert", TorrentAlert);
+leaf!(FileErrorAlert, "file_error_alert", TorrentAlert);
+leaf!(ReadPieceAlert, "read_piece_alert", TorrentAlert);
+leaf!(PeerConnectAlert, "peer_connect_alert", PeerAlert);
+leaf!(PeerDisconnectedAlert, "peer_disconnected_alert", PeerAlert);
+leaf!(PeerBanAlert, "peer_ban_alert", PeerAlert);
+leaf!(PeerErrorAlert, "peer_error_alert", PeerAlert);
+leaf!(IncomingConnectionAlert, "incoming_connection_alert", PyAlert);
+leaf!(TrackerAnnounceAlert, "tracker_announce_alert", TrackerAlert);
+leaf!(TrackerReplyAlert, "tracker_reply_alert", TrackerAlert);
+leaf!(TrackerWarningAlert, "tracker_warning_alert", TrackerAlert);
+leaf!(TrackerErrorAlert, "tracker_error_alert", TrackerAlert);
+leaf!(ScrapeReplyAlert, "scrape_reply_alert", TrackerAlert);
+leaf!(ScrapeFailedAlert, "scrape_failed_alert", TrackerAlert);
+leaf!(SessionStatsAlert, "session_stats_alert", PyAlert);
+leaf!(AlertsDroppedAlert, "alerts_dropped_alert", PyAlert);
+leaf!(PerformanceAlert, "performance_alert", TorrentAlert);
+leaf!(ExternalIpAlert, "external_ip_alert", PyAlert);
+leaf!(LogAlert, "log_alert", PyAlert);
+
+/// Reads a field of this alert's kind; `$default` when the kind differs
+/// (cannot happen: each class is only built for its own kind).
+macro_rules! field {
+    ($self:ident, $pat:pat => $val:expr, $default:expr) => {
+        match &$self.0.alert.kind {
+            $pat => $val,
+            #[allow(unreachable_patterns)]
+            _ => $default,
+        }
+    };
+}
+
+#[pymethods]
+impl ListenSucceededAlert {
+    #[getter]
+    fn address(&self) -> String {
+        field!(self, AlertKind::ListenSucceeded { endpoint, .. } => endpoint.ip().to_string(), String::new())
+    }
+    #[getter]
+    fn port(&self) -> u16 {
+        field!(self, AlertKind::ListenSucceeded { endpoint, .. } => endpoint.port(), 0)
+    }
+    #[getter]
+    fn endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let ep = field!(self, AlertKind::ListenSucceeded { endpoint, .. } => *endpoint, ([0, 0, 0, 0], 0).into());
+        endpoint_tuple(py, &ep)
+    }
+    #[getter]
+    fn socket_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = field!(self, AlertKind::ListenSucceeded { socket_type, .. } => *socket_type as i64, 0);
+        enum_to_py(py, "socket_type_t", t)
+    }
+    #[getter]
+    fn sock_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = field!(self, AlertKind::ListenSucceeded { socket_type, .. } => *socket_type as i64, 0);
+        enum_to_py(py, "listen_succeeded_alert_socket_type_t", listen_sock_type(t))
+    }
+}
+
+/// The legacy `listen_*_alert.socket_type_t` numbering: tcp 0, tcp_ssl 1,
+/// udp 2, i2p 3, socks5 4, utp_ssl 5.
+fn listen_sock_type(socket_type: i64) -> i64 {
+    match socket_type {
+        0 => 0,
+        5 => 1,
+        3 => 2,
+        4 => 3,
+        1 => 4,
+        8 => 5,
+        _ => 0,
+    }
+}
+
+#[pymethods]
+impl ListenFailedAlert {
+    #[getter]
+    fn address(&self) -> String {
+        field!(self, AlertKind::ListenFailed { endpoint, .. } => endpoint.ip().to_string(), String::new())
+    }
+    #[getter]
+    fn port(&self) -> u16 {
+        field!(self, AlertKind::ListenFailed { endpoint, .. } => endpoint.port(), 0)
+    }
+    #[getter]
+    fn endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let ep = field!(self, AlertKind::ListenFailed { endpoint, .. } => *endpoint, ([0, 0, 0, 0], 0).into());
+        endpoint_tuple(py, &ep)
+    }
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        field!(self, AlertKind::ListenFailed { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+    }
+    fn listen_interface(&self) -> String {
+        field!(self, AlertKind::ListenFailed { interface, .. } => interface.clone(), String::new())
+    }
+    #[getter]
+    fn op<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let op = field!(self, AlertKind::ListenFailed { op, .. } => *op as i64, 0);
+        enum_to_py(py, "operation_t", op)
+    }
+    #[getter]
+    fn operation(&self) -> i64 {
+        field!(self, AlertKind::ListenFailed { op, .. } => *op as i64, 0)
+    }
+    #[getter]
+    fn socket_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = field!(self, AlertKind::ListenFailed { socket_type, .. } => *socket_type as i64, 0);
+        enum_to_py(py, "socket_type_t", t)
+    }
+    #[getter]
+    fn sock_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = field!(self, AlertKind::ListenFailed { socket_type, .. } => *socket_type as i64, 0);
+        enum_to_py(py, "listen_failed_alert_socket_type_t", listen_sock_type(t))
+    }
+}
+
+#[pymethods]
+impl AddTorrentAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        field!(self, AlertKind::AddTorrent { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+    }
+}
+
+fn removed_hashes(d: &AlertData) -> lt_core::InfoHash {
+    torrent_of(d).map(|t| t.info_hashes).unwrap_or_default()
+}
+
+macro_rules! info_hash_getters {
+    ($rs:ident) => {
+        #[pymethods]
+        impl $rs {
+            #[getter]
+            fn info_hash<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                Ok(sha1_to_py(py, removed_hashes(&self.0).best())?.into_any())
+            }
+            #[getter]
+            fn info_hashes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                Ok(info_hash_to_py(py, removed_hashes(&self.0))?.into_any())
+            }
+        }
+    };
+}
+info_hash_getters!(TorrentRemovedAlert);
+info_hash_getters!(TorrentDeletedAlert);
+
+#[pymethods]
+impl TorrentDeleteFailedAlert {
+    #[getter]
+    fn info_hash<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(sha1_to_py(py, removed_hashes(&self.0).best())?.into_any())
+    }
+    #[getter]
+    fn info_hashes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(info_hash_to_py(py, removed_hashes(&self.0))?.into_any())
+    }
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        field!(self, AlertKind::TorrentDeleteFailed { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+    }
+    #[getter]
+    fn msg(&self) -> String {
+        field!(self, AlertKind::TorrentDeleteFailed { error, .. } => error.message.clone(), String::new())
+    }
+}
+
+#[pymethods]
+impl StateChangedAlert {
+    #[getter]
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = field!(self, AlertKind::StateChanged { state, .. } => *state as i64, 0);
+        enum_to_py(py, "torrent_status.states", s)
+    }
+    #[getter]
+    fn prev_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = field!(self, AlertKind::StateChanged { prev_state, .. } => *prev_state as i64, 0);
+        enum_to_py(py, "torrent_status.states", s)
+    }
+}
+
+#[pymethods]
+impl StateUpdateAlert {
+    #[getter]
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let empty = Vec::new();
+        let v = field!(self, AlertKind::StateUpdate { status } => status, &empty);
+        let items = v
+            .iter()
+            .map(|s| crate::handle::PyTorrentStatus::new(s.clone(), self.0.ses.clone()))
+            .collect::<Vec<_>>();
+        PyList::new(py, items)
+    }
+}
+
+#[pymethods]
+impl TorrentErrorAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        field!(self, AlertKind::TorrentError { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+    }
+}
+
+#[pymethods]
+impl PieceFinishedAlert {
+    #[getter]
+    fn piece_index(&self) -> u32 {
+        field!(self, AlertKind::PieceFinished { piece, .. } => *piece, 0)
+    }
+}
+
+#[pymethods]
+impl HashFailedAlert {
+    #[getter]
+    fn piece_index(&self) -> u32 {
+        field!(self, AlertKind::HashFailed { piece, .. } => *piece, 0)
+    }
+}
+
+#[pymethods]
+impl FileCompletedAlert {
+    #[getter]
+    fn index(&self) -> u32 {
+        field!(self, AlertKind::FileCompleted { index, .. } => *index, 0)
+    }
+}
+
+#[pymethods]
+impl FileErrorAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        field!(self, AlertKind::FileError { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+    }
+    #[getter]
+    fn file(&self) -> String {
+        self.filename()
+    }
+    fn filename(&self) -> String {
+        field!(self, AlertKind::FileError { filename, .. } => filename.clone(), String::new())
+    }
+    #[getter]
+    fn msg(&self) -> String {
+        field!(self, AlertKind::FileError { error, .. } => error.message.clone(), String::new())
+    }
+}
+
+#[pymethods]
+impl ReadPieceAlert {
+    #[getter]
+    fn buffer<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let empty = Vec::new();
+        let d = field!(self, AlertKind::ReadPiece { data, .. } => data, &empty);
+        PyBytes::new(py, d)
+    }
+    #[getter]
+    fn piece(&self) -> u32 {
+        field!(self, AlertKind::ReadPiece { piece, .. } => *piece, 0)
+    }
+    #[getter]
+    fn size(&self) -> usize {
+        field!(self, AlertKind::ReadPiece { data, .. } => data.len(), 0)
+    }
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        field!(self, AlertKind::ReadPiece { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+    }
+    #[getter]
+    fn ec<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.error(py)
+    }
+}
+
+#[pymethods]
+impl PeerDisconnectedAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        field!(self, AlertKind::PeerDisconnected { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+    }
+    #[getter]
+    fn msg(&self) -> String {
+        field!(self, AlertKind::PeerDisconnected { error, .. } => error.message.clone(), String::new())
+    }
+    #[getter]
+    fn op<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let op = field!(self, AlertKind::PeerDisconnected { op, .. } => *op as i64, 0);
+        enum_to_py(py, "operation_t", op)
+    }
+    #[getter]
+    fn reason<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = field!(self, AlertKind::PeerDisconnected { reason, .. } => *reason as i64, 0);
+        enum_to_py(py, "close_reason_t", r)
+    }
+    #[getter]
+    fn socket_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = field!(self, AlertKind::PeerDisconnected { socket_type, .. } => *socket_type as i64, 0);
+        enum_to_py(py, "socket_type_t", t)
+    }
+}
+
+#[pymethods]
+impl PeerErrorAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        field!(self, AlertKind::PeerError { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+    }
+    #[getter]
+    fn op<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let op = field!(self, AlertKind::PeerError { op, .. } => *op as i64, 0);
+        enum_to_py(py, "operation_t", op)
+    }
+}
+
+#[pymethods]
+impl IncomingConnectionAlert {
+    #[getter]
+    fn endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let ep = field!(self, AlertKind::IncomingConnection { endpoint, .. } => *endpoint, ([0, 0, 0, 0], 0).into());
+        endpoint_tuple(py, &ep)
+    }
+    #[getter]
+    fn ip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.endpoint(py)
+    }
+    #[getter]
+    fn socket_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = field!(self, AlertKind::IncomingConnection { socket_type, .. } => *socket_type as i64, 0);
+        enum_to_py(py, "socket_type_t", t)
+    }
+}
+
+#[pymethods]
+impl TrackerAnnounceAlert {
+    #[getter]
+    fn event<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let e = field!(self, AlertKind::TrackerAnnounce { event, .. } => *event as i64, 0);
+        enum_to_py(py, "event_t", e)
+    }
+}
+
+#[pymethods]
+impl TrackerReplyAlert {
+    #[getter]
+    fn num_peers(&self) -> i32 {
+        field!(self, AlertKind::TrackerReply { num_peers, .. } => *num_peers, 0)
+    }
+}
+
+#[pymethods]
+impl TrackerErrorAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        field!(self, AlertKind::TrackerError { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+    }
+    fn error_message(&self) -> String {
+        field!(self, AlertKind::TrackerError { failure_reason, .. } => failure_reason.clone(), String::new())
+    }
+    fn failure_reason(&self) -> String {
+        self.error_message()
+    }
+    #[getter]
+    fn msg(&self) -> String {
+        self.error_message()
+    }
+    #[getter]
+    fn status_code(&self) -> i32 {
+        field!(self, AlertKind::TrackerError { status_code, .. } => *status_code, 0)
+    }
+    #[getter]
+    fn times_in_row(&self) -> i32 {
+        field!(self, AlertKind::TrackerError { times_in_row, .. } => *times_in_row, 0)
+    }
+}
+
+#[pymethods]
+impl ScrapeReplyAlert {
+    #[getter]
+    fn complete(&self) -> i32 {
+        field!(self, AlertKind::ScrapeReply { complete, .. } => *complete, 0)
+    }
+    #[getter]
+    fn incomplete(&self) -> i32 {
+        field!(self, AlertKind::ScrapeReply { incomplete, .. } => *incomplete, 0)
+    }
+}
+
+#[pymethods]
+impl ScrapeFailedAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        field!(self, AlertKind::ScrapeFailed { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+    }
+    fn error_message(&self) -> String {
+        field!(self, AlertKind::ScrapeFailed { msg, .. } => msg.clone(), String::new())
+    }
+    #[getter]
+    fn msg(&self) -> String {
+        self.error_message()
+    }
+}
+
+#[pymethods]
+impl SessionStatsAlert {
+    /// `{metric name: value}`.
+    #[getter]
+    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        if let AlertKind::SessionStats { values } = &self.0.alert.kind {
+            for m in lt_settings::metrics::metrics() {
+                if let Some(v) = values.get(m.value_index) {
+                    d.set_item(m.name, *v)?;
+                }
+            }
+        }
+        Ok(d)
+    }
+}
+
+#[pymethods]
+impl AlertsDroppedAlert {
+    /// One flag per alert type: whether alerts of that type were dropped.
+    #[getter]
+    fn dropped_alerts(&self) -> Vec<bool> {
+        let bits = field!(self, AlertKind::AlertsDropped { dropped } => *dropped, [0; 4]);
+        (0..lt_session::alert::NUM_ALERT_TYPES)
+            .map(|i| bits[i / 64] & (1 << (i % 64)) != 0)
+            .collect()
+    }
+}
+
+#[pymethods]
+impl PerformanceAlert {
+    #[getter]
+    fn warning_code<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let w = field!(self, AlertKind::Performance { warning_code, .. } => *warning_code as i64, 0);
+        enum_to_py(py, "performance_warning_t", w)
+    }
+}
+
+#[pymethods]
+impl ExternalIpAlert {
+    #[getter]
+    fn external_address(&self) -> String {
+        field!(self, AlertKind::ExternalIp { address } => address.to_string(), String::new())
+    }
+}
+
+#[pymethods]
+impl LogAlert {
+    fn log_message(&self) -> String {
+        field!(self, AlertKind::Log { msg } => msg.clone(), String::new())
+    }
+    fn msg(&self) -> String {
+        self.log_message()
+    }
+}
+
+/// Builds the Python object for an engine alert.
+pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult<Py<PyAny>> {
+    let d = Arc::new(AlertData { alert, ses });
+    let base = || PyClassInitializer::from(PyAlert(d.clone()));
+    let t = || base().add_subclass(TorrentAlert(d.clone()));
+    let p = || t().add_subclass(PeerAlert(d.clone()));
+    let tr = || t().add_subclass(TrackerAlert(d.clone()));
+    macro_rules! mk {
+        ($init:expr, $leaf:ident) => {
+            Py::new(py, $init.add_subclass($leaf(d.clone())))?.into_any()
+        };
+    }
+    use AlertKind::*;
+    Ok(match &d.alert.kind {
+        ListenSucceeded { .. } => mk!(base(), ListenSucceededAlert),
+        ListenFailed { .. } => mk!(base(), ListenFailedAlert),
+        AddTorrent { .. } => mk!(t(), AddTorrentAlert),
+        TorrentRemoved { .. } => mk!(t(), TorrentRemovedAlert),
+        TorrentDeleted { .. } => mk!(t(), TorrentDeletedAlert),
+        TorrentDeleteFailed { .. } => mk!(t(), TorrentDeleteFailedAlert),
+        StateChanged { .. } => mk!(t(), StateChangedAlert),
+        StateUpdate { .. } => mk!(base(), StateUpdateAlert),
+        TorrentChecked { .. } => mk!(t(), TorrentCheckedAlert),
+        TorrentFinished { .. } => mk!(t(), TorrentFinishedAlert),
+        TorrentPaused { .. } => mk!(t(), TorrentPausedAlert),
+        TorrentResumed { .. } => mk!(t(), TorrentResumedAlert),
+        TorrentError { .. } => mk!(t(), TorrentErrorAlert),
+        PieceFinished { .. } => mk!(t(), PieceFinishedAlert),
+        HashFailed { .. } => mk!(t(), HashFailedAlert),
+        FileCompleted { .. } => mk!(t(), FileCompletedAlert),
+        FileError { .. } => mk!(t(), FileErrorAlert),
+        ReadPiece { .. } => mk!(t(), ReadPieceAlert),
+        PeerConnect { .. } => mk!(p(), PeerConnectAlert),
+        PeerDisconnected { .. } => mk!(p(), PeerDisconnectedAlert),
+        PeerBan { .. } => mk!(p(), PeerBanAlert),
+        PeerError { .. } => mk!(p(), PeerErrorAlert),
+        IncomingConnection { .. } => mk!(base(), IncomingConnectionAlert),
+        TrackerAnnounce { .. } => mk!(tr(), TrackerAnnounceAlert),
+        TrackerReply { .. } => mk!(tr(), TrackerReplyAlert),
+        TrackerWarning { .. } => mk!(tr(), TrackerWarningAlert),
+        TrackerError { .. } => mk!(tr(), TrackerErrorAlert),
+        ScrapeReply { .. } => mk!(tr(), ScrapeReplyAlert),
+        ScrapeFailed { .. } => mk!(tr(), ScrapeFailedAlert),
+        SessionStats { .. } => mk!(base(), SessionStatsAlert),
+        AlertsDropped { .. } => mk!(base(), AlertsDroppedAlert),
+        Performance { .. } => mk!(t(), PerformanceAlert),
+        ExternalIp { .. } => mk!(base(), ExternalIpAlert),
+        Log { .. } => mk!(base(), LogAlert),
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyAlert>()?;
+    attach_nested(&m.py().get_type::<PyAlert>(), "alert")?;
+    m.add_class::<TorrentAlert>()?;
+    m.add_class::<PeerAlert>()?;
+    m.add_class::<TrackerAlert>()?;
+    m.add_class::<ListenSucceededAlert>()?;
+    m.add_class::<ListenFailedAlert>()?;
+    m.add_class::<AddTorrentAlert>()?;
+    m.add_class::<TorrentRemovedAlert>()?;
+    m.add_class::<TorrentDeletedAlert>()?;
+    m.add_class::<TorrentDeleteFailedAlert>()?;
+    m.add_class::<StateChangedAlert>()?;
+    m.add_class::<StateUpdateAlert>()?;
+    m.add_class::<TorrentCheckedAlert>()?;
+    m.add_class::<TorrentFinishedAlert>()?;
+    m.add_class::<TorrentPausedAlert>()?;
+    m.add_class::<TorrentResumedAlert>()?;
+    m.add_class::<TorrentErrorAlert>()?;
+    m.add_class::<PieceFinishedAlert>()?;
+    m.add_class::<HashFailedAlert>()?;
+    m.add_class::<FileCompletedAlert>()?;
+    m.add_class::<FileErrorAlert>()?;
+    m.add_class::<ReadPieceAlert>()?;
+    m.add_class::<PeerConnectAlert>()?;
+    m.add_class::<PeerDisconnectedAlert>()?;
+    m.add_class::<PeerBanAlert>()?;
+    m.add_class::<PeerErrorAlert>()?;
+    m.add_class::<IncomingConnectionAlert>()?;
+    m.add_class::<TrackerAnnounceAlert>()?;
+    m.add_class::<TrackerReplyAlert>()?;
+    m.add_class::<TrackerWarningAlert>()?;
+    m.add_class::<TrackerErrorAlert>()?;
+    m.add_class::<ScrapeReplyAlert>()?;
+    m.add_class::<ScrapeFailedAlert>()?;
+    m.add_class::<SessionStatsAlert>()?;
+    m.add_class::<AlertsDroppedAlert>()?;
+    m.add_class::<PerformanceAlert>()?;
+    m.add_class::<ExternalIpAlert>()?;
+    m.add_class::<LogAlert>()?;
+    Ok(())
+}

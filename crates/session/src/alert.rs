@@ -1,0 +1,857 @@
+//! Alerts: what the engine tells its user, one value per event.
+//!
+//! Each alert has a timestamp, a kind with its data, and the category bits
+//! of libtorrent's `alert::category_t`, which the alert mask filters on.
+
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use lt_core::{ErrorCode, InfoHash};
+
+use crate::alert_queue::QueuedAlert;
+use crate::types::{TorrentId, TorrentState};
+
+/// `alert::category_t` bits.
+pub mod category {
+    pub const ERROR: u32 = 1;
+    pub const PEER: u32 = 2;
+    pub const PORT_MAPPING: u32 = 4;
+    pub const STORAGE: u32 = 8;
+    pub const TRACKER: u32 = 16;
+    pub const CONNECT: u32 = 32;
+    pub const STATUS: u32 = 64;
+    pub const IP_BLOCK: u32 = 256;
+    pub const PERFORMANCE_WARNING: u32 = 512;
+    pub const DHT: u32 = 1024;
+    pub const STATS: u32 = 2048;
+    pub const SESSION_LOG: u32 = 8192;
+    pub const TORRENT_LOG: u32 = 16384;
+    pub const PEER_LOG: u32 = 32768;
+    pub const INCOMING_REQUEST: u32 = 65536;
+    pub const DHT_LOG: u32 = 131072;
+    pub const DHT_OPERATION: u32 = 262144;
+    pub const PORT_MAPPING_LOG: u32 = 524288;
+    pub const PICKER_LOG: u32 = 1048576;
+    pub const FILE_PROGRESS: u32 = 2097152;
+    pub const PIECE_PROGRESS: u32 = 4194304;
+    pub const UPLOAD: u32 = 8388608;
+    pub const BLOCK_PROGRESS: u32 = 16777216;
+    pub const ALL: u32 = 0xffff_ffff;
+}
+
+/// The torrent an alert is about.
+#[derive(Clone, Debug)]
+pub struct TorrentRef {
+    pub id: TorrentId,
+    pub name: String,
+    pub info_hashes: InfoHash,
+}
+
+/// The peer an alert is about.
+#[derive(Clone, Debug)]
+pub struct PeerRef {
+    pub endpoint: SocketAddr,
+    pub pid: [u8; 20],
+}
+
+/// libtorrent's `socket_type_t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketType {
+    Tcp = 0,
+    Socks5 = 1,
+    Http = 2,
+    Utp = 3,
+    I2p = 4,
+    TcpSsl = 5,
+    Socks5Ssl = 6,
+    HttpSsl = 7,
+    UtpSsl = 8,
+}
+
+/// libtorrent's `operation_t`: what the engine was doing when an error happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Unknown = 0,
+    Bittorrent = 1,
+    Iocontrol = 2,
+    Getpeername = 3,
+    Getname = 4,
+    AllocRecvbuf = 5,
+    AllocSndbuf = 6,
+    FileWrite = 7,
+    FileRead = 8,
+    File = 9,
+    SockWrite = 10,
+    SockRead = 11,
+    SockOpen = 12,
+    SockBind = 13,
+    Available = 14,
+    Encryption = 15,
+    Connect = 16,
+    SslHandshake = 17,
+    GetInterface = 18,
+    SockListen = 19,
+    SockBindToDevice = 20,
+    SockAccept = 21,
+    ParseAddress = 22,
+    EnumIf = 23,
+    FileStat = 24,
+    FileCopy = 25,
+    FileFallocate = 26,
+    FileHardLink = 27,
+    FileRemove = 28,
+    FileRename = 29,
+    FileOpen = 30,
+    Mkdir = 31,
+    CheckResume = 32,
+    Exception = 33,
+    AllocCachePiece = 34,
+    PartfileMove = 35,
+    PartfileRead = 36,
+    PartfileWrite = 37,
+    HostnameLookup = 38,
+    Symlink = 39,
+    Handshake = 40,
+    SockOption = 41,
+}
+
+/// Tracker announce events (`event_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackerEvent {
+    None = 0,
+    Completed = 1,
+    Started = 2,
+    Stopped = 3,
+    Paused = 4,
+}
+
+/// What happened.
+#[derive(Clone, Debug)]
+pub enum AlertKind {
+    ListenSucceeded {
+        endpoint: SocketAddr,
+        socket_type: SocketType,
+    },
+    ListenFailed {
+        interface: String,
+        endpoint: SocketAddr,
+        op: Operation,
+        error: ErrorCode,
+        socket_type: SocketType,
+    },
+    /// A torrent was added (or failed to be: `error` set, `torrent` names
+    /// what was asked for).
+    AddTorrent {
+        torrent: TorrentRef,
+        error: ErrorCode,
+    },
+    TorrentRemoved {
+        torrent: TorrentRef,
+    },
+    TorrentDeleted {
+        torrent: TorrentRef,
+    },
+    TorrentDeleteFailed {
+        torrent: TorrentRef,
+        error: ErrorCode,
+    },
+    StateChanged {
+        torrent: TorrentRef,
+        state: TorrentState,
+        prev_state: TorrentState,
+    },
+    /// `post_torrent_updates()`: the torrents whose status changed.
+    StateUpdate {
+        status: Vec<crate::types::TorrentStatus>,
+    },
+    TorrentChecked {
+        torrent: TorrentRef,
+    },
+    TorrentFinished {
+        torrent: TorrentRef,
+    },
+    TorrentPaused {
+        torrent: TorrentRef,
+    },
+    TorrentResumed {
+        torrent: TorrentRef,
+    },
+    TorrentError {
+        torrent: TorrentRef,
+        error: ErrorCode,
+        filename: String,
+    },
+    PieceFinished {
+        torrent: TorrentRef,
+        piece: u32,
+    },
+    HashFailed {
+        torrent: TorrentRef,
+        piece: u32,
+    },
+    FileCompleted {
+        torrent: TorrentRef,
+        index: u32,
+    },
+    FileError {
+        torrent: TorrentRef,
+        filename: String,
+        op: Operation,
+        error: ErrorCode,
+    },
+    ReadPiece {
+        torrent: TorrentRef,
+        piece: u32,
+        data: Vec<u8>,
+        error: ErrorCode,
+    },
+    PeerConnect {
+        torrent: TorrentRef,
+        peer: PeerRef,
+        socket_type: SocketType,
+    },
+    PeerDisconnected {
+        torrent: TorrentRef,
+        peer: PeerRef,
+        socket_type: SocketType,
+        op: Operation,
+        error: ErrorCode,
+        reason: i32,
+    },
+    PeerBan {
+        torrent: TorrentRef,
+        peer: PeerRef,
+    },
+    PeerError {
+        torrent: TorrentRef,
+        peer: PeerRef,
+        op: Operation,
+        error: ErrorCode,
+    },
+    IncomingConnection {
+        endpoint: SocketAddr,
+        socket_type: SocketType,
+    },
+    TrackerAnnounce {
+        torrent: TorrentRef,
+        url: String,
+        local_endpoint: Option<SocketAddr>,
+        event: TrackerEvent,
+    },
+    TrackerReply {
+        torrent: TorrentRef,
+        url: String,
+        local_endpoint: Option<SocketAddr>,
+        num_peers: i32,
+    },
+    TrackerWarning {
+        torrent: TorrentRef,
+        url: String,
+        local_endpoint: Option<SocketAddr>,
+        msg: String,
+    },
+    TrackerError {
+        torrent: TorrentRef,
+        url: String,
+        local_endpoint: Option<SocketAddr>,
+        times_in_row: i32,
+        error: ErrorCode,
+        failure_reason: String,
+        status_code: i32,
+    },
+    ScrapeReply {
+        torrent: TorrentRef,
+        url: String,
+        local_endpoint: Option<SocketAddr>,
+        incomplete: i32,
+        complete: i32,
+    },
+    ScrapeFailed {
+        torrent: TorrentRef,
+        url: String,
+        local_endpoint: Option<SocketAddr>,
+        error: ErrorCode,
+        msg: String,
+    },
+    /// `post_session_stats()`: every metric's value, by metric index.
+    SessionStats {
+        values: Vec<i64>,
+    },
+    /// Alerts were dropped because the queue was full: bit `i` of the
+    /// bitmap stands for alert type id `i`.
+    AlertsDropped {
+        dropped: [u64; 4],
+    },
+    Performance {
+        torrent: TorrentRef,
+        warning_code: i32,
+    },
+    ExternalIp {
+        address: std::net::IpAddr,
+    },
+    /// Session log line (category `SESSION_LOG`).
+    Log {
+        msg: String,
+    },
+}
+
+/// One alert.
+#[derive(Clone, Debug)]
+pub struct Alert {
+    pub timestamp: SystemTime,
+    pub kind: AlertKind,
+}
+
+impl Alert {
+    pub fn new(kind: AlertKind) -> Self {
+        Alert {
+            timestamp: SystemTime::now(),
+            kind,
+        }
+    }
+
+    /// The alert's name without the `_alert` suffix, as `what()` returns it.
+    pub fn what(&self) -> &'static str {
+        use AlertKind::*;
+        match &self.kind {
+            ListenSucceeded { .. } => "listen_succeeded",
+            ListenFailed { .. } => "listen_failed",
+            AddTorrent { .. } => "add_torrent",
+            TorrentRemoved { .. } => "torrent_removed",
+            TorrentDeleted { .. } => "torrent_deleted",
+            TorrentDeleteFailed { .. } => "torrent_delete_failed",
+            StateChanged { .. } => "state_changed",
+            StateUpdate { .. } => "state_update",
+            TorrentChecked { .. } => "torrent_checked",
+            TorrentFinished { .. } => "torrent_finished",
+            TorrentPaused { .. } => "torrent_paused",
+            TorrentResumed { .. } => "torrent_resumed",
+            TorrentError { .. } => "torrent_error",
+            PieceFinished { .. } => "piece_finished",
+            HashFailed { .. } => "hash_failed",
+            FileCompleted { .. } => "file_completed",
+            FileError { .. } => "file_error",
+            ReadPiece { .. } => "read_piece",
+            PeerConnect { .. } => "peer_connect",
+            PeerDisconnected { .. } => "peer_disconnected",
+            PeerBan { .. } => "peer_ban",
+            PeerError { .. } => "peer_error",
+            IncomingConnection { .. } => "incoming_connection",
+            TrackerAnnounce { .. } => "tracker_announce",
+            TrackerReply { .. } => "tracker_reply",
+            TrackerWarning { .. } => "tracker_warning",
+            TrackerError { .. } => "tracker_error",
+            ScrapeReply { .. } => "scrape_reply",
+            ScrapeFailed { .. } => "scrape_failed",
+            SessionStats { .. } => "session_stats",
+            AlertsDropped { .. } => "alerts_dropped",
+            Performance { .. } => "performance",
+            ExternalIp { .. } => "external_ip",
+            Log { .. } => "log",
+        }
+    }
+
+    /// libtorrent's numeric alert type (`alert::type()`), also the bit used
+    /// in `alerts_dropped_alert`.
+    pub fn alert_type(&self) -> usize {
+        use AlertKind::*;
+        match &self.kind {
+            TorrentRemoved { .. } => 4,
+            ReadPiece { .. } => 5,
+            FileCompleted { .. } => 6,
+            Performance { .. } => 9,
+            StateChanged { .. } => 10,
+            TrackerError { .. } => 11,
+            TrackerWarning { .. } => 12,
+            ScrapeReply { .. } => 13,
+            ScrapeFailed { .. } => 14,
+            TrackerReply { .. } => 15,
+            TrackerAnnounce { .. } => 17,
+            HashFailed { .. } => 18,
+            PeerBan { .. } => 19,
+            PeerError { .. } => 22,
+            PeerConnect { .. } => 23,
+            PeerDisconnected { .. } => 24,
+            TorrentFinished { .. } => 26,
+            PieceFinished { .. } => 27,
+            TorrentDeleted { .. } => 35,
+            TorrentDeleteFailed { .. } => 36,
+            TorrentPaused { .. } => 39,
+            TorrentResumed { .. } => 40,
+            TorrentChecked { .. } => 41,
+            FileError { .. } => 43,
+            ExternalIp { .. } => 47,
+            ListenFailed { .. } => 48,
+            ListenSucceeded { .. } => 49,
+            TorrentError { .. } => 64,
+            IncomingConnection { .. } => 66,
+            AddTorrent { .. } => 67,
+            StateUpdate { .. } => 68,
+            SessionStats { .. } => 70,
+            Log { .. } => 79,
+            AlertsDropped { .. } => 95,
+        }
+    }
+
+    /// The category bits.
+    pub fn category(&self) -> u32 {
+        use category::*;
+        use AlertKind::*;
+        match &self.kind {
+            ListenSucceeded { .. } => STATUS,
+            ListenFailed { .. } => STATUS | ERROR,
+            AddTorrent { .. } => STATUS,
+            TorrentRemoved { .. } => STATUS,
+            TorrentDeleted { .. } => STORAGE,
+            TorrentDeleteFailed { .. } => STORAGE | ERROR,
+            StateChanged { .. } => STATUS,
+            StateUpdate { .. } => STATUS,
+            TorrentChecked { .. } => STATUS,
+            TorrentFinished { .. } => STATUS,
+            TorrentPaused { .. } => STATUS,
+            TorrentResumed { .. } => STATUS,
+            TorrentError { .. } => ERROR | STATUS,
+            PieceFinished { .. } => PIECE_PROGRESS,
+            HashFailed { .. } => STATUS,
+            FileCompleted { .. } => FILE_PROGRESS,
+            FileError { .. } => STATUS | ERROR | STORAGE,
+            ReadPiece { .. } => STORAGE,
+            PeerConnect { .. } => CONNECT,
+            PeerDisconnected { .. } => CONNECT,
+            PeerBan { .. } => PEER,
+            PeerError { .. } => PEER,
+            IncomingConnection { .. } => PEER,
+            TrackerAnnounce { .. } => TRACKER,
+            TrackerReply { .. } => TRACKER,
+            TrackerWarning { .. } => TRACKER | ERROR,
+            TrackerError { .. } => TRACKER | ERROR,
+            ScrapeReply { .. } => TRACKER,
+            ScrapeFailed { .. } => TRACKER | ERROR,
+            SessionStats { .. } => STATS,
+            AlertsDropped { .. } => ERROR,
+            Performance { .. } => PERFORMANCE_WARNING,
+            ExternalIp { .. } => STATUS,
+            Log { .. } => SESSION_LOG,
+        }
+    }
+
+    /// The torrent this alert is about, if any.
+    pub fn torrent(&self) -> Option<&TorrentRef> {
+        use AlertKind::*;
+        match &self.kind {
+            AddTorrent { torrent, .. }
+            | TorrentRemoved { torrent }
+            | TorrentDeleted { torrent }
+            | TorrentDeleteFailed { torrent, .. }
+            | StateChanged { torrent, .. }
+            | TorrentChecked { torrent }
+            | TorrentFinished { torrent }
+            | TorrentPaused { torrent }
+            | TorrentResumed { torrent }
+            | TorrentError { torrent, .. }
+            | PieceFinished { torrent, .. }
+            | HashFailed { torrent, .. }
+            | FileCompleted { torrent, .. }
+            | FileError { torrent, .. }
+            | ReadPiece { torrent, .. }
+            | PeerConnect { torrent, .. }
+            | PeerDisconnected { torrent, .. }
+            | PeerBan { torrent, .. }
+            | PeerError { torrent, .. }
+            | TrackerAnnounce { torrent, .. }
+            | TrackerReply { torrent, .. }
+            | TrackerWarning { torrent, .. }
+            | TrackerError { torrent, .. }
+            | ScrapeReply { torrent, .. }
+            | ScrapeFailed { torrent, .. }
+            | Performance { torrent, .. } => Some(torrent),
+            ListenSucceeded { .. }
+            | ListenFailed { .. }
+            | StateUpdate { .. }
+            | IncomingConnection { .. }
+            | SessionStats { .. }
+            | AlertsDropped { .. }
+            | ExternalIp { .. }
+            | Log { .. } => None,
+        }
+    }
+}
+
+impl QueuedAlert for Alert {
+    fn category(&self) -> u32 {
+        Alert::category(self)
+    }
+    fn type_id(&self) -> usize {
+        self.alert_type()
+    }
+}
+
+impl TorrentRef {
+    /// How libtorrent names a torrent in alert messages: the first six hex
+    /// digits of its best info-hash.
+    pub fn short_name(&self) -> String {
+        let mut s = if self.info_hashes.has_v2() {
+            self.info_hashes.v2.to_hex()
+        } else {
+            self.info_hashes.v1.to_hex()
+        };
+        s.truncate(6);
+        s
+    }
+}
+
+impl SocketType {
+    /// The label used in messages (`TCP`, `uTP`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            SocketType::Tcp => "TCP",
+            SocketType::Socks5 => "Socks5",
+            SocketType::Http => "HTTP",
+            SocketType::Utp => "uTP",
+            SocketType::I2p => "I2P",
+            SocketType::TcpSsl => "SSL/TCP",
+            SocketType::Socks5Ssl => "SSL/Socks5",
+            SocketType::HttpSsl => "SSL/HTTP",
+            SocketType::UtpSsl => "SSL/uTP",
+        }
+    }
+}
+
+impl TorrentState {
+    /// The state's label in `state_changed` messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            TorrentState::QueuedForChecking => "checking (q)",
+            TorrentState::CheckingFiles => "checking",
+            TorrentState::DownloadingMetadata => "dl metadata",
+            TorrentState::Downloading => "downloading",
+            TorrentState::Finished => "finished",
+            TorrentState::Seeding => "seeding",
+            TorrentState::Allocating => "allocating",
+            TorrentState::CheckingResumeData => "checking (r)",
+        }
+    }
+}
+
+impl TrackerEvent {
+    pub fn label(self) -> &'static str {
+        match self {
+            TrackerEvent::None => "",
+            TrackerEvent::Completed => "completed",
+            TrackerEvent::Started => "started",
+            TrackerEvent::Stopped => "stopped",
+            TrackerEvent::Paused => "paused",
+        }
+    }
+}
+
+fn ep(a: &SocketAddr) -> String {
+    a.to_string()
+}
+
+fn tracker_prefix(t: &TorrentRef, url: &str, local: &Option<SocketAddr>) -> String {
+    let local = local.map_or_else(String::new, |l| ep(&l));
+    format!("{} ({})[{}-v1]", t.short_name(), url, local)
+}
+
+impl Alert {
+    /// The human-readable message, in libtorrent's wording.
+    pub fn message(&self) -> String {
+        use AlertKind::*;
+        match &self.kind {
+            ListenSucceeded {
+                endpoint,
+                socket_type,
+            } => format!(
+                "successfully listening on [{}] {}",
+                socket_type.label(),
+                ep(endpoint)
+            ),
+            ListenFailed {
+                interface,
+                op,
+                error,
+                socket_type,
+                ..
+            } => format!(
+                "listening on {} ({}) failed: [{}] [{}] {}",
+                interface,
+                socket_type.label(),
+                operation_label(*op),
+                error.category.name(),
+                error.message
+            ),
+            AddTorrent { torrent, error } => {
+                if error.is_error() {
+                    format!(
+                        "failed to add torrent \"{}\": {}",
+                        torrent.name, error.message
+                    )
+                } else {
+                    format!("added torrent: {}", torrent.name)
+                }
+            }
+            TorrentRemoved { torrent } => format!("{} removed", torrent.short_name()),
+            TorrentDeleted { torrent } => format!("{} deleted", torrent.short_name()),
+            TorrentDeleteFailed { torrent, error } => format!(
+                "{} torrent deletion failed: {}",
+                torrent.short_name(),
+                error.message
+            ),
+            StateChanged { torrent, state, .. } => {
+                format!(
+                    "{}: state changed to: {}",
+                    torrent.short_name(),
+                    state.label()
+                )
+            }
+            StateUpdate { status } => format!("state updates for {} torrents", status.len()),
+            TorrentChecked { torrent } => format!("{} checked", torrent.short_name()),
+            TorrentFinished { torrent } => {
+                format!("{} torrent finished downloading", torrent.short_name())
+            }
+            TorrentPaused { torrent } => format!("{} paused", torrent.short_name()),
+            TorrentResumed { torrent } => format!("{} resumed", torrent.short_name()),
+            TorrentError {
+                torrent,
+                error,
+                filename,
+            } => format!(
+                "{} ERROR: ({} {}) {} {}",
+                torrent.short_name(),
+                error.value,
+                error.category.name(),
+                error.message,
+                filename
+            ),
+            PieceFinished { torrent, piece } => {
+                format!(
+                    "{} piece: {} finished downloading",
+                    torrent.short_name(),
+                    piece
+                )
+            }
+            HashFailed { torrent, piece } => {
+                format!("{} hash for piece {} failed", torrent.short_name(), piece)
+            }
+            FileCompleted { torrent, index } => {
+                format!(
+                    "{}: file {} finished downloading",
+                    torrent.short_name(),
+                    index
+                )
+            }
+            FileError {
+                torrent,
+                filename,
+                op,
+                error,
+            } => format!(
+                "{} {} ({}) error: {}",
+                torrent.short_name(),
+                operation_label(*op),
+                filename,
+                error.message
+            ),
+            ReadPiece {
+                torrent,
+                piece,
+                error,
+                ..
+            } => {
+                if error.is_error() {
+                    format!(
+                        "{}: read_piece {} failed: {}",
+                        torrent.short_name(),
+                        piece,
+                        error.message
+                    )
+                } else {
+                    format!("{}: read_piece {} successful", torrent.short_name(), piece)
+                }
+            }
+            PeerConnect {
+                torrent,
+                peer,
+                socket_type,
+            } => format!(
+                "{} peer {} connecting to peer ({})",
+                torrent.short_name(),
+                ep(&peer.endpoint),
+                socket_type.label()
+            ),
+            PeerDisconnected {
+                torrent,
+                peer,
+                socket_type,
+                op,
+                error,
+                reason,
+            } => format!(
+                "{} peer {} disconnecting ({}) [{}] [{}]: {} (reason: {})",
+                torrent.short_name(),
+                ep(&peer.endpoint),
+                socket_type.label(),
+                operation_label(*op),
+                error.category.name(),
+                error.message,
+                reason
+            ),
+            PeerBan { torrent, peer } => format!(
+                "{} peer {} banning peer",
+                torrent.short_name(),
+                ep(&peer.endpoint)
+            ),
+            PeerError {
+                torrent,
+                peer,
+                op,
+                error,
+            } => format!(
+                "{} peer {} peer error [{}] [{}]: {}",
+                torrent.short_name(),
+                ep(&peer.endpoint),
+                operation_label(*op),
+                error.category.name(),
+                error.message
+            ),
+            IncomingConnection {
+                endpoint,
+                socket_type,
+            } => format!(
+                "incoming connection from {} ({})",
+                ep(endpoint),
+                socket_type.label()
+            ),
+            TrackerAnnounce {
+                torrent,
+                url,
+                local_endpoint,
+                event,
+            } => format!(
+                "{} sending announce ({})",
+                tracker_prefix(torrent, url, local_endpoint),
+                event.label()
+            ),
+            TrackerReply {
+                torrent,
+                url,
+                local_endpoint,
+                num_peers,
+            } => format!(
+                "{} received peers: {}",
+                tracker_prefix(torrent, url, local_endpoint),
+                num_peers
+            ),
+            TrackerWarning {
+                torrent,
+                url,
+                local_endpoint,
+                msg,
+            } => format!(
+                "{} warning: {}",
+                tracker_prefix(torrent, url, local_endpoint),
+                msg
+            ),
+            TrackerError {
+                torrent,
+                url,
+                local_endpoint,
+                times_in_row,
+                error,
+                failure_reason,
+                ..
+            } => format!(
+                "{} {} \"{}\" ({})",
+                tracker_prefix(torrent, url, local_endpoint),
+                error.message,
+                failure_reason,
+                times_in_row
+            ),
+            ScrapeReply {
+                torrent,
+                url,
+                local_endpoint,
+                incomplete,
+                complete,
+            } => format!(
+                "{} scrape reply: {} {}",
+                tracker_prefix(torrent, url, local_endpoint),
+                incomplete,
+                complete
+            ),
+            ScrapeFailed {
+                torrent,
+                url,
+                local_endpoint,
+                error,
+                msg,
+            } => format!(
+                "{} scrape failed: {}",
+                tracker_prefix(torrent, url, local_endpoint),
+                if msg.is_empty() { &error.message } else { msg }
+            ),
+            SessionStats { .. } => "session stats".to_string(),
+            AlertsDropped { .. } => "dropped alerts: ".to_string(),
+            Performance {
+                torrent,
+                warning_code,
+            } => format!(
+                "{}: performance warning: {}",
+                torrent.short_name(),
+                warning_code
+            ),
+            ExternalIp { address } => format!("external IP received: {address}"),
+            Log { msg } => msg.clone(),
+        }
+    }
+}
+
+/// `operation_name()` of an operation, as used in messages.
+pub fn operation_label(op: Operation) -> &'static str {
+    use Operation::*;
+    match op {
+        Unknown => "unknown",
+        Bittorrent => "bittorrent",
+        Iocontrol => "iocontrol",
+        Getpeername => "getpeername",
+        Getname => "getname",
+        AllocRecvbuf => "alloc_recvbuf",
+        AllocSndbuf => "alloc_sndbuf",
+        FileWrite => "file_write",
+        FileRead => "file_read",
+        File => "file",
+        SockWrite => "sock_write",
+        SockRead => "sock_read",
+        SockOpen => "sock_open",
+        SockBind => "sock_bind",
+        Available => "available",
+        Encryption => "encryption",
+        Connect => "connect",
+        SslHandshake => "ssl_handshake",
+        GetInterface => "get_interface",
+        SockListen => "sock_listen",
+        SockBindToDevice => "sock_bind_to_device",
+        SockAccept => "sock_accept",
+        ParseAddress => "parse_address",
+        EnumIf => "enum_if",
+        FileStat => "file_stat",
+        FileCopy => "file_copy",
+        FileFallocate => "file_fallocate",
+        FileHardLink => "file_hard_link",
+        FileRemove => "file_remove",
+        FileRename => "file_rename",
+        FileOpen => "file_open",
+        Mkdir => "mkdir",
+        CheckResume => "check_resume",
+        Exception => "exception",
+        AllocCachePiece => "alloc_cache_piece",
+        PartfileMove => "partfile_move",
+        PartfileRead => "partfile_read",
+        PartfileWrite => "partfile_write",
+        HostnameLookup => "hostname_lookup",
+        Symlink => "symlink",
+        Handshake => "handshake",
+        SockOption => "sock_option",
+    }
+}

@@ -1,0 +1,76 @@
+use std::time::Duration;
+
+use lt_session::{alert::category, AlertKind, Session};
+use lt_settings::{keys, SettingsPack};
+
+fn pack(listen: &str) -> SettingsPack {
+    let mut p = SettingsPack::new();
+    p.set_str(keys::LISTEN_INTERFACES, listen);
+    p.set_int(keys::ALERT_MASK, category::ALL as i32);
+    p
+}
+
+fn loopback_session() -> Session {
+    Session::new(&pack("127.0.0.1:0,[::1]:0")).expect("session")
+}
+
+#[test]
+fn listens_on_ephemeral_ports_and_reports_them() {
+    let ses = loopback_session();
+    assert!(ses.wait_for_alert(Duration::from_secs(5)));
+    let port = ses.listen_port();
+    assert_ne!(port, 0);
+    assert!(ses.is_listening());
+    let alerts = ses.pop_alerts();
+    let ok: Vec<_> = alerts
+        .iter()
+        .filter_map(|a| match &a.kind {
+            AlertKind::ListenSucceeded { endpoint, .. } => Some(*endpoint),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ok.len(), 2, "{alerts:?}");
+    assert_eq!(ok[0].port(), port);
+    assert!(ok[1].is_ipv6());
+    // Something is really listening there.
+    std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+}
+
+#[test]
+fn bad_interface_reports_listen_failed() {
+    let ses = Session::new(&pack("127.0.0.1:0,nosuchdev0:0")).unwrap();
+    assert!(ses.wait_for_alert(Duration::from_secs(5)));
+    ses.listen_port(); // the engine has opened its sockets by now
+    let failed = ses
+        .pop_alerts()
+        .into_iter()
+        .filter(|a| matches!(a.kind, AlertKind::ListenFailed { .. }))
+        .count();
+    assert_eq!(failed, 1);
+}
+
+#[test]
+fn drop_shuts_down_promptly() {
+    let t = std::time::Instant::now();
+    for _ in 0..5 {
+        let ses = loopback_session();
+        let _ = ses.listen_port();
+        drop(ses);
+    }
+    assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn apply_settings_changes_only_given_keys_and_reopens_listen_sockets() {
+    let ses = loopback_session();
+    let first = ses.listen_port();
+    let mut p = SettingsPack::new();
+    p.set_str(keys::LISTEN_INTERFACES, "127.0.0.1:0");
+    ses.apply_settings(p).unwrap();
+    let s = ses.get_settings().unwrap();
+    assert_eq!(s.get_str(keys::LISTEN_INTERFACES), "127.0.0.1:0");
+    assert_eq!(s.get_int(keys::ALERT_MASK), category::ALL as i32);
+    let second = ses.listen_port();
+    assert_ne!(second, 0);
+    assert_ne!(first, second);
+}

@@ -1,0 +1,57 @@
+//! What the storage needs to know about a torrent's files.
+//!
+//! [`FileLayout`] is the narrow view of a torrent's file list that the disk
+//! layer uses: sizes, offsets in the torrent's byte stream, relative paths,
+//! pad and symlink flags, the piece geometry and the mapping of a byte range
+//! of a piece onto file slices.
+
+use std::path::PathBuf;
+
+/// A contiguous part of one file that a range of a piece maps onto.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileSlice {
+    /// Index of the file in the torrent's file list.
+    pub file_index: usize,
+    /// Byte offset inside that file.
+    pub offset: u64,
+    /// Number of bytes.
+    pub size: u64,
+}
+
+/// The file list of one torrent as seen by the disk layer.
+///
+/// Implementations must be consistent: files are laid end to end in index
+/// order (`file_offset(i + 1) == file_offset(i) + file_size(i)`), pieces cover
+/// `total_size()` bytes, and `map_block` returns the slices of a range in
+/// order, their sizes summing to the (clamped) range length.
+pub trait FileLayout: Send + Sync + 'static {
+    /// Number of files, pad files included.
+    fn num_files(&self) -> usize;
+    /// Size in bytes of file `index`.
+    fn file_size(&self, index: usize) -> u64;
+    /// Offset of file `index` in the torrent's concatenated byte stream.
+    fn file_offset(&self, index: usize) -> u64;
+    /// Path of file `index` relative to the save path (for a multi-file
+    /// torrent this starts with the torrent's name). Already sanitised: no
+    /// `..`, no absolute components.
+    fn file_path(&self, index: usize) -> PathBuf;
+    /// Whether file `index` is a pad file (BEP 47): it is never created on
+    /// disk and reads as zeros.
+    fn pad_file_at(&self, index: usize) -> bool;
+    /// For a BEP 47 symlink entry, the link target, relative to the save
+    /// path in the same way as [`file_path`](Self::file_path). `None` for
+    /// regular files.
+    fn symlink_target(&self, index: usize) -> Option<PathBuf>;
+    /// Nominal piece length.
+    fn piece_length(&self) -> u32;
+    /// Number of pieces.
+    fn num_pieces(&self) -> u32;
+    /// Size of piece `piece` (the last piece may be shorter).
+    fn piece_size(&self, piece: u32) -> u32;
+    /// Total size of all files, pad files included.
+    fn total_size(&self) -> u64;
+    /// Maps `size` bytes starting `offset` bytes into piece `piece` onto the
+    /// file slices that hold them, in order. Zero-sized files are skipped.
+    /// A range past the end of the torrent is clamped.
+    fn map_block(&self, piece: u32, offset: u32, size: u32) -> Vec<FileSlice>;
+}

@@ -1,0 +1,217 @@
+//! A bounded, least-recently-used pool of open file handles shared by all
+//! torrents of a session (libtorrent's `file_pool_size`).
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::{Context, ErrorFile, Operation, Result};
+
+/// How a file is wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Read only; a file that does not exist is an error.
+    Read,
+    /// Read and write; the file and its parent directories are created when
+    /// missing.
+    ReadWrite,
+}
+
+/// Key of a pool entry: the storage's unique id and the file index.
+type Key = (u64, usize);
+
+struct Entry {
+    file: Arc<File>,
+    writable: bool,
+    last_use: u64,
+}
+
+struct Inner {
+    map: HashMap<Key, Entry>,
+    tick: u64,
+    capacity: usize,
+}
+
+/// A bounded LRU cache of open files.
+///
+/// Handles are returned as `Arc<File>`: evicting an entry drops the pool's
+/// reference, and the descriptor closes as soon as the IO operation that may
+/// still be using it finishes. So the number of open descriptors is at most
+/// `capacity` plus the number of IO operations in flight.
+///
+/// A file opened read-only is re-opened read-write (replacing the entry) when
+/// a write needs it; a read-write handle serves reads too.
+pub struct FilePool {
+    inner: Mutex<Inner>,
+}
+
+impl FilePool {
+    /// A pool keeping at most `capacity` files open (at least one).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                tick: 0,
+                capacity: capacity.max(1),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A poisoned lock only means another thread panicked while holding
+        // it; the map is still structurally valid.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the capacity, closing least recently used files if needed.
+    pub fn set_capacity(&self, capacity: usize) {
+        let mut g = self.lock();
+        g.capacity = capacity.max(1);
+        let cap = g.capacity;
+        evict_down_to(&mut g, cap);
+    }
+
+    /// Number of files the pool currently holds open.
+    pub fn open_count(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// Returns an open handle for file `file` of storage `storage` at `path`.
+    ///
+    /// With [`OpenMode::ReadWrite`] missing parent directories are created
+    /// (errors are reported as [`Operation::Mkdir`]) and the file is created
+    /// without truncation.
+    pub fn open(
+        &self,
+        storage: u64,
+        file: usize,
+        path: &Path,
+        mode: OpenMode,
+    ) -> Result<Arc<File>> {
+        let key = (storage, file);
+        {
+            let mut g = self.lock();
+            g.tick += 1;
+            let tick = g.tick;
+            if let Some(e) = g.map.get_mut(&key) {
+                if e.writable || mode == OpenMode::Read {
+                    e.last_use = tick;
+                    return Ok(e.file.clone());
+                }
+            }
+        }
+        // Open outside the lock: it may block on a slow disk.
+        let f = Arc::new(open_file(path, mode, ErrorFile::Index(file))?);
+        let mut g = self.lock();
+        g.tick += 1;
+        let tick = g.tick;
+        if let Some(e) = g.map.get_mut(&key) {
+            // Another thread opened it meanwhile; keep the better handle.
+            if e.writable || mode == OpenMode::Read {
+                e.last_use = tick;
+                return Ok(e.file.clone());
+            }
+        }
+        let cap = g.capacity;
+        if !g.map.contains_key(&key) {
+            evict_down_to(&mut g, cap.saturating_sub(1));
+        }
+        g.map.insert(
+            key,
+            Entry {
+                file: f.clone(),
+                writable: mode == OpenMode::ReadWrite,
+                last_use: tick,
+            },
+        );
+        Ok(f)
+    }
+
+    /// Closes every file of `storage`.
+    pub fn release_storage(&self, storage: u64) {
+        self.lock().map.retain(|k, _| k.0 != storage);
+    }
+
+    /// Closes one file of `storage`.
+    pub fn release_file(&self, storage: u64, file: usize) {
+        self.lock().map.remove(&(storage, file));
+    }
+}
+
+fn evict_down_to(g: &mut Inner, n: usize) {
+    while g.map.len() > n {
+        let Some(oldest) = g
+            .map
+            .iter()
+            .min_by_key(|(_, e)| e.last_use)
+            .map(|(k, _)| *k)
+        else {
+            break;
+        };
+        g.map.remove(&oldest);
+    }
+}
+
+/// Opens `path`, creating parent directories for writing.
+pub(crate) fn open_file(path: &Path, mode: OpenMode, which: ErrorFile) -> Result<File> {
+    let mut oo = OpenOptions::new();
+    oo.read(true);
+    if mode == OpenMode::ReadWrite {
+        oo.write(true).create(true);
+    }
+    match oo.open(path) {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && mode == OpenMode::ReadWrite => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).ctx(which, Operation::Mkdir)?;
+            }
+            oo.open(path).ctx(which, Operation::FileOpen)
+        }
+        Err(e) => Err(crate::error::StorageError::new(
+            e,
+            which,
+            Operation::FileOpen,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lru_bounded_and_upgrades_mode() {
+        let dir = std::env::temp_dir().join(format!("lt-pool-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pool = FilePool::new(2);
+        for i in 0..5 {
+            pool.open(1, i, &dir.join(format!("f{i}")), OpenMode::ReadWrite)
+                .unwrap();
+            assert!(pool.open_count() <= 2);
+        }
+        // f4 is the most recent: still pooled, same handle.
+        let a = pool.open(1, 4, &dir.join("f4"), OpenMode::Read).unwrap();
+        let b = pool
+            .open(1, 4, &dir.join("f4"), OpenMode::ReadWrite)
+            .unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        // read-only first, then upgraded to read-write: a new handle.
+        pool.release_storage(1);
+        assert_eq!(pool.open_count(), 0);
+        let r = pool.open(2, 0, &dir.join("f0"), OpenMode::Read).unwrap();
+        let w = pool
+            .open(2, 0, &dir.join("f0"), OpenMode::ReadWrite)
+            .unwrap();
+        assert!(!Arc::ptr_eq(&r, &w));
+        // Reading a missing file is an open error, not a creation.
+        let err = pool
+            .open(2, 1, &dir.join("missing"), OpenMode::Read)
+            .unwrap_err();
+        assert_eq!(err.operation, Operation::FileOpen);
+        assert_eq!(err.file, ErrorFile::Index(1));
+        assert!(!dir.join("missing").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,671 @@
+//! Storage of one torrent: maps piece ranges onto files under the save path
+//! and does the positional reads and writes, synchronously. The
+//! [`DiskIo`](crate::DiskIo) service runs these calls on its worker threads;
+//! they can also be used directly (tests, tools).
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use crate::error::{Context, ErrorFile, Operation, Result, StorageError};
+use crate::layout::{FileLayout, FileSlice};
+use crate::part_file::PartFile;
+use crate::pool::{FilePool, OpenMode};
+
+/// libtorrent's `storage_mode_t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(i32)]
+pub enum StorageMode {
+    /// Files are fully allocated (`fallocate`) when the storage is
+    /// initialised ([`TorrentStorage::initialize`]).
+    Allocate = 0,
+    /// Files are created sparse and grow as pieces are written (default).
+    #[default]
+    Sparse = 1,
+}
+
+/// libtorrent's `move_flags_t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(i32)]
+pub enum MoveFlags {
+    /// Move every file, replacing files already at the destination.
+    #[default]
+    AlwaysReplaceFiles = 0,
+    /// Fail (with `EEXIST`, nothing moved) if any file exists at the
+    /// destination.
+    FailIfExist = 1,
+    /// Files that already exist at the destination are kept and used; only
+    /// the others are moved.
+    DontReplace = 2,
+    /// Move nothing, only change the save path.
+    ResetSavePath = 3,
+    /// Same as `ResetSavePath` (the engine decides whether to re-check).
+    ResetSavePathUnchecked = 4,
+}
+
+/// What [`TorrentStorage::delete_files`] removes (libtorrent `remove_flags_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteFlags {
+    /// The torrent's files, the part file and empty directories.
+    Files,
+    /// Only the part file.
+    PartFile,
+}
+
+/// Default priority of a file with no explicit priority.
+pub const DEFAULT_PRIORITY: u8 = 4;
+
+/// Everything needed to create a [`TorrentStorage`].
+pub struct StorageParams {
+    /// The torrent's files and pieces.
+    pub layout: Arc<dyn FileLayout>,
+    /// Directory the torrent's paths are relative to.
+    pub save_path: PathBuf,
+    /// Allocation mode.
+    pub mode: StorageMode,
+    /// Per-file priorities; missing entries are [`DEFAULT_PRIORITY`]. A file
+    /// of priority 0 is never created: bytes of pieces it shares with other
+    /// files go to the part file.
+    pub file_priorities: Vec<u8>,
+    /// File name of the part file inside the save path. libtorrent uses
+    /// `.<hex info-hash>.parts`; the engine should do the same.
+    pub part_file_name: String,
+    /// Files renamed by the user: index → new path (relative to the save
+    /// path, or absolute).
+    pub renamed_files: Vec<(usize, PathBuf)>,
+}
+
+impl StorageParams {
+    /// Parameters with sparse allocation, default priorities, no renames and
+    /// a part file named `.parts`.
+    pub fn new(layout: Arc<dyn FileLayout>, save_path: impl Into<PathBuf>) -> Self {
+        Self {
+            layout,
+            save_path: save_path.into(),
+            mode: StorageMode::Sparse,
+            file_priorities: Vec::new(),
+            part_file_name: ".parts".to_string(),
+            renamed_files: Vec::new(),
+        }
+    }
+}
+
+struct State {
+    save_path: PathBuf,
+    priorities: Vec<u8>,
+    renamed: HashMap<usize, PathBuf>,
+}
+
+const PF_UNKNOWN: u8 = 0;
+const PF_USE: u8 = 1;
+const PF_NO: u8 = 2;
+
+static NEXT_UID: AtomicU64 = AtomicU64::new(1);
+
+/// The storage of one torrent.
+///
+/// All methods take `&self` and may be called from several threads at once;
+/// writes to different ranges do not interfere. Errors carry the file index
+/// and the [`Operation`].
+pub struct TorrentStorage {
+    uid: u64,
+    layout: Arc<dyn FileLayout>,
+    pool: Arc<FilePool>,
+    mode: StorageMode,
+    state: RwLock<State>,
+    /// Per file: whether writes for a priority-0 file go to the part file
+    /// (decided on first use: a file that already exists keeps being used).
+    use_part: Vec<AtomicU8>,
+    part: Mutex<PartFile>,
+    part_name: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TorrentStorage {
+    /// Creates the storage. Does no IO: files and directories are created
+    /// when first written.
+    pub fn new(params: StorageParams, pool: Arc<FilePool>) -> Self {
+        let layout = params.layout;
+        let n = layout.num_files();
+        let part = PartFile::new(
+            params.save_path.join(&params.part_file_name),
+            layout.num_pieces(),
+            layout.piece_length(),
+        );
+        Self {
+            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
+            mode: params.mode,
+            state: RwLock::new(State {
+                save_path: params.save_path,
+                priorities: params.file_priorities,
+                renamed: params.renamed_files.into_iter().collect(),
+            }),
+            use_part: (0..n).map(|_| AtomicU8::new(PF_UNKNOWN)).collect(),
+            part: Mutex::new(part),
+            part_name: params.part_file_name,
+            layout,
+            pool,
+        }
+    }
+
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The file layout.
+    pub fn layout(&self) -> &Arc<dyn FileLayout> {
+        &self.layout
+    }
+
+    /// The allocation mode.
+    pub fn mode(&self) -> StorageMode {
+        self.mode
+    }
+
+    /// Current save path.
+    pub fn save_path(&self) -> PathBuf {
+        self.read_state().save_path.clone()
+    }
+
+    /// Priority of file `index`.
+    pub fn file_priority(&self, index: usize) -> u8 {
+        priority(&self.read_state(), index)
+    }
+
+    /// Absolute path of file `index` (after renames).
+    pub fn file_path(&self, index: usize) -> PathBuf {
+        let st = self.read_state();
+        self.path_in(&st, &st.save_path, index)
+    }
+
+    /// Absolute path of the part file.
+    pub fn part_file_path(&self) -> PathBuf {
+        lock(&self.part).path().to_path_buf()
+    }
+
+    fn rel_path(&self, st: &State, index: usize) -> PathBuf {
+        st.renamed
+            .get(&index)
+            .cloned()
+            .unwrap_or_else(|| self.layout.file_path(index))
+    }
+
+    fn path_in(&self, st: &State, base: &Path, index: usize) -> PathBuf {
+        base.join(self.rel_path(st, index))
+    }
+
+    /// Whether bytes of file `index` go to the part file.
+    fn uses_part_file(&self, st: &State, index: usize) -> bool {
+        if priority(st, index) != 0 {
+            return false;
+        }
+        let Some(flag) = self.use_part.get(index) else {
+            return false;
+        };
+        match flag.load(Ordering::Acquire) {
+            PF_USE => true,
+            PF_NO => false,
+            _ => {
+                let exists = self.path_in(st, &st.save_path, index).exists();
+                let v = if exists { PF_NO } else { PF_USE };
+                flag.store(v, Ordering::Release);
+                !exists
+            }
+        }
+    }
+
+    fn check_range(&self, piece: u32, offset: u32, len: usize) -> Result<()> {
+        let ok = piece < self.layout.num_pieces()
+            && u64::from(offset) + len as u64 <= u64::from(self.layout.piece_size(piece));
+        if ok {
+            Ok(())
+        } else {
+            Err(StorageError::new(
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("block out of range: piece {piece} offset {offset} len {len}"),
+                ),
+                ErrorFile::None,
+                Operation::File,
+            ))
+        }
+    }
+
+    fn open(&self, st: &State, index: usize, mode: OpenMode) -> Result<Arc<File>> {
+        let path = self.path_in(st, &st.save_path, index);
+        self.pool.open(self.uid, index, &path, mode)
+    }
+
+    /// Writes `data` at `offset` inside `piece`. Pad files are skipped;
+    /// files are created (with their directories) on first write.
+    pub fn write(&self, piece: u32, offset: u32, data: &[u8]) -> Result<()> {
+        self.check_range(piece, offset, data.len())?;
+        let st = self.read_state();
+        let mut pos = 0usize;
+        for s in self.layout.map_block(piece, offset, data.len() as u32) {
+            let n = usize::try_from(s.size)
+                .unwrap_or(usize::MAX)
+                .min(data.len() - pos);
+            let chunk = &data[pos..pos + n];
+            let in_piece = offset + pos as u32;
+            pos += n;
+            if self.layout.pad_file_at(s.file_index) {
+                continue;
+            }
+            if self.uses_part_file(&st, s.file_index) {
+                lock(&self.part).write(piece, in_piece, chunk)?;
+                continue;
+            }
+            let f = self.open(&st, s.file_index, OpenMode::ReadWrite)?;
+            f.write_all_at(chunk, s.offset)
+                .ctx(ErrorFile::Index(s.file_index), Operation::FileWrite)?;
+        }
+        Ok(())
+    }
+
+    /// Reads `buf.len()` bytes at `offset` inside `piece`. Pad files read as
+    /// zeros. A missing file or a file too short for the range is an error
+    /// (`NotFound` / `UnexpectedEof`).
+    pub fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> Result<()> {
+        self.check_range(piece, offset, buf.len())?;
+        let st = self.read_state();
+        let mut pos = 0usize;
+        for s in self.layout.map_block(piece, offset, buf.len() as u32) {
+            let n = usize::try_from(s.size)
+                .unwrap_or(usize::MAX)
+                .min(buf.len() - pos);
+            let chunk = &mut buf[pos..pos + n];
+            let in_piece = offset + pos as u32;
+            pos += n;
+            if self.layout.pad_file_at(s.file_index) {
+                chunk.fill(0);
+                continue;
+            }
+            if self.uses_part_file(&st, s.file_index)
+                && lock(&self.part).read(piece, in_piece, chunk)?
+            {
+                continue;
+            }
+            let f = self.open(&st, s.file_index, OpenMode::Read)?;
+            f.read_exact_at(chunk, s.offset)
+                .ctx(ErrorFile::Index(s.file_index), Operation::FileRead)?;
+        }
+        Ok(())
+    }
+
+    /// Length of the part of `piece` that v2 hashes cover: the bytes before
+    /// the first pad file (v2 pieces never span files; the piece of a file's
+    /// tail is followed by padding in hybrid torrents).
+    pub fn v2_piece_len(&self, piece: u32) -> u32 {
+        let size = self.layout.piece_size(piece);
+        let mut len = 0u64;
+        for s in self.layout.map_block(piece, 0, size) {
+            if self.layout.pad_file_at(s.file_index) {
+                break;
+            }
+            len += s.size;
+        }
+        len as u32
+    }
+
+    /// Current on-disk size of every file (`None` = missing), with pad files
+    /// reported as their full size and part-file files as `Some(u64::MAX)`.
+    /// Used by checking to skip pieces of missing files without reading.
+    pub fn existing_sizes(&self) -> Vec<Option<u64>> {
+        let st = self.read_state();
+        (0..self.layout.num_files())
+            .map(|i| {
+                if self.layout.pad_file_at(i) {
+                    return Some(self.layout.file_size(i));
+                }
+                if self.uses_part_file(&st, i) {
+                    return Some(u64::MAX);
+                }
+                std::fs::metadata(self.path_in(&st, &st.save_path, i))
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+            })
+            .collect()
+    }
+
+    /// Whether the files needed by `piece` exist and are long enough,
+    /// according to `sizes` from [`existing_sizes`](Self::existing_sizes).
+    pub fn piece_on_disk(&self, piece: u32, sizes: &[Option<u64>]) -> bool {
+        let size = self.layout.piece_size(piece);
+        self.layout.map_block(piece, 0, size).iter().all(|s: &FileSlice| {
+            matches!(sizes.get(s.file_index), Some(Some(len)) if *len >= s.offset + s.size)
+        })
+    }
+
+    /// Prepares the files: creates BEP 47 symlinks and empty files of size
+    /// zero, and in [`StorageMode::Allocate`] allocates every wanted file to
+    /// its full size. Skipped (priority 0) and pad files are not touched.
+    pub fn initialize(&self) -> Result<()> {
+        let st = self.read_state();
+        for i in 0..self.layout.num_files() {
+            if self.layout.pad_file_at(i) || priority(&st, i) == 0 {
+                continue;
+            }
+            let path = self.path_in(&st, &st.save_path, i);
+            if let Some(target) = self.layout.symlink_target(i) {
+                create_symlink(&path, &target, &self.rel_path(&st, i))
+                    .ctx(ErrorFile::Index(i), Operation::Symlink)?;
+                continue;
+            }
+            let size = self.layout.file_size(i);
+            if size == 0 {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).ctx(ErrorFile::Index(i), Operation::Mkdir)?;
+                }
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&path)
+                    .ctx(ErrorFile::Index(i), Operation::FileOpen)?;
+                continue;
+            }
+            if self.mode == StorageMode::Allocate {
+                let f = self.open(&st, i, OpenMode::ReadWrite)?;
+                allocate(&f, size).ctx(ErrorFile::Index(i), Operation::FileFallocate)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes every open handle of this storage (pool entries and the part
+    /// file).
+    pub fn release_files(&self) {
+        self.pool.release_storage(self.uid);
+        lock(&self.part).close();
+    }
+
+    /// Sets file priorities. Data of files leaving priority 0 is moved out
+    /// of the part file into the real file; slots no longer needed are freed.
+    pub fn set_file_priorities(&self, prios: &[u8]) -> Result<()> {
+        let mut st = self.write_state();
+        let old: Vec<bool> = (0..self.layout.num_files())
+            .map(|i| self.uses_part_file(&st, i))
+            .collect();
+        st.priorities = prios.to_vec();
+        for (i, flag) in self.use_part.iter().enumerate() {
+            if priority(&st, i) != 0 {
+                flag.store(PF_NO, Ordering::Release);
+            } else if !old[i] {
+                flag.store(PF_UNKNOWN, Ordering::Release);
+            }
+        }
+        let pieces = lock(&self.part).pieces()?;
+        for piece in pieces {
+            let size = self.layout.piece_size(piece);
+            let mut still_needed = false;
+            let mut pos = 0u32;
+            for s in self.layout.map_block(piece, 0, size) {
+                let in_piece = pos;
+                pos += s.size as u32;
+                if self.layout.pad_file_at(s.file_index) {
+                    continue;
+                }
+                let was = old.get(s.file_index).copied().unwrap_or(false);
+                if !was {
+                    continue;
+                }
+                if self.uses_part_file(&st, s.file_index) {
+                    still_needed = true;
+                    continue;
+                }
+                // Export this file's bytes of the piece.
+                let mut buf = vec![0u8; s.size as usize];
+                let present = lock(&self.part).read(piece, in_piece, &mut buf)?;
+                if present {
+                    let f = self.open(&st, s.file_index, OpenMode::ReadWrite)?;
+                    f.write_all_at(&buf, s.offset)
+                        .ctx(ErrorFile::Index(s.file_index), Operation::PartfileMove)?;
+                }
+            }
+            if !still_needed {
+                lock(&self.part).free_piece(piece)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames file `index` to `new_path` (relative to the save path, or
+    /// absolute), moving it on disk if it exists. Returns the new absolute
+    /// path.
+    pub fn rename_file(&self, index: usize, new_path: &Path) -> Result<PathBuf> {
+        if index >= self.layout.num_files() {
+            return Err(StorageError::new(
+                io::Error::new(io::ErrorKind::InvalidInput, "file index out of range"),
+                ErrorFile::Index(index),
+                Operation::FileRename,
+            ));
+        }
+        let mut st = self.write_state();
+        let old = self.path_in(&st, &st.save_path, index);
+        let new = st.save_path.join(new_path);
+        self.pool.release_file(self.uid, index);
+        if old.symlink_metadata().is_ok() && old != new {
+            move_file(&old, &new).ctx(ErrorFile::Index(index), Operation::FileRename)?;
+        }
+        st.renamed.insert(index, new_path.to_path_buf());
+        Ok(new)
+    }
+
+    /// Moves the torrent's files to `new_save_path` according to `flags`
+    /// and makes it the save path. On failure, files already moved are moved
+    /// back (best effort) and the save path is unchanged.
+    pub fn move_storage(&self, new_save_path: &Path, flags: MoveFlags) -> Result<PathBuf> {
+        let mut st = self.write_state();
+        let new_save_path = new_save_path.to_path_buf();
+        self.pool.release_storage(self.uid);
+        if matches!(
+            flags,
+            MoveFlags::ResetSavePath | MoveFlags::ResetSavePathUnchecked
+        ) {
+            st.save_path = new_save_path.clone();
+            lock(&self.part).set_path(new_save_path.join(&self.part_name));
+            return Ok(new_save_path);
+        }
+        let old_base = st.save_path.clone();
+        if old_base == new_save_path {
+            return Ok(new_save_path);
+        }
+        // Files that move with the torrent: existing, non-pad, relative.
+        let mut todo: Vec<(usize, PathBuf, PathBuf)> = Vec::new();
+        for i in 0..self.layout.num_files() {
+            if self.layout.pad_file_at(i) || self.rel_path(&st, i).is_absolute() {
+                continue;
+            }
+            let src = self.path_in(&st, &old_base, i);
+            let dst = self.path_in(&st, &new_save_path, i);
+            if src.symlink_metadata().is_err() {
+                continue;
+            }
+            if dst.symlink_metadata().is_ok() {
+                match flags {
+                    MoveFlags::FailIfExist => {
+                        return Err(StorageError::new(
+                            io::Error::from_raw_os_error(libc::EEXIST),
+                            ErrorFile::Index(i),
+                            Operation::FileRename,
+                        ))
+                    }
+                    MoveFlags::DontReplace => continue,
+                    _ => {}
+                }
+            }
+            todo.push((i, src, dst));
+        }
+        std::fs::create_dir_all(&new_save_path).ctx(ErrorFile::None, Operation::Mkdir)?;
+        let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
+        for (i, src, dst) in &todo {
+            if let Err(e) = move_file(src, dst) {
+                for (s, d) in done.iter().rev() {
+                    let _ = move_file(d, s);
+                }
+                return Err(StorageError::new(
+                    e,
+                    ErrorFile::Index(*i),
+                    Operation::FileRename,
+                ));
+            }
+            done.push((src.clone(), dst.clone()));
+        }
+        {
+            let mut part = lock(&self.part);
+            if let Err(e) = part.move_to(new_save_path.join(&self.part_name)) {
+                for (s, d) in done.iter().rev() {
+                    let _ = move_file(d, s);
+                }
+                return Err(e);
+            }
+        }
+        remove_empty_dirs(&old_base, self.dirs_of(&st));
+        st.save_path = new_save_path.clone();
+        Ok(new_save_path)
+    }
+
+    /// Relative directories used by the torrent's files (all ancestors).
+    fn dirs_of(&self, st: &State) -> BTreeSet<PathBuf> {
+        let mut dirs = BTreeSet::new();
+        for i in 0..self.layout.num_files() {
+            let rel = self.rel_path(st, i);
+            if rel.is_absolute() {
+                continue;
+            }
+            let mut p = rel.parent();
+            while let Some(d) = p {
+                if d.as_os_str().is_empty() {
+                    break;
+                }
+                dirs.insert(d.to_path_buf());
+                p = d.parent();
+            }
+        }
+        dirs
+    }
+
+    /// Deletes files according to `flags`. Missing files are not an error;
+    /// directories of the torrent left empty are removed (never the save
+    /// path itself).
+    pub fn delete_files(&self, flags: DeleteFlags) -> Result<()> {
+        let st = self.read_state();
+        self.pool.release_storage(self.uid);
+        if flags == DeleteFlags::Files {
+            for i in 0..self.layout.num_files() {
+                if self.layout.pad_file_at(i) {
+                    continue;
+                }
+                let p = self.path_in(&st, &st.save_path, i);
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(StorageError::new(
+                            e,
+                            ErrorFile::Index(i),
+                            Operation::FileRemove,
+                        ))
+                    }
+                }
+            }
+        }
+        lock(&self.part).delete()?;
+        if flags == DeleteFlags::Files {
+            remove_empty_dirs(&st.save_path, self.dirs_of(&st));
+        }
+        Ok(())
+    }
+}
+
+fn priority(st: &State, index: usize) -> u8 {
+    st.priorities
+        .get(index)
+        .copied()
+        .unwrap_or(DEFAULT_PRIORITY)
+}
+
+fn remove_empty_dirs(base: &Path, dirs: BTreeSet<PathBuf>) {
+    let mut dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in dirs {
+        // Fails (and is ignored) when the directory is not empty.
+        let _ = std::fs::remove_dir(base.join(d));
+    }
+}
+
+/// Renames `src` to `dst`, creating `dst`'s directories; across file
+/// systems falls back to copy and remove.
+pub(crate) fn move_file(src: &Path, dst: &Path) -> io::Result<()> {
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::rename(src, dst) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            std::fs::copy(src, dst)?;
+            std::fs::remove_file(src)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates a symlink at `link` pointing at `target` (relative to the save
+/// path, like `link_rel`), expressed relative to the link's directory.
+fn create_symlink(link: &Path, target: &Path, link_rel: &Path) -> io::Result<()> {
+    if link.symlink_metadata().is_ok() {
+        return Ok(());
+    }
+    if let Some(parent) = link.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let depth = link_rel
+        .parent()
+        .map(|p| {
+            p.components()
+                .filter(|c| matches!(c, Component::Normal(_)))
+                .count()
+        })
+        .unwrap_or(0);
+    let mut value = PathBuf::new();
+    for _ in 0..depth {
+        value.push("..");
+    }
+    value.push(target);
+    std::os::unix::fs::symlink(value, link)
+}
+
+/// Allocates `size` bytes to `f` (`posix_fallocate`), falling back to
+/// extending the length when the file system does not support it.
+fn allocate(f: &File, size: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = libc::off_t::try_from(size)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large"))?;
+    // SAFETY: `f` is an open file owned by the caller for the duration of the
+    // call, so its descriptor is valid; posix_fallocate takes only integers
+    // and touches no memory of ours.
+    let r = unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, len) };
+    match r {
+        0 => Ok(()),
+        libc::EOPNOTSUPP | libc::EINVAL | libc::ENODEV => {
+            if f.metadata()?.len() < size {
+                f.set_len(size)?;
+            }
+            Ok(())
+        }
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
