@@ -15,6 +15,7 @@ use lt_core::{Sha1Hash, Sha256Hash};
 
 use crate::file_storage::{FileFlags, FileStorage};
 use crate::hasher::{self, FileTree, HashError, HashFile, HashOutput, HashRequest};
+use crate::torrent_info::{TorrentInfo, WebSeedKind};
 
 /// Flags of [`CreateTorrent`] (libtorrent's `create_flags_t`).
 pub mod flags {
@@ -279,6 +280,9 @@ pub struct CreateTorrent {
     creation_date: i64,
     private: bool,
     root_cert: Vec<u8>,
+    /// The info dictionary of an existing torrent, written verbatim (set
+    /// by [`CreateTorrent::from_torrent_info`]).
+    raw_info: Option<Vec<u8>>,
 }
 
 fn now_secs() -> i64 {
@@ -324,7 +328,75 @@ impl CreateTorrent {
             creation_date: now_secs(),
             private: false,
             root_cert: Vec::new(),
+            raw_info: None,
         }
+    }
+
+    /// A creator that re-creates an existing torrent: its files, v1 piece
+    /// hashes, trackers, web seeds, nodes, comment, creator, creation date
+    /// and private flag; the info dictionary is written back byte for byte.
+    /// Like libtorrent, v2 piece layers are not carried over, and a v2-only
+    /// torrent cannot be generated again (`MissingHash`).
+    pub fn from_torrent_info(ti: &TorrentInfo) -> (FileStorage, CreateTorrent) {
+        let fs = ti.files().clone();
+        let mut fl = 0;
+        if !ti.v2() {
+            fl |= flags::V1_ONLY;
+        }
+        if !ti.v1() {
+            fl |= flags::V2_ONLY;
+        }
+        let mut ct = CreateTorrent::new(&fs, fl);
+        if ti.has_v1_hashes() {
+            for p in 0..ct.num_pieces {
+                if let Some(slot) = ct.piece_hashes.get_mut(p as usize) {
+                    *slot = Some(ti.hash_for_piece(p));
+                }
+            }
+        }
+        for t in ti.trackers() {
+            ct.add_tracker(&t.url, i32::from(t.tier));
+        }
+        for w in ti.web_seeds() {
+            match w.kind {
+                WebSeedKind::UrlSeed => ct.add_url_seed(&w.url),
+                WebSeedKind::HttpSeed => ct.add_http_seed(&w.url),
+            }
+        }
+        for (h, port) in ti.nodes() {
+            ct.add_node(h, (*port).clamp(0, i64::from(i32::MAX)) as i32);
+        }
+        ct.comment = ti.comment().to_owned();
+        ct.creator = ti.creator().to_owned();
+        ct.creation_date = ti.creation_date();
+        ct.private = ti.private();
+        ct.raw_info = Some(ti.info_section().to_vec());
+        (fs, ct)
+    }
+
+    /// The verbatim info dictionary of a torrent re-created from a
+    /// [`TorrentInfo`].
+    pub fn raw_info(&self) -> Option<&[u8]> {
+        self.raw_info.as_deref()
+    }
+
+    /// The bencoded torrent (what [`generate`](Self::generate) gives,
+    /// encoded, with a verbatim info dictionary when there is one).
+    pub fn generate_buf(&self, fs: &FileStorage) -> Result<Vec<u8>, CreateError> {
+        let Value::Dict(top) = self.generate(fs)? else {
+            return Err(CreateError::MissingHash);
+        };
+        let mut out = Vec::new();
+        out.push(b'd');
+        for (k, v) in &top {
+            Value::Bytes(k.clone()).encode_into(&mut out);
+            match (&self.raw_info, k.as_slice()) {
+                (Some(raw), b"info") => out.extend_from_slice(raw),
+                _ => v.encode_into(&mut out),
+            }
+        }
+        out.push(b'e');
+        Ok(out)
     }
 
     pub fn flags(&self) -> u32 {
@@ -574,6 +646,15 @@ impl CreateTorrent {
         let v2 = self.is_v2();
         let mut info = dict();
         let mut top = dict();
+        if let Some(raw) = &self.raw_info {
+            if !v1 {
+                return Err(CreateError::MissingHash);
+            }
+            let doc = lt_bencode::decode(raw).map_err(|_| CreateError::MissingHash)?;
+            top.insert(b"info".to_vec(), doc.root().to_value());
+            self.add_top_level(&mut top);
+            return Ok(Value::Dict(top));
+        }
 
         if v1 {
             let mut pieces = Vec::with_capacity(self.piece_hashes.len() * 20);
@@ -670,7 +751,12 @@ impl CreateTorrent {
             info.insert(b"ssl-cert".to_vec(), Value::Bytes(self.root_cert.clone()));
         }
         top.insert(b"info".to_vec(), Value::Dict(info));
+        self.add_top_level(&mut top);
+        Ok(Value::Dict(top))
+    }
 
+    /// The keys outside the info dictionary.
+    fn add_top_level(&self, top: &mut BTreeMap<Vec<u8>, Value>) {
         if !self.trackers.is_empty() {
             let mut sorted = self.trackers.clone();
             sorted.sort_by_key(|t| t.1); // stable: keeps insertion order per tier
@@ -719,7 +805,6 @@ impl CreateTorrent {
                 );
             }
         }
-        Ok(Value::Dict(top))
     }
 }
 
@@ -1108,5 +1193,52 @@ mod tests {
             leaf.get(&b"pieces root"[..]),
             Some(&Value::Bytes(Sha256Hash::digest(b"hello").0.to_vec()))
         );
+    }
+
+    fn hashed(flags_: u32) -> (FileStorage, CreateTorrent) {
+        let dir =
+            std::env::temp_dir().join(format!("lt-create-rt-{}-{}", std::process::id(), flags_));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("r/sub")).unwrap();
+        std::fs::write(dir.join("r/a"), vec![3u8; 50000]).unwrap();
+        std::fs::write(dir.join("r/sub/b"), vec![4u8; 7]).unwrap();
+        let entries = list_files(&dir.join("r"), 0, |_| true);
+        let fs = layout_files(&entries, 16384, flags_).unwrap();
+        let mut ct = CreateTorrent::new(&fs, flags_);
+        ct.set_piece_hashes(&fs, &dir, 2, |_| true).unwrap();
+        ct.add_tracker("http://t/announce", 0);
+        ct.set_comment("c");
+        (fs, ct)
+    }
+
+    #[test]
+    fn parser_loads_what_we_create_and_recreates_it() {
+        for f in [0, flags::V1_ONLY, flags::V2_ONLY] {
+            let (fs, ct) = hashed(f);
+            let buf = ct.generate_buf(&fs).unwrap();
+            let ti = TorrentInfo::from_bytes(&buf).unwrap();
+            assert_eq!(ti.num_files(), fs.num_files());
+            assert_eq!(ti.v1(), f != flags::V2_ONLY);
+            assert_eq!(ti.v2(), f != flags::V1_ONLY);
+            assert_eq!(
+                ti.files().root(0),
+                ct.file_tree(0).map(|t| t.root).unwrap_or_default()
+            );
+            let (fs2, ct2) = CreateTorrent::from_torrent_info(&ti);
+            let again = ct2.generate_buf(&fs2);
+            if f == flags::V2_ONLY {
+                assert!(matches!(again, Err(CreateError::MissingHash)));
+            } else if f == flags::V1_ONLY {
+                assert_eq!(again.unwrap(), buf);
+            } else {
+                // same torrent without the piece layers
+                let again = again.unwrap();
+                assert!(again.len() < buf.len());
+                assert_eq!(
+                    TorrentInfo::from_bytes(&again).unwrap().info_hashes(),
+                    ti.info_hashes()
+                );
+            }
+        }
     }
 }

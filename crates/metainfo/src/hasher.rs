@@ -638,7 +638,7 @@ mod tests {
         })
         .unwrap();
         let mut all = a.clone();
-        all.extend(std::iter::repeat(0).take(100));
+        all.extend(std::iter::repeat_n(0, 100));
         all.extend_from_slice(&b);
         let want: Vec<Sha1Hash> = all.chunks(16384).map(Sha1Hash::digest).collect();
         assert_eq!(out.v1, want);

@@ -20,7 +20,9 @@ fn create_err(e: CreateError) -> PyErr {
         CreateError::Io(io) => match io.raw_os_error() {
             Some(n) => {
                 let msg = io.to_string();
-                let msg = msg.strip_suffix(&format!(" (os error {n})")).unwrap_or(&msg);
+                let msg = msg
+                    .strip_suffix(&format!(" (os error {n})"))
+                    .unwrap_or(&msg);
                 PyRuntimeError::new_err(format!("{msg} [system:{n}]"))
             }
             None => PyRuntimeError::new_err(io.to_string()),
