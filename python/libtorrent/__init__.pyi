@@ -1,4 +1,6 @@
 # Type stubs for the libtorrent module (libtorrent-rs).
+from typing import Any, Dict, List, Optional, Tuple, Type, Union
+
 __version__: str
 version: str
 version_major: int
@@ -7,3 +9,750 @@ version_minor: int
 # bencode
 def bdecode(data: bytes | bytearray, /) -> object: ...
 def bencode(entry: object, /) -> bytes: ...
+
+api_version: int
+
+create_ut_pex_plugin: str
+create_ut_metadata_plugin: str
+create_smart_ban_plugin: str
+
+# --- hashes -----------------------------------------------------------------
+
+class sha1_hash:
+    """A 20-byte digest. Built from 20 bytes (``bytes``/``bytearray``; a
+    ``str`` is taken as UTF-8 and is deprecated; longer input is truncated
+    with a DeprecationWarning, shorter input raises ValueError)."""
+    def __init__(self, data: Union[bytes, bytearray, str] = ...) -> None: ...
+    def __str__(self) -> str: ...  # lower-case hex
+    def __hash__(self) -> int: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    def __lt__(self, other: sha1_hash) -> bool: ...
+    def to_bytes(self) -> bytes: ...
+    def to_string(self) -> bytes: ...
+    def is_all_zeros(self) -> bool: ...
+    def clear(self) -> None: ...
+
+peer_id = sha1_hash
+
+class sha256_hash:
+    """A 32-byte digest; same construction rules as sha1_hash."""
+    def __init__(self, data: Union[bytes, bytearray, str] = ...) -> None: ...
+    def __str__(self) -> str: ...
+    def __hash__(self) -> int: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    def __lt__(self, other: sha256_hash) -> bool: ...
+    def to_bytes(self) -> bytes: ...
+    def to_string(self) -> bytes: ...
+    def is_all_zeros(self) -> bool: ...
+    def clear(self) -> None: ...
+
+class info_hash_t:
+    def __init__(self, sha1_hash: Union[sha1_hash, sha256_hash] = ..., sha256_hash: sha256_hash = ...) -> None: ...
+    @property
+    def v1(self) -> sha1_hash: ...
+    @property
+    def v2(self) -> sha256_hash: ...
+    def has_v1(self) -> bool: ...
+    def has_v2(self) -> bool: ...
+    def has(self, v: protocol_version) -> bool: ...
+    def get(self, v: protocol_version) -> sha1_hash: ...
+    def get_best(self) -> sha1_hash: ...
+    def __hash__(self) -> int: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    def __lt__(self, other: info_hash_t) -> bool: ...
+
+# --- settings and metrics ---------------------------------------------------
+
+_SettingsDict = Dict[str, Union[str, int, bool]]
+
+def default_settings() -> _SettingsDict: ...
+def high_performance_seed() -> _SettingsDict: ...
+def min_memory_usage() -> _SettingsDict: ...
+
+class stats_metric:
+    def __init__(self) -> None: ...
+    @property
+    def name(self) -> Optional[str]: ...
+    @property
+    def value_index(self) -> int: ...
+    @property
+    def type(self) -> metric_type_t: ...
+
+def session_stats_metrics() -> List[stats_metric]: ...
+def find_metric_idx(name: str) -> int: ...
+
+class pe_settings:
+    out_enc_policy: int
+    in_enc_policy: int
+    allowed_enc_level: int
+    prefer_rc4: bool
+    def __init__(self) -> None: ...
+
+class dht_settings:
+    max_peers_reply: int
+    search_branching: int
+    max_fail_count: int
+    max_torrents: int
+    max_dht_items: int
+    max_torrent_search_reply: int
+    restrict_routing_ips: bool
+    restrict_search_ips: bool
+    extended_routing_table: bool
+    aggressive_lookups: bool
+    privacy_lookups: bool
+    enforce_node_id: bool
+    ignore_dark_internet: bool
+    block_timeout: int
+    block_ratelimit: int
+    read_only: bool
+    item_lifetime: int
+    def __init__(self) -> None: ...
+
+# --- fingerprints -----------------------------------------------------------
+
+class fingerprint:
+    """Deprecated: a client code and version."""
+    def __init__(self, name: str, major: int, minor: int, revision: int, tag: int) -> None: ...
+    def __str__(self) -> str: ...
+    @property
+    def major_version(self) -> int: ...
+    @property
+    def minor_version(self) -> int: ...
+    @property
+    def revision_version(self) -> int: ...
+    @property
+    def tag_version(self) -> int: ...
+
+def generate_fingerprint(name: Union[str, bytes], major: int, minor: int, revision: int, tag: int) -> str: ...
+def generate_fingerprint_bytes(name: Union[bytes, bytearray], major: int, minor: int = 0, revision: int = 0, tag: int = 0) -> bytes: ...
+def client_fingerprint(pid: sha1_hash) -> Optional[fingerprint]: ...
+def identify_client(pid: sha1_hash) -> str: ...
+
+# --- errors -----------------------------------------------------------------
+
+class error_category:
+    def name(self) -> str: ...
+    def message(self, value: int) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    def __lt__(self, other: error_category) -> bool: ...
+
+class error_code:
+    def __init__(self, value: int = ..., category: error_category = ...) -> None: ...
+    def value(self) -> int: ...
+    def message(self) -> str: ...
+    def category(self) -> error_category: ...
+    def clear(self) -> None: ...
+    def assign(self, value: int, category: error_category) -> None: ...
+    def __getinitargs__(self) -> Tuple[()]: ...
+    def __getstate__(self) -> Tuple[int, str]: ...
+    def __setstate__(self, state: Tuple[int, str]) -> None: ...
+
+def generic_category() -> error_category: ...
+def system_category() -> error_category: ...
+def libtorrent_category() -> error_category: ...
+def bdecode_category() -> error_category: ...
+def http_category() -> error_category: ...
+def i2p_category() -> error_category: ...
+def socks_category() -> error_category: ...
+def upnp_category() -> error_category: ...
+def get_libtorrent_category() -> error_category: ...
+def get_bdecode_category() -> error_category: ...
+def get_http_category() -> error_category: ...
+def get_i2p_category() -> error_category: ...
+def get_socks_category() -> error_category: ...
+def get_upnp_category() -> error_category: ...
+
+# --- filters ----------------------------------------------------------------
+
+class ip_filter:
+    def __init__(self) -> None: ...
+    def add_rule(self, first: str, last: str, flags: int) -> None: ...
+    def access(self, addr: str) -> int: ...
+    def export_filter(self) -> Tuple[List[Tuple[str, str]], List[Tuple[str, str]]]: ...
+
+class peer_class_type_filter:
+    tcp_socket: peer_class_type_filter_socket_type_t
+    utp_socket: peer_class_type_filter_socket_type_t
+    ssl_tcp_socket: peer_class_type_filter_socket_type_t
+    ssl_utp_socket: peer_class_type_filter_socket_type_t
+    i2p_socket: peer_class_type_filter_socket_type_t
+    def __init__(self) -> None: ...
+    def add(self, st: peer_class_type_filter_socket_type_t, peer_class: int) -> None: ...
+    def remove(self, st: peer_class_type_filter_socket_type_t, peer_class: int) -> None: ...
+    def allow(self, st: peer_class_type_filter_socket_type_t, peer_class: int) -> None: ...
+    def disallow(self, st: peer_class_type_filter_socket_type_t, peer_class: int) -> None: ...
+    def apply(self, st: peer_class_type_filter_socket_type_t, peer_class_mask: int) -> int: ...
+
+def operation_name(op: operation_t) -> str: ...
+
+# --- enums and flag holders -------------------------------------------------
+
+class _enum(int):
+    """Base of libtorrent's enums: an int whose named members carry a name."""
+    names: Dict[str, Any]
+    values: Dict[int, Any]
+    @property
+    def name(self) -> str: ...
+
+class add_piece_flags_t:
+    overwrite_existing: int
+
+class add_torrent_params_flags_t:
+    flag_seed_mode: int
+    flag_upload_mode: int
+    flag_share_mode: int
+    flag_apply_ip_filter: int
+    flag_paused: int
+    flag_auto_managed: int
+    flag_duplicate_is_error: int
+    flag_update_subscribe: int
+    flag_super_seeding: int
+    flag_sequential_download: int
+    flag_stop_when_ready: int
+    flag_override_trackers: int
+    flag_override_web_seeds: int
+    flag_pinned: int
+    flag_override_resume_data: int
+    flag_merge_resume_trackers: int
+    flag_use_resume_save_path: int
+    flag_merge_resume_http_seeds: int
+    default_flags: int
+
+class alert_category:
+    error: int
+    peer: int
+    port_mapping: int
+    storage: int
+    tracker: int
+    connect: int
+    status: int
+    ip_block: int
+    performance_warning: int
+    dht: int
+    stats: int
+    session_log: int
+    torrent_log: int
+    peer_log: int
+    incoming_request: int
+    dht_log: int
+    dht_operation: int
+    port_mapping_log: int
+    picker_log: int
+    file_progress: int
+    piece_progress: int
+    upload: int
+    block_progress: int
+    all: int
+
+class announce_flags_t:
+    seed: int
+    implied_port: int
+    ssl_torrent: int
+
+class bandwidth_mixed_algo_t(_enum):
+    names: Dict[str, bandwidth_mixed_algo_t]
+    values: Dict[int, bandwidth_mixed_algo_t]
+    prefer_tcp: bandwidth_mixed_algo_t
+    peer_proportional: bandwidth_mixed_algo_t
+
+class choking_algorithm_t(_enum):
+    names: Dict[str, choking_algorithm_t]
+    values: Dict[int, choking_algorithm_t]
+    fixed_slots_choker: choking_algorithm_t
+    auto_expand_choker: choking_algorithm_t
+    rate_based_choker: choking_algorithm_t
+    bittyrant_choker: choking_algorithm_t
+
+class close_reason_t(_enum):
+    names: Dict[str, close_reason_t]
+    values: Dict[int, close_reason_t]
+    none: close_reason_t
+    duplicate_peer_id: close_reason_t
+    torrent_removed: close_reason_t
+    no_memory: close_reason_t
+    port_blocked: close_reason_t
+    blocked: close_reason_t
+    upload_to_upload: close_reason_t
+    not_interested_upload_only: close_reason_t
+    timeout: close_reason_t
+    timed_out_interest: close_reason_t
+    timed_out_activity: close_reason_t
+    timed_out_handshake: close_reason_t
+    timed_out_request: close_reason_t
+    protocol_blocked: close_reason_t
+    peer_churn: close_reason_t
+    too_many_connections: close_reason_t
+    too_many_files: close_reason_t
+    encryption_error: close_reason_t
+    invalid_info_hash: close_reason_t
+    self_connection: close_reason_t
+    invalid_metadata: close_reason_t
+    metadata_too_big: close_reason_t
+    message_too_big: close_reason_t
+    invalid_message_id: close_reason_t
+    invalid_message: close_reason_t
+    invalid_piece_message: close_reason_t
+    invalid_have_message: close_reason_t
+    invalid_bitfield_message: close_reason_t
+    invalid_choke_message: close_reason_t
+    invalid_unchoke_message: close_reason_t
+    invalid_interested_message: close_reason_t
+    invalid_not_interested_message: close_reason_t
+    invalid_request_message: close_reason_t
+    invalid_reject_message: close_reason_t
+    invalid_allow_fast_message: close_reason_t
+    invalid_extended_message: close_reason_t
+    invalid_cancel_message: close_reason_t
+    invalid_dht_port_message: close_reason_t
+    invalid_suggest_message: close_reason_t
+    invalid_have_all_message: close_reason_t
+    invalid_dont_have_message: close_reason_t
+    invalid_have_none_message: close_reason_t
+    invalid_pex_message: close_reason_t
+    invalid_metadata_request_message: close_reason_t
+    invalid_metadata_message: close_reason_t
+    invalid_metadata_offset: close_reason_t
+    request_when_choked: close_reason_t
+    corrupt_pieces: close_reason_t
+    pex_message_too_big: close_reason_t
+    pex_too_frequent: close_reason_t
+
+class create_torrent_flags_t:
+    optimize: int
+    optimize_alignment: int
+    merkle: int
+    v2_only: int
+    modification_time: int
+    symlinks: int
+
+class deadline_flags_t:
+    alert_when_available: int
+
+class deprecated_move_flags_t(_enum):
+    names: Dict[str, deprecated_move_flags_t]
+    values: Dict[int, deprecated_move_flags_t]
+    always_replace_files: deprecated_move_flags_t
+    fail_if_exist: deprecated_move_flags_t
+    dont_replace: deprecated_move_flags_t
+
+class dht_module_t(_enum):
+    names: Dict[str, dht_module_t]
+    values: Dict[int, dht_module_t]
+    tracker: dht_module_t
+    node: dht_module_t
+    routing_table: dht_module_t
+    rpc_manager: dht_module_t
+    traversal: dht_module_t
+
+class enc_level(_enum):
+    names: Dict[str, enc_level]
+    values: Dict[int, enc_level]
+    pe_rc4: enc_level
+    pe_plaintext: enc_level
+    pe_both: enc_level
+    rc4: enc_level
+    plaintext: enc_level
+    both: enc_level
+
+class enc_policy(_enum):
+    names: Dict[str, enc_policy]
+    values: Dict[int, enc_policy]
+    pe_forced: enc_policy
+    pe_enabled: enc_policy
+    pe_disabled: enc_policy
+    forced: enc_policy
+    enabled: enc_policy
+    disabled: enc_policy
+
+class event_t(_enum):
+    names: Dict[str, event_t]
+    values: Dict[int, event_t]
+    none: event_t
+    completed: event_t
+    started: event_t
+    stopped: event_t
+    paused: event_t
+
+class file_flags_t:
+    flag_pad_file: int
+    flag_hidden: int
+    flag_executable: int
+    flag_symlink: int
+
+class file_open_mode:
+    read_only: int
+    write_only: int
+    read_write: int
+    rw_mask: int
+    sparse: int
+    no_atime: int
+    random_access: int
+    locked: int
+    mmapped: int
+
+class file_progress_flags_t:
+    piece_granularity: int
+
+class io_buffer_mode_t(_enum):
+    names: Dict[str, io_buffer_mode_t]
+    values: Dict[int, io_buffer_mode_t]
+    enable_os_cache: io_buffer_mode_t
+    disable_os_cache_for_aligned_files: io_buffer_mode_t
+    disable_os_cache: io_buffer_mode_t
+    write_through: io_buffer_mode_t
+
+class kind(_enum):
+    names: Dict[str, kind]
+    values: Dict[int, kind]
+    tracker_no_anonymous: kind
+
+class listen_failed_alert_socket_type_t(_enum):
+    names: Dict[str, listen_failed_alert_socket_type_t]
+    values: Dict[int, listen_failed_alert_socket_type_t]
+    tcp: listen_failed_alert_socket_type_t
+    tcp_ssl: listen_failed_alert_socket_type_t
+    udp: listen_failed_alert_socket_type_t
+    i2p: listen_failed_alert_socket_type_t
+    socks5: listen_failed_alert_socket_type_t
+    utp_ssl: listen_failed_alert_socket_type_t
+
+class listen_on_flags_t(_enum):
+    names: Dict[str, listen_on_flags_t]
+    values: Dict[int, listen_on_flags_t]
+    listen_reuse_address: listen_on_flags_t
+    listen_no_system_port: listen_on_flags_t
+
+class listen_succeeded_alert_socket_type_t(_enum):
+    names: Dict[str, listen_succeeded_alert_socket_type_t]
+    values: Dict[int, listen_succeeded_alert_socket_type_t]
+    tcp: listen_succeeded_alert_socket_type_t
+    tcp_ssl: listen_succeeded_alert_socket_type_t
+    udp: listen_succeeded_alert_socket_type_t
+    i2p: listen_succeeded_alert_socket_type_t
+    socks5: listen_succeeded_alert_socket_type_t
+    utp_ssl: listen_succeeded_alert_socket_type_t
+
+class metric_type_t(_enum):
+    names: Dict[str, metric_type_t]
+    values: Dict[int, metric_type_t]
+    counter: metric_type_t
+    gauge: metric_type_t
+
+class mmap_write_mode_t(_enum):
+    names: Dict[str, mmap_write_mode_t]
+    values: Dict[int, mmap_write_mode_t]
+    always_pwrite: mmap_write_mode_t
+    always_mmap_write: mmap_write_mode_t
+    auto_mmap_write: mmap_write_mode_t
+
+class move_flags_t(_enum):
+    names: Dict[str, move_flags_t]
+    values: Dict[int, move_flags_t]
+    always_replace_files: move_flags_t
+    fail_if_exist: move_flags_t
+    dont_replace: move_flags_t
+    reset_save_path: move_flags_t
+    reset_save_path_unchecked: move_flags_t
+
+class operation_t(_enum):
+    names: Dict[str, operation_t]
+    values: Dict[int, operation_t]
+    unknown: operation_t
+    bittorrent: operation_t
+    iocontrol: operation_t
+    getpeername: operation_t
+    getname: operation_t
+    alloc_recvbuf: operation_t
+    alloc_sndbuf: operation_t
+    file_write: operation_t
+    file_read: operation_t
+    file: operation_t
+    sock_write: operation_t
+    sock_read: operation_t
+    sock_open: operation_t
+    sock_bind: operation_t
+    available: operation_t
+    encryption: operation_t
+    connect: operation_t
+    ssl_handshake: operation_t
+    get_interface: operation_t
+    sock_listen: operation_t
+    sock_bind_to_device: operation_t
+    sock_accept: operation_t
+    parse_address: operation_t
+    enum_if: operation_t
+    file_stat: operation_t
+    file_copy: operation_t
+    file_fallocate: operation_t
+    file_hard_link: operation_t
+    file_remove: operation_t
+    file_rename: operation_t
+    file_open: operation_t
+    mkdir: operation_t
+    check_resume: operation_t
+    exception: operation_t
+    alloc_cache_piece: operation_t
+    partfile_move: operation_t
+    partfile_read: operation_t
+    partfile_write: operation_t
+    hostname_lookup: operation_t
+    symlink: operation_t
+    handshake: operation_t
+    sock_option: operation_t
+
+class options_t:
+    delete_files: int
+
+class pause_flags_t:
+    graceful_pause: int
+
+class peer_class_type_filter_socket_type_t(_enum):
+    names: Dict[str, peer_class_type_filter_socket_type_t]
+    values: Dict[int, peer_class_type_filter_socket_type_t]
+    tcp_socket: peer_class_type_filter_socket_type_t
+    utp_socket: peer_class_type_filter_socket_type_t
+    ssl_tcp_socket: peer_class_type_filter_socket_type_t
+    ssl_utp_socket: peer_class_type_filter_socket_type_t
+    i2p_socket: peer_class_type_filter_socket_type_t
+
+class performance_warning_t(_enum):
+    names: Dict[str, performance_warning_t]
+    values: Dict[int, performance_warning_t]
+    outstanding_disk_buffer_limit_reached: performance_warning_t
+    outstanding_request_limit_reached: performance_warning_t
+    upload_limit_too_low: performance_warning_t
+    download_limit_too_low: performance_warning_t
+    send_buffer_watermark_too_low: performance_warning_t
+    too_many_optimistic_unchoke_slots: performance_warning_t
+    bittyrant_with_no_uplimit: performance_warning_t
+    too_high_disk_queue_limit: performance_warning_t
+    too_few_outgoing_ports: performance_warning_t
+    too_few_file_descriptors: performance_warning_t
+
+class picker_flags_t:
+    partial_ratio: int
+    prioritize_partials: int
+    rarest_first_partials: int
+    rarest_first: int
+    reverse_rarest_first: int
+    suggested_pieces: int
+    prio_sequential_pieces: int
+    sequential_pieces: int
+    reverse_pieces: int
+    time_critical: int
+    random_pieces: int
+    prefer_contiguous: int
+    reverse_sequential: int
+    backup1: int
+    backup2: int
+    end_game: int
+    extent_affinity: int
+
+class portmap_protocol(_enum):
+    names: Dict[str, portmap_protocol]
+    values: Dict[int, portmap_protocol]
+    none: portmap_protocol
+    udp: portmap_protocol
+    tcp: portmap_protocol
+
+class portmap_transport(_enum):
+    names: Dict[str, portmap_transport]
+    values: Dict[int, portmap_transport]
+    natpmp: portmap_transport
+    upnp: portmap_transport
+
+class protocol_type:
+    udp: portmap_protocol
+    tcp: portmap_protocol
+
+class protocol_version(_enum):
+    names: Dict[str, protocol_version]
+    values: Dict[int, protocol_version]
+    V1: protocol_version
+    V2: protocol_version
+
+class proxy_type_t(_enum):
+    names: Dict[str, proxy_type_t]
+    values: Dict[int, proxy_type_t]
+    none: proxy_type_t
+    socks4: proxy_type_t
+    socks5: proxy_type_t
+    socks5_pw: proxy_type_t
+    http: proxy_type_t
+    http_pw: proxy_type_t
+    i2p_proxy: proxy_type_t
+    proxy_type: Type[proxy_type_t]
+
+class reannounce_flags_t:
+    ignore_min_interval: int
+
+class reason_t(_enum):
+    names: Dict[str, reason_t]
+    values: Dict[int, reason_t]
+    ip_filter: reason_t
+    port_filter: reason_t
+    i2p_mixed: reason_t
+    privileged_ports: reason_t
+    utp_disabled: reason_t
+    tcp_disabled: reason_t
+    invalid_local_interface: reason_t
+
+class save_resume_flags_t:
+    flush_disk_cache: int
+    save_info_dict: int
+    only_if_modified: int
+
+class save_state_flags_t:
+    all: int
+    save_settings: int
+    save_dht_settings: int
+    save_dht_state: int
+    save_encryption_settings: int
+    save_as_map: int
+    save_i2p_proxy: int
+    save_proxy: int
+    save_dht_proxy: int
+    save_peer_proxy: int
+    save_web_proxy: int
+    save_tracker_proxy: int
+
+class seed_choking_algorithm_t(_enum):
+    names: Dict[str, seed_choking_algorithm_t]
+    values: Dict[int, seed_choking_algorithm_t]
+    round_robin: seed_choking_algorithm_t
+    fastest_upload: seed_choking_algorithm_t
+    anti_leech: seed_choking_algorithm_t
+
+class session_flags_t:
+    paused: int
+    add_default_plugins: int
+    start_default_features: int
+
+class socket_type_t(_enum):
+    names: Dict[str, socket_type_t]
+    values: Dict[int, socket_type_t]
+    tcp: socket_type_t
+    socks5: socket_type_t
+    http: socket_type_t
+    utp: socket_type_t
+    udp: socket_type_t
+    i2p: socket_type_t
+    tcp_ssl: socket_type_t
+    socks5_ssl: socket_type_t
+    http_ssl: socket_type_t
+    utp_ssl: socket_type_t
+
+class stats_channel(_enum):
+    names: Dict[str, stats_channel]
+    values: Dict[int, stats_channel]
+    upload_payload: stats_channel
+    upload_protocol: stats_channel
+    upload_ip_protocol: stats_channel
+    upload_dht_protocol: stats_channel
+    upload_tracker_protocol: stats_channel
+    download_payload: stats_channel
+    download_protocol: stats_channel
+    download_ip_protocol: stats_channel
+    download_dht_protocol: stats_channel
+    download_tracker_protocol: stats_channel
+
+class status_flags_t:
+    query_distributed_copies: int
+    query_accurate_download_counters: int
+    query_last_seen_complete: int
+    query_pieces: int
+    query_verified_pieces: int
+    query_renamed_files: int
+
+class storage_mode_t(_enum):
+    names: Dict[str, storage_mode_t]
+    values: Dict[int, storage_mode_t]
+    storage_mode_allocate: storage_mode_t
+    storage_mode_sparse: storage_mode_t
+
+class suggest_mode_t(_enum):
+    names: Dict[str, suggest_mode_t]
+    values: Dict[int, suggest_mode_t]
+    no_piece_suggestions: suggest_mode_t
+    suggest_read_cache: suggest_mode_t
+
+class torrent_flags:
+    seed_mode: int
+    upload_mode: int
+    share_mode: int
+    apply_ip_filter: int
+    paused: int
+    auto_managed: int
+    duplicate_is_error: int
+    update_subscribe: int
+    super_seeding: int
+    sequential_download: int
+    stop_when_ready: int
+    override_trackers: int
+    override_web_seeds: int
+    disable_dht: int
+    disable_lsd: int
+    disable_pex: int
+    no_verify_files: int
+    default_dont_download: int
+    default_flags: int
+
+class tracker_source(_enum):
+    names: Dict[str, tracker_source]
+    values: Dict[int, tracker_source]
+    source_torrent: tracker_source
+    source_client: tracker_source
+    source_magnet_link: tracker_source
+    source_tex: tracker_source
+
+class write_flags:
+    allow_missing_piece_layer: int
+    no_http_seeds: int
+    include_dht_nodes: int
+
+# alert.category_t (attached to its owner class by the file that binds it)
+class _alert_category_t:
+    error_notification: int
+    peer_notification: int
+    port_mapping_notification: int
+    storage_notification: int
+    tracker_notification: int
+    connect_notification: int
+    status_notification: int
+    debug_notification: int
+    progress_notification: int
+    ip_block_notification: int
+    performance_warning: int
+    dht_notification: int
+    stats_notification: int
+    session_log_notification: int
+    torrent_log_notification: int
+    peer_log_notification: int
+    incoming_request_notification: int
+    dht_log_notification: int
+    dht_operation_notification: int
+    port_mapping_log_notification: int
+    picker_log_notification: int
+    file_progress_notification: int
+    piece_progress_notification: int
+    upload_notification: int
+    block_progress_notification: int
+    all_categories: int
+
+# torrent_status.states (attached to its owner class by the file that binds it)
+class _torrent_status_states(_enum):
+    names: Dict[str, _torrent_status_states]
+    values: Dict[int, _torrent_status_states]
+    queued_for_checking: _torrent_status_states
+    checking_files: _torrent_status_states
+    downloading_metadata: _torrent_status_states
+    downloading: _torrent_status_states
+    finished: _torrent_status_states
+    seeding: _torrent_status_states
+    allocating: _torrent_status_states
+    checking_resume_data: _torrent_status_states
+

@@ -7,6 +7,9 @@
 
 use std::fmt;
 
+pub mod error;
+pub mod fingerprint;
+pub mod ip_filter;
 pub mod operation;
 
 /// Error returned when a digest is built from a slice of the wrong length
@@ -274,88 +277,3 @@ mod tests {
     }
 }
 
-/// The error categories the engine reports errors in (libtorrent's
-/// `error_category` objects).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ErrorCategory {
-    /// OS errors (`errno`), libtorrent's `system` / `generic` categories.
-    System,
-    /// libtorrent's own error codes (`libtorrent` category).
-    Libtorrent,
-    /// HTTP status codes (`http` category).
-    Http,
-    /// bencode decoding errors (`bdecode` category).
-    Bdecode,
-}
-
-impl ErrorCategory {
-    /// The category's name as libtorrent reports it.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorCategory::System => "system",
-            ErrorCategory::Libtorrent => "libtorrent",
-            ErrorCategory::Http => "http",
-            ErrorCategory::Bdecode => "bdecode",
-        }
-    }
-}
-
-/// An error value with its category and a human-readable message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ErrorCode {
-    pub category: ErrorCategory,
-    pub value: i32,
-    pub message: String,
-}
-
-impl ErrorCode {
-    pub fn new(category: ErrorCategory, value: i32, message: impl Into<String>) -> Self {
-        ErrorCode {
-            category,
-            value,
-            message: message.into(),
-        }
-    }
-
-    /// The "no error" value (system category, 0, "Success").
-    pub fn success() -> Self {
-        ErrorCode::new(ErrorCategory::System, 0, "Success")
-    }
-
-    pub fn is_error(&self) -> bool {
-        self.value != 0
-    }
-
-    /// An OS error.
-    pub fn from_io(e: &std::io::Error) -> Self {
-        match e.raw_os_error() {
-            Some(n) => ErrorCode::new(ErrorCategory::System, n, strip_os_suffix(&e.to_string())),
-            None => ErrorCode::new(ErrorCategory::System, libc_eio(), e.to_string()),
-        }
-    }
-}
-
-impl Default for ErrorCode {
-    fn default() -> Self {
-        ErrorCode::success()
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-/// `std::io::Error`'s text ends with " (os error N)"; libtorrent prints the
-/// bare strerror text.
-fn strip_os_suffix(s: &str) -> String {
-    match s.rfind(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s.to_string(),
-    }
-}
-
-const fn libc_eio() -> i32 {
-    5
-}

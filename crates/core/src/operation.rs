@@ -2,7 +2,7 @@
 //! `operation_t`): the numeric values are part of the Python API.
 
 /// Names of the operations, indexed by their numeric value.
-const NAMES: [&str; 42] = [
+const NAMES: [&str; 47] = [
     "unknown",
     "bittorrent",
     "iocontrol",
@@ -45,13 +45,19 @@ const NAMES: [&str; 42] = [
     "symlink",
     "handshake",
     "sock_option",
+    "enum_route",
+    "file_seek",
+    "timer",
+    "file_mmap",
+    "file_truncate",
 ];
 
-/// Name of operation `op`; `"unknown operation"` for values outside the table.
+/// Name of operation `op`; `"unknown operation"` for values outside the
+/// table. The operation is a byte: only the low 8 bits of `op` count.
 pub fn operation_name(op: i64) -> &'static str {
-    usize::try_from(op)
-        .ok()
-        .and_then(|i| NAMES.get(i).copied())
+    NAMES
+        .get(usize::from(op as u8))
+        .copied()
         .unwrap_or("unknown operation")
 }
 
@@ -64,7 +70,9 @@ mod tests {
         assert_eq!(operation_name(0), "unknown");
         assert_eq!(operation_name(16), "connect");
         assert_eq!(operation_name(41), "sock_option");
-        assert_eq!(operation_name(42), "unknown operation");
+        assert_eq!(operation_name(46), "file_truncate");
+        assert_eq!(operation_name(47), "unknown operation");
         assert_eq!(operation_name(-1), "unknown operation");
+        assert_eq!(operation_name(256), "unknown");
     }
 }

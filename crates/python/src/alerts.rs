@@ -14,13 +14,18 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use pyo3::PyClassInitializer;
 
 use crate::enums::{attach_nested, enum_to_py};
-use crate::errors::error_code_to_py;
+
 use crate::handle::PyTorrentHandle;
 use crate::hashes::{info_hash_to_py, sha1_to_py};
 
 pub struct AlertData {
     pub alert: Alert,
     pub ses: Weak<Session>,
+}
+
+/// An engine error code as a Python `error_code`.
+pub fn error_code_to_py<'py>(py: Python<'py>, e: &lt_core::error::ErrorCode) -> PyResult<Bound<'py, PyAny>> {
+    Ok(crate::errors::error_code_to_py(py, *e)?.into_any())
 }
 
 fn endpoint_tuple<'py>(
@@ -373,7 +378,7 @@ impl TorrentDeleteFailedAlert {
     }
     #[getter]
     fn msg(&self) -> String {
-        field!(self, AlertKind::TorrentDeleteFailed { error, .. } => error.message.clone(), String::new())
+        field!(self, AlertKind::TorrentDeleteFailed { error, .. } => error.message(), String::new())
     }
 }
 
@@ -452,7 +457,7 @@ impl FileErrorAlert {
     }
     #[getter]
     fn msg(&self) -> String {
-        field!(self, AlertKind::FileError { error, .. } => error.message.clone(), String::new())
+        field!(self, AlertKind::FileError { error, .. } => error.message(), String::new())
     }
 }
 
@@ -490,7 +495,7 @@ impl PeerDisconnectedAlert {
     }
     #[getter]
     fn msg(&self) -> String {
-        field!(self, AlertKind::PeerDisconnected { error, .. } => error.message.clone(), String::new())
+        field!(self, AlertKind::PeerDisconnected { error, .. } => error.message(), String::new())
     }
     #[getter]
     fn op<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

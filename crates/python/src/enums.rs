@@ -179,15 +179,36 @@ pub fn enum_from_py(obj: &Bound<'_, PyAny>, key: &str) -> PyResult<i64> {
 /// Attach every enum/flag holder nested under `owner_name` (manifest keys
 /// `"<owner_name>.<x>"`) to `owner` as class attributes. Call it from the
 /// `register` of the file that defines the owner class, e.g.
-/// `attach_nested(&torrent_status_type, "torrent_status")`.
+/// `attach_nested(&torrent_status_type, "torrent_status")`. The members of
+/// a nested *enum* are also set on the owner (`torrent_status.seeding`), as
+/// the reference exports them into the enclosing class; flag holders'
+/// members are not (`alert.category_t` only).
 #[allow(dead_code)] // used by other binding files
 pub fn attach_nested(owner: &Bound<'_, PyType>, owner_name: &str) -> PyResult<()> {
     let py = owner.py();
     let prefix = format!("{owner_name}.");
-    for (key, _, _) in ENUM_TABLE {
+    for (key, is_flags, _) in ENUM_TABLE {
         if let Some(rest) = key.strip_prefix(&prefix) {
             owner.setattr(rest, enum_type(py, key)?)?;
+            if !is_flags {
+                attach_members(owner, key)?;
+            }
         }
+    }
+    Ok(())
+}
+
+/// Set every member of enum `key` as a class attribute of `owner` (e.g.
+/// `session.tcp`/`session.udp` from `portmap_protocol`).
+#[allow(dead_code)] // used by other binding files
+pub fn attach_members(owner: &Bound<'_, PyType>, key: &str) -> PyResult<()> {
+    let py = owner.py();
+    let cls = enum_type(py, key)?;
+    let Some((_, _, members)) = ENUM_TABLE.iter().find(|(k, _, _)| *k == key) else {
+        return Err(PyKeyError::new_err(format!("no such enum: {key}")));
+    };
+    for (name, _) in members.iter() {
+        owner.setattr(*name, cls.getattr(*name)?)?;
     }
     Ok(())
 }
@@ -199,8 +220,16 @@ fn operation_name(op: &Bound<'_, PyAny>) -> PyResult<&'static str> {
     Ok(lt_core::operation::operation_name(v))
 }
 
+/// Test hook (not exported by `libtorrent`): the class for a manifest key,
+/// also for nested ones whose owner class is defined by another file.
+#[pyfunction]
+fn _enum_type<'py>(py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyType>> {
+    enum_type(py, key)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    m.add_function(wrap_pyfunction!(_enum_type, m)?)?;
     let reg = registry(py)?;
     for (key, _, _) in ENUM_TABLE {
         if !key.contains('.') {

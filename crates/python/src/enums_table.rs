@@ -2,7 +2,9 @@
 // Do not edit by hand.
 
 /// (python path, is_flags, members (name, value))
-pub static ENUM_TABLE: &[(&str, bool, &[(&str, i64)])] = &[
+pub type EnumEntry = (&'static str, bool, &'static [(&'static str, i64)]);
+
+pub static ENUM_TABLE: &[EnumEntry] = &[
     ("add_piece_flags_t", true, &[("overwrite_existing", 1)]),
     (
         "add_torrent_params_flags_t",

@@ -5,8 +5,12 @@
 use pyo3::prelude::*;
 
 mod bencode;
+mod convert;
 mod create;
 mod enums;
+mod errors;
+mod filters;
+mod fingerprint;
 mod hashes;
 mod magnet;
 mod metainfo;
@@ -26,6 +30,9 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bencode::register(m)?;
     enums::register(m)?;
     settings::register(m)?;
+    errors::register(m)?;
+    fingerprint::register(m)?;
+    filters::register(m)?;
     metainfo::register(m)?;
     create::register(m)?;
     magnet::register(m)?;

@@ -240,5 +240,98 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(session_stats_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(find_metric_idx, m)?)?;
     m.add_class::<PyStatsMetric>()?;
+    m.add_class::<PyPeSettings>()?;
+    m.add_class::<PyDhtSettings>()?;
     Ok(())
 }
+
+macro_rules! property_bag {
+    ($rs:ident, $pyname:literal, { $($field:ident : $ty:ty = $default:expr, $conv:path;)* }) => {
+        #[pyclass(module = "libtorrent", name = $pyname, skip_from_py_object)]
+        #[derive(Clone)]
+        pub struct $rs {
+            $(pub $field: $ty,)*
+        }
+
+        impl Default for $rs {
+            fn default() -> Self {
+                Self { $($field: $default,)* }
+            }
+        }
+
+        #[pymethods]
+        impl $rs {
+            #[new]
+            fn new() -> Self {
+                Self::default()
+            }
+
+            fn __reduce__(&self) -> PyResult<()> {
+                Err(pyo3::exceptions::PyRuntimeError::new_err(concat!(
+                    "Pickling of \"libtorrent.", $pyname,
+                    "\" instances is not enabled (http://www.boost.org/libs/python/doc/v2/pickle.html)"
+                )))
+            }
+
+            $(
+                #[getter]
+                fn $field(&self) -> $ty {
+                    self.$field
+                }
+            )*
+
+            fn __setattr__(
+                slf: &Bound<'_, Self>,
+                name: &str,
+                value: &Bound<'_, PyAny>,
+            ) -> PyResult<()> {
+                if slf.borrow_mut().set_field(name, value)? {
+                    return Ok(());
+                }
+                Err(pyo3::exceptions::PyAttributeError::new_err(format!(
+                    "'{}' object has no attribute '{name}'",
+                    $pyname
+                )))
+            }
+        }
+
+        impl $rs {
+            fn set_field(&mut self, name: &str, v: &Bound<'_, PyAny>) -> PyResult<bool> {
+                match name {
+                    $(stringify!($field) => {
+                        self.$field = $conv(v)?;
+                        Ok(true)
+                    })*
+                    _ => Ok(false),
+                }
+            }
+        }
+    };
+}
+
+property_bag!(PyPeSettings, "pe_settings", {
+    out_enc_policy: u8 = 1, crate::convert::to_u8;
+    in_enc_policy: u8 = 1, crate::convert::to_u8;
+    allowed_enc_level: u8 = 3, crate::convert::to_u8;
+    prefer_rc4: bool = false, crate::convert::to_bool;
+});
+
+property_bag!(PyDhtSettings, "dht_settings", {
+    max_peers_reply: i32 = 100, crate::convert::to_i32;
+    search_branching: i32 = 5, crate::convert::to_i32;
+    max_fail_count: i32 = 20, crate::convert::to_i32;
+    max_torrents: i32 = 2000, crate::convert::to_i32;
+    max_dht_items: i32 = 700, crate::convert::to_i32;
+    max_torrent_search_reply: i32 = 20, crate::convert::to_i32;
+    restrict_routing_ips: bool = true, crate::convert::to_bool;
+    restrict_search_ips: bool = true, crate::convert::to_bool;
+    extended_routing_table: bool = true, crate::convert::to_bool;
+    aggressive_lookups: bool = true, crate::convert::to_bool;
+    privacy_lookups: bool = false, crate::convert::to_bool;
+    enforce_node_id: bool = false, crate::convert::to_bool;
+    ignore_dark_internet: bool = true, crate::convert::to_bool;
+    block_timeout: i32 = 300, crate::convert::to_i32;
+    block_ratelimit: i32 = 5, crate::convert::to_i32;
+    read_only: bool = false, crate::convert::to_bool;
+    item_lifetime: i32 = 0, crate::convert::to_i32;
+});

@@ -6,7 +6,8 @@
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use lt_core::{ErrorCode, InfoHash};
+use lt_core::error::ErrorCode;
+use lt_core::InfoHash;
 
 use crate::alert_queue::QueuedAlert;
 use crate::types::{TorrentId, TorrentState};
@@ -124,6 +125,10 @@ pub enum TrackerEvent {
     Stopped = 3,
     Paused = 4,
 }
+
+/// The number of alert types (`alerts_dropped_alert.dropped_alerts` has one
+/// flag per type).
+pub const NUM_ALERT_TYPES: usize = 105;
 
 /// What happened.
 #[derive(Clone, Debug)]
@@ -579,13 +584,13 @@ impl Alert {
                 socket_type.label(),
                 operation_label(*op),
                 error.category.name(),
-                error.message
+                error.message()
             ),
             AddTorrent { torrent, error } => {
                 if error.is_error() {
                     format!(
                         "failed to add torrent \"{}\": {}",
-                        torrent.name, error.message
+                        torrent.name, error.message()
                     )
                 } else {
                     format!("added torrent: {}", torrent.name)
@@ -596,7 +601,7 @@ impl Alert {
             TorrentDeleteFailed { torrent, error } => format!(
                 "{} torrent deletion failed: {}",
                 torrent.short_name(),
-                error.message
+                error.message()
             ),
             StateChanged { torrent, state, .. } => {
                 format!(
@@ -621,7 +626,7 @@ impl Alert {
                 torrent.short_name(),
                 error.value,
                 error.category.name(),
-                error.message,
+                error.message(),
                 filename
             ),
             PieceFinished { torrent, piece } => {
@@ -651,7 +656,7 @@ impl Alert {
                 torrent.short_name(),
                 operation_label(*op),
                 filename,
-                error.message
+                error.message()
             ),
             ReadPiece {
                 torrent,
@@ -664,7 +669,7 @@ impl Alert {
                         "{}: read_piece {} failed: {}",
                         torrent.short_name(),
                         piece,
-                        error.message
+                        error.message()
                     )
                 } else {
                     format!("{}: read_piece {} successful", torrent.short_name(), piece)
@@ -694,7 +699,7 @@ impl Alert {
                 socket_type.label(),
                 operation_label(*op),
                 error.category.name(),
-                error.message,
+                error.message(),
                 reason
             ),
             PeerBan { torrent, peer } => format!(
@@ -713,7 +718,7 @@ impl Alert {
                 ep(&peer.endpoint),
                 operation_label(*op),
                 error.category.name(),
-                error.message
+                error.message()
             ),
             IncomingConnection {
                 endpoint,
@@ -764,7 +769,7 @@ impl Alert {
             } => format!(
                 "{} {} \"{}\" ({})",
                 tracker_prefix(torrent, url, local_endpoint),
-                error.message,
+                error.message(),
                 failure_reason,
                 times_in_row
             ),
@@ -789,7 +794,7 @@ impl Alert {
             } => format!(
                 "{} scrape failed: {}",
                 tracker_prefix(torrent, url, local_endpoint),
-                if msg.is_empty() { &error.message } else { msg }
+                if msg.is_empty() { error.message() } else { msg.clone() }
             ),
             SessionStats { .. } => "session stats".to_string(),
             AlertsDropped { .. } => "dropped alerts: ".to_string(),

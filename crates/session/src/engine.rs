@@ -1,37 +1,77 @@
 //! The engine task: owns every torrent and connection, and is the only
 //! place their state changes.
+//!
+//! Inputs arrive on two channels — user jobs (closures) and [`Event`]s from
+//! socket tasks, connect attempts and the disk thread pool — plus a 100 ms
+//! tick. Each input is handled to completion before the next, so there is
+//! no locking inside the engine.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use lt_core::error::{Category, ErrorCode};
+use lt_core::{PeerId, Sha1Hash};
+use lt_picker::{BlockRef, PeerKey, PickOptions, PiecePicker, PipelineConfig, RequestPipeline};
+use lt_settings::{keys, Settings, SettingsPack};
+use lt_storage::{Completion, DiskIo, DiskIoConfig, HashKinds, StorageId, StorageParams};
+use lt_wire::message::BlockRequest;
+use lt_wire::peer::{Event as PeerEvent, PeerConfig, PeerConnection, PieceGeometry};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::alert::{category, Alert, AlertKind, Operation, SocketType};
+use crate::alert::{category, Alert, AlertKind, Operation, PeerRef, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
-use crate::peer_io::{Closed, ConnId, Frame};
+use crate::peer_io::{self, Closed, ConnId};
+use crate::torrent::{flags, unix_now, AddTorrent, Rates, Torrent};
+use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
-use lt_settings::{keys, Settings, SettingsPack};
 
-/// Events that the socket and disk tasks send to the engine.
+/// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
     /// A connection arrived on a listen socket.
     Incoming {
         stream: tokio::net::TcpStream,
         peer: SocketAddr,
     },
-    /// A frame from a connection's reader.
-    Frame(ConnId, Frame),
+    /// An outgoing connection attempt finished.
+    Connected {
+        id: ConnId,
+        result: std::io::Result<tokio::net::TcpStream>,
+    },
+    /// Bytes from a connection's reader.
+    Data(ConnId, Bytes),
     /// A connection's socket closed or failed.
     Closed(ConnId, Closed),
     /// A connection's writer put this many bytes on the wire.
     Written(ConnId, usize),
+    /// A disk job finished.
+    Disk(Completion),
 }
 
 struct ListenSocket {
     local: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// One peer connection.
+struct Peer {
+    conn: PeerConnection,
+    addr: SocketAddr,
+    outgoing: bool,
+    torrent: Option<TorrentId>,
+    /// `None` while an outgoing connection is being established.
+    tx: Option<mpsc::UnboundedSender<Bytes>>,
+    key: PeerKey,
+    pipeline: RequestPipeline,
+    /// The peer's pieces in the picker's representation.
+    has: lt_picker::Bitfield,
+    connected_at: Instant,
+    alerted_connect: bool,
+    last_counters: [u64; 4],
+    rates: Rates,
 }
 
 /// The engine state. Reached by user calls through [`crate::Session::call`].
@@ -44,6 +84,68 @@ pub struct Engine {
     settings: Settings,
     listen_sockets: Vec<ListenSocket>,
     shutting_down: bool,
+    paused: bool,
+    peer_id: PeerId,
+    disk: Option<DiskIo>,
+    torrents: HashMap<TorrentId, Torrent>,
+    by_storage: HashMap<StorageId, TorrentId>,
+    next_torrent: u64,
+    peers: HashMap<ConnId, Peer>,
+    next_conn: u64,
+    /// Reads in flight: (storage, piece, offset) → connections waiting.
+    pending_reads: HashMap<(StorageId, u32, u32), Vec<(ConnId, u32)>>,
+    /// `read_piece()` calls in flight: the blocks gathered so far.
+    user_reads: HashMap<(StorageId, u32), (crate::alert::TorrentRef, Vec<u8>, u32)>,
+    /// Storages whose files are being deleted, for the alert.
+    deleting: HashMap<StorageId, crate::alert::TorrentRef>,
+    epoch: Instant,
+    last_second: Instant,
+}
+
+/// The libtorrent error code for a protocol error of a connection.
+fn peer_error(e: &lt_wire::Error) -> ErrorCode {
+    use lt_wire::Error as E;
+    let v = match e {
+        E::BadProtocolString | E::UnknownMessage { .. } | E::NotNegotiated { .. } => 68,
+        E::UnexpectedMessage(_) | E::NotSupported(_) => 68,
+        E::InfoHashMismatch => 30,
+        E::SelfConnection => 47,
+        E::MessageTooLarge { .. } => 81,
+        E::BadMessageLength { id, .. } => match id {
+            0 => 53,
+            1 => 54,
+            2 => 55,
+            3 => 56,
+            4 => 41,
+            5 => 42,
+            6 => 57,
+            7 => 44,
+            8 => 60,
+            9 => 61,
+            13 => 62,
+            14 => 63,
+            15 => 64,
+            16 => 65,
+            17 => 66,
+            20 => 67,
+            _ => 68,
+        },
+        E::BadBitfield => 42,
+        E::PieceOutOfRange { .. } => 41,
+        E::BadRequest => 57,
+        E::BadExtension(_) => 67,
+        E::TooManyRequests => 43,
+        E::Timeout(what) if what.contains("handshake") => 51,
+        E::Timeout(_) => 50,
+        E::Encryption(_) => 76,
+        E::Closed => 0,
+    };
+    ErrorCode::new(v, Category::Libtorrent)
+}
+
+/// An OS error as an error code.
+pub(crate) fn io_error(e: &std::io::Error) -> ErrorCode {
+    ErrorCode::new(e.raw_os_error().unwrap_or(libc::EIO), Category::System)
 }
 
 impl Engine {
@@ -53,6 +155,7 @@ impl Engine {
         settings: Settings,
     ) -> Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let fingerprint = settings.get_str(keys::PEER_FINGERPRINT).as_bytes().to_vec();
         Engine {
             shared,
             jobs,
@@ -61,6 +164,19 @@ impl Engine {
             settings,
             listen_sockets: Vec::new(),
             shutting_down: false,
+            paused: false,
+            peer_id: make_peer_id(&fingerprint),
+            disk: None,
+            torrents: HashMap::new(),
+            by_storage: HashMap::new(),
+            next_torrent: 1,
+            peers: HashMap::new(),
+            next_conn: 1,
+            pending_reads: HashMap::new(),
+            user_reads: HashMap::new(),
+            deleting: HashMap::new(),
+            epoch: Instant::now(),
+            last_second: Instant::now(),
         }
     }
 
@@ -73,11 +189,15 @@ impl Engine {
         self.shared.alerts.should_post(category)
     }
 
+    fn millis(&self, t: Instant) -> u64 {
+        t.duration_since(self.epoch).as_millis() as u64
+    }
+
     pub(crate) async fn run(mut self, mut jobs: mpsc::UnboundedReceiver<Job>) {
         let Some(mut events) = self.events_rx.take() else {
             return;
         };
-        self.open_listen_sockets().await;
+        self.open_listen_sockets();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.shutting_down {
@@ -86,29 +206,128 @@ impl Engine {
                     Some(job) => job(&mut self),
                     None => break,
                 },
-                Some(ev) = events.recv() => self.on_event(ev),
+                Some(ev) = events.recv() => {
+                    self.on_event(ev);
+                    // Drain what is already queued before looking at jobs
+                    // again, so a busy swarm is processed in batches.
+                    for _ in 0..256 {
+                        match events.try_recv() {
+                            Ok(ev) => self.on_event(ev),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 _ = tick.tick() => self.on_tick(),
             }
         }
         self.close_listen_sockets();
+        let ids: Vec<ConnId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.disconnect(id, None);
+        }
+        if let Some(disk) = self.disk.take() {
+            for t in self.torrents.values() {
+                disk.remove_storage(t.storage);
+            }
+            // Dropping the service flushes and joins its threads.
+            tokio::task::spawn_blocking(move || drop(disk));
+        }
+    }
+
+    fn disk(&mut self) -> &DiskIo {
+        if self.disk.is_none() {
+            let s = &self.settings;
+            let cfg = DiskIoConfig::from_settings(
+                s.get_int(keys::AIO_THREADS).into(),
+                s.get_int(keys::HASHING_THREADS).into(),
+                s.get_int(keys::FILE_POOL_SIZE).into(),
+                s.get_int(keys::CACHE_SIZE).into(),
+                s.get_int(keys::MAX_QUEUED_DISK_BYTES).into(),
+            );
+            let tx = self.events_tx.clone();
+            let sink = move |c: Completion| {
+                let _ = tx.send(Event::Disk(c));
+            };
+            match DiskIo::new(cfg, sink) {
+                Ok(d) => self.disk = Some(d),
+                Err(e) => panic!("cannot start the disk threads: {e}"),
+            }
+        }
+        match &self.disk {
+            Some(d) => d,
+            None => unreachable!("created above"),
+        }
     }
 
     fn on_event(&mut self, ev: Event) {
         match ev {
-            Event::Incoming { stream, peer } => {
-                self.alert(AlertKind::IncomingConnection {
-                    endpoint: peer,
-                    socket_type: SocketType::Tcp,
-                });
-                // Torrent lookup by info-hash happens once the handshake
-                // arrives; without torrents there is nothing to serve.
-                drop(stream);
+            Event::Incoming { stream, peer } => self.on_incoming(stream, peer),
+            Event::Connected { id, result } => self.on_connected(id, result),
+            Event::Data(id, data) => {
+                let now = Instant::now();
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.conn.receive(&data, now);
+                    p.conn.process(now);
+                }
+                self.drive_peer(id);
             }
-            Event::Frame(..) | Event::Closed(..) | Event::Written(..) => {}
+            Event::Closed(id, why) => {
+                let err = match why {
+                    Closed::Eof => ErrorCode::default(),
+                    Closed::Io(e) => io_error(&e),
+                };
+                self.disconnect(id, Some(err));
+            }
+            Event::Written(..) => {}
+            Event::Disk(c) => self.on_disk(c),
         }
     }
 
-    fn on_tick(&mut self) {}
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        let ids: Vec<ConnId> = self.peers.keys().copied().collect();
+        for id in &ids {
+            if let Some(p) = self.peers.get_mut(id) {
+                p.conn.handle_timeout(now);
+            }
+            self.drive_peer(*id);
+        }
+        if now.duration_since(self.last_second) >= Duration::from_secs(1) {
+            let secs = now.duration_since(self.last_second).as_secs_f64();
+            self.last_second = now;
+            self.second_tick(secs);
+        }
+    }
+
+    fn second_tick(&mut self, secs: f64) {
+        let now_ms = self.millis(Instant::now());
+        for p in self.peers.values_mut() {
+            let c = p.conn.counters();
+            let totals = [
+                (c.payload_down + c.protocol_down) as i64,
+                (c.payload_up + c.protocol_up) as i64,
+                c.payload_down as i64,
+                c.payload_up as i64,
+            ];
+            p.rates.update(totals, secs);
+            p.pipeline.update_rate(p.rates.payload_download.max(0) as u64);
+            let _ = now_ms;
+        }
+        let tids: Vec<TorrentId> = self.torrents.keys().copied().collect();
+        for tid in tids {
+            if let Some(t) = self.torrents.get_mut(&tid) {
+                let totals = [
+                    t.total_download,
+                    t.total_upload,
+                    t.total_payload_download,
+                    t.total_payload_upload,
+                ];
+                t.rates.update(totals, secs);
+            }
+            self.connect_candidates(tid);
+            self.recalculate_unchokes(tid);
+        }
+    }
 
     pub(crate) fn begin_shutdown(&mut self) {
         self.shutting_down = true;
@@ -123,23 +342,1497 @@ impl Engine {
         let old_listen = self.settings.get_str(keys::LISTEN_INTERFACES).to_owned();
         self.settings.apply(pack);
         let s = &self.settings;
-        self.shared
-            .alerts
-            .set_mask(s.get_int(keys::ALERT_MASK) as u32);
+        self.shared.alerts.set_mask(s.get_int(keys::ALERT_MASK) as u32);
         self.shared
             .alerts
             .set_limit(s.get_int(keys::ALERT_QUEUE_SIZE).max(1) as usize);
         if self.settings.get_str(keys::LISTEN_INTERFACES) != old_listen {
             self.close_listen_sockets();
-            self.open_listen_sockets_sync();
+            self.open_listen_sockets();
         }
     }
 
-    async fn open_listen_sockets(&mut self) {
-        self.open_listen_sockets_sync();
+    pub fn pause(&mut self) {
+        if self.paused {
+            return;
+        }
+        self.paused = true;
+        let ids: Vec<ConnId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.disconnect(id, None);
+        }
     }
 
-    fn open_listen_sockets_sync(&mut self) {
+    pub fn resume(&mut self) {
+        self.paused = false;
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    // ------------------------------------------------------------------
+    // torrents
+
+    /// Adds a torrent. Fails when one with the same info-hash exists.
+    pub fn add_torrent(&mut self, p: AddTorrent) -> Result<TorrentId, ErrorCode> {
+        let ih = p.meta.info_hashes();
+        if let Some(existing) = self.find_torrent(&ih) {
+            if p.flags & flags::DUPLICATE_IS_ERROR != 0 {
+                return Err(ErrorCode::new(19 /* duplicate_torrent */, Category::Libtorrent));
+            }
+            return Ok(existing);
+        }
+        let fs = p.meta.files();
+        let picker = PiecePicker::new(
+            fs.total_size().max(0) as u64,
+            fs.piece_length().max(1) as u32,
+            ih.best().0[0] as u64 | 0x9e37_79b9_7f4a_7c15,
+        )
+        .map_err(|_| ErrorCode::new(10 /* parse_failed files */, Category::Libtorrent))?;
+        let id = TorrentId(self.next_torrent);
+        self.next_torrent += 1;
+        let layout: Arc<dyn lt_storage::FileLayout> = Arc::new(fs.clone());
+        let mut sp = StorageParams::new(layout, p.save_path.clone());
+        sp.file_priorities = p.file_priorities.clone();
+        sp.part_file_name = format!(".{}.parts", ih.best().to_hex());
+        let kinds = match (ih.has_v1(), ih.has_v2()) {
+            (true, true) => HashKinds::BOTH,
+            (false, true) => HashKinds::V2,
+            _ => HashKinds::V1,
+        };
+        let storage = self.disk().add_storage(sp, kinds);
+        let now = Instant::now();
+        let mut t = Torrent {
+            id,
+            meta: p.meta,
+            save_path: p.save_path,
+            storage,
+            picker,
+            state: TorrentState::CheckingResumeData,
+            flags: p.flags,
+            error: None,
+            error_file: -1,
+            peers: Default::default(),
+            candidates: Default::default(),
+            known: Default::default(),
+            banned: Default::default(),
+            hashing: Default::default(),
+            contributors: Default::default(),
+            checking_progress: 0.0,
+            file_priorities: p.file_priorities,
+            added_time: unix_now(),
+            completed_time: 0,
+            finished_at: None,
+            started_at: now,
+            total_payload_download: 0,
+            total_payload_upload: 0,
+            total_download: 0,
+            total_upload: 0,
+            total_failed_bytes: 0,
+            total_redundant_bytes: 0,
+            upload_limit: p.upload_limit,
+            download_limit: p.download_limit,
+            max_connections: p.max_connections,
+            max_uploads: p.max_uploads,
+            rates: Rates::default(),
+            trackers: p.trackers,
+        };
+        // Pad-file blocks never come from peers.
+        mark_pad_blocks(&mut t);
+        if !p.piece_priorities.is_empty() {
+            t.picker.set_piece_priorities(&p.piece_priorities);
+        } else if !t.file_priorities.is_empty() {
+            let prios = lt_picker::file_priorities_to_piece_priorities(
+                &file_ranges(t.meta.files()),
+                &t.file_priorities,
+                t.picker.piece_length(),
+                t.picker.num_pieces(),
+            );
+            t.picker.set_piece_priorities(&prios);
+        }
+        if t.flags & flags::SEQUENTIAL_DOWNLOAD != 0 {
+            t.picker.set_sequential(true);
+        }
+        for a in p.peers {
+            if t.known.insert(a) {
+                t.candidates.push_back(a);
+            }
+        }
+        let tref = t.torrent_ref();
+        self.by_storage.insert(storage, id);
+        self.torrents.insert(id, t);
+        self.alert(AlertKind::AddTorrent {
+            torrent: tref,
+            error: ErrorCode::default(),
+        });
+        self.start_checking(id);
+        Ok(id)
+    }
+
+    fn set_state(&mut self, id: TorrentId, state: TorrentState) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let prev = t.state;
+        if prev == state {
+            return;
+        }
+        t.state = state;
+        let tref = t.torrent_ref();
+        self.alert(AlertKind::StateChanged {
+            torrent: tref,
+            state,
+            prev_state: prev,
+        });
+    }
+
+    fn start_checking(&mut self, id: TorrentId) {
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
+        let storage = t.storage;
+        if t.flags & flags::SEED_MODE != 0 {
+            // Seed mode: trust the files; pieces are verified on first upload.
+            let n = t.picker.num_pieces();
+            if let Some(t) = self.torrents.get_mut(&id) {
+                for i in 0..n {
+                    t.picker.set_have(i);
+                }
+            }
+            self.checked(id);
+            return;
+        }
+        let meta = t.meta.clone();
+        self.set_state(id, TorrentState::CheckingFiles);
+        let verifier: lt_storage::PieceVerifier =
+            Box::new(move |piece, h| verify_piece(meta.as_ref(), piece, h));
+        self.disk().async_check_files(storage, verifier);
+    }
+
+    /// Files checked (or trusted): start downloading or seeding.
+    fn checked(&mut self, id: TorrentId) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        t.checking_progress = 1.0;
+        let tref = t.torrent_ref();
+        let state = if t.picker.is_seeding() {
+            TorrentState::Seeding
+        } else if t.picker.is_finished() {
+            TorrentState::Finished
+        } else {
+            TorrentState::Downloading
+        };
+        if state != TorrentState::Downloading && t.finished_at.is_none() {
+            t.finished_at = Some(Instant::now());
+        }
+        let paused = t.is_paused();
+        self.set_state(id, state);
+        if !paused {
+            self.alert(AlertKind::TorrentResumed {
+                torrent: tref.clone(),
+            });
+        }
+        self.alert(AlertKind::TorrentChecked { torrent: tref });
+        self.connect_candidates(id);
+    }
+
+    pub fn find_torrent(&self, ih: &lt_core::InfoHash) -> Option<TorrentId> {
+        self.torrents
+            .values()
+            .find(|t| {
+                let o = t.meta.info_hashes();
+                (ih.has_v1() && o.v1 == ih.v1) || (ih.has_v2() && o.v2 == ih.v2)
+            })
+            .map(|t| t.id)
+    }
+
+    /// The torrent whose (possibly truncated v2) info-hash is `wire`.
+    fn torrent_by_wire_hash(&self, wire: &Sha1Hash) -> Option<TorrentId> {
+        self.torrents
+            .values()
+            .find(|t| {
+                let ih = t.meta.info_hashes();
+                (ih.has_v1() && ih.v1 == *wire) || (ih.has_v2() && ih.v2.truncated() == *wire)
+            })
+            .map(|t| t.id)
+    }
+
+    pub fn torrent_ids(&self) -> Vec<TorrentId> {
+        let mut v: Vec<TorrentId> = self.torrents.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    pub fn has_torrent(&self, id: TorrentId) -> bool {
+        self.torrents.contains_key(&id)
+    }
+
+    pub fn torrent_meta(&self, id: TorrentId) -> Option<Arc<dyn crate::torrent::Metadata>> {
+        self.torrents.get(&id).map(|t| t.meta.clone())
+    }
+
+    pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
+        let Some(t) = self.torrents.get(&id) else {
+            return false;
+        };
+        let peers: Vec<ConnId> = t.peers.iter().copied().collect();
+        for c in peers {
+            self.disconnect(c, None);
+        }
+        let Some(t) = self.torrents.remove(&id) else {
+            return false;
+        };
+        self.by_storage.remove(&t.storage);
+        let tref = t.torrent_ref();
+        if let Some(disk) = &self.disk {
+            if delete_files {
+                disk.async_delete_files(t.storage, lt_storage::DeleteFlags::Files);
+                // The deleted/failed alert comes with the completion.
+                self.deleting.insert(t.storage, tref.clone());
+            } else {
+                disk.remove_storage(t.storage);
+            }
+        }
+        self.alert(AlertKind::TorrentRemoved { torrent: tref });
+        true
+    }
+
+    pub fn status(&self, id: TorrentId) -> Option<TorrentStatus> {
+        let t = self.torrents.get(&id)?;
+        let mut seeds = 0;
+        let mut uploads = 0;
+        for c in &t.peers {
+            if let Some(p) = self.peers.get(c) {
+                if p.has.all() && p.has.len() > 0 {
+                    seeds += 1;
+                }
+                if !p.conn.am_choking() {
+                    uploads += 1;
+                }
+            }
+        }
+        let mut st = t.status(t.peers.len() as i32, seeds, uploads);
+        st.paused = st.paused || self.paused;
+        Some(st)
+    }
+
+    pub fn pause_torrent(&mut self, id: TorrentId) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if t.flags & flags::PAUSED != 0 {
+            return;
+        }
+        t.flags |= flags::PAUSED;
+        let tref = t.torrent_ref();
+        let peers: Vec<ConnId> = t.peers.iter().copied().collect();
+        for c in peers {
+            self.disconnect(c, None);
+        }
+        self.alert(AlertKind::TorrentPaused { torrent: tref });
+    }
+
+    pub fn resume_torrent(&mut self, id: TorrentId) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if t.flags & flags::PAUSED == 0 {
+            return;
+        }
+        t.flags &= !flags::PAUSED;
+        // Reconnect to every peer we knew.
+        let known: Vec<SocketAddr> = t.known.iter().copied().collect();
+        t.candidates = known.into_iter().collect();
+        let tref = t.torrent_ref();
+        self.alert(AlertKind::TorrentResumed { torrent: tref });
+        self.connect_candidates(id);
+    }
+
+    pub fn set_flags(&mut self, id: TorrentId, value: u64, mask: u64) {
+        let paused_before = self.torrents.get(&id).map(|t| t.is_paused());
+        if mask & flags::PAUSED != 0 {
+            if value & flags::PAUSED != 0 {
+                self.pause_torrent(id);
+            } else if paused_before == Some(true) {
+                self.resume_torrent(id);
+            }
+        }
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let m = mask & !flags::PAUSED;
+        t.flags = (t.flags & !m) | (value & m);
+        t.picker
+            .set_sequential(t.flags & flags::SEQUENTIAL_DOWNLOAD != 0);
+    }
+
+    pub fn connect_peer(&mut self, id: TorrentId, addr: SocketAddr) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        t.known.insert(addr);
+        if !t.candidates.contains(&addr) {
+            t.candidates.push_front(addr);
+        }
+        self.connect_candidates(id);
+    }
+
+    pub fn force_recheck(&mut self, id: TorrentId) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let peers: Vec<ConnId> = t.peers.iter().copied().collect();
+        let n = t.picker.num_pieces();
+        for i in 0..n {
+            t.picker.clear_have(i);
+        }
+        t.error = None;
+        for c in peers {
+            self.disconnect(c, None);
+        }
+        self.start_checking(id);
+    }
+
+    pub fn have_piece(&self, id: TorrentId, piece: u32) -> bool {
+        self.torrents
+            .get(&id)
+            .is_some_and(|t| t.picker.have_piece(piece))
+    }
+
+    pub fn read_piece(&mut self, id: TorrentId, piece: u32) {
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
+        let tref = t.torrent_ref();
+        if piece >= t.picker.num_pieces() || !t.picker.have_piece(piece) {
+            self.alert(AlertKind::ReadPiece {
+                torrent: tref,
+                piece,
+                data: Vec::new(),
+                error: ErrorCode::new(141 /* invalid_piece_index */, Category::Libtorrent),
+            });
+            return;
+        }
+        let storage = t.storage;
+        let size = t.picker.piece_size(piece);
+        self.user_reads.insert((storage, piece), (tref, Vec::new(), size));
+        let mut off = 0;
+        while off < size {
+            let len = (size - off).min(lt_picker::BLOCK_SIZE);
+            self.disk().async_read(storage, piece, off, len);
+            off += len;
+        }
+    }
+
+    pub fn file_progress(&self, id: TorrentId) -> Vec<i64> {
+        let Some(t) = self.torrents.get(&id) else {
+            return Vec::new();
+        };
+        let fs = t.meta.files();
+        let mut out = vec![0i64; fs.num_files()];
+        for piece in 0..t.picker.num_pieces() {
+            if !t.picker.have_piece(piece) {
+                continue;
+            }
+            for s in fs.map_block(piece as i32, 0, t.picker.piece_size(piece) as i64) {
+                if let Some(v) = out.get_mut(s.file_index) {
+                    *v += s.size;
+                }
+            }
+        }
+        out
+    }
+
+    pub fn piece_priorities(&self, id: TorrentId) -> Vec<u8> {
+        self.torrents
+            .get(&id)
+            .map(|t| t.picker.piece_priorities())
+            .unwrap_or_default()
+    }
+
+    pub fn set_piece_priorities(&mut self, id: TorrentId, prios: &[(u32, u8)]) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            for &(i, p) in prios {
+                t.picker.set_piece_priority(i, p);
+            }
+        }
+        self.after_priority_change(id);
+    }
+
+    pub fn file_priorities(&self, id: TorrentId) -> Vec<u8> {
+        let Some(t) = self.torrents.get(&id) else {
+            return Vec::new();
+        };
+        let n = t.meta.files().num_files();
+        (0..n)
+            .map(|i| t.file_priorities.get(i).copied().unwrap_or(4))
+            .collect()
+    }
+
+    pub fn set_file_priorities(&mut self, id: TorrentId, prios: Vec<u8>) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        t.file_priorities = prios.clone();
+        let piece_prios = lt_picker::file_priorities_to_piece_priorities(
+            &file_ranges(t.meta.files()),
+            &t.file_priorities,
+            t.picker.piece_length(),
+            t.picker.num_pieces(),
+        );
+        t.picker.set_piece_priorities(&piece_prios);
+        let storage = t.storage;
+        self.disk().async_set_file_priorities(storage, prios);
+        self.after_priority_change(id);
+    }
+
+    fn after_priority_change(&mut self, id: TorrentId) {
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
+        let finished = t.picker.is_finished();
+        let state = t.state;
+        if finished && state == TorrentState::Downloading {
+            self.on_finished(id);
+        } else if !finished && matches!(state, TorrentState::Finished) {
+            self.set_state(id, TorrentState::Downloading);
+        }
+        let conns: Vec<ConnId> = self
+            .torrents
+            .get(&id)
+            .map(|t| t.peers.iter().copied().collect())
+            .unwrap_or_default();
+        for c in conns {
+            self.update_interest(c);
+            self.request_blocks(c);
+            self.flush(c);
+        }
+    }
+
+    pub fn piece_availability(&self, id: TorrentId) -> Vec<i32> {
+        self.torrents
+            .get(&id)
+            .map(|t| {
+                t.picker
+                    .piece_availability()
+                    .into_iter()
+                    .map(|v| v as i32)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn download_queue(&self, id: TorrentId) -> Vec<lt_picker::PartialPieceInfo> {
+        self.torrents
+            .get(&id)
+            .map(|t| t.picker.download_queue())
+            .unwrap_or_default()
+    }
+
+    pub fn peer_info(&self, id: TorrentId) -> Vec<PeerInfo> {
+        let Some(t) = self.torrents.get(&id) else {
+            return Vec::new();
+        };
+        let n = t.picker.num_pieces();
+        t.peers
+            .iter()
+            .filter_map(|c| self.peers.get(c))
+            .filter(|p| p.conn.is_connected())
+            .map(|p| {
+                let pieces: Vec<bool> = (0..n).map(|i| p.has.get(i as usize)).collect();
+                let have = pieces.iter().filter(|&&b| b).count();
+                let progress = if n == 0 { 0.0 } else { have as f32 / n as f32 };
+                let c = p.conn.counters();
+                let pid = p.conn.peer_id().map(|h| h.0).unwrap_or([0; 20]);
+                let mut fl = 0u32;
+                if p.conn.peer_interested() {
+                    fl |= 0x1;
+                }
+                if p.conn.am_choking() {
+                    fl |= 0x2;
+                }
+                if p.conn.am_interested() {
+                    fl |= 0x4;
+                }
+                if p.conn.peer_choking() {
+                    fl |= 0x8;
+                }
+                if !p.conn.peer_extensions().is_none() {
+                    fl |= 0x10;
+                }
+                if !p.outgoing {
+                    fl |= 0x20 ^ 0x20;
+                } else {
+                    fl |= 0x20;
+                }
+                if p.has.all() && n > 0 {
+                    fl |= 0x400;
+                }
+                PeerInfo {
+                    ip: p.addr,
+                    local_endpoint: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    pid,
+                    client: lt_core::fingerprint::identify_client(&pid),
+                    flags: fl,
+                    source: 0,
+                    connection_type: 0,
+                    num_pieces: have as i32,
+                    pieces,
+                    up_speed: p.rates.upload,
+                    down_speed: p.rates.download,
+                    payload_up_speed: p.rates.payload_upload,
+                    payload_down_speed: p.rates.payload_download,
+                    total_download: c.payload_down as i64,
+                    total_upload: c.payload_up as i64,
+                    download_queue_length: p.pipeline.num_outstanding() as i32,
+                    upload_queue_length: p.conn.peer_requests().count() as i32,
+                    queue_bytes: 0,
+                    request_timeout: 0,
+                    num_hashfails: 0,
+                    failcount: 0,
+                    downloading_piece_index: -1,
+                    downloading_block_index: -1,
+                    downloading_progress: 0,
+                    downloading_total: 0,
+                    progress,
+                    progress_ppm: (progress as f64 * 1e6) as i32,
+                    last_request: Duration::ZERO,
+                    last_active: Duration::ZERO,
+                    rtt: 0,
+                    send_buffer_size: 0,
+                    used_send_buffer: 0,
+                    receive_buffer_size: 0,
+                    used_receive_buffer: 0,
+                    download_rate_peak: 0,
+                    upload_rate_peak: 0,
+                }
+            })
+            .collect()
+    }
+
+    /// Posts a `state_update` alert with the status of every torrent.
+    pub fn post_torrent_updates(&mut self) {
+        let status: Vec<TorrentStatus> = self
+            .torrent_ids()
+            .into_iter()
+            .filter_map(|id| self.status(id))
+            .collect();
+        self.alert(AlertKind::StateUpdate { status });
+    }
+
+    /// Posts a `session_stats` alert with every metric, by metric index.
+    pub fn post_session_stats(&mut self) {
+        let mut values = vec![0i64; lt_settings::metrics::NUM_METRICS];
+        let mut set = |name: &str, v: i64| {
+            if let Some(i) = lt_settings::metrics::find_metric_idx(name) {
+                if let Some(slot) = values.get_mut(i) {
+                    *slot = v;
+                }
+            }
+        };
+        let (mut pd, mut d, mut pu, mut u, mut failed, mut redundant) = (0, 0, 0, 0, 0, 0);
+        let mut by_state = [0i64; 8];
+        for t in self.torrents.values() {
+            pd += t.total_payload_download;
+            d += t.total_download;
+            pu += t.total_payload_upload;
+            u += t.total_upload;
+            failed += t.total_failed_bytes;
+            redundant += t.total_redundant_bytes;
+            by_state[t.state as usize] += 1;
+        }
+        set("net.recv_payload_bytes", pd);
+        set("net.recv_bytes", d);
+        set("net.sent_payload_bytes", pu);
+        set("net.sent_bytes", u);
+        set("net.recv_failed_bytes", failed);
+        set("net.recv_redundant_bytes", redundant);
+        set("ses.num_downloading_torrents", by_state[TorrentState::Downloading as usize]);
+        set("ses.num_seeding_torrents", by_state[TorrentState::Seeding as usize]);
+        set("ses.num_checking_torrents", by_state[TorrentState::CheckingFiles as usize]);
+        set("ses.num_upload_only_torrents", by_state[TorrentState::Finished as usize]);
+        let connected = self.peers.values().filter(|p| p.conn.is_connected()).count() as i64;
+        set("peer.num_peers_connected", connected);
+        set("peer.num_peers_half_open", self.peers.len() as i64 - connected);
+        set(
+            "peer.num_peers_up_unchoked",
+            self.peers.values().filter(|p| !p.conn.am_choking()).count() as i64,
+        );
+        set(
+            "peer.num_peers_down_unchoked",
+            self.peers.values().filter(|p| !p.conn.peer_choking()).count() as i64,
+        );
+        set(
+            "peer.num_peers_down_interested",
+            self.peers.values().filter(|p| p.conn.am_interested()).count() as i64,
+        );
+        set(
+            "peer.num_peers_up_interested",
+            self.peers.values().filter(|p| p.conn.peer_interested()).count() as i64,
+        );
+        if let Some(disk) = &self.disk {
+            let st = disk.stats();
+            set("disk.queued_write_bytes", st.buffered_bytes as i64);
+        }
+        self.alert(AlertKind::SessionStats { values });
+    }
+
+    // ------------------------------------------------------------------
+    // connections
+
+    fn peer_config(&self) -> PeerConfig {
+        let mut cfg = PeerConfig::new(self.peer_id);
+        cfg.max_peer_requests = self.settings.get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE).max(1) as usize;
+        cfg.inactivity_timeout =
+            Duration::from_secs(self.settings.get_int(keys::INACTIVITY_TIMEOUT).max(1) as u64);
+        cfg.handshake_timeout =
+            Duration::from_secs(self.settings.get_int(keys::HANDSHAKE_TIMEOUT).max(1) as u64);
+        cfg.request_timeout =
+            Duration::from_secs(self.settings.get_int(keys::REQUEST_TIMEOUT).max(1) as u64);
+        cfg.allowed_fast_set_size = self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
+        cfg.extensions.v = Some(format!("libtorrent-rs {}", env!("CARGO_PKG_VERSION")));
+        cfg.extensions.p = Some(self.listen_port());
+        cfg
+    }
+
+    fn wire_torrent(&self, id: TorrentId) -> Option<lt_wire::peer::TorrentInfo> {
+        let t = self.torrents.get(&id)?;
+        let fs = t.meta.files();
+        let geometry = PieceGeometry::new(fs.piece_length() as u32, fs.total_size().max(0) as u64);
+        let n = t.picker.num_pieces();
+        let mut our = lt_wire::Bitfield::new(n);
+        for i in 0..n {
+            if t.picker.have_piece(i) {
+                our.set(i);
+            }
+        }
+        Some(lt_wire::peer::TorrentInfo {
+            info_hash: t.meta.info_hashes(),
+            geometry,
+            our_pieces: our,
+        })
+    }
+
+    fn new_peer(&mut self, conn: PeerConnection, addr: SocketAddr, outgoing: bool, torrent: Option<TorrentId>) -> ConnId {
+        let id = ConnId(self.next_conn);
+        self.next_conn += 1;
+        let now = Instant::now();
+        let pipeline = RequestPipeline::new(self.pipeline_config(), self.millis(now));
+        let n = torrent
+            .and_then(|t| self.torrents.get(&t))
+            .map_or(0, |t| t.picker.num_pieces());
+        self.peers.insert(
+            id,
+            Peer {
+                conn,
+                addr,
+                outgoing,
+                torrent,
+                tx: None,
+                key: PeerKey(id.0 as u32),
+                pipeline,
+                has: lt_picker::Bitfield::new(n as usize),
+                connected_at: now,
+                alerted_connect: false,
+                last_counters: [0; 4],
+                rates: Rates::default(),
+            },
+        );
+        if let Some(t) = torrent.and_then(|t| self.torrents.get_mut(&t)) {
+            t.peers.insert(id);
+        }
+        id
+    }
+
+    fn pipeline_config(&self) -> PipelineConfig {
+        let mut c = PipelineConfig::default();
+        c.request_queue_time = self.settings.get_int(keys::REQUEST_QUEUE_TIME).max(1) as f64;
+        c.max_out_request_queue = self.settings.get_int(keys::MAX_OUT_REQUEST_QUEUE).max(1) as u32;
+        c
+    }
+
+    fn connect_candidates(&mut self, id: TorrentId) {
+        if self.paused || self.shutting_down {
+            return;
+        }
+        let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
+        if !t.is_active() || (t.is_seed() && !t.candidates.is_empty() && false) {
+            return;
+        }
+        let limit = if t.max_connections > 0 {
+            t.max_connections as usize
+        } else {
+            usize::MAX
+        };
+        let mut budget = limit.saturating_sub(t.peers.len()).min(max_global.saturating_sub(self.peers.len()));
+        let Some(wire) = self.wire_torrent(id) else {
+            return;
+        };
+        let send_hash = {
+            let ih = wire.info_hash;
+            if ih.has_v1() {
+                ih.v1
+            } else {
+                ih.v2.truncated()
+            }
+        };
+        let timeout =
+            Duration::from_secs(self.settings.get_int(keys::PEER_CONNECT_TIMEOUT).max(1) as u64);
+        while budget > 0 {
+            let Some(addr) = self.torrents.get_mut(&id).and_then(|t| t.candidates.pop_front()) else {
+                break;
+            };
+            if self.peers.values().any(|p| p.addr == addr && p.torrent == Some(id)) {
+                continue;
+            }
+            budget -= 1;
+            let conn = PeerConnection::outgoing(
+                self.peer_config(),
+                wire.clone(),
+                send_hash,
+                Some(addr.ip()),
+                Instant::now(),
+            );
+            let cid = self.new_peer(conn, addr, true, Some(id));
+            let tx = self.events_tx.clone();
+            tokio::spawn(async move {
+                let result = peer_io::connect(addr, timeout).await;
+                let _ = tx.send(Event::Connected { id: cid, result });
+            });
+        }
+    }
+
+    fn on_connected(&mut self, id: ConnId, result: std::io::Result<tokio::net::TcpStream>) {
+        match result {
+            Ok(stream) => {
+                let Some(p) = self.peers.get_mut(&id) else {
+                    return;
+                };
+                p.tx = Some(peer_io::start(id, stream, self.events_tx.clone()));
+                self.drive_peer(id);
+            }
+            Err(e) => self.disconnect(id, Some(io_error(&e))),
+        }
+    }
+
+    fn on_incoming(&mut self, stream: tokio::net::TcpStream, addr: SocketAddr) {
+        self.alert(AlertKind::IncomingConnection {
+            endpoint: addr,
+            socket_type: SocketType::Tcp,
+        });
+        let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
+        if self.paused || self.peers.len() >= max_global {
+            return;
+        }
+        let conn = PeerConnection::incoming(self.peer_config(), Some(addr.ip()), Instant::now());
+        let id = self.new_peer(conn, addr, false, None);
+        let tx = peer_io::start(id, stream, self.events_tx.clone());
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.tx = Some(tx);
+        }
+    }
+
+    /// Handles a connection's pending events and sends what it queued.
+    fn drive_peer(&mut self, id: ConnId) {
+        loop {
+            let Some(p) = self.peers.get_mut(&id) else {
+                return;
+            };
+            let Some(ev) = p.conn.poll_event() else {
+                break;
+            };
+            self.on_peer_event(id, ev);
+        }
+        self.flush(id);
+    }
+
+    fn flush(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Some(tx) = &p.tx else {
+            return;
+        };
+        while let Some(b) = p.conn.poll_transmit() {
+            if tx.send(b).is_err() {
+                break;
+            }
+        }
+        let c = p.conn.counters();
+        let now = [c.payload_down, c.protocol_down, c.payload_up, c.protocol_up];
+        let d: Vec<i64> = now
+            .iter()
+            .zip(p.last_counters.iter())
+            .map(|(a, b)| a.saturating_sub(*b) as i64)
+            .collect();
+        p.last_counters = now;
+        if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
+            t.total_payload_download += d[0];
+            t.total_download += d[0] + d[1];
+            t.total_payload_upload += d[2];
+            t.total_upload += d[2] + d[3];
+        }
+    }
+
+    fn peer_ref(&self, id: ConnId) -> Option<(crate::alert::TorrentRef, PeerRef)> {
+        let p = self.peers.get(&id)?;
+        let t = self.torrents.get(&p.torrent?)?;
+        Some((
+            t.torrent_ref(),
+            PeerRef {
+                endpoint: p.addr,
+                pid: p.conn.peer_id().map(|h| h.0).unwrap_or([0; 20]),
+            },
+        ))
+    }
+
+    fn on_peer_event(&mut self, id: ConnId, ev: PeerEvent) {
+        match ev {
+            PeerEvent::IncomingHandshake { info_hash, .. } => {
+                let tid = self.torrent_by_wire_hash(&info_hash);
+                let wire = tid.and_then(|t| {
+                    self.torrents
+                        .get(&t)
+                        .filter(|t| t.is_active())
+                        .and_then(|_| self.wire_torrent(t))
+                });
+                let (Some(tid), Some(wire)) = (tid, wire) else {
+                    self.disconnect(id, None);
+                    return;
+                };
+                let n = self.torrents.get(&tid).map_or(0, |t| t.picker.num_pieces());
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.torrent = Some(tid);
+                    p.has = lt_picker::Bitfield::new(n as usize);
+                    let _ = p.conn.accept(wire, Instant::now());
+                }
+                if let Some(t) = self.torrents.get_mut(&tid) {
+                    t.peers.insert(id);
+                }
+            }
+            PeerEvent::Connected { .. } => {
+                if let Some((torrent, peer)) = self.peer_ref(id) {
+                    if let Some(p) = self.peers.get_mut(&id) {
+                        p.alerted_connect = true;
+                    }
+                    self.alert(AlertKind::PeerConnect {
+                        torrent,
+                        peer,
+                        socket_type: SocketType::Tcp,
+                    });
+                }
+                self.maybe_unchoke(id);
+            }
+            PeerEvent::Bitfield => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    if let Some(bf) = p.conn.peer_pieces() {
+                        let mut has = lt_picker::Bitfield::new(bf.len() as usize);
+                        for i in bf.iter_set() {
+                            has.set(i as usize);
+                        }
+                        p.has = has;
+                    }
+                }
+                self.with_picker(id, |picker, has| picker.peer_bitfield(has));
+                self.update_interest(id);
+            }
+            PeerEvent::HaveAll => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    let n = p.has.len();
+                    p.has = lt_picker::Bitfield::full(n);
+                }
+                self.with_picker(id, |picker, _| picker.peer_have_all());
+                self.update_interest(id);
+            }
+            PeerEvent::HaveNone => {}
+            PeerEvent::Have(i) => {
+                let newly = self
+                    .peers
+                    .get_mut(&id)
+                    .map(|p| !p.has.get(i as usize) && p.has.set(i as usize))
+                    .unwrap_or(false);
+                if newly {
+                    self.with_picker(id, |picker, _| picker.peer_have(i));
+                }
+                self.update_interest(id);
+                self.request_blocks(id);
+            }
+            PeerEvent::DontHave(i) => {
+                let had = self
+                    .peers
+                    .get_mut(&id)
+                    .map(|p| p.has.get(i as usize) && p.has.clear(i as usize))
+                    .unwrap_or(false);
+                if had {
+                    self.with_picker(id, |picker, _| picker.peer_lost_have(i));
+                }
+            }
+            PeerEvent::Unchoked | PeerEvent::AllowedFast(_) => self.request_blocks(id),
+            PeerEvent::Choked => {
+                let (tid, key, aborted) = match self.peers.get_mut(&id) {
+                    Some(p) => (p.torrent, p.key, p.pipeline.on_choked()),
+                    None => return,
+                };
+                if let Some(t) = tid.and_then(|t| self.torrents.get_mut(&t)) {
+                    for b in aborted {
+                        t.picker.mark_aborted(b, key);
+                    }
+                }
+            }
+            PeerEvent::Interested => self.maybe_unchoke(id),
+            PeerEvent::NotInterested => {}
+            PeerEvent::Block { piece, offset, data } => self.on_block(id, piece, offset, data),
+            PeerEvent::UnrequestedBlock { len, .. } => {
+                if let Some(t) = self.peers.get(&id).and_then(|p| p.torrent) {
+                    if let Some(t) = self.torrents.get_mut(&t) {
+                        t.total_redundant_bytes += len as i64;
+                    }
+                }
+            }
+            PeerEvent::Request(r) => self.on_request(id, r),
+            PeerEvent::Cancel(_) => {}
+            PeerEvent::Rejected(r) | PeerEvent::RequestTimedOut(r) => {
+                let Some(p) = self.peers.get_mut(&id) else {
+                    return;
+                };
+                let b = BlockRef::new(r.piece, r.offset / lt_picker::BLOCK_SIZE);
+                let key = p.key;
+                p.pipeline.on_request_removed(b);
+                if let PeerEvent::RequestTimedOut(r) = ev {
+                    let _ = p.conn.cancel(r);
+                }
+                if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
+                    t.picker.mark_aborted(b, key);
+                }
+                self.request_blocks(id);
+            }
+            PeerEvent::Suggest(_)
+            | PeerEvent::DhtPort(_)
+            | PeerEvent::ExtensionHandshake(_)
+            | PeerEvent::Extension(_)
+            | PeerEvent::Extended { .. }
+            | PeerEvent::HashRequest(_)
+            | PeerEvent::Hashes { .. }
+            | PeerEvent::HashReject(_) => {}
+            PeerEvent::Disconnect { reason } => {
+                let err = peer_error(&reason);
+                self.disconnect(id, Some(err));
+            }
+        }
+    }
+
+    /// Runs `f` on the picker of the peer's torrent with the peer's pieces.
+    fn with_picker(&mut self, id: ConnId, f: impl FnOnce(&mut PiecePicker, &lt_picker::Bitfield)) {
+        let Some(p) = self.peers.get(&id) else {
+            return;
+        };
+        let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) else {
+            return;
+        };
+        f(&mut t.picker, &p.has);
+    }
+
+    fn update_interest(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get(&id) else {
+            return;
+        };
+        let Some(t) = p.torrent.and_then(|t| self.torrents.get(&t)) else {
+            return;
+        };
+        let interesting = !t.picker.is_finished()
+            && p.has.iter_ones().any(|i| {
+                let i = i as u32;
+                !t.picker.have_piece(i) && t.picker.piece_priority(i) > 0
+            });
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if interesting && !p.conn.am_interested() {
+            let _ = p.conn.interested();
+        } else if !interesting && p.conn.am_interested() {
+            let _ = p.conn.not_interested();
+        }
+    }
+
+    fn maybe_unchoke(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get(&id) else {
+            return;
+        };
+        if !p.conn.am_choking() || !p.conn.peer_interested() {
+            return;
+        }
+        let Some(tid) = p.torrent else {
+            return;
+        };
+        let slots = self.settings.get_int(keys::UNCHOKE_SLOTS_LIMIT);
+        let unchoked = self
+            .peers
+            .values()
+            .filter(|q| !q.conn.am_choking())
+            .count() as i32;
+        if slots < 0 || unchoked < slots {
+            if let Some(p) = self.peers.get_mut(&id) {
+                let _ = p.conn.unchoke();
+            }
+        }
+        let _ = tid;
+    }
+
+    /// Fills the unchoke slots with interested peers (fastest uploaders to
+    /// us first while downloading, fastest downloaders from us when seeding).
+    fn recalculate_unchokes(&mut self, tid: TorrentId) {
+        let Some(t) = self.torrents.get(&tid) else {
+            return;
+        };
+        let ids: Vec<ConnId> = t.peers.iter().copied().collect();
+        for id in ids {
+            self.maybe_unchoke(id);
+            self.flush(id);
+        }
+    }
+
+    fn request_blocks(&mut self, id: ConnId) {
+        let now = Instant::now();
+        let now_ms = self.millis(now);
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if !p.conn.is_connected() || !p.conn.am_interested() {
+            return;
+        }
+        let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) else {
+            return;
+        };
+        if !t.is_active() || t.picker.is_finished() {
+            return;
+        }
+        let want = p.pipeline.num_to_request();
+        if want == 0 {
+            return;
+        }
+        let allowed: Vec<u32> = p.conn.allowed_fast_received().collect();
+        let mut opts = PickOptions::new(p.key);
+        opts.peer_choking = p.conn.peer_choking();
+        opts.allowed_fast = &allowed;
+        if opts.peer_choking && allowed.is_empty() {
+            return;
+        }
+        let blocks = t.picker.pick(&p.has, want, &opts);
+        for b in blocks {
+            let len = t.picker.block_size(b);
+            let r = BlockRequest::new(b.piece, b.block * lt_picker::BLOCK_SIZE, len);
+            if p.conn.request(r, now).is_ok() {
+                t.picker.mark_requested(b, p.key);
+                p.pipeline.on_request_sent(b, now_ms);
+            }
+        }
+    }
+
+    fn on_block(&mut self, id: ConnId, piece: u32, offset: u32, data: Bytes) {
+        let now_ms = self.millis(Instant::now());
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let b = BlockRef::new(piece, offset / lt_picker::BLOCK_SIZE);
+        let key = p.key;
+        p.pipeline.on_block_received(b, now_ms);
+        let Some(tid) = p.torrent else {
+            return;
+        };
+        let Some(t) = self.torrents.get_mut(&tid) else {
+            return;
+        };
+        match t.picker.mark_received(b, key) {
+            None => {
+                t.total_redundant_bytes += data.len() as i64;
+            }
+            Some(cancel) => {
+                t.contributors.entry(piece).or_default().insert(id);
+                let storage = t.storage;
+                let others: Vec<ConnId> = cancel.iter().map(|k| ConnId(k.0 as u64)).collect();
+                if let Some(disk) = &self.disk {
+                    disk.async_write(storage, piece, offset, data.to_vec());
+                }
+                for o in others {
+                    if let Some(q) = self.peers.get_mut(&o) {
+                        let len = data.len() as u32;
+                        let _ = q.conn.cancel(BlockRequest::new(piece, offset, len));
+                        q.pipeline.on_request_removed(b);
+                    }
+                    self.flush(o);
+                }
+            }
+        }
+        self.request_blocks(id);
+    }
+
+    fn on_request(&mut self, id: ConnId, r: BlockRequest) {
+        let Some(p) = self.peers.get(&id) else {
+            return;
+        };
+        let Some(t) = p.torrent.and_then(|t| self.torrents.get(&t)) else {
+            return;
+        };
+        if !t.picker.have_piece(r.piece) {
+            if let Some(p) = self.peers.get_mut(&id) {
+                let _ = p.conn.reject_request(r);
+            }
+            return;
+        }
+        let storage = t.storage;
+        let key = (storage, r.piece, r.offset);
+        let first = !self.pending_reads.contains_key(&key);
+        self.pending_reads.entry(key).or_default().push((id, r.length));
+        if first {
+            self.disk().async_read(storage, r.piece, r.offset, r.length);
+        }
+    }
+
+    fn on_disk(&mut self, c: Completion) {
+        match c {
+            Completion::Write {
+                storage,
+                piece,
+                offset,
+                result,
+                ..
+            } => {
+                let Some(&tid) = self.by_storage.get(&storage) else {
+                    return;
+                };
+                let b = BlockRef::new(piece, offset / lt_picker::BLOCK_SIZE);
+                match result {
+                    Ok(()) => {
+                        let Some(t) = self.torrents.get_mut(&tid) else {
+                            return;
+                        };
+                        if t.picker.mark_finished(b) && t.hashing.insert(piece) {
+                            self.disk().async_hash(storage, piece);
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(t) = self.torrents.get_mut(&tid) {
+                            t.picker.mark_write_failed(b);
+                        }
+                        self.storage_error(tid, &e);
+                    }
+                }
+            }
+            Completion::Hash {
+                storage,
+                piece,
+                result,
+            } => {
+                let Some(&tid) = self.by_storage.get(&storage) else {
+                    return;
+                };
+                if let Some(t) = self.torrents.get_mut(&tid) {
+                    t.hashing.remove(&piece);
+                }
+                match result {
+                    Ok(h) => {
+                        let ok = self
+                            .torrents
+                            .get(&tid)
+                            .is_some_and(|t| verify_piece(t.meta.as_ref(), piece, &h));
+                        if ok {
+                            self.piece_passed(tid, piece);
+                        } else {
+                            self.piece_failed(tid, piece);
+                        }
+                    }
+                    Err(e) => self.storage_error(tid, &e),
+                }
+            }
+            Completion::Read {
+                storage,
+                piece,
+                offset,
+                result,
+            } => {
+                if let Some((tref, mut buf, size)) = self.user_reads.remove(&(storage, piece)) {
+                    match &result {
+                        Ok(d) => {
+                            if buf.len() < offset as usize + d.len() {
+                                buf.resize(offset as usize + d.len(), 0);
+                            }
+                            buf[offset as usize..offset as usize + d.len()].copy_from_slice(d);
+                            if buf.len() as u32 >= size {
+                                self.alert(AlertKind::ReadPiece {
+                                    torrent: tref,
+                                    piece,
+                                    data: buf,
+                                    error: ErrorCode::default(),
+                                });
+                            } else {
+                                self.user_reads.insert((storage, piece), (tref, buf, size));
+                            }
+                        }
+                        Err(e) => self.alert(AlertKind::ReadPiece {
+                            torrent: tref,
+                            piece,
+                            data: Vec::new(),
+                            error: io_error(&e.error),
+                        }),
+                    }
+                }
+                let waiting = self.pending_reads.remove(&(storage, piece, offset)).unwrap_or_default();
+                match result {
+                    Ok(data) => {
+                        let data = Bytes::from(data);
+                        for (cid, len) in waiting {
+                            if let Some(p) = self.peers.get_mut(&cid) {
+                                let block = data.slice(..(len as usize).min(data.len()));
+                                let _ = p.conn.send_block(piece, offset, block);
+                            }
+                            self.flush(cid);
+                        }
+                    }
+                    Err(e) => {
+                        for (cid, len) in waiting {
+                            if let Some(p) = self.peers.get_mut(&cid) {
+                                let _ = p.conn.reject_request(BlockRequest::new(piece, offset, len));
+                            }
+                            self.flush(cid);
+                        }
+                        if let Some(&tid) = self.by_storage.get(&storage) {
+                            self.storage_error(tid, &e);
+                        }
+                    }
+                }
+            }
+            Completion::CheckProgress {
+                storage,
+                checked,
+                total,
+            } => {
+                if let Some(t) = self.by_storage.get(&storage).and_then(|id| self.torrents.get_mut(id)) {
+                    t.checking_progress = if total == 0 { 1.0 } else { checked as f32 / total as f32 };
+                }
+            }
+            Completion::CheckDone { storage, result } => {
+                let Some(&tid) = self.by_storage.get(&storage) else {
+                    return;
+                };
+                match result {
+                    Ok(r) => {
+                        if let Some(t) = self.torrents.get_mut(&tid) {
+                            for (i, have) in r.have.iter().enumerate() {
+                                if *have {
+                                    t.picker.set_have(i as u32);
+                                }
+                            }
+                        }
+                        self.checked(tid);
+                    }
+                    Err(e) => self.storage_error(tid, &e),
+                }
+            }
+            Completion::Deleted { storage, result } => {
+                if let Some(tref) = self.deleting.remove(&storage) {
+                    match result {
+                        Ok(()) => self.alert(AlertKind::TorrentDeleted { torrent: tref }),
+                        Err(e) => self.alert(AlertKind::TorrentDeleteFailed {
+                            torrent: tref,
+                            error: io_error(&e.error),
+                        }),
+                    }
+                }
+                if let Some(disk) = &self.disk {
+                    disk.remove_storage(storage);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn storage_error(&mut self, tid: TorrentId, e: &lt_storage::StorageError) {
+        let Some(t) = self.torrents.get_mut(&tid) else {
+            return;
+        };
+        let err = io_error(&e.error);
+        let (file_idx, filename) = match e.file {
+            lt_storage::ErrorFile::Index(i) => (
+                i as i32,
+                t.meta.files().file_path(i, &t.save_path),
+            ),
+            _ => (-1, String::new()),
+        };
+        t.error = Some(err.clone());
+        t.error_file = file_idx;
+        let tref = t.torrent_ref();
+        self.alert(AlertKind::FileError {
+            torrent: tref.clone(),
+            filename: filename.clone(),
+            op: storage_op(e.operation),
+            error: err,
+        });
+        self.alert(AlertKind::TorrentError {
+            torrent: tref,
+            error: err,
+            filename,
+        });
+        self.pause_torrent(tid);
+    }
+
+    fn piece_passed(&mut self, tid: TorrentId, piece: u32) {
+        let Some(t) = self.torrents.get_mut(&tid) else {
+            return;
+        };
+        t.picker.piece_passed(piece);
+        t.contributors.remove(&piece);
+        let tref = t.torrent_ref();
+        let peers: Vec<ConnId> = t.peers.iter().copied().collect();
+        let finished = t.picker.is_finished();
+        self.alert(AlertKind::PieceFinished {
+            torrent: tref.clone(),
+            piece,
+        });
+        self.file_completions(tid, piece);
+        for c in &peers {
+            if let Some(p) = self.peers.get_mut(c) {
+                if p.conn.is_connected() {
+                    let _ = p.conn.we_have(piece);
+                }
+            }
+            self.update_interest(*c);
+            self.flush(*c);
+        }
+        if finished {
+            self.on_finished(tid);
+        }
+    }
+
+    /// Posts `file_completed` for files that piece `piece` completed.
+    fn file_completions(&mut self, tid: TorrentId, piece: u32) {
+        let Some(t) = self.torrents.get(&tid) else {
+            return;
+        };
+        if !self.should_post(category::FILE_PROGRESS) {
+            return;
+        }
+        let fs = t.meta.files();
+        let slices = fs.map_block(piece as i32, 0, t.picker.piece_size(piece) as i64);
+        let mut done = Vec::new();
+        for s in slices {
+            let f = s.file_index;
+            if fs.pad_file_at(f) {
+                continue;
+            }
+            let (first, last) = fs.file_piece_range(f);
+            let complete = (first..last.max(first + 1)).all(|p| t.picker.have_piece(p as u32));
+            if complete {
+                done.push(f as u32);
+            }
+        }
+        let tref = t.torrent_ref();
+        for index in done {
+            self.alert(AlertKind::FileCompleted {
+                torrent: tref.clone(),
+                index,
+            });
+        }
+    }
+
+    fn on_finished(&mut self, tid: TorrentId) {
+        let Some(t) = self.torrents.get_mut(&tid) else {
+            return;
+        };
+        t.completed_time = unix_now();
+        t.finished_at = Some(Instant::now());
+        let seed = t.picker.is_seeding();
+        let tref = t.torrent_ref();
+        self.alert(AlertKind::TorrentFinished { torrent: tref });
+        self.set_state(tid, TorrentState::Finished);
+        if seed {
+            self.set_state(tid, TorrentState::Seeding);
+            // Seeds have nothing to trade with other seeds.
+            let peers: Vec<ConnId> = self
+                .torrents
+                .get(&tid)
+                .map(|t| t.peers.iter().copied().collect())
+                .unwrap_or_default();
+            for c in peers {
+                let both_seeds = self.peers.get(&c).is_some_and(|p| p.has.all() && p.has.len() > 0);
+                if both_seeds {
+                    self.disconnect(c, None);
+                }
+            }
+        }
+    }
+
+    fn piece_failed(&mut self, tid: TorrentId, piece: u32) {
+        let Some(t) = self.torrents.get_mut(&tid) else {
+            return;
+        };
+        t.picker.piece_failed(piece);
+        t.total_failed_bytes += t.picker.piece_size(piece) as i64;
+        let contributors = t.contributors.remove(&piece).unwrap_or_default();
+        let tref = t.torrent_ref();
+        self.alert(AlertKind::HashFailed {
+            torrent: tref,
+            piece,
+        });
+        // A piece that came from a single peer proves that peer sent bad
+        // data: ban it. With several contributors we cannot tell.
+        if contributors.len() == 1 {
+            for c in contributors {
+                if let Some((torrent, peer)) = self.peer_ref(c) {
+                    self.alert(AlertKind::PeerBan { torrent, peer });
+                }
+                if let Some(addr) = self.peers.get(&c).map(|p| p.addr) {
+                    if let Some(t) = self.torrents.get_mut(&tid) {
+                        t.banned.insert(addr.ip());
+                        t.candidates.retain(|a| a.ip() != addr.ip());
+                    }
+                }
+                self.disconnect(c, None);
+            }
+        }
+    }
+
+    /// Closes a connection and forgets it.
+    fn disconnect(&mut self, id: ConnId, error: Option<ErrorCode>) {
+        let refs = self.peer_ref(id);
+        let Some(mut p) = self.peers.remove(&id) else {
+            return;
+        };
+        p.conn.close();
+        if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
+            t.peers.remove(&id);
+            for b in p.pipeline.outstanding().collect::<Vec<_>>() {
+                t.picker.mark_aborted(b, p.key);
+            }
+            t.picker.abort_peer(p.key);
+            if p.conn.peer_pieces().is_some() || p.has.count() > 0 {
+                t.picker.peer_lost_bitfield(&p.has);
+            }
+        }
+        if p.alerted_connect {
+            if let Some((torrent, peer)) = refs {
+                let error = error.unwrap_or_default();
+                self.alert(AlertKind::PeerDisconnected {
+                    torrent,
+                    peer,
+                    socket_type: SocketType::Tcp,
+                    op: Operation::Bittorrent,
+                    error,
+                    reason: 0,
+                });
+            }
+        }
+        // Dropping the sender ends the writer task, which shuts the socket.
+    }
+
+    // ------------------------------------------------------------------
+    // listen sockets
+
+    fn open_listen_sockets(&mut self) {
         let (ifaces, bad) = parse_listen_interfaces(self.settings.get_str(keys::LISTEN_INTERFACES));
         for b in bad {
             if self.should_post(category::SESSION_LOG) {
@@ -159,11 +1852,7 @@ impl Engine {
                             interface: name.clone(),
                             endpoint,
                             op: Operation::GetInterface,
-                            error: lt_core::ErrorCode::new(
-                                lt_core::ErrorCategory::System,
-                                libc::ENODEV,
-                                "No such device",
-                            ),
+                            error: ErrorCode::new(libc::ENODEV, Category::System),
                             socket_type: SocketType::Tcp,
                         });
                         continue;
@@ -187,7 +1876,7 @@ impl Engine {
                         interface: li_display(&li.host, li.port),
                         endpoint: addr,
                         op,
-                        error: lt_core::ErrorCode::from_io(&e),
+                        error: io_error(&e),
                         socket_type: SocketType::Tcp,
                     });
                 }
@@ -214,6 +1903,92 @@ impl Engine {
     pub fn listen_endpoints(&self) -> Vec<SocketAddr> {
         self.listen_sockets.iter().map(|s| s.local).collect()
     }
+}
+
+/// `(offset, size)` of every file in the torrent's byte stream, for
+/// mapping file priorities onto pieces.
+fn file_ranges(fs: &lt_metainfo::FileStorage) -> Vec<(u64, u64)> {
+    (0..fs.num_files())
+        .map(|f| (fs.file_offset(f).max(0) as u64, fs.file_size(f).max(0) as u64))
+        .collect()
+}
+
+/// Marks the blocks that lie entirely inside pad files as received.
+fn mark_pad_blocks(t: &mut Torrent) {
+    let fs = t.meta.files();
+    let pads: Vec<usize> = (0..fs.num_files()).filter(|&f| fs.pad_file_at(f)).collect();
+    if pads.is_empty() {
+        return;
+    }
+    let bs = lt_picker::BLOCK_SIZE as i64;
+    let plen = fs.piece_length() as i64;
+    for f in pads {
+        let start = fs.file_offset(f);
+        let end = start + fs.file_size(f);
+        let mut off = (start + bs - 1) / bs * bs;
+        while off + bs <= end || (off < end && end == fs.total_size()) {
+            let piece = (off / plen) as u32;
+            let block = ((off % plen) / bs) as u32;
+            t.picker.mark_pad_block(BlockRef::new(piece, block));
+            off += bs;
+        }
+    }
+}
+
+/// Checks a piece's hashes against the metadata.
+fn verify_piece(meta: &dyn crate::torrent::Metadata, piece: u32, h: &lt_storage::PieceHash) -> bool {
+    let ih = meta.info_hashes();
+    let mut ok = true;
+    if ih.has_v1() {
+        ok &= match (meta.v1_piece_hash(piece), h.v1) {
+            (Some(want), Some(got)) => want == got,
+            _ => false,
+        };
+    }
+    if ih.has_v2() && !h.v2_blocks.is_empty() {
+        if let Some((root, leaves)) = meta.v2_piece_root(piece) {
+            ok &= lt_metainfo::merkle::merkle_root(&h.v2_blocks, leaves as usize, 0) == root;
+        }
+    }
+    ok
+}
+
+fn storage_op(op: lt_storage::Operation) -> Operation {
+    use lt_storage::Operation as S;
+    match op {
+        S::FileRead => Operation::FileRead,
+        S::FileWrite => Operation::FileWrite,
+        S::FileOpen => Operation::FileOpen,
+        S::Mkdir => Operation::Mkdir,
+        S::FileRename => Operation::FileRename,
+        S::FileRemove => Operation::FileRemove,
+        S::FileStat => Operation::FileStat,
+        S::FileCopy => Operation::FileCopy,
+        S::FileFallocate => Operation::FileFallocate,
+        S::Symlink => Operation::Symlink,
+        S::PartfileRead => Operation::PartfileRead,
+        S::PartfileWrite => Operation::PartfileWrite,
+        S::PartfileMove => Operation::PartfileMove,
+        _ => Operation::File,
+    }
+}
+
+/// A peer id: the fingerprint followed by random printable characters.
+fn make_peer_id(fingerprint: &[u8]) -> PeerId {
+    let mut id = [0u8; 20];
+    let n = fingerprint.len().min(20);
+    id[..n].copy_from_slice(&fingerprint[..n]);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        ^ (std::process::id() as u64) << 32;
+    let mut rng = lt_picker::Rng::new(seed);
+    const CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._~";
+    for b in id.iter_mut().skip(n) {
+        *b = CHARS[(rng.next_u64() % CHARS.len() as u64) as usize];
+    }
+    Sha1Hash(id)
 }
 
 fn li_display(host: &ListenHost, port: u16) -> String {

@@ -27,6 +27,7 @@ pub mod alert_queue;
 mod engine;
 pub mod listen;
 mod peer_io;
+pub mod torrent;
 pub mod types;
 
 use std::sync::Arc;

@@ -1,13 +1,11 @@
 //! Socket pumps for peer connections.
 //!
-//! Each connection gets a reader task and a writer task. The reader does
-//! the framing: it reads straight into one growing buffer, and splits off
-//! the 68-byte handshake and then each length-prefixed message as a `Bytes`
-//! frame that shares that buffer — no copy between the kernel and the
-//! engine, and a block payload reaches the disk thread without another
-//! one. The writer takes encoded messages (`Bytes`) and writes them in
-//! batches with vectored writes. Neither task interprets the protocol; the
-//! engine does, on the frames it receives.
+//! Each connection gets a reader task and a writer task. The reader reads
+//! into a reusable buffer and hands each chunk to the engine as `Bytes`;
+//! the engine feeds it to the connection's sans-IO state machine
+//! (`lt_wire::PeerConnection`). The writer takes encoded messages (`Bytes`,
+//! block payloads sliced from disk buffers without copying) and writes them
+//! in batches with vectored writes. Neither task interprets the protocol.
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
@@ -25,24 +23,11 @@ use crate::engine::Event;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
-/// Length of the BitTorrent handshake.
-pub const HANDSHAKE_LEN: usize = 68;
-
-/// What the reader hands the engine.
-pub(crate) enum Frame {
-    /// The 68-byte handshake.
-    Handshake(Bytes),
-    /// One message, without its 4-byte length prefix (empty = keep-alive).
-    Message(Bytes),
-}
-
 /// Why a connection's socket side ended.
 #[derive(Debug)]
 pub(crate) enum Closed {
     Eof,
     Io(std::io::Error),
-    /// A length prefix beyond the limit.
-    Oversized(u32),
 }
 
 /// Starts the reader and writer tasks of an established connection and
@@ -50,13 +35,12 @@ pub(crate) enum Closed {
 pub(crate) fn start(
     id: ConnId,
     stream: TcpStream,
-    max_frame: u32,
     events: mpsc::UnboundedSender<Event>,
 ) -> mpsc::UnboundedSender<Bytes> {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(read_loop(id, rd, max_frame, events.clone()));
+    tokio::spawn(read_loop(id, rd, events.clone()));
     tokio::spawn(write_loop(id, wr, rx, events));
     tx
 }
@@ -72,54 +56,19 @@ pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Res
     }
 }
 
-async fn read_loop(
-    id: ConnId,
-    mut rd: OwnedReadHalf,
-    max_frame: u32,
-    events: mpsc::UnboundedSender<Event>,
-) {
-    let mut buf = BytesMut::with_capacity(64 * 1024);
-    let mut handshake_done = false;
+async fn read_loop(id: ConnId, mut rd: OwnedReadHalf, events: mpsc::UnboundedSender<Event>) {
+    let mut buf = BytesMut::with_capacity(256 * 1024);
     let reason = loop {
-        // Split off every complete frame in the buffer.
-        loop {
-            if !handshake_done {
-                if buf.len() < HANDSHAKE_LEN {
-                    break;
-                }
-                let hs = buf.split_to(HANDSHAKE_LEN).freeze();
-                handshake_done = true;
-                if events.send(Event::Frame(id, Frame::Handshake(hs))).is_err() {
-                    return;
-                }
-                continue;
-            }
-            if buf.len() < 4 {
-                break;
-            }
-            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
-            if len > max_frame {
-                let _ = events.send(Event::Closed(id, Closed::Oversized(len)));
-                return;
-            }
-            let total = 4 + len as usize;
-            if buf.len() < total {
-                // Make room for the rest of this frame in one go.
-                buf.reserve(total - buf.len());
-                break;
-            }
-            let _ = buf.split_to(4);
-            let msg = buf.split_to(len as usize).freeze();
-            if events.send(Event::Frame(id, Frame::Message(msg))).is_err() {
-                return;
-            }
-        }
-        if buf.capacity() - buf.len() < 16 * 1024 {
-            buf.reserve(64 * 1024);
+        if buf.capacity() < 64 * 1024 {
+            buf.reserve(256 * 1024);
         }
         match rd.read_buf(&mut buf).await {
             Ok(0) => break Closed::Eof,
-            Ok(_) => {}
+            Ok(_) => {
+                if events.send(Event::Data(id, buf.split().freeze())).is_err() {
+                    return;
+                }
+            }
             Err(e) => break Closed::Io(e),
         }
     };

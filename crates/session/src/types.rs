@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use lt_core::{ErrorCode, InfoHash};
+use lt_core::error::ErrorCode;
+use lt_core::InfoHash;
 
 /// A torrent's id within its session. Never reused by a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

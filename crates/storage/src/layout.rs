@@ -54,4 +54,78 @@ pub trait FileLayout: Send + Sync + 'static {
     /// file slices that hold them, in order. Zero-sized files are skipped.
     /// A range past the end of the torrent is clamped.
     fn map_block(&self, piece: u32, offset: u32, size: u32) -> Vec<FileSlice>;
+
+    /// Bytes of `piece` covered by v2 hashes: v2 pieces never span files,
+    /// so this is the piece's bytes up to the end of the file it starts in
+    /// (pad files excluded). The default derives it from [`map_block`]
+    /// (Self::map_block): the bytes before the first pad file, or the first
+    /// file's slice when there is no pad file.
+    fn piece_size_v2(&self, piece: u32) -> u32 {
+        let slices = self.map_block(piece, 0, self.piece_size(piece));
+        match slices.first() {
+            Some(s) if !self.pad_file_at(s.file_index) => s.size as u32,
+            _ => 0,
+        }
+    }
+}
+
+/// [`FileLayout`] for the metadata layer's file list; the mapping of piece
+/// ranges onto files is `FileStorage::map_block`.
+impl FileLayout for lt_metainfo::FileStorage {
+    fn num_files(&self) -> usize {
+        lt_metainfo::FileStorage::num_files(self)
+    }
+    fn file_size(&self, index: usize) -> u64 {
+        lt_metainfo::FileStorage::file_size(self, index).max(0) as u64
+    }
+    fn file_offset(&self, index: usize) -> u64 {
+        lt_metainfo::FileStorage::file_offset(self, index).max(0) as u64
+    }
+    fn file_path(&self, index: usize) -> PathBuf {
+        PathBuf::from(lt_metainfo::FileStorage::file_path(self, index, ""))
+    }
+    fn pad_file_at(&self, index: usize) -> bool {
+        lt_metainfo::FileStorage::pad_file_at(self, index)
+    }
+    fn symlink_target(&self, index: usize) -> Option<PathBuf> {
+        let flags = self.file_flags(index);
+        if !flags.contains(lt_metainfo::FileFlags::SYMLINK) {
+            return None;
+        }
+        Some(PathBuf::from(self.symlink(index)))
+    }
+    fn piece_length(&self) -> u32 {
+        lt_metainfo::FileStorage::piece_length(self).max(0) as u32
+    }
+    fn num_pieces(&self) -> u32 {
+        lt_metainfo::FileStorage::num_pieces(self).max(0) as u32
+    }
+    fn piece_size(&self, piece: u32) -> u32 {
+        match i32::try_from(piece) {
+            Ok(p) => lt_metainfo::FileStorage::piece_size(self, p).max(0) as u32,
+            Err(_) => 0,
+        }
+    }
+    fn total_size(&self) -> u64 {
+        lt_metainfo::FileStorage::total_size(self).max(0) as u64
+    }
+    fn map_block(&self, piece: u32, offset: u32, size: u32) -> Vec<FileSlice> {
+        let Ok(p) = i32::try_from(piece) else {
+            return Vec::new();
+        };
+        lt_metainfo::FileStorage::map_block(self, p, i64::from(offset), i64::from(size))
+            .into_iter()
+            .map(|s| FileSlice {
+                file_index: s.file_index,
+                offset: s.offset.max(0) as u64,
+                size: s.size.max(0) as u64,
+            })
+            .collect()
+    }
+    fn piece_size_v2(&self, piece: u32) -> u32 {
+        match i32::try_from(piece) {
+            Ok(p) => self.piece_size2(p).max(0) as u32,
+            Err(_) => 0,
+        }
+    }
 }

@@ -304,19 +304,10 @@ impl TorrentStorage {
         Ok(())
     }
 
-    /// Length of the part of `piece` that v2 hashes cover: the bytes before
-    /// the first pad file (v2 pieces never span files; the piece of a file's
-    /// tail is followed by padding in hybrid torrents).
+    /// Length of the part of `piece` that v2 hashes cover
+    /// ([`FileLayout::piece_size_v2`]).
     pub fn v2_piece_len(&self, piece: u32) -> u32 {
-        let size = self.layout.piece_size(piece);
-        let mut len = 0u64;
-        for s in self.layout.map_block(piece, 0, size) {
-            if self.layout.pad_file_at(s.file_index) {
-                break;
-            }
-            len += s.size;
-        }
-        len as u32
+        self.layout.piece_size_v2(piece)
     }
 
     /// Current on-disk size of every file (`None` = missing), with pad files
@@ -541,18 +532,21 @@ impl TorrentStorage {
     /// Relative directories used by the torrent's files (all ancestors).
     fn dirs_of(&self, st: &State) -> BTreeSet<PathBuf> {
         let mut dirs = BTreeSet::new();
+        // Both the current and the original paths: directories emptied by a
+        // rename are the torrent's too.
         for i in 0..self.layout.num_files() {
-            let rel = self.rel_path(st, i);
-            if rel.is_absolute() {
-                continue;
-            }
-            let mut p = rel.parent();
-            while let Some(d) = p {
-                if d.as_os_str().is_empty() {
-                    break;
+            for rel in [self.rel_path(st, i), self.layout.file_path(i)] {
+                if rel.is_absolute() {
+                    continue;
                 }
-                dirs.insert(d.to_path_buf());
-                p = d.parent();
+                let mut p = rel.parent();
+                while let Some(d) = p {
+                    if d.as_os_str().is_empty() {
+                        break;
+                    }
+                    dirs.insert(d.to_path_buf());
+                    p = d.parent();
+                }
             }
         }
         dirs
@@ -632,19 +626,28 @@ fn create_symlink(link: &Path, target: &Path, link_rel: &Path) -> io::Result<()>
     if let Some(parent) = link.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let depth = link_rel
+    // Relative path from the link's directory to the target: up past the
+    // components that differ, then down the rest of the target.
+    let from: Vec<Component<'_>> = link_rel
         .parent()
         .map(|p| {
             p.components()
                 .filter(|c| matches!(c, Component::Normal(_)))
-                .count()
+                .collect()
         })
-        .unwrap_or(0);
+        .unwrap_or_default();
+    let to: Vec<Component<'_>> = target
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
     let mut value = PathBuf::new();
-    for _ in 0..depth {
+    for _ in common..from.len() {
         value.push("..");
     }
-    value.push(target);
+    for c in &to[common..] {
+        value.push(c);
+    }
     std::os::unix::fs::symlink(value, link)
 }
 

@@ -314,7 +314,7 @@ pub struct PexMsg {
 
 fn compact_peers(b: &[u8], v6: bool) -> Result<Vec<SocketAddr>, Error> {
     let step = if v6 { 18 } else { 6 };
-    if b.len() % step != 0 {
+    if !b.len().is_multiple_of(step) {
         return Err(bad(
             "ut_pex peer list length is not a multiple of the entry size",
         ));

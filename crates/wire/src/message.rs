@@ -88,7 +88,7 @@ impl HashRequest {
         self.length >= 2
             && self.length <= Self::MAX_LENGTH
             && self.length.is_power_of_two()
-            && self.index % self.length == 0
+            && self.index.is_multiple_of(self.length)
     }
 
     fn write(&self, out: &mut BytesMut) {
@@ -342,7 +342,7 @@ impl Message {
                 }
             }
             id::HASHES => {
-                if len < 49 || (len - 49) % 32 != 0 {
+                if len < 49 || !(len - 49).is_multiple_of(32) {
                     return Err(bad());
                 }
                 let request = HashRequest::read(&body).ok_or_else(bad)?;

@@ -1,0 +1,549 @@
+//! Python bindings: `torrent_handle`, `torrent_status`, `peer_info`.
+//!
+//! A handle is a weak reference to the session plus the torrent's id. Every
+//! call releases the GIL while the engine answers. Calls on a handle whose
+//! torrent is gone raise `RuntimeError("invalid torrent handle used
+//! [libtorrent:20]")`, as the reference does.
+
+use std::sync::Weak;
+
+use lt_core::InfoHash;
+use lt_session::{Engine, PeerInfo, Session, TorrentId, TorrentStatus};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+use crate::enums::enum_to_py;
+use crate::hashes::{info_hash_to_py, sha1_to_py};
+
+pub fn invalid_handle() -> PyErr {
+    PyRuntimeError::new_err("invalid torrent handle used [libtorrent:20]")
+}
+
+/// `(address, port)` from a Python endpoint tuple.
+pub fn endpoint_from_py(obj: &Bound<'_, PyAny>) -> PyResult<std::net::SocketAddr> {
+    let (host, port): (String, u16) = obj.extract()?;
+    let ip: std::net::IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("invalid address: {host}")))?;
+    Ok(std::net::SocketAddr::new(ip, port))
+}
+
+pub fn endpoint_to_py<'py>(py: Python<'py>, a: &std::net::SocketAddr) -> PyResult<Bound<'py, PyTuple>> {
+    (a.ip().to_string(), a.port()).into_pyobject(py)
+}
+
+#[pyclass(module = "libtorrent", name = "torrent_handle", frozen, from_py_object)]
+#[derive(Clone)]
+pub struct PyTorrentHandle {
+    ses: Weak<Session>,
+    id: Option<TorrentId>,
+}
+
+impl PyTorrentHandle {
+    pub fn new(ses: Weak<Session>, id: TorrentId) -> Self {
+        PyTorrentHandle { ses, id: Some(id) }
+    }
+
+    pub fn invalid() -> Self {
+        PyTorrentHandle {
+            ses: Weak::new(),
+            id: None,
+        }
+    }
+
+    pub fn id(&self) -> Option<TorrentId> {
+        self.id
+    }
+
+    /// Runs `f` on the engine with this torrent's id; raises for an invalid
+    /// handle. The GIL is released while waiting.
+    fn with<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Engine, TorrentId) -> R + Send + 'static,
+    {
+        let id = self.id.ok_or_else(invalid_handle)?;
+        let ses = self.ses.upgrade().ok_or_else(invalid_handle)?;
+        let r = py.detach(move || {
+            ses.call(move |e| {
+                if e.has_torrent(id) {
+                    Some(f(e, id))
+                } else {
+                    None
+                }
+            })
+        });
+        r.ok().flatten().ok_or_else(invalid_handle)
+    }
+}
+
+#[pymethods]
+impl PyTorrentHandle {
+    #[new]
+    fn py_new() -> Self {
+        Self::invalid()
+    }
+
+    fn is_valid(&self, py: Python<'_>) -> bool {
+        self.with(py, |_, _| ()).is_ok()
+    }
+
+    #[pyo3(signature = (flags = 0xffff_ffff))]
+    fn status(&self, py: Python<'_>, flags: u32) -> PyResult<PyTorrentStatus> {
+        let _ = flags;
+        let st = self.with(py, |e, id| e.status(id))?.ok_or_else(invalid_handle)?;
+        Ok(PyTorrentStatus::new(st, self.ses.clone()))
+    }
+
+    #[pyo3(signature = (flags = 0))]
+    fn pause(&self, py: Python<'_>, flags: u32) -> PyResult<()> {
+        let _ = flags;
+        self.with(py, |e, id| e.pause_torrent(id))
+    }
+
+    fn resume(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.resume_torrent(id))
+    }
+
+    fn is_paused(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.status(py, 0)?.st.paused)
+    }
+
+    fn is_finished(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.status(py, 0)?.st.is_finished)
+    }
+
+    fn is_seed(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.status(py, 0)?.st.is_seeding)
+    }
+
+    fn is_auto_managed(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.status(py, 0)?.st.auto_managed)
+    }
+
+    fn has_metadata(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.status(py, 0)?.st.has_metadata)
+    }
+
+    fn name(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.status(py, 0)?.st.name)
+    }
+
+    fn save_path(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.status(py, 0)?.st.save_path)
+    }
+
+    fn flags(&self, py: Python<'_>) -> PyResult<u64> {
+        Ok(self.status(py, 0)?.st.flags)
+    }
+
+    #[pyo3(signature = (flags, mask = None))]
+    fn set_flags(&self, py: Python<'_>, flags: u64, mask: Option<u64>) -> PyResult<()> {
+        let mask = mask.unwrap_or(flags);
+        self.with(py, move |e, id| e.set_flags(id, flags, mask))
+    }
+
+    fn unset_flags(&self, py: Python<'_>, flags: u64) -> PyResult<()> {
+        self.with(py, move |e, id| e.set_flags(id, 0, flags))
+    }
+
+    fn set_sequential_download(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        let f = lt_session::torrent::flags::SEQUENTIAL_DOWNLOAD;
+        self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
+    }
+
+    fn info_hash<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let ih = self.hashes(py);
+        Ok(sha1_to_py(py, ih.best())?.into_any())
+    }
+
+    fn info_hashes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let ih = self.hashes(py);
+        Ok(info_hash_to_py(py, ih)?.into_any())
+    }
+
+    #[pyo3(signature = (endpoint, source = 0, flags = 13))]
+    fn connect_peer(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>, source: u32, flags: u32) -> PyResult<()> {
+        let _ = (source, flags);
+        let addr = endpoint_from_py(endpoint)?;
+        self.with(py, move |e, id| e.connect_peer(id, addr))
+    }
+
+    fn force_recheck(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.force_recheck(id))
+    }
+
+    fn have_piece(&self, py: Python<'_>, piece: u32) -> PyResult<bool> {
+        self.with(py, move |e, id| e.have_piece(id, piece))
+    }
+
+    fn read_piece(&self, py: Python<'_>, piece: u32) -> PyResult<()> {
+        self.with(py, move |e, id| e.read_piece(id, piece))
+    }
+
+    #[pyo3(signature = (flags = 0))]
+    fn file_progress(&self, py: Python<'_>, flags: u32) -> Vec<i64> {
+        let _ = flags;
+        self.with(py, |e, id| e.file_progress(id)).unwrap_or_default()
+    }
+
+    fn piece_availability(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
+        self.with(py, |e, id| e.piece_availability(id))
+    }
+
+    fn get_piece_priorities(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+        self.with(py, |e, id| e.piece_priorities(id))
+    }
+
+    fn piece_priorities(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+        self.get_piece_priorities(py)
+    }
+
+    #[pyo3(signature = (piece, priority = None))]
+    fn piece_priority(&self, py: Python<'_>, piece: u32, priority: Option<u8>) -> PyResult<Option<u8>> {
+        match priority {
+            None => {
+                let v = self.get_piece_priorities(py)?;
+                Ok(Some(v.get(piece as usize).copied().unwrap_or(0)))
+            }
+            Some(p) => {
+                self.with(py, move |e, id| e.set_piece_priorities(id, &[(piece, p.min(7))]))?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Takes a list of priorities (one per piece) or of `(piece, priority)` pairs.
+    fn prioritize_pieces(&self, py: Python<'_>, prios: Bound<'_, PyAny>) -> PyResult<()> {
+        let pairs: Vec<(u32, u8)> = match prios.extract::<Vec<(u32, u8)>>() {
+            Ok(p) => p,
+            Err(_) => prios
+                .extract::<Vec<u8>>()?
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (i as u32, p))
+                .collect(),
+        };
+        let pairs: Vec<(u32, u8)> = pairs.into_iter().map(|(i, p)| (i, p.min(7))).collect();
+        self.with(py, move |e, id| e.set_piece_priorities(id, &pairs))
+    }
+
+    fn get_file_priorities(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+        self.with(py, |e, id| e.file_priorities(id))
+    }
+
+    fn file_priorities(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+        self.get_file_priorities(py)
+    }
+
+    #[pyo3(signature = (index, priority = None))]
+    fn file_priority(&self, py: Python<'_>, index: usize, priority: Option<u8>) -> PyResult<Option<u8>> {
+        let mut v = self.get_file_priorities(py)?;
+        match priority {
+            None => Ok(Some(v.get(index).copied().unwrap_or(0))),
+            Some(p) => {
+                if let Some(slot) = v.get_mut(index) {
+                    *slot = p.min(7);
+                }
+                self.with(py, move |e, id| e.set_file_priorities(id, v))?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn prioritize_files(&self, py: Python<'_>, prios: Vec<u8>) -> PyResult<()> {
+        let prios: Vec<u8> = prios.into_iter().map(|p| p.min(7)).collect();
+        self.with(py, move |e, id| e.set_file_priorities(id, prios))
+    }
+
+    fn get_peer_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let peers = self.with(py, |e, id| e.peer_info(id))?;
+        PyList::new(py, peers.into_iter().map(|p| PyPeerInfo { p }))
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        match other.cast::<PyTorrentHandle>() {
+            Ok(o) => {
+                let o = o.get();
+                self.id == o.id && self.ses.ptr_eq(&o.ses)
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn __ne__(&self, other: &Bound<'_, PyAny>) -> bool {
+        !self.__eq__(other)
+    }
+
+    fn __lt__(&self, other: &PyTorrentHandle) -> bool {
+        self.id < other.id
+    }
+
+    fn __hash__(&self) -> u64 {
+        self.id.map_or(0, |t| t.0)
+    }
+}
+
+impl PyTorrentHandle {
+    fn hashes(&self, py: Python<'_>) -> InfoHash {
+        self.with(py, |e, id| e.torrent_meta(id).map(|m| m.info_hashes()))
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+}
+
+#[pyclass(module = "libtorrent", name = "torrent_status", frozen)]
+pub struct PyTorrentStatus {
+    pub st: TorrentStatus,
+    ses: Weak<Session>,
+}
+
+impl PyTorrentStatus {
+    pub fn new(st: TorrentStatus, ses: Weak<Session>) -> Self {
+        PyTorrentStatus { st, ses }
+    }
+}
+
+macro_rules! getters {
+    ($($name:ident: $ty:ty),* $(,)?) => {
+        #[pymethods]
+        impl PyTorrentStatus {
+            $(
+                #[getter]
+                fn $name(&self) -> $ty {
+                    self.st.$name.clone()
+                }
+            )*
+        }
+    };
+}
+
+getters!(
+    name: String,
+    save_path: String,
+    flags: u64,
+    paused: bool,
+    auto_managed: bool,
+    is_finished: bool,
+    is_seeding: bool,
+    has_metadata: bool,
+    seed_mode: bool,
+    upload_mode: bool,
+    share_mode: bool,
+    super_seeding: bool,
+    sequential_download: bool,
+    stop_when_ready: bool,
+    moving_storage: bool,
+    announcing_to_trackers: bool,
+    announcing_to_lsd: bool,
+    announcing_to_dht: bool,
+    need_save_resume: bool,
+    ip_filter_applies: bool,
+    has_incoming: bool,
+    progress: f32,
+    progress_ppm: i32,
+    error_file: i32,
+    current_tracker: String,
+    total_download: i64,
+    total_upload: i64,
+    total_payload_download: i64,
+    total_payload_upload: i64,
+    total_failed_bytes: i64,
+    total_redundant_bytes: i64,
+    all_time_download: i64,
+    all_time_upload: i64,
+    total_done: i64,
+    total: i64,
+    total_wanted_done: i64,
+    total_wanted: i64,
+    download_rate: i32,
+    upload_rate: i32,
+    download_payload_rate: i32,
+    upload_payload_rate: i32,
+    num_seeds: i32,
+    num_peers: i32,
+    num_complete: i32,
+    num_incomplete: i32,
+    list_seeds: i32,
+    list_peers: i32,
+    connect_candidates: i32,
+    num_pieces: i32,
+    pieces: Vec<bool>,
+    verified_pieces: Vec<bool>,
+    distributed_full_copies: i32,
+    distributed_fraction: i32,
+    distributed_copies: f32,
+    block_size: i32,
+    num_uploads: i32,
+    num_connections: i32,
+    uploads_limit: i32,
+    connections_limit: i32,
+    up_bandwidth_queue: i32,
+    down_bandwidth_queue: i32,
+    download_limit: i32,
+    upload_limit: i32,
+    queue_position: i32,
+    added_time: i64,
+    completed_time: i64,
+    last_seen_complete: i64,
+    last_scrape: i64,
+);
+
+#[pymethods]
+impl PyTorrentStatus {
+    #[getter]
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        enum_to_py(py, "torrent_status.states", self.st.state as i64)
+    }
+    #[getter]
+    fn error(&self) -> String {
+        self.st.error.as_ref().map(|e| e.message()).unwrap_or_default()
+    }
+    #[getter]
+    fn errc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::alerts::error_code_to_py(py, &self.st.error.unwrap_or_default())
+    }
+    #[getter]
+    fn info_hash<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(sha1_to_py(py, self.st.info_hashes.best())?.into_any())
+    }
+    #[getter]
+    fn info_hashes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(info_hash_to_py(py, self.st.info_hashes)?.into_any())
+    }
+    #[getter]
+    fn handle(&self) -> PyTorrentHandle {
+        match self.st.id {
+            Some(id) => PyTorrentHandle::new(self.ses.clone(), id),
+            None => PyTorrentHandle::invalid(),
+        }
+    }
+    #[getter]
+    fn storage_mode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        enum_to_py(py, "storage_mode_t", self.st.storage_mode as i64)
+    }
+    /// Whole seconds, as the reference module reports durations.
+    #[getter]
+    fn active_time(&self) -> i64 {
+        self.st.active_duration.as_secs() as i64
+    }
+    #[getter]
+    fn finished_time(&self) -> i64 {
+        self.st.finished_duration.as_secs() as i64
+    }
+    #[getter]
+    fn seeding_time(&self) -> i64 {
+        self.st.seeding_duration.as_secs() as i64
+    }
+    #[getter]
+    fn next_announce<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        timedelta(py, self.st.next_announce)
+    }
+    #[getter]
+    fn announce_interval<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        timedelta(py, self.st.announce_interval)
+    }
+    #[getter]
+    fn is_loaded(&self) -> bool {
+        true
+    }
+    #[getter]
+    fn priority(&self) -> i32 {
+        0
+    }
+}
+
+fn timedelta<'py>(py: Python<'py>, d: std::time::Duration) -> PyResult<Bound<'py, PyAny>> {
+    py.import("datetime")?
+        .getattr("timedelta")?
+        .call1((0, d.as_secs(), d.subsec_micros()))
+}
+
+#[pyclass(module = "libtorrent", name = "peer_info", frozen)]
+pub struct PyPeerInfo {
+    p: PeerInfo,
+}
+
+macro_rules! peer_getters {
+    ($($name:ident: $ty:ty),* $(,)?) => {
+        #[pymethods]
+        impl PyPeerInfo {
+            $(
+                #[getter]
+                fn $name(&self) -> $ty {
+                    self.p.$name.clone()
+                }
+            )*
+        }
+    };
+}
+
+peer_getters!(
+    client: String,
+    flags: u32,
+    source: u32,
+    connection_type: u32,
+    pieces: Vec<bool>,
+    num_pieces: i32,
+    up_speed: i32,
+    down_speed: i32,
+    payload_up_speed: i32,
+    payload_down_speed: i32,
+    total_download: i64,
+    total_upload: i64,
+    download_queue_length: i32,
+    upload_queue_length: i32,
+    queue_bytes: i32,
+    request_timeout: i32,
+    num_hashfails: i32,
+    failcount: i32,
+    downloading_piece_index: i32,
+    downloading_block_index: i32,
+    downloading_progress: i32,
+    downloading_total: i32,
+    progress: f32,
+    progress_ppm: i32,
+    rtt: i32,
+    send_buffer_size: i32,
+    used_send_buffer: i32,
+    receive_buffer_size: i32,
+    used_receive_buffer: i32,
+    download_rate_peak: i32,
+    upload_rate_peak: i32,
+);
+
+#[pymethods]
+impl PyPeerInfo {
+    #[getter]
+    fn ip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        endpoint_to_py(py, &self.p.ip)
+    }
+    #[getter]
+    fn local_endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        endpoint_to_py(py, &self.p.local_endpoint)
+    }
+    #[getter]
+    fn pid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(sha1_to_py(py, lt_core::Sha1Hash(self.p.pid))?.into_any())
+    }
+    #[getter]
+    fn last_request(&self) -> i64 {
+        self.p.last_request.as_secs() as i64
+    }
+    #[getter]
+    fn last_active(&self) -> i64 {
+        self.p.last_active.as_secs() as i64
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTorrentHandle>()?;
+    m.add_class::<PyTorrentStatus>()?;
+    crate::enums::attach_nested(&m.py().get_type::<PyTorrentStatus>(), "torrent_status")?;
+    m.add_class::<PyPeerInfo>()?;
+    Ok(())
+}

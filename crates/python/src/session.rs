@@ -1,0 +1,341 @@
+//! Python bindings: `session` and `session_params`.
+//!
+//! The Python object owns the only strong reference to the engine
+//! (`Arc<Session>`); handles and alerts hold weak ones, so dropping the
+//! last Python reference to a session shuts the engine down. Every call that
+//! waits for the engine releases the GIL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lt_session::torrent::AddTorrent;
+use lt_session::{Engine, Session, TorrentId};
+use lt_settings::SettingsPack;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::alerts::alert_to_py;
+use crate::handle::{PyTorrentHandle, PyTorrentStatus};
+use crate::hashes::info_hash_from_py;
+use crate::metainfo::{PyAddTorrentParams, PyTorrentInfo};
+use crate::settings::{dict_to_pack, settings_to_dict};
+
+/// `session_params`: the settings (and later DHT state and IP filter) a
+/// session starts with.
+#[pyclass(module = "libtorrent", name = "session_params")]
+pub struct PySessionParams {
+    pub settings: SettingsPack,
+}
+
+#[pymethods]
+impl PySessionParams {
+    #[new]
+    #[pyo3(signature = (settings = None))]
+    fn new(settings: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        Ok(PySessionParams {
+            settings: match settings {
+                Some(d) => dict_to_pack(d)?,
+                None => SettingsPack::new(),
+            },
+        })
+    }
+
+    #[getter]
+    fn get_settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = lt_settings::Settings::from_pack(&self.settings);
+        settings_to_dict(py, &s)
+    }
+
+    #[setter]
+    fn set_settings(&mut self, d: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.settings = dict_to_pack(d)?;
+        Ok(())
+    }
+}
+
+#[pyclass(module = "libtorrent", name = "session", frozen)]
+pub struct PySession {
+    inner: Arc<Session>,
+}
+
+fn closed() -> PyErr {
+    PyRuntimeError::new_err("the session has been shut down")
+}
+
+impl PySession {
+    fn call<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Engine) -> R + Send + 'static,
+    {
+        let ses = self.inner.clone();
+        py.detach(move || ses.call(f)).map_err(|_| closed())
+    }
+
+    fn handle(&self, id: TorrentId) -> PyTorrentHandle {
+        PyTorrentHandle::new(Arc::downgrade(&self.inner), id)
+    }
+}
+
+/// Converts `add_torrent_params` (or the legacy dict) into the engine's form.
+fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorrent> {
+    let atp: Py<PyAddTorrentParams> = if let Ok(d) = params.cast::<PyDict>() {
+        let atp = Py::new(py, PyAddTorrentParams::default())?;
+        let bound = atp.bind(py);
+        for (k, v) in d.iter() {
+            let key: String = k.extract()?;
+            match key.as_str() {
+                "info_hash" => bound.setattr("info_hashes", v)?,
+                _ => bound.setattr(key.as_str(), v)?,
+            }
+        }
+        atp
+    } else {
+        params
+            .cast::<PyAddTorrentParams>()
+            .map_err(|_| PyTypeError::new_err("expected add_torrent_params or dict"))?
+            .clone()
+            .unbind()
+    };
+    let atp = atp.bind(py).borrow();
+    let Some(ti) = atp.ti.as_ref() else {
+        return Err(PyRuntimeError::new_err(
+            "adding a torrent without metadata (magnet links) is not supported yet",
+        ));
+    };
+    let ti: PyRef<'_, PyTorrentInfo> = ti.bind(py).borrow();
+    if !ti.inner.is_valid() {
+        return Err(PyRuntimeError::new_err("invalid torrent_info [libtorrent:9]"));
+    }
+    let mut trackers: Vec<(String, u8)> = ti
+        .inner
+        .trackers()
+        .iter()
+        .map(|t| (t.url.clone(), t.tier))
+        .collect();
+    for (i, url) in atp.trackers.iter().enumerate() {
+        let tier = atp.tracker_tiers.get(i).copied().unwrap_or(0).clamp(0, 255) as u8;
+        trackers.push((url.clone(), tier));
+    }
+    let mut peers = Vec::new();
+    for (host, port) in &atp.peers {
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            peers.push(std::net::SocketAddr::new(ip, *port));
+        }
+    }
+    let prio = |v: &[i64]| v.iter().map(|&p| p.clamp(0, 7) as u8).collect::<Vec<u8>>();
+    Ok(AddTorrent {
+        meta: Arc::new(ti.inner.clone()),
+        save_path: atp.save_path.clone(),
+        flags: atp.flags,
+        peers,
+        file_priorities: prio(&atp.file_priorities),
+        piece_priorities: prio(&atp.piece_priorities),
+        upload_limit: atp.upload_limit.clamp(-1, i32::MAX as i64) as i32,
+        download_limit: atp.download_limit.clamp(-1, i32::MAX as i64) as i32,
+        max_connections: atp.max_connections.clamp(-1, i32::MAX as i64) as i32,
+        max_uploads: atp.max_uploads.clamp(-1, i32::MAX as i64) as i32,
+        trackers,
+    })
+}
+
+#[pymethods]
+impl PySession {
+    /// `session()`, `session(dict, flags=1)`, `session(session_params)` or
+    /// the legacy `session(fingerprint, flags=3, alert_mask=1)`.
+    #[new]
+    #[pyo3(signature = (*args, **kwargs))]
+    fn new(py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut pack = SettingsPack::new();
+        let first = match args.len() {
+            0 => kwargs.and_then(|k| k.get_item("settings").ok().flatten()),
+            _ => Some(args.get_item(0)?),
+        };
+        if let Some(a) = first {
+            if let Ok(d) = a.cast::<PyDict>() {
+                pack = dict_to_pack(d)?;
+            } else if let Ok(p) = a.cast::<PySessionParams>() {
+                pack = p.borrow().settings.clone();
+            } else if a.hasattr("major")? {
+                // legacy fingerprint form: settings stay at their defaults
+            } else {
+                return Err(PyTypeError::new_err(
+                    "session() takes a settings dict, session_params or fingerprint",
+                ));
+            }
+        }
+        let ses = py
+            .detach(move || Session::new(&pack))
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start session: {e}")))?;
+        Ok(PySession {
+            inner: Arc::new(ses),
+        })
+    }
+
+    fn apply_settings(&self, py: Python<'_>, settings: &Bound<'_, PyDict>) -> PyResult<()> {
+        let pack = dict_to_pack(settings)?;
+        self.call(py, move |e| e.apply_settings(&pack))
+    }
+
+    fn get_settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.call(py, |e| e.settings().clone())?;
+        settings_to_dict(py, &s)
+    }
+
+    fn listen_port(&self, py: Python<'_>) -> PyResult<u16> {
+        self.call(py, |e| e.listen_port())
+    }
+
+    fn is_listening(&self, py: Python<'_>) -> PyResult<bool> {
+        self.call(py, |e| e.is_listening())
+    }
+
+    fn pause(&self, py: Python<'_>) -> PyResult<()> {
+        self.call(py, |e| e.pause())
+    }
+
+    fn resume(&self, py: Python<'_>) -> PyResult<()> {
+        self.call(py, |e| e.resume())
+    }
+
+    fn is_paused(&self, py: Python<'_>) -> PyResult<bool> {
+        self.call(py, |e| e.is_paused())
+    }
+
+    fn add_torrent(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<PyTorrentHandle> {
+        let at = to_add_torrent(py, params)?;
+        let id = self
+            .call(py, move |e| e.add_torrent(at))?
+            .map_err(|err| PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value)))?;
+        Ok(self.handle(id))
+    }
+
+    /// Adds without waiting; the result comes as `add_torrent_alert`.
+    fn async_add_torrent(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<()> {
+        let at = to_add_torrent(py, params)?;
+        let ses = self.inner.clone();
+        py.detach(move || {
+            ses.post(move |e| {
+                let _ = e.add_torrent(at);
+            })
+        })
+        .map_err(|_| closed())
+    }
+
+    #[pyo3(signature = (handle, option = 0))]
+    fn remove_torrent(&self, py: Python<'_>, handle: &PyTorrentHandle, option: u32) -> PyResult<()> {
+        let Some(id) = handle.id() else {
+            return Err(crate::handle::invalid_handle());
+        };
+        let delete = option & 1 != 0;
+        self.call(py, move |e| {
+            e.remove_torrent(id, delete);
+        })
+    }
+
+    /// Accepts a `sha1_hash` or an `info_hash_t`; returns an invalid handle
+    /// when no torrent matches.
+    fn find_torrent(&self, py: Python<'_>, info_hash: &Bound<'_, PyAny>) -> PyResult<PyTorrentHandle> {
+        let ih = info_hash_from_py(info_hash)?;
+        Ok(match self.call(py, move |e| e.find_torrent(&ih))? {
+            Some(id) => self.handle(id),
+            None => PyTorrentHandle::invalid(),
+        })
+    }
+
+    fn get_torrents<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let ids = self.call(py, |e| e.torrent_ids())?;
+        PyList::new(py, ids.into_iter().map(|id| self.handle(id)))
+    }
+
+    #[pyo3(signature = (pred, flags = 0))]
+    fn get_torrent_status<'py>(&self, py: Python<'py>, pred: &Bound<'py, PyAny>, flags: u32) -> PyResult<Bound<'py, PyList>> {
+        let _ = flags;
+        let all = self.call(py, |e| {
+            e.torrent_ids()
+                .into_iter()
+                .filter_map(|id| e.status(id))
+                .collect::<Vec<_>>()
+        })?;
+        let out = PyList::empty(py);
+        let weak = Arc::downgrade(&self.inner);
+        for st in all {
+            let obj = Bound::new(py, PyTorrentStatus::new(st, weak.clone()))?;
+            if pred.call1((&obj,))?.is_truthy()? {
+                out.append(obj)?;
+            }
+        }
+        Ok(out)
+    }
+
+    #[pyo3(signature = (torrents, flags = 0))]
+    fn refresh_torrent_status<'py>(&self, py: Python<'py>, torrents: &Bound<'py, PyList>, flags: u32) -> PyResult<Bound<'py, PyList>> {
+        let _ = flags;
+        let mut ids = Vec::new();
+        for t in torrents.iter() {
+            let st = t.cast::<PyTorrentStatus>()?;
+            if let Some(id) = st.get().st.id {
+                ids.push(id);
+            }
+        }
+        let all = self.call(py, move |e| ids.into_iter().filter_map(|id| e.status(id)).collect::<Vec<_>>())?;
+        let weak = Arc::downgrade(&self.inner);
+        PyList::new(py, all.into_iter().map(|st| PyTorrentStatus::new(st, weak.clone())))
+    }
+
+    /// Posts a `state_update_alert` with the status of every torrent.
+    #[pyo3(signature = (flags = 0xffff_ffff))]
+    fn post_torrent_updates(&self, py: Python<'_>, flags: u32) -> PyResult<()> {
+        let _ = flags;
+        self.call(py, |e| e.post_torrent_updates())
+    }
+
+    fn pop_alerts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let alerts = self.inner.pop_alerts();
+        let weak = Arc::downgrade(&self.inner);
+        let out = PyList::empty(py);
+        for a in alerts {
+            out.append(alert_to_py(py, a, weak.clone())?)?;
+        }
+        Ok(out)
+    }
+
+    /// Waits up to `max_wait` milliseconds; returns whether an alert is waiting.
+    fn wait_for_alert(&self, py: Python<'_>, max_wait: i64) -> bool {
+        let ses = self.inner.clone();
+        let d = Duration::from_millis(max_wait.max(0) as u64);
+        py.detach(move || ses.wait_for_alert(d))
+    }
+
+    fn set_alert_fd(&self, fd: i32) {
+        self.inner.set_alert_fd(if fd < 0 { None } else { Some(fd) });
+    }
+
+    fn set_alert_mask(&self, py: Python<'_>, mask: u32) -> PyResult<()> {
+        let mut pack = SettingsPack::new();
+        pack.set_int(lt_settings::keys::ALERT_MASK, mask as i32);
+        self.call(py, move |e| e.apply_settings(&pack))
+    }
+
+    fn set_alert_queue_size_limit(&self, py: Python<'_>, n: i32) -> PyResult<i32> {
+        let mut pack = SettingsPack::new();
+        pack.set_int(lt_settings::keys::ALERT_QUEUE_SIZE, n);
+        self.call(py, move |e| {
+            let old = e.settings().get_int(lt_settings::keys::ALERT_QUEUE_SIZE);
+            e.apply_settings(&pack);
+            old
+        })
+    }
+
+    /// Posts a `session_stats_alert` with every metric.
+    fn post_session_stats(&self, py: Python<'_>) -> PyResult<()> {
+        self.call(py, |e| e.post_session_stats())
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySession>()?;
+    m.add_class::<PySessionParams>()?;
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! Per-torrent state held by the engine.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use lt_core::error::ErrorCode;
+use lt_core::{InfoHash, Sha1Hash, Sha256Hash};
+use lt_metainfo::FileStorage;
+use lt_picker::PiecePicker;
+use lt_storage::StorageId;
+
+use crate::alert::TorrentRef;
+use crate::peer_io::ConnId;
+use crate::types::{TorrentId, TorrentState, TorrentStatus};
+
+/// What the engine needs to know about a torrent's metadata. Implemented
+/// for `lt_metainfo::TorrentInfo`; tests implement it directly.
+pub trait Metadata: Send + Sync + 'static {
+    fn files(&self) -> &FileStorage;
+    fn info_hashes(&self) -> InfoHash;
+    fn name(&self) -> &str;
+    /// The SHA-1 of piece `i` (v1 and hybrid torrents).
+    fn v1_piece_hash(&self, i: u32) -> Option<Sha1Hash>;
+    /// The expected v2 merkle root of piece `i`'s blocks, with the number of
+    /// leaves it covers (v2 and hybrid torrents).
+    fn v2_piece_root(&self, i: u32) -> Option<(Sha256Hash, u32)>;
+}
+
+/// `torrent_flags_t` bits the engine reads.
+pub mod flags {
+    pub const SEED_MODE: u64 = 1;
+    pub const UPLOAD_MODE: u64 = 2;
+    pub const SHARE_MODE: u64 = 4;
+    pub const APPLY_IP_FILTER: u64 = 8;
+    pub const PAUSED: u64 = 16;
+    pub const AUTO_MANAGED: u64 = 32;
+    pub const DUPLICATE_IS_ERROR: u64 = 64;
+    pub const UPDATE_SUBSCRIBE: u64 = 128;
+    pub const SUPER_SEEDING: u64 = 256;
+    pub const SEQUENTIAL_DOWNLOAD: u64 = 512;
+    pub const STOP_WHEN_READY: u64 = 1024;
+    pub const OVERRIDE_TRACKERS: u64 = 2048;
+    pub const OVERRIDE_WEB_SEEDS: u64 = 4096;
+    pub const NEED_SAVE_RESUME: u64 = 8192;
+    pub const DISABLE_DHT: u64 = 524288;
+    pub const DISABLE_LSD: u64 = 1048576;
+    pub const DISABLE_PEX: u64 = 2097152;
+    pub const NO_VERIFY_FILES: u64 = 4194304;
+    pub const DEFAULT_DONT_DOWNLOAD: u64 = 8388608;
+    pub const I2P_TORRENT: u64 = 16777216;
+}
+
+/// What a user asks for when adding a torrent.
+pub struct AddTorrent {
+    pub meta: Arc<dyn Metadata>,
+    pub save_path: String,
+    pub flags: u64,
+    /// Peers to connect to once the torrent is ready.
+    pub peers: Vec<SocketAddr>,
+    pub file_priorities: Vec<u8>,
+    pub piece_priorities: Vec<u8>,
+    pub upload_limit: i32,
+    pub download_limit: i32,
+    pub max_connections: i32,
+    pub max_uploads: i32,
+    /// Tracker URLs with their tiers.
+    pub trackers: Vec<(String, u8)>,
+}
+
+pub(crate) struct Torrent {
+    pub id: TorrentId,
+    pub meta: Arc<dyn Metadata>,
+    pub save_path: String,
+    pub storage: StorageId,
+    pub picker: PiecePicker,
+    pub state: TorrentState,
+    pub flags: u64,
+    pub error: Option<ErrorCode>,
+    pub error_file: i32,
+    pub peers: HashSet<ConnId>,
+    /// Addresses to connect to.
+    pub candidates: VecDeque<SocketAddr>,
+    /// Addresses we know (connected or not), to avoid duplicates.
+    pub known: HashSet<SocketAddr>,
+    /// Addresses that sent data failing the hash check.
+    pub banned: HashSet<std::net::IpAddr>,
+    /// Pieces being hashed.
+    pub hashing: HashSet<u32>,
+    /// Peers that sent blocks of each downloading piece (for banning).
+    pub contributors: HashMap<u32, HashSet<ConnId>>,
+    pub checking_progress: f32,
+    pub file_priorities: Vec<u8>,
+    pub added_time: i64,
+    pub completed_time: i64,
+    pub finished_at: Option<Instant>,
+    pub started_at: Instant,
+    pub total_payload_download: i64,
+    pub total_payload_upload: i64,
+    pub total_download: i64,
+    pub total_upload: i64,
+    pub total_failed_bytes: i64,
+    pub total_redundant_bytes: i64,
+    pub upload_limit: i32,
+    pub download_limit: i32,
+    pub max_connections: i32,
+    pub max_uploads: i32,
+    pub rates: Rates,
+    pub trackers: Vec<(String, u8)>,
+}
+
+/// Byte rates over a sliding window, updated once a second.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Rates {
+    pub download: i32,
+    pub upload: i32,
+    pub payload_download: i32,
+    pub payload_upload: i32,
+    last_totals: [i64; 4],
+}
+
+impl Rates {
+    /// Folds in the totals at the end of a tick of `secs` seconds.
+    pub fn update(&mut self, totals: [i64; 4], secs: f64) {
+        let rate = |i: usize, prev: i32| -> i32 {
+            let delta = (totals[i] - self.last_totals[i]).max(0) as f64 / secs.max(0.001);
+            // Exponential smoothing, as a client's rate display expects.
+            (prev as f64 * 0.5 + delta * 0.5) as i32
+        };
+        self.download = rate(0, self.download);
+        self.upload = rate(1, self.upload);
+        self.payload_download = rate(2, self.payload_download);
+        self.payload_upload = rate(3, self.payload_upload);
+        self.last_totals = totals;
+    }
+}
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Torrent {
+    pub fn torrent_ref(&self) -> TorrentRef {
+        TorrentRef {
+            id: self.id,
+            name: self.meta.name().to_owned(),
+            info_hashes: self.meta.info_hashes(),
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.flags & flags::PAUSED != 0
+    }
+
+    pub fn is_seed(&self) -> bool {
+        self.picker.is_seeding()
+    }
+
+    /// Whether the torrent wants to download (has wanted pieces missing).
+    pub fn is_finished(&self) -> bool {
+        self.picker.is_finished()
+    }
+
+    pub fn is_active(&self) -> bool {
+        !self.is_paused()
+            && self.error.is_none()
+            && matches!(
+                self.state,
+                TorrentState::Downloading | TorrentState::Finished | TorrentState::Seeding
+            )
+    }
+
+    pub fn status(&self, num_peers: i32, num_seeds: i32, num_uploads: i32) -> TorrentStatus {
+        let fs = self.meta.files();
+        let total = fs.total_size();
+        let total_done = self.picker.bytes_done() as i64;
+        let n = self.picker.num_pieces();
+        let pieces: Vec<bool> = (0..n).map(|i| self.picker.have_piece(i)).collect();
+        let wanted: i64 = (0..n)
+            .filter(|&i| self.picker.piece_priority(i) > 0)
+            .map(|i| self.picker.piece_size(i) as i64)
+            .sum();
+        let wanted_done: i64 = (0..n)
+            .filter(|&i| self.picker.piece_priority(i) > 0 && self.picker.have_piece(i))
+            .map(|i| self.picker.piece_size(i) as i64)
+            .sum();
+        let progress = match self.state {
+            TorrentState::CheckingFiles | TorrentState::CheckingResumeData => {
+                self.checking_progress
+            }
+            _ if total == 0 => 1.0,
+            _ => (total_done as f64 / total as f64) as f32,
+        };
+        let now = Instant::now();
+        TorrentStatus {
+            id: Some(self.id),
+            info_hashes: self.meta.info_hashes(),
+            name: self.meta.name().to_owned(),
+            save_path: self.save_path.clone(),
+            state: self.state,
+            flags: self.flags,
+            paused: self.is_paused(),
+            auto_managed: self.flags & flags::AUTO_MANAGED != 0,
+            is_finished: self.is_finished(),
+            is_seeding: self.is_seed(),
+            has_metadata: true,
+            seed_mode: self.flags & flags::SEED_MODE != 0,
+            upload_mode: self.flags & flags::UPLOAD_MODE != 0,
+            share_mode: self.flags & flags::SHARE_MODE != 0,
+            super_seeding: self.flags & flags::SUPER_SEEDING != 0,
+            sequential_download: self.flags & flags::SEQUENTIAL_DOWNLOAD != 0,
+            stop_when_ready: self.flags & flags::STOP_WHEN_READY != 0,
+            ip_filter_applies: self.flags & flags::APPLY_IP_FILTER != 0,
+            need_save_resume: self.flags & flags::NEED_SAVE_RESUME != 0,
+            progress,
+            progress_ppm: (progress as f64 * 1_000_000.0) as i32,
+            error: self.error.clone(),
+            error_file: self.error_file,
+            total_download: self.total_download,
+            total_upload: self.total_upload,
+            total_payload_download: self.total_payload_download,
+            total_payload_upload: self.total_payload_upload,
+            total_failed_bytes: self.total_failed_bytes,
+            total_redundant_bytes: self.total_redundant_bytes,
+            all_time_download: self.total_payload_download,
+            all_time_upload: self.total_payload_upload,
+            total_done,
+            total,
+            total_wanted_done: wanted_done,
+            total_wanted: wanted,
+            download_rate: self.rates.download,
+            upload_rate: self.rates.upload,
+            download_payload_rate: self.rates.payload_download,
+            upload_payload_rate: self.rates.payload_upload,
+            num_seeds,
+            num_peers,
+            num_complete: -1,
+            num_incomplete: -1,
+            list_seeds: num_seeds,
+            list_peers: self.known.len() as i32,
+            connect_candidates: self.candidates.len() as i32,
+            num_pieces: self.picker.num_have() as i32,
+            pieces,
+            verified_pieces: Vec::new(),
+            distributed_copies: -1.0,
+            distributed_full_copies: -1,
+            distributed_fraction: -1,
+            block_size: lt_picker::BLOCK_SIZE as i32,
+            num_uploads,
+            num_connections: num_peers,
+            uploads_limit: self.max_uploads,
+            connections_limit: self.max_connections,
+            download_limit: self.download_limit,
+            upload_limit: self.upload_limit,
+            added_time: self.added_time,
+            completed_time: self.completed_time,
+            active_duration: now.duration_since(self.started_at),
+            finished_duration: self
+                .finished_at
+                .map(|t| now.duration_since(t))
+                .unwrap_or_default(),
+            seeding_duration: if self.is_seed() {
+                self.finished_at
+                    .map(|t| now.duration_since(t))
+                    .unwrap_or_default()
+            } else {
+                Default::default()
+            },
+            ..Default::default()
+        }
+    }
+}
+
+impl Metadata for lt_metainfo::TorrentInfo {
+    fn files(&self) -> &FileStorage {
+        lt_metainfo::TorrentInfo::files(self)
+    }
+
+    fn info_hashes(&self) -> InfoHash {
+        lt_metainfo::TorrentInfo::info_hashes(self)
+    }
+
+    fn name(&self) -> &str {
+        lt_metainfo::TorrentInfo::name(self)
+    }
+
+    fn v1_piece_hash(&self, i: u32) -> Option<Sha1Hash> {
+        (self.has_v1_hashes() && (i as i64) < self.num_pieces() as i64)
+            .then(|| self.hash_for_piece(i as i32))
+    }
+
+    fn v2_piece_root(&self, i: u32) -> Option<(Sha256Hash, u32)> {
+        let fs = lt_metainfo::TorrentInfo::files(self);
+        let file = fs.file_index_at_piece(i as i32)?;
+        let layer = self.piece_layer(file);
+        if layer.is_empty() {
+            // A file of at most one piece has no piece layer: the piece's
+            // tree is the file's tree.
+            let leaves = lt_metainfo::file_storage::merkle_num_leafs(fs.file_num_blocks(file) as i64);
+            return Some((fs.root(file), u32::try_from(leaves).ok()?));
+        }
+        let k = (i as usize).checked_sub(fs.piece_index_at_file(file).max(0) as usize)?;
+        let h = layer.get(k * 32..k * 32 + 32)?;
+        let blocks = (fs.piece_length() as u32 / lt_picker::BLOCK_SIZE).max(1);
+        Some((Sha256Hash::from_slice(h).ok()?, blocks))
+    }
+}
