@@ -391,6 +391,16 @@ impl TorrentInfo {
                     return Err(MetainfoError::InconsistentFiles);
                 }
                 ti.multifile = info.get_list(b"files").is_some();
+                // the v1 list is authoritative for the layout (it decides
+                // whether the last file is padded); it takes the v2 roots
+                let mut v1fs = v1.fs;
+                for i in v1fs.file_range() {
+                    if i < files.num_files() {
+                        v1fs.set_root(i, (!files.root(i).is_zero()).then(|| files.root(i)));
+                    }
+                }
+                v1fs.set_v2(true);
+                files = v1fs;
             } else {
                 ti.multifile = !(files.num_files() <= 2 && files.file_path(0, "") == files.name());
             }
@@ -984,10 +994,19 @@ fn add_v2_file(
 /// Whether the v1 file list of a hybrid torrent describes the same files
 /// as its v2 file tree.
 fn files_compatible(a: &FileStorage, b: &FileStorage) -> bool {
-    if a.num_files() != b.num_files() || a.total_size() != b.total_size() {
+    // a padding file at the very end is optional
+    let len = |fs: &FileStorage| {
+        let n = fs.num_files();
+        if n > 0 && fs.pad_file_at(n - 1) {
+            n - 1
+        } else {
+            n
+        }
+    };
+    if len(a) != len(b) {
         return false;
     }
-    a.file_range().all(|i| {
+    (0..len(a)).all(|i| {
         a.file_size(i) == b.file_size(i)
             && a.pad_file_at(i) == b.pad_file_at(i)
             && (a.pad_file_at(i) || a.file_path(i, "") == b.file_path(i, ""))
