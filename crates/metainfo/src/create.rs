@@ -334,9 +334,10 @@ impl CreateTorrent {
 
     /// A creator that re-creates an existing torrent: its files, v1 piece
     /// hashes, trackers, web seeds, nodes, comment, creator, creation date
-    /// and private flag; the info dictionary is written back byte for byte.
-    /// Like libtorrent, v2 piece layers are not carried over, and a v2-only
-    /// torrent cannot be generated again (`MissingHash`).
+    /// and private flag, v2 piece layers; the info dictionary is written
+    /// back byte for byte. When a file's piece layer is missing from `ti`
+    /// the piece layers are left out (v2-only: `MissingHash`), as libtorrent
+    /// does.
     pub fn from_torrent_info(ti: &TorrentInfo) -> (FileStorage, CreateTorrent) {
         let fs = ti.files().clone();
         let mut fl = 0;
@@ -370,6 +371,36 @@ impl CreateTorrent {
         ct.creator = ti.creator().to_owned();
         ct.creation_date = ti.creation_date();
         ct.private = ti.private();
+        if ti.v2() {
+            let pl = i64::from(fs.piece_length()).max(1);
+            for i in 0..fs.num_files() {
+                let size = fs.file_size(i);
+                if fs.pad_file_at(i) || size <= pl {
+                    continue;
+                }
+                // libtorrent files a piece layer under the first file with
+                // its root only, so a second file with the same content has
+                // none (and the layers are then left out, see generate)
+                if fs.file_index_for_root(&fs.root(i)) != Some(i) {
+                    continue;
+                }
+                let layer = ti.piece_layer(i);
+                let want = ((size + pl - 1) / pl) as usize * 32;
+                if layer.len() != want {
+                    continue;
+                }
+                let piece_layer = layer
+                    .chunks_exact(32)
+                    .filter_map(|c| Sha256Hash::from_slice(c).ok())
+                    .collect();
+                if let Some(slot) = ct.trees.get_mut(i) {
+                    *slot = Some(FileTree {
+                        root: fs.root(i),
+                        piece_layer,
+                    });
+                }
+            }
+        }
         ct.raw_info = Some(ti.info_section().to_vec());
         (fs, ct)
     }
@@ -647,8 +678,33 @@ impl CreateTorrent {
         let mut info = dict();
         let mut top = dict();
         if let Some(raw) = &self.raw_info {
-            if !v1 {
-                return Err(CreateError::MissingHash);
+            // a re-created torrent: the info dictionary as it was, and the
+            // piece layers carried over when every file that needs one has
+            // it (a v2-only torrent cannot do without them)
+            if v2 {
+                let mut layers = dict();
+                let mut complete = true;
+                let pl = i64::from(self.piece_length).max(1);
+                for i in 0..fs.num_files() {
+                    if fs.pad_file_at(i) || fs.file_size(i) <= pl {
+                        continue;
+                    }
+                    match self.trees.get(i).and_then(|t| t.as_ref()) {
+                        Some(t) => {
+                            let mut layer = Vec::with_capacity(t.piece_layer.len() * 32);
+                            for h in &t.piece_layer {
+                                layer.extend_from_slice(&h.0);
+                            }
+                            layers.insert(t.root.0.to_vec(), Value::Bytes(layer));
+                        }
+                        None => complete = false,
+                    }
+                }
+                if complete {
+                    top.insert(b"piece layers".to_vec(), Value::Dict(layers));
+                } else if !v1 {
+                    return Err(CreateError::MissingHash);
+                }
             }
             let doc = lt_bencode::decode(raw).map_err(|_| CreateError::MissingHash)?;
             top.insert(b"info".to_vec(), doc.root().to_value());
@@ -1225,20 +1281,8 @@ mod tests {
                 ct.file_tree(0).map(|t| t.root).unwrap_or_default()
             );
             let (fs2, ct2) = CreateTorrent::from_torrent_info(&ti);
-            let again = ct2.generate_buf(&fs2);
-            if f == flags::V2_ONLY {
-                assert!(matches!(again, Err(CreateError::MissingHash)));
-            } else if f == flags::V1_ONLY {
-                assert_eq!(again.unwrap(), buf);
-            } else {
-                // same torrent without the piece layers
-                let again = again.unwrap();
-                assert!(again.len() < buf.len());
-                assert_eq!(
-                    TorrentInfo::from_bytes(&again).unwrap().info_hashes(),
-                    ti.info_hashes()
-                );
-            }
+            let again = ct2.generate_buf(&fs2).unwrap();
+            assert_eq!(again, buf);
         }
     }
 }

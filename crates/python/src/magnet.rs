@@ -73,12 +73,19 @@ fn parse_magnet_uri_dict<'py>(py: Python<'py>, uri: &str) -> PyResult<Bound<'py,
     d.set_item("trackers", p.trackers.clone())?;
     d.set_item("dht_nodes", p.dht_nodes.clone())?;
     let ih = m.info_hashes;
-    let full: &[u8] = if ih.has_v2() { ih.v2.as_bytes() } else { ih.v1.as_bytes() };
+    let full: &[u8] = if ih.has_v2() {
+        ih.v2.as_bytes()
+    } else {
+        ih.v1.as_bytes()
+    };
     d.set_item("info_hashes", PyBytes::new(py, full))?;
     d.set_item("info_hash", PyBytes::new(py, ih.best().as_bytes()))?;
     d.set_item("name", &p.name)?;
     d.set_item("save_path", "")?;
-    d.set_item("storage_mode", crate::enums::enum_to_py(py, "storage_mode_t", 1)?)?;
+    d.set_item(
+        "storage_mode",
+        crate::enums::enum_to_py(py, "storage_mode_t", 1)?,
+    )?;
     d.set_item("url", "")?;
     d.set_item("flags", p.flags)?;
     let _ = DEFAULT_FLAGS;
@@ -86,7 +93,9 @@ fn parse_magnet_uri_dict<'py>(py: Python<'py>, uri: &str) -> PyResult<Bound<'py,
 }
 
 fn peer_addr(host: &str, port: u16) -> Option<SocketAddr> {
-    host.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, port))
+    host.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, port))
 }
 
 /// `make_magnet_uri(torrent_info | add_torrent_params)`. A torrent handle
@@ -131,9 +140,21 @@ fn make_magnet_uri(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<String> {
             name,
             trackers: p.trackers.iter().map(|s| s.as_str()).collect(),
             url_seeds: p.url_seeds.iter().map(|s| s.as_str()).collect(),
-            peers: p.peers.iter().filter_map(|(h, port)| peer_addr(h, *port)).collect(),
-            dht_nodes: p.dht_nodes.iter().map(|(h, port)| (h.as_str(), *port as i32)).collect(),
-            file_priorities: p.file_priorities.iter().map(|&x| x.clamp(0, 255) as u8).collect(),
+            peers: p
+                .peers
+                .iter()
+                .filter_map(|(h, port)| peer_addr(h, *port))
+                .collect(),
+            dht_nodes: p
+                .dht_nodes
+                .iter()
+                .map(|(h, port)| (h.as_str(), *port as i32))
+                .collect(),
+            file_priorities: p
+                .file_priorities
+                .iter()
+                .map(|&x| x.clamp(0, 255) as u8)
+                .collect(),
         };
         return Ok(magnet::make_magnet_uri(&src));
     }

@@ -12,16 +12,16 @@ use std::collections::BTreeMap;
 
 use lt_core::{InfoHash, Sha1Hash};
 use lt_metainfo::{
-    FileFlags, FileStorage, LoadLimits, MetainfoError, NewFile, TorrentInfo, Tracker, TrackerSource, WebSeed,
-    WebSeedKind,
+    FileFlags, FileStorage, LoadLimits, MetainfoError, NewFile, TorrentInfo, Tracker,
+    TrackerSource, WebSeed, WebSeedKind,
 };
 use pyo3::exceptions::{PyDeprecationWarning, PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::hashes::{
-    info_hash_from_py, info_hash_to_py, sha1_from_py, sha1_to_py, sha256_from_py, sha256_to_py, PyInfoHash,
-    PySha1Hash, PySha256Hash,
+    info_hash_from_py, info_hash_to_py, sha1_from_py, sha1_to_py, sha256_from_py, sha256_to_py,
+    PyInfoHash, PySha1Hash, PySha256Hash,
 };
 
 /// The exception the reference raises for a torrent that fails to load.
@@ -177,7 +177,9 @@ impl PyFileStorage {
         }
         let p = path_arg(path)?;
         let Some(size) = size else {
-            return Err(PyTypeError::new_err("add_file() missing required argument 'size'"));
+            return Err(PyTypeError::new_err(
+                "add_file() missing required argument 'size'",
+            ));
         };
         let link = match linkpath {
             Some(l) => path_arg(l)?,
@@ -206,8 +208,18 @@ impl PyFileStorage {
 
     fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         deprecated(py, c"__iter__ is deprecated")?;
-        let items: Vec<PyFileEntry> = self.inner.file_range().map(|i| file_entry_of(&self.inner, i)).collect();
-        let list = PyList::new(py, items.into_iter().map(|e| Bound::new(py, e)).collect::<PyResult<Vec<_>>>()?)?;
+        let items: Vec<PyFileEntry> = self
+            .inner
+            .file_range()
+            .map(|i| file_entry_of(&self.inner, i))
+            .collect();
+        let list = PyList::new(
+            py,
+            items
+                .into_iter()
+                .map(|e| Bound::new(py, e))
+                .collect::<PyResult<Vec<_>>>()?,
+        )?;
         Ok(list.try_iter()?.into_any().unbind())
     }
 
@@ -234,17 +246,27 @@ impl PyFileStorage {
         Ok(self.inner.file_offset(file_index(&self.inner, index)?))
     }
     fn file_name(&self, index: i64) -> PyResult<String> {
-        Ok(self.inner.file_name(file_index(&self.inner, index)?).to_owned())
+        Ok(self
+            .inner
+            .file_name(file_index(&self.inner, index)?)
+            .to_owned())
     }
     fn file_flags(&self, index: i64) -> PyResult<u8> {
-        Ok(self.inner.file_flags(file_index(&self.inner, index)?).bits())
+        Ok(self
+            .inner
+            .file_flags(file_index(&self.inner, index)?)
+            .bits())
     }
     fn file_absolute_path(&self, index: i64) -> PyResult<bool> {
-        Ok(self.inner.file_absolute_path(file_index(&self.inner, index)?))
+        Ok(self
+            .inner
+            .file_absolute_path(file_index(&self.inner, index)?))
     }
     #[pyo3(signature = (idx, save_path = ""))]
     fn file_path(&self, idx: i64, save_path: &str) -> PyResult<String> {
-        Ok(self.inner.file_path(file_index(&self.inner, idx)?, save_path))
+        Ok(self
+            .inner
+            .file_path(file_index(&self.inner, idx)?, save_path))
     }
     fn rename_file(&mut self, index: i64, new_filename: &Bound<'_, PyAny>) -> PyResult<()> {
         let i = file_index(&self.inner, index)?;
@@ -278,7 +300,9 @@ impl PyFileStorage {
         Ok(self.inner.piece_size(piece_index(&self.inner, index)?))
     }
     fn file_index_at_offset(&self, offset: i64) -> i64 {
-        self.inner.file_index_at_offset(offset).map_or(-1, |i| i as i64)
+        self.inner
+            .file_index_at_offset(offset)
+            .map_or(-1, |i| i as i64)
     }
     fn file_index_at_piece(&self, piece: i64) -> PyResult<i64> {
         let p = piece_index(&self.inner, piece)?;
@@ -286,10 +310,15 @@ impl PyFileStorage {
     }
     fn last_file_index_at_piece(&self, piece: i64) -> PyResult<i64> {
         let p = piece_index(&self.inner, piece)?;
-        Ok(self.inner.last_file_index_at_piece(p).map_or(-1, |i| i as i64))
+        Ok(self
+            .inner
+            .last_file_index_at_piece(p)
+            .map_or(-1, |i| i as i64))
     }
     fn piece_index_at_file(&self, index: i64) -> PyResult<i32> {
-        Ok(self.inner.piece_index_at_file(file_index(&self.inner, index)?))
+        Ok(self
+            .inner
+            .piece_index_at_file(file_index(&self.inner, index)?))
     }
     fn set_name(&mut self, name: &Bound<'_, PyAny>) -> PyResult<()> {
         let n = path_arg(name)?;
@@ -569,28 +598,40 @@ fn load_ti(arg: &Bound<'_, PyAny>, limits: Option<&Bound<'_, PyAny>>) -> PyResul
         return Ok(TorrentInfo::from_info_hash(info_hash_from_py(arg)?));
     }
     if arg.cast::<PySha1Hash>().is_ok() {
-        return Ok(TorrentInfo::from_info_hash(InfoHash::from_v1(sha1_from_py(arg)?)));
+        return Ok(TorrentInfo::from_info_hash(InfoHash::from_v1(
+            sha1_from_py(arg)?,
+        )));
     }
     if arg.cast::<PySha256Hash>().is_ok() {
-        return Ok(TorrentInfo::from_info_hash(InfoHash::from_v2(sha256_from_py(arg)?)));
+        return Ok(TorrentInfo::from_info_hash(InfoHash::from_v2(
+            sha256_from_py(arg)?,
+        )));
     }
     let lim = limits_from_dict(limits)?;
     if let Ok(b) = arg.cast::<PyBytes>() {
         let data = b.as_bytes().to_vec();
-        return py.detach(|| TorrentInfo::from_bytes_with(&data, &lim)).map_err(metainfo_err);
+        return py
+            .detach(|| TorrentInfo::from_bytes_with(&data, &lim))
+            .map_err(metainfo_err);
     }
     if let Ok(b) = arg.cast::<PyByteArray>() {
         let data = b.to_vec();
-        return py.detach(|| TorrentInfo::from_bytes_with(&data, &lim)).map_err(metainfo_err);
+        return py
+            .detach(|| TorrentInfo::from_bytes_with(&data, &lim))
+            .map_err(metainfo_err);
     }
     if let Ok(s) = arg.cast::<PyString>() {
         let path = std::path::PathBuf::from(s.to_cow()?.into_owned());
-        return py.detach(|| TorrentInfo::from_file(&path, &lim)).map_err(metainfo_err);
+        return py
+            .detach(|| TorrentInfo::from_file(&path, &lim))
+            .map_err(metainfo_err);
     }
     if arg.cast::<PyDict>().is_ok() {
         let enc = native(py)?.getattr("bencode")?.call1((arg,))?;
         let data = enc.cast::<PyBytes>()?.as_bytes().to_vec();
-        return py.detach(|| TorrentInfo::from_bytes_with(&data, &lim)).map_err(metainfo_err);
+        return py
+            .detach(|| TorrentInfo::from_bytes_with(&data, &lim))
+            .map_err(metainfo_err);
     }
     Err(PyTypeError::new_err(format!(
         "torrent_info() argument must be a file path, bytes, a dict, an info-hash or a torrent_info, not {}",
@@ -628,11 +669,15 @@ impl PyTorrentInfo {
             }
         }
         match pos.as_slice() {
-            [a] => Ok(PyTorrentInfo { inner: load_ti(a, None)? }),
+            [a] => Ok(PyTorrentInfo {
+                inner: load_ti(a, None)?,
+            }),
             [a, l] => Ok(PyTorrentInfo {
                 inner: load_ti(a, Some(l))?,
             }),
-            _ => Err(PyTypeError::new_err("torrent_info() takes 1 or 2 arguments")),
+            _ => Err(PyTypeError::new_err(
+                "torrent_info() takes 1 or 2 arguments",
+            )),
         }
     }
 
@@ -685,7 +730,9 @@ impl PyTorrentInfo {
     }
     fn map_file(&self, file: i64, offset: i64, size: i32) -> PyResult<PyPeerRequest> {
         let i = file_index(self.inner.files(), file)?;
-        Ok(peer_request_of(self.inner.files().map_file(i, offset, size)))
+        Ok(peer_request_of(
+            self.inner.files().map_file(i, offset, size),
+        ))
     }
 
     fn num_files(&self) -> usize {
@@ -698,7 +745,9 @@ impl PyTorrentInfo {
         self.inner.piece_length()
     }
     fn piece_size(&self, index: i64) -> PyResult<i32> {
-        Ok(self.inner.piece_size(piece_index(self.inner.files(), index)?))
+        Ok(self
+            .inner
+            .piece_size(piece_index(self.inner.files(), index)?))
     }
     fn total_size(&self) -> i64 {
         self.inner.total_size()
@@ -769,7 +818,11 @@ impl PyTorrentInfo {
         self.inner.collections().to_vec()
     }
     fn similar_torrents<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PySha1Hash>>> {
-        self.inner.similar_torrents().iter().map(|h| sha1_to_py(py, *h)).collect()
+        self.inner
+            .similar_torrents()
+            .iter()
+            .map(|h| sha1_to_py(py, *h))
+            .collect()
     }
     fn nodes(&self, py: Python<'_>) -> PyResult<Vec<(String, i64)>> {
         deprecated(py, c"nodes() is deprecated")?;
@@ -789,7 +842,12 @@ impl PyTorrentInfo {
         Ok(PyList::new(py, v)?.try_iter()?.into_any().unbind())
     }
     #[pyo3(signature = (url, tier = 0, source = None))]
-    fn add_tracker(&mut self, url: &str, tier: i64, source: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn add_tracker(
+        &mut self,
+        url: &str,
+        tier: i64,
+        source: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let src = match source {
             Some(s) => s.extract::<i64>()?,
             None => 2,
@@ -805,31 +863,61 @@ impl PyTorrentInfo {
     }
     fn web_seeds<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         deprecated(py, c"web_seeds() is deprecated")?;
-        self.inner.web_seeds().iter().map(|w| web_seed_dict(py, w)).collect()
+        self.inner
+            .web_seeds()
+            .iter()
+            .map(|w| web_seed_dict(py, w))
+            .collect()
     }
     fn set_web_seeds(&mut self, seeds: &Bound<'_, PyList>) -> PyResult<()> {
         let mut out = Vec::new();
         for s in seeds.iter() {
             let d = s.cast::<PyDict>()?;
-            let url: String = d.get_item("url")?.map(|v| v.extract()).transpose()?.unwrap_or_default();
-            let auth: String = d.get_item("auth")?.map(|v| v.extract()).transpose()?.unwrap_or_default();
-            let kind: i64 = d.get_item("type")?.map(|v| v.extract()).transpose()?.unwrap_or(0);
+            let url: String = d
+                .get_item("url")?
+                .map(|v| v.extract())
+                .transpose()?
+                .unwrap_or_default();
+            let auth: String = d
+                .get_item("auth")?
+                .map(|v| v.extract())
+                .transpose()?
+                .unwrap_or_default();
+            let kind: i64 = d
+                .get_item("type")?
+                .map(|v| v.extract())
+                .transpose()?
+                .unwrap_or(0);
             out.push(WebSeed {
                 url,
                 auth,
                 extra_headers: Vec::new(),
-                kind: if kind == 1 { WebSeedKind::HttpSeed } else { WebSeedKind::UrlSeed },
+                kind: if kind == 1 {
+                    WebSeedKind::HttpSeed
+                } else {
+                    WebSeedKind::UrlSeed
+                },
             });
         }
         self.inner.set_web_seeds(out);
         Ok(())
     }
     #[pyo3(signature = (url, extern_auth = "", extra_headers = None))]
-    fn add_url_seed(&mut self, url: &str, extern_auth: &str, extra_headers: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn add_url_seed(
+        &mut self,
+        url: &str,
+        extern_auth: &str,
+        extra_headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         self.add_seed(url, extern_auth, extra_headers, WebSeedKind::UrlSeed)
     }
     #[pyo3(signature = (url, extern_auth = "", extra_headers = None))]
-    fn add_http_seed(&mut self, url: &str, extern_auth: &str, extra_headers: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn add_http_seed(
+        &mut self,
+        url: &str,
+        extern_auth: &str,
+        extra_headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         self.add_seed(url, extern_auth, extra_headers, WebSeedKind::HttpSeed)
     }
 }
@@ -1089,7 +1177,11 @@ impl PyAddTorrentParams {
 
 #[pyfunction]
 #[pyo3(signature = (buffer, cfg = None))]
-fn load_torrent_buffer(py: Python<'_>, buffer: &Bound<'_, PyAny>, cfg: Option<&Bound<'_, PyAny>>) -> PyResult<PyAddTorrentParams> {
+fn load_torrent_buffer(
+    py: Python<'_>,
+    buffer: &Bound<'_, PyAny>,
+    cfg: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyAddTorrentParams> {
     let lim = limits_from_dict(cfg)?;
     let data: Vec<u8> = if let Ok(b) = buffer.cast::<PyBytes>() {
         b.as_bytes().to_vec()
@@ -1100,27 +1192,41 @@ fn load_torrent_buffer(py: Python<'_>, buffer: &Bound<'_, PyAny>, cfg: Option<&B
     } else {
         return Err(PyTypeError::new_err("load_torrent_buffer() expects bytes"));
     };
-    let ti = py.detach(|| TorrentInfo::from_bytes_with(&data, &lim)).map_err(metainfo_err)?;
+    let ti = py
+        .detach(|| TorrentInfo::from_bytes_with(&data, &lim))
+        .map_err(metainfo_err)?;
     PyAddTorrentParams::from_torrent(py, ti)
 }
 
 #[pyfunction]
 #[pyo3(signature = (filename, cfg = None))]
-fn load_torrent_file(py: Python<'_>, filename: &str, cfg: Option<&Bound<'_, PyAny>>) -> PyResult<PyAddTorrentParams> {
+fn load_torrent_file(
+    py: Python<'_>,
+    filename: &str,
+    cfg: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyAddTorrentParams> {
     let lim = limits_from_dict(cfg)?;
     let path = std::path::PathBuf::from(filename);
-    let ti = py.detach(|| TorrentInfo::from_file(&path, &lim)).map_err(metainfo_err)?;
+    let ti = py
+        .detach(|| TorrentInfo::from_file(&path, &lim))
+        .map_err(metainfo_err)?;
     PyAddTorrentParams::from_torrent(py, ti)
 }
 
 /// `load_torrent_parsed(dict)`: a decoded torrent (as `bdecode` returns).
 #[pyfunction]
 #[pyo3(signature = (torrent, cfg = None))]
-fn load_torrent_parsed(py: Python<'_>, torrent: &Bound<'_, PyAny>, cfg: Option<&Bound<'_, PyAny>>) -> PyResult<PyAddTorrentParams> {
+fn load_torrent_parsed(
+    py: Python<'_>,
+    torrent: &Bound<'_, PyAny>,
+    cfg: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyAddTorrentParams> {
     let lim = limits_from_dict(cfg)?;
     let enc = native(py)?.getattr("bencode")?.call1((torrent,))?;
     let data = enc.cast::<PyBytes>()?.as_bytes().to_vec();
-    let ti = py.detach(|| TorrentInfo::from_bytes_with(&data, &lim)).map_err(metainfo_err)?;
+    let ti = py
+        .detach(|| TorrentInfo::from_bytes_with(&data, &lim))
+        .map_err(metainfo_err)?;
     PyAddTorrentParams::from_torrent(py, ti)
 }
 
@@ -1145,9 +1251,12 @@ fn torrent_file_bytes(py: Python<'_>, atp: &PyAddTorrentParams) -> PyResult<Vec<
     // `announce-list` grouped by tier
     if atp.trackers.len() == 1 {
         if let Some(t) = atp.trackers.first() {
-            entries.insert(b"announce", enc(&|e| {
-                e.bytes(t.as_bytes());
-            }));
+            entries.insert(
+                b"announce",
+                enc(&|e| {
+                    e.bytes(t.as_bytes());
+                }),
+            );
         }
     } else if atp.trackers.len() > 1 {
         let mut tiers: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
@@ -1155,42 +1264,57 @@ fn torrent_file_bytes(py: Python<'_>, atp: &PyAddTorrentParams) -> PyResult<Vec<
             let tier = atp.tracker_tiers.get(i).copied().unwrap_or(0);
             tiers.entry(tier).or_default().push(t);
         }
-        entries.insert(b"announce-list", enc(&|e| {
-            e.begin_list();
-            for urls in tiers.values() {
+        entries.insert(
+            b"announce-list",
+            enc(&|e| {
                 e.begin_list();
-                for u in urls {
-                    e.bytes(u.as_bytes());
+                for urls in tiers.values() {
+                    e.begin_list();
+                    for u in urls {
+                        e.bytes(u.as_bytes());
+                    }
+                    e.end();
                 }
                 e.end();
-            }
-            e.end();
-        }));
+            }),
+        );
     }
     if !atp.comment.is_empty() {
-        entries.insert(b"comment", enc(&|e| {
-            e.bytes(atp.comment.as_bytes());
-        }));
+        entries.insert(
+            b"comment",
+            enc(&|e| {
+                e.bytes(atp.comment.as_bytes());
+            }),
+        );
     }
     if !atp.created_by.is_empty() {
-        entries.insert(b"created by", enc(&|e| {
-            e.bytes(atp.created_by.as_bytes());
-        }));
+        entries.insert(
+            b"created by",
+            enc(&|e| {
+                e.bytes(atp.created_by.as_bytes());
+            }),
+        );
     }
     if atp.creation_date != 0 {
-        entries.insert(b"creation date", enc(&|e| {
-            e.int(atp.creation_date);
-        }));
+        entries.insert(
+            b"creation date",
+            enc(&|e| {
+                e.int(atp.creation_date);
+            }),
+        );
     }
     entries.insert(b"info", ti.info_section().to_vec());
     if !atp.dht_nodes.is_empty() {
-        entries.insert(b"nodes", enc(&|e| {
-            e.begin_list();
-            for (h, p) in &atp.dht_nodes {
-                e.begin_list().bytes(h.as_bytes()).int(*p).end();
-            }
-            e.end();
-        }));
+        entries.insert(
+            b"nodes",
+            enc(&|e| {
+                e.begin_list();
+                for (h, p) in &atp.dht_nodes {
+                    e.begin_list().bytes(h.as_bytes()).int(*p).end();
+                }
+                e.end();
+            }),
+        );
     }
     if ti.v2() {
         let fs = ti.files();
@@ -1203,27 +1327,33 @@ fn torrent_file_bytes(py: Python<'_>, atp: &PyAddTorrentParams) -> PyResult<Vec<
             let mut sorted = layers;
             sorted.sort_by(|a, b| a.0.cmp(&b.0));
             sorted.dedup_by(|a, b| a.0 == b.0);
-            entries.insert(b"piece layers", enc(&|e| {
-                e.begin_dict();
-                for (r, l) in &sorted {
-                    e.bytes(r.as_bytes()).bytes(l);
-                }
-                e.end();
-            }));
+            entries.insert(
+                b"piece layers",
+                enc(&|e| {
+                    e.begin_dict();
+                    for (r, l) in &sorted {
+                        e.bytes(r.as_bytes()).bytes(l);
+                    }
+                    e.end();
+                }),
+            );
         }
     }
     if !atp.url_seeds.is_empty() {
-        entries.insert(b"url-list", enc(&|e| {
-            if atp.url_seeds.len() == 1 {
-                e.bytes(atp.url_seeds.first().map_or(&b""[..], |s| s.as_bytes()));
-            } else {
-                e.begin_list();
-                for u in &atp.url_seeds {
-                    e.bytes(u.as_bytes());
+        entries.insert(
+            b"url-list",
+            enc(&|e| {
+                if atp.url_seeds.len() == 1 {
+                    e.bytes(atp.url_seeds.first().map_or(&b""[..], |s| s.as_bytes()));
+                } else {
+                    e.begin_list();
+                    for u in &atp.url_seeds {
+                        e.bytes(u.as_bytes());
+                    }
+                    e.end();
                 }
-                e.end();
-            }
-        }));
+            }),
+        );
     }
     let mut out = Vec::new();
     let mut e = lt_bencode::Encoder::new(&mut out);
@@ -1237,10 +1367,16 @@ fn torrent_file_bytes(py: Python<'_>, atp: &PyAddTorrentParams) -> PyResult<Vec<
 
 #[pyfunction]
 #[pyo3(signature = (atp, flags = None))]
-fn write_torrent_file<'py>(py: Python<'py>, atp: &PyAddTorrentParams, flags: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+fn write_torrent_file<'py>(
+    py: Python<'py>,
+    atp: &PyAddTorrentParams,
+    flags: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
     let _ = flags;
     let buf = torrent_file_bytes(py, atp)?;
-    let d = native(py)?.getattr("bdecode")?.call1((PyBytes::new(py, &buf),))?;
+    let d = native(py)?
+        .getattr("bdecode")?
+        .call1((PyBytes::new(py, &buf),))?;
     // the reference hands the info section back as a tuple of byte values
     if let Some(ti) = atp.ti.as_ref() {
         let info: Vec<u8> = ti.borrow(py).inner.info_section().to_vec();
@@ -1251,7 +1387,11 @@ fn write_torrent_file<'py>(py: Python<'py>, atp: &PyAddTorrentParams, flags: Opt
 
 #[pyfunction]
 #[pyo3(signature = (atp, flags = None))]
-fn write_torrent_file_buf<'py>(py: Python<'py>, atp: &PyAddTorrentParams, flags: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
+fn write_torrent_file_buf<'py>(
+    py: Python<'py>,
+    atp: &PyAddTorrentParams,
+    flags: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Bound<'py, PyBytes>> {
     let _ = flags;
     let buf = torrent_file_bytes(py, atp)?;
     Ok(PyBytes::new(py, &buf))
