@@ -57,7 +57,7 @@ pub fn sha256(data: &[u8]) -> Sha256Hash {
 pub const BLOCK_SIZE: u64 = 16 * 1024;
 
 /// Bytes read (and hashed) per job, rounded to whole pieces.
-const JOB_BYTES: u64 = 4 * 1024 * 1024;
+const JOB_BYTES: u64 = 1024 * 1024;
 
 /// One file of the torrent as the hasher sees it.
 #[derive(Debug, Clone)]
