@@ -76,8 +76,11 @@ struct Peer {
     pipeline: RequestPipeline,
     /// The peer's pieces in the picker's representation.
     has: lt_picker::Bitfield,
-    connected_at: Instant,
     alerted_connect: bool,
+    /// Bytes handed to the writer task and not yet written.
+    send_queued: usize,
+    /// Requests not yet read from disk because the send queue is full.
+    deferred: std::collections::VecDeque<BlockRequest>,
     last_counters: [u64; 4],
     rates: Rates,
 }
@@ -298,7 +301,25 @@ impl Engine {
                 };
                 self.disconnect(id, Some(err));
             }
-            Event::Written(..) => {}
+            Event::Written(id, n) => {
+                let watermark = self.settings.get_int(keys::SEND_BUFFER_WATERMARK).max(16 * 1024) as usize;
+                let mut ready = Vec::new();
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.send_queued = p.send_queued.saturating_sub(n);
+                    while p.send_queued < watermark {
+                        match p.deferred.pop_front() {
+                            Some(r) => {
+                                p.send_queued += r.length as usize;
+                                ready.push(r);
+                            }
+                            None => break,
+                        }
+                    }
+                }
+                for r in ready {
+                    self.read_for_peer(id, r);
+                }
+            }
             Event::Disk(c) => self.on_disk(c),
             Event::Tracker {
                 torrent,
@@ -1355,8 +1376,9 @@ impl Engine {
                 key: PeerKey(id.0 as u32),
                 pipeline,
                 has: lt_picker::Bitfield::new(n as usize),
-                connected_at: now,
                 alerted_connect: false,
+                send_queued: 0,
+                deferred: Default::default(),
                 last_counters: [0; 4],
                 rates: Rates::default(),
             },
@@ -1480,6 +1502,7 @@ impl Engine {
             return;
         };
         while let Some(b) = p.conn.poll_transmit() {
+            p.send_queued += b.len();
             if tx.send(b).is_err() {
                 break;
             }
@@ -1805,7 +1828,28 @@ impl Engine {
             }
             return;
         }
-        let storage = t.storage;
+        // Backpressure: read from disk only while the peer's send queue
+        // is below the watermark; the rest waits for the writer.
+        let watermark = self.settings.get_int(keys::SEND_BUFFER_WATERMARK).max(16 * 1024) as usize;
+        if let Some(p) = self.peers.get_mut(&id) {
+            if p.send_queued >= watermark {
+                p.deferred.push_back(r);
+                return;
+            }
+        }
+        self.read_for_peer(id, r);
+    }
+
+    fn read_for_peer(&mut self, id: ConnId, r: BlockRequest) {
+        let Some(storage) = self
+            .peers
+            .get(&id)
+            .and_then(|p| p.torrent)
+            .and_then(|t| self.torrents.get(&t))
+            .map(|t| t.storage)
+        else {
+            return;
+        };
         let key = (storage, r.piece, r.offset);
         let first = !self.pending_reads.contains_key(&key);
         self.pending_reads.entry(key).or_default().push((id, r.length));
