@@ -26,6 +26,8 @@ use crate::alert::{category, Alert, AlertKind, Operation, PeerRef, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
 use crate::peer_io::{self, Closed, ConnId};
 use crate::torrent::{flags, unix_now, AddTorrent, Rates, Torrent};
+use lt_picker::bandwidth::{BandwidthManager, Direction};
+use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::tracker_io::{self, TrackerResult};
 use crate::{Job, Shared};
@@ -79,8 +81,14 @@ struct Peer {
     alerted_connect: bool,
     /// Bytes handed to the writer task and not yet written.
     send_queued: usize,
-    /// Requests not yet read from disk because the send queue is full.
+    /// Requests not yet read from disk: the send queue is full or the
+    /// upload rate limit has no quota left.
     deferred: std::collections::VecDeque<BlockRequest>,
+    /// Bytes granted by the rate limiter and not used yet.
+    up_credit: u64,
+    down_credit: u64,
+    /// Bytes of this peer's requests being read from disk.
+    reading: usize,
     last_counters: [u64; 4],
     rates: Rates,
 }
@@ -112,6 +120,8 @@ pub struct Engine {
     epoch: Instant,
     last_second: Instant,
     udp_cache: Arc<std::sync::Mutex<ConnectionCache>>,
+    bw: BandwidthManager,
+    choker: Choker,
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
     tracker_key: u32,
     rng: lt_picker::Rng,
@@ -193,6 +203,8 @@ impl Engine {
             epoch: Instant::now(),
             last_second: Instant::now(),
             udp_cache: Default::default(),
+            bw: BandwidthManager::new(0),
+            choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
             rng: lt_picker::Rng::new(random_seed()),
         }
@@ -201,7 +213,34 @@ impl Engine {
 
     fn with_tracker_key(mut self) -> Self {
         self.tracker_key = self.rng.next_u64() as u32;
+        self.apply_limits();
         self
+    }
+
+    /// Applies the rate-limit and choking settings.
+    fn apply_limits(&mut self) {
+        let now = self.millis(Instant::now());
+        let s = &self.settings;
+        let g = self.bw.global();
+        let up = s.get_int(keys::UPLOAD_RATE_LIMIT).max(0) as u64;
+        let down = s.get_int(keys::DOWNLOAD_RATE_LIMIT).max(0) as u64;
+        self.bw.set_limit(now, g, Direction::Upload, up);
+        self.bw.set_limit(now, g, Direction::Download, down);
+        let cfg = ChokerConfig {
+            unchoke_slots_limit: s.get_int(keys::UNCHOKE_SLOTS_LIMIT),
+            choking_algorithm: ChokingAlgorithm::from_setting(s.get_int(keys::CHOKING_ALGORITHM).into())
+                .unwrap_or(ChokingAlgorithm::FixedSlots),
+            seed_choking_algorithm: SeedChokingAlgorithm::from_setting(
+                s.get_int(keys::SEED_CHOKING_ALGORITHM).into(),
+            )
+            .unwrap_or(SeedChokingAlgorithm::RoundRobin),
+            num_optimistic_unchoke_slots: s.get_int(keys::NUM_OPTIMISTIC_UNCHOKE_SLOTS).max(0) as u32,
+            optimistic_unchoke_interval_ms: s.get_int(keys::OPTIMISTIC_UNCHOKE_INTERVAL).max(1) as u64 * 1000,
+            unchoke_interval_ms: s.get_int(keys::UNCHOKE_INTERVAL).max(1) as u64 * 1000,
+            rate_choker_initial_threshold: 1024,
+            seeding_piece_quota: s.get_int(keys::SEEDING_PIECE_QUOTA).max(1) as u32,
+        };
+        self.choker.set_config(cfg);
     }
 
     /// Posts an alert if its category is enabled.
@@ -302,23 +341,10 @@ impl Engine {
                 self.disconnect(id, Some(err));
             }
             Event::Written(id, n) => {
-                let watermark = self.settings.get_int(keys::SEND_BUFFER_WATERMARK).max(16 * 1024) as usize;
-                let mut ready = Vec::new();
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.send_queued = p.send_queued.saturating_sub(n);
-                    while p.send_queued < watermark {
-                        match p.deferred.pop_front() {
-                            Some(r) => {
-                                p.send_queued += r.length as usize;
-                                ready.push(r);
-                            }
-                            None => break,
-                        }
-                    }
                 }
-                for r in ready {
-                    self.read_for_peer(id, r);
-                }
+                self.serve_deferred(id);
             }
             Event::Disk(c) => self.on_disk(c),
             Event::Tracker {
@@ -336,6 +362,8 @@ impl Engine {
             if let Some(p) = self.peers.get_mut(id) {
                 p.conn.handle_timeout(now);
             }
+            self.serve_deferred(*id);
+            self.request_blocks(*id);
             self.drive_peer(*id);
         }
         if now.duration_since(self.last_second) >= Duration::from_secs(1) {
@@ -384,9 +412,9 @@ impl Engine {
                 t.rates.update(totals, secs);
             }
             self.connect_candidates(tid);
-            self.recalculate_unchokes(tid);
             self.tracker_timer(tid);
         }
+        self.choke_round();
         self.auto_manage();
     }
 
@@ -463,6 +491,7 @@ impl Engine {
         self.shared
             .alerts
             .set_limit(s.get_int(keys::ALERT_QUEUE_SIZE).max(1) as usize);
+        self.apply_limits();
         if self.settings.get_str(keys::LISTEN_INTERFACES) != old_listen {
             self.close_listen_sockets();
             self.open_listen_sockets();
@@ -555,6 +584,14 @@ impl Engine {
             max_connections: p.max_connections,
             max_uploads: p.max_uploads,
             rates: Rates::default(),
+            bw_channel: {
+                let now = self.millis(now);
+                let ch = self.bw.add_channel(now);
+                self.bw.set_limit(now, ch, Direction::Upload, p.upload_limit.max(0) as u64);
+                self.bw.set_limit(now, ch, Direction::Download, p.download_limit.max(0) as u64);
+                ch
+            },
+            deadline_alerts: Default::default(),
             trackers: {
                 let mut list = lt_tracker::TrackerList::new(ih, self.tracker_settings());
                 for (url, tier) in &p.trackers {
@@ -693,7 +730,7 @@ impl Engine {
         self.torrents.contains_key(&id)
     }
 
-    pub fn torrent_meta(&self, id: TorrentId) -> Option<Arc<dyn crate::torrent::Metadata>> {
+    pub fn torrent_meta(&self, id: TorrentId) -> Option<Arc<lt_metainfo::TorrentInfo>> {
         self.torrents.get(&id).map(|t| t.meta.clone())
     }
 
@@ -710,6 +747,7 @@ impl Engine {
             return false;
         };
         self.by_storage.remove(&t.storage);
+        self.bw.remove_channel(t.bw_channel);
         let tref = t.torrent_ref();
         if let Some(disk) = &self.disk {
             if delete_files {
@@ -1379,6 +1417,9 @@ impl Engine {
                 alerted_connect: false,
                 send_queued: 0,
                 deferred: Default::default(),
+                up_credit: 0,
+                down_credit: 0,
+                reading: 0,
                 last_counters: [0; 4],
                 rates: Rates::default(),
             },
@@ -1713,6 +1754,7 @@ impl Engine {
         let Some(tid) = p.torrent else {
             return;
         };
+        // A free slot is given at once; the choker rebalances every round.
         let slots = self.settings.get_int(keys::UNCHOKE_SLOTS_LIMIT);
         let unchoked = self
             .peers
@@ -1727,15 +1769,50 @@ impl Engine {
         let _ = tid;
     }
 
-    /// Fills the unchoke slots with interested peers (fastest uploaders to
-    /// us first while downloading, fastest downloaders from us when seeding).
-    fn recalculate_unchokes(&mut self, tid: TorrentId) {
-        let Some(t) = self.torrents.get(&tid) else {
+    /// Every `unchoke_interval`: lets the choker pick who is unchoked
+    /// (tit-for-tat while downloading, the seeding algorithm when seeding,
+    /// optimistic slots rotating), and applies its decisions.
+    fn choke_round(&mut self) {
+        let now = self.millis(Instant::now());
+        if !self.choker.is_round_due(now) {
             return;
-        };
-        let ids: Vec<ConnId> = t.peers.iter().copied().collect();
+        }
+        let snapshot: Vec<ChokePeer> = self
+            .peers
+            .values()
+            .filter(|p| p.conn.is_connected())
+            .filter_map(|p| {
+                let t = self.torrents.get(&p.torrent?)?;
+                Some(ChokePeer {
+                    key: p.key,
+                    interested: p.conn.peer_interested(),
+                    seeding: t.is_seed(),
+                    download_rate: p.rates.payload_download.max(0) as u64,
+                    upload_rate: p.rates.payload_upload.max(0) as u64,
+                    total_uploaded: p.conn.counters().payload_up,
+                    num_have: p.has.count() as u32,
+                    num_pieces: t.picker.num_pieces(),
+                    piece_length: t.picker.piece_length(),
+                })
+            })
+            .collect();
+        let round = self.choker.run(now, &snapshot);
+        let unchoked: std::collections::HashSet<PeerKey> = round.unchoked.iter().copied().collect();
+        let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in ids {
-            self.maybe_unchoke(id);
+            let Some(p) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            if !p.conn.is_connected() {
+                continue;
+            }
+            let want_unchoked = unchoked.contains(&p.key);
+            if want_unchoked && p.conn.am_choking() {
+                let _ = p.conn.unchoke();
+            } else if !want_unchoked && !p.conn.am_choking() {
+                let _ = p.conn.choke();
+                p.deferred.clear();
+            }
             self.flush(id);
         }
     }
@@ -1755,7 +1832,24 @@ impl Engine {
         if !t.is_active() || t.picker.is_finished() {
             return;
         }
-        let want = p.pipeline.num_to_request();
+        let mut want = p.pipeline.num_to_request();
+        if want == 0 {
+            return;
+        }
+        // Download rate limit: ask for quota for the blocks we would request.
+        let block = u64::from(lt_picker::BLOCK_SIZE);
+        let need = (want as u64 * block).saturating_sub(p.down_credit);
+        if need > 0 {
+            let g = self.bw.request(
+                now_ms,
+                lt_picker::bandwidth::ConnId(p.key.0),
+                &[t.bw_channel],
+                Direction::Download,
+                need,
+            );
+            p.down_credit += g.bytes;
+        }
+        want = want.min((p.down_credit / block) as usize);
         if want == 0 {
             return;
         }
@@ -1773,6 +1867,7 @@ impl Engine {
             if p.conn.request(r, now).is_ok() {
                 t.picker.mark_requested(b, p.key);
                 p.pipeline.on_request_sent(b, now_ms);
+                p.down_credit = p.down_credit.saturating_sub(u64::from(len));
             }
         }
     }
@@ -1828,16 +1923,54 @@ impl Engine {
             }
             return;
         }
-        // Backpressure: read from disk only while the peer's send queue
-        // is below the watermark; the rest waits for the writer.
-        let watermark = self.settings.get_int(keys::SEND_BUFFER_WATERMARK).max(16 * 1024) as usize;
         if let Some(p) = self.peers.get_mut(&id) {
-            if p.send_queued >= watermark {
-                p.deferred.push_back(r);
+            p.deferred.push_back(r);
+        }
+        self.serve_deferred(id);
+    }
+
+    /// Reads requested blocks from disk while the peer's send queue is below
+    /// `send_buffer_watermark` and the upload rate limits grant quota.
+    fn serve_deferred(&mut self, id: ConnId) {
+        let watermark = self.settings.get_int(keys::SEND_BUFFER_WATERMARK).max(16 * 1024) as usize;
+        let now = self.millis(Instant::now());
+        let mut ready = Vec::new();
+        {
+            let Some(p) = self.peers.get_mut(&id) else {
                 return;
+            };
+            let channels: Vec<_> = p
+                .torrent
+                .and_then(|t| self.torrents.get(&t))
+                .map(|t| vec![t.bw_channel])
+                .unwrap_or_default();
+            while let Some(r) = p.deferred.front().copied() {
+                if p.send_queued + p.reading >= watermark {
+                    break;
+                }
+                let len = u64::from(r.length);
+                if p.up_credit < len {
+                    let g = self.bw.request(
+                        now,
+                        lt_picker::bandwidth::ConnId(p.key.0),
+                        &channels,
+                        Direction::Upload,
+                        len - p.up_credit,
+                    );
+                    p.up_credit += g.bytes;
+                    if p.up_credit < len {
+                        break;
+                    }
+                }
+                p.up_credit -= len;
+                p.deferred.pop_front();
+                p.reading += r.length as usize;
+                ready.push(r);
             }
         }
-        self.read_for_peer(id, r);
+        for r in ready {
+            self.read_for_peer(id, r);
+        }
     }
 
     fn read_for_peer(&mut self, id: ConnId, r: BlockRequest) {
@@ -1952,6 +2085,7 @@ impl Engine {
                         let data = Bytes::from(data);
                         for (cid, len) in waiting {
                             if let Some(p) = self.peers.get_mut(&cid) {
+                                p.reading = p.reading.saturating_sub(len as usize);
                                 let block = data.slice(..(len as usize).min(data.len()));
                                 let _ = p.conn.send_block(piece, offset, block);
                             }
@@ -1961,6 +2095,7 @@ impl Engine {
                     Err(e) => {
                         for (cid, len) in waiting {
                             if let Some(p) = self.peers.get_mut(&cid) {
+                                p.reading = p.reading.saturating_sub(len as usize);
                                 let _ = p.conn.reject_request(BlockRequest::new(piece, offset, len));
                             }
                             self.flush(cid);
@@ -2178,6 +2313,8 @@ impl Engine {
         };
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         p.conn.close();
+        self.bw.remove_conn(lt_picker::bandwidth::ConnId(p.key.0));
+        self.choker.remove_peer(p.key);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = p.has.len() > 0 && p.has.all();
             let useful = !(t.is_seed() && peer_seed) && !t.banned.contains(&p.addr.ip());
