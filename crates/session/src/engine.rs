@@ -1359,6 +1359,136 @@ impl Engine {
         self.connect_candidates(id);
     }
 
+    /// The torrent's trackers with their state.
+    pub fn trackers(&self, id: TorrentId) -> Vec<AnnounceEntry> {
+        self.torrents
+            .get(&id)
+            .map(|t| t.trackers.trackers().to_vec())
+            .unwrap_or_default()
+    }
+
+    pub fn add_tracker(&mut self, id: TorrentId, url: String, tier: u8) {
+        let endpoints = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if t.trackers.add_tracker(AnnounceEntry::new(&url, tier, lt_tracker::source::CLIENT)) {
+            t.trackers.set_listen_endpoints(&endpoints);
+        }
+        if t.is_active() {
+            self.tracker_timer(id);
+        }
+    }
+
+    pub fn replace_trackers(&mut self, id: TorrentId, list: Vec<(String, u8)>) {
+        let endpoints = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let entries = list
+            .iter()
+            .map(|(u, tier)| AnnounceEntry::new(u, *tier, lt_tracker::source::CLIENT))
+            .collect();
+        t.trackers.replace_trackers(entries);
+        t.trackers.set_listen_endpoints(&endpoints);
+        if t.is_active() {
+            self.start_announcing(id);
+        }
+    }
+
+    /// Announces again after `seconds` (to tracker `idx`, or all).
+    pub fn force_reannounce(&mut self, id: TorrentId, seconds: u32, idx: Option<usize>, ignore_min_interval: bool) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.force_reannounce(Instant::now(), seconds, idx, ignore_min_interval);
+        }
+        self.tracker_timer(id);
+    }
+
+    pub fn scrape_tracker(&mut self, id: TorrentId, idx: Option<usize>) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.scrape(idx, &st);
+        }
+        self.pump_trackers(id);
+    }
+
+    /// Per-torrent limits: `(upload, download, max_connections, max_uploads)`;
+    /// a negative value leaves that one unchanged.
+    pub fn set_torrent_limits(&mut self, id: TorrentId, up: Option<i32>, down: Option<i32>, conns: Option<i32>, uploads: Option<i32>) {
+        let now = self.millis(Instant::now());
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if let Some(v) = up {
+            t.upload_limit = if v <= 0 { -1 } else { v };
+            self.bw.set_limit(now, t.bw_channel, Direction::Upload, v.max(0) as u64);
+        }
+        if let Some(v) = down {
+            t.download_limit = if v <= 0 { -1 } else { v };
+            self.bw.set_limit(now, t.bw_channel, Direction::Download, v.max(0) as u64);
+        }
+        if let Some(v) = conns {
+            t.max_connections = v;
+        }
+        if let Some(v) = uploads {
+            t.max_uploads = v;
+        }
+    }
+
+    /// `set_piece_deadline`: the piece is picked before others, earliest
+    /// deadline first; with `alert_when_available` its data is posted as a
+    /// `read_piece_alert` once we have it.
+    pub fn set_piece_deadline(&mut self, id: TorrentId, piece: u32, deadline_ms: u32, alert: bool) {
+        let now = self.millis(Instant::now());
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if piece >= t.picker.num_pieces() {
+            return;
+        }
+        let have = t.picker.have_piece(piece);
+        if !have {
+            t.picker.set_piece_deadline(piece, now + u64::from(deadline_ms));
+        }
+        if alert {
+            if have {
+                self.read_piece(id, piece);
+            } else if let Some(t) = self.torrents.get_mut(&id) {
+                t.deadline_alerts.insert(piece);
+            }
+        }
+        let conns: Vec<ConnId> = self
+            .torrents
+            .get(&id)
+            .map(|t| t.peers.iter().copied().collect())
+            .unwrap_or_default();
+        for c in conns {
+            self.request_blocks(c);
+            self.flush(c);
+        }
+    }
+
+    pub fn reset_piece_deadline(&mut self, id: TorrentId, piece: u32) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.picker.clear_piece_deadline(piece);
+            t.deadline_alerts.remove(&piece);
+        }
+    }
+
+    pub fn clear_piece_deadlines(&mut self, id: TorrentId) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.picker.clear_deadlines();
+            t.deadline_alerts.clear();
+        }
+    }
+
+    /// Number of connected peers in the session.
+    pub fn num_connections(&self) -> usize {
+        self.peers.len()
+    }
+
     // ------------------------------------------------------------------
     // connections
 
@@ -2186,6 +2316,7 @@ impl Engine {
         };
         t.picker.piece_passed(piece);
         t.contributors.remove(&piece);
+        let deadline_alert = t.deadline_alerts.remove(&piece);
         let tref = t.torrent_ref();
         let peers: Vec<ConnId> = t.peers.iter().copied().collect();
         let finished = t.picker.is_finished();
@@ -2194,6 +2325,9 @@ impl Engine {
             piece,
         });
         self.file_completions(tid, piece);
+        if deadline_alert {
+            self.read_piece(tid, piece);
+        }
         for c in &peers {
             if let Some(p) = self.peers.get_mut(c) {
                 if p.conn.is_connected() {
