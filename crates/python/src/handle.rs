@@ -31,7 +31,10 @@ pub fn endpoint_from_py(obj: &Bound<'_, PyAny>) -> PyResult<std::net::SocketAddr
     Ok(std::net::SocketAddr::new(ip, port))
 }
 
-pub fn endpoint_to_py<'py>(py: Python<'py>, a: &std::net::SocketAddr) -> PyResult<Bound<'py, PyTuple>> {
+pub fn endpoint_to_py<'py>(
+    py: Python<'py>,
+    a: &std::net::SocketAddr,
+) -> PyResult<Bound<'py, PyTuple>> {
     (a.ip().to_string(), a.port()).into_pyobject(py)
 }
 
@@ -94,7 +97,9 @@ impl PyTorrentHandle {
     #[pyo3(signature = (flags = 0xffff_ffff))]
     fn status(&self, py: Python<'_>, flags: u32) -> PyResult<PyTorrentStatus> {
         let _ = flags;
-        let st = self.with(py, |e, id| e.status(id))?.ok_or_else(invalid_handle)?;
+        let st = self
+            .with(py, |e, id| e.status(id))?
+            .ok_or_else(invalid_handle)?;
         Ok(PyTorrentStatus::new(st, self.ses.clone()))
     }
 
@@ -166,7 +171,13 @@ impl PyTorrentHandle {
     }
 
     #[pyo3(signature = (endpoint, source = 0, flags = 13))]
-    fn connect_peer(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>, source: u32, flags: u32) -> PyResult<()> {
+    fn connect_peer(
+        &self,
+        py: Python<'_>,
+        endpoint: &Bound<'_, PyAny>,
+        source: u32,
+        flags: u32,
+    ) -> PyResult<()> {
         let _ = (source, flags);
         let addr = endpoint_from_py(endpoint)?;
         self.with(py, move |e, id| e.connect_peer(id, addr))
@@ -187,7 +198,8 @@ impl PyTorrentHandle {
     #[pyo3(signature = (flags = 0))]
     fn file_progress(&self, py: Python<'_>, flags: u32) -> Vec<i64> {
         let _ = flags;
-        self.with(py, |e, id| e.file_progress(id)).unwrap_or_default()
+        self.with(py, |e, id| e.file_progress(id))
+            .unwrap_or_default()
     }
 
     fn piece_availability(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
@@ -203,14 +215,21 @@ impl PyTorrentHandle {
     }
 
     #[pyo3(signature = (piece, priority = None))]
-    fn piece_priority(&self, py: Python<'_>, piece: u32, priority: Option<u8>) -> PyResult<Option<u8>> {
+    fn piece_priority(
+        &self,
+        py: Python<'_>,
+        piece: u32,
+        priority: Option<u8>,
+    ) -> PyResult<Option<u8>> {
         match priority {
             None => {
                 let v = self.get_piece_priorities(py)?;
                 Ok(Some(v.get(piece as usize).copied().unwrap_or(0)))
             }
             Some(p) => {
-                self.with(py, move |e, id| e.set_piece_priorities(id, &[(piece, p.min(7))]))?;
+                self.with(py, move |e, id| {
+                    e.set_piece_priorities(id, &[(piece, p.min(7))])
+                })?;
                 Ok(None)
             }
         }
@@ -240,7 +259,12 @@ impl PyTorrentHandle {
     }
 
     #[pyo3(signature = (index, priority = None))]
-    fn file_priority(&self, py: Python<'_>, index: usize, priority: Option<u8>) -> PyResult<Option<u8>> {
+    fn file_priority(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        priority: Option<u8>,
+    ) -> PyResult<Option<u8>> {
         let mut v = self.get_file_priorities(py)?;
         match priority {
             None => Ok(Some(v.get(index).copied().unwrap_or(0))),
@@ -288,11 +312,19 @@ impl PyTorrentHandle {
     }
 
     #[pyo3(signature = (seconds = 0, tracker_idx = -1, flags = 0))]
-    fn force_reannounce(&self, py: Python<'_>, seconds: i64, tracker_idx: i64, flags: u32) -> PyResult<()> {
+    fn force_reannounce(
+        &self,
+        py: Python<'_>,
+        seconds: i64,
+        tracker_idx: i64,
+        flags: u32,
+    ) -> PyResult<()> {
         let idx = usize::try_from(tracker_idx).ok();
         let secs = seconds.clamp(0, u32::MAX as i64) as u32;
         let ignore_min = flags & 1 != 0;
-        self.with(py, move |e, id| e.force_reannounce(id, secs, idx, ignore_min))
+        self.with(py, move |e, id| {
+            e.force_reannounce(id, secs, idx, ignore_min)
+        })
     }
 
     #[pyo3(signature = (idx = -1))]
@@ -310,11 +342,15 @@ impl PyTorrentHandle {
     }
 
     fn set_upload_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
-        self.with(py, move |e, id| e.set_torrent_limits(id, Some(limit.max(0)), None, None, None))
+        self.with(py, move |e, id| {
+            e.set_torrent_limits(id, Some(limit.max(0)), None, None, None)
+        })
     }
 
     fn set_download_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
-        self.with(py, move |e, id| e.set_torrent_limits(id, None, Some(limit.max(0)), None, None))
+        self.with(py, move |e, id| {
+            e.set_torrent_limits(id, None, Some(limit.max(0)), None, None)
+        })
     }
 
     fn max_connections(&self, py: Python<'_>) -> PyResult<i32> {
@@ -326,15 +362,25 @@ impl PyTorrentHandle {
     }
 
     fn set_max_connections(&self, py: Python<'_>, n: i32) -> PyResult<()> {
-        self.with(py, move |e, id| e.set_torrent_limits(id, None, None, Some(n), None))
+        self.with(py, move |e, id| {
+            e.set_torrent_limits(id, None, None, Some(n), None)
+        })
     }
 
     fn set_max_uploads(&self, py: Python<'_>, n: i32) -> PyResult<()> {
-        self.with(py, move |e, id| e.set_torrent_limits(id, None, None, None, Some(n)))
+        self.with(py, move |e, id| {
+            e.set_torrent_limits(id, None, None, None, Some(n))
+        })
     }
 
     #[pyo3(signature = (index, deadline, flags = 0))]
-    fn set_piece_deadline(&self, py: Python<'_>, index: u32, deadline: i64, flags: u32) -> PyResult<()> {
+    fn set_piece_deadline(
+        &self,
+        py: Python<'_>,
+        index: u32,
+        deadline: i64,
+        flags: u32,
+    ) -> PyResult<()> {
         let d = deadline.clamp(0, u32::MAX as i64) as u32;
         let alert = flags & 1 != 0;
         self.with(py, move |e, id| e.set_piece_deadline(id, index, d, alert))
@@ -392,7 +438,9 @@ impl PyTorrentHandle {
 
     fn torrent_file(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
         let ti = self.with(py, |e, id| e.torrent_meta(id)).ok().flatten();
-        Ok(ti.map(|t| crate::metainfo::PyTorrentInfo { inner: (*t).clone() }))
+        Ok(ti.map(|t| crate::metainfo::PyTorrentInfo {
+            inner: (*t).clone(),
+        }))
     }
 
     fn get_torrent_info(&self, py: Python<'_>) -> PyResult<crate::metainfo::PyTorrentInfo> {
@@ -463,7 +511,10 @@ fn unix_time(t: Option<std::time::Instant>) -> i64 {
     }
 }
 
-fn error_dict<'py>(py: Python<'py>, e: &Option<lt_tracker::TrackerError>) -> PyResult<Bound<'py, PyDict>> {
+fn error_dict<'py>(
+    py: Python<'py>,
+    e: &Option<lt_tracker::TrackerError>,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     let (value, cat) = match e {
         None => (0, "system"),
@@ -482,7 +533,11 @@ fn error_dict<'py>(py: Python<'py>, e: &Option<lt_tracker::TrackerError>) -> PyR
     Ok(d)
 }
 
-fn info_hash_state<'py>(py: Python<'py>, h: &lt_tracker::AnnounceInfoHash, d: &Bound<'py, PyDict>) -> PyResult<()> {
+fn info_hash_state<'py>(
+    py: Python<'py>,
+    h: &lt_tracker::AnnounceInfoHash,
+    d: &Bound<'py, PyDict>,
+) -> PyResult<()> {
     d.set_item("message", &h.message)?;
     d.set_item("last_error", error_dict(py, &h.last_error)?)?;
     d.set_item("next_announce", unix_time(h.next_announce))?;
@@ -498,7 +553,10 @@ fn info_hash_state<'py>(py: Python<'py>, h: &lt_tracker::AnnounceInfoHash, d: &B
 }
 
 /// `trackers()` entries, in the reference module's dict form.
-fn announce_entry_dict<'py>(py: Python<'py>, t: &lt_tracker::AnnounceEntry) -> PyResult<Bound<'py, PyDict>> {
+fn announce_entry_dict<'py>(
+    py: Python<'py>,
+    t: &lt_tracker::AnnounceEntry,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("url", &t.url)?;
     d.set_item("trackerid", &t.trackerid)?;
@@ -643,7 +701,11 @@ impl PyTorrentStatus {
     }
     #[getter]
     fn error(&self) -> String {
-        self.st.error.as_ref().map(|e| e.message()).unwrap_or_default()
+        self.st
+            .error
+            .as_ref()
+            .map(|e| e.message())
+            .unwrap_or_default()
     }
     #[getter]
     fn errc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -26,11 +26,11 @@ use crate::alert::{category, Alert, AlertKind, Operation, PeerRef, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
 use crate::peer_io::{self, Closed, ConnId};
 use crate::torrent::{flags, unix_now, AddTorrent, Rates, Torrent};
+use crate::tracker_io::{self, TrackerResult};
+use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
+use crate::{Job, Shared};
 use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
-use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
-use crate::tracker_io::{self, TrackerResult};
-use crate::{Job, Shared};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
@@ -56,8 +56,8 @@ pub(crate) enum Event {
     /// A tracker request finished.
     Tracker {
         torrent: TorrentId,
-        job: AnnounceJob,
-        result: TrackerResult,
+        job: Box<AnnounceJob>,
+        result: Box<TrackerResult>,
     },
 }
 
@@ -228,14 +228,19 @@ impl Engine {
         self.bw.set_limit(now, g, Direction::Download, down);
         let cfg = ChokerConfig {
             unchoke_slots_limit: s.get_int(keys::UNCHOKE_SLOTS_LIMIT),
-            choking_algorithm: ChokingAlgorithm::from_setting(s.get_int(keys::CHOKING_ALGORITHM).into())
-                .unwrap_or(ChokingAlgorithm::FixedSlots),
+            choking_algorithm: ChokingAlgorithm::from_setting(
+                s.get_int(keys::CHOKING_ALGORITHM).into(),
+            )
+            .unwrap_or(ChokingAlgorithm::FixedSlots),
             seed_choking_algorithm: SeedChokingAlgorithm::from_setting(
                 s.get_int(keys::SEED_CHOKING_ALGORITHM).into(),
             )
             .unwrap_or(SeedChokingAlgorithm::RoundRobin),
-            num_optimistic_unchoke_slots: s.get_int(keys::NUM_OPTIMISTIC_UNCHOKE_SLOTS).max(0) as u32,
-            optimistic_unchoke_interval_ms: s.get_int(keys::OPTIMISTIC_UNCHOKE_INTERVAL).max(1) as u64 * 1000,
+            num_optimistic_unchoke_slots: s.get_int(keys::NUM_OPTIMISTIC_UNCHOKE_SLOTS).max(0)
+                as u32,
+            optimistic_unchoke_interval_ms: s.get_int(keys::OPTIMISTIC_UNCHOKE_INTERVAL).max(1)
+                as u64
+                * 1000,
             unchoke_interval_ms: s.get_int(keys::UNCHOKE_INTERVAL).max(1) as u64 * 1000,
             rate_choker_initial_threshold: 1024,
             seeding_piece_quota: s.get_int(keys::SEEDING_PIECE_QUOTA).max(1) as u32,
@@ -351,7 +356,7 @@ impl Engine {
                 torrent,
                 job,
                 result,
-            } => self.on_tracker_result(torrent, job, result),
+            } => self.on_tracker_result(torrent, *job, *result),
         }
     }
 
@@ -384,7 +389,8 @@ impl Engine {
                 c.payload_up as i64,
             ];
             p.rates.update(totals, secs);
-            p.pipeline.update_rate(p.rates.payload_download.max(0) as u64);
+            p.pipeline
+                .update_rate(p.rates.payload_download.max(0) as u64);
             let _ = now_ms;
         }
         let tids: Vec<TorrentId> = self.torrents.keys().copied().collect();
@@ -457,7 +463,12 @@ impl Engine {
                 continue;
             };
             let finished = t.picker.is_finished();
-            let start = all < max_all && if finished { seed < max_seed } else { dl < max_dl };
+            let start = all < max_all
+                && if finished {
+                    seed < max_seed
+                } else {
+                    dl < max_dl
+                };
             if start {
                 all += 1;
                 if finished {
@@ -487,7 +498,9 @@ impl Engine {
         let old_listen = self.settings.get_str(keys::LISTEN_INTERFACES).to_owned();
         self.settings.apply(pack);
         let s = &self.settings;
-        self.shared.alerts.set_mask(s.get_int(keys::ALERT_MASK) as u32);
+        self.shared
+            .alerts
+            .set_mask(s.get_int(keys::ALERT_MASK) as u32);
         self.shared
             .alerts
             .set_limit(s.get_int(keys::ALERT_QUEUE_SIZE).max(1) as usize);
@@ -525,7 +538,10 @@ impl Engine {
         let ih = p.meta.info_hashes();
         if let Some(existing) = self.find_torrent(&ih) {
             if p.flags & flags::DUPLICATE_IS_ERROR != 0 {
-                return Err(ErrorCode::new(19 /* duplicate_torrent */, Category::Libtorrent));
+                return Err(ErrorCode::new(
+                    19, /* duplicate_torrent */
+                    Category::Libtorrent,
+                ));
             }
             return Ok(existing);
         }
@@ -587,8 +603,10 @@ impl Engine {
             bw_channel: {
                 let now = self.millis(now);
                 let ch = self.bw.add_channel(now);
-                self.bw.set_limit(now, ch, Direction::Upload, p.upload_limit.max(0) as u64);
-                self.bw.set_limit(now, ch, Direction::Download, p.download_limit.max(0) as u64);
+                self.bw
+                    .set_limit(now, ch, Direction::Upload, p.upload_limit.max(0) as u64);
+                self.bw
+                    .set_limit(now, ch, Direction::Download, p.download_limit.max(0) as u64);
                 ch
             },
             deadline_alerts: Default::default(),
@@ -768,7 +786,7 @@ impl Engine {
         let mut uploads = 0;
         for c in &t.peers {
             if let Some(p) = self.peers.get(c) {
-                if p.has.all() && p.has.len() > 0 {
+                if p.has.all() && !p.has.is_empty() {
                     seeds += 1;
                 }
                 if !p.conn.am_choking() {
@@ -882,7 +900,8 @@ impl Engine {
         }
         let storage = t.storage;
         let size = t.picker.piece_size(piece);
-        self.user_reads.insert((storage, piece), (tref, Vec::new(), size));
+        self.user_reads
+            .insert((storage, piece), (tref, Vec::new(), size));
         let mut off = 0;
         while off < size {
             let len = (size - off).min(lt_picker::BLOCK_SIZE);
@@ -1011,30 +1030,21 @@ impl Engine {
                 let progress = if n == 0 { 0.0 } else { have as f32 / n as f32 };
                 let c = p.conn.counters();
                 let pid = p.conn.peer_id().map(|h| h.0).unwrap_or([0; 20]);
+                // peer_info flag bits
                 let mut fl = 0u32;
-                if p.conn.peer_interested() {
-                    fl |= 0x1;
-                }
-                if p.conn.am_choking() {
-                    fl |= 0x2;
-                }
-                if p.conn.am_interested() {
-                    fl |= 0x4;
-                }
-                if p.conn.peer_choking() {
-                    fl |= 0x8;
-                }
-                if !p.conn.peer_extensions().is_none() {
-                    fl |= 0x10;
-                }
-                if !p.outgoing {
-                    fl |= 0x20 ^ 0x20;
-                } else {
-                    fl |= 0x20;
-                }
-                if p.has.all() && n > 0 {
-                    fl |= 0x400;
-                }
+                let mut set = |cond: bool, bit: u32| {
+                    if cond {
+                        fl |= bit;
+                    }
+                };
+                set(p.conn.am_interested(), 0x1); // interesting
+                set(p.conn.am_choking(), 0x2); // choked
+                set(p.conn.peer_interested(), 0x4); // remote_interested
+                set(p.conn.peer_choking(), 0x8); // remote_choked
+                set(p.conn.peer_extensions().is_some(), 0x10); // supports_extensions
+                set(p.outgoing, 0x20); // outgoing_connection
+                set(p.has.all() && n > 0, 0x400); // seed
+                set(p.pipeline.is_snubbed(), 0x1000); // snubbed
                 PeerInfo {
                     ip: p.addr,
                     local_endpoint: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -1114,28 +1124,56 @@ impl Engine {
         set("net.sent_bytes", u);
         set("net.recv_failed_bytes", failed);
         set("net.recv_redundant_bytes", redundant);
-        set("ses.num_downloading_torrents", by_state[TorrentState::Downloading as usize]);
-        set("ses.num_seeding_torrents", by_state[TorrentState::Seeding as usize]);
-        set("ses.num_checking_torrents", by_state[TorrentState::CheckingFiles as usize]);
-        set("ses.num_upload_only_torrents", by_state[TorrentState::Finished as usize]);
-        let connected = self.peers.values().filter(|p| p.conn.is_connected()).count() as i64;
+        set(
+            "ses.num_downloading_torrents",
+            by_state[TorrentState::Downloading as usize],
+        );
+        set(
+            "ses.num_seeding_torrents",
+            by_state[TorrentState::Seeding as usize],
+        );
+        set(
+            "ses.num_checking_torrents",
+            by_state[TorrentState::CheckingFiles as usize],
+        );
+        set(
+            "ses.num_upload_only_torrents",
+            by_state[TorrentState::Finished as usize],
+        );
+        let connected = self
+            .peers
+            .values()
+            .filter(|p| p.conn.is_connected())
+            .count() as i64;
         set("peer.num_peers_connected", connected);
-        set("peer.num_peers_half_open", self.peers.len() as i64 - connected);
+        set(
+            "peer.num_peers_half_open",
+            self.peers.len() as i64 - connected,
+        );
         set(
             "peer.num_peers_up_unchoked",
             self.peers.values().filter(|p| !p.conn.am_choking()).count() as i64,
         );
         set(
             "peer.num_peers_down_unchoked",
-            self.peers.values().filter(|p| !p.conn.peer_choking()).count() as i64,
+            self.peers
+                .values()
+                .filter(|p| !p.conn.peer_choking())
+                .count() as i64,
         );
         set(
             "peer.num_peers_down_interested",
-            self.peers.values().filter(|p| p.conn.am_interested()).count() as i64,
+            self.peers
+                .values()
+                .filter(|p| p.conn.am_interested())
+                .count() as i64,
         );
         set(
             "peer.num_peers_up_interested",
-            self.peers.values().filter(|p| p.conn.peer_interested()).count() as i64,
+            self.peers
+                .values()
+                .filter(|p| p.conn.peer_interested())
+                .count() as i64,
         );
         if let Some(disk) = &self.disk {
             let st = disk.stats();
@@ -1149,26 +1187,27 @@ impl Engine {
 
     fn tracker_settings(&self) -> lt_tracker::TrackerSettings {
         let s = &self.settings;
-        let mut t = lt_tracker::TrackerSettings::default();
-        t.user_agent = s.get_str(keys::USER_AGENT).to_owned();
-        t.anonymous_mode = s.get_bool(keys::ANONYMOUS_MODE);
-        t.announce_ip = s.get_str(keys::ANNOUNCE_IP).to_owned();
-        t.announce_crypto_support = s.get_bool(keys::ANNOUNCE_CRYPTO_SUPPORT);
-        t.in_enc_policy = s.get_int(keys::IN_ENC_POLICY);
-        t.report_redundant_bytes = s.get_bool(keys::REPORT_REDUNDANT_BYTES);
-        t.num_want = s.get_int(keys::NUM_WANT);
-        t.min_announce_interval = s.get_int(keys::MIN_ANNOUNCE_INTERVAL).max(0) as u32;
-        t.max_http_recv_buffer_size = s.get_int(keys::MAX_HTTP_RECV_BUFFER_SIZE).max(1024) as usize;
-        t.tracker_completion_timeout = s.get_int(keys::TRACKER_COMPLETION_TIMEOUT).max(1) as u32;
-        t.tracker_receive_timeout = s.get_int(keys::TRACKER_RECEIVE_TIMEOUT).max(1) as u32;
-        t.stop_tracker_timeout = s.get_int(keys::STOP_TRACKER_TIMEOUT).max(1) as u32;
-        t.udp_tracker_token_expiry = s.get_int(keys::UDP_TRACKER_TOKEN_EXPIRY).max(0) as u32;
-        t.tracker_backoff = s.get_int(keys::TRACKER_BACKOFF).max(0) as u32;
-        t.announce_to_all_tiers = s.get_bool(keys::ANNOUNCE_TO_ALL_TIERS);
-        t.announce_to_all_trackers = s.get_bool(keys::ANNOUNCE_TO_ALL_TRACKERS);
-        t.ssrf_mitigation = s.get_bool(keys::SSRF_MITIGATION);
-        t.allow_idna = s.get_bool(keys::ALLOW_IDNA);
-        t
+        lt_tracker::TrackerSettings {
+            user_agent: s.get_str(keys::USER_AGENT).to_owned(),
+            anonymous_mode: s.get_bool(keys::ANONYMOUS_MODE),
+            announce_ip: s.get_str(keys::ANNOUNCE_IP).to_owned(),
+            announce_crypto_support: s.get_bool(keys::ANNOUNCE_CRYPTO_SUPPORT),
+            in_enc_policy: s.get_int(keys::IN_ENC_POLICY),
+            report_redundant_bytes: s.get_bool(keys::REPORT_REDUNDANT_BYTES),
+            num_want: s.get_int(keys::NUM_WANT),
+            min_announce_interval: s.get_int(keys::MIN_ANNOUNCE_INTERVAL).max(0) as u32,
+            max_http_recv_buffer_size: s.get_int(keys::MAX_HTTP_RECV_BUFFER_SIZE).max(1024) as usize,
+            tracker_completion_timeout: s.get_int(keys::TRACKER_COMPLETION_TIMEOUT).max(1) as u32,
+            tracker_receive_timeout: s.get_int(keys::TRACKER_RECEIVE_TIMEOUT).max(1) as u32,
+            stop_tracker_timeout: s.get_int(keys::STOP_TRACKER_TIMEOUT).max(1) as u32,
+            udp_tracker_token_expiry: s.get_int(keys::UDP_TRACKER_TOKEN_EXPIRY).max(0) as u32,
+            tracker_backoff: s.get_int(keys::TRACKER_BACKOFF).max(0) as u32,
+            announce_to_all_tiers: s.get_bool(keys::ANNOUNCE_TO_ALL_TIERS),
+            announce_to_all_trackers: s.get_bool(keys::ANNOUNCE_TO_ALL_TRACKERS),
+            ssrf_mitigation: s.get_bool(keys::SSRF_MITIGATION),
+            allow_idna: s.get_bool(keys::ALLOW_IDNA),
+            ..lt_tracker::TrackerSettings::default()
+        }
     }
 
     /// What the trackers are told about a torrent.
@@ -1251,11 +1290,12 @@ impl Engine {
                     let seed = self.rng.next_u64();
                     let tx = self.events_tx.clone();
                     tokio::spawn(async move {
-                        let result = tracker_io::run(job.request.clone(), settings, cache, seed).await;
+                        let result =
+                            tracker_io::run(job.request.clone(), settings, cache, seed).await;
                         let _ = tx.send(Event::Tracker {
                             torrent: id,
-                            job,
-                            result,
+                            job: Box::new(job),
+                            result: Box::new(result),
                         });
                     });
                 }
@@ -1372,7 +1412,9 @@ impl Engine {
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
-        if t.trackers.add_tracker(AnnounceEntry::new(&url, tier, lt_tracker::source::CLIENT)) {
+        if t.trackers
+            .add_tracker(AnnounceEntry::new(&url, tier, lt_tracker::source::CLIENT))
+        {
             t.trackers.set_listen_endpoints(&endpoints);
         }
         if t.is_active() {
@@ -1397,9 +1439,16 @@ impl Engine {
     }
 
     /// Announces again after `seconds` (to tracker `idx`, or all).
-    pub fn force_reannounce(&mut self, id: TorrentId, seconds: u32, idx: Option<usize>, ignore_min_interval: bool) {
+    pub fn force_reannounce(
+        &mut self,
+        id: TorrentId,
+        seconds: u32,
+        idx: Option<usize>,
+        ignore_min_interval: bool,
+    ) {
         if let Some(t) = self.torrents.get_mut(&id) {
-            t.trackers.force_reannounce(Instant::now(), seconds, idx, ignore_min_interval);
+            t.trackers
+                .force_reannounce(Instant::now(), seconds, idx, ignore_min_interval);
         }
         self.tracker_timer(id);
     }
@@ -1416,18 +1465,27 @@ impl Engine {
 
     /// Per-torrent limits: `(upload, download, max_connections, max_uploads)`;
     /// a negative value leaves that one unchanged.
-    pub fn set_torrent_limits(&mut self, id: TorrentId, up: Option<i32>, down: Option<i32>, conns: Option<i32>, uploads: Option<i32>) {
+    pub fn set_torrent_limits(
+        &mut self,
+        id: TorrentId,
+        up: Option<i32>,
+        down: Option<i32>,
+        conns: Option<i32>,
+        uploads: Option<i32>,
+    ) {
         let now = self.millis(Instant::now());
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
         if let Some(v) = up {
             t.upload_limit = if v <= 0 { -1 } else { v };
-            self.bw.set_limit(now, t.bw_channel, Direction::Upload, v.max(0) as u64);
+            self.bw
+                .set_limit(now, t.bw_channel, Direction::Upload, v.max(0) as u64);
         }
         if let Some(v) = down {
             t.download_limit = if v <= 0 { -1 } else { v };
-            self.bw.set_limit(now, t.bw_channel, Direction::Download, v.max(0) as u64);
+            self.bw
+                .set_limit(now, t.bw_channel, Direction::Download, v.max(0) as u64);
         }
         if let Some(v) = conns {
             t.max_connections = v;
@@ -1450,7 +1508,8 @@ impl Engine {
         }
         let have = t.picker.have_piece(piece);
         if !have {
-            t.picker.set_piece_deadline(piece, now + u64::from(deadline_ms));
+            t.picker
+                .set_piece_deadline(piece, now + u64::from(deadline_ms));
         }
         if alert {
             if have {
@@ -1494,14 +1553,18 @@ impl Engine {
 
     fn peer_config(&self) -> PeerConfig {
         let mut cfg = PeerConfig::new(self.peer_id);
-        cfg.max_peer_requests = self.settings.get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE).max(1) as usize;
+        cfg.max_peer_requests = self
+            .settings
+            .get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE)
+            .max(1) as usize;
         cfg.inactivity_timeout =
             Duration::from_secs(self.settings.get_int(keys::INACTIVITY_TIMEOUT).max(1) as u64);
         cfg.handshake_timeout =
             Duration::from_secs(self.settings.get_int(keys::HANDSHAKE_TIMEOUT).max(1) as u64);
         cfg.request_timeout =
             Duration::from_secs(self.settings.get_int(keys::REQUEST_TIMEOUT).max(1) as u64);
-        cfg.allowed_fast_set_size = self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
+        cfg.allowed_fast_set_size =
+            self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
         cfg.extensions.v = Some(format!("libtorrent-rs {}", env!("CARGO_PKG_VERSION")));
         cfg.extensions.p = Some(self.listen_port());
         cfg
@@ -1525,7 +1588,13 @@ impl Engine {
         })
     }
 
-    fn new_peer(&mut self, conn: PeerConnection, addr: SocketAddr, outgoing: bool, torrent: Option<TorrentId>) -> ConnId {
+    fn new_peer(
+        &mut self,
+        conn: PeerConnection,
+        addr: SocketAddr,
+        outgoing: bool,
+        torrent: Option<TorrentId>,
+    ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
         let now = Instant::now();
@@ -1561,10 +1630,11 @@ impl Engine {
     }
 
     fn pipeline_config(&self) -> PipelineConfig {
-        let mut c = PipelineConfig::default();
-        c.request_queue_time = self.settings.get_int(keys::REQUEST_QUEUE_TIME).max(1) as f64;
-        c.max_out_request_queue = self.settings.get_int(keys::MAX_OUT_REQUEST_QUEUE).max(1) as u32;
-        c
+        PipelineConfig {
+            request_queue_time: self.settings.get_int(keys::REQUEST_QUEUE_TIME).max(1) as f64,
+            max_out_request_queue: self.settings.get_int(keys::MAX_OUT_REQUEST_QUEUE).max(1) as u32,
+            ..PipelineConfig::default()
+        }
     }
 
     fn connect_candidates(&mut self, id: TorrentId) {
@@ -1575,7 +1645,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
-        if !t.is_active() || (t.is_seed() && !t.candidates.is_empty() && false) {
+        if !t.is_active() {
             return;
         }
         let limit = if t.max_connections > 0 {
@@ -1583,7 +1653,9 @@ impl Engine {
         } else {
             usize::MAX
         };
-        let mut budget = limit.saturating_sub(t.peers.len()).min(max_global.saturating_sub(self.peers.len()));
+        let mut budget = limit
+            .saturating_sub(t.peers.len())
+            .min(max_global.saturating_sub(self.peers.len()));
         let Some(wire) = self.wire_torrent(id) else {
             return;
         };
@@ -1598,10 +1670,18 @@ impl Engine {
         let timeout =
             Duration::from_secs(self.settings.get_int(keys::PEER_CONNECT_TIMEOUT).max(1) as u64);
         while budget > 0 {
-            let Some(addr) = self.torrents.get_mut(&id).and_then(|t| t.candidates.pop_front()) else {
+            let Some(addr) = self
+                .torrents
+                .get_mut(&id)
+                .and_then(|t| t.candidates.pop_front())
+            else {
                 break;
             };
-            if self.peers.values().any(|p| p.addr == addr && p.torrent == Some(id)) {
+            if self
+                .peers
+                .values()
+                .any(|p| p.addr == addr && p.torrent == Some(id))
+            {
                 continue;
             }
             budget -= 1;
@@ -1801,7 +1881,11 @@ impl Engine {
             }
             PeerEvent::Interested => self.maybe_unchoke(id),
             PeerEvent::NotInterested => {}
-            PeerEvent::Block { piece, offset, data } => self.on_block(id, piece, offset, data),
+            PeerEvent::Block {
+                piece,
+                offset,
+                data,
+            } => self.on_block(id, piece, offset, data),
             PeerEvent::UnrequestedBlock { len, .. } => {
                 if let Some(t) = self.peers.get(&id).and_then(|p| p.torrent) {
                     if let Some(t) = self.torrents.get_mut(&t) {
@@ -1886,11 +1970,7 @@ impl Engine {
         };
         // A free slot is given at once; the choker rebalances every round.
         let slots = self.settings.get_int(keys::UNCHOKE_SLOTS_LIMIT);
-        let unchoked = self
-            .peers
-            .values()
-            .filter(|q| !q.conn.am_choking())
-            .count() as i32;
+        let unchoked = self.peers.values().filter(|q| !q.conn.am_choking()).count() as i32;
         if slots < 0 || unchoked < slots {
             if let Some(p) = self.peers.get_mut(&id) {
                 let _ = p.conn.unchoke();
@@ -2062,7 +2142,10 @@ impl Engine {
     /// Reads requested blocks from disk while the peer's send queue is below
     /// `send_buffer_watermark` and the upload rate limits grant quota.
     fn serve_deferred(&mut self, id: ConnId) {
-        let watermark = self.settings.get_int(keys::SEND_BUFFER_WATERMARK).max(16 * 1024) as usize;
+        let watermark = self
+            .settings
+            .get_int(keys::SEND_BUFFER_WATERMARK)
+            .max(16 * 1024) as usize;
         let now = self.millis(Instant::now());
         let mut ready = Vec::new();
         {
@@ -2115,7 +2198,10 @@ impl Engine {
         };
         let key = (storage, r.piece, r.offset);
         let first = !self.pending_reads.contains_key(&key);
-        self.pending_reads.entry(key).or_default().push((id, r.length));
+        self.pending_reads
+            .entry(key)
+            .or_default()
+            .push((id, r.length));
         if first {
             self.disk().async_read(storage, r.piece, r.offset, r.length);
         }
@@ -2209,7 +2295,10 @@ impl Engine {
                         }),
                     }
                 }
-                let waiting = self.pending_reads.remove(&(storage, piece, offset)).unwrap_or_default();
+                let waiting = self
+                    .pending_reads
+                    .remove(&(storage, piece, offset))
+                    .unwrap_or_default();
                 match result {
                     Ok(data) => {
                         let data = Bytes::from(data);
@@ -2226,7 +2315,8 @@ impl Engine {
                         for (cid, len) in waiting {
                             if let Some(p) = self.peers.get_mut(&cid) {
                                 p.reading = p.reading.saturating_sub(len as usize);
-                                let _ = p.conn.reject_request(BlockRequest::new(piece, offset, len));
+                                let _ =
+                                    p.conn.reject_request(BlockRequest::new(piece, offset, len));
                             }
                             self.flush(cid);
                         }
@@ -2241,8 +2331,16 @@ impl Engine {
                 checked,
                 total,
             } => {
-                if let Some(t) = self.by_storage.get(&storage).and_then(|id| self.torrents.get_mut(id)) {
-                    t.checking_progress = if total == 0 { 1.0 } else { checked as f32 / total as f32 };
+                if let Some(t) = self
+                    .by_storage
+                    .get(&storage)
+                    .and_then(|id| self.torrents.get_mut(id))
+                {
+                    t.checking_progress = if total == 0 {
+                        1.0
+                    } else {
+                        checked as f32 / total as f32
+                    };
                 }
             }
             Completion::CheckDone { storage, result } => {
@@ -2287,13 +2385,12 @@ impl Engine {
         };
         let err = io_error(&e.error);
         let (file_idx, filename) = match e.file {
-            lt_storage::ErrorFile::Index(i) => (
-                i as i32,
-                t.meta.files().file_path(i, &t.save_path),
-            ),
+            lt_storage::ErrorFile::Index(i) => {
+                (i as i32, t.meta.files().file_path(i, &t.save_path))
+            }
             _ => (-1, String::new()),
         };
-        t.error = Some(err.clone());
+        t.error = Some(err);
         t.error_file = file_idx;
         let tref = t.torrent_ref();
         self.alert(AlertKind::FileError {
@@ -2399,7 +2496,10 @@ impl Engine {
                 .map(|t| t.peers.iter().copied().collect())
                 .unwrap_or_default();
             for c in peers {
-                let both_seeds = self.peers.get(&c).is_some_and(|p| p.has.all() && p.has.len() > 0);
+                let both_seeds = self
+                    .peers
+                    .get(&c)
+                    .is_some_and(|p| p.has.all() && !p.has.is_empty());
                 if both_seeds {
                     self.disconnect(c, None);
                 }
@@ -2450,8 +2550,9 @@ impl Engine {
         self.bw.remove_conn(lt_picker::bandwidth::ConnId(p.key.0));
         self.choker.remove_peer(p.key);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
-            let peer_seed = p.has.len() > 0 && p.has.all();
-            let useful = !(t.is_seed() && peer_seed) && !t.banned.contains(&p.addr.ip());
+            let peer_seed = !p.has.is_empty() && p.has.all();
+            let both_seeds = t.is_seed() && peer_seed;
+            let useful = !both_seeds && !t.banned.contains(&p.addr.ip());
             if p.outgoing && useful && !self.shutting_down && t.is_active() {
                 let fails = t.failcount.entry(p.addr).or_insert(0);
                 if was_connected {
@@ -2570,7 +2671,12 @@ impl Engine {
 /// mapping file priorities onto pieces.
 fn file_ranges(fs: &lt_metainfo::FileStorage) -> Vec<(u64, u64)> {
     (0..fs.num_files())
-        .map(|f| (fs.file_offset(f).max(0) as u64, fs.file_size(f).max(0) as u64))
+        .map(|f| {
+            (
+                fs.file_offset(f).max(0) as u64,
+                fs.file_size(f).max(0) as u64,
+            )
+        })
         .collect()
 }
 
@@ -2597,7 +2703,11 @@ fn mark_pad_blocks(t: &mut Torrent) {
 }
 
 /// Checks a piece's hashes against the metadata.
-fn verify_piece(meta: &dyn crate::torrent::Metadata, piece: u32, h: &lt_storage::PieceHash) -> bool {
+fn verify_piece(
+    meta: &dyn crate::torrent::Metadata,
+    piece: u32,
+    h: &lt_storage::PieceHash,
+) -> bool {
     let ih = meta.info_hashes();
     let mut ok = true;
     if ih.has_v1() {
@@ -2652,7 +2762,10 @@ fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
     match e {
         T::HttpStatus { code, .. } => ErrorCode::new(i32::from(*code), Category::Http),
         T::TrackerFailure(_) => lt(173),
-        T::InvalidTrackerResponse | T::InvalidFilesEntry | T::InvalidHashEntry | T::InvalidPeerDict => lt(171),
+        T::InvalidTrackerResponse
+        | T::InvalidFilesEntry
+        | T::InvalidHashEntry
+        | T::InvalidPeerDict => lt(171),
         T::Bdecode(_) => lt(15),
         T::ScrapeNotAvailable => lt(170),
         T::InvalidTrackerResponseLength => lt(177),

@@ -226,7 +226,7 @@ impl Torrent {
             need_save_resume: self.flags & flags::NEED_SAVE_RESUME != 0,
             progress,
             progress_ppm: (progress as f64 * 1_000_000.0) as i32,
-            error: self.error.clone(),
+            error: self.error,
             error_file: self.error_file,
             total_download: self.total_download,
             total_upload: self.total_upload,
@@ -312,7 +312,8 @@ impl Metadata for lt_metainfo::TorrentInfo {
         if layer.is_empty() {
             // A file of at most one piece has no piece layer: the piece's
             // tree is the file's tree.
-            let leaves = lt_metainfo::file_storage::merkle_num_leafs(fs.file_num_blocks(file) as i64);
+            let leaves =
+                lt_metainfo::file_storage::merkle_num_leafs(fs.file_num_blocks(file) as i64);
             return Some((fs.root(file), u32::try_from(leaves).ok()?));
         }
         let k = (i as usize).checked_sub(fs.piece_index_at_file(file).max(0) as usize)?;
