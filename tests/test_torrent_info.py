@@ -591,3 +591,23 @@ def test_mutators(corpus_dir, ref, ours):
     r, o = ref(MUTATE, CORPUS=d), ours(MUTATE, CORPUS=d)
     assert r["trackers"]
     assert o == r
+
+
+BADARGS = r'''
+import json
+import libtorrent as lt
+out = []
+for a in [(5,), (), (memoryview(b"x"),), ("a", "b", "c"), (None,)]:
+    try:
+        lt.torrent_info(*a)
+        out.append("no error")
+    except Exception as e:
+        out.append([type(e).__name__, isinstance(e, TypeError), str(e)])
+print(json.dumps(out))
+'''
+
+
+def test_constructor_argument_errors(ref, ours):
+    r, o = ref(BADARGS), ours(BADARGS)
+    assert r[0][:2] == ["ArgumentError", True]
+    assert o == r
