@@ -884,7 +884,12 @@ impl PyTorrentInfo {
             8 => TrackerSource::Tex,
             _ => TrackerSource::Client,
         };
-        self.inner.add_tracker(url, tier.clamp(0, 255) as u8, src);
+        self.inner.add_tracker(
+            url,
+            // 8-bit tiers, wrapping, as in the reference
+            i32::from(tier as u8),
+            src,
+        );
         Ok(())
     }
     fn web_seeds<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
