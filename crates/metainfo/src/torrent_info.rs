@@ -59,7 +59,7 @@ pub enum TrackerSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracker {
     pub url: String,
-    pub tier: i32,
+    pub tier: u8,
     pub source: TrackerSource,
 }
 
@@ -235,7 +235,7 @@ impl TorrentInfo {
                         trackers.push(Tracker {
                             url,
                             // tiers are 8-bit in the reference: they wrap
-                            tier: i32::from(tier as u8),
+                            tier: tier as u8,
                             source: TrackerSource::Torrent,
                         });
                     }
@@ -642,7 +642,7 @@ impl TorrentInfo {
         self.trackers.clear();
     }
     /// Adds a tracker unless it is already listed; keeps tiers ordered.
-    pub fn add_tracker(&mut self, url: &str, tier: i32, source: TrackerSource) {
+    pub fn add_tracker(&mut self, url: &str, tier: u8, source: TrackerSource) {
         if url.is_empty() || self.trackers.iter().any(|t| t.url == url) {
             return;
         }

@@ -885,10 +885,8 @@ impl PyTorrentInfo {
             _ => TrackerSource::Client,
         };
         self.inner.add_tracker(
-            url,
-            // 8-bit tiers, wrapping, as in the reference
-            i32::from(tier as u8),
-            src,
+            url, // 8-bit tiers, wrapping, as in the reference
+            tier as u8, src,
         );
         Ok(())
     }
