@@ -1,5 +1,5 @@
 # Type stubs for the libtorrent module (libtorrent-rs).
-from typing import Any, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Type, Union
 
 __version__: str
 version: str
@@ -756,65 +756,9 @@ class _torrent_status_states(_enum):
     allocating: _torrent_status_states
     checking_resume_data: _torrent_status_states
 
-# --- creating torrents ---------------------------------------------------------
-
-class create_file_entry:
-    """A file to put in a torrent: its path (first element: the torrent
-    name), size, file flags (``file_storage.flag_*``), mtime and symlink
-    target (relative to the torrent's top directory)."""
-    def __init__(self, filename: Union[str, bytes], size: int, flags: int = 0, mtime: int = 0, symlink: str = "") -> None: ...
-    @property
-    def filename(self) -> str: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def flags(self) -> int: ...  # the reference raises TypeError here
-    @property
-    def mtime(self) -> int: ...
-    @property
-    def symlink(self) -> str: ...
-
-class create_torrent:
-    optimize_alignment: int
-    merkle: int
-    modification_time: int
-    symlinks: int
-    v2_only: int
-    v1_only: int
-    canonical_files: int
-    no_attributes: int
-    canonical_files_no_tail_padding: int
-    # files: a list of create_file_entry, a file_storage (deprecated; laid
-    # out in place) or a torrent_info (re-creates that torrent)
-    def __init__(self, files: Any, piece_size: int = 0, flags: int = 0) -> None: ...
-    def add_tracker(self, announce_url: str, tier: int = 0) -> None: ...
-    def add_url_seed(self, url: str) -> None: ...
-    def add_http_seed(self, url: str) -> None: ...  # kept, not written (as the reference)
-    def add_node(self, host: Union[str, Tuple[str, int]], port: int = ...) -> None: ...
-    def add_collection(self, collection: str) -> None: ...
-    def add_similar_torrent(self, info_hash: Union[sha1_hash, bytes]) -> None: ...
-    def set_comment(self, comment: str) -> None: ...
-    def set_creator(self, creator: str) -> None: ...
-    def set_creation_date(self, timestamp: int) -> None: ...
-    def set_priv(self, private: bool) -> None: ...
-    def priv(self) -> bool: ...
-    def set_root_cert(self, pem: Union[str, bytes]) -> None: ...
-    def set_hash(self, piece: int, hash: Union[bytes, sha1_hash]) -> None: ...
-    def set_file_hash(self, file: int, hash: Union[bytes, sha1_hash]) -> None: ...
-    def piece_length(self) -> int: ...
-    def piece_size(self, piece: int) -> int: ...
-    def num_pieces(self) -> int: ...
-    def files(self) -> Any: ...  # file_storage (a copy of the torrent's files)
-    def generate(self) -> Dict[bytes, Any]: ...
-    def generate_buf(self) -> List[str]: ...  # the bencoded torrent, one character per byte
-
-def list_files(path: str, predicate: Any = None, flags: int = 0) -> List[create_file_entry]: ...
-def add_files(fs: Any, path: str, predicate: Any = None, flags: int = 0) -> None: ...
-def set_piece_hashes(ct: create_torrent, path: str, callback: Any = None) -> None: ...
 
 
-# --- metainfo: file layout, torrent files, magnet links ----------------------
-from typing import Iterator
+# metainfo: file layout, torrent files, magnet links
 
 class file_entry:
     path: str
@@ -1032,3 +976,421 @@ def write_torrent_file_buf(atp: add_torrent_params, flags: int = 0) -> bytes: ..
 def parse_magnet_uri(uri: str) -> add_torrent_params: ...
 def parse_magnet_uri_dict(uri: str) -> dict: ...
 def make_magnet_uri(obj: Union[torrent_info, add_torrent_params]) -> str: ...
+
+# --- creating torrents ---------------------------------------------------------
+
+class create_file_entry:
+    """A file to put in a torrent: its path (first element: the torrent
+    name), size, file flags (``file_storage.flag_*``), mtime and symlink
+    target (relative to the torrent's top directory)."""
+    def __init__(self, filename: Union[str, bytes], size: int, flags: int = 0, mtime: int = 0, symlink: str = "") -> None: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def flags(self) -> int: ...  # the reference raises TypeError here
+    @property
+    def mtime(self) -> int: ...
+    @property
+    def symlink(self) -> str: ...
+
+class create_torrent:
+    optimize_alignment: int
+    merkle: int
+    modification_time: int
+    symlinks: int
+    v2_only: int
+    v1_only: int
+    canonical_files: int
+    no_attributes: int
+    canonical_files_no_tail_padding: int
+    # files: a list of create_file_entry, a file_storage (deprecated; laid
+    # out in place) or a torrent_info (re-creates that torrent)
+    def __init__(self, files: Any, piece_size: int = 0, flags: int = 0) -> None: ...
+    def add_tracker(self, announce_url: str, tier: int = 0) -> None: ...
+    def add_url_seed(self, url: str) -> None: ...
+    def add_http_seed(self, url: str) -> None: ...  # kept, not written (as the reference)
+    def add_node(self, host: Union[str, Tuple[str, int]], port: int = ...) -> None: ...
+    def add_collection(self, collection: str) -> None: ...
+    def add_similar_torrent(self, info_hash: Union[sha1_hash, bytes]) -> None: ...
+    def set_comment(self, comment: str) -> None: ...
+    def set_creator(self, creator: str) -> None: ...
+    def set_creation_date(self, timestamp: int) -> None: ...
+    def set_priv(self, private: bool) -> None: ...
+    def priv(self) -> bool: ...
+    def set_root_cert(self, pem: Union[str, bytes]) -> None: ...
+    def set_hash(self, piece: int, hash: Union[bytes, sha1_hash]) -> None: ...
+    def set_file_hash(self, file: int, hash: Union[bytes, sha1_hash]) -> None: ...
+    def piece_length(self) -> int: ...
+    def piece_size(self, piece: int) -> int: ...
+    def num_pieces(self) -> int: ...
+    def files(self) -> Any: ...  # file_storage (a copy of the torrent's files)
+    def generate(self) -> Dict[bytes, Any]: ...
+    def generate_buf(self) -> List[str]: ...  # the bencoded torrent, one character per byte
+
+def list_files(path: str, predicate: Any = None, flags: int = 0) -> List[create_file_entry]: ...
+def add_files(fs: Any, path: str, predicate: Any = None, flags: int = 0) -> None: ...
+def set_piece_hashes(ct: create_torrent, path: str, callback: Any = None) -> None: ...
+
+
+# --- session, handles, alerts ------------------------------------------------
+
+class session_params:
+    settings: Dict[str, Any]
+    def __init__(self, settings: Optional[Dict[str, Any]] = None) -> None: ...
+
+class session:
+    def __init__(self, settings: Any = None, flags: int = 1) -> None: ...
+    def apply_settings(self, settings: Dict[str, Any]) -> None: ...
+    def get_settings(self) -> Dict[str, Any]: ...
+    def listen_port(self) -> int: ...
+    def is_listening(self) -> bool: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def is_paused(self) -> bool: ...
+    def add_torrent(self, params: Union[add_torrent_params, Dict[str, Any]]) -> torrent_handle: ...
+    def async_add_torrent(self, params: Union[add_torrent_params, Dict[str, Any]]) -> None: ...
+    def remove_torrent(self, handle: torrent_handle, option: int = 0) -> None: ...
+    def find_torrent(self, info_hash: Union[sha1_hash, info_hash_t]) -> torrent_handle: ...
+    def get_torrents(self) -> List[torrent_handle]: ...
+    def get_torrent_status(self, pred: Any, flags: int = 0) -> List[torrent_status]: ...
+    def refresh_torrent_status(self, torrents: List[torrent_status], flags: int = 0) -> List[torrent_status]: ...
+    def post_torrent_updates(self, flags: int = 0xffffffff) -> None: ...
+    def post_session_stats(self) -> None: ...
+    def pop_alerts(self) -> List[alert]: ...
+    def wait_for_alert(self, max_wait: int) -> bool: ...
+    def set_alert_fd(self, fd: int) -> None: ...
+    def set_alert_mask(self, mask: int) -> None: ...
+    def set_alert_queue_size_limit(self, n: int) -> int: ...
+class alert:
+    category_t: Type[Any]
+    def what(self) -> str: ...
+    def message(self) -> str: ...
+    def category(self) -> int: ...
+    def timestamp(self) -> Any: ...
+
+class torrent_alert(alert):
+    @property
+    def handle(self) -> torrent_handle: ...
+    @property
+    def torrent_name(self) -> str: ...
+
+class peer_alert(torrent_alert):
+    endpoint: Tuple[str, int]
+    ep: Tuple[str, int]
+    ip: Tuple[str, int]
+    pid: sha1_hash
+
+class tracker_alert(torrent_alert):
+    url: str
+    local_endpoint: Tuple[str, int]
+    version: Any
+    def tracker_url(self) -> str: ...
+
+class listen_succeeded_alert(alert):
+    address: Any
+    port: Any
+    endpoint: Any
+    socket_type: Any
+    sock_type: Any
+    def listen_sock_type(self) -> Any: ...
+
+class listen_failed_alert(alert):
+    address: Any
+    port: Any
+    endpoint: Any
+    error: Any
+    def listen_interface(self) -> Any: ...
+    op: Any
+    operation: Any
+    socket_type: Any
+    sock_type: Any
+
+class add_torrent_alert(torrent_alert):
+    error: Any
+    def removed_hashes(self) -> Any: ...
+    info_hash: Any
+    info_hashes: Any
+
+class torrent_removed_alert(torrent_alert):
+    ...
+
+class torrent_deleted_alert(torrent_alert):
+    ...
+
+class torrent_delete_failed_alert(torrent_alert):
+    info_hash: Any
+    info_hashes: Any
+    error: Any
+    msg: Any
+
+class state_changed_alert(torrent_alert):
+    state: Any
+    prev_state: Any
+
+class state_update_alert(alert):
+    status: Any
+
+class torrent_checked_alert(torrent_alert):
+    ...
+
+class torrent_finished_alert(torrent_alert):
+    ...
+
+class torrent_paused_alert(torrent_alert):
+    ...
+
+class torrent_resumed_alert(torrent_alert):
+    ...
+
+class torrent_error_alert(torrent_alert):
+    error: Any
+
+class piece_finished_alert(torrent_alert):
+    piece_index: Any
+
+class hash_failed_alert(torrent_alert):
+    piece_index: Any
+
+class file_completed_alert(torrent_alert):
+    index: Any
+
+class file_error_alert(torrent_alert):
+    error: Any
+    file: Any
+    def filename(self) -> Any: ...
+    msg: Any
+
+class read_piece_alert(torrent_alert):
+    buffer: Any
+    piece: Any
+    size: Any
+    error: Any
+    ec: Any
+
+class peer_connect_alert(peer_alert):
+    ...
+
+class peer_disconnected_alert(peer_alert):
+    error: Any
+    msg: Any
+    op: Any
+    reason: Any
+    socket_type: Any
+
+class peer_ban_alert(peer_alert):
+    ...
+
+class peer_error_alert(peer_alert):
+    error: Any
+    op: Any
+
+class incoming_connection_alert(alert):
+    endpoint: Any
+    ip: Any
+    socket_type: Any
+
+class tracker_announce_alert(tracker_alert):
+    event: Any
+
+class tracker_reply_alert(tracker_alert):
+    num_peers: Any
+
+class tracker_warning_alert(tracker_alert):
+    ...
+
+class tracker_error_alert(tracker_alert):
+    error: Any
+    def error_message(self) -> Any: ...
+    def failure_reason(self) -> Any: ...
+    msg: Any
+    status_code: Any
+    times_in_row: Any
+
+class scrape_reply_alert(tracker_alert):
+    complete: Any
+    incomplete: Any
+
+class scrape_failed_alert(tracker_alert):
+    error: Any
+    def error_message(self) -> Any: ...
+    msg: Any
+
+class session_stats_alert(alert):
+    values: Any
+
+class alerts_dropped_alert(alert):
+    dropped_alerts: Any
+
+class performance_alert(torrent_alert):
+    warning_code: Any
+
+class external_ip_alert(alert):
+    external_address: Any
+
+class log_alert(alert):
+    def log_message(self) -> Any: ...
+    def msg(self) -> Any: ...
+    def alert_to_py(self) -> Any: ...
+    def register(self) -> Any: ...
+
+class torrent_handle:
+    def __init__(self) -> None: ...
+    def is_valid(self, *args: Any) -> Any: ...
+    def status(self, *args: Any) -> Any: ...
+    def pause(self, *args: Any) -> Any: ...
+    def resume(self, *args: Any) -> Any: ...
+    def is_paused(self, *args: Any) -> Any: ...
+    def is_finished(self, *args: Any) -> Any: ...
+    def is_seed(self, *args: Any) -> Any: ...
+    def is_auto_managed(self, *args: Any) -> Any: ...
+    def has_metadata(self, *args: Any) -> Any: ...
+    def name(self, *args: Any) -> Any: ...
+    def save_path(self, *args: Any) -> Any: ...
+    def flags(self, *args: Any) -> Any: ...
+    def set_flags(self, *args: Any) -> Any: ...
+    def unset_flags(self, *args: Any) -> Any: ...
+    def set_sequential_download(self, *args: Any) -> Any: ...
+    def connect_peer(self, *args: Any) -> Any: ...
+    def force_recheck(self, *args: Any) -> Any: ...
+    def have_piece(self, *args: Any) -> Any: ...
+    def read_piece(self, *args: Any) -> Any: ...
+    def file_progress(self, *args: Any) -> Any: ...
+    def piece_availability(self, *args: Any) -> Any: ...
+    def get_piece_priorities(self, *args: Any) -> Any: ...
+    def piece_priorities(self, *args: Any) -> Any: ...
+    def piece_priority(self, *args: Any) -> Any: ...
+    def prioritize_pieces(self, *args: Any) -> Any: ...
+    def get_file_priorities(self, *args: Any) -> Any: ...
+    def file_priorities(self, *args: Any) -> Any: ...
+    def file_priority(self, *args: Any) -> Any: ...
+    def prioritize_files(self, *args: Any) -> Any: ...
+    def __eq__(self, other: Any) -> Any: ...
+    def __ne__(self, other: Any) -> Any: ...
+    def __lt__(self, other: Any) -> Any: ...
+    def __hash__(self) -> int: ...
+
+class torrent_status:
+    name: str
+    save_path: str
+    flags: int
+    paused: bool
+    auto_managed: bool
+    is_finished: bool
+    is_seeding: bool
+    has_metadata: bool
+    seed_mode: bool
+    upload_mode: bool
+    share_mode: bool
+    super_seeding: bool
+    sequential_download: bool
+    stop_when_ready: bool
+    moving_storage: bool
+    announcing_to_trackers: bool
+    announcing_to_lsd: bool
+    announcing_to_dht: bool
+    need_save_resume: bool
+    ip_filter_applies: bool
+    has_incoming: bool
+    progress: float
+    progress_ppm: int
+    error_file: int
+    current_tracker: str
+    total_download: int
+    total_upload: int
+    total_payload_download: int
+    total_payload_upload: int
+    total_failed_bytes: int
+    total_redundant_bytes: int
+    all_time_download: int
+    all_time_upload: int
+    total_done: int
+    total: int
+    total_wanted_done: int
+    total_wanted: int
+    download_rate: int
+    upload_rate: int
+    download_payload_rate: int
+    upload_payload_rate: int
+    num_seeds: int
+    num_peers: int
+    num_complete: int
+    num_incomplete: int
+    list_seeds: int
+    list_peers: int
+    connect_candidates: int
+    num_pieces: int
+    pieces: List[bool]
+    verified_pieces: List[bool]
+    distributed_full_copies: int
+    distributed_fraction: int
+    distributed_copies: float
+    block_size: int
+    num_uploads: int
+    num_connections: int
+    uploads_limit: int
+    connections_limit: int
+    up_bandwidth_queue: int
+    down_bandwidth_queue: int
+    download_limit: int
+    upload_limit: int
+    queue_position: int
+    added_time: int
+    completed_time: int
+    last_seen_complete: int
+    last_scrape: int
+    state: Any
+    error: Any
+    errc: Any
+    info_hash: Any
+    info_hashes: Any
+    handle: Any
+    storage_mode: Any
+    active_time: Any
+    finished_time: Any
+    seeding_time: Any
+    next_announce: Any
+    announce_interval: Any
+    is_loaded: Any
+    priority: Any
+    states: Type[Any]
+
+class peer_info:
+    client: str
+    flags: int
+    source: int
+    connection_type: int
+    pieces: List[bool]
+    num_pieces: int
+    up_speed: int
+    down_speed: int
+    payload_up_speed: int
+    payload_down_speed: int
+    total_download: int
+    total_upload: int
+    download_queue_length: int
+    upload_queue_length: int
+    queue_bytes: int
+    request_timeout: int
+    num_hashfails: int
+    failcount: int
+    downloading_piece_index: int
+    downloading_block_index: int
+    downloading_progress: int
+    downloading_total: int
+    progress: float
+    progress_ppm: int
+    rtt: int
+    send_buffer_size: int
+    used_send_buffer: int
+    receive_buffer_size: int
+    used_receive_buffer: int
+    download_rate_peak: int
+    upload_rate_peak: int
+    ip: Any
+    local_endpoint: Any
+    pid: Any
+    last_request: Any
+    last_active: Any
+

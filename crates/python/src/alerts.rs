@@ -197,6 +197,7 @@ impl TrackerAlert {
 macro_rules! leaf {
     ($rs:ident, $name:literal, $base:ty) => {
         #[pyclass(module = "libtorrent", name = $name, extends = $base, frozen)]
+        #[allow(dead_code)] // classes without own attributes never read it
         pub struct $rs(Arc<AlertData>);
     };
 }

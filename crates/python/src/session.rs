@@ -19,7 +19,7 @@ use crate::alerts::alert_to_py;
 use crate::handle::{PyTorrentHandle, PyTorrentStatus};
 use crate::hashes::info_hash_from_py;
 use crate::metainfo::{PyAddTorrentParams, PyTorrentInfo};
-use crate::settings::{dict_to_pack, settings_to_dict};
+use crate::settings::{dict_to_pack, pack_to_dict, settings_to_dict};
 
 /// `session_params`: the settings (and later DHT state and IP filter) a
 /// session starts with.
@@ -41,10 +41,10 @@ impl PySessionParams {
         })
     }
 
+    /// Only the settings that were set, as the reference reports them.
     #[getter]
     fn get_settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = lt_settings::Settings::from_pack(&self.settings);
-        settings_to_dict(py, &s)
+        pack_to_dict(py, &self.settings)
     }
 
     #[setter]
@@ -64,6 +64,16 @@ fn closed() -> PyErr {
 }
 
 impl PySession {
+    fn get_int(&self, py: Python<'_>, k: lt_settings::IntKey) -> PyResult<i32> {
+        self.call(py, move |e| e.settings().get_int(k))
+    }
+
+    fn set_int(&self, py: Python<'_>, k: lt_settings::IntKey, v: i32) -> PyResult<()> {
+        let mut pack = SettingsPack::new();
+        pack.set_int(k, v);
+        self.call(py, move |e| e.apply_settings(&pack))
+    }
+
     fn call<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
     where
         R: Send + 'static,
@@ -328,6 +338,38 @@ impl PySession {
         })
     }
 
+    fn num_connections(&self, py: Python<'_>) -> PyResult<usize> {
+        self.call(py, |e| e.num_connections())
+    }
+
+    fn upload_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        self.get_int(py, lt_settings::keys::UPLOAD_RATE_LIMIT)
+    }
+
+    fn download_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        self.get_int(py, lt_settings::keys::DOWNLOAD_RATE_LIMIT)
+    }
+
+    fn set_upload_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::UPLOAD_RATE_LIMIT, limit)
+    }
+
+    fn set_download_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::DOWNLOAD_RATE_LIMIT, limit)
+    }
+
+    fn max_connections(&self, py: Python<'_>) -> PyResult<i32> {
+        self.get_int(py, lt_settings::keys::CONNECTIONS_LIMIT)
+    }
+
+    fn set_max_connections(&self, py: Python<'_>, n: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::CONNECTIONS_LIMIT, n)
+    }
+
+    fn set_max_uploads(&self, py: Python<'_>, n: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::UNCHOKE_SLOTS_LIMIT, n)
+    }
+
     /// Posts a `session_stats_alert` with every metric.
     fn post_session_stats(&self, py: Python<'_>) -> PyResult<()> {
         self.call(py, |e| e.post_session_stats())
@@ -336,6 +378,7 @@ impl PySession {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySession>()?;
+    crate::enums::attach_members(&m.py().get_type::<PySession>(), "portmap_protocol")?;
     m.add_class::<PySessionParams>()?;
     Ok(())
 }

@@ -26,8 +26,12 @@ use crate::alert::{category, Alert, AlertKind, Operation, PeerRef, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
 use crate::peer_io::{self, Closed, ConnId};
 use crate::torrent::{flags, unix_now, AddTorrent, Rates, Torrent};
+use lt_picker::bandwidth::{BandwidthManager, Direction};
+use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
+use crate::tracker_io::{self, TrackerResult};
 use crate::{Job, Shared};
+use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -49,6 +53,12 @@ pub(crate) enum Event {
     Written(ConnId, usize),
     /// A disk job finished.
     Disk(Completion),
+    /// A tracker request finished.
+    Tracker {
+        torrent: TorrentId,
+        job: AnnounceJob,
+        result: TrackerResult,
+    },
 }
 
 struct ListenSocket {
@@ -68,8 +78,17 @@ struct Peer {
     pipeline: RequestPipeline,
     /// The peer's pieces in the picker's representation.
     has: lt_picker::Bitfield,
-    connected_at: Instant,
     alerted_connect: bool,
+    /// Bytes handed to the writer task and not yet written.
+    send_queued: usize,
+    /// Requests not yet read from disk: the send queue is full or the
+    /// upload rate limit has no quota left.
+    deferred: std::collections::VecDeque<BlockRequest>,
+    /// Bytes granted by the rate limiter and not used yet.
+    up_credit: u64,
+    down_credit: u64,
+    /// Bytes of this peer's requests being read from disk.
+    reading: usize,
     last_counters: [u64; 4],
     rates: Rates,
 }
@@ -100,6 +119,12 @@ pub struct Engine {
     deleting: HashMap<StorageId, crate::alert::TorrentRef>,
     epoch: Instant,
     last_second: Instant,
+    udp_cache: Arc<std::sync::Mutex<ConnectionCache>>,
+    bw: BandwidthManager,
+    choker: Choker,
+    /// The `key` sent to trackers, and the seed of UDP transaction ids.
+    tracker_key: u32,
+    rng: lt_picker::Rng,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -177,7 +202,45 @@ impl Engine {
             deleting: HashMap::new(),
             epoch: Instant::now(),
             last_second: Instant::now(),
+            udp_cache: Default::default(),
+            bw: BandwidthManager::new(0),
+            choker: Choker::new(ChokerConfig::default(), random_seed()),
+            tracker_key: 0,
+            rng: lt_picker::Rng::new(random_seed()),
         }
+        .with_tracker_key()
+    }
+
+    fn with_tracker_key(mut self) -> Self {
+        self.tracker_key = self.rng.next_u64() as u32;
+        self.apply_limits();
+        self
+    }
+
+    /// Applies the rate-limit and choking settings.
+    fn apply_limits(&mut self) {
+        let now = self.millis(Instant::now());
+        let s = &self.settings;
+        let g = self.bw.global();
+        let up = s.get_int(keys::UPLOAD_RATE_LIMIT).max(0) as u64;
+        let down = s.get_int(keys::DOWNLOAD_RATE_LIMIT).max(0) as u64;
+        self.bw.set_limit(now, g, Direction::Upload, up);
+        self.bw.set_limit(now, g, Direction::Download, down);
+        let cfg = ChokerConfig {
+            unchoke_slots_limit: s.get_int(keys::UNCHOKE_SLOTS_LIMIT),
+            choking_algorithm: ChokingAlgorithm::from_setting(s.get_int(keys::CHOKING_ALGORITHM).into())
+                .unwrap_or(ChokingAlgorithm::FixedSlots),
+            seed_choking_algorithm: SeedChokingAlgorithm::from_setting(
+                s.get_int(keys::SEED_CHOKING_ALGORITHM).into(),
+            )
+            .unwrap_or(SeedChokingAlgorithm::RoundRobin),
+            num_optimistic_unchoke_slots: s.get_int(keys::NUM_OPTIMISTIC_UNCHOKE_SLOTS).max(0) as u32,
+            optimistic_unchoke_interval_ms: s.get_int(keys::OPTIMISTIC_UNCHOKE_INTERVAL).max(1) as u64 * 1000,
+            unchoke_interval_ms: s.get_int(keys::UNCHOKE_INTERVAL).max(1) as u64 * 1000,
+            rate_choker_initial_threshold: 1024,
+            seeding_piece_quota: s.get_int(keys::SEEDING_PIECE_QUOTA).max(1) as u32,
+        };
+        self.choker.set_config(cfg);
     }
 
     /// Posts an alert if its category is enabled.
@@ -277,8 +340,18 @@ impl Engine {
                 };
                 self.disconnect(id, Some(err));
             }
-            Event::Written(..) => {}
+            Event::Written(id, n) => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.send_queued = p.send_queued.saturating_sub(n);
+                }
+                self.serve_deferred(id);
+            }
             Event::Disk(c) => self.on_disk(c),
+            Event::Tracker {
+                torrent,
+                job,
+                result,
+            } => self.on_tracker_result(torrent, job, result),
         }
     }
 
@@ -289,6 +362,8 @@ impl Engine {
             if let Some(p) = self.peers.get_mut(id) {
                 p.conn.handle_timeout(now);
             }
+            self.serve_deferred(*id);
+            self.request_blocks(*id);
             self.drive_peer(*id);
         }
         if now.duration_since(self.last_second) >= Duration::from_secs(1) {
@@ -337,8 +412,9 @@ impl Engine {
                 t.rates.update(totals, secs);
             }
             self.connect_candidates(tid);
-            self.recalculate_unchokes(tid);
+            self.tracker_timer(tid);
         }
+        self.choke_round();
         self.auto_manage();
     }
 
@@ -415,6 +491,7 @@ impl Engine {
         self.shared
             .alerts
             .set_limit(s.get_int(keys::ALERT_QUEUE_SIZE).max(1) as usize);
+        self.apply_limits();
         if self.settings.get_str(keys::LISTEN_INTERFACES) != old_listen {
             self.close_listen_sockets();
             self.open_listen_sockets();
@@ -507,7 +584,21 @@ impl Engine {
             max_connections: p.max_connections,
             max_uploads: p.max_uploads,
             rates: Rates::default(),
-            trackers: p.trackers,
+            bw_channel: {
+                let now = self.millis(now);
+                let ch = self.bw.add_channel(now);
+                self.bw.set_limit(now, ch, Direction::Upload, p.upload_limit.max(0) as u64);
+                self.bw.set_limit(now, ch, Direction::Download, p.download_limit.max(0) as u64);
+                ch
+            },
+            deadline_alerts: Default::default(),
+            trackers: {
+                let mut list = lt_tracker::TrackerList::new(ih, self.tracker_settings());
+                for (url, tier) in &p.trackers {
+                    list.add_tracker(AnnounceEntry::new(url, *tier, lt_tracker::source::TORRENT));
+                }
+                list
+            },
         };
         // Pad-file blocks never come from peers.
         mark_pad_blocks(&mut t);
@@ -598,8 +689,12 @@ impl Engine {
         if state != TorrentState::Downloading && t.finished_at.is_none() {
             t.finished_at = Some(Instant::now());
         }
+        let paused = t.is_paused();
         self.set_state(id, state);
         self.alert(AlertKind::TorrentChecked { torrent: tref });
+        if !paused {
+            self.start_announcing(id);
+        }
         self.auto_manage();
         self.connect_candidates(id);
     }
@@ -635,11 +730,12 @@ impl Engine {
         self.torrents.contains_key(&id)
     }
 
-    pub fn torrent_meta(&self, id: TorrentId) -> Option<Arc<dyn crate::torrent::Metadata>> {
+    pub fn torrent_meta(&self, id: TorrentId) -> Option<Arc<lt_metainfo::TorrentInfo>> {
         self.torrents.get(&id).map(|t| t.meta.clone())
     }
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
+        self.stop_announcing(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
@@ -651,6 +747,7 @@ impl Engine {
             return false;
         };
         self.by_storage.remove(&t.storage);
+        self.bw.remove_channel(t.bw_channel);
         let tref = t.torrent_ref();
         if let Some(disk) = &self.disk {
             if delete_files {
@@ -697,6 +794,7 @@ impl Engine {
         for c in peers {
             self.disconnect(c, None);
         }
+        self.stop_announcing(id);
         self.alert(AlertKind::TorrentPaused { torrent: tref });
     }
 
@@ -713,6 +811,7 @@ impl Engine {
         t.candidates = known.into_iter().collect();
         let tref = t.torrent_ref();
         self.alert(AlertKind::TorrentResumed { torrent: tref });
+        self.start_announcing(id);
         self.connect_candidates(id);
     }
 
@@ -1046,6 +1145,351 @@ impl Engine {
     }
 
     // ------------------------------------------------------------------
+    // trackers
+
+    fn tracker_settings(&self) -> lt_tracker::TrackerSettings {
+        let s = &self.settings;
+        let mut t = lt_tracker::TrackerSettings::default();
+        t.user_agent = s.get_str(keys::USER_AGENT).to_owned();
+        t.anonymous_mode = s.get_bool(keys::ANONYMOUS_MODE);
+        t.announce_ip = s.get_str(keys::ANNOUNCE_IP).to_owned();
+        t.announce_crypto_support = s.get_bool(keys::ANNOUNCE_CRYPTO_SUPPORT);
+        t.in_enc_policy = s.get_int(keys::IN_ENC_POLICY);
+        t.report_redundant_bytes = s.get_bool(keys::REPORT_REDUNDANT_BYTES);
+        t.num_want = s.get_int(keys::NUM_WANT);
+        t.min_announce_interval = s.get_int(keys::MIN_ANNOUNCE_INTERVAL).max(0) as u32;
+        t.max_http_recv_buffer_size = s.get_int(keys::MAX_HTTP_RECV_BUFFER_SIZE).max(1024) as usize;
+        t.tracker_completion_timeout = s.get_int(keys::TRACKER_COMPLETION_TIMEOUT).max(1) as u32;
+        t.tracker_receive_timeout = s.get_int(keys::TRACKER_RECEIVE_TIMEOUT).max(1) as u32;
+        t.stop_tracker_timeout = s.get_int(keys::STOP_TRACKER_TIMEOUT).max(1) as u32;
+        t.udp_tracker_token_expiry = s.get_int(keys::UDP_TRACKER_TOKEN_EXPIRY).max(0) as u32;
+        t.tracker_backoff = s.get_int(keys::TRACKER_BACKOFF).max(0) as u32;
+        t.announce_to_all_tiers = s.get_bool(keys::ANNOUNCE_TO_ALL_TIERS);
+        t.announce_to_all_trackers = s.get_bool(keys::ANNOUNCE_TO_ALL_TRACKERS);
+        t.ssrf_mitigation = s.get_bool(keys::SSRF_MITIGATION);
+        t.allow_idna = s.get_bool(keys::ALLOW_IDNA);
+        t
+    }
+
+    /// What the trackers are told about a torrent.
+    fn tracker_status(&self, id: TorrentId) -> Option<lt_tracker::TorrentStatus> {
+        let t = self.torrents.get(&id)?;
+        let total = t.meta.files().total_size();
+        Some(lt_tracker::TorrentStatus {
+            peer_id: self.peer_id,
+            key: self.tracker_key,
+            listen_port: None,
+            uploaded: t.total_payload_upload,
+            downloaded: t.total_payload_download,
+            left: (total - t.picker.bytes_done() as i64).max(0),
+            corrupt: t.total_failed_bytes,
+            redundant: t.total_redundant_bytes,
+            is_seed: t.picker.is_seeding(),
+            is_finished: t.picker.is_finished(),
+            private_torrent: t.meta.private(),
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+        })
+    }
+
+    fn start_announcing(&mut self, id: TorrentId) {
+        let endpoints = self.listen_endpoints();
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        t.trackers.set_listen_endpoints(&endpoints);
+        t.trackers.start_announcing(Instant::now(), &st);
+        self.pump_trackers(id);
+    }
+
+    fn stop_announcing(&mut self, id: TorrentId) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.stop_announcing(Instant::now(), &st);
+        }
+        self.pump_trackers(id);
+    }
+
+    fn tracker_timer(&mut self, id: TorrentId) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.on_timer(Instant::now(), &st);
+        }
+        self.pump_trackers(id);
+    }
+
+    /// Carries out what a torrent's tracker list asks for.
+    fn pump_trackers(&mut self, id: TorrentId) {
+        loop {
+            let Some(t) = self.torrents.get_mut(&id) else {
+                return;
+            };
+            let Some(out) = t.trackers.poll_output() else {
+                return;
+            };
+            let torrent = t.torrent_ref();
+            let ep = |k: &lt_tracker::AnnounceKey| Some(k.local_endpoint);
+            match out {
+                TrackerOutput::Announce(job) | TrackerOutput::Scrape(job) => {
+                    if job.request.kind == lt_tracker::RequestKind::Announce {
+                        self.alert(AlertKind::TrackerAnnounce {
+                            torrent,
+                            url: job.key.url.clone(),
+                            local_endpoint: ep(&job.key),
+                            event: tracker_event(job.request.event),
+                        });
+                    }
+                    let settings = self.tracker_settings();
+                    let cache = self.udp_cache.clone();
+                    let seed = self.rng.next_u64();
+                    let tx = self.events_tx.clone();
+                    tokio::spawn(async move {
+                        let result = tracker_io::run(job.request.clone(), settings, cache, seed).await;
+                        let _ = tx.send(Event::Tracker {
+                            torrent: id,
+                            job,
+                            result,
+                        });
+                    });
+                }
+                TrackerOutput::Reply { key, num_peers } => self.alert(AlertKind::TrackerReply {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    num_peers: num_peers as i32,
+                }),
+                TrackerOutput::Warning { key, message } => self.alert(AlertKind::TrackerWarning {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    msg: message,
+                }),
+                TrackerOutput::Error {
+                    key,
+                    error,
+                    times_in_row,
+                    failure_reason,
+                } => {
+                    let status_code = match &error {
+                        lt_tracker::TrackerError::HttpStatus { code, .. } => *code as i32,
+                        _ => -1,
+                    };
+                    self.alert(AlertKind::TrackerError {
+                        torrent,
+                        url: key.url.clone(),
+                        local_endpoint: ep(&key),
+                        times_in_row: times_in_row as i32,
+                        error: tracker_error_code(&error),
+                        failure_reason,
+                        status_code,
+                    })
+                }
+                TrackerOutput::TrackerId { .. } => {}
+                TrackerOutput::ScrapeReply {
+                    key,
+                    complete,
+                    incomplete,
+                } => self.alert(AlertKind::ScrapeReply {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    incomplete,
+                    complete,
+                }),
+                TrackerOutput::ScrapeFailed { key, error } => self.alert(AlertKind::ScrapeFailed {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    error: tracker_error_code(&error),
+                    msg: error.to_string(),
+                }),
+            }
+        }
+    }
+
+    fn on_tracker_result(&mut self, id: TorrentId, job: AnnounceJob, result: TrackerResult) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        let own = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let now = Instant::now();
+        match result {
+            TrackerResult::Announce(resp) => {
+                t.trackers.on_announce_response(now, &job, &resp);
+                let mut addrs: Vec<SocketAddr> = resp
+                    .peers4
+                    .iter()
+                    .map(|a| SocketAddr::V4(*a))
+                    .chain(resp.peers6.iter().map(|a| SocketAddr::V6(*a)))
+                    .collect();
+                for p in &resp.peers {
+                    if let Ok(ip) = p.hostname.parse::<IpAddr>() {
+                        addrs.push(SocketAddr::new(ip, p.port));
+                    }
+                }
+                for a in addrs {
+                    if own.contains(&a) || t.banned.contains(&a.ip()) || a.port() == 0 {
+                        continue;
+                    }
+                    if t.known.insert(a) {
+                        t.candidates.push_back(a);
+                    }
+                }
+            }
+            TrackerResult::Scrape(resp) => t.trackers.on_scrape_response(&job, &resp),
+            TrackerResult::Failed(e) => {
+                if job.request.kind == lt_tracker::RequestKind::Scrape {
+                    t.trackers.on_scrape_error(&job, &e);
+                } else {
+                    t.trackers.on_announce_error(now, &job, &e, &st);
+                }
+            }
+        }
+        self.pump_trackers(id);
+        self.connect_candidates(id);
+    }
+
+    /// The torrent's trackers with their state.
+    pub fn trackers(&self, id: TorrentId) -> Vec<AnnounceEntry> {
+        self.torrents
+            .get(&id)
+            .map(|t| t.trackers.trackers().to_vec())
+            .unwrap_or_default()
+    }
+
+    pub fn add_tracker(&mut self, id: TorrentId, url: String, tier: u8) {
+        let endpoints = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if t.trackers.add_tracker(AnnounceEntry::new(&url, tier, lt_tracker::source::CLIENT)) {
+            t.trackers.set_listen_endpoints(&endpoints);
+        }
+        if t.is_active() {
+            self.tracker_timer(id);
+        }
+    }
+
+    pub fn replace_trackers(&mut self, id: TorrentId, list: Vec<(String, u8)>) {
+        let endpoints = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let entries = list
+            .iter()
+            .map(|(u, tier)| AnnounceEntry::new(u, *tier, lt_tracker::source::CLIENT))
+            .collect();
+        t.trackers.replace_trackers(entries);
+        t.trackers.set_listen_endpoints(&endpoints);
+        if t.is_active() {
+            self.start_announcing(id);
+        }
+    }
+
+    /// Announces again after `seconds` (to tracker `idx`, or all).
+    pub fn force_reannounce(&mut self, id: TorrentId, seconds: u32, idx: Option<usize>, ignore_min_interval: bool) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.force_reannounce(Instant::now(), seconds, idx, ignore_min_interval);
+        }
+        self.tracker_timer(id);
+    }
+
+    pub fn scrape_tracker(&mut self, id: TorrentId, idx: Option<usize>) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.scrape(idx, &st);
+        }
+        self.pump_trackers(id);
+    }
+
+    /// Per-torrent limits: `(upload, download, max_connections, max_uploads)`;
+    /// a negative value leaves that one unchanged.
+    pub fn set_torrent_limits(&mut self, id: TorrentId, up: Option<i32>, down: Option<i32>, conns: Option<i32>, uploads: Option<i32>) {
+        let now = self.millis(Instant::now());
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if let Some(v) = up {
+            t.upload_limit = if v <= 0 { -1 } else { v };
+            self.bw.set_limit(now, t.bw_channel, Direction::Upload, v.max(0) as u64);
+        }
+        if let Some(v) = down {
+            t.download_limit = if v <= 0 { -1 } else { v };
+            self.bw.set_limit(now, t.bw_channel, Direction::Download, v.max(0) as u64);
+        }
+        if let Some(v) = conns {
+            t.max_connections = v;
+        }
+        if let Some(v) = uploads {
+            t.max_uploads = v;
+        }
+    }
+
+    /// `set_piece_deadline`: the piece is picked before others, earliest
+    /// deadline first; with `alert_when_available` its data is posted as a
+    /// `read_piece_alert` once we have it.
+    pub fn set_piece_deadline(&mut self, id: TorrentId, piece: u32, deadline_ms: u32, alert: bool) {
+        let now = self.millis(Instant::now());
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if piece >= t.picker.num_pieces() {
+            return;
+        }
+        let have = t.picker.have_piece(piece);
+        if !have {
+            t.picker.set_piece_deadline(piece, now + u64::from(deadline_ms));
+        }
+        if alert {
+            if have {
+                self.read_piece(id, piece);
+            } else if let Some(t) = self.torrents.get_mut(&id) {
+                t.deadline_alerts.insert(piece);
+            }
+        }
+        let conns: Vec<ConnId> = self
+            .torrents
+            .get(&id)
+            .map(|t| t.peers.iter().copied().collect())
+            .unwrap_or_default();
+        for c in conns {
+            self.request_blocks(c);
+            self.flush(c);
+        }
+    }
+
+    pub fn reset_piece_deadline(&mut self, id: TorrentId, piece: u32) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.picker.clear_piece_deadline(piece);
+            t.deadline_alerts.remove(&piece);
+        }
+    }
+
+    pub fn clear_piece_deadlines(&mut self, id: TorrentId) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.picker.clear_deadlines();
+            t.deadline_alerts.clear();
+        }
+    }
+
+    /// Number of connected peers in the session.
+    pub fn num_connections(&self) -> usize {
+        self.peers.len()
+    }
+
+    // ------------------------------------------------------------------
     // connections
 
     fn peer_config(&self) -> PeerConfig {
@@ -1100,8 +1544,12 @@ impl Engine {
                 key: PeerKey(id.0 as u32),
                 pipeline,
                 has: lt_picker::Bitfield::new(n as usize),
-                connected_at: now,
                 alerted_connect: false,
+                send_queued: 0,
+                deferred: Default::default(),
+                up_credit: 0,
+                down_credit: 0,
+                reading: 0,
                 last_counters: [0; 4],
                 rates: Rates::default(),
             },
@@ -1225,6 +1673,7 @@ impl Engine {
             return;
         };
         while let Some(b) = p.conn.poll_transmit() {
+            p.send_queued += b.len();
             if tx.send(b).is_err() {
                 break;
             }
@@ -1435,6 +1884,7 @@ impl Engine {
         let Some(tid) = p.torrent else {
             return;
         };
+        // A free slot is given at once; the choker rebalances every round.
         let slots = self.settings.get_int(keys::UNCHOKE_SLOTS_LIMIT);
         let unchoked = self
             .peers
@@ -1449,15 +1899,50 @@ impl Engine {
         let _ = tid;
     }
 
-    /// Fills the unchoke slots with interested peers (fastest uploaders to
-    /// us first while downloading, fastest downloaders from us when seeding).
-    fn recalculate_unchokes(&mut self, tid: TorrentId) {
-        let Some(t) = self.torrents.get(&tid) else {
+    /// Every `unchoke_interval`: lets the choker pick who is unchoked
+    /// (tit-for-tat while downloading, the seeding algorithm when seeding,
+    /// optimistic slots rotating), and applies its decisions.
+    fn choke_round(&mut self) {
+        let now = self.millis(Instant::now());
+        if !self.choker.is_round_due(now) {
             return;
-        };
-        let ids: Vec<ConnId> = t.peers.iter().copied().collect();
+        }
+        let snapshot: Vec<ChokePeer> = self
+            .peers
+            .values()
+            .filter(|p| p.conn.is_connected())
+            .filter_map(|p| {
+                let t = self.torrents.get(&p.torrent?)?;
+                Some(ChokePeer {
+                    key: p.key,
+                    interested: p.conn.peer_interested(),
+                    seeding: t.is_seed(),
+                    download_rate: p.rates.payload_download.max(0) as u64,
+                    upload_rate: p.rates.payload_upload.max(0) as u64,
+                    total_uploaded: p.conn.counters().payload_up,
+                    num_have: p.has.count() as u32,
+                    num_pieces: t.picker.num_pieces(),
+                    piece_length: t.picker.piece_length(),
+                })
+            })
+            .collect();
+        let round = self.choker.run(now, &snapshot);
+        let unchoked: std::collections::HashSet<PeerKey> = round.unchoked.iter().copied().collect();
+        let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in ids {
-            self.maybe_unchoke(id);
+            let Some(p) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            if !p.conn.is_connected() {
+                continue;
+            }
+            let want_unchoked = unchoked.contains(&p.key);
+            if want_unchoked && p.conn.am_choking() {
+                let _ = p.conn.unchoke();
+            } else if !want_unchoked && !p.conn.am_choking() {
+                let _ = p.conn.choke();
+                p.deferred.clear();
+            }
             self.flush(id);
         }
     }
@@ -1477,7 +1962,24 @@ impl Engine {
         if !t.is_active() || t.picker.is_finished() {
             return;
         }
-        let want = p.pipeline.num_to_request();
+        let mut want = p.pipeline.num_to_request();
+        if want == 0 {
+            return;
+        }
+        // Download rate limit: ask for quota for the blocks we would request.
+        let block = u64::from(lt_picker::BLOCK_SIZE);
+        let need = (want as u64 * block).saturating_sub(p.down_credit);
+        if need > 0 {
+            let g = self.bw.request(
+                now_ms,
+                lt_picker::bandwidth::ConnId(p.key.0),
+                &[t.bw_channel],
+                Direction::Download,
+                need,
+            );
+            p.down_credit += g.bytes;
+        }
+        want = want.min((p.down_credit / block) as usize);
         if want == 0 {
             return;
         }
@@ -1495,6 +1997,7 @@ impl Engine {
             if p.conn.request(r, now).is_ok() {
                 t.picker.mark_requested(b, p.key);
                 p.pipeline.on_request_sent(b, now_ms);
+                p.down_credit = p.down_credit.saturating_sub(u64::from(len));
             }
         }
     }
@@ -1550,7 +2053,66 @@ impl Engine {
             }
             return;
         }
-        let storage = t.storage;
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.deferred.push_back(r);
+        }
+        self.serve_deferred(id);
+    }
+
+    /// Reads requested blocks from disk while the peer's send queue is below
+    /// `send_buffer_watermark` and the upload rate limits grant quota.
+    fn serve_deferred(&mut self, id: ConnId) {
+        let watermark = self.settings.get_int(keys::SEND_BUFFER_WATERMARK).max(16 * 1024) as usize;
+        let now = self.millis(Instant::now());
+        let mut ready = Vec::new();
+        {
+            let Some(p) = self.peers.get_mut(&id) else {
+                return;
+            };
+            let channels: Vec<_> = p
+                .torrent
+                .and_then(|t| self.torrents.get(&t))
+                .map(|t| vec![t.bw_channel])
+                .unwrap_or_default();
+            while let Some(r) = p.deferred.front().copied() {
+                if p.send_queued + p.reading >= watermark {
+                    break;
+                }
+                let len = u64::from(r.length);
+                if p.up_credit < len {
+                    let g = self.bw.request(
+                        now,
+                        lt_picker::bandwidth::ConnId(p.key.0),
+                        &channels,
+                        Direction::Upload,
+                        len - p.up_credit,
+                    );
+                    p.up_credit += g.bytes;
+                    if p.up_credit < len {
+                        break;
+                    }
+                }
+                p.up_credit -= len;
+                p.deferred.pop_front();
+                p.reading += r.length as usize;
+                ready.push(r);
+            }
+        }
+        for r in ready {
+            self.read_for_peer(id, r);
+        }
+    }
+
+    fn read_for_peer(&mut self, id: ConnId, r: BlockRequest) {
+        let Some(storage) = self
+            .peers
+            .get(&id)
+            .and_then(|p| p.torrent)
+            .and_then(|t| self.torrents.get(&t))
+            .map(|t| t.storage)
+        else {
+            return;
+        };
         let key = (storage, r.piece, r.offset);
         let first = !self.pending_reads.contains_key(&key);
         self.pending_reads.entry(key).or_default().push((id, r.length));
@@ -1653,6 +2215,7 @@ impl Engine {
                         let data = Bytes::from(data);
                         for (cid, len) in waiting {
                             if let Some(p) = self.peers.get_mut(&cid) {
+                                p.reading = p.reading.saturating_sub(len as usize);
                                 let block = data.slice(..(len as usize).min(data.len()));
                                 let _ = p.conn.send_block(piece, offset, block);
                             }
@@ -1662,6 +2225,7 @@ impl Engine {
                     Err(e) => {
                         for (cid, len) in waiting {
                             if let Some(p) = self.peers.get_mut(&cid) {
+                                p.reading = p.reading.saturating_sub(len as usize);
                                 let _ = p.conn.reject_request(BlockRequest::new(piece, offset, len));
                             }
                             self.flush(cid);
@@ -1752,6 +2316,7 @@ impl Engine {
         };
         t.picker.piece_passed(piece);
         t.contributors.remove(&piece);
+        let deadline_alert = t.deadline_alerts.remove(&piece);
         let tref = t.torrent_ref();
         let peers: Vec<ConnId> = t.peers.iter().copied().collect();
         let finished = t.picker.is_finished();
@@ -1760,6 +2325,9 @@ impl Engine {
             piece,
         });
         self.file_completions(tid, piece);
+        if deadline_alert {
+            self.read_piece(tid, piece);
+        }
         for c in &peers {
             if let Some(p) = self.peers.get_mut(c) {
                 if p.conn.is_connected() {
@@ -1814,6 +2382,13 @@ impl Engine {
         let seed = t.picker.is_seeding();
         let tref = t.torrent_ref();
         self.alert(AlertKind::TorrentFinished { torrent: tref });
+        let st = self.tracker_status(tid);
+        if let (Some(t), Some(st)) = (self.torrents.get_mut(&tid), st) {
+            if t.picker.is_seeding() {
+                t.trackers.completed(Instant::now(), &st);
+            }
+        }
+        self.pump_trackers(tid);
         self.set_state(tid, TorrentState::Finished);
         if seed {
             self.set_state(tid, TorrentState::Seeding);
@@ -1872,6 +2447,8 @@ impl Engine {
         };
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         p.conn.close();
+        self.bw.remove_conn(lt_picker::bandwidth::ConnId(p.key.0));
+        self.choker.remove_peer(p.key);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = p.has.len() > 0 && p.has.all();
             let useful = !(t.is_seed() && peer_seed) && !t.banned.contains(&p.addr.ip());
@@ -2057,17 +2634,66 @@ fn storage_op(op: lt_storage::Operation) -> Operation {
     }
 }
 
+fn tracker_event(e: lt_tracker::Event) -> crate::alert::TrackerEvent {
+    use crate::alert::TrackerEvent as A;
+    match e {
+        lt_tracker::Event::None => A::None,
+        lt_tracker::Event::Completed => A::Completed,
+        lt_tracker::Event::Started => A::Started,
+        lt_tracker::Event::Stopped => A::Stopped,
+        lt_tracker::Event::Paused => A::Paused,
+    }
+}
+
+/// The error code libtorrent reports for a tracker failure.
+fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
+    use lt_tracker::TrackerError as T;
+    let lt = |v| ErrorCode::new(v, Category::Libtorrent);
+    match e {
+        T::HttpStatus { code, .. } => ErrorCode::new(i32::from(*code), Category::Http),
+        T::TrackerFailure(_) => lt(173),
+        T::InvalidTrackerResponse | T::InvalidFilesEntry | T::InvalidHashEntry | T::InvalidPeerDict => lt(171),
+        T::Bdecode(_) => lt(15),
+        T::ScrapeNotAvailable => lt(170),
+        T::InvalidTrackerResponseLength => lt(177),
+        T::InvalidTrackerTransactionId => lt(178),
+        T::InvalidTrackerAction => lt(179),
+        T::TimedOut => lt(36),
+        T::HttpParse(_) => lt(150),
+        T::ResponseTooLarge => lt(81),
+        T::TooManyRedirects | T::InvalidRedirect => lt(85),
+        T::UnexpectedEof => ErrorCode::new(libc::ECONNRESET, Category::System),
+        T::UnsupportedUrlProtocol => lt(24),
+        T::InvalidUrl(_) => lt(25),
+        T::Gzip => lt(152),
+        // std's io::Error text ends with "(os error N)".
+        T::Io(msg) => {
+            let errno = msg
+                .rsplit("(os error ")
+                .next()
+                .and_then(|r| r.trim_end_matches(')').parse().ok())
+                .unwrap_or(libc::EIO);
+            ErrorCode::new(errno, Category::System)
+        }
+        T::SsrfMitigation => lt(180),
+        T::BlockedByIdna => lt(180),
+    }
+}
+
+fn random_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    t ^ (u64::from(std::process::id()) << 32) ^ (&t as *const u64 as u64)
+}
+
 /// A peer id: the fingerprint followed by random printable characters.
 fn make_peer_id(fingerprint: &[u8]) -> PeerId {
     let mut id = [0u8; 20];
     let n = fingerprint.len().min(20);
     id[..n].copy_from_slice(&fingerprint[..n]);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        ^ (std::process::id() as u64) << 32;
-    let mut rng = lt_picker::Rng::new(seed);
+    let mut rng = lt_picker::Rng::new(random_seed());
     const CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._~";
     for b in id.iter_mut().skip(n) {
         *b = CHARS[(rng.next_u64() % CHARS.len() as u64) as usize];

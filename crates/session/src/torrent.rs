@@ -21,6 +21,8 @@ pub trait Metadata: Send + Sync + 'static {
     fn files(&self) -> &FileStorage;
     fn info_hashes(&self) -> InfoHash;
     fn name(&self) -> &str;
+    /// The private flag (BEP 27).
+    fn private(&self) -> bool;
     /// The SHA-1 of piece `i` (v1 and hybrid torrents).
     fn v1_piece_hash(&self, i: u32) -> Option<Sha1Hash>;
     /// The expected v2 merkle root of piece `i`'s blocks, with the number of
@@ -54,7 +56,7 @@ pub mod flags {
 
 /// What a user asks for when adding a torrent.
 pub struct AddTorrent {
-    pub meta: Arc<dyn Metadata>,
+    pub meta: Arc<lt_metainfo::TorrentInfo>,
     pub save_path: String,
     pub flags: u64,
     /// Peers to connect to once the torrent is ready.
@@ -71,7 +73,7 @@ pub struct AddTorrent {
 
 pub(crate) struct Torrent {
     pub id: TorrentId,
-    pub meta: Arc<dyn Metadata>,
+    pub meta: Arc<lt_metainfo::TorrentInfo>,
     pub save_path: String,
     pub storage: StorageId,
     pub picker: PiecePicker,
@@ -110,7 +112,11 @@ pub(crate) struct Torrent {
     pub max_connections: i32,
     pub max_uploads: i32,
     pub rates: Rates,
-    pub trackers: Vec<(String, u8)>,
+    pub trackers: lt_tracker::TrackerList,
+    /// Rate-limit channel of this torrent.
+    pub bw_channel: lt_picker::bandwidth::ChannelId,
+    /// Pieces with `alert_when_available` deadlines: read them once we have them.
+    pub deadline_alerts: HashSet<u32>,
 }
 
 /// Byte rates over a sliding window, updated once a second.
@@ -150,8 +156,8 @@ impl Torrent {
     pub fn torrent_ref(&self) -> TorrentRef {
         TorrentRef {
             id: self.id,
-            name: self.meta.name().to_owned(),
-            info_hashes: self.meta.info_hashes(),
+            name: Metadata::name(self.meta.as_ref()).to_owned(),
+            info_hashes: Metadata::info_hashes(self.meta.as_ref()),
         }
     }
 
@@ -178,8 +184,7 @@ impl Torrent {
     }
 
     pub fn status(&self, num_peers: i32, num_seeds: i32, num_uploads: i32) -> TorrentStatus {
-        let fs = self.meta.files();
-        let total = fs.total_size();
+        let total = Metadata::files(self.meta.as_ref()).total_size();
         let total_done = self.picker.bytes_done() as i64;
         let n = self.picker.num_pieces();
         let pieces: Vec<bool> = (0..n).map(|i| self.picker.have_piece(i)).collect();
@@ -201,8 +206,8 @@ impl Torrent {
         let now = Instant::now();
         TorrentStatus {
             id: Some(self.id),
-            info_hashes: self.meta.info_hashes(),
-            name: self.meta.name().to_owned(),
+            info_hashes: Metadata::info_hashes(self.meta.as_ref()),
+            name: Metadata::name(self.meta.as_ref()).to_owned(),
             save_path: self.save_path.clone(),
             state: self.state,
             flags: self.flags,
@@ -289,6 +294,10 @@ impl Metadata for lt_metainfo::TorrentInfo {
 
     fn name(&self) -> &str {
         lt_metainfo::TorrentInfo::name(self)
+    }
+
+    fn private(&self) -> bool {
+        lt_metainfo::TorrentInfo::private(self)
     }
 
     fn v1_piece_hash(&self, i: u32) -> Option<Sha1Hash> {
