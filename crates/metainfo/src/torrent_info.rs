@@ -234,7 +234,8 @@ impl TorrentInfo {
                     if let Some(url) = clean_tracker_url(b) {
                         trackers.push(Tracker {
                             url,
-                            tier: tier.min(255) as u8,
+                            // tiers are 8-bit in the reference: they wrap
+                            tier: tier as u8,
                             source: TrackerSource::Torrent,
                         });
                     }
