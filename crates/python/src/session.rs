@@ -219,8 +219,36 @@ impl PySession {
         self.call(py, |e| e.is_paused())
     }
 
-    fn add_torrent(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<PyTorrentHandle> {
-        let at = to_add_torrent(py, params)?;
+    /// `add_torrent(add_torrent_params)`, `add_torrent(dict)` or the legacy
+    /// `add_torrent(ti, save_path, resume_data=b'', storage_mode=sparse, paused=False)`.
+    #[pyo3(signature = (params, save_path = None, resume_data = None, storage_mode = None, paused = false))]
+    fn add_torrent(
+        &self,
+        py: Python<'_>,
+        params: &Bound<'_, PyAny>,
+        save_path: Option<String>,
+        resume_data: Option<&Bound<'_, PyAny>>,
+        storage_mode: Option<&Bound<'_, PyAny>>,
+        paused: bool,
+    ) -> PyResult<PyTorrentHandle> {
+        let _ = (resume_data, storage_mode);
+        let at = if params.cast::<PyTorrentInfo>().is_ok() {
+            let Some(save_path) = save_path else {
+                return Err(PyTypeError::new_err("add_torrent(ti, save_path): save_path is required"));
+            };
+            let d = PyDict::new(py);
+            d.set_item("ti", params)?;
+            d.set_item("save_path", save_path)?;
+            let mut at = to_add_torrent(py, d.as_any())?;
+            let f = lt_session::torrent::flags::PAUSED | lt_session::torrent::flags::AUTO_MANAGED;
+            at.flags &= !f;
+            if paused {
+                at.flags |= lt_session::torrent::flags::PAUSED;
+            }
+            at
+        } else {
+            to_add_torrent(py, params)?
+        };
         let id = self.call(py, move |e| e.add_torrent(at))?.map_err(|err| {
             PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value))
         })?;
@@ -370,6 +398,22 @@ impl PySession {
             e.apply_settings(&pack);
             old
         })
+    }
+
+    /// Deprecated form of `listen_interfaces`: listen on `interface`
+    /// (default all IPv4 addresses) at port `min`.
+    #[pyo3(signature = (min, max, interface = None, flags = 0))]
+    fn listen_on(&self, py: Python<'_>, min: u16, max: u16, interface: Option<String>, flags: i32) -> PyResult<()> {
+        let _ = (max, flags);
+        let host = interface.filter(|i| !i.is_empty()).unwrap_or_else(|| "0.0.0.0".into());
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let mut pack = SettingsPack::new();
+        pack.set_str(lt_settings::keys::LISTEN_INTERFACES, format!("{host}:{min}"));
+        self.call(py, move |e| e.apply_settings(&pack))
     }
 
     fn num_connections(&self, py: Python<'_>) -> PyResult<usize> {
