@@ -234,7 +234,9 @@ impl PySession {
         let _ = (resume_data, storage_mode);
         let at = if params.cast::<PyTorrentInfo>().is_ok() {
             let Some(save_path) = save_path else {
-                return Err(PyTypeError::new_err("add_torrent(ti, save_path): save_path is required"));
+                return Err(PyTypeError::new_err(
+                    "add_torrent(ti, save_path): save_path is required",
+                ));
             };
             let d = PyDict::new(py);
             d.set_item("ti", params)?;
@@ -403,16 +405,28 @@ impl PySession {
     /// Deprecated form of `listen_interfaces`: listen on `interface`
     /// (default all IPv4 addresses) at port `min`.
     #[pyo3(signature = (min, max, interface = None, flags = 0))]
-    fn listen_on(&self, py: Python<'_>, min: u16, max: u16, interface: Option<String>, flags: i32) -> PyResult<()> {
+    fn listen_on(
+        &self,
+        py: Python<'_>,
+        min: u16,
+        max: u16,
+        interface: Option<String>,
+        flags: i32,
+    ) -> PyResult<()> {
         let _ = (max, flags);
-        let host = interface.filter(|i| !i.is_empty()).unwrap_or_else(|| "0.0.0.0".into());
+        let host = interface
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| "0.0.0.0".into());
         let host = if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]")
         } else {
             host
         };
         let mut pack = SettingsPack::new();
-        pack.set_str(lt_settings::keys::LISTEN_INTERFACES, format!("{host}:{min}"));
+        pack.set_str(
+            lt_settings::keys::LISTEN_INTERFACES,
+            format!("{host}:{min}"),
+        );
         self.call(py, move |e| e.apply_settings(&pack))
     }
 

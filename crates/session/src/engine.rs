@@ -1196,7 +1196,8 @@ impl Engine {
             report_redundant_bytes: s.get_bool(keys::REPORT_REDUNDANT_BYTES),
             num_want: s.get_int(keys::NUM_WANT),
             min_announce_interval: s.get_int(keys::MIN_ANNOUNCE_INTERVAL).max(0) as u32,
-            max_http_recv_buffer_size: s.get_int(keys::MAX_HTTP_RECV_BUFFER_SIZE).max(1024) as usize,
+            max_http_recv_buffer_size: s.get_int(keys::MAX_HTTP_RECV_BUFFER_SIZE).max(1024)
+                as usize,
             tracker_completion_timeout: s.get_int(keys::TRACKER_COMPLETION_TIMEOUT).max(1) as u32,
             tracker_receive_timeout: s.get_int(keys::TRACKER_RECEIVE_TIMEOUT).max(1) as u32,
             stop_tracker_timeout: s.get_int(keys::STOP_TRACKER_TIMEOUT).max(1) as u32,
