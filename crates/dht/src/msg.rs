@@ -761,3 +761,7 @@ fn encode_response(e: &mut Encoder<'_>, id: &NodeId, r: &Response) {
     }
     e.end();
 }
+
+#[cfg(test)]
+#[path = "msg_tests.rs"]
+mod tests;

@@ -1323,6 +1323,7 @@ impl Dht {
                 self.query_failed(r, now, true);
             }
         }
+        slow.sort_unstable();
         for (lid, addr) in slow {
             let Some(lid) = lid else { continue };
             if let Some(l) = self.lookups.get_mut(&lid) {

@@ -146,8 +146,10 @@ impl PeerStore {
         let t = self.torrents.entry(ih).or_default();
         if !t.peers.contains_key(&peer) && t.peers.len() >= max_peers {
             // Replace a random peer so that newcomers still get in.
-            let i = rng.below(t.peers.len());
-            if let Some(k) = t.peers.keys().nth(i).copied() {
+            let mut keys: Vec<SocketAddr> = t.peers.keys().copied().collect();
+            keys.sort_unstable();
+            let i = rng.below(keys.len());
+            if let Some(k) = keys.get(i).copied() {
                 t.peers.remove(&k);
             }
         }
