@@ -233,13 +233,7 @@ pub fn parse_compact_endpoint(b: &[u8]) -> Option<SocketAddr> {
 pub fn write_compact_endpoint(out: &mut Vec<u8>, addr: &SocketAddr) {
     match addr.ip() {
         IpAddr::V4(v4) => out.extend_from_slice(&v4.octets()),
-        IpAddr::V6(v6) => {
-            // An IPv4-mapped address is written as plain IPv4.
-            match v6.to_ipv4_mapped() {
-                Some(v4) => out.extend_from_slice(&v4.octets()),
-                None => out.extend_from_slice(&v6.octets()),
-            }
-        }
+        IpAddr::V6(v6) => out.extend_from_slice(&v6.octets()),
     }
     out.extend_from_slice(&addr.port().to_be_bytes());
 }

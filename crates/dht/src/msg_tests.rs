@@ -366,3 +366,22 @@ fn mutations_never_panic() {
         }
     }
 }
+
+#[test]
+fn mapped_addresses_round_trip() {
+    let mapped: SocketAddr = "[::ffff:1.2.3.4]:80".parse().unwrap();
+    let m = Message {
+        tid: b"a".to_vec(),
+        version: None,
+        ip: Some(mapped),
+        read_only: false,
+        body: Body::Response {
+            id: id(1),
+            response: Box::new(Response {
+                values: vec![mapped],
+                ..Response::default()
+            }),
+        },
+    };
+    assert_eq!(Message::parse(&m.encode()).unwrap(), m);
+}
