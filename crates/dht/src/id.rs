@@ -132,7 +132,10 @@ pub fn is_local(ip: &IpAddr) -> bool {
         }
         IpAddr::V6(v6) => {
             let s = v6.segments()[0];
-            v6.is_loopback() || v6.is_unspecified() || (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (s & 0xfe00) == 0xfc00
+                || (s & 0xffc0) == 0xfe80
         }
     }
 }
@@ -247,13 +250,18 @@ mod tests {
             for _ in 0..20 {
                 let id = generate_secure_id(&ip, &mut rng);
                 assert!(verify_secure_id(&id, &ip));
-                assert!(!verify_secure_id(&id, &IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8))) || {
-                    // a 1 in 2^21 coincidence is acceptable but vanishingly rare
-                    false
-                });
+                assert!(
+                    !verify_secure_id(&id, &IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8))) || {
+                        // a 1 in 2^21 coincidence is acceptable but vanishingly rare
+                        false
+                    }
+                );
             }
         }
-        assert!(verify_secure_id(&rng.id(), &IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        assert!(verify_secure_id(
+            &rng.id(),
+            &IpAddr::V4(Ipv4Addr::LOCALHOST)
+        ));
     }
 
     #[test]

@@ -151,7 +151,9 @@ mod tests {
     #[test]
     fn bep44_test_vectors() {
         // From BEP 44 ("test vectors"): the key pair and signatures.
-        let pk = lt_core::from_hex("77ff84905a91936367c01360803104f92432fcd904a43511876df5cdf3e7e548").unwrap();
+        let pk =
+            lt_core::from_hex("77ff84905a91936367c01360803104f92432fcd904a43511876df5cdf3e7e548")
+                .unwrap();
         let sk = lt_core::from_hex(
             "e06d3183d14159228433ed599221b80bd0a5ce8352e4bdf0262f76786ef1c74d\
              b7e7a9fea2c0eb269d61e3b38e450a22e754941ac78479d6c54e1faf6037881d",

@@ -210,9 +210,15 @@ pub enum Event {
     /// A direct query (`sample_infohashes`, `ping`) got no answer.
     QueryFailed { lookup: LookupId, to: SocketAddr },
     /// Someone announced a peer to us (`dht_announce_alert`).
-    IncomingAnnounce { info_hash: Sha1Hash, peer: SocketAddr },
+    IncomingAnnounce {
+        info_hash: Sha1Hash,
+        peer: SocketAddr,
+    },
     /// Someone asked us for peers (`dht_get_peers_alert`).
-    IncomingGetPeers { info_hash: Sha1Hash, from: SocketAddr },
+    IncomingGetPeers {
+        info_hash: Sha1Hash,
+        from: SocketAddr,
+    },
     /// BEP 42 voting settled on our external address.
     ExternalAddress { ip: IpAddr },
     /// Our node id changed (a new external address made the old id
@@ -260,7 +266,13 @@ impl DhtState {
             })
             .collect();
         d.insert(b"node-id".to_vec(), Value::List(ids));
-        let list = |v: &[SocketAddr]| Value::List(v.iter().map(|a| Value::Bytes(msg::compact_endpoint(a))).collect());
+        let list = |v: &[SocketAddr]| {
+            Value::List(
+                v.iter()
+                    .map(|a| Value::Bytes(msg::compact_endpoint(a)))
+                    .collect(),
+            )
+        };
         if !self.nodes.is_empty() {
             d.insert(b"nodes".to_vec(), list(&self.nodes));
         }
@@ -292,10 +304,16 @@ impl DhtState {
             for e in idn.list_iter().take(16) {
                 let Some(b) = e.as_bytes() else { continue };
                 let (id, ip) = b.split_at(b.len().min(20));
-                let Ok(id) = NodeId::from_slice(id) else { continue };
+                let Ok(id) = NodeId::from_slice(id) else {
+                    continue;
+                };
                 let ip = match ip.len() {
-                    4 => <[u8; 4]>::try_from(ip).map(|a| IpAddr::V4(Ipv4Addr::from(a))).ok(),
-                    16 => <[u8; 16]>::try_from(ip).map(|a| IpAddr::V6(Ipv6Addr::from(a))).ok(),
+                    4 => <[u8; 4]>::try_from(ip)
+                        .map(|a| IpAddr::V4(Ipv4Addr::from(a)))
+                        .ok(),
+                    16 => <[u8; 16]>::try_from(ip)
+                        .map(|a| IpAddr::V6(Ipv6Addr::from(a)))
+                        .ok(),
                     0 => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                     _ => None,
                 };
@@ -304,7 +322,10 @@ impl DhtState {
                 }
             }
         }
-        for (key, out, v6) in [(&b"nodes"[..], &mut st.nodes, false), (&b"nodes6"[..], &mut st.nodes6, true)] {
+        for (key, out, v6) in [
+            (&b"nodes"[..], &mut st.nodes, false),
+            (&b"nodes6"[..], &mut st.nodes6, true),
+        ] {
             if let Some(l) = n.get_list(key) {
                 for e in l.list_iter().take(MAX_STATE_NODES) {
                     if let Some(a) = e.as_bytes().and_then(msg::parse_compact_endpoint) {
@@ -343,7 +364,10 @@ mod tests {
                 (IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4)), Sha1Hash([7; 20])),
                 (IpAddr::V6(Ipv6Addr::LOCALHOST), Sha1Hash([8; 20])),
             ],
-            nodes: vec!["127.0.0.1:6881".parse().unwrap(), "10.0.0.2:1".parse().unwrap()],
+            nodes: vec![
+                "127.0.0.1:6881".parse().unwrap(),
+                "10.0.0.2:1".parse().unwrap(),
+            ],
             nodes6: vec!["[::1]:6881".parse().unwrap()],
         };
         let enc = st.encode();
@@ -351,7 +375,10 @@ mod tests {
         // the legacy single-id form
         let legacy = b"d7:node-id20:aaaaaaaaaaaaaaaaaaaae";
         let d = DhtState::decode(legacy).unwrap();
-        assert_eq!(d.ids, vec![(IpAddr::V4(Ipv4Addr::UNSPECIFIED), Sha1Hash([b'a'; 20]))]);
+        assert_eq!(
+            d.ids,
+            vec![(IpAddr::V4(Ipv4Addr::UNSPECIFIED), Sha1Hash([b'a'; 20]))]
+        );
         // garbage entries are skipped, not fatal
         let bad = b"d7:node-idl3:abce5:nodesl3:xyzi1eee";
         assert_eq!(DhtState::decode(bad).unwrap(), DhtState::default());
@@ -363,11 +390,15 @@ mod tests {
         let c = Config::default();
         let get = |name: &str| -> i64 {
             let found = lt_settings::INT_SETTINGS.iter().find(|(n, _)| *n == name);
-            found.map(|(_, v)| *v as i64).unwrap_or_else(|| panic!("no setting {name}"))
+            found
+                .map(|(_, v)| *v as i64)
+                .unwrap_or_else(|| panic!("no setting {name}"))
         };
         let getb = |name: &str| -> bool {
             let found = lt_settings::BOOL_SETTINGS.iter().find(|(n, _)| *n == name);
-            found.map(|(_, v)| *v).unwrap_or_else(|| panic!("no setting {name}"))
+            found
+                .map(|(_, v)| *v)
+                .unwrap_or_else(|| panic!("no setting {name}"))
         };
         assert_eq!(c.max_peers_reply as i64, get("dht_max_peers_reply"));
         assert_eq!(c.search_branching as i64, get("dht_search_branching"));
@@ -379,8 +410,14 @@ mod tests {
         assert_eq!(c.block_timeout.as_secs() as i64, get("dht_block_timeout"));
         assert_eq!(c.block_ratelimit as i64, get("dht_block_ratelimit"));
         assert_eq!(c.item_lifetime.as_secs() as i64, get("dht_item_lifetime"));
-        assert_eq!(c.sample_infohashes_interval.as_secs() as i64, get("dht_sample_infohashes_interval"));
-        assert_eq!(c.max_infohashes_sample_count as i64, get("dht_max_infohashes_sample_count"));
+        assert_eq!(
+            c.sample_infohashes_interval.as_secs() as i64,
+            get("dht_sample_infohashes_interval")
+        );
+        assert_eq!(
+            c.max_infohashes_sample_count as i64,
+            get("dht_max_infohashes_sample_count")
+        );
         assert_eq!(c.restrict_routing_ips, getb("dht_restrict_routing_ips"));
         assert_eq!(c.restrict_search_ips, getb("dht_restrict_search_ips"));
         assert_eq!(c.enforce_node_id, getb("dht_enforce_node_id"));

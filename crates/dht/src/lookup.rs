@@ -81,7 +81,7 @@ pub(crate) enum Kind {
     GetMutable {
         key: [u8; 32],
         salt: Vec<u8>,
-        put: Option<MutablePut>,
+        put: Option<Box<MutablePut>>,
         found: Option<FoundMutable>,
     },
 }
@@ -92,9 +92,13 @@ impl Kind {
             Kind::Bootstrap => "bootstrap",
             Kind::Refresh => "refresh",
             Kind::GetPeers { announce: None, .. } => "get_peers",
-            Kind::GetPeers { announce: Some(_), .. } => "announce",
+            Kind::GetPeers {
+                announce: Some(_), ..
+            } => "announce",
             Kind::GetImmutable { put: None, .. } | Kind::GetMutable { put: None, .. } => "get",
-            Kind::GetImmutable { put: Some(_), .. } | Kind::GetMutable { put: Some(_), .. } => "put",
+            Kind::GetImmutable { put: Some(_), .. } | Kind::GetMutable { put: Some(_), .. } => {
+                "put"
+            }
         }
     }
 }
@@ -214,7 +218,10 @@ impl Lookup {
     }
 
     pub fn in_flight(&self) -> usize {
-        self.cands.iter().filter(|c| c.state == CState::Queried).count()
+        self.cands
+            .iter()
+            .filter(|c| c.state == CState::Queried)
+            .count()
     }
 
     pub fn outstanding(&self) -> usize {
@@ -259,7 +266,15 @@ impl Lookup {
         self.cands
             .iter()
             .filter(|c| c.state == CState::Responded)
-            .filter_map(|c| Some((NodeInfo { id: c.id?, addr: c.addr }, c.token.clone())))
+            .filter_map(|c| {
+                Some((
+                    NodeInfo {
+                        id: c.id?,
+                        addr: c.addr,
+                    },
+                    c.token.clone(),
+                ))
+            })
             .take(n)
             .collect()
     }
@@ -301,7 +316,10 @@ mod tests {
         // sorted by distance: the first three are the closest
         let mut sorted = ids.clone();
         sorted.sort_by_key(|i| distance(&target, i));
-        assert_eq!(q.iter().map(|x| x.0.unwrap()).collect::<Vec<_>>(), sorted[..3].to_vec());
+        assert_eq!(
+            q.iter().map(|x| x.0.unwrap()).collect::<Vec<_>>(),
+            sorted[..3].to_vec()
+        );
         let (q2, _) = l.step();
         assert!(q2.is_empty(), "branching limit");
         // answer everything as it is queried
@@ -321,7 +339,10 @@ mod tests {
         }
         let best = l.closest_responded(K);
         assert_eq!(best.len(), K);
-        assert_eq!(best.iter().map(|b| b.0.id).collect::<Vec<_>>(), sorted[..K].to_vec());
+        assert_eq!(
+            best.iter().map(|b| b.0.id).collect::<Vec<_>>(),
+            sorted[..K].to_vec()
+        );
         // nodes beyond the K closest were never asked
         assert!(l.cands.iter().any(|c| c.state == CState::Fresh));
     }

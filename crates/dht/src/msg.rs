@@ -223,7 +223,12 @@ pub fn parse_compact_endpoint(b: &[u8]) -> Option<SocketAddr> {
         18 => {
             let ip: [u8; 16] = fixed(b.get(..16)?)?;
             let port = u16::from_be_bytes(fixed(b.get(16..18)?)?);
-            Some(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, 0, 0)))
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(ip),
+                port,
+                0,
+                0,
+            )))
         }
         _ => None,
     }
@@ -248,7 +253,7 @@ pub fn compact_endpoint(addr: &SocketAddr) -> Vec<u8> {
 /// Decodes compact node info: `n` records of 26 (`v6` false) or 38 bytes.
 pub fn parse_compact_nodes(b: &[u8], v6: bool) -> Result<Vec<NodeInfo>, &'static str> {
     let rec = if v6 { 38 } else { 26 };
-    if b.len() % rec != 0 {
+    if !b.len().is_multiple_of(rec) {
         return Err(if v6 {
             "nodes6 length not a multiple of 38"
         } else {
@@ -295,7 +300,11 @@ fn parse_want(n: Option<Node<'_, '_>>) -> Result<Want, &'static str> {
     Ok(want)
 }
 
-fn req_hash(args: Node<'_, '_>, key: &'static [u8], missing: &'static str) -> Result<Sha1Hash, &'static str> {
+fn req_hash(
+    args: Node<'_, '_>,
+    key: &'static [u8],
+    missing: &'static str,
+) -> Result<Sha1Hash, &'static str> {
     let b = args.get_bytes(key).ok_or(missing)?;
     Sha1Hash::from_slice(b).map_err(|_| missing)
 }
@@ -307,7 +316,11 @@ fn opt_int(d: Node<'_, '_>, key: &[u8], err: &'static str) -> Result<Option<i64>
     }
 }
 
-fn opt_bytes<'a>(d: Node<'_, 'a>, key: &[u8], err: &'static str) -> Result<Option<&'a [u8]>, &'static str> {
+fn opt_bytes<'a>(
+    d: Node<'_, 'a>,
+    key: &[u8],
+    err: &'static str,
+) -> Result<Option<&'a [u8]>, &'static str> {
     match d.get(key) {
         None => Ok(None),
         Some(n) => n.as_bytes().map(Some).ok_or(err),
@@ -383,7 +396,9 @@ fn parse_query(method: &[u8], args: Node<'_, '_>) -> Result<Query, &'static str>
             if key.is_some() && (sig.is_none() || seq.is_none()) {
                 return Err("missing 'sig' or 'seq' key");
             }
-            if key.is_none() && (sig.is_some() || seq.is_some() || cas.is_some() || !salt.is_empty()) {
+            if key.is_none()
+                && (sig.is_some() || seq.is_some() || cas.is_some() || !salt.is_empty())
+            {
                 return Err("missing 'k' key");
             }
             Query::Put(PutArgs {
@@ -459,7 +474,7 @@ fn parse_response(r: Node<'_, '_>) -> Result<Response, &'static str> {
     }
     out.seq = opt_int(r, b"seq", "invalid 'seq'")?;
     if let Some(s) = opt_bytes(r, b"samples", "invalid 'samples'")? {
-        if s.len() % 20 != 0 {
+        if !s.len().is_multiple_of(20) {
             return Err("samples length not a multiple of 20");
         }
         if s.len() / 20 > MAX_SAMPLES {
@@ -490,16 +505,21 @@ impl Message {
         if buf.len() > MAX_DATAGRAM {
             return Err(err("datagram too large", None, false));
         }
-        let doc = lt_bencode::decode_with(buf, LIMITS).map_err(|_| err("invalid bencoding", None, false))?;
+        let doc = lt_bencode::decode_with(buf, LIMITS)
+            .map_err(|_| err("invalid bencoding", None, false))?;
         let root = doc.root();
         if root.kind() != Kind::Dict {
             return Err(err("message is not a dictionary", None, false));
         }
-        let tid = root.get_bytes(b"t").ok_or_else(|| err("missing 't' key", None, false))?;
+        let tid = root
+            .get_bytes(b"t")
+            .ok_or_else(|| err("missing 't' key", None, false))?;
         if tid.len() > MAX_TID {
             return Err(err("transaction id too long", None, false));
         }
-        let y = root.get_bytes(b"y").ok_or_else(|| err("missing 'y' key", Some(tid), false))?;
+        let y = root
+            .get_bytes(b"y")
+            .ok_or_else(|| err("missing 'y' key", Some(tid), false))?;
         let version = match root.get(b"v") {
             None => None,
             Some(v) => Some(
@@ -539,7 +559,10 @@ impl Message {
             b"e" => {
                 let e = |r| err(r, Some(tid), false);
                 let l = root.get_list(b"e").ok_or_else(|| e("missing 'e' key"))?;
-                let code = l.list_at(0).and_then(|n| n.as_int()).ok_or_else(|| e("invalid error code"))?;
+                let code = l
+                    .list_at(0)
+                    .and_then(|n| n.as_int())
+                    .ok_or_else(|| e("invalid error code"))?;
                 let message = l
                     .list_at(1)
                     .and_then(|n| n.as_bytes())

@@ -19,7 +19,10 @@ fn query(q: Query) -> Message {
         version: Some(b"LT\x02\x11".to_vec()),
         ip: None,
         read_only: false,
-        body: Body::Query { id: id(1), query: q },
+        body: Body::Query {
+            id: id(1),
+            query: q,
+        },
     }
 }
 
@@ -27,7 +30,10 @@ fn all_queries() -> Vec<Query> {
     let want = Want { n4: true, n6: true };
     vec![
         Query::Ping,
-        Query::FindNode { target: id(2), want },
+        Query::FindNode {
+            target: id(2),
+            want,
+        },
         Query::FindNode {
             target: id(2),
             want: Want::default(),
@@ -76,7 +82,10 @@ fn all_queries() -> Vec<Query> {
         }),
         Query::SampleInfohashes {
             target: id(7),
-            want: Want { n4: true, n6: false },
+            want: Want {
+                n4: true,
+                n6: false,
+            },
         },
         Query::Unknown {
             method: b"vote".to_vec(),
@@ -95,7 +104,11 @@ fn queries_round_trip() {
             strict_key_order: true,
             ..LIMITS
         };
-        assert!(lt_bencode::decode_with(&enc, strict).is_ok(), "{}", String::from_utf8_lossy(&enc));
+        assert!(
+            lt_bencode::decode_with(&enc, strict).is_ok(),
+            "{}",
+            String::from_utf8_lossy(&enc)
+        );
         assert_eq!(Message::parse(&enc).unwrap(), m);
         m.read_only = true;
         m.version = None;
@@ -106,10 +119,19 @@ fn queries_round_trip() {
 #[test]
 fn responses_round_trip() {
     let nodes = vec![
-        NodeInfo { id: id(1), addr: v4(1, 1) },
-        NodeInfo { id: id(2), addr: v4(2, 65535) },
+        NodeInfo {
+            id: id(1),
+            addr: v4(1, 1),
+        },
+        NodeInfo {
+            id: id(2),
+            addr: v4(2, 65535),
+        },
     ];
-    let nodes6 = vec![NodeInfo { id: id(3), addr: v6(6881) }];
+    let nodes6 = vec![NodeInfo {
+        id: id(3),
+        addr: v6(6881),
+    }];
     let full = Response {
         nodes,
         nodes6,
@@ -264,7 +286,8 @@ fn malformed_is_an_error() {
         assert_eq!(e.reason, *reason, "{}", String::from_utf8_lossy(input));
     }
     // a query error keeps the tid so an error reply can be sent
-    let e = Message::parse(b"d1:ad2:id20:abcdefghij0123456789e1:q9:find_node1:t2:xy1:y1:qe").unwrap_err();
+    let e = Message::parse(b"d1:ad2:id20:abcdefghij0123456789e1:q9:find_node1:t2:xy1:y1:qe")
+        .unwrap_err();
     assert_eq!(e.tid.as_deref(), Some(&b"xy"[..]));
     assert!(e.is_query);
     // oversize values and salts
@@ -277,14 +300,25 @@ fn malformed_is_an_error() {
     deep.extend(std::iter::repeat_n(b'l', 20));
     deep.extend(std::iter::repeat_n(b'e', 20));
     deep.extend_from_slice(b"e1:q3:put1:t2:aa1:y1:qe");
-    assert_eq!(Message::parse(&deep).unwrap_err().reason, "invalid bencoding");
+    assert_eq!(
+        Message::parse(&deep).unwrap_err().reason,
+        "invalid bencoding"
+    );
     let mut wide = b"d1:ad2:id20:abcdefghij01234567891:vl".to_vec();
     for _ in 0..600 {
         wide.extend_from_slice(b"i1e");
     }
     wide.extend_from_slice(b"ee1:q3:put1:t2:aa1:y1:qe");
-    assert_eq!(Message::parse(&wide).unwrap_err().reason, "invalid bencoding");
-    assert_eq!(Message::parse(&[b'x'; MAX_DATAGRAM + 1]).unwrap_err().reason, "datagram too large");
+    assert_eq!(
+        Message::parse(&wide).unwrap_err().reason,
+        "invalid bencoding"
+    );
+    assert_eq!(
+        Message::parse(&[b'x'; MAX_DATAGRAM + 1])
+            .unwrap_err()
+            .reason,
+        "datagram too large"
+    );
 }
 
 #[test]
@@ -300,18 +334,35 @@ fn unknown_keys_and_values_are_tolerated() {
             id: Sha1Hash(*b"abcdefghij0123456789"),
             query: Query::FindNode {
                 target: Sha1Hash(*b"abcdefghij0123456789"),
-                want: Want { n4: true, n6: false }
+                want: Want {
+                    n4: true,
+                    n6: false
+                }
             }
         }
     );
-    let r = Message::parse(b"d1:rd2:id20:abcdefghij01234567896:valuesl3:abc6:axje.uee1:t2:aa1:y1:re").unwrap();
+    let r =
+        Message::parse(b"d1:rd2:id20:abcdefghij01234567896:valuesl3:abc6:axje.uee1:t2:aa1:y1:re")
+            .unwrap();
     match r.body {
         Body::Response { response, .. } => assert_eq!(response.values.len(), 1),
         _ => panic!(),
     }
     // an unknown method with a target is kept, for a find_node-like answer
-    let u = Message::parse(b"d1:ad2:id20:abcdefghij01234567896:target20:abcdefghij0123456789e1:q4:vote1:t2:aa1:y1:qe").unwrap();
-    assert!(matches!(u.body, Body::Query { query: Query::Unknown { target: Some(_), .. }, .. }));
+    let u = Message::parse(
+        b"d1:ad2:id20:abcdefghij01234567896:target20:abcdefghij0123456789e1:q4:vote1:t2:aa1:y1:qe",
+    )
+    .unwrap();
+    assert!(matches!(
+        u.body,
+        Body::Query {
+            query: Query::Unknown {
+                target: Some(_),
+                ..
+            },
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -322,7 +373,16 @@ fn compact_forms() {
         assert_eq!(parse_compact_endpoint(&c), Some(a));
     }
     assert_eq!(parse_compact_endpoint(&[1, 2, 3]), None);
-    let nodes = vec![NodeInfo { id: id(1), addr: v4(1, 2) }, NodeInfo { id: id(2), addr: v6(3) }];
+    let nodes = vec![
+        NodeInfo {
+            id: id(1),
+            addr: v4(1, 2),
+        },
+        NodeInfo {
+            id: id(2),
+            addr: v6(3),
+        },
+    ];
     let mut b4 = Vec::new();
     write_compact_nodes(&mut b4, &nodes, false);
     assert_eq!(b4.len(), 26);
@@ -333,7 +393,10 @@ fn compact_forms() {
     assert_eq!(parse_compact_nodes(&b6, true).unwrap(), vec![nodes[1]]);
     assert!(parse_compact_nodes(&b6, false).is_err());
     let many = vec![0u8; 26 * (MAX_NODES + 1)];
-    assert_eq!(parse_compact_nodes(&many, false).unwrap_err(), "too many nodes");
+    assert_eq!(
+        parse_compact_nodes(&many, false).unwrap_err(),
+        "too many nodes"
+    );
 }
 
 /// Random mutations of valid messages never panic (the fuzz target runs
@@ -341,7 +404,10 @@ fn compact_forms() {
 #[test]
 fn mutations_never_panic() {
     let mut rng = Rng::new([11; 32]);
-    let mut seeds: Vec<Vec<u8>> = all_queries().into_iter().map(|q| query(q).encode()).collect();
+    let mut seeds: Vec<Vec<u8>> = all_queries()
+        .into_iter()
+        .map(|q| query(q).encode())
+        .collect();
     seeds.push(b"d1:rd2:id20:abcdefghij01234567895:nodes26:abcdefghij0123456789axje.u5:token8:aoeusnth6:valuesl6:axje.u6:idhtnmee1:t2:aa1:y1:re".to_vec());
     for _ in 0..20_000 {
         let mut m = seeds[rng.below(seeds.len())].clone();

@@ -236,7 +236,13 @@ impl Dht {
     /// A node restored from a saved [`DhtState`]: it reuses the saved id
     /// for this address family (when still valid for the external address
     /// under BEP 42) and tries the saved nodes first when bootstrapping.
-    pub fn with_state(config: Config, local: SocketAddr, seed: [u8; 32], state: &DhtState, now: Instant) -> Dht {
+    pub fn with_state(
+        config: Config,
+        local: SocketAddr,
+        seed: [u8; 32],
+        state: &DhtState,
+        now: Instant,
+    ) -> Dht {
         let mut dht = Dht::new(config, local, seed, now);
         let v6 = local.is_ipv6();
         let saved = state
@@ -332,7 +338,9 @@ impl Dht {
                 responses: l.responses,
                 branch_factor: l.branching,
                 nodes_left: l.nodes_left(),
-                last_sent: l.last_sent.map_or(0, |t| now.saturating_duration_since(t).as_secs()),
+                last_sent: l
+                    .last_sent
+                    .map_or(0, |t| now.saturating_duration_since(t).as_secs()),
                 first_timeout: l
                     .first_timeout
                     .map_or(0, |t| now.saturating_duration_since(t).as_secs()),
@@ -368,7 +376,11 @@ impl Dht {
     pub fn next_timeout(&self) -> Instant {
         let mut t = self.next_maintenance.min(self.next_expiry);
         for r in self.rpcs.values() {
-            let due = if r.slow { r.sent + TIMEOUT } else { r.sent + SHORT_TIMEOUT };
+            let due = if r.slow {
+                r.sent + TIMEOUT
+            } else {
+                r.sent + SHORT_TIMEOUT
+            };
             t = t.min(due);
         }
         t
@@ -377,7 +389,10 @@ impl Dht {
     /// Adds a bootstrap router (used while the table is empty and by
     /// [`Dht::bootstrap`]; routers are never put in the routing table).
     pub fn add_router(&mut self, addr: SocketAddr) {
-        if addr.is_ipv6() == self.local.is_ipv6() && !self.routers.contains(&addr) && self.routers.len() < 64 {
+        if addr.is_ipv6() == self.local.is_ipv6()
+            && !self.routers.contains(&addr)
+            && self.routers.len() < 64
+        {
             self.routers.push(addr);
         }
     }
@@ -396,7 +411,10 @@ impl Dht {
         if self.send_query(addr, None, Query::Ping, Some(lid), now) {
             self.directs.insert(lid);
         } else {
-            self.events.push_back(Event::QueryFailed { lookup: lid, to: addr });
+            self.events.push_back(Event::QueryFailed {
+                lookup: lid,
+                to: addr,
+            });
         }
         lid
     }
@@ -435,7 +453,13 @@ impl Dht {
     /// lookup, then `announce_peer` to the [`K`] closest nodes with their
     /// tokens. `port` `None` sets `implied_port` (the receiver uses the
     /// source port of the datagram). Reports [`Event::Peers`].
-    pub fn announce(&mut self, info_hash: Sha1Hash, port: Option<u16>, seed: bool, now: Instant) -> LookupId {
+    pub fn announce(
+        &mut self,
+        info_hash: Sha1Hash,
+        port: Option<u16>,
+        seed: bool,
+        now: Instant,
+    ) -> LookupId {
         let announce = Some((port.unwrap_or(0), port.is_none(), seed));
         self.start_lookup(
             Kind::GetPeers {
@@ -450,7 +474,14 @@ impl Dht {
     /// Looks up an immutable item (`dht_get_immutable_item`); reports
     /// [`Event::ImmutableItem`].
     pub fn get_immutable(&mut self, target: Sha1Hash, now: Instant) -> LookupId {
-        self.start_lookup(Kind::GetImmutable { put: None, found: None }, target, now)
+        self.start_lookup(
+            Kind::GetImmutable {
+                put: None,
+                found: None,
+            },
+            target,
+            now,
+        )
     }
 
     /// Stores an immutable item (`dht_put_immutable_item`): `value` is
@@ -512,7 +543,7 @@ impl Dht {
             Kind::GetMutable {
                 key,
                 salt,
-                put: Some(MutablePut { keys, value, seq }),
+                put: Some(Box::new(MutablePut { keys, value, seq })),
                 found: None,
             },
             target,
@@ -523,7 +554,12 @@ impl Dht {
     /// Sends one `sample_infohashes` query to `addr` (BEP 51,
     /// `dht_sample_infohashes`); reports [`Event::Samples`] or
     /// [`Event::QueryFailed`].
-    pub fn sample_infohashes(&mut self, addr: SocketAddr, target: Sha1Hash, now: Instant) -> LookupId {
+    pub fn sample_infohashes(
+        &mut self,
+        addr: SocketAddr,
+        target: Sha1Hash,
+        now: Instant,
+    ) -> LookupId {
         let lid = self.new_lookup_id();
         let q = Query::SampleInfohashes {
             target,
@@ -532,14 +568,22 @@ impl Dht {
         if self.send_query(addr, None, q, Some(lid), now) {
             self.directs.insert(lid);
         } else {
-            self.events.push_back(Event::QueryFailed { lookup: lid, to: addr });
+            self.events.push_back(Event::QueryFailed {
+                lookup: lid,
+                to: addr,
+            });
         }
         lid
     }
 
     fn start_lookup(&mut self, kind: Kind, target: Sha1Hash, now: Instant) -> LookupId {
         let lid = self.new_lookup_id();
-        let mut l = Lookup::new(kind, target, self.config.search_branching, self.config.restrict_search_ips);
+        let mut l = Lookup::new(
+            kind,
+            target,
+            self.config.search_branching,
+            self.config.restrict_search_ips,
+        );
         let our = self.id;
         for n in self.table.closest(&target, K * 2) {
             l.add(Some(n.id), n.addr, &our);
@@ -566,7 +610,10 @@ impl Dht {
     fn lookup_query(&self, l: &Lookup) -> Query {
         let want = Want::default();
         match &l.kind {
-            Kind::Bootstrap | Kind::Refresh => Query::FindNode { target: l.target, want },
+            Kind::Bootstrap | Kind::Refresh => Query::FindNode {
+                target: l.target,
+                want,
+            },
             Kind::GetPeers { noseed, .. } => Query::GetPeers {
                 info_hash: l.target,
                 want,
@@ -586,7 +633,9 @@ impl Dht {
     }
 
     fn step_lookup(&mut self, lid: LookupId, now: Instant) {
-        let Some(l) = self.lookups.get_mut(&lid) else { return };
+        let Some(l) = self.lookups.get_mut(&lid) else {
+            return;
+        };
         if l.phase != Phase::Search {
             return;
         }
@@ -622,7 +671,9 @@ impl Dht {
 
     /// The search phase of a lookup is over: report, or start storing.
     fn finish_search(&mut self, lid: LookupId, now: Instant) {
-        let Some(mut l) = self.lookups.remove(&lid) else { return };
+        let Some(mut l) = self.lookups.remove(&lid) else {
+            return;
+        };
         let closest = l.closest_responded(K);
         match &mut l.kind {
             Kind::Bootstrap => {
@@ -696,7 +747,12 @@ impl Dht {
                     self.check_storing_done(lid);
                 }
             },
-            Kind::GetMutable { key, salt, put, found } => match put.take() {
+            Kind::GetMutable {
+                key,
+                salt,
+                put,
+                found,
+            } => match put.take() {
                 None => {
                     let f = found.take();
                     self.events.push_back(Event::MutableItem {
@@ -743,14 +799,22 @@ impl Dht {
     }
 
     fn check_storing_done(&mut self, lid: LookupId) {
-        let Some(l) = self.lookups.get(&lid) else { return };
-        let Phase::Storing { outstanding, success } = l.phase else {
+        let Some(l) = self.lookups.get(&lid) else {
+            return;
+        };
+        let Phase::Storing {
+            outstanding,
+            success,
+        } = l.phase
+        else {
             return;
         };
         if outstanding > 0 {
             return;
         }
-        let Some(l) = self.lookups.remove(&lid) else { return };
+        let Some(l) = self.lookups.remove(&lid) else {
+            return;
+        };
         let mutable = match (&l.kind, l.published) {
             (Kind::GetMutable { key, salt, .. }, Some((seq, signature))) => Some(PutMutableInfo {
                 key: *key,
@@ -770,7 +834,11 @@ impl Dht {
 
     fn storing_reply(&mut self, lid: LookupId, ok: bool) {
         if let Some(l) = self.lookups.get_mut(&lid) {
-            if let Phase::Storing { outstanding, success } = &mut l.phase {
+            if let Phase::Storing {
+                outstanding,
+                success,
+            } = &mut l.phase
+            {
                 *outstanding = outstanding.saturating_sub(1);
                 if ok {
                     *success += 1;
@@ -792,12 +860,24 @@ impl Dht {
         None
     }
 
-    fn send_query(&mut self, addr: SocketAddr, id: Option<NodeId>, query: Query, lookup: Option<LookupId>, now: Instant) -> bool {
-        if self.rpcs.len() >= MAX_OUTSTANDING || addr.port() == 0 || addr.is_ipv6() != self.local.is_ipv6() {
+    fn send_query(
+        &mut self,
+        addr: SocketAddr,
+        id: Option<NodeId>,
+        query: Query,
+        lookup: Option<LookupId>,
+        now: Instant,
+    ) -> bool {
+        if self.rpcs.len() >= MAX_OUTSTANDING
+            || addr.port() == 0
+            || addr.is_ipv6() != self.local.is_ipv6()
+        {
             self.counters.messages_out_dropped += 1;
             return false;
         }
-        let Some(tid) = self.new_tid() else { return false };
+        let Some(tid) = self.new_tid() else {
+            return false;
+        };
         let kind = query_kind(&query);
         let msg = Message {
             tid: tid.to_be_bytes().to_vec(),
@@ -927,7 +1007,10 @@ impl Dht {
         self.counters.messages_in += 1;
         self.counters.bytes_in += data.len() as u64;
         self.refill_quota(now);
-        if from.port() == 0 || from.is_ipv6() != self.local.is_ipv6() || self.dos_blocked(from.ip(), now) {
+        if from.port() == 0
+            || from.is_ipv6() != self.local.is_ipv6()
+            || self.dos_blocked(from.ip(), now)
+        {
             self.counters.messages_in_dropped += 1;
             return;
         }
@@ -940,8 +1023,12 @@ impl Dht {
             }
         };
         match msg.body {
-            Body::Query { id, query } => self.handle_query(&msg.tid, msg.read_only, id, query, from, now),
-            Body::Response { id, response } => self.handle_response(&msg.tid, msg.read_only, msg.ip, id, *response, from, now),
+            Body::Query { id, query } => {
+                self.handle_query(&msg.tid, msg.read_only, id, query, from, now)
+            }
+            Body::Response { id, response } => {
+                self.handle_response(&msg.tid, msg.read_only, msg.ip, id, *response, from, now)
+            }
             Body::Error { .. } => self.handle_error(&msg.tid, from, now),
         }
     }
@@ -963,7 +1050,15 @@ impl Dht {
         id::verify_secure_id(id, &addr.ip())
     }
 
-    fn handle_query(&mut self, tid: &[u8], ro: bool, id: NodeId, query: Query, from: SocketAddr, now: Instant) {
+    fn handle_query(
+        &mut self,
+        tid: &[u8],
+        ro: bool,
+        id: NodeId,
+        query: Query,
+        from: SocketAddr,
+        now: Instant,
+    ) {
         let c = &mut self.counters;
         match query_kind(&query) {
             RpcKind::Ping => c.ping_in += 1,
@@ -1004,11 +1099,19 @@ impl Dht {
         match query {
             Query::Ping => {}
             Query::FindNode { target, .. } => set_nodes(&mut r, nodes_for(&self.table, &target)),
-            Query::GetPeers { info_hash, noseed, .. } => {
+            Query::GetPeers {
+                info_hash, noseed, ..
+            } => {
                 r.token = Some(self.tokens.generate(&from.ip(), &info_hash));
-                r.values = self.peers.get(&info_hash, noseed, self.config.max_peers_reply, &mut self.rng);
+                r.values = self.peers.get(
+                    &info_hash,
+                    noseed,
+                    self.config.max_peers_reply,
+                    &mut self.rng,
+                );
                 set_nodes(&mut r, nodes_for(&self.table, &info_hash));
-                self.events.push_back(Event::IncomingGetPeers { info_hash, from });
+                self.events
+                    .push_back(Event::IncomingGetPeers { info_hash, from });
             }
             Query::AnnouncePeer {
                 info_hash,
@@ -1027,8 +1130,10 @@ impl Dht {
                     return self.send_error(from, tid, 203, "invalid port");
                 }
                 let peer = SocketAddr::new(from.ip(), port);
-                self.peers.announce(info_hash, peer, seed, &mut self.rng, now);
-                self.events.push_back(Event::IncomingAnnounce { info_hash, peer });
+                self.peers
+                    .announce(info_hash, peer, seed, &mut self.rng, now);
+                self.events
+                    .push_back(Event::IncomingAnnounce { info_hash, peer });
             }
             Query::Get { target, seq, .. } => {
                 r.token = Some(self.tokens.generate(&from.ip(), &target));
@@ -1052,7 +1157,12 @@ impl Dht {
             }
             Query::SampleInfohashes { target, .. } => {
                 let interval = self.config.sample_infohashes_interval;
-                let samples = self.peers.sample(self.config.max_infohashes_sample_count, interval, &mut self.rng, now);
+                let samples = self.peers.sample(
+                    self.config.max_infohashes_sample_count,
+                    interval,
+                    &mut self.rng,
+                    now,
+                );
                 r.interval = Some(interval.as_secs() as i64);
                 r.num = Some(self.peers.num_torrents() as i64);
                 r.samples = Some(samples);
@@ -1073,7 +1183,12 @@ impl Dht {
         );
     }
 
-    fn incoming_put(&mut self, p: PutArgs, from: SocketAddr, now: Instant) -> Result<(), (i64, &'static str)> {
+    fn incoming_put(
+        &mut self,
+        p: PutArgs,
+        from: SocketAddr,
+        now: Instant,
+    ) -> Result<(), (i64, &'static str)> {
         match (p.key, p.sig, p.seq) {
             (None, _, _) => {
                 let target = item::immutable_target(&p.value);
@@ -1203,7 +1318,9 @@ impl Dht {
         let our = self.id;
         let enforce = self.config.enforce_node_id;
         let v6 = self.local.is_ipv6();
-        let Some(l) = self.lookups.get_mut(&lid) else { return };
+        let Some(l) = self.lookups.get_mut(&lid) else {
+            return;
+        };
         if l.phase != Phase::Search {
             return;
         }
@@ -1241,7 +1358,9 @@ impl Dht {
                     }
                 }
             }
-            Kind::GetMutable { key, salt, found, .. } => {
+            Kind::GetMutable {
+                key, salt, found, ..
+            } => {
                 if let (Some(k), Some(sig), Some(seq), Some(v)) = (r.k, r.sig, r.seq, &r.v) {
                     if k == *key
                         && found.as_ref().is_none_or(|f| seq > f.seq)
@@ -1277,7 +1396,10 @@ impl Dht {
         }
         let Some(lid) = rpc.lookup else { return };
         if self.directs.remove(&lid) {
-            self.events.push_back(Event::QueryFailed { lookup: lid, to: rpc.addr });
+            self.events.push_back(Event::QueryFailed {
+                lookup: lid,
+                to: rpc.addr,
+            });
             return;
         }
         if matches!(rpc.kind, RpcKind::Put | RpcKind::AnnouncePeer) {
@@ -1352,7 +1474,10 @@ impl Dht {
             let due = self
                 .last_bootstrap
                 .is_none_or(|t| now.saturating_duration_since(t) >= REBOOTSTRAP);
-            if due && self.bootstrap_lookup.is_none() && (!self.routers.is_empty() || !self.saved_nodes.is_empty()) {
+            if due
+                && self.bootstrap_lookup.is_none()
+                && (!self.routers.is_empty() || !self.saved_nodes.is_empty())
+            {
                 self.bootstrap(now);
             }
             return;

@@ -322,11 +322,19 @@ impl RoutingTable {
 
     /// A query to `id` at `addr` timed out.
     pub fn node_failed(&mut self, id: &NodeId, addr: &SocketAddr) {
-        let Some(b) = self.bucket_index(id) else { return };
+        let Some(b) = self.bucket_index(id) else {
+            return;
+        };
         let max_fail = self.max_fail_count.max(1);
-        let Some(bucket) = self.buckets.get_mut(b) else { return };
+        let Some(bucket) = self.buckets.get_mut(b) else {
+            return;
+        };
         bucket.replacements.retain(|e| e.id != *id);
-        let Some(pos) = bucket.nodes.iter().position(|e| e.id == *id && e.addr == *addr) else {
+        let Some(pos) = bucket
+            .nodes
+            .iter()
+            .position(|e| e.id == *id && e.addr == *addr)
+        else {
             return;
         };
         let e = &mut bucket.nodes[pos];
@@ -346,8 +354,12 @@ impl RoutingTable {
 
     /// Removes a node from the table.
     pub fn remove(&mut self, id: &NodeId) {
-        let Some(b) = self.bucket_index(id) else { return };
-        let Some(bucket) = self.buckets.get_mut(b) else { return };
+        let Some(b) = self.bucket_index(id) else {
+            return;
+        };
+        let Some(bucket) = self.buckets.get_mut(b) else {
+            return;
+        };
         if let Some(pos) = bucket.nodes.iter().position(|e| e.id == *id) {
             let old = bucket.nodes.remove(pos);
             self.remove_ip(&old.addr.ip());
@@ -356,7 +368,9 @@ impl RoutingTable {
 
     /// Marks that we pinged a node (for liveness checks).
     pub fn mark_pinged(&mut self, id: &NodeId, now: Instant) {
-        let Some(b) = self.bucket_index(id) else { return };
+        let Some(b) = self.bucket_index(id) else {
+            return;
+        };
         if let Some(e) = self
             .buckets
             .get_mut(b)
@@ -450,10 +464,16 @@ mod tests {
         let our = t.our_id();
         for i in 0..K {
             let id = random_id_in_bucket(&our, 0, &mut rng);
-            assert_eq!(t.node_seen(id, addr(i as u8, 0, 1, 1), None, true, now), Added::Inserted);
+            assert_eq!(
+                t.node_seen(id, addr(i as u8, 0, 1, 1), None, true, now),
+                Added::Inserted
+            );
         }
         let extra = random_id_in_bucket(&our, 0, &mut rng);
-        assert_eq!(t.node_seen(extra, addr(99, 0, 1, 1), None, true, now), Added::Replacement);
+        assert_eq!(
+            t.node_seen(extra, addr(99, 0, 1, 1), None, true, now),
+            Added::Replacement
+        );
         assert_eq!(t.len(), K);
         assert_eq!(t.replacements_len(), 1);
         assert!(!t.wants(&random_id_in_bucket(&our, 0, &mut rng), &addr(98, 0, 1, 1)));
@@ -461,7 +481,10 @@ mod tests {
         let other = random_id_in_bucket(&our, 3, &mut rng);
         assert!(t.wants(&other, &addr(97, 0, 1, 1)));
         assert_eq!(t.bucket_index(&other), Some(3));
-        assert_eq!(t.node_seen(our, addr(1, 1, 1, 1), None, true, now), Added::Rejected);
+        assert_eq!(
+            t.node_seen(our, addr(1, 1, 1, 1), None, true, now),
+            Added::Rejected
+        );
     }
 
     #[test]
@@ -482,7 +505,10 @@ mod tests {
         t.node_failed(&victim, &a);
         t.node_failed(&victim, &a);
         assert!(t.find(&victim).is_some());
-        assert!(t.closest(&victim, 1)[0].id != victim, "failed nodes are not handed out");
+        assert!(
+            t.closest(&victim, 1)[0].id != victim,
+            "failed nodes are not handed out"
+        );
         t.node_failed(&victim, &a);
         assert!(t.find(&victim).is_none());
         assert!(t.find(&rep).is_some());
@@ -500,19 +526,43 @@ mod tests {
         let a = random_id_in_bucket(&our, 0, &mut rng);
         let b = random_id_in_bucket(&our, 0, &mut rng);
         let c = random_id_in_bucket(&our, 4, &mut rng);
-        assert_eq!(t.node_seen(a, addr(1, 2, 3, 1000), None, true, now), Added::Inserted);
+        assert_eq!(
+            t.node_seen(a, addr(1, 2, 3, 1000), None, true, now),
+            Added::Inserted
+        );
         // same /24 in the same bucket
-        assert_eq!(t.node_seen(b, addr(1, 2, 4, 1000), None, true, now), Added::Rejected);
+        assert_eq!(
+            t.node_seen(b, addr(1, 2, 4, 1000), None, true, now),
+            Added::Rejected
+        );
         // same IP anywhere
-        assert_eq!(t.node_seen(c, SocketAddr::new(addr(1, 2, 3, 0).ip(), 2000), None, true, now), Added::Rejected);
+        assert_eq!(
+            t.node_seen(
+                c,
+                SocketAddr::new(addr(1, 2, 3, 0).ip(), 2000),
+                None,
+                true,
+                now
+            ),
+            Added::Rejected
+        );
         t.restrict_ips = false;
-        assert_eq!(t.node_seen(b, addr(1, 2, 4, 1000), None, true, now), Added::Inserted);
+        assert_eq!(
+            t.node_seen(b, addr(1, 2, 4, 1000), None, true, now),
+            Added::Inserted
+        );
         // loopback is exempt even when restricted
         t.restrict_ips = true;
         let l1 = SocketAddr::from(([127, 0, 0, 1], 1));
         let l2 = SocketAddr::from(([127, 0, 0, 1], 2));
-        assert_eq!(t.node_seen(random_id_in_bucket(&our, 2, &mut rng), l1, None, true, now), Added::Inserted);
-        assert_eq!(t.node_seen(random_id_in_bucket(&our, 2, &mut rng), l2, None, true, now), Added::Inserted);
+        assert_eq!(
+            t.node_seen(random_id_in_bucket(&our, 2, &mut rng), l1, None, true, now),
+            Added::Inserted
+        );
+        assert_eq!(
+            t.node_seen(random_id_in_bucket(&our, 2, &mut rng), l2, None, true, now),
+            Added::Inserted
+        );
     }
 
     #[test]
@@ -521,10 +571,16 @@ mod tests {
         let our = t.our_id();
         let a = random_id_in_bucket(&our, 0, &mut rng);
         t.node_seen(a, addr(1, 1, 1, 1), None, true, now);
-        assert_eq!(t.node_seen(a, addr(1, 1, 1, 2), None, true, now), Added::Rejected);
+        assert_eq!(
+            t.node_seen(a, addr(1, 1, 1, 2), None, true, now),
+            Added::Rejected
+        );
         // same address, new id replaces the old entry
         let a2 = random_id_in_bucket(&our, 0, &mut rng);
-        assert_eq!(t.node_seen(a2, addr(1, 1, 1, 1), None, true, now), Added::Inserted);
+        assert_eq!(
+            t.node_seen(a2, addr(1, 1, 1, 1), None, true, now),
+            Added::Inserted
+        );
         assert!(t.find(&a).is_none());
         let mut ids = vec![a2];
         for i in 0..40u8 {

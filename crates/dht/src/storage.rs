@@ -127,7 +127,14 @@ impl PeerStore {
 
     /// Stores a peer; returns false when it could not be stored (limits of
     /// zero).
-    pub fn announce(&mut self, ih: Sha1Hash, peer: SocketAddr, seed: bool, rng: &mut Rng, now: Instant) -> bool {
+    pub fn announce(
+        &mut self,
+        ih: Sha1Hash,
+        peer: SocketAddr,
+        seed: bool,
+        rng: &mut Rng,
+        now: Instant,
+    ) -> bool {
         if self.max_torrents == 0 || self.max_peers == 0 {
             return false;
         }
@@ -191,7 +198,13 @@ impl PeerStore {
     }
 
     /// BEP 51: up to `max` stored info-hashes, re-drawn every `interval`.
-    pub fn sample(&mut self, max: usize, interval: Duration, rng: &mut Rng, now: Instant) -> Vec<Sha1Hash> {
+    pub fn sample(
+        &mut self,
+        max: usize,
+        interval: Duration,
+        rng: &mut Rng,
+        now: Instant,
+    ) -> Vec<Sha1Hash> {
         let fresh = self
             .sample_at
             .is_some_and(|t| now.saturating_duration_since(t) < interval);
@@ -402,7 +415,10 @@ mod tests {
         tokens.tick(&mut rng, t0 + TOKEN_ROTATION);
         assert!(tokens.verify(&tok, &ip, &ih), "valid for one more period");
         tokens.tick(&mut rng, t0 + TOKEN_ROTATION * 2);
-        assert!(!tokens.verify(&tok, &ip, &ih), "expired after two rotations");
+        assert!(
+            !tokens.verify(&tok, &ip, &ih),
+            "expired after two rotations"
+        );
     }
 
     #[test]
@@ -441,7 +457,13 @@ mod tests {
         let now = Instant::now();
         let mut s = PeerStore::new(100, 10);
         for i in 0..30u8 {
-            s.announce(Sha1Hash([i; 20]), SocketAddr::from(([127, 0, 0, 1], 1)), false, &mut rng, now);
+            s.announce(
+                Sha1Hash([i; 20]),
+                SocketAddr::from(([127, 0, 0, 1], 1)),
+                false,
+                &mut rng,
+                now,
+            );
         }
         let iv = Duration::from_secs(60);
         let a = s.sample(20, iv, &mut rng, now);
@@ -467,10 +489,20 @@ mod tests {
             last_put: now,
         };
         assert!(s.put_mutable(t, item(5, b"1:a"), None).is_ok());
-        assert_eq!(s.put_mutable(t, item(4, b"1:b"), None).map_err(|e| e.code), Err(302));
-        assert_eq!(s.put_mutable(t, item(5, b"1:b"), None).map_err(|e| e.code), Err(302));
+        assert_eq!(
+            s.put_mutable(t, item(4, b"1:b"), None).map_err(|e| e.code),
+            Err(302)
+        );
+        assert_eq!(
+            s.put_mutable(t, item(5, b"1:b"), None).map_err(|e| e.code),
+            Err(302)
+        );
         assert!(s.put_mutable(t, item(5, b"1:a"), None).is_ok());
-        assert_eq!(s.put_mutable(t, item(6, b"1:b"), Some(4)).map_err(|e| e.code), Err(301));
+        assert_eq!(
+            s.put_mutable(t, item(6, b"1:b"), Some(4))
+                .map_err(|e| e.code),
+            Err(301)
+        );
         assert!(s.put_mutable(t, item(6, b"1:b"), Some(5)).is_ok());
         assert_eq!(s.get_mutable(&t).map(|i| i.seq), Some(6));
         // the limit counts both kinds; the oldest goes first

@@ -22,9 +22,12 @@ fn reference_python() -> Option<PathBuf> {
         return Some(PathBuf::from(p)).filter(|p| p.exists());
     }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [here.join("../../.venv-ref/bin/python"), PathBuf::from("/work/main/.venv-ref/bin/python")]
-        .into_iter()
-        .find(|p| p.exists())
+    [
+        here.join("../../.venv-ref/bin/python"),
+        PathBuf::from("/work/main/.venv-ref/bin/python"),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
 }
 
 struct Ours {
@@ -39,7 +42,11 @@ impl Ours {
         sock.set_nonblocking(true).unwrap();
         let addr = sock.local_addr().unwrap();
         let dht = Dht::new(Config::default(), addr, [seed; 32], Instant::now());
-        Ours { dht, sock, events: Vec::new() }
+        Ours {
+            dht,
+            sock,
+            events: Vec::new(),
+        }
     }
 
     fn addr(&self) -> SocketAddr {
@@ -91,8 +98,13 @@ impl World {
                 }
             }
         });
-        let first = rx.recv_timeout(Duration::from_secs(30)).expect("reference node started");
-        let port: u16 = first.strip_prefix("PORT ").and_then(|p| p.trim().parse().ok()).expect("PORT line");
+        let first = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("reference node started");
+        let port: u16 = first
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .expect("PORT line");
         World {
             a: Ours::new(0xa1),
             b: Ours::new(0xb2),
@@ -131,11 +143,18 @@ impl World {
         let end = Instant::now() + limit;
         loop {
             self.pump();
-            let evs = if which == 'a' { &self.a.events } else { &self.b.events };
+            let evs = if which == 'a' {
+                &self.a.events
+            } else {
+                &self.b.events
+            };
             if let Some(e) = evs.iter().find(|e| pred(e)) {
                 return e.clone();
             }
-            assert!(Instant::now() < end, "node {which}: no matching event within {limit:?}");
+            assert!(
+                Instant::now() < end,
+                "node {which}: no matching event within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -172,13 +191,23 @@ fn interop_with_reference_libtorrent() {
     w.b.dht.add_node(ref_addr, now);
     let end = Instant::now() + Duration::from_secs(10);
     while w.a.dht.routing_table().is_empty() || w.b.dht.routing_table().is_empty() {
-        assert!(Instant::now() < end, "the reference did not answer our ping");
-        assert!(!w.a.events.iter().any(|e| matches!(e, Event::QueryFailed { lookup, .. } if *lookup == p)));
+        assert!(
+            Instant::now() < end,
+            "the reference did not answer our ping"
+        );
+        assert!(!w
+            .a
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::QueryFailed { lookup, .. } if *lookup == p)));
         w.pump();
         std::thread::sleep(Duration::from_millis(5));
     }
     let ref_id = w.a.dht.routing_table().nodes().next().unwrap().id;
-    assert_eq!(w.a.dht.routing_table().nodes().next().unwrap().addr, ref_addr);
+    assert_eq!(
+        w.a.dht.routing_table().nodes().next().unwrap().addr,
+        ref_addr
+    );
 
     // the reference adds both of our nodes (it queries them, we answer)
     for addr in [w.a.addr(), w.b.addr()] {
@@ -197,17 +226,27 @@ fn interop_with_reference_libtorrent() {
 
     // find_node, by hand: the reference returns our node A in compact form
     let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
-    raw.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    raw.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     let q = Message {
         tid: b"fn".to_vec(),
         version: None,
         ip: None,
         read_only: true,
-        body: Body::Query { id: Sha1Hash([0x33; 20]), query: Query::FindNode { target: w.a.dht.node_id(), want: Want::default() } },
+        body: Body::Query {
+            id: Sha1Hash([0x33; 20]),
+            query: Query::FindNode {
+                target: w.a.dht.node_id(),
+                want: Want::default(),
+            },
+        },
     };
     let end = Instant::now() + Duration::from_secs(10);
     let found = loop {
-        assert!(Instant::now() < end, "find_node: the reference never listed node A");
+        assert!(
+            Instant::now() < end,
+            "find_node: the reference never listed node A"
+        );
         raw.send_to(&q.encode(), ref_addr).unwrap();
         let mut buf = [0u8; 2048];
         let mut got = None;
@@ -219,7 +258,13 @@ fn interop_with_reference_libtorrent() {
                 break;
             }
         }
-        if let Some(Message { tid, ip, body: Body::Response { id, response }, .. }) = got {
+        if let Some(Message {
+            tid,
+            ip,
+            body: Body::Response { id, response },
+            ..
+        }) = got
+        {
             assert_eq!(tid, b"fn");
             assert_eq!(id, ref_id);
             assert_eq!(ip, Some(raw.local_addr().unwrap()));
@@ -233,41 +278,79 @@ fn interop_with_reference_libtorrent() {
     // our find_node traversal (bootstrap) through the reference finds B
     let now = Instant::now();
     let bl = w.a.dht.bootstrap(now);
-    w.wait('a', Duration::from_secs(30), |e| matches!(e, Event::Bootstrapped { lookup, .. } if *lookup == bl));
+    w.wait(
+        'a',
+        Duration::from_secs(30),
+        |e| matches!(e, Event::Bootstrapped { lookup, .. } if *lookup == bl),
+    );
     let b_addr = w.b.addr();
-    assert!(w.a.dht.routing_table().nodes().any(|e| e.addr == b_addr), "A learned B from the reference");
+    assert!(
+        w.a.dht.routing_table().nodes().any(|e| e.addr == b_addr),
+        "A learned B from the reference"
+    );
     let now = Instant::now();
     let bl = w.b.dht.bootstrap(now);
-    w.wait('b', Duration::from_secs(30), |e| matches!(e, Event::Bootstrapped { lookup, .. } if *lookup == bl));
+    w.wait(
+        'b',
+        Duration::from_secs(30),
+        |e| matches!(e, Event::Bootstrapped { lookup, .. } if *lookup == bl),
+    );
 
     // announce from A: announce_peer reaches the reference and B
     let ih = Sha1Hash::digest(b"lt-dht interop torrent");
     let now = Instant::now();
     let an = w.a.dht.announce(ih, Some(7777), false, now);
-    let ev = w.wait('a', Duration::from_secs(30), |e| matches!(e, Event::Peers { lookup, .. } if *lookup == an));
-    assert!(matches!(ev, Event::Peers { announced_to, .. } if announced_to >= 2), "{ev:?}");
+    let ev = w.wait(
+        'a',
+        Duration::from_secs(30),
+        |e| matches!(e, Event::Peers { lookup, .. } if *lookup == an),
+    );
+    assert!(
+        matches!(ev, Event::Peers { announced_to, .. } if announced_to >= 2),
+        "{ev:?}"
+    );
     // the reference finds the peer (dht_get_peers -> dht_get_peers_reply_alert)
     let peers = w.py(&format!("get_peers {}", ih.to_hex()));
-    assert!(peers.contains(&"127.0.0.1:7777".to_string()), "reference found {peers:?}");
+    assert!(
+        peers.contains(&"127.0.0.1:7777".to_string()),
+        "reference found {peers:?}"
+    );
     // and it stored our announce itself: B's lookup gets it from the reference
     let now = Instant::now();
     let g = w.b.dht.get_peers(ih, now);
-    let ev = w.wait('b', Duration::from_secs(30), |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g));
-    assert!(matches!(ev, Event::Peers { ref peers, .. } if peers.contains(&"127.0.0.1:7777".parse().unwrap())), "{ev:?}");
+    let ev = w.wait(
+        'b',
+        Duration::from_secs(30),
+        |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g),
+    );
+    assert!(
+        matches!(ev, Event::Peers { ref peers, .. } if peers.contains(&"127.0.0.1:7777".parse().unwrap())),
+        "{ev:?}"
+    );
     // BEP 51 against the reference
     let now = Instant::now();
     let s = w.a.dht.sample_infohashes(ref_addr, Sha1Hash([0; 20]), now);
     let ev = w.wait('a', Duration::from_secs(15), |e| {
         matches!(e, Event::Samples { lookup, .. } | Event::QueryFailed { lookup, .. } if *lookup == s)
     });
-    assert!(matches!(ev, Event::Samples { ref samples, num, .. } if num >= 1 && samples.contains(&ih)), "{ev:?}");
+    assert!(
+        matches!(ev, Event::Samples { ref samples, num, .. } if num >= 1 && samples.contains(&ih)),
+        "{ev:?}"
+    );
 
     // BEP 44 immutable: ours -> reference
     let value = b"d5:hello5:worlde".to_vec();
     let now = Instant::now();
     let (target, put) = w.a.dht.put_immutable(value.clone(), now).unwrap();
-    let ev = w.wait('a', Duration::from_secs(30), |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == put));
-    assert!(matches!(ev, Event::PutDone { num_success, .. } if num_success >= 2), "{ev:?}");
+    let ev = w.wait(
+        'a',
+        Duration::from_secs(30),
+        |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == put),
+    );
+    assert!(
+        matches!(ev, Event::PutDone { num_success, .. } if num_success >= 2),
+        "{ev:?}"
+    );
     let got = w.py(&format!("get_immutable {}", target.to_hex()));
     assert_eq!(got, vec![to_hex(&value)]);
     // reference -> ours
@@ -279,16 +362,47 @@ fn interop_with_reference_libtorrent() {
     assert!(got[1].parse::<usize>().unwrap() >= 1);
     let now = Instant::now();
     let g = w.a.dht.get_immutable(t2, now);
-    let ev = w.wait('a', Duration::from_secs(30), |e| matches!(e, Event::ImmutableItem { lookup, .. } if *lookup == g));
-    assert_eq!(ev, Event::ImmutableItem { lookup: g, target: t2, value: Some(encoded) });
+    let ev = w.wait(
+        'a',
+        Duration::from_secs(30),
+        |e| matches!(e, Event::ImmutableItem { lookup, .. } if *lookup == g),
+    );
+    assert_eq!(
+        ev,
+        Event::ImmutableItem {
+            lookup: g,
+            target: t2,
+            value: Some(encoded)
+        }
+    );
 
     // BEP 44 mutable: ours -> reference
     let keys = KeyPair::from_seed(&[0x5e; 32]);
     let now = Instant::now();
-    let put = w.a.dht.put_mutable(keys.clone(), b"ours".to_vec(), b"10:from rust!".to_vec(), None, now).unwrap();
-    let ev = w.wait('a', Duration::from_secs(30), |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == put));
-    assert!(matches!(ev, Event::PutDone { num_success, .. } if num_success >= 2), "{ev:?}");
-    let got = w.py(&format!("get_mutable {} {}", to_hex(&keys.public_key()), to_hex(b"ours")));
+    let put =
+        w.a.dht
+            .put_mutable(
+                keys.clone(),
+                b"ours".to_vec(),
+                b"10:from rust!".to_vec(),
+                None,
+                now,
+            )
+            .unwrap();
+    let ev = w.wait(
+        'a',
+        Duration::from_secs(30),
+        |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == put),
+    );
+    assert!(
+        matches!(ev, Event::PutDone { num_success, .. } if num_success >= 2),
+        "{ev:?}"
+    );
+    let got = w.py(&format!(
+        "get_mutable {} {}",
+        to_hex(&keys.public_key()),
+        to_hex(b"ours")
+    ));
     assert_eq!(got, vec!["1".to_string(), to_hex(b"10:from rust!")]);
     // reference -> ours, signed by the reference with a key in libtorrent's format
     let got = w.py(&format!(
@@ -300,10 +414,30 @@ fn interop_with_reference_libtorrent() {
     ));
     assert_eq!(got[0], "1");
     let now = Instant::now();
-    let g = w.b.dht.get_mutable(keys.public_key(), b"theirs".to_vec(), now);
-    let ev = w.wait('b', Duration::from_secs(30), |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g));
-    let Event::MutableItem { seq, value, signature, .. } = ev else { unreachable!() };
+    let g =
+        w.b.dht
+            .get_mutable(keys.public_key(), b"theirs".to_vec(), now);
+    let ev = w.wait(
+        'b',
+        Duration::from_secs(30),
+        |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g),
+    );
+    let Event::MutableItem {
+        seq,
+        value,
+        signature,
+        ..
+    } = ev
+    else {
+        unreachable!()
+    };
     assert_eq!(seq, 1);
     assert_eq!(value.as_deref(), Some(&b"18:from the reference"[..]));
-    assert!(item::verify_mutable(&keys.public_key(), b"theirs", 1, b"18:from the reference", &signature));
+    assert!(item::verify_mutable(
+        &keys.public_key(),
+        b"theirs",
+        1,
+        b"18:from the reference",
+        &signature
+    ));
 }

@@ -70,8 +70,12 @@ impl Net {
                 break;
             }
             while let Some((from, to, data)) = queue.pop_front() {
-                let Some(&j) = self.by_addr.get(&to) else { continue };
-                let Some(&i) = self.by_addr.get(&from) else { continue };
+                let Some(&j) = self.by_addr.get(&to) else {
+                    continue;
+                };
+                let Some(&i) = self.by_addr.get(&from) else {
+                    continue;
+                };
                 if self.offline.contains(&j) || self.offline.contains(&i) {
                     continue;
                 }
@@ -99,7 +103,10 @@ impl Net {
             if let Some(e) = self.events[i].iter().find(|e| pred(e)) {
                 return e.clone();
             }
-            assert!(self.now < end, "node {i}: no matching event within {limit:?}");
+            assert!(
+                self.now < end,
+                "node {i}: no matching event within {limit:?}"
+            );
             self.step();
         }
     }
@@ -123,7 +130,9 @@ fn bootstrap_fills_routing_tables() {
     net.bootstrap_all();
     for i in 1..50 {
         assert!(
-            net.events[i].iter().any(|e| matches!(e, Event::Bootstrapped { .. })),
+            net.events[i]
+                .iter()
+                .any(|e| matches!(e, Event::Bootstrapped { .. })),
             "node {i} did not finish bootstrapping"
         );
         let n = net.nodes[i].routing_table().len();
@@ -146,7 +155,13 @@ fn bootstrap_fills_routing_tables() {
     let st = net.nodes[3].state();
     assert_eq!(st.ids[0].1, net.nodes[3].node_id());
     assert!(st.nodes.len() >= 10);
-    let restored = Dht::with_state(Config::default(), net.addrs[3], [1; 32], &lt_dht::DhtState::decode(&st.encode()).unwrap(), net.now);
+    let restored = Dht::with_state(
+        Config::default(),
+        net.addrs[3],
+        [1; 32],
+        &lt_dht::DhtState::decode(&st.encode()).unwrap(),
+        net.now,
+    );
     assert_eq!(restored.node_id(), net.nodes[3].node_id());
 }
 
@@ -157,8 +172,14 @@ fn announce_then_get_peers_and_samples() {
     let ih = Sha1Hash::digest(b"some torrent");
     let now = net.now;
     let a = net.nodes[5].announce(ih, Some(7000), false, now);
-    let ev = net.run_until(5, Duration::from_secs(30), |e| matches!(e, Event::Peers { lookup, .. } if *lookup == a));
-    let Event::Peers { announced_to, .. } = ev else { unreachable!() };
+    let ev = net.run_until(
+        5,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::Peers { lookup, .. } if *lookup == a),
+    );
+    let Event::Peers { announced_to, .. } = ev else {
+        unreachable!()
+    };
     assert!(announced_to >= 4, "announced to {announced_to}");
     // implied port: another node announces with its source port
     let now = net.now;
@@ -166,14 +187,33 @@ fn announce_then_get_peers_and_samples() {
     net.run(Duration::from_secs(15));
     let now = net.now;
     let g = net.nodes[30].get_peers(ih, now);
-    let ev = net.run_until(30, Duration::from_secs(30), |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g));
-    let Event::Peers { peers, info_hash, .. } = ev else { unreachable!() };
+    let ev = net.run_until(
+        30,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g),
+    );
+    let Event::Peers {
+        peers, info_hash, ..
+    } = ev
+    else {
+        unreachable!()
+    };
     assert_eq!(info_hash, ih);
-    assert!(peers.contains(&SocketAddr::from(([127, 0, 5, 1], 7000))), "{peers:?}");
-    assert!(peers.contains(&SocketAddr::from(([127, 0, 6, 1], 6881))), "{peers:?}");
+    assert!(
+        peers.contains(&SocketAddr::from(([127, 0, 5, 1], 7000))),
+        "{peers:?}"
+    );
+    assert!(
+        peers.contains(&SocketAddr::from(([127, 0, 6, 1], 6881))),
+        "{peers:?}"
+    );
     // the storing nodes reported the incoming announce
     let storers: Vec<usize> = (0..50)
-        .filter(|&i| net.events[i].iter().any(|e| matches!(e, Event::IncomingAnnounce { info_hash, .. } if *info_hash == ih)))
+        .filter(|&i| {
+            net.events[i]
+                .iter()
+                .any(|e| matches!(e, Event::IncomingAnnounce { info_hash, .. } if *info_hash == ih))
+        })
         .collect();
     assert!(storers.len() >= 4);
     // BEP 51: a storing node's sample contains the hash
@@ -182,7 +222,16 @@ fn announce_then_get_peers_and_samples() {
     let ev = net.run_until(10, Duration::from_secs(15), |e| {
         matches!(e, Event::Samples { lookup, .. } | Event::QueryFailed { lookup, .. } if *lookup == s)
     });
-    let Event::Samples { samples, num, interval, nodes, .. } = ev else { panic!("sample query failed: {ev:?}") };
+    let Event::Samples {
+        samples,
+        num,
+        interval,
+        nodes,
+        ..
+    } = ev
+    else {
+        panic!("sample query failed: {ev:?}")
+    };
     assert_eq!(num, 1);
     assert_eq!(samples, vec![ih]);
     assert_eq!(interval, Duration::from_secs(21600));
@@ -190,7 +239,11 @@ fn announce_then_get_peers_and_samples() {
     // an unknown hash finds no peers
     let now = net.now;
     let g = net.nodes[31].get_peers(Sha1Hash([9; 20]), now);
-    let ev = net.run_until(31, Duration::from_secs(30), |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g));
+    let ev = net.run_until(
+        31,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g),
+    );
     assert!(matches!(ev, Event::Peers { peers, .. } if peers.is_empty()));
 }
 
@@ -202,12 +255,30 @@ fn bep44_items_across_nodes() {
     let value = b"d4:spam4:eggse".to_vec();
     let now = net.now;
     let (target, put) = net.nodes[7].put_immutable(value.clone(), now).unwrap();
-    let ev = net.run_until(7, Duration::from_secs(30), |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == put));
-    assert!(matches!(ev, Event::PutDone { num_success, mutable: None, .. } if num_success >= 4), "{ev:?}");
+    let ev = net.run_until(
+        7,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == put),
+    );
+    assert!(
+        matches!(ev, Event::PutDone { num_success, mutable: None, .. } if num_success >= 4),
+        "{ev:?}"
+    );
     let now = net.now;
     let g = net.nodes[40].get_immutable(target, now);
-    let ev = net.run_until(40, Duration::from_secs(30), |e| matches!(e, Event::ImmutableItem { lookup, .. } if *lookup == g));
-    assert_eq!(ev, Event::ImmutableItem { lookup: g, target, value: Some(value) });
+    let ev = net.run_until(
+        40,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::ImmutableItem { lookup, .. } if *lookup == g),
+    );
+    assert_eq!(
+        ev,
+        Event::ImmutableItem {
+            lookup: g,
+            target,
+            value: Some(value)
+        }
+    );
     // not valid bencode / too big is refused up front
     assert!(net.nodes[7].put_immutable(b"4:ab".to_vec(), now).is_none());
     assert!(net.nodes[7].put_immutable(vec![b'i'; 1001], now).is_none());
@@ -215,37 +286,113 @@ fn bep44_items_across_nodes() {
     // mutable, with salt, sequence numbers chosen automatically
     let keys = KeyPair::from_seed(&[33; 32]);
     let now = net.now;
-    let p = net.nodes[8].put_mutable(keys.clone(), b"salt".to_vec(), b"5:first".to_vec(), None, now).unwrap();
-    let ev = net.run_until(8, Duration::from_secs(30), |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == p));
-    let Event::PutDone { num_success, mutable: Some(info), .. } = ev else { panic!("{ev:?}") };
+    let p = net.nodes[8]
+        .put_mutable(
+            keys.clone(),
+            b"salt".to_vec(),
+            b"5:first".to_vec(),
+            None,
+            now,
+        )
+        .unwrap();
+    let ev = net.run_until(
+        8,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == p),
+    );
+    let Event::PutDone {
+        num_success,
+        mutable: Some(info),
+        ..
+    } = ev
+    else {
+        panic!("{ev:?}")
+    };
     assert!(num_success >= 4);
     assert_eq!(info.seq, 1);
     let now = net.now;
     let g = net.nodes[41].get_mutable(keys.public_key(), b"salt".to_vec(), now);
-    let ev = net.run_until(41, Duration::from_secs(30), |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g));
-    let Event::MutableItem { seq, value, signature, key, .. } = ev else { unreachable!() };
+    let ev = net.run_until(
+        41,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g),
+    );
+    let Event::MutableItem {
+        seq,
+        value,
+        signature,
+        key,
+        ..
+    } = ev
+    else {
+        unreachable!()
+    };
     assert_eq!((seq, value.as_deref()), (1, Some(&b"5:first"[..])));
     assert_eq!(key, keys.public_key());
     assert_eq!(signature, info.signature);
     // an update gets seq 2 and replaces the value everywhere
     let now = net.now;
-    let p = net.nodes[9].put_mutable(keys.clone(), b"salt".to_vec(), b"6:second".to_vec(), None, now).unwrap();
-    let ev = net.run_until(9, Duration::from_secs(30), |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == p));
-    assert!(matches!(&ev, Event::PutDone { mutable: Some(i), num_success, .. } if i.seq == 2 && *num_success >= 4), "{ev:?}");
+    let p = net.nodes[9]
+        .put_mutable(
+            keys.clone(),
+            b"salt".to_vec(),
+            b"6:second".to_vec(),
+            None,
+            now,
+        )
+        .unwrap();
+    let ev = net.run_until(
+        9,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == p),
+    );
+    assert!(
+        matches!(&ev, Event::PutDone { mutable: Some(i), num_success, .. } if i.seq == 2 && *num_success >= 4),
+        "{ev:?}"
+    );
     // an explicit stale sequence number is refused by every node
     let now = net.now;
-    let p = net.nodes[10].put_mutable(keys.clone(), b"salt".to_vec(), b"5:stale".to_vec(), Some(1), now).unwrap();
-    let ev = net.run_until(10, Duration::from_secs(30), |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == p));
-    assert!(matches!(ev, Event::PutDone { num_success: 0, .. }), "{ev:?}");
+    let p = net.nodes[10]
+        .put_mutable(
+            keys.clone(),
+            b"salt".to_vec(),
+            b"5:stale".to_vec(),
+            Some(1),
+            now,
+        )
+        .unwrap();
+    let ev = net.run_until(
+        10,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::PutDone { lookup, .. } if *lookup == p),
+    );
+    assert!(
+        matches!(ev, Event::PutDone { num_success: 0, .. }),
+        "{ev:?}"
+    );
     let now = net.now;
     let g = net.nodes[42].get_mutable(keys.public_key(), b"salt".to_vec(), now);
-    let ev = net.run_until(42, Duration::from_secs(30), |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g));
-    assert!(matches!(ev, Event::MutableItem { seq: 2, value: Some(ref v), .. } if v == b"6:second"), "{ev:?}");
+    let ev = net.run_until(
+        42,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g),
+    );
+    assert!(
+        matches!(ev, Event::MutableItem { seq: 2, value: Some(ref v), .. } if v == b"6:second"),
+        "{ev:?}"
+    );
     // a different salt is a different item: not found
     let now = net.now;
     let g = net.nodes[42].get_mutable(keys.public_key(), b"other".to_vec(), now);
-    let ev = net.run_until(42, Duration::from_secs(30), |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g));
-    assert!(matches!(ev, Event::MutableItem { value: None, .. }), "{ev:?}");
+    let ev = net.run_until(
+        42,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g),
+    );
+    assert!(
+        matches!(ev, Event::MutableItem { value: None, .. }),
+        "{ev:?}"
+    );
 }
 
 #[test]
@@ -256,7 +403,11 @@ fn read_only_nodes_stay_out_of_tables() {
     let ro_addrs: HashSet<SocketAddr> = (40..50).map(|i| net.addrs[i]).collect();
     for (i, d) in net.nodes.iter().enumerate() {
         for e in d.routing_table().nodes() {
-            assert!(!ro_addrs.contains(&e.addr), "node {i} has read-only node {} in its table", e.addr);
+            assert!(
+                !ro_addrs.contains(&e.addr),
+                "node {i} has read-only node {} in its table",
+                e.addr
+            );
         }
     }
     // read-only nodes still bootstrap and look things up
@@ -267,12 +418,28 @@ fn read_only_nodes_stay_out_of_tables() {
     net.run(Duration::from_secs(15));
     let now = net.now;
     let g = net.nodes[45].get_peers(ih, now);
-    let ev = net.run_until(45, Duration::from_secs(30), |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g));
-    assert!(matches!(ev, Event::Peers { ref peers, .. } if peers.contains(&SocketAddr::from(([127, 0, 3, 1], 9999)))), "{ev:?}");
+    let ev = net.run_until(
+        45,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g),
+    );
+    assert!(
+        matches!(ev, Event::Peers { ref peers, .. } if peers.contains(&SocketAddr::from(([127, 0, 3, 1], 9999)))),
+        "{ev:?}"
+    );
     // and never answer queries
     let c = net.nodes[45].stats(net.now).counters;
     assert!(c.messages_in > 0);
-    assert_eq!(c.messages_out, c.ping_out + c.find_node_out + c.get_peers_out + c.announce_peer_out + c.get_out + c.put_out + c.sample_infohashes_out);
+    assert_eq!(
+        c.messages_out,
+        c.ping_out
+            + c.find_node_out
+            + c.get_peers_out
+            + c.announce_peer_out
+            + c.get_out
+            + c.put_out
+            + c.sample_infohashes_out
+    );
 }
 
 #[test]
@@ -289,14 +456,28 @@ fn lookups_survive_nodes_going_offline() {
     }
     let now = net.now;
     let g = net.nodes[4].get_peers(ih, now);
-    let ev = net.run_until(4, Duration::from_secs(60), |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g));
-    assert!(matches!(ev, Event::Peers { ref peers, .. } if peers.contains(&SocketAddr::from(([127, 0, 2, 1], 1234)))), "{ev:?}");
+    let ev = net.run_until(
+        4,
+        Duration::from_secs(60),
+        |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g),
+    );
+    assert!(
+        matches!(ev, Event::Peers { ref peers, .. } if peers.contains(&SocketAddr::from(([127, 0, 2, 1], 1234)))),
+        "{ev:?}"
+    );
     // timeouts were counted and dead nodes eventually leave the tables
     net.run(Duration::from_secs(20 * 60));
     let d = &net.nodes[4];
-    let dead: Vec<_> = d.routing_table().nodes().filter(|e| net.offline.contains(&net.by_addr[&e.addr])).collect();
+    let dead: Vec<_> = d
+        .routing_table()
+        .nodes()
+        .filter(|e| net.offline.contains(&net.by_addr[&e.addr]))
+        .collect();
     let live = d.routing_table().nodes().count();
-    assert!(dead.iter().all(|e| e.fail_count > 0 || !e.is_good(net.now)), "offline nodes still look good");
+    assert!(
+        dead.iter().all(|e| e.fail_count > 0 || !e.is_good(net.now)),
+        "offline nodes still look good"
+    );
     assert!(live > 0);
 }
 
