@@ -99,6 +99,9 @@ pub struct Config {
     /// `dht_restrict_routing_ips`: one routing-table node per IP (and per
     /// /24 or /64 within a bucket). Local-network addresses are exempt.
     pub restrict_routing_ips: bool,
+    /// `dht_prefer_verified_node_ids`: in a full bucket, a node with a
+    /// valid BEP 42 id replaces one without.
+    pub prefer_verified_node_ids: bool,
     /// `dht_restrict_search_ips`: one lookup candidate per IP.
     pub restrict_search_ips: bool,
     /// `dht_enforce_node_id`: nodes whose id is not valid for their IP under
@@ -137,6 +140,7 @@ impl Default for Config {
             max_dht_items: 700,
             max_peers: 500,
             restrict_routing_ips: true,
+            prefer_verified_node_ids: true,
             restrict_search_ips: true,
             enforce_node_id: false,
             read_only: false,
@@ -420,6 +424,10 @@ mod tests {
         );
         assert_eq!(c.restrict_routing_ips, getb("dht_restrict_routing_ips"));
         assert_eq!(c.restrict_search_ips, getb("dht_restrict_search_ips"));
+        assert_eq!(
+            c.prefer_verified_node_ids,
+            getb("dht_prefer_verified_node_ids")
+        );
         assert_eq!(c.enforce_node_id, getb("dht_enforce_node_id"));
         assert_eq!(c.read_only, getb("dht_read_only"));
     }

@@ -202,6 +202,7 @@ impl Dht {
         let mut table = RoutingTable::new(id, now);
         table.restrict_ips = config.restrict_routing_ips;
         table.max_fail_count = config.max_fail_count;
+        table.prefer_verified = config.prefer_verified_node_ids;
         Dht {
             peers: PeerStore::new(config.max_torrents, config.max_peers),
             items: ItemStore::new(config.max_dht_items, config.item_lifetime),
@@ -279,6 +280,21 @@ impl Dht {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Applies changed settings (`apply_settings`). Limits take effect for
+    /// new data; what is stored beyond a lowered limit is dropped as it is
+    /// replaced or expires.
+    pub fn set_config(&mut self, config: Config) {
+        self.table.restrict_ips = config.restrict_routing_ips;
+        self.table.max_fail_count = config.max_fail_count;
+        self.table.prefer_verified = config.prefer_verified_node_ids;
+        self.peers.max_torrents = config.max_torrents;
+        self.peers.max_peers = config.max_peers;
+        self.items.max_items = config.max_dht_items;
+        self.items.lifetime = config.item_lifetime;
+        self.send_quota = self.send_quota.min(config.upload_rate_limit as i64);
+        self.config = config;
     }
 
     /// The routing table (read only).

@@ -103,6 +103,9 @@ pub struct RoutingTable {
     pub restrict_ips: bool,
     /// `dht_max_fail_count`.
     pub max_fail_count: u32,
+    /// `dht_prefer_verified_node_ids`: in a full bucket, a node whose id is
+    /// valid under BEP 42 replaces one whose id is not.
+    pub prefer_verified: bool,
 }
 
 fn same_subnet(a: &IpAddr, b: &IpAddr) -> bool {
@@ -127,6 +130,7 @@ impl RoutingTable {
             ips: HashMap::new(),
             restrict_ips: true,
             max_fail_count: 20,
+            prefer_verified: true,
         }
     }
 
@@ -313,6 +317,22 @@ impl RoutingTable {
             *self.ips.entry(addr.ip()).or_insert(0) += 1;
             return Added::Inserted;
         }
+        // `dht_prefer_verified_node_ids`: a verified node takes the place of
+        // an unverified one, which moves to the replacement list.
+        if self.prefer_verified && verified {
+            if let Some(pos) = bucket.nodes.iter().position(|e| !e.verified) {
+                let old = std::mem::replace(&mut bucket.nodes[pos], entry);
+                bucket.last_active = now;
+                let old_ip = old.addr.ip();
+                if bucket.replacements.len() >= K {
+                    bucket.replacements.remove(0);
+                }
+                bucket.replacements.push(old);
+                self.remove_ip(&old_ip);
+                *self.ips.entry(addr.ip()).or_insert(0) += 1;
+                return Added::Inserted;
+            }
+        }
         if bucket.replacements.len() >= K {
             bucket.replacements.remove(0);
         }
@@ -428,11 +448,12 @@ impl RoutingTable {
             .flat_map(|b| b.nodes.iter().chain(b.replacements.iter()))
             .cloned()
             .collect();
-        let restrict = self.restrict_ips;
-        let max_fail = self.max_fail_count;
+        let (restrict, max_fail, prefer) =
+            (self.restrict_ips, self.max_fail_count, self.prefer_verified);
         *self = RoutingTable::new(new_id, now);
         self.restrict_ips = restrict;
         self.max_fail_count = max_fail;
+        self.prefer_verified = prefer;
         for e in old {
             if let Some(seen) = e.last_seen {
                 let _ = self.node_seen(e.id, e.addr, e.rtt, e.verified, seen);
@@ -517,6 +538,40 @@ mod tests {
         t.node_failed(&ids[3], &addr(3, 0, 1, 1));
         t.node_seen(ids[3], addr(3, 0, 1, 1), None, true, now);
         assert_eq!(t.find(&ids[3]).map(|e| e.fail_count), Some(0));
+    }
+
+    #[test]
+    fn verified_ids_are_preferred() {
+        let (mut t, mut rng, now) = setup();
+        let our = t.our_id();
+        let mut unverified = Vec::new();
+        for i in 0..K {
+            let id = random_id_in_bucket(&our, 0, &mut rng);
+            t.node_seen(id, addr(i as u8, 0, 1, 1), None, i != 3, now);
+            if i == 3 {
+                unverified.push(id);
+            }
+        }
+        let v = random_id_in_bucket(&our, 0, &mut rng);
+        // an unverified newcomer only makes the replacement list
+        let u = random_id_in_bucket(&our, 0, &mut rng);
+        assert_eq!(
+            t.node_seen(u, addr(40, 0, 1, 1), None, false, now),
+            Added::Replacement
+        );
+        assert_eq!(
+            t.node_seen(v, addr(41, 0, 1, 1), None, true, now),
+            Added::Inserted
+        );
+        assert!(t.find(&unverified[0]).is_none());
+        assert!(t.replacement_nodes().any(|e| e.id == unverified[0]));
+        // with the preference off, a full bucket of good nodes stays as is
+        t.prefer_verified = false;
+        let w = random_id_in_bucket(&our, 0, &mut rng);
+        assert_eq!(
+            t.node_seen(w, addr(42, 0, 1, 1), None, true, now),
+            Added::Replacement
+        );
     }
 
     #[test]

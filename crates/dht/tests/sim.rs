@@ -23,6 +23,17 @@ const STEP: Duration = Duration::from_millis(50);
 
 impl Net {
     fn new(n: usize, read_only: impl Fn(usize) -> bool) -> Net {
+        // distinct /24s, all loopback
+        Net::with_addrs(n, read_only, |i| {
+            SocketAddr::from(([127, 0, i as u8, 1], 6881))
+        })
+    }
+
+    fn with_addrs(
+        n: usize,
+        read_only: impl Fn(usize) -> bool,
+        addr_of: impl Fn(usize) -> SocketAddr,
+    ) -> Net {
         let now = Instant::now();
         let mut net = Net {
             nodes: Vec::new(),
@@ -34,8 +45,7 @@ impl Net {
             delivered: 0,
         };
         for i in 0..n {
-            // distinct /24s, all loopback
-            let addr = SocketAddr::from(([127, 0, i as u8, 1], 6881));
+            let addr = addr_of(i);
             let mut seed = [0u8; 32];
             seed[0] = i as u8;
             seed[1] = 0xd7;
@@ -45,7 +55,7 @@ impl Net {
             };
             let mut d = Dht::new(config, addr, seed, now);
             if i != 0 {
-                d.add_router(SocketAddr::from(([127, 0, 0, 1], 6881)));
+                d.add_router(addr_of(0));
             }
             net.by_addr.insert(addr, i);
             net.addrs.push(addr);
@@ -491,4 +501,36 @@ fn simulation_is_deterministic() {
         (ids, sizes, net.delivered)
     };
     assert_eq!(run(), run());
+}
+
+#[test]
+fn ipv6_network() {
+    let mut net = Net::with_addrs(
+        20,
+        |_| false,
+        |i| SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 7000 + i as u16)),
+    );
+    net.bootstrap_all();
+    for i in 1..20 {
+        assert!(net.nodes[i].routing_table().len() >= 8, "node {i}");
+    }
+    let ih = Sha1Hash([0x66; 20]);
+    let now = net.now;
+    net.nodes[1].announce(ih, Some(4242), false, now);
+    net.run(Duration::from_secs(15));
+    let now = net.now;
+    let g = net.nodes[15].get_peers(ih, now);
+    let ev = net.run_until(
+        15,
+        Duration::from_secs(30),
+        |e| matches!(e, Event::Peers { lookup, .. } if *lookup == g),
+    );
+    let want = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 4242));
+    assert!(
+        matches!(ev, Event::Peers { ref peers, .. } if peers.contains(&want)),
+        "{ev:?}"
+    );
+    // state goes to nodes6
+    let st = net.nodes[3].state();
+    assert!(st.nodes.is_empty() && st.nodes6.len() >= 8);
 }
