@@ -18,8 +18,9 @@ use lt_core::Sha1Hash;
 
 use crate::id::NodeId;
 
-/// Largest datagram we parse (bigger ones are dropped unread).
-pub const MAX_DATAGRAM: usize = 2048;
+/// Largest datagram we parse (bigger ones are dropped unread): the largest
+/// UDP payload. What a message may hold is bounded further by [`LIMITS`].
+pub const MAX_DATAGRAM: usize = 65535;
 /// Longest transaction id we accept.
 pub const MAX_TID: usize = 16;
 /// Longest token we accept in a response or an announce/put.

@@ -933,9 +933,10 @@ impl Dht {
     fn refill_quota(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.quota_at);
         let limit = self.config.upload_rate_limit as i64;
-        let add = (limit as u128 * elapsed.as_millis() / 1000) as i64;
+        let add = (limit as u128).saturating_mul(elapsed.as_millis()) / 1000;
         if add > 0 {
-            self.send_quota = (self.send_quota + add).min(limit);
+            let add = i64::try_from(add).unwrap_or(i64::MAX);
+            self.send_quota = self.send_quota.saturating_add(add).min(limit);
             self.quota_at = now;
         }
     }
@@ -1010,9 +1011,9 @@ impl Dht {
             b.count = 0;
             b.window = now;
         }
-        b.count += 1;
+        b.count = b.count.saturating_add(1);
         if b.count > limit {
-            b.blocked_until = Some(now + timeout);
+            b.blocked_until = now.checked_add(timeout);
             return true;
         }
         false

@@ -358,7 +358,7 @@ impl RoutingTable {
             return;
         };
         let e = &mut bucket.nodes[pos];
-        e.fail_count += 1;
+        e.fail_count = e.fail_count.saturating_add(1);
         if e.fail_count < max_fail {
             return;
         }
