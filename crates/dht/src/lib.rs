@@ -179,8 +179,11 @@ pub enum Event {
         /// The bencoded value, when found (its SHA-1 matched the target).
         value: Option<Vec<u8>>,
     },
-    /// A mutable item lookup finished (`dht_mutable_item_alert`). The item
-    /// is the one with the highest sequence number and a valid signature.
+    /// A mutable item (`dht_mutable_item_alert`): reported with
+    /// `authoritative` false each time a lookup finds a newer one, and once
+    /// with `authoritative` true when the lookup ends (the item with the
+    /// highest sequence number and a valid signature; `value` `None` when
+    /// nothing was found).
     MutableItem {
         lookup: LookupId,
         key: [u8; 32],
@@ -213,6 +216,8 @@ pub enum Event {
     },
     /// A direct query (`sample_infohashes`, `ping`) got no answer.
     QueryFailed { lookup: LookupId, to: SocketAddr },
+    /// A lookup sent `get_peers` to a node (`dht_outgoing_get_peers_alert`).
+    OutgoingGetPeers { info_hash: Sha1Hash, to: SocketAddr },
     /// Someone announced a peer to us (`dht_announce_alert`).
     IncomingAnnounce {
         info_hash: Sha1Hash,

@@ -667,6 +667,11 @@ impl Dht {
         for (id, addr) in to_query {
             if !self.send_query(addr, id, q.clone(), Some(lid), now) {
                 failed.push(addr);
+            } else if let Query::GetPeers { info_hash, .. } = &q {
+                self.events.push_back(Event::OutgoingGetPeers {
+                    info_hash: *info_hash,
+                    to: addr,
+                });
             }
         }
         if !failed.is_empty() {
@@ -1368,15 +1373,23 @@ impl Dht {
                     }
                 }
             }
-            Kind::GetImmutable { found, .. } => {
+            Kind::GetImmutable { found, put } => {
                 if let Some(v) = &r.v {
                     if found.is_none() && item::immutable_target(v) == target {
                         *found = Some(v.clone());
+                        // A plain get is done as soon as the item is found
+                        // (its hash proves it is the right one).
+                        if put.is_none() {
+                            return self.finish_search(lid, now);
+                        }
                     }
                 }
             }
             Kind::GetMutable {
-                key, salt, found, ..
+                key,
+                salt,
+                found,
+                put,
             } => {
                 if let (Some(k), Some(sig), Some(seq), Some(v)) = (r.k, r.sig, r.seq, &r.v) {
                     if k == *key
@@ -1388,6 +1401,20 @@ impl Dht {
                             sig,
                             value: v.clone(),
                         });
+                        // Each newer item is reported as it arrives; the
+                        // authoritative report comes when the lookup ends.
+                        if put.is_none() {
+                            let ev = Event::MutableItem {
+                                lookup: lid,
+                                key: k,
+                                salt: salt.clone(),
+                                seq,
+                                signature: sig,
+                                value: Some(v.clone()),
+                                authoritative: false,
+                            };
+                            self.events.push_back(ev);
+                        }
                     }
                 }
             }

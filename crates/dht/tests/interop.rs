@@ -420,7 +420,7 @@ fn interop_with_reference_libtorrent() {
     let ev = w.wait(
         'b',
         Duration::from_secs(30),
-        |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g),
+        |e| matches!(e, Event::MutableItem { lookup, authoritative: true, .. } if *lookup == g),
     );
     let Event::MutableItem {
         seq,

@@ -217,6 +217,12 @@ fn announce_then_get_peers_and_samples() {
         peers.contains(&SocketAddr::from(([127, 0, 6, 1], 6881))),
         "{peers:?}"
     );
+    // each get_peers query was reported
+    let outgoing = net.events[30]
+        .iter()
+        .filter(|e| matches!(e, Event::OutgoingGetPeers { info_hash, .. } if *info_hash == ih))
+        .count();
+    assert!(outgoing >= 8, "{outgoing} outgoing get_peers");
     // the storing nodes reported the incoming announce
     let storers: Vec<usize> = (0..50)
         .filter(|&i| {
@@ -325,7 +331,7 @@ fn bep44_items_across_nodes() {
     let ev = net.run_until(
         41,
         Duration::from_secs(30),
-        |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g),
+        |e| matches!(e, Event::MutableItem { lookup, authoritative: true, .. } if *lookup == g),
     );
     let Event::MutableItem {
         seq,
@@ -340,6 +346,10 @@ fn bep44_items_across_nodes() {
     assert_eq!((seq, value.as_deref()), (1, Some(&b"5:first"[..])));
     assert_eq!(key, keys.public_key());
     assert_eq!(signature, info.signature);
+    // the item was also reported as soon as it arrived, non-authoritatively
+    assert!(net.events[41]
+        .iter()
+        .any(|e| matches!(e, Event::MutableItem { lookup, authoritative: false, seq: 1, .. } if *lookup == g)));
     // an update gets seq 2 and replaces the value everywhere
     let now = net.now;
     let p = net.nodes[9]
@@ -385,7 +395,7 @@ fn bep44_items_across_nodes() {
     let ev = net.run_until(
         42,
         Duration::from_secs(30),
-        |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g),
+        |e| matches!(e, Event::MutableItem { lookup, authoritative: true, .. } if *lookup == g),
     );
     assert!(
         matches!(ev, Event::MutableItem { seq: 2, value: Some(ref v), .. } if v == b"6:second"),
@@ -397,7 +407,7 @@ fn bep44_items_across_nodes() {
     let ev = net.run_until(
         42,
         Duration::from_secs(30),
-        |e| matches!(e, Event::MutableItem { lookup, .. } if *lookup == g),
+        |e| matches!(e, Event::MutableItem { lookup, authoritative: true, .. } if *lookup == g),
     );
     assert!(
         matches!(ev, Event::MutableItem { value: None, .. }),
