@@ -1024,8 +1024,17 @@ impl Dht {
         false
     }
 
-    /// Feeds one datagram received from `from`.
+    /// Feeds one datagram received from `from`. An IPv4-mapped IPv6 source
+    /// (from a dual-stack socket) counts as the IPv4 address; datagrams of
+    /// the other address family are dropped.
     pub fn handle_datagram(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
+        let from = match from {
+            SocketAddr::V6(v6) if !self.local.is_ipv6() => match v6.ip().to_ipv4_mapped() {
+                Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+                None => from,
+            },
+            _ => from,
+        };
         self.counters.messages_in += 1;
         self.counters.bytes_in += data.len() as u64;
         self.refill_quota(now);

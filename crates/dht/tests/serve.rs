@@ -296,6 +296,41 @@ fn max_peers_reply_and_limits() {
         },
     ));
     assert_eq!(d.stats(now).torrents, 1);
+    // settings changes apply to the next reply
+    let other: SocketAddr = "127.0.0.3:5000".parse().unwrap();
+    let gp = Query::GetPeers {
+        info_hash: ih2,
+        want: Want::default(),
+        noseed: false,
+    };
+    let r = ask_from(&mut d, now, other, gp.clone()).0.unwrap();
+    let token = response(&r).token.clone().unwrap();
+    let a = Query::AnnouncePeer {
+        info_hash: ih2,
+        port: 3,
+        implied_port: false,
+        token,
+        seed: false,
+    };
+    response(&ask_from(&mut d, now, other, a).0.unwrap());
+    assert_eq!(response(&ask(&mut d, now, gp.clone())).values.len(), 2);
+    let mut cfg = d.config().clone();
+    cfg.max_peers_reply = 1;
+    d.set_config(cfg);
+    assert_eq!(response(&ask(&mut d, now, gp)).values.len(), 1);
+}
+
+#[test]
+fn mapped_ipv4_sources_are_ipv4() {
+    let (mut d, now) = node(Config::default());
+    let mapped: SocketAddr = "[::ffff:127.0.0.2]:5000".parse().unwrap();
+    d.handle_datagram(&q(Query::Ping, true), mapped, now);
+    let t = d.poll_transmit().unwrap();
+    assert_eq!(t.to, peer());
+    assert_eq!(Message::parse(&t.data).unwrap().ip, Some(peer()));
+    // a real IPv6 source is another family: dropped
+    d.handle_datagram(&q(Query::Ping, true), "[::1]:5000".parse().unwrap(), now);
+    assert!(d.poll_transmit().is_none());
 }
 
 fn put_args(token: Vec<u8>, value: &[u8]) -> PutArgs {
