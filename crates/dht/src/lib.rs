@@ -52,6 +52,26 @@
 //! }
 //! ```
 //!
+//! # Mapping to libtorrent's session API
+//!
+//! | libtorrent | here |
+//! |---|---|
+//! | `add_dht_node`, `add_dht_router` | [`Dht::add_node`], [`Dht::add_router`] |
+//! | `dht_get_peers` / `dht_get_peers_reply_alert` | [`Dht::get_peers`] / [`Event::Peers`] |
+//! | `dht_announce` | [`Dht::announce`] (then [`Event::Peers`]) |
+//! | `dht_get_immutable_item` / `dht_immutable_item_alert` | [`Dht::get_immutable`] / [`Event::ImmutableItem`] |
+//! | `dht_put_immutable_item` / `dht_put_alert` | [`Dht::put_immutable`] / [`Event::PutDone`] |
+//! | `dht_get_mutable_item` / `dht_mutable_item_alert` | [`Dht::get_mutable`] / [`Event::MutableItem`] |
+//! | `dht_put_mutable_item` / `dht_put_alert` | [`Dht::put_mutable`] with [`KeyPair::from_libtorrent`] / [`Event::PutDone`] |
+//! | `dht_sample_infohashes` / `dht_sample_infohashes_alert` | [`Dht::sample_infohashes`] / [`Event::Samples`] |
+//! | `dht_live_nodes` / `dht_live_nodes_alert` | [`Dht::live_nodes`] |
+//! | `post_dht_stats` / `dht_stats_alert`, `dht.*` counters | [`Dht::stats`] |
+//! | `dht_state`, `session_state()["dht state"]` | [`Dht::state`], [`DhtState::encode`], [`Dht::with_state`] |
+//! | `dht_bootstrap_alert` | [`Event::Bootstrapped`] |
+//! | `dht_announce_alert`, `dht_get_peers_alert`, `dht_outgoing_get_peers_alert` | [`Event::IncomingAnnounce`], [`Event::IncomingGetPeers`], [`Event::OutgoingGetPeers`] |
+//! | `dht_*` settings, `apply_settings` | [`Config`], [`Dht::set_config`] |
+//! | `dht_pkt_alert` | the caller sees every datagram in and out |
+//!
 //! # Randomness
 //!
 //! [`Dht::new`] takes a 32-byte seed for its internal generator (transaction

@@ -3,7 +3,7 @@
 //!
 //! Candidates are kept sorted by XOR distance to the target (at most
 //! [`MAX_CANDIDATES`]). Each step walks them closest first: answered nodes
-//! count towards the [`K`](crate::routing::K) results, unqueried ones are
+//! count towards the [`K`] results, unqueried ones are
 //! queried while fewer than `branching` queries are in flight (a query that
 //! passed its short timeout no longer counts, so a slow node does not stall
 //! the lookup). The lookup is done when the `K` closest live candidates all
