@@ -122,6 +122,9 @@ pub struct Config {
     /// `dht_prefer_verified_node_ids`: in a full bucket, a node with a
     /// valid BEP 42 id replaces one without.
     pub prefer_verified_node_ids: bool,
+    /// `dht_extended_routing_table`: the four farthest buckets hold 128, 64,
+    /// 32 and 16 nodes instead of 8.
+    pub extended_routing_table: bool,
     /// `dht_restrict_search_ips`: one lookup candidate per IP.
     pub restrict_search_ips: bool,
     /// `dht_enforce_node_id`: nodes whose id is not valid for their IP under
@@ -161,6 +164,7 @@ impl Default for Config {
             max_peers: 500,
             restrict_routing_ips: true,
             prefer_verified_node_ids: true,
+            extended_routing_table: true,
             restrict_search_ips: true,
             enforce_node_id: false,
             read_only: false,

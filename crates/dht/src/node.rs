@@ -203,6 +203,7 @@ impl Dht {
         table.restrict_ips = config.restrict_routing_ips;
         table.max_fail_count = config.max_fail_count;
         table.prefer_verified = config.prefer_verified_node_ids;
+        table.extended = config.extended_routing_table;
         Dht {
             peers: PeerStore::new(config.max_torrents, config.max_peers),
             items: ItemStore::new(config.max_dht_items, config.item_lifetime),
@@ -289,6 +290,7 @@ impl Dht {
         self.table.restrict_ips = config.restrict_routing_ips;
         self.table.max_fail_count = config.max_fail_count;
         self.table.prefer_verified = config.prefer_verified_node_ids;
+        self.table.extended = config.extended_routing_table;
         self.peers.max_torrents = config.max_torrents;
         self.peers.max_peers = config.max_peers;
         self.items.max_items = config.max_dht_items;

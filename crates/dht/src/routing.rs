@@ -1,13 +1,15 @@
-//! The routing table: 160 buckets of [`K`] nodes, bucket `i` holding the
-//! nodes whose id shares exactly `i` leading bits with ours, each with a
-//! replacement list of up to [`K`] nodes that are used when a node of the
-//! bucket goes bad.
+//! The routing table: 160 buckets of [`K`] nodes (with the extended table,
+//! the four farthest hold more), bucket `i` holding the nodes whose id
+//! shares exactly `i` leading bits with ours, each with a replacement list
+//! of up to [`K`] nodes that are used when a node of the bucket goes bad.
+//! Only nodes that answered one of our queries enter the table.
 //!
 //! A node is *good* when it answered us within the last 15 minutes and has
 //! not failed since, *questionable* when it has not been heard from for
 //! longer, and *bad* once it failed to answer `max_fail_count` queries in a
-//! row (or failed once before ever answering); bad nodes are removed and
-//! replaced from the replacement list.
+//! row; bad nodes are removed and replaced from the replacement list. A
+//! node that failed at least once is not handed out to others and is the
+//! first to be evicted by a newcomer.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -106,6 +108,9 @@ pub struct RoutingTable {
     /// `dht_prefer_verified_node_ids`: in a full bucket, a node whose id is
     /// valid under BEP 42 replaces one whose id is not.
     pub prefer_verified: bool,
+    /// `dht_extended_routing_table`: larger far buckets (see
+    /// [`RoutingTable::bucket_limit`]).
+    pub extended: bool,
 }
 
 fn same_subnet(a: &IpAddr, b: &IpAddr) -> bool {
@@ -131,11 +136,26 @@ impl RoutingTable {
             restrict_ips: true,
             max_fail_count: 20,
             prefer_verified: true,
+            extended: false,
         }
     }
 
     pub fn our_id(&self) -> NodeId {
         self.our_id
+    }
+
+    /// How many nodes bucket `b` holds: [`K`], or with
+    /// `extended` (libtorrent's `dht_extended_routing_table`) 16, 8, 4 and
+    /// 2 times [`K`] for the four farthest buckets, which cover most of the
+    /// id space.
+    pub fn bucket_limit(&self, b: usize) -> usize {
+        match (self.extended, b) {
+            (true, 0) => K * 16,
+            (true, 1) => K * 8,
+            (true, 2) => K * 4,
+            (true, 3) => K * 2,
+            _ => K,
+        }
     }
 
     /// The bucket index for `id`, `None` for our own id.
@@ -243,7 +263,7 @@ impl RoutingTable {
         if self.ip_restricted(b, addr) {
             return false;
         }
-        bucket.nodes.len() < K || bucket.nodes.iter().any(|e| e.fail_count > 0)
+        bucket.nodes.len() < self.bucket_limit(b) || bucket.nodes.iter().any(|e| e.fail_count > 0)
     }
 
     /// A node answered one of our queries (or, for `confirmed` false, we
@@ -292,11 +312,12 @@ impl RoutingTable {
             verified,
             last_pinged: None,
         };
+        let limit = self.bucket_limit(b);
         let Some(bucket) = self.buckets.get_mut(b) else {
             return Added::Rejected;
         };
         bucket.replacements.retain(|e| e.id != id && e.addr != addr);
-        if bucket.nodes.len() < K {
+        if bucket.nodes.len() < limit {
             bucket.nodes.push(entry);
             bucket.last_active = now;
             *self.ips.entry(addr.ip()).or_insert(0) += 1;
@@ -506,6 +527,27 @@ mod tests {
             t.node_seen(our, addr(1, 1, 1, 1), None, true, now),
             Added::Rejected
         );
+    }
+
+    #[test]
+    fn extended_buckets() {
+        let (mut t, mut rng, now) = setup();
+        t.extended = true;
+        let our = t.our_id();
+        assert_eq!(
+            (t.bucket_limit(0), t.bucket_limit(3), t.bucket_limit(4)),
+            (128, 16, 8)
+        );
+        let mut n = 0;
+        for i in 0..200u16 {
+            let id = random_id_in_bucket(&our, 1, &mut rng);
+            let a = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(81, (i >> 8) as u8, i as u8, 1)), 1);
+            if t.node_seen(id, a, None, true, now) == Added::Inserted {
+                n += 1;
+            }
+        }
+        assert_eq!(n, 64);
+        assert_eq!(t.replacements_len(), K);
     }
 
     #[test]
