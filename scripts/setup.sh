@@ -17,3 +17,18 @@ if ! .venv-ref/bin/python -c "import libtorrent, sys; sys.exit(0 if libtorrent._
 fi
 
 python3 -c "import pytest" 2>/dev/null || pip install -q pytest
+
+# opentracker: a real BitTorrent tracker for the lt-tracker interop tests
+# (crates/tracker/tests/opentracker.rs skips when it is missing).
+if ! command -v opentracker >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing opentracker"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+    if $SUDO apt-get install -y -q opentracker >/dev/null 2>&1 \
+        || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q opentracker >/dev/null 2>&1; }; then
+        # the package enables a system service; the tests start their own
+        $SUDO systemctl disable --now opentracker >/dev/null 2>&1 || true
+    else
+        echo "setup: could not install opentracker; its interop tests will be skipped" >&2
+    fi
+fi

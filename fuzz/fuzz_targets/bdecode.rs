@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use lt_bencode::{decode, decode_compat, decode_with, Kind, Limits, Node, Value};
 
 /// Walks a node: spans lie inside the buffer and re-decode to the same value.
-fn walk(node: Node<'_, '_>, buf: &[u8], depth: usize) {
+fn walk(node: Node<'_, '_>, buf: &[u8]) {
     let raw = node.raw();
     let off = node.offset();
     assert_eq!(&buf[off..off + raw.len()], raw);
@@ -22,7 +22,7 @@ fn walk(node: Node<'_, '_>, buf: &[u8], depth: usize) {
             assert_eq!(items.len(), node.len());
             for (i, item) in items.iter().enumerate() {
                 assert_eq!(node.list_at(i).unwrap().offset(), item.offset());
-                walk(*item, buf, depth + 1);
+                walk(*item, buf);
             }
             assert!(node.list_at(items.len()).is_none());
         }
@@ -33,7 +33,7 @@ fn walk(node: Node<'_, '_>, buf: &[u8], depth: usize) {
                 // `get` finds the first entry with this key.
                 let first = entries.iter().find(|(k2, _)| k2 == k).unwrap();
                 assert_eq!(node.get(k).unwrap().offset(), first.1.offset());
-                walk(*v, buf, depth + 1);
+                walk(*v, buf);
             }
         }
     }
@@ -69,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(doc.consumed() <= data.len());
                 assert!(doc.consumed() == data.len() || limits.allow_trailing);
                 assert!(doc.token_count() <= limits.max_tokens);
-                walk(doc.root(), data, 0);
+                walk(doc.root(), data);
                 let value = doc.root().to_value();
                 check_round_trip(&value);
                 if limits.strict_key_order {
@@ -90,7 +90,7 @@ fuzz_target!(|data: &[u8]| {
     };
     match decode_compat(data, compat) {
         Ok(doc) => {
-            walk(doc.root(), data, 0);
+            walk(doc.root(), data);
             check_round_trip(&doc.root().to_value());
         }
         Err(e) => assert!(e.offset <= data.len()),

@@ -13,13 +13,17 @@ use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use lt_core::{InfoHash, Sha1Hash};
 use lt_wire::{
-    Bitfield, Event, ExtHandshake, Handshake, MessageDecoder, MetadataMsg, PeerConfig, PeerConnection,
-    PexMsg, PieceGeometry, Reserved, TorrentInfo, UnknownMessagePolicy,
+    Bitfield, Event, ExtHandshake, Handshake, MessageDecoder, MetadataMsg, PeerConfig,
+    PeerConnection, PexMsg, PieceGeometry, Reserved, TorrentInfo, UnknownMessagePolicy,
 };
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
-    let Some((&chunk, rest)) = rest.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&chunk, rest)) = rest.split_first() else {
+        return;
+    };
 
     // Standalone decoders never panic.
     let dec = MessageDecoder::new(64 * 1024);
@@ -28,6 +32,18 @@ fuzz_target!(|data: &[u8]| {
     let _ = ExtHandshake::parse(rest);
     let _ = PexMsg::parse(rest);
     let _ = MetadataMsg::parse(&Bytes::copy_from_slice(rest));
+    if flags & 0x80 != 0 {
+        // The MSE responder fed arbitrary bytes (one modpow per input).
+        let both = lt_wire::mse::CRYPTO_RC4 | lt_wire::mse::CRYPTO_PLAINTEXT;
+        let mut mse =
+            lt_wire::mse::MseHandshake::incoming(&[Sha1Hash([7; 20])], &[1; 20], &[], both, true);
+        for c in rest.chunks(1 + chunk as usize) {
+            if mse.receive(c).is_err() {
+                break;
+            }
+        }
+        return;
+    }
 
     // A full connection.
     let now = Instant::now();
@@ -41,17 +57,36 @@ fuzz_target!(|data: &[u8]| {
         cfg.unknown_messages = UnknownMessagePolicy::Ignore;
     }
     let mut reserved = Reserved::NONE;
-    reserved.set_fast(flags & 1 != 0).set_extension_protocol(flags & 2 != 0).set_dht(flags & 4 != 0);
+    reserved
+        .set_fast(flags & 1 != 0)
+        .set_extension_protocol(flags & 2 != 0)
+        .set_dht(flags & 4 != 0);
     reserved.set_v2(flags & 8 != 0);
     let mut conn = PeerConnection::incoming(cfg, Some("127.0.0.1".parse().unwrap()), now);
-    let h = Handshake { reserved, info_hash: Sha1Hash([7; 20]), peer_id: Sha1Hash([1; 20]) };
+    let h = Handshake {
+        reserved,
+        info_hash: Sha1Hash([7; 20]),
+        peer_id: Sha1Hash([1; 20]),
+    };
     conn.receive(&h.encode(), now);
-    let geometry = if flags & 0x10 != 0 { None } else { PieceGeometry::new(16384, 40 * 16384 + 100) };
-    let ours = if flags & 0x20 != 0 { Bitfield::full(41) } else { Bitfield::new(41) };
+    let geometry = if flags & 0x10 != 0 {
+        None
+    } else {
+        PieceGeometry::new(16384, 40 * 16384 + 100)
+    };
+    let ours = if flags & 0x20 != 0 {
+        Bitfield::full(41)
+    } else {
+        Bitfield::new(41)
+    };
     while let Some(ev) = conn.poll_event() {
         if let Event::IncomingHandshake { .. } = ev {
             let _ = conn.accept(
-                TorrentInfo { info_hash: InfoHash::from_v1(Sha1Hash([7; 20])), geometry, our_pieces: ours.clone() },
+                TorrentInfo {
+                    info_hash: InfoHash::from_v1(Sha1Hash([7; 20])),
+                    geometry,
+                    our_pieces: ours.clone(),
+                },
                 now,
             );
         }
@@ -59,14 +94,22 @@ fuzz_target!(|data: &[u8]| {
     let step = 1 + chunk as usize % 64;
     let mut t = now;
     for piece in rest.chunks(step) {
-        conn.receive(piece, t);
+        if chunk & 0x80 != 0 {
+            conn.receive_bytes(Bytes::copy_from_slice(piece), t);
+        } else {
+            conn.receive(piece, t);
+        }
         while let Some(ev) = conn.poll_event() {
             match ev {
                 Event::Interested => {
                     let _ = conn.unchoke();
                 }
                 Event::Request(r) => {
-                    let _ = conn.send_block(r.piece, r.offset, Bytes::from(vec![0u8; r.length as usize]));
+                    let _ = conn.send_block(
+                        r.piece,
+                        r.offset,
+                        Bytes::from(vec![0u8; r.length as usize]),
+                    );
                 }
                 Event::Unchoked => {
                     let _ = conn.request(lt_wire::BlockRequest::new(0, 0, 16384), t);

@@ -5,7 +5,9 @@
 //! grows with the number of values actually present in the input (it is
 //! never sized from a length the input claims).
 
-use crate::{Document, Error, ErrorKind, Kind, Limits};
+use std::sync::Mutex;
+
+use crate::{Document, Error, ErrorKind, Kind, Limits, ListCache};
 
 const KIND_INT: u32 = 0;
 const KIND_BYTES: u32 = 1;
@@ -218,6 +220,7 @@ pub(crate) fn parse<const COMPAT: bool>(buf: &[u8], limits: Limits) -> Result<Do
         buf,
         tokens,
         consumed: pos,
+        list_cache: Mutex::new(ListCache::EMPTY),
     })
 }
 

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Mutex;
 
 mod decode;
 mod encode;
@@ -133,6 +134,24 @@ pub struct Document<'a> {
     tokens: Vec<Token>,
     /// Bytes taken by the root value.
     consumed: usize,
+    /// Where the last `list_at` ended, so that a loop over `list_at(i)` is
+    /// linear (like libtorrent's cached lookup). Skipped when contended.
+    list_cache: Mutex<ListCache>,
+}
+
+#[derive(Clone, Copy)]
+struct ListCache {
+    list: u32,
+    index: u32,
+    token: u32,
+}
+
+impl ListCache {
+    const EMPTY: ListCache = ListCache {
+        list: u32::MAX,
+        index: 0,
+        token: 0,
+    };
 }
 
 impl<'a> Document<'a> {
@@ -293,9 +312,48 @@ impl<'d, 'a> Node<'d, 'a> {
             remaining,
         }
     }
-    /// Item `i` of a list.
+    /// Item `i` of a list. Constant time when the list holds only integers
+    /// and strings; otherwise it walks from the previous `list_at` position
+    /// (or the start), so ascending loops over `list_at(i)` stay linear.
     pub fn list_at(&self, i: usize) -> Option<Node<'d, 'a>> {
-        self.list_iter().nth(i)
+        let t = self.tok();
+        if t.kind() != Kind::List || i >= t.payload() as usize {
+            return None;
+        }
+        let i = i as u32;
+        // Every item a single token: item `i` is token `idx + 1 + i`.
+        if t.next - self.idx - 1 == t.payload() {
+            return Some(Node {
+                doc: self.doc,
+                idx: self.idx + 1 + i,
+            });
+        }
+        let cached = self
+            .doc
+            .list_cache
+            .try_lock()
+            .map(|c| *c)
+            .unwrap_or(ListCache::EMPTY);
+        let (mut at, mut tok) = if cached.list == self.idx && cached.index <= i {
+            (cached.index, cached.token)
+        } else {
+            (0, self.idx + 1)
+        };
+        while at < i {
+            tok = self.doc.token(tok).next;
+            at += 1;
+        }
+        if let Ok(mut c) = self.doc.list_cache.try_lock() {
+            *c = ListCache {
+                list: self.idx,
+                index: i,
+                token: tok,
+            };
+        }
+        Some(Node {
+            doc: self.doc,
+            idx: tok,
+        })
     }
     /// `(key, value)` entries of a dictionary in input order (empty for other kinds).
     pub fn dict_iter(&self) -> impl Iterator<Item = (&'a [u8], Node<'d, 'a>)> + 'd {

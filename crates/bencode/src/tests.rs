@@ -490,3 +490,40 @@ fn strict_rejects_what_is_not_canonical() {
         assert_eq!(doc.root().to_value().encode(), s.to_vec());
     }
 }
+
+#[test]
+fn list_at_any_order_matches_iteration() {
+    let mut rng = Rng(7);
+    for _ in 0..300 {
+        let v = Value::List(
+            (0..rng.below(20))
+                .map(|_| random_value(&mut rng, 3))
+                .collect(),
+        );
+        let enc = v.encode();
+        let doc = decode(&enc).unwrap();
+        let root = doc.root();
+        let items: Vec<usize> = root.list_iter().map(|n| n.offset()).collect();
+        // Ascending, descending and random access, interleaved with other lists.
+        for (i, &offset) in items.iter().enumerate() {
+            assert_eq!(root.list_at(i).unwrap().offset(), offset);
+        }
+        for (i, &offset) in items.iter().enumerate().rev() {
+            assert_eq!(root.list_at(i).unwrap().offset(), offset);
+            if let Some(inner) = root.list_at(i).filter(|n| n.kind() == Kind::List) {
+                let _ = inner.list_at(0);
+            }
+        }
+        for _ in 0..items.len() {
+            let i = rng.below(items.len() as u64) as usize;
+            assert_eq!(root.list_at(i).unwrap().offset(), items[i]);
+        }
+        assert!(root.list_at(items.len()).is_none());
+    }
+}
+
+#[test]
+fn document_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Document<'static>>();
+}

@@ -33,7 +33,7 @@
 //! `optimistic_unchoke_interval` to the interested choked peers that waited
 //! longest for one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::piece_picker::PeerKey;
 use crate::rng::Rng;
@@ -143,12 +143,6 @@ pub struct ChokePeer {
     pub piece_length: u32,
 }
 
-impl Default for PeerKey {
-    fn default() -> Self {
-        PeerKey(0)
-    }
-}
-
 /// Decisions of one round.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ChokeRound {
@@ -253,7 +247,8 @@ impl Choker {
     pub fn run(&mut self, now: u64, peers: &[ChokePeer]) -> ChokeRound {
         self.last_round = Some(now);
         // forget peers that are gone
-        self.state.retain(|k, _| peers.iter().any(|p| p.key == *k));
+        let present: HashSet<PeerKey> = peers.iter().map(|p| p.key).collect();
+        self.state.retain(|k, _| present.contains(k));
         for p in peers {
             self.state.entry(p.key).or_default();
         }
@@ -385,8 +380,9 @@ impl Choker {
             regular_slots: regular,
             ..ChokeRound::default()
         };
+        let unchoke_set: HashSet<PeerKey> = new_unchoked.iter().copied().collect();
         for p in peers {
-            let want = new_unchoked.contains(&p.key);
+            let want = unchoke_set.contains(&p.key);
             let is_opt = optimistic.contains(&p.key);
             let Some(s) = self.state.get_mut(&p.key) else {
                 continue;
@@ -655,6 +651,35 @@ mod tests {
             .collect();
         assert!(!regular.contains(&1));
         assert!(regular.contains(&2));
+    }
+
+    #[test]
+    fn downloading_torrents_rank_before_seeding_ones() {
+        // 2 slots: 1 regular + 1 optimistic
+        let mut c = Choker::new(cfg(2, 1), 0);
+        let mut seeding = peer(0);
+        seeding.seeding = true;
+        seeding.upload_rate = 1_000_000;
+        let mut slow = peer(1);
+        slow.upload_rate = 10;
+        let mut fast = peer(2);
+        fast.upload_rate = 500;
+        let r = c.run(0, &[seeding.clone(), slow.clone(), fast.clone()]);
+        let regular: Vec<PeerKey> = r
+            .unchoked
+            .iter()
+            .copied()
+            .filter(|k| !r.optimistic.contains(k))
+            .collect();
+        // no one sends us data: downloading-torrent peers first, the one we
+        // upload to fastest wins
+        assert_eq!(regular, vec![PeerKey(2)]);
+        // a seeding-torrent peer that sends us data (tit-for-tat) wins
+        let mut c = Choker::new(cfg(2, 1), 0);
+        seeding.download_rate = 1;
+        let r = c.run(0, &[seeding, slow, fast]);
+        assert!(r.unchoked.contains(&PeerKey(0)));
+        assert!(!r.optimistic.contains(&PeerKey(0)));
     }
 
     #[test]

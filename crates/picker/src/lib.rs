@@ -15,6 +15,8 @@
 //!   connections ([`BandwidthManager`]).
 //! * [`Bitfield`] and [`Rng`]: the small building blocks the above use.
 
+#![warn(missing_docs)]
+
 pub mod bandwidth;
 pub mod bitfield;
 pub mod choker;

@@ -43,8 +43,12 @@ pub const DEFAULT_PRIORITY: u8 = 4;
 
 const NONE: u32 = u32::MAX;
 
+/// Bitfields with at least this many pieces mark the buckets for a lazy
+/// rebuild instead of moving pieces one by one.
+const BULK_THRESHOLD: usize = 4096;
+
 /// Opaque handle the caller uses to identify a peer connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerKey(pub u32);
 
 /// One block: `block` is the block index inside `piece` (offset / 16 KiB).
@@ -195,6 +199,8 @@ struct Downloading {
     writing: u32,
     finished: u32,
     pads: u32,
+    /// Position in `PiecePicker::open`, or NONE.
+    open_pos: u32,
 }
 
 impl Downloading {
@@ -228,6 +234,9 @@ pub struct PiecePicker {
     /// being downloaded).
     buckets: Vec<Vec<Vec<u32>>>,
     downloading: Vec<Downloading>,
+    /// Wanted pieces being downloaded that still have free blocks (piece
+    /// indices), so picks don't scan fully requested pieces.
+    open: Vec<u32>,
     /// Extra (end-game) requesters of blocks, beyond the first.
     dups: HashMap<BlockRef, Vec<PeerKey>>,
     /// Pad blocks, by piece.
@@ -246,6 +255,9 @@ pub struct PiecePicker {
     sequential: bool,
     seq_cursor: u32,
     epoch: u32,
+    /// Buckets are stale (after a bulk availability change) and must be
+    /// rebuilt before the next pick; while set, no piece is in a bucket.
+    dirty: bool,
     rng: Rng,
 }
 
@@ -284,6 +296,7 @@ impl PiecePicker {
             pieces,
             buckets,
             downloading: Vec::new(),
+            open: Vec::new(),
             dups: HashMap::new(),
             pads: BTreeMap::new(),
             deadlines: BTreeSet::new(),
@@ -298,6 +311,7 @@ impl PiecePicker {
             sequential: false,
             seq_cursor: 0,
             epoch: 0,
+            dirty: false,
             rng: Rng::new(seed),
         };
         p.free_wanted = (0..n).map(|i| u64::from(p.blocks_in_piece(i))).sum();
@@ -379,10 +393,28 @@ impl PiecePicker {
         let Some(p) = self.pieces.get(i as usize) else {
             return;
         };
-        let (prio, avail, pos, wanted) = (p.prio, p.avail, p.pos, Self::wanted(p));
+        let (prio, avail, pos, dl, wanted) = (p.prio, p.avail, p.pos, p.dl, Self::wanted(p));
         if wanted {
             self.free_wanted -= u64::from(free);
             self.wanted_missing -= 1;
+        }
+        if dl != NONE {
+            let op = self
+                .downloading
+                .get(dl as usize)
+                .map_or(NONE, |d| d.open_pos);
+            if op != NONE && (op as usize) < self.open.len() {
+                self.open.swap_remove(op as usize);
+                if let Some(&moved) = self.open.get(op as usize) {
+                    let mdl = self.pieces[moved as usize].dl as usize;
+                    if let Some(md) = self.downloading.get_mut(mdl) {
+                        md.open_pos = op;
+                    }
+                }
+                if let Some(d) = self.downloading.get_mut(dl as usize) {
+                    d.open_pos = NONE;
+                }
+            }
         }
         if pos != NONE {
             if let Some(b) = self
@@ -415,7 +447,14 @@ impl PiecePicker {
         if wanted {
             self.free_wanted += u64::from(free);
             self.wanted_missing += 1;
-            if dl == NONE {
+            if dl != NONE && free > 0 {
+                let op = self.open.len() as u32;
+                if let Some(d) = self.downloading.get_mut(dl as usize) {
+                    d.open_pos = op;
+                    self.open.push(i);
+                }
+            }
+            if dl == NONE && !self.dirty {
                 let Some(pb) = self.buckets.get_mut(usize::from(prio)) else {
                     return;
                 };
@@ -437,37 +476,116 @@ impl PiecePicker {
     // availability
 
     /// A peer sent its bitfield: every piece in it gains one peer.
+    ///
+    /// Large bitfields only bump the counts and leave the rarest-first
+    /// buckets to be rebuilt once, lazily, at the next pick, so a burst of
+    /// connecting peers costs O(pieces) per peer plus one rebuild.
     pub fn peer_bitfield(&mut self, has: &Bitfield) {
+        self.bulk_avail(has, true);
+    }
+
+    fn bulk_avail(&mut self, has: &Bitfield, up: bool) {
+        if has.count() >= BULK_THRESHOLD {
+            self.mark_dirty();
+        }
         for i in has.iter_ones() {
-            self.peer_have(i as u32);
+            self.bump_avail(i as u32, up);
+        }
+    }
+
+    /// Empties the buckets; they are rebuilt by [`Self::rebuild_buckets`].
+    fn mark_dirty(&mut self) {
+        if self.dirty {
+            return;
+        }
+        self.dirty = true;
+        for pb in &mut self.buckets {
+            pb.clear();
+        }
+        for p in &mut self.pieces {
+            p.pos = NONE;
+        }
+    }
+
+    fn rebuild_buckets(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        for (i, p) in self.pieces.iter_mut().enumerate() {
+            if Self::wanted(p) && p.dl == NONE {
+                let pb = &mut self.buckets[usize::from(p.prio)];
+                let a = p.avail as usize;
+                if pb.len() <= a {
+                    pb.resize_with(a + 1, Vec::new);
+                }
+                pb[a].push(i as u32);
+            }
+        }
+        // shuffle each bucket so ties are broken randomly, then record
+        // positions
+        for prio in 0..self.buckets.len() {
+            for a in 0..self.buckets[prio].len() {
+                let mut b = std::mem::take(&mut self.buckets[prio][a]);
+                self.rng.shuffle(&mut b);
+                for (pos, &i) in b.iter().enumerate() {
+                    self.pieces[i as usize].pos = pos as u32;
+                }
+                self.buckets[prio][a] = b;
+            }
         }
     }
 
     /// A peer announced piece `i` (HAVE). Out-of-range indices are ignored.
     pub fn peer_have(&mut self, i: u32) {
-        if (i as usize) < self.pieces.len() {
-            self.detach(i);
-            self.pieces[i as usize].avail += 1;
-            self.attach(i);
+        self.bump_avail(i, true);
+    }
+
+    /// Changes piece `i`'s availability by one. Only its bucket moves: no
+    /// counter depends on availability.
+    fn bump_avail(&mut self, i: u32, up: bool) {
+        let Some(p) = self.pieces.get(i as usize) else {
+            return;
+        };
+        if !up && p.avail == 0 {
+            return;
         }
+        let (prio, avail, pos) = (usize::from(p.prio), p.avail as usize, p.pos);
+        let new_avail = if up { avail + 1 } else { avail - 1 };
+        if pos != NONE {
+            let Some(pb) = self.buckets.get_mut(prio) else {
+                return;
+            };
+            if pb.len() <= new_avail {
+                pb.resize_with(new_avail + 1, Vec::new);
+            }
+            let pos = pos as usize;
+            let moved = match pb.get_mut(avail) {
+                Some(b) if pos < b.len() => {
+                    b.swap_remove(pos);
+                    b.get(pos).copied()
+                }
+                _ => None,
+            };
+            if let Some(m) = moved {
+                self.pieces[m as usize].pos = pos as u32;
+            }
+            let nb = &mut pb[new_avail];
+            let npos = nb.len() as u32;
+            nb.push(i);
+            self.pieces[i as usize].pos = npos;
+        }
+        self.pieces[i as usize].avail = new_avail as u32;
     }
 
     /// A peer with these pieces went away (or lost them): each loses one peer.
     pub fn peer_lost_bitfield(&mut self, has: &Bitfield) {
-        for i in has.iter_ones() {
-            self.peer_lost_have(i as u32);
-        }
+        self.bulk_avail(has, false);
     }
 
     /// One peer no longer has piece `i`.
     pub fn peer_lost_have(&mut self, i: u32) {
-        if let Some(p) = self.pieces.get(i as usize) {
-            if p.avail > 0 {
-                self.detach(i);
-                self.pieces[i as usize].avail -= 1;
-                self.attach(i);
-            }
-        }
+        self.bump_avail(i, false);
     }
 
     /// A peer has every piece (HAVE ALL, or a complete bitfield the caller
@@ -722,6 +840,7 @@ impl PiecePicker {
             writing: 0,
             finished: 0,
             pads: 0,
+            open_pos: NONE,
         });
         self.pieces[i as usize].dl = idx as u32;
         idx
@@ -763,12 +882,17 @@ impl PiecePicker {
             let bi = b.block as usize;
             if let Some(blk) = d.blocks.get(bi) {
                 if !blk.pad {
+                    let had_dups = blk.extra > 0;
                     if blk.state != BlockState::Finished {
                         d.set_state(bi, BlockState::Finished);
                     }
                     d.blocks[bi].pad = true;
                     d.blocks[bi].peer = None;
+                    d.blocks[bi].extra = 0;
                     d.pads += 1;
+                    if had_dups {
+                        self.dups.remove(&b);
+                    }
                 }
             }
         }
@@ -1132,7 +1256,7 @@ impl PiecePicker {
         self.free_wanted == 0 && self.wanted_missing > 0
     }
 
-    /// Bytes of wanted pieces we have, counting finished blocks of partial
+    /// Bytes we have: every had piece plus the finished blocks of partial
     /// pieces (pad blocks included).
     pub fn bytes_done(&self) -> u64 {
         let mut total: u64 = self
@@ -1171,6 +1295,7 @@ impl PiecePicker {
         if n == 0 || self.wanted_missing == 0 {
             return out;
         }
+        self.rebuild_buckets();
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             for p in &mut self.pieces {
@@ -1211,13 +1336,11 @@ impl PiecePicker {
         if self.sequential {
             self.pick_sequential(peer_has, n, &mut out);
         } else {
-            // partial pieces first
+            // partial pieces first (only those with free blocks)
             let mut k = 0;
-            while k < self.downloading.len() && out.len() < n {
-                let i = self.downloading[k].piece;
-                if self.downloading[k].free > 0 {
-                    self.take_free(i, peer_has, n, &mut out);
-                }
+            while k < self.open.len() && out.len() < n {
+                let i = self.open[k];
+                self.take_free(i, peer_has, n, &mut out);
                 k += 1;
             }
             if out.len() < n {
@@ -1256,8 +1379,8 @@ impl PiecePicker {
                     continue;
                 }
                 let start = self.rng.below(len);
-                // Collect first: take_free does not move pieces between buckets,
-                // but indexing stays simple and borrow-free this way.
+                // walk the bucket from a random start (random tie-breaking);
+                // take_free never moves pieces between buckets
                 let mut k = 0;
                 while k < len {
                     let idx = (start + k) % len;
@@ -1423,7 +1546,7 @@ impl PiecePicker {
                 wanted_missing += 1;
                 free_wanted += u64::from(self.free_blocks(i32_));
             }
-            let should_bucket = wanted && p.dl == NONE;
+            let should_bucket = wanted && p.dl == NONE && !self.dirty;
             if should_bucket != (p.pos != NONE) {
                 return Err(format!("piece {i}: bucket membership wrong"));
             }
@@ -1445,7 +1568,18 @@ impl PiecePicker {
                 return Err(format!("piece {i}: had but downloading"));
             }
         }
+        let mut open_count = 0;
         for d in &self.downloading {
+            let p = &self.pieces[d.piece as usize];
+            let should_open = Self::wanted(p) && d.free > 0;
+            if should_open {
+                open_count += 1;
+                if self.open.get(d.open_pos as usize) != Some(&d.piece) {
+                    return Err(format!("piece {}: open list position wrong", d.piece));
+                }
+            } else if d.open_pos != NONE {
+                return Err(format!("piece {}: in open list but should not be", d.piece));
+            }
             let mut c = [0u32; 4];
             for (bi, b) in d.blocks.iter().enumerate() {
                 c[b.state as usize] += 1;
@@ -1461,6 +1595,12 @@ impl PiecePicker {
             if c != [d.free, d.requested, d.writing, d.finished] {
                 return Err(format!("piece {}: block counters wrong", d.piece));
             }
+        }
+        if open_count != self.open.len() {
+            return Err(format!(
+                "open list has {} entries, want {open_count}",
+                self.open.len()
+            ));
         }
         if free_wanted != self.free_wanted {
             return Err(format!("free_wanted {} vs {free_wanted}", self.free_wanted));
@@ -1560,6 +1700,52 @@ mod tests {
         p.peer_lost_have_all();
         assert_eq!(p.availability(3), 1);
         assert_eq!(p.piece_availability()[7], 2);
+        ok(&p);
+    }
+
+    #[test]
+    fn bulk_bitfields_rebuild_buckets_lazily() {
+        let n = 10_000u32;
+        let mut p = PiecePicker::new(u64::from(n) * 16384, 16384, 3).unwrap();
+        let mut most = Bitfield::full(n as usize);
+        for i in 5000..5010 {
+            most.clear(i);
+        }
+        p.peer_bitfield(&most);
+        p.peer_bitfield(&most);
+        let mut few = Bitfield::new(n as usize);
+        few.set(5003);
+        p.peer_bitfield(&few); // small: incremental path
+        ok(&p);
+        assert_eq!(p.availability(5003), 1);
+        assert_eq!(p.availability(4999), 2);
+        let got: Vec<u32> = p
+            .pick(&Bitfield::full(n as usize), 10, &PickOptions::new(P0))
+            .iter()
+            .map(|b| b.piece)
+            .collect();
+        // the ten pieces nobody else has; 5003 (one peer) comes last
+        let mut sorted = got.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (5000..5010).collect::<Vec<u32>>());
+        assert_eq!(got[9], 5003);
+        let mut first9 = got[..9].to_vec();
+        first9.sort_unstable();
+        assert_ne!(got[..9], first9[..], "ties are shuffled");
+        ok(&p);
+        p.peer_lost_bitfield(&most);
+        p.peer_lost_bitfield(&most);
+        ok(&p);
+        assert_eq!(p.availability(4999), 0);
+        assert_eq!(p.availability(5003), 1);
+        // piece 5003 is now the most common one: picked last
+        let got = p.pick(
+            &Bitfield::full(n as usize),
+            n as usize,
+            &PickOptions::new(P0),
+        );
+        assert_eq!(got.len(), n as usize);
+        assert_eq!(got[n as usize - 1].piece, 5003);
         ok(&p);
     }
 
@@ -1848,6 +2034,90 @@ mod tests {
         p.clear_have(2);
         assert_eq!(p.num_wanted_missing(), 5);
         ok(&p);
+    }
+
+    #[test]
+    fn random_operations_keep_invariants() {
+        let mut rng = Rng::new(77);
+        // 37 pieces of 3 blocks, last one shorter (2 blocks)
+        let mut p = PiecePicker::new(36 * 3 * 16384 + 20000, 3 * 16384, 5).unwrap();
+        let np = p.num_pieces();
+        let peers: Vec<Bitfield> = (0..6)
+            .map(|k| {
+                let mut b = Bitfield::new(np as usize);
+                for i in 0..np {
+                    if (i + k) % 3 != 0 {
+                        b.set(i as usize);
+                    }
+                }
+                b
+            })
+            .collect();
+        let mut passed = 0;
+        let mut failed = 0;
+        for step in 0..6_000u32 {
+            let piece = rng.below(np as usize + 2) as u32; // sometimes out of range
+            let blk = BlockRef::new(piece, rng.below(4) as u32);
+            let peer = PeerKey(rng.below(6) as u32);
+            match rng.below(16) {
+                0 => p.peer_have(piece),
+                1 => p.peer_lost_have(piece),
+                2 => {
+                    p.set_piece_priority(piece, rng.below(8) as u8);
+                }
+                3 => {
+                    p.mark_requested(blk, peer);
+                }
+                4 => {
+                    p.mark_received(blk, peer);
+                }
+                5 => {
+                    if p.mark_finished(blk) {
+                        if rng.below(4) == 0 {
+                            p.piece_failed(blk.piece);
+                            failed += 1;
+                        } else {
+                            p.piece_passed(blk.piece);
+                            passed += 1;
+                        }
+                    }
+                }
+                6 => p.mark_aborted(blk, peer),
+                7 => {
+                    p.abort_peer(peer);
+                }
+                8 => p.mark_pad_block(blk),
+                9 => p.clear_have(piece),
+                10 => p.set_piece_deadline(piece, u64::from(step)),
+                11 => p.set_sequential(rng.below(2) == 0),
+                12 => p.mark_write_failed(blk),
+                _ => {
+                    let k = peer.0 as usize;
+                    let mut o = PickOptions::new(peer);
+                    let af = [piece, (piece + 7) % np];
+                    if rng.below(3) == 0 {
+                        o.peer_choking = true;
+                        o.allowed_fast = &af;
+                    }
+                    let got = p.pick(&peers[k], 1 + rng.below(8), &o);
+                    let mut seen = HashMap::new();
+                    for b in &got {
+                        assert!(peers[k].get(b.piece as usize));
+                        assert!(p.piece_priority(b.piece) > 0);
+                        assert!(!p.have_piece(b.piece));
+                        assert!(seen.insert(*b, ()).is_none(), "block picked twice");
+                        if o.peer_choking {
+                            assert!(af.contains(&b.piece));
+                        }
+                        p.mark_requested(*b, peer);
+                    }
+                }
+            }
+            if let Err(e) = p.check_invariants() {
+                panic!("step {step}: {e}");
+            }
+        }
+        assert!(passed > 10 && failed > 2, "{passed} {failed}");
     }
 
     #[test]

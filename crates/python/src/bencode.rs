@@ -101,47 +101,88 @@ fn bdecode_error(kind: ErrorKind) -> PyErr {
     PyRuntimeError::new_err(format!("{msg} [bdecode:{code}]"))
 }
 
-/// Converts a decoded value into Python objects (depth bounded by
-/// `BDECODE_LIMITS.max_depth`).
-fn node_to_py<'py>(py: Python<'py>, n: Node<'_, '_>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match n.kind() {
-        // libtorrent reads an integer that does not fit (its magnitude above
-        // i64::MAX, which includes i64::MIN) as 0.
-        Kind::Int => match n.as_int() {
-            Some(v) if v != i64::MIN => v.into_pyobject(py)?.into_any(),
-            _ => 0i64.into_pyobject(py)?.into_any(),
-        },
-        Kind::Bytes => PyBytes::new(py, n.as_bytes().unwrap_or(&[])).into_any(),
-        Kind::List => {
-            let list = PyList::empty(py);
-            for item in n.list_iter() {
-                list.append(node_to_py(py, item)?)?;
-            }
-            list.into_any()
+/// Dictionary keys repeat a lot (every file of a torrent has `length` and
+/// `path`): a small direct-mapped cache shares one `bytes` object per key.
+const KEY_CACHE_SLOTS: usize = 256;
+const KEY_CACHE_MAX_LEN: usize = 32;
+
+struct ToPy<'py, 'a> {
+    py: Python<'py>,
+    keys: Vec<Option<(&'a [u8], Bound<'py, PyBytes>)>>,
+}
+
+impl<'py, 'a> ToPy<'py, 'a> {
+    fn new(py: Python<'py>) -> Self {
+        ToPy {
+            py,
+            keys: vec![None; KEY_CACHE_SLOTS],
         }
-        Kind::Dict => {
-            let dict = PyDict::new(py);
-            let mut entries: Vec<(&[u8], Node<'_, '_>)> = n.dict_iter().collect();
-            let sorted = entries.windows(2).all(|w| w[0].0 < w[1].0);
-            if !sorted {
-                // Sorted keys; of equal keys the last one wins (stable sort
-                // keeps input order among equals).
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                let mut kept: Vec<(&[u8], Node<'_, '_>)> = Vec::with_capacity(entries.len());
-                for e in entries {
-                    match kept.last_mut() {
-                        Some(last) if last.0 == e.0 => *last = e,
-                        _ => kept.push(e),
-                    }
+    }
+
+    fn key(&mut self, k: &'a [u8]) -> Bound<'py, PyBytes> {
+        if k.len() > KEY_CACHE_MAX_LEN {
+            return PyBytes::new(self.py, k);
+        }
+        // FNV-1a over the key picks the slot.
+        let h = k.iter().fold(0x811c_9dc5u32, |h, &b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        let slot = h as usize % KEY_CACHE_SLOTS;
+        if let Some(Some((cached, obj))) = self.keys.get(slot) {
+            if *cached == k {
+                return obj.clone();
+            }
+        }
+        let obj = PyBytes::new(self.py, k);
+        if let Some(entry) = self.keys.get_mut(slot) {
+            *entry = Some((k, obj.clone()));
+        }
+        obj
+    }
+
+    /// Converts a decoded value into Python objects (depth bounded by
+    /// `BDECODE_LIMITS.max_depth`).
+    fn convert(&mut self, n: Node<'_, 'a>) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match n.kind() {
+            // libtorrent reads an integer that does not fit (its magnitude
+            // above i64::MAX, which includes i64::MIN) as 0.
+            Kind::Int => match n.as_int() {
+                Some(v) if v != i64::MIN => v.into_pyobject(py)?.into_any(),
+                _ => 0i64.into_pyobject(py)?.into_any(),
+            },
+            Kind::Bytes => PyBytes::new(py, n.as_bytes().unwrap_or(&[])).into_any(),
+            Kind::List => {
+                let mut items = Vec::with_capacity(n.len());
+                for item in n.list_iter() {
+                    items.push(self.convert(item)?);
                 }
-                entries = kept;
+                PyList::new(py, items)?.into_any()
             }
-            for (k, v) in entries {
-                dict.set_item(PyBytes::new(py, k), node_to_py(py, v)?)?;
+            Kind::Dict => {
+                let dict = PyDict::new(py);
+                let mut entries: Vec<(&'a [u8], Node<'_, 'a>)> = n.dict_iter().collect();
+                if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+                    // Sorted keys; of equal keys the last one wins (the
+                    // stable sort keeps input order among equals).
+                    entries.sort_by(|a, b| a.0.cmp(b.0));
+                    let mut kept: Vec<(&'a [u8], Node<'_, 'a>)> = Vec::with_capacity(entries.len());
+                    for e in entries {
+                        match kept.last_mut() {
+                            Some(last) if last.0 == e.0 => *last = e,
+                            _ => kept.push(e),
+                        }
+                    }
+                    entries = kept;
+                }
+                for (k, v) in entries {
+                    let value = self.convert(v)?;
+                    dict.set_item(self.key(k), value)?;
+                }
+                dict.into_any()
             }
-            dict.into_any()
-        }
-    })
+        })
+    }
 }
 
 /// `bdecode(bytes) -> object`
@@ -173,7 +214,7 @@ fn decode_to_py<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>
         lt_bencode::decode_compat(data, BDECODE_LIMITS)
     };
     match doc {
-        Ok(doc) => node_to_py(py, doc.root()),
+        Ok(doc) => ToPy::new(py).convert(doc.root()),
         Err(e) => Err(bdecode_error(e.kind)),
     }
 }

@@ -4,7 +4,9 @@
 //! # Threads and queues
 //! Two pools: `aio_threads` workers run writes, reads and file-system jobs
 //! (move, rename, delete, release, flush, initialise, priorities);
-//! `hashing_threads` workers run piece hashing and file checking.
+//! `hashing_threads` workers hash pieces; `checking_threads` workers (one
+//! by default, like libtorrent's `active_checking`) check files, so a long
+//! check does not hold up piece verification of other torrents.
 //!
 //! # Ordering
 //! Jobs of one storage run concurrently, except *fence* jobs (move, rename,
@@ -52,8 +54,11 @@ pub type StorageId = u32;
 pub struct DiskIoConfig {
     /// Worker threads for reads, writes and file-system jobs (`aio_threads`).
     pub aio_threads: usize,
-    /// Worker threads for hashing and checking (`hashing_threads`).
+    /// Worker threads for piece hashing (`hashing_threads`).
     pub hashing_threads: usize,
+    /// Worker threads for file checks, i.e. how many torrents are checked at
+    /// once (`active_checking`).
+    pub checking_threads: usize,
     /// Most files kept open across all storages (`file_pool_size`).
     pub file_pool_size: usize,
     /// Most bytes of written blocks kept in memory before the least recently
@@ -70,6 +75,7 @@ impl Default for DiskIoConfig {
         Self {
             aio_threads: 10,
             hashing_threads: 1,
+            checking_threads: 1,
             file_pool_size: 40,
             cache_bytes: 2048 * BLOCK_SIZE as usize,
             write_cache_expiry: Duration::from_secs(10),
@@ -96,6 +102,7 @@ impl DiskIoConfig {
         Self {
             aio_threads: pos(aio_threads),
             hashing_threads: pos(hashing_threads),
+            checking_threads: 1,
             file_pool_size: pos(file_pool_size),
             cache_bytes: cache.min(cap),
             write_cache_expiry: Duration::from_secs(10),
@@ -325,11 +332,12 @@ impl JobKind {
                 | JobKind::BlockHash { .. }
         )
     }
-    fn on_hash_pool(&self) -> bool {
-        matches!(
-            self,
-            JobKind::Hash { .. } | JobKind::BlockHash { .. } | JobKind::Check { .. }
-        )
+    fn pool(&self) -> Pool {
+        match self {
+            JobKind::Hash { .. } | JobKind::BlockHash { .. } => Pool::Hash,
+            JobKind::Check { .. } => Pool::Check,
+            _ => Pool::Aio,
+        }
     }
 }
 
@@ -382,6 +390,22 @@ impl RangeSet {
         }
         self.0 = out;
     }
+    fn remove(&mut self, start: u32, end: u32) {
+        let mut out = Vec::with_capacity(self.0.len() + 1);
+        for &(a, b) in &self.0 {
+            if b <= start || a >= end {
+                out.push((a, b));
+                continue;
+            }
+            if a < start {
+                out.push((a, start));
+            }
+            if b > end {
+                out.push((end, b));
+            }
+        }
+        self.0 = out;
+    }
     fn covers(&self, size: u32) -> bool {
         size == 0 || self.0.first() == Some(&(0, size))
     }
@@ -399,8 +423,9 @@ struct PieceState {
     v2: Vec<Option<Sha256Hash>>,
     v2_len: Option<u32>,
     deferred: Option<Job>,
-    /// A block of this piece failed to be written: its hash must not pass.
-    write_failed: bool,
+    /// The piece's pad-file ranges were added to `received` (they are never
+    /// written, so without them a piece with padding would never complete).
+    pads_marked: bool,
 }
 
 struct PieceEntry {
@@ -425,6 +450,7 @@ struct Shared {
     next_id: AtomicU32,
     aio: Queue,
     hash: Queue,
+    check: Queue,
     cache: Mutex<HashMap<(StorageId, u32), Arc<PieceEntry>>>,
     buffered: AtomicUsize,
     epoch: Instant,
@@ -489,6 +515,10 @@ impl DiskIo {
                 q: Mutex::new(VecDeque::new()),
                 cv: Condvar::new(),
             },
+            check: Queue {
+                q: Mutex::new(VecDeque::new()),
+                cv: Condvar::new(),
+            },
             cache: Mutex::new(HashMap::new()),
             buffered: AtomicUsize::new(0),
             epoch: Instant::now(),
@@ -506,7 +536,7 @@ impl DiskIo {
             me.threads.push(
                 std::thread::Builder::new()
                     .name(format!("lt-disk-{i}"))
-                    .spawn(move || worker(s, false))?,
+                    .spawn(move || worker(s, Pool::Aio))?,
             );
         }
         for i in 0..cfg.hashing_threads.max(1) {
@@ -514,7 +544,15 @@ impl DiskIo {
             me.threads.push(
                 std::thread::Builder::new()
                     .name(format!("lt-hash-{i}"))
-                    .spawn(move || worker(s, true))?,
+                    .spawn(move || worker(s, Pool::Hash))?,
+            );
+        }
+        for i in 0..cfg.checking_threads.max(1) {
+            let s = shared.clone();
+            me.threads.push(
+                std::thread::Builder::new()
+                    .name(format!("lt-check-{i}"))
+                    .spawn(move || worker(s, Pool::Check))?,
             );
         }
         Ok(me)
@@ -710,76 +748,127 @@ fn no_storage(id: StorageId) -> StorageError {
     )
 }
 
-fn unknown_storage(id: StorageId, kind: JobKind) -> Completion {
-    let e = || no_storage(id);
-    let storage = id;
-    match kind {
-        JobKind::Write {
-            entry,
-            offset,
-            data,
-        } => Completion::Write {
-            storage,
-            piece: entry.piece,
-            offset,
-            len: data.len() as u32,
-            result: Err(e()),
-        },
-        JobKind::Read { piece, offset, .. } => Completion::Read {
+/// What a job was, without its payload: enough to report its failure.
+#[derive(Clone, Copy)]
+enum Tag {
+    Write { piece: u32, offset: u32, len: u32 },
+    Read { piece: u32, offset: u32 },
+    Hash { piece: u32 },
+    BlockHash { piece: u32, offset: u32 },
+    Check,
+    Move,
+    Rename { file: usize },
+    Delete,
+    Release,
+    Flush,
+    Initialize,
+    SetPriorities,
+    Remove,
+}
+
+impl JobKind {
+    fn tag(&self) -> Tag {
+        match self {
+            JobKind::Write {
+                entry,
+                offset,
+                data,
+            } => Tag::Write {
+                piece: entry.piece,
+                offset: *offset,
+                len: data.len() as u32,
+            },
+            JobKind::Read { piece, offset, .. } => Tag::Read {
+                piece: *piece,
+                offset: *offset,
+            },
+            JobKind::Hash { piece } => Tag::Hash { piece: *piece },
+            JobKind::BlockHash { piece, offset } => Tag::BlockHash {
+                piece: *piece,
+                offset: *offset,
+            },
+            JobKind::Check { .. } => Tag::Check,
+            JobKind::Move { .. } => Tag::Move,
+            JobKind::Rename { file, .. } => Tag::Rename { file: *file },
+            JobKind::Delete { .. } => Tag::Delete,
+            JobKind::Release => Tag::Release,
+            JobKind::Flush => Tag::Flush,
+            JobKind::Initialize => Tag::Initialize,
+            JobKind::SetPriorities { .. } => Tag::SetPriorities,
+            JobKind::Remove => Tag::Remove,
+        }
+    }
+}
+
+/// The completion reporting that a job failed with `e`.
+fn failed(storage: StorageId, tag: Tag, e: StorageError) -> Completion {
+    match tag {
+        Tag::Write { piece, offset, len } => Completion::Write {
             storage,
             piece,
             offset,
-            result: Err(e()),
+            len,
+            result: Err(e),
         },
-        JobKind::Hash { piece } => Completion::Hash {
-            storage,
-            piece,
-            result: Err(e()),
-        },
-        JobKind::BlockHash { piece, offset } => Completion::BlockHash {
+        Tag::Read { piece, offset } => Completion::Read {
             storage,
             piece,
             offset,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Check { .. } => Completion::CheckDone {
+        Tag::Hash { piece } => Completion::Hash {
             storage,
-            result: Err(e()),
+            piece,
+            result: Err(e),
         },
-        JobKind::Move { .. } => Completion::Moved {
+        Tag::BlockHash { piece, offset } => Completion::BlockHash {
             storage,
-            result: Err(e()),
+            piece,
+            offset,
+            result: Err(e),
         },
-        JobKind::Rename { file, .. } => Completion::Renamed {
+        Tag::Check => Completion::CheckDone {
+            storage,
+            result: Err(e),
+        },
+        Tag::Move => Completion::Moved {
+            storage,
+            result: Err(e),
+        },
+        Tag::Rename { file } => Completion::Renamed {
             storage,
             file,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Delete { .. } => Completion::Deleted {
+        Tag::Delete => Completion::Deleted {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Release => Completion::Released {
+        Tag::Release => Completion::Released {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Flush => Completion::Flushed {
+        Tag::Flush => Completion::Flushed {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Initialize => Completion::Initialized {
+        Tag::Initialize => Completion::Initialized {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::SetPriorities { .. } => Completion::PrioritiesSet {
+        Tag::SetPriorities => Completion::PrioritiesSet {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
-        JobKind::Remove => Completion::Removed {
+        Tag::Remove => Completion::Removed {
             storage,
-            result: Err(e()),
+            result: Err(e),
         },
     }
+}
+
+fn unknown_storage(id: StorageId, kind: JobKind) -> Completion {
+    failed(id, kind.tag(), no_storage(id))
 }
 
 enum Outcome {
@@ -787,8 +876,15 @@ enum Outcome {
     Deferred,
 }
 
-fn worker(shared: Arc<Shared>, hashing: bool) {
-    let queue = if hashing { &shared.hash } else { &shared.aio };
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    Aio,
+    Hash,
+    Check,
+}
+
+fn worker(shared: Arc<Shared>, pool: Pool) {
+    let queue = shared.queue(pool);
     let tick = Duration::from_millis(500);
     loop {
         let job = {
@@ -816,12 +912,27 @@ fn worker(shared: Arc<Shared>, hashing: bool) {
             Some(job) => {
                 let slot = job.slot.clone();
                 let fence = job.kind.is_fence();
-                if let Outcome::Done = shared.execute(job) {
-                    shared.job_done(&slot, fence);
+                let tag = job.kind.tag();
+                // A bug in a job must not kill the worker or leave the
+                // storage's queue blocked: report the job as failed.
+                let run =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.execute(job)));
+                match run {
+                    Ok(Outcome::Deferred) => {}
+                    Ok(Outcome::Done) => shared.job_done(&slot, fence),
+                    Err(_) => {
+                        let e = StorageError::new(
+                            io::Error::other("internal error in disk job"),
+                            ErrorFile::None,
+                            Operation::File,
+                        );
+                        shared.sink.complete(failed(slot.id, tag, e));
+                        shared.job_done(&slot, fence);
+                    }
                 }
             }
             None => {
-                if !hashing {
+                if pool == Pool::Aio {
                     shared.expire_idle();
                 }
             }
@@ -841,6 +952,16 @@ impl Shared {
         self.aio.cv.notify_all();
         drop(lock(&self.hash.q));
         self.hash.cv.notify_all();
+        drop(lock(&self.check.q));
+        self.check.cv.notify_all();
+    }
+
+    fn queue(&self, pool: Pool) -> &Queue {
+        match pool {
+            Pool::Aio => &self.aio,
+            Pool::Hash => &self.hash,
+            Pool::Check => &self.check,
+        }
     }
 
     /// The piece's cache entry, created if needed, with one more pending
@@ -883,11 +1004,7 @@ impl Shared {
     }
 
     fn dispatch(&self, job: Job) {
-        let q = if job.kind.on_hash_pool() {
-            &self.hash
-        } else {
-            &self.aio
-        };
+        let q = self.queue(job.kind.pool());
         lock(&q.q).push_back(job);
         q.cv.notify_one();
     }
@@ -934,10 +1051,18 @@ impl Shared {
         let Job { slot, kind } = job;
         let id = slot.id;
         if slot.removed.load(Ordering::Acquire) {
+            let mut deferred = None;
             if let JobKind::Write { entry, .. } = &kind {
-                entry.pending.fetch_sub(1, Ordering::AcqRel);
+                let mut ps = lock(&entry.st);
+                if entry.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    deferred = ps.deferred.take();
+                }
             }
             self.sink.complete(unknown_storage(id, kind));
+            // A hash waiting for this write fails the same way.
+            if let Some(j) = deferred {
+                self.dispatch(j);
+            }
             return Outcome::Done;
         }
         let st = &slot.storage;
@@ -970,20 +1095,11 @@ impl Shared {
                         });
                         return Outcome::Deferred;
                     }
-                    let done = self.flush_locked(&entry, &mut ps);
-                    let result = if ps.write_failed {
-                        Err(StorageError::new(
-                            io::Error::other("a block of this piece failed to be written"),
-                            ErrorFile::None,
-                            Operation::FileWrite,
-                        ))
-                    } else {
-                        hash_piece(&slot, piece, Some(&mut ps))
-                    };
+                    self.flush_locked(&entry, &mut ps);
+                    let result = hash_piece(&slot, piece, Some(&mut ps));
                     *ps = PieceState::default();
                     drop(ps);
                     self.drop_entry_if_idle(&entry);
-                    self.send_writes(&entry, done);
                     Completion::Hash {
                         storage: id,
                         piece,
@@ -1088,10 +1204,10 @@ impl Shared {
         entry.last_use.store(self.now_ms(), Ordering::Relaxed);
         let len = data.len() as u32;
         let size = slot.storage.layout().piece_size(piece);
-        let (done, deferred) = {
+        let deferred = {
             let mut ps = lock(&entry.st);
             // v2: hash an aligned whole block right away.
-            if slot.kinds.v2 && offset % BLOCK_SIZE == 0 {
+            if slot.kinds.v2 && offset.is_multiple_of(BLOCK_SIZE) {
                 let v2_len = *ps
                     .v2_len
                     .get_or_insert_with(|| slot.storage.v2_piece_len(piece));
@@ -1103,6 +1219,18 @@ impl Shared {
                     if let Some(s) = ps.v2.get_mut((offset / BLOCK_SIZE) as usize) {
                         *s = Some(Sha256Hash::digest(&data));
                     }
+                }
+            }
+            if !ps.pads_marked {
+                ps.pads_marked = true;
+                let layout = slot.storage.layout();
+                let mut at = 0u32;
+                for sl in layout.map_block(piece, 0, size) {
+                    let n = sl.size as u32;
+                    if layout.pad_file_at(sl.file_index) {
+                        ps.received.add(at, at + n);
+                    }
+                    at += n;
                 }
             }
             ps.received.add(offset, offset + len);
@@ -1117,27 +1245,26 @@ impl Shared {
             if slot.kinds.v1 {
                 advance_v1(&mut ps);
             }
-            let done = if ps.received.covers(size) {
-                self.flush_locked(&entry, &mut ps)
-            } else {
-                Vec::new()
-            };
-            let deferred = if entry.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if ps.received.covers(size) {
+                self.flush_locked(&entry, &mut ps);
+            }
+            if entry.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
                 ps.deferred.take()
             } else {
                 None
-            };
-            (done, deferred)
+            }
         };
-        self.send_writes(&entry, done);
         if let Some(j) = deferred {
             self.dispatch(j);
         }
         self.enforce_budget();
     }
 
-    /// Writes out the piece's buffered blocks; returns the completed waiters.
-    fn flush_locked(&self, entry: &PieceEntry, ps: &mut PieceState) -> Vec<(u32, u32, Result<()>)> {
+    /// Writes out the piece's buffered blocks and sends the completions of
+    /// the waiting write jobs. Called with the piece's lock held, so that no
+    /// hash completion of the piece can overtake these write completions.
+    /// Returns a copy of the first error.
+    fn flush_locked(&self, entry: &PieceEntry, ps: &mut PieceState) -> Option<StorageError> {
         let storage = &entry.slot.storage;
         let blocks = std::mem::take(&mut ps.blocks);
         let mut errors: Vec<(u32, u32, StorageError)> = Vec::new();
@@ -1151,38 +1278,40 @@ impl Shared {
         entry.buffered.fetch_sub(freed, Ordering::Relaxed);
         self.buffered.fetch_sub(freed, Ordering::Relaxed);
         if !errors.is_empty() {
-            ps.write_failed = true;
+            // What failed to reach the disk is not received, and no hash
+            // may be taken from it: forget the SHA-1 state (the hash job
+            // re-reads the piece from disk) and the v2 hashes of those
+            // blocks.
+            ps.v1 = None;
+            ps.hashed_upto = 0;
+            for (s, e, _) in &errors {
+                ps.received.remove(*s, *e);
+                let first = (s / BLOCK_SIZE) as usize;
+                let last = e.div_ceil(BLOCK_SIZE) as usize;
+                for b in ps.v2.iter_mut().take(last).skip(first) {
+                    *b = None;
+                }
+            }
         }
-        std::mem::take(&mut ps.waiters)
-            .into_iter()
-            .map(|(off, len)| {
-                let err = errors
-                    .iter()
-                    .find(|(s, e, _)| off < *e && off + len > *s)
-                    .map(|(_, _, e)| clone_err(e));
-                (off, len, err.map_or(Ok(()), Err))
-            })
-            .collect()
-    }
-
-    fn send_writes(&self, entry: &PieceEntry, done: Vec<(u32, u32, Result<()>)>) {
-        for (offset, len, result) in done {
+        for (offset, len) in std::mem::take(&mut ps.waiters) {
+            let err = errors
+                .iter()
+                .find(|(s, e, _)| offset < *e && offset + len > *s)
+                .map(|(_, _, e)| clone_err(e));
             self.sink.complete(Completion::Write {
                 storage: entry.slot.id,
                 piece: entry.piece,
                 offset,
                 len,
-                result,
+                result: err.map_or(Ok(()), Err),
             });
         }
+        errors.first().map(|(_, _, e)| clone_err(e))
     }
 
-    fn flush_entry(&self, entry: &Arc<PieceEntry>) {
-        let done = {
-            let mut ps = lock(&entry.st);
-            self.flush_locked(entry, &mut ps)
-        };
-        self.send_writes(entry, done);
+    fn flush_entry(&self, entry: &Arc<PieceEntry>) -> Option<StorageError> {
+        let mut ps = lock(&entry.st);
+        self.flush_locked(entry, &mut ps)
     }
 
     fn drop_entry_if_idle(&self, entry: &Arc<PieceEntry>) {
@@ -1211,23 +1340,20 @@ impl Shared {
     fn flush_storage(&self, slot: &Arc<Slot>, drop_state: bool) -> Result<()> {
         let mut first_err: Option<StorageError> = None;
         for e in self.storage_entries(slot.id) {
-            let done = {
+            let err = {
                 let mut ps = lock(&e.st);
-                let d = self.flush_locked(&e, &mut ps);
+                let err = self.flush_locked(&e, &mut ps);
                 if drop_state {
                     *ps = PieceState::default();
                 }
-                d
+                err
             };
-            for (_, _, r) in &done {
-                if let (Err(err), None) = (r, &first_err) {
-                    first_err = Some(clone_err(err));
-                }
+            if first_err.is_none() {
+                first_err = err;
             }
             if drop_state {
                 self.drop_entry_if_idle(&e);
             }
-            self.send_writes(&e, done);
         }
         first_err.map_or(Ok(()), Err)
     }
@@ -1236,28 +1362,27 @@ impl Shared {
     /// being deleted); their write jobs complete with `Interrupted`.
     fn discard_storage(&self, slot: &Arc<Slot>) {
         for e in self.storage_entries(slot.id) {
-            let waiters = {
+            {
                 let mut ps = lock(&e.st);
                 let freed: usize = ps.blocks.values().map(Vec::len).sum();
                 e.buffered.fetch_sub(freed, Ordering::Relaxed);
                 self.buffered.fetch_sub(freed, Ordering::Relaxed);
-                let w = std::mem::take(&mut ps.waiters);
+                for (offset, len) in std::mem::take(&mut ps.waiters) {
+                    self.sink.complete(Completion::Write {
+                        storage: slot.id,
+                        piece: e.piece,
+                        offset,
+                        len,
+                        result: Err(StorageError::new(
+                            io::Error::new(io::ErrorKind::Interrupted, "files deleted"),
+                            ErrorFile::None,
+                            Operation::FileWrite,
+                        )),
+                    });
+                }
                 *ps = PieceState::default();
-                w
-            };
+            }
             self.drop_entry_if_idle(&e);
-            let done = waiters
-                .into_iter()
-                .map(|(o, l)| {
-                    let err = StorageError::new(
-                        io::Error::new(io::ErrorKind::Interrupted, "files deleted"),
-                        ErrorFile::None,
-                        Operation::FileWrite,
-                    );
-                    (o, l, Err(err))
-                })
-                .collect();
-            self.send_writes(&e, done);
         }
     }
 
@@ -1270,7 +1395,9 @@ impl Shared {
                 .min_by_key(|e| e.last_use.load(Ordering::Relaxed))
                 .cloned();
             match victim {
-                Some(v) => self.flush_entry(&v),
+                Some(v) => {
+                    self.flush_entry(&v);
+                }
                 None => break,
             }
         }
@@ -1314,7 +1441,7 @@ impl Shared {
 
     fn do_block_hash(&self, slot: &Arc<Slot>, piece: u32, offset: u32) -> Result<Sha256Hash> {
         let layout = slot.storage.layout();
-        if piece >= layout.num_pieces() || offset % BLOCK_SIZE != 0 {
+        if piece >= layout.num_pieces() || !offset.is_multiple_of(BLOCK_SIZE) {
             return Err(invalid("block hash out of range", Operation::FileRead));
         }
         let v2_len = slot.storage.v2_piece_len(piece);
@@ -1332,54 +1459,91 @@ impl Shared {
         Ok(Sha256Hash::digest(&buf))
     }
 
+    /// Checks every piece. A reader thread reads pieces ahead (at most
+    /// `CHECK_READ_AHEAD` pieces buffered) while this thread hashes, so disk
+    /// reads and hashing overlap.
     fn do_check(&self, slot: &Arc<Slot>, mut verifier: PieceVerifier) -> Result<CheckResult> {
+        const CHECK_READ_AHEAD: usize = 2;
         let storage = &slot.storage;
         let total = storage.layout().num_pieces();
         let sizes = storage.existing_sizes();
         let mut have = Vec::with_capacity(total as usize);
         let step = (total / 100).max(1);
-        for piece in 0..total {
-            if slot.abort_check.load(Ordering::Acquire) {
-                return Ok(CheckResult {
-                    have,
-                    aborted: true,
-                });
-            }
-            let ok = if storage.piece_on_disk(piece, &sizes) {
-                match hash_piece(slot, piece, None) {
-                    Ok(h) => verifier(piece, &h),
-                    Err(e)
-                        if matches!(
-                            e.error.kind(),
-                            io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
-                        ) =>
-                    {
-                        false
-                    }
-                    Err(mut e) => {
-                        if e.operation == Operation::FileRead {
-                            e.operation = Operation::CheckResume;
+        let abort = &slot.abort_check;
+        std::thread::scope(|sc| {
+            let (tx, rx) =
+                std::sync::mpsc::sync_channel::<(u32, Result<Option<Vec<u8>>>)>(CHECK_READ_AHEAD);
+            let sizes = &sizes;
+            std::thread::Builder::new()
+                .name("lt-check-read".into())
+                .spawn_scoped(sc, move || {
+                    for piece in 0..total {
+                        if abort.load(Ordering::Acquire) {
+                            break;
                         }
-                        return Err(e);
+                        let r = if storage.piece_on_disk(piece, sizes) {
+                            let mut buf = vec![0u8; storage.layout().piece_size(piece) as usize];
+                            storage.read(piece, 0, &mut buf).map(|()| Some(buf))
+                        } else {
+                            Ok(None)
+                        };
+                        let fatal = r.as_ref().is_err_and(|e| !is_missing(e));
+                        // The receiver is gone when the check stopped early.
+                        if tx.send((piece, r)).is_err() || fatal {
+                            break;
+                        }
                     }
+                })
+                .map_err(|e| StorageError::new(e, ErrorFile::None, Operation::CheckResume))?;
+            for (piece, r) in rx {
+                if abort.load(Ordering::Acquire) {
+                    break;
                 }
-            } else {
-                false
-            };
-            have.push(ok);
-            if (piece + 1) % step == 0 || piece + 1 == total {
-                self.sink.complete(Completion::CheckProgress {
-                    storage: slot.id,
-                    checked: piece + 1,
-                    total,
-                });
+                let ok = match r {
+                    Ok(Some(buf)) => verifier(piece, &hash_buffer(slot, piece, &buf)),
+                    Ok(None) => false,
+                    Err(e) if is_missing(&e) => false,
+                    Err(e) => return Err(e),
+                };
+                have.push(ok);
+                if (piece + 1) % step == 0 || piece + 1 == total {
+                    self.sink.complete(Completion::CheckProgress {
+                        storage: slot.id,
+                        checked: piece + 1,
+                        total,
+                    });
+                }
             }
-        }
-        Ok(CheckResult {
-            have,
-            aborted: false,
-        })
+            Ok(())
+        })?;
+        let aborted = have.len() < total as usize;
+        Ok(CheckResult { have, aborted })
     }
+}
+
+/// A file that does not exist or is too short: its pieces are just not
+/// there, which is no error while checking.
+fn is_missing(e: &StorageError) -> bool {
+    matches!(
+        e.error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// The hashes of a whole piece held in `buf`.
+fn hash_buffer(slot: &Slot, piece: u32, buf: &[u8]) -> PieceHash {
+    let mut out = PieceHash::default();
+    if slot.kinds.v1 {
+        out.v1 = Some(Sha1Hash::digest(buf));
+    }
+    if slot.kinds.v2 {
+        let v2_len = (slot.storage.v2_piece_len(piece) as usize).min(buf.len());
+        out.v2_blocks = buf[..v2_len]
+            .chunks(BLOCK_SIZE as usize)
+            .map(Sha256Hash::digest)
+            .collect();
+    }
+    out
 }
 
 /// Feeds the SHA-1 state with buffered bytes contiguous to what it has seen.
@@ -1391,10 +1555,7 @@ fn advance_v1(ps: &mut PieceState) {
         ..
     } = ps;
     let h = v1.get_or_insert_with(sha1::Sha1::new);
-    loop {
-        let Some((&start, data)) = blocks.range(..=*hashed_upto).next_back() else {
-            break;
-        };
+    while let Some((&start, data)) = blocks.range(..=*hashed_upto).next_back() {
         let end = start + data.len() as u32;
         if end <= *hashed_upto {
             break;
@@ -1478,4 +1639,63 @@ fn hash_piece(slot: &Arc<Slot>, piece: u32, ps: Option<&mut PieceState>) -> Resu
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_set_merges() {
+        let mut r = RangeSet::default();
+        r.add(10, 20);
+        r.add(30, 40);
+        assert!(!r.covers(40));
+        r.add(0, 10);
+        assert_eq!(r.0, vec![(0, 20), (30, 40)]);
+        r.add(15, 35);
+        assert_eq!(r.0, vec![(0, 40)]);
+        assert!(r.covers(40));
+        assert!(!r.covers(41));
+        r.add(50, 60);
+        r.add(45, 46);
+        assert_eq!(r.0, vec![(0, 40), (45, 46), (50, 60)]);
+        assert!(RangeSet::default().covers(0));
+        r.remove(10, 20);
+        assert_eq!(r.0, vec![(0, 10), (20, 40), (45, 46), (50, 60)]);
+        r.remove(0, 46);
+        assert_eq!(r.0, vec![(50, 60)]);
+        r.remove(55, 100);
+        assert_eq!(r.0, vec![(50, 55)]);
+    }
+
+    #[test]
+    fn v1_advances_over_contiguous_blocks_only() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let mut ps = PieceState::default();
+        ps.blocks.insert(30, data[30..60].to_vec());
+        advance_v1(&mut ps);
+        assert_eq!(ps.hashed_upto, 0);
+        ps.blocks.insert(0, data[0..30].to_vec());
+        ps.blocks.insert(70, data[70..100].to_vec());
+        advance_v1(&mut ps);
+        assert_eq!(ps.hashed_upto, 60);
+        ps.blocks.insert(60, data[60..70].to_vec());
+        advance_v1(&mut ps);
+        assert_eq!(ps.hashed_upto, 100);
+        let h = ps.v1.take().unwrap().finalize();
+        assert_eq!(Sha1Hash(h.into()), Sha1Hash::digest(&data));
+    }
+
+    #[test]
+    fn config_from_settings() {
+        let c = DiskIoConfig::from_settings(10, 1, 40, 2048, 104_857_600);
+        assert_eq!(c.cache_bytes, 2048 * 16384);
+        let c = DiskIoConfig::from_settings(0, -1, 0, 100_000, 1 << 20);
+        assert_eq!(
+            (c.aio_threads, c.hashing_threads, c.file_pool_size),
+            (1, 1, 1)
+        );
+        assert_eq!(c.cache_bytes, 1 << 19);
+    }
 }

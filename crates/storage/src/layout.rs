@@ -57,9 +57,9 @@ pub trait FileLayout: Send + Sync + 'static {
 
     /// Bytes of `piece` covered by v2 hashes: v2 pieces never span files,
     /// so this is the piece's bytes up to the end of the file it starts in
-    /// (pad files excluded). The default derives it from [`map_block`]
-    /// (Self::map_block): the bytes before the first pad file, or the first
-    /// file's slice when there is no pad file.
+    /// (pad files excluded). The default derives it from
+    /// [`map_block`](Self::map_block): the size of the piece's first file
+    /// slice, or 0 when the piece starts in a pad file.
     fn piece_size_v2(&self, piece: u32) -> u32 {
         let slices = self.map_block(piece, 0, self.piece_size(piece));
         match slices.first() {

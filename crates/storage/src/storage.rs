@@ -585,6 +585,13 @@ impl TorrentStorage {
     }
 }
 
+impl Drop for TorrentStorage {
+    /// Closes the storage's files in the shared pool.
+    fn drop(&mut self) {
+        self.pool.release_storage(self.uid);
+    }
+}
+
 fn priority(st: &State, index: usize) -> u8 {
     st.priorities
         .get(index)

@@ -353,3 +353,18 @@ fn layout_trait_matches_file_storage() {
     assert_eq!((s[1].file_index, s[1].offset, s[1].size), (2, 0, 95));
     assert!(l.symlink_target(0).is_none());
 }
+
+#[test]
+fn dropping_a_storage_closes_its_pooled_files() {
+    let dir = TempDir::new("dropclose");
+    let fs = layout(&[("t/a", 20_000, N), ("t/b", 20_000, N)], 16 * 1024);
+    let pool = Arc::new(FilePool::new(8));
+    let st = TorrentStorage::new(StorageParams::new(fs.clone(), dir.path()), pool.clone());
+    st.write(0, 0, &[1u8; 16_384]).unwrap();
+    st.write(1, 10_000, &[1u8; 6_384]).unwrap();
+    assert_eq!(pool.open_count(), 2);
+    assert_eq!(open_fds_under(dir.path()), 2);
+    drop(st);
+    assert_eq!(pool.open_count(), 0);
+    assert_eq!(open_fds_under(dir.path()), 0);
+}

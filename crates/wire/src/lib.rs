@@ -13,7 +13,7 @@
 //!   `ut_pex` (BEP 11), `lt_donthave`, `upload_only`, `share_mode`.
 //! * [`fast`] — the BEP 6 allowed-fast set.
 //! * [`peer`] — [`PeerConnection`], the per-peer state machine.
-//! * `mse` — Message Stream Encryption (the "encryption" handshake and
+//! * [`mse`] — Message Stream Encryption (the "encryption" handshake and
 //!   RC4 stream), a separate layer below the peer connection.
 //!
 //! # Driving a [`PeerConnection`]
@@ -21,9 +21,12 @@
 //! A driver (one tokio task per peer in the session engine) owns the socket
 //! and loops:
 //!
-//! 1. read from the socket into [`PeerConnection::recv_buffer`] (or pass a
-//!    slice to [`PeerConnection::receive`]) and call
-//!    [`PeerConnection::process`] with the current `Instant`;
+//! 1. read from the socket into [`PeerConnection::recv_buffer`] and call
+//!    [`PeerConnection::process`] with the current `Instant` — or, when a
+//!    separate reader task hands over chunks as [`bytes::Bytes`], pass each
+//!    to [`PeerConnection::receive_bytes`] (messages wholly inside a chunk
+//!    are decoded from it without a copy), or pass a slice to
+//!    [`PeerConnection::receive`] (copied);
 //! 2. drain [`PeerConnection::poll_event`] and act on the events (store a
 //!    [`Event::Block`], read a block from disk for an [`Event::Request`],
 //!    tell the picker about [`Event::Have`], …), calling the connection's
@@ -117,6 +120,7 @@ pub mod extension;
 pub mod fast;
 pub mod handshake;
 pub mod message;
+pub mod mse;
 pub mod peer;
 
 pub use bitfield::Bitfield;
@@ -126,4 +130,5 @@ pub use handshake::{match_info_hash, Handshake, HandshakeDecoder, HandshakeProgr
 pub use message::{BlockRequest, HashRequest, Message, MessageDecoder};
 pub use peer::{
     Counters, Event, PeerConfig, PeerConnection, PieceGeometry, TorrentInfo, UnknownMessagePolicy,
+    MIN_READ_SPACE,
 };

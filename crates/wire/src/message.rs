@@ -433,6 +433,23 @@ impl MessageDecoder {
     }
 }
 
+impl MessageDecoder {
+    /// Like [`decode`](Self::decode), on a [`Bytes`] chunk: a complete
+    /// message is split off the front of `buf` without copying; an
+    /// incomplete one is left in place (`Ok(None)`).
+    pub fn decode_bytes(&self, buf: &mut Bytes) -> Result<Option<(Message, usize)>, Error> {
+        let Some(total) = self.next_len(buf)? else {
+            return Ok(None);
+        };
+        if buf.len() < total {
+            return Ok(None);
+        }
+        let mut frame = buf.split_to(total);
+        frame.advance(4);
+        Message::parse(frame).map(|m| Some((m, total)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,9 @@ use crate::message::{
 };
 use crate::{Bitfield, Error};
 
+/// Spare capacity [`PeerConnection::recv_buffer`] guarantees for a read.
+pub const MIN_READ_SPACE: usize = 16 * 1024;
+
 /// What to do with a message id this crate does not know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnknownMessagePolicy {
@@ -58,8 +61,12 @@ pub struct PeerConfig {
     pub handshake_timeout: Duration,
     /// How many allowed-fast pieces we grant a peer (BEP 6), 0 for none.
     pub allowed_fast_set_size: u32,
-    /// Unknown message ids.
+    /// Unknown message ids (and extended messages under an id we did not
+    /// register).
     pub unknown_messages: UnknownMessagePolicy,
+    /// Invalid requests (outside the torrent, empty, too long) tolerated
+    /// before disconnecting; each is rejected or ignored.
+    pub max_invalid_requests: u32,
     /// Our extension handshake (`m` maps the extension names we understand
     /// to the ids we want to receive them under). Sent when both sides set
     /// the extension-protocol bit. `reqq` is filled from `max_peer_requests`
@@ -71,7 +78,8 @@ impl PeerConfig {
     /// Defaults: standard reserved bits, 1 MiB messages, 2000 queued peer
     /// requests, 16 KiB max request, 60 s request timeout, 60 s keep-alive,
     /// 120 s inactivity, 10 s handshake timeout, 5 allowed-fast pieces,
-    /// unknown messages disconnect, and no extensions registered.
+    /// unknown messages disconnect, 300 invalid requests tolerated, and no
+    /// extensions registered.
     pub fn new(peer_id: PeerId) -> Self {
         PeerConfig {
             peer_id,
@@ -85,6 +93,7 @@ impl PeerConfig {
             handshake_timeout: Duration::from_secs(10),
             allowed_fast_set_size: 5,
             unknown_messages: UnknownMessagePolicy::Disconnect,
+            max_invalid_requests: 300,
             extensions: ExtHandshake::default(),
         }
     }
@@ -119,7 +128,9 @@ impl PieceGeometry {
             return 0;
         }
         let start = i as u64 * self.piece_length as u64;
-        (self.total_size - start).min(self.piece_length as u64) as u32
+        self.total_size
+            .saturating_sub(start)
+            .min(self.piece_length as u64) as u32
     }
 
     /// Whether a block lies inside its piece and is not empty.
@@ -143,7 +154,8 @@ pub struct TorrentInfo {
 }
 
 /// Byte counters, split into payload (block data) and protocol (all else:
-/// handshake, message headers, control messages).
+/// handshake, message headers, control messages). Bytes of an MSE
+/// handshake are not seen by the connection and not counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub payload_down: u64,
@@ -254,8 +266,12 @@ struct Outstanding {
 /// Pieces the peer announced before the piece count was known.
 #[derive(Clone, Debug, Default)]
 struct PendingPieces {
+    /// Bits from a bitfield message and/or `have`s (MSB first).
     raw: Vec<u8>,
+    /// Set by have-all / have-none.
     all: Option<bool>,
+    /// Byte length of the bitfield message, which must match exactly.
+    bitfield_len: Option<usize>,
 }
 
 /// One peer connection. See the crate documentation for the driving loop.
@@ -285,6 +301,9 @@ pub struct PeerConnection {
     peer_interested: bool,
     peer_pieces: Option<Bitfield>,
     pending_pieces: PendingPieces,
+    /// A bitfield, have-all, have-none or have was received.
+    pieces_announced: bool,
+    invalid_requests: u32,
     our_pieces: Bitfield,
     outstanding: Vec<Outstanding>,
     peer_requests: VecDeque<BlockRequest>,
@@ -338,6 +357,8 @@ impl PeerConnection {
             peer_interested: false,
             peer_pieces: None,
             pending_pieces: PendingPieces::default(),
+            pieces_announced: false,
+            invalid_requests: 0,
             our_pieces: Bitfield::new(0),
             outstanding: Vec::new(),
             peer_requests: VecDeque::new(),
@@ -535,7 +556,15 @@ impl PeerConnection {
     /// `socket.read_buf(conn.recv_buffer())`), then call
     /// [`process`](Self::process). Blocks of `piece` messages are handed
     /// out as views of this buffer, so no further copy is made before disk.
+    ///
+    /// The buffer is given at least [`MIN_READ_SPACE`] bytes of spare
+    /// capacity, so a read into it is never tiny. Once a block has been
+    /// split off, the next reservation moves the (few) unparsed bytes into a
+    /// fresh allocation while the old one lives on in the block's `Bytes`.
     pub fn recv_buffer(&mut self) -> &mut BytesMut {
+        if self.recv.capacity() - self.recv.len() < MIN_READ_SPACE {
+            self.recv.reserve(MIN_READ_SPACE);
+        }
         &mut self.recv
     }
 
@@ -574,23 +603,84 @@ impl PeerConnection {
                         Ok(HandshakeProgress::Complete(h)) => self.on_handshake_complete(h, now),
                     }
                 }
-                Phase::AwaitAccept | Phase::Closed => return,
+                Phase::AwaitAccept => {
+                    // Bytes keep arriving while the driver looks the torrent
+                    // up; bound what we hold for it.
+                    if self.recv.len() > self.cfg.max_message_len as usize + HANDSHAKE_LEN {
+                        self.close_with(Error::MessageTooLarge {
+                            len: self.recv.len().min(u32::MAX as usize) as u32,
+                            max: self.cfg.max_message_len,
+                        });
+                    }
+                    return;
+                }
+                Phase::Closed => return,
                 Phase::Active => match self.decoder.decode(&mut self.recv) {
                     Err(e) => self.close_with(e),
                     Ok(None) => return,
-                    Ok(Some((msg, wire_len))) => {
-                        self.last_received = now;
-                        let payload = match &msg {
-                            Message::Piece { data, .. } => data.len(),
-                            _ => 0,
-                        };
-                        self.counters.payload_down += payload as u64;
-                        self.counters.protocol_down += (wire_len - payload) as u64;
-                        if let Err(e) = self.on_message(msg, now) {
-                            self.close_with(e);
-                        }
-                    }
+                    Ok(Some((msg, wire_len))) => self.on_decoded(msg, wire_len, now),
                 },
+            }
+        }
+    }
+
+    fn on_decoded(&mut self, msg: Message, wire_len: usize, now: Instant) {
+        self.last_received = now;
+        let payload = match &msg {
+            Message::Piece { data, .. } => data.len(),
+            _ => 0,
+        };
+        self.counters.payload_down += payload as u64;
+        self.counters.protocol_down += (wire_len - payload) as u64;
+        if let Err(e) = self.on_message(msg) {
+            self.close_with(e);
+        }
+    }
+
+    /// Processes a chunk the driver already holds as [`Bytes`] (e.g. sent
+    /// by a reader task). Messages that lie wholly inside `chunk` are
+    /// decoded from it without copying — a block is a view of `chunk`; only
+    /// a message split across chunks is assembled in the receive buffer.
+    pub fn receive_bytes(&mut self, mut chunk: Bytes, now: Instant) {
+        self.tick(now);
+        while !chunk.is_empty() {
+            if self.phase == Phase::Closed {
+                return;
+            }
+            if self.phase != Phase::Active {
+                // Handshake: small, copied. It may complete part-way through
+                // the chunk, so hand over only what it can consume.
+                let take = if self.phase == Phase::Handshake {
+                    (HANDSHAKE_LEN - self.hs.consumed()).clamp(1, chunk.len())
+                } else {
+                    chunk.len()
+                };
+                self.recv.extend_from_slice(&chunk.split_to(take));
+                self.process(now);
+                continue;
+            }
+            if !self.recv.is_empty() {
+                // Complete the message already started in the receive buffer.
+                let need = match self.decoder.next_len(&self.recv) {
+                    Ok(Some(total)) => total.saturating_sub(self.recv.len()),
+                    Ok(None) => 4 - self.recv.len().min(4),
+                    Err(e) => {
+                        self.close_with(e);
+                        return;
+                    }
+                };
+                let take = need.clamp(1, chunk.len());
+                self.recv.extend_from_slice(&chunk.split_to(take));
+                self.process(now);
+                continue;
+            }
+            match self.decoder.decode_bytes(&mut chunk) {
+                Err(e) => self.close_with(e),
+                Ok(Some((msg, wire_len))) => self.on_decoded(msg, wire_len, now),
+                Ok(None) => {
+                    self.recv.extend_from_slice(&chunk);
+                    return;
+                }
             }
         }
     }
@@ -696,7 +786,7 @@ impl PeerConnection {
         }
     }
 
-    fn on_message(&mut self, msg: Message, now: Instant) -> Result<(), Error> {
+    fn on_message(&mut self, msg: Message) -> Result<(), Error> {
         let fast = self.extensions.fast();
         match msg {
             Message::KeepAlive => {}
@@ -724,15 +814,18 @@ impl PeerConnection {
             Message::Have(i) => {
                 self.check_piece(i)?;
                 self.peer_has_piece(i)?;
+                self.pieces_announced = true;
                 self.events.push_back(Event::Have(i));
             }
             Message::Bitfield(b) => {
+                self.first_bitfield()?;
                 match self.geometry() {
                     Some(g) => self.peer_pieces = Some(Bitfield::from_wire(&b, g.num_pieces)?),
                     None => {
                         self.pending_pieces = PendingPieces {
                             raw: b.to_vec(),
                             all: None,
+                            bitfield_len: Some(b.len()),
                         };
                     }
                 }
@@ -740,6 +833,7 @@ impl PeerConnection {
             }
             ref m @ (Message::HaveAll | Message::HaveNone) => {
                 self.require(fast, m)?;
+                self.first_bitfield()?;
                 let all = matches!(m, Message::HaveAll);
                 match self.geometry() {
                     Some(g) => {
@@ -753,6 +847,7 @@ impl PeerConnection {
                         self.pending_pieces = PendingPieces {
                             raw: Vec::new(),
                             all: Some(all),
+                            bitfield_len: None,
                         }
                     }
                 }
@@ -808,8 +903,10 @@ impl PeerConnection {
             }
             ref m @ Message::Suggest(i) => {
                 self.require(fast, m)?;
-                self.check_piece(i)?;
-                self.events.push_back(Event::Suggest(i));
+                // Out-of-range suggestions are ignored (as libtorrent does).
+                if self.check_piece(i).is_ok() {
+                    self.events.push_back(Event::Suggest(i));
+                }
             }
             ref m @ Message::Reject(r) => {
                 self.require(fast, m)?;
@@ -820,14 +917,18 @@ impl PeerConnection {
             }
             ref m @ Message::AllowedFast(i) => {
                 self.require(fast, m)?;
-                self.check_piece(i)?;
-                if self.allowed_fast_in.len() < 4096 && self.allowed_fast_in.insert(i) {
+                // Out-of-range pieces are ignored (as libtorrent does).
+                if self.check_piece(i).is_ok()
+                    && self.allowed_fast_in.len() < 4096
+                    && self.allowed_fast_in.insert(i)
+                {
                     self.events.push_back(Event::AllowedFast(i));
                 }
             }
-            ref m @ Message::Extended { id, ref payload } => {
-                self.require(self.extensions.extension_protocol(), m)?;
-                self.on_extended(id, payload.clone())?;
+            Message::Extended { id, payload } => {
+                // Like libtorrent, extended messages are processed even when
+                // the peer did not set the extension bit.
+                self.on_extended(id, payload)?;
             }
             ref m @ (Message::HashRequest(_) | Message::Hashes { .. } | Message::HashReject(_)) => {
                 self.require(
@@ -850,7 +951,17 @@ impl PeerConnection {
                 }
             }
         }
-        let _ = now;
+        Ok(())
+    }
+
+    /// Bitfield, have-all and have-none may come once, before any `have`.
+    fn first_bitfield(&mut self) -> Result<(), Error> {
+        if self.pieces_announced {
+            return Err(Error::UnexpectedMessage(
+                "bitfield after the peer's pieces were announced",
+            ));
+        }
+        self.pieces_announced = true;
         Ok(())
     }
 
@@ -880,15 +991,21 @@ impl PeerConnection {
 
     fn on_peer_request(&mut self, r: BlockRequest) -> Result<(), Error> {
         let fast = self.extensions.fast();
-        if let Some(g) = self.geometry() {
-            if r.piece >= g.num_pieces {
-                return Err(Error::PieceOutOfRange { piece: r.piece });
-            }
-            if !g.block_in_range(&r) || r.length > self.cfg.max_request_len {
+        let valid = r.length > 0
+            && r.length <= self.cfg.max_request_len
+            && self.geometry().is_some_and(|g| g.block_in_range(&r));
+        if !valid {
+            // Invalid requests are answered like refused ones (reject with
+            // the fast extension, else ignored), as libtorrent does; a peer
+            // that keeps sending them is disconnected.
+            self.invalid_requests += 1;
+            if self.invalid_requests > self.cfg.max_invalid_requests {
                 return Err(Error::BadRequest);
             }
-        } else if r.length == 0 || r.length > self.cfg.max_request_len {
-            return Err(Error::BadRequest);
+            if fast {
+                self.push(&Message::Reject(r));
+            }
+            return Ok(());
         }
         let choked_ok = !self.am_choking || (fast && self.allowed_fast_out.contains(&r.piece));
         let acceptable = choked_ok
@@ -906,7 +1023,10 @@ impl PeerConnection {
 
     fn on_extended(&mut self, id: u8, payload: Bytes) -> Result<(), Error> {
         if id == 0 {
-            let h = ExtHandshake::parse(&payload)?;
+            // A malformed extension handshake is ignored (as libtorrent does).
+            let Ok(h) = ExtHandshake::parse(&payload) else {
+                return Ok(());
+            };
             for (name, &eid) in &h.m {
                 if eid == 0 {
                     self.peer_ext_ids.remove(name);
@@ -920,6 +1040,12 @@ impl PeerConnection {
             return Ok(());
         }
         let Some(name) = self.our_ext_names.get(&id).cloned() else {
+            // An id we never registered: libtorrent disconnects.
+            if self.cfg.unknown_messages == UnknownMessagePolicy::Disconnect {
+                return Err(Error::UnknownMessage {
+                    id: crate::message::id::EXTENDED,
+                });
+            }
             self.events.push_back(Event::Extended {
                 id,
                 name: None,
@@ -950,20 +1076,18 @@ impl PeerConnection {
     pub fn set_geometry(&mut self, g: PieceGeometry, our_pieces: Bitfield) -> Result<(), Error> {
         let pending = std::mem::take(&mut self.pending_pieces);
         let r: Result<Bitfield, Error> = (|| {
-            let bf = match pending.all {
-                Some(true) => Bitfield::full(g.num_pieces),
-                Some(false) => Bitfield::new(g.num_pieces),
-                None if pending.raw.is_empty() => Bitfield::new(g.num_pieces),
-                None => {
-                    let mut raw = pending.raw;
-                    let need = crate::bitfield::bitfield_bytes(g.num_pieces);
-                    if raw.len() < need {
-                        raw.resize(need, 0);
-                    }
-                    Bitfield::from_wire(&raw, g.num_pieces)?
-                }
-            };
-            Ok(bf)
+            if pending.all == Some(true) {
+                return Ok(Bitfield::full(g.num_pieces));
+            }
+            let need = crate::bitfield::bitfield_bytes(g.num_pieces);
+            if pending.bitfield_len.is_some_and(|n| n != need) || pending.raw.len() > need {
+                return Err(Error::BadBitfield);
+            }
+            // have-none or nothing, plus any `have`s; or a bitfield plus
+            // `have`s. Spare bits set mean an index beyond the last piece.
+            let mut raw = pending.raw;
+            raw.resize(need, 0);
+            Bitfield::from_wire(&raw, g.num_pieces)
         })();
         match r {
             Ok(bf) => {

@@ -728,9 +728,34 @@ fn hostile_input() {
             Error::PieceOutOfRange { piece: 3 },
         ),
         (
+            Reserved::NONE,
+            wire(Message::Suggest(1)).to_vec(),
+            Error::NotNegotiated { id: 13 },
+        ),
+        // Pieces are announced once: bitfield / have-all / have-none first.
+        (
             Reserved::standard(),
-            wire(Message::Suggest(99)).to_vec(),
-            Error::PieceOutOfRange { piece: 99 },
+            [
+                wire(Message::HaveAll),
+                wire(Message::Bitfield(Bytes::from_static(&[0xe0]))),
+            ]
+            .concat(),
+            Error::UnexpectedMessage("bitfield after the peer's pieces were announced"),
+        ),
+        (
+            Reserved::standard(),
+            [wire(Message::Have(1)), wire(Message::HaveNone)].concat(),
+            Error::UnexpectedMessage("bitfield after the peer's pieces were announced"),
+        ),
+        // An extended message under an id we never registered.
+        (
+            Reserved::standard(),
+            wire(Message::Extended {
+                id: 77,
+                payload: Bytes::new(),
+            })
+            .to_vec(),
+            Error::UnknownMessage { id: 20 },
         ),
         (
             Reserved::standard(),
@@ -746,30 +771,6 @@ fn hostile_input() {
             Reserved::NONE,
             wire(Message::HaveAll).to_vec(),
             Error::NotNegotiated { id: 14 },
-        ),
-        (
-            Reserved::NONE,
-            wire(Message::Extended {
-                id: 0,
-                payload: Bytes::from_static(b"de"),
-            })
-            .to_vec(),
-            Error::NotNegotiated { id: 20 },
-        ),
-        (
-            Reserved::standard(),
-            wire(Message::Request(BlockRequest::new(5, 0, BLOCK))).to_vec(),
-            Error::PieceOutOfRange { piece: 5 },
-        ),
-        (
-            Reserved::standard(),
-            wire(Message::Request(BlockRequest::new(2, 16384, 16384))).to_vec(),
-            Error::BadRequest,
-        ),
-        (
-            Reserved::standard(),
-            wire(Message::Request(BlockRequest::new(0, 0, 0))).to_vec(),
-            Error::BadRequest,
         ),
         (
             Reserved::standard(),
@@ -808,12 +809,13 @@ fn hostile_input() {
         b.receive(&[0, 0, 0, 0], now);
         assert!(b.poll_event().is_none() && b.poll_transmit().is_none());
     }
-    // Malformed extension handshake.
+    // Tolerated, as libtorrent tolerates them: the connection stays open.
     let mut c = cfg(2);
     c.unknown_messages = UnknownMessagePolicy::Ignore;
     let (mut b, now) = raw_peer(Reserved::standard(), c);
     b.receive(&[0, 0, 0, 1, 99], now);
-    assert!(b.is_open());
+    b.receive(&wire(Message::Suggest(99)), now);
+    b.receive(&wire(Message::AllowedFast(99)), now);
     b.receive(
         &wire(Message::Extended {
             id: 0,
@@ -821,10 +823,52 @@ fn hostile_input() {
         }),
         now,
     );
-    assert!(matches!(
-        disconnect_reason(&mut b),
-        Some(Error::BadExtension(_))
-    ));
+    assert!(b.is_open());
+    assert!(b.poll_event().is_none());
+    assert!(b.poll_transmit().is_none());
+    // Extended messages are processed even without the extension bit; a
+    // port message without the DHT bit is ignored.
+    let (mut b, now) = raw_peer(Reserved::NONE, cfg(2));
+    b.receive(&wire(Message::Port(6881)), now);
+    b.receive(
+        &wire(Message::Extended {
+            id: 0,
+            payload: Bytes::from_static(b"d1:md6:ut_pexi1eee"),
+        }),
+        now,
+    );
+    assert!(matches!(b.poll_event(), Some(Event::ExtensionHandshake(_))));
+    assert!(b.peer_supports("ut_pex") && b.is_open());
+}
+
+#[test]
+fn invalid_requests_are_rejected_then_disconnect() {
+    let mut c = cfg(2);
+    c.max_invalid_requests = 3;
+    let (mut b, now) = raw_peer(Reserved::standard(), c);
+    let bad = [
+        BlockRequest::new(5, 0, BLOCK),
+        BlockRequest::new(2, 16384, 16384),
+        BlockRequest::new(0, 0, 0),
+    ];
+    for r in bad {
+        b.receive(&Message::Request(r).to_bytes(), now);
+        assert_eq!(b.poll_transmit().unwrap(), Message::Reject(r).to_bytes());
+        assert!(b.poll_event().is_none());
+    }
+    // Too large a block, once more over the limit: disconnect.
+    b.receive(
+        &Message::Request(BlockRequest::new(0, 0, 32 * 1024)).to_bytes(),
+        now,
+    );
+    assert_eq!(disconnect_reason(&mut b), Some(Error::BadRequest));
+    // Without the fast extension invalid requests are silently ignored.
+    let (mut b, now) = raw_peer(Reserved::NONE, cfg(2));
+    b.receive(
+        &Message::Request(BlockRequest::new(5, 0, BLOCK)).to_bytes(),
+        now,
+    );
+    assert!(b.is_open() && b.poll_transmit().is_none() && b.poll_event().is_none());
 }
 
 #[test]
@@ -872,4 +916,276 @@ fn messages_before_handshake_and_garbage() {
         b.handle_timeout(now + Duration::from_secs(1000));
         assert!(!b.is_open());
     }
+}
+
+#[test]
+fn geometry_and_recv_buffer() {
+    let g = geometry();
+    assert_eq!(g.num_pieces, 3);
+    assert_eq!(
+        (g.piece_size(0), g.piece_size(2), g.piece_size(3)),
+        (PIECE, 20000, 0)
+    );
+    assert!(g.block_in_range(&BlockRequest::new(2, 16384, 20000 - 16384)));
+    assert!(!g.block_in_range(&BlockRequest::new(2, 16384, 16384)));
+    assert!(PieceGeometry::new(0, 10).is_none());
+    assert!(PieceGeometry::new(1, u64::MAX).is_none());
+    let mut p = seed_and_leech();
+    let buf = p.a.recv_buffer();
+    assert!(buf.capacity() - buf.len() >= lt_wire::MIN_READ_SPACE);
+}
+
+#[test]
+fn haves_before_geometry_are_bounded_and_kept() {
+    let magnet = TorrentInfo {
+        info_hash: InfoHash::from_v1(IH),
+        geometry: None,
+        our_pieces: Bitfield::new(0),
+    };
+    let mut c1 = cfg(1);
+    c1.max_message_len = 1024;
+    let mut p = Pair::new(c1, magnet, cfg(2), torrent(Bitfield::new(3)));
+    p.take_a();
+    p.b.we_have(2).unwrap();
+    p.pump();
+    assert!(p.take_a().contains(&Event::Have(2)));
+    p.a.set_geometry(geometry(), Bitfield::new(3)).unwrap();
+    assert!(p.a.peer_has(2) && !p.a.peer_has(1));
+    // Without geometry, a have index beyond what any bitfield could hold is refused.
+    let magnet = TorrentInfo {
+        info_hash: InfoHash::from_v1(IH),
+        geometry: None,
+        our_pieces: Bitfield::new(0),
+    };
+    let mut c1 = cfg(1);
+    c1.max_message_len = 1024;
+    let now = Instant::now();
+    let mut a = PeerConnection::outgoing(c1, magnet, IH, None, now);
+    let h = lt_wire::Handshake {
+        reserved: Reserved::standard(),
+        info_hash: IH,
+        peer_id: Sha1Hash([2; 20]),
+    };
+    a.receive(&h.encode(), now);
+    a.receive(&Message::Have(1024 * 8).to_bytes(), now);
+    assert_eq!(
+        disconnect_reason(&mut a),
+        Some(Error::PieceOutOfRange { piece: 8192 })
+    );
+}
+
+#[test]
+fn transfer_over_mse_rc4() {
+    use lt_wire::mse::{MseHandshake, CRYPTO_PLAINTEXT, CRYPTO_RC4};
+    let now = Instant::now();
+    let mut a = PeerConnection::outgoing(cfg(1), torrent(Bitfield::new(3)), IH, None, now);
+    let mut b = PeerConnection::incoming(cfg(2), None, now);
+    // The BitTorrent handshake rides in the MSE initial payload.
+    let ia = a.poll_transmit().unwrap().to_vec();
+    let mut ma = MseHandshake::outgoing(
+        IH,
+        &[0x11; 20],
+        &[0x22; 33],
+        CRYPTO_RC4 | CRYPTO_PLAINTEXT,
+        ia,
+    );
+    let mut mb = MseHandshake::incoming(
+        &[Sha1Hash([9; 20]), IH],
+        &[0x33; 20],
+        &[0x44; 5],
+        CRYPTO_RC4,
+        true,
+    );
+    for _ in 0..4 {
+        mb.receive(&ma.take_output()).unwrap();
+        ma.receive(&mb.take_output()).unwrap();
+    }
+    let (ra, rb) = (ma.take_result().unwrap(), mb.take_result().unwrap());
+    assert_eq!(rb.skey, IH);
+    let (mut a_enc, mut a_dec) = (ra.encryptor.unwrap(), ra.decryptor.unwrap());
+    let (mut b_enc, mut b_dec) = (rb.encryptor.unwrap(), rb.decryptor.unwrap());
+    b.receive(&rb.initial_payload, now);
+    a.receive(&ra.initial_payload, now);
+    let mut got_blocks = 0;
+    let mut requested = false;
+    for _ in 0..20 {
+        while let Some(ev) = b.poll_event() {
+            match ev {
+                Event::IncomingHandshake { info_hash, .. } => {
+                    assert_eq!(info_hash, rb.skey);
+                    b.accept(torrent(Bitfield::full(3)), now).unwrap();
+                }
+                Event::Interested => b.unchoke().unwrap(),
+                Event::Request(r) => {
+                    b.send_block(r.piece, r.offset, content(r.piece, r.offset, r.length))
+                        .unwrap();
+                }
+                _ => {}
+            }
+        }
+        while let Some(ev) = a.poll_event() {
+            match ev {
+                Event::HaveAll => a.interested().unwrap(),
+                Event::Unchoked if !requested => {
+                    requested = true;
+                    for r in blocks(geometry()) {
+                        a.request(r, now).unwrap();
+                    }
+                }
+                Event::Block {
+                    piece,
+                    offset,
+                    data,
+                } => {
+                    assert_eq!(data, content(piece, offset, data.len() as u32));
+                    got_blocks += 1;
+                }
+                _ => {}
+            }
+        }
+        // Encrypted "wire" in both directions; the bytes on it never show
+        // the plaintext protocol string.
+        while let Some(x) = a.poll_transmit() {
+            let mut x = x.to_vec();
+            a_enc.apply(&mut x);
+            b_dec.apply(&mut x);
+            b.receive(&x, now);
+        }
+        while let Some(x) = b.poll_transmit() {
+            let mut x = x.to_vec();
+            b_enc.apply(&mut x);
+            assert!(!x.windows(19).any(|w| w == b"BitTorrent protocol"));
+            a_dec.apply(&mut x);
+            a.receive(&x, now);
+        }
+    }
+    assert_eq!(got_blocks, 6);
+    assert!(a.is_open() && b.is_open());
+}
+
+#[test]
+fn input_while_awaiting_accept_is_bounded() {
+    let now = Instant::now();
+    let mut c = cfg(2);
+    c.max_message_len = 1000;
+    let mut b = PeerConnection::incoming(c, None, now);
+    let h = lt_wire::Handshake {
+        reserved: Reserved::standard(),
+        info_hash: IH,
+        peer_id: Sha1Hash([1; 20]),
+    };
+    b.receive(&h.encode(), now);
+    assert!(matches!(
+        b.poll_event(),
+        Some(Event::IncomingHandshake { .. })
+    ));
+    b.receive(&[0u8; 900], now);
+    assert!(b.is_open());
+    b.receive(&[0u8; 200], now);
+    assert!(matches!(
+        disconnect_reason(&mut b),
+        Some(Error::MessageTooLarge { .. })
+    ));
+    assert!(b.accept(torrent(Bitfield::full(3)), now).is_err());
+}
+
+#[test]
+fn receive_bytes_is_zero_copy_and_chunking_agnostic() {
+    // Build the seed's whole output stream for a transfer, then feed it to
+    // fresh leeches in different chunkings; all must see the same events.
+    let mut p = seed_and_leech();
+    p.a.interested().unwrap();
+    p.pump();
+    p.b.unchoke().unwrap();
+    p.pump();
+    for r in blocks(geometry()) {
+        p.a.request(r, p.now).unwrap();
+    }
+    p.pump();
+    for e in p.take_b() {
+        if let Event::Request(r) = e {
+            p.b.send_block(r.piece, r.offset, content(r.piece, r.offset, r.length))
+                .unwrap();
+        }
+    }
+    let mut stream = Vec::new();
+    while let Some(x) = p.b.poll_transmit() {
+        stream.extend_from_slice(&x);
+    }
+    let expected: Vec<Event> = {
+        let mut a = p.a;
+        a.receive(&stream, p.now);
+        std::iter::from_fn(|| a.poll_event()).collect()
+    };
+    assert_eq!(
+        expected
+            .iter()
+            .filter(|e| matches!(e, Event::Block { .. }))
+            .count(),
+        6
+    );
+    for chunk in [1usize, 3, 4, 13, 1000, 16384 + 13, 1 << 20] {
+        let mut q = seed_and_leech();
+        q.a.interested().unwrap();
+        q.pump();
+        q.b.unchoke().unwrap();
+        q.pump();
+        for r in blocks(geometry()) {
+            q.a.request(r, q.now).unwrap();
+        }
+        q.pump();
+        q.take_a();
+        let whole = Bytes::from(stream.clone());
+        let mut got = vec![];
+        let mut off = 0;
+        while off < whole.len() {
+            let end = (off + chunk).min(whole.len());
+            let piece = whole.slice(off..end);
+            let (lo, hi) = (
+                piece.as_ptr() as usize,
+                piece.as_ptr() as usize + piece.len(),
+            );
+            q.a.receive_bytes(piece, q.now);
+            while let Some(e) = q.a.poll_event() {
+                if let Event::Block { data, .. } = &e {
+                    let ptr = data.as_ptr() as usize;
+                    if chunk >= 1 << 20 {
+                        assert!(ptr >= lo && ptr + data.len() <= hi, "block copied");
+                    }
+                }
+                got.push(e);
+            }
+            off = end;
+        }
+        assert_eq!(got, expected, "chunk size {chunk}");
+    }
+}
+
+#[test]
+fn receive_bytes_through_the_handshake() {
+    // The peer's handshake and first messages in one chunk, then garbage.
+    let now = Instant::now();
+    let mut b = PeerConnection::incoming(cfg(2), None, now);
+    let h = lt_wire::Handshake {
+        reserved: Reserved::standard(),
+        info_hash: IH,
+        peer_id: Sha1Hash([1; 20]),
+    };
+    let mut first = h.encode().to_vec();
+    first.extend_from_slice(&Message::HaveNone.to_bytes());
+    first.extend_from_slice(&Message::Interested.to_bytes());
+    b.receive_bytes(Bytes::from(first), now);
+    assert!(matches!(
+        b.poll_event(),
+        Some(Event::IncomingHandshake { .. })
+    ));
+    b.accept(torrent(Bitfield::full(3)), now).unwrap();
+    let evs: Vec<_> = std::iter::from_fn(|| b.poll_event()).collect();
+    assert!(matches!(evs[0], Event::Connected { .. }));
+    assert_eq!(&evs[1..], &[Event::HaveNone, Event::Interested]);
+    b.receive_bytes(Bytes::from_static(&[0, 0xff, 0, 0]), now);
+    assert!(matches!(
+        disconnect_reason(&mut b),
+        Some(Error::MessageTooLarge { .. })
+    ));
 }
