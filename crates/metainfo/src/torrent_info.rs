@@ -911,7 +911,9 @@ fn extract_files2(
     // torrent; any other tree lives in a directory named `name`
     let single = tree.len() == 1
         && tree.dict_iter().next().is_some_and(|(k, v)| {
-            k == name.as_bytes() && v.get(b"").is_some_and(|l| l.kind() == Kind::Dict) && v.len() == 1
+            k == name.as_bytes()
+                && v.get(b"").is_some_and(|l| l.kind() == Kind::Dict)
+                && v.len() == 1
         });
     let root_path = if single {
         String::new()
