@@ -306,10 +306,15 @@ impl Engine {
                 let mut ready = Vec::new();
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.send_queued = p.send_queued.saturating_sub(n);
-                    while p.send_queued < watermark {
+                    // `flush` counts a block into `send_queued` when it is
+                    // queued for the socket; count the ones released here
+                    // only locally, or each would be counted twice and the
+                    // connection stall once the excess reaches the watermark.
+                    let mut reserved = p.send_queued;
+                    while reserved < watermark {
                         match p.deferred.pop_front() {
                             Some(r) => {
-                                p.send_queued += r.length as usize;
+                                reserved += r.length as usize;
                                 ready.push(r);
                             }
                             None => break,
@@ -1327,8 +1332,10 @@ impl Engine {
     fn peer_config(&self) -> PeerConfig {
         let mut cfg = PeerConfig::new(self.peer_id);
         cfg.max_peer_requests = self.settings.get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE).max(1) as usize;
+        // `peer_timeout` is libtorrent's "nothing received" timeout;
+        // `inactivity_timeout` is about uninterested peers.
         cfg.inactivity_timeout =
-            Duration::from_secs(self.settings.get_int(keys::INACTIVITY_TIMEOUT).max(1) as u64);
+            Duration::from_secs(self.settings.get_int(keys::PEER_TIMEOUT).max(1) as u64);
         cfg.handshake_timeout =
             Duration::from_secs(self.settings.get_int(keys::HANDSHAKE_TIMEOUT).max(1) as u64);
         cfg.request_timeout =
@@ -1559,7 +1566,17 @@ impl Engine {
                     t.peers.insert(id);
                 }
             }
-            PeerEvent::Connected { .. } => {
+            PeerEvent::Connected { peer_id, .. } => {
+                // Like libtorrent: a second connection to the same torrent
+                // from the same peer id is closed (duplicate_peer_id).
+                let tid = self.peers.get(&id).and_then(|p| p.torrent);
+                let duplicate = tid.is_some() && self.peers.iter().any(|(o, q)| {
+                    *o != id && q.torrent == tid && q.conn.is_connected() && q.conn.peer_id() == Some(peer_id)
+                });
+                if duplicate {
+                    self.disconnect(id, Some(ErrorCode::new(1, Category::Libtorrent)));
+                    return;
+                }
                 if let Some((torrent, peer)) = self.peer_ref(id) {
                     if let Some(p) = self.peers.get_mut(&id) {
                         p.alerted_connect = true;
