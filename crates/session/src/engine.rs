@@ -1697,8 +1697,10 @@ impl Engine {
             .settings
             .get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE)
             .max(1) as usize;
+        // `peer_timeout` is libtorrent's "nothing received" timeout;
+        // `inactivity_timeout` is about uninterested peers.
         cfg.inactivity_timeout =
-            Duration::from_secs(self.settings.get_int(keys::INACTIVITY_TIMEOUT).max(1) as u64);
+            Duration::from_secs(self.settings.get_int(keys::PEER_TIMEOUT).max(1) as u64);
         cfg.handshake_timeout =
             Duration::from_secs(self.settings.get_int(keys::HANDSHAKE_TIMEOUT).max(1) as u64);
         cfg.request_timeout =
@@ -1963,7 +1965,17 @@ impl Engine {
                     t.peers.insert(id);
                 }
             }
-            PeerEvent::Connected { .. } => {
+            PeerEvent::Connected { peer_id, .. } => {
+                // Like libtorrent: a second connection to the same torrent
+                // from the same peer id is closed (duplicate_peer_id).
+                let tid = self.peers.get(&id).and_then(|p| p.torrent);
+                let duplicate = tid.is_some() && self.peers.iter().any(|(o, q)| {
+                    *o != id && q.torrent == tid && q.conn.is_connected() && q.conn.peer_id() == Some(peer_id)
+                });
+                if duplicate {
+                    self.disconnect(id, Some(ErrorCode::new(79 /* duplicate_peer_id */, Category::Libtorrent)));
+                    return;
+                }
                 if let Some((torrent, peer)) = self.peer_ref(id) {
                     if let Some(p) = self.peers.get_mut(&id) {
                         p.alerted_connect = true;
