@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from conftest import run_ours, run_ref
+from ltdiff import run_ours, run_ref
 
 # ---------------------------------------------------------------------------
 # corpus: generated under the reference; writes <dir>/<case>.torrent

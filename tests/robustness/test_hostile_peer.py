@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import Host, Leecher, wait_for
+from harness import Host, Leecher, wait_for
 from hostile_peer import (
     BITFIELD, BLOCK, CHOKE, HAVE_NONE, INTERESTED, NOT_INTERESTED, PIECE, REJECT,
     RESERVED_NONE, UNCHOKE, Closed, RawPeer, Torrent, bitfield_bytes, encode, have,
