@@ -1134,9 +1134,12 @@ impl Engine {
         }
     }
 
+    /// Availability of every piece; empty for a seed (as libtorrent, which
+    /// drops its piece picker once seeding).
     pub fn piece_availability(&self, id: TorrentId) -> Vec<i32> {
         self.torrents
             .get(&id)
+            .filter(|t| !t.is_seed())
             .map(|t| {
                 t.picker
                     .piece_availability()
@@ -1969,11 +1972,21 @@ impl Engine {
                 // Like libtorrent: a second connection to the same torrent
                 // from the same peer id is closed (duplicate_peer_id).
                 let tid = self.peers.get(&id).and_then(|p| p.torrent);
-                let duplicate = tid.is_some() && self.peers.iter().any(|(o, q)| {
-                    *o != id && q.torrent == tid && q.conn.is_connected() && q.conn.peer_id() == Some(peer_id)
-                });
+                let duplicate = tid.is_some()
+                    && self.peers.iter().any(|(o, q)| {
+                        *o != id
+                            && q.torrent == tid
+                            && q.conn.is_connected()
+                            && q.conn.peer_id() == Some(peer_id)
+                    });
                 if duplicate {
-                    self.disconnect(id, Some(ErrorCode::new(79 /* duplicate_peer_id */, Category::Libtorrent)));
+                    self.disconnect(
+                        id,
+                        Some(ErrorCode::new(
+                            79, /* duplicate_peer_id */
+                            Category::Libtorrent,
+                        )),
+                    );
                     return;
                 }
                 if let Some((torrent, peer)) = self.peer_ref(id) {
