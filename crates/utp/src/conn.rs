@@ -7,6 +7,58 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 
+/// Bytes written by the application, waiting to be packetised. Kept as the
+/// written chunks so that appending never moves what is already queued.
+#[derive(Default)]
+struct SendQueue {
+    chunks: VecDeque<Bytes>,
+    len: usize,
+}
+
+impl SendQueue {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.len = 0;
+    }
+    fn push(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.len += data.len();
+        self.chunks.push_back(Bytes::copy_from_slice(data));
+    }
+    /// The first `n` bytes (at most `len`), without a copy when they lie in
+    /// one chunk.
+    fn take(&mut self, n: usize) -> Bytes {
+        let n = n.min(self.len);
+        self.len -= n;
+        match self.chunks.front_mut() {
+            Some(f) if f.len() > n => return f.split_to(n),
+            Some(f) if f.len() == n => return self.chunks.pop_front().unwrap_or_default(),
+            _ => {}
+        }
+        let mut out = BytesMut::with_capacity(n);
+        while out.len() < n {
+            let Some(f) = self.chunks.front_mut() else {
+                break;
+            };
+            let k = f.len().min(n - out.len());
+            out.extend_from_slice(&f[..k]);
+            f.advance(k);
+            if f.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
+        out.freeze()
+    }
+}
+
 use crate::packet::{self, seq_diff, seq_less, Header, Packet, PacketType, MAX_SACK_BYTES};
 use crate::{CloseReason, ConnectionId, Event, Transmit, UtpConfig, UtpStats};
 
@@ -164,7 +216,8 @@ pub(crate) struct Conn {
     seq_nr: u16,
     acked: u16,
     inflight: VecDeque<OutPacket>,
-    send_queue: BytesMut,
+    /// Written, not yet packetised: chunks as written.
+    send_queue: SendQueue,
     send_buffered: usize,
     bytes_in_flight: usize,
     fin_seq: Option<u16>,
@@ -173,7 +226,6 @@ pub(crate) struct Conn {
     cwnd: i64,
     ssthresh: i64,
     slow_start: bool,
-    cwnd_full: bool,
     loss_seq: u16,
     dup_acks: u32,
     peer_wnd: u32,
@@ -183,6 +235,8 @@ pub(crate) struct Conn {
     num_timeouts: u32,
     probe_deadline: Option<Instant>,
     probe_due: bool,
+    /// Some packet may have `need_resend` set.
+    resend_pending: bool,
     delay_base: DelayBase,
     queue_delay_us: u32,
     last_send: Instant,
@@ -226,7 +280,7 @@ impl Conn {
             seq_nr,
             acked: seq_nr.wrapping_sub(1),
             inflight: VecDeque::new(),
-            send_queue: BytesMut::new(),
+            send_queue: SendQueue::default(),
             send_buffered: 0,
             bytes_in_flight: 0,
             fin_seq: None,
@@ -236,7 +290,6 @@ impl Conn {
             cwnd: (cfg.max_payload as i64) << 16,
             ssthresh: i64::MAX,
             slow_start: true,
-            cwnd_full: false,
             loss_seq: seq_nr.wrapping_sub(1),
             dup_acks: 0,
             peer_wnd: cfg.max_payload as u32,
@@ -246,6 +299,7 @@ impl Conn {
             num_timeouts: 0,
             probe_deadline: None,
             probe_due: false,
+            resend_pending: false,
             delay_base: DelayBase::new(),
             queue_delay_us: 0,
             last_send: now,
@@ -393,7 +447,11 @@ impl Conn {
             timestamp_diff_us: self.reply_micro,
             wnd_size: wnd,
             seq_nr: seq,
-            ack_nr: if kind == PacketType::Syn { 0 } else { self.ack_nr },
+            ack_nr: if kind == PacketType::Syn {
+                0
+            } else {
+                self.ack_nr
+            },
         };
         let sack = if kind == PacketType::Syn {
             None
@@ -401,12 +459,7 @@ impl Conn {
             self.sack_mask()
         };
         let mut data = Vec::new();
-        packet::encode(
-            &mut data,
-            &h,
-            sack.as_ref().map(|(m, l)| &m[..*l]),
-            payload,
-        );
+        packet::encode(&mut data, &h, sack.as_ref().map(|(m, l)| &m[..*l]), payload);
         ctx.out.push_back(Transmit {
             to: self.addr,
             data,
@@ -480,27 +533,33 @@ impl Conn {
         } else {
             ctx.stats.samples_below_target += 1;
         }
+        // only a sender that fills its window learns anything about it
+        let saturated = self.bytes_in_flight + acked_bytes + cfg.max_payload > self.window_bytes();
         let window = self.window_bytes().max(acked_bytes).max(1) as i64;
         let window_factor = ((acked_bytes as i64) << 16) / window;
-        let delay_factor = (((target - delay) << 16) / target).max(-(1 << 16));
-        let mut gain = (window_factor * delay_factor >> 16) * cfg.utp_gain_factor as i64;
-        if gain > 0 && !self.cwnd_full {
-            // the application, not the window, limits us: don't inflate it
-            gain = 0;
+        // not clamped: far above the target the window shrinks fast
+        let delay_factor = ((target - delay) << 16) / target;
+        let linear = (window_factor * delay_factor >> 16) * cfg.utp_gain_factor as i64;
+        if delay >= target && self.slow_start {
+            self.slow_start = false;
+            self.ssthresh = self.cwnd / 2;
         }
-        if self.slow_start {
-            if delay > target / 2 {
+        let gain = if !saturated {
+            0
+        } else if self.slow_start {
+            // TCP-like slow start: grow by what was acked, up to ssthresh
+            let exponential = (acked_bytes as i64) << 16;
+            if self.cwnd + exponential > self.ssthresh {
                 self.slow_start = false;
-                self.ssthresh = self.cwnd;
-            } else if self.cwnd_full {
-                gain = gain.max((acked_bytes as i64) << 16);
+                linear
+            } else {
+                exponential.max(linear)
             }
-        }
+        } else {
+            linear
+        };
         let max = (cfg.send_buffer.max(cfg.max_payload) as i64) << 16;
         self.cwnd = (self.cwnd + gain).clamp(Self::min_cwnd(cfg), max);
-        if self.slow_start && self.cwnd >= self.ssthresh {
-            self.slow_start = false;
-        }
     }
 
     // ------------------------------------------------------------ incoming
@@ -552,6 +611,11 @@ impl Conn {
         }
         self.reply_micro = ctx.micros(now).wrapping_sub(h.timestamp_us);
         self.peer_wnd = h.wnd_size;
+        if h.ack_nr == self.acked && (h.wnd_size as usize) < ctx.cfg.max_payload {
+            // the peer is alive, just out of buffer space: unanswered
+            // window probes are not timeouts
+            self.num_timeouts = 0;
+        }
         self.on_ack(p, now, ctx);
         match h.packet_type {
             PacketType::Data if !p.payload.is_empty() => {
@@ -667,6 +731,7 @@ impl Conn {
                 continue;
             };
             pkt.need_resend = true;
+            self.resend_pending = true;
             pkt.fast_resent = true;
             self.bytes_in_flight -= pkt.payload.len();
             let seq = pkt.seq;
@@ -679,7 +744,7 @@ impl Conn {
             self.ledbat(acked_bytes, d, ctx);
         }
         if progressed || sacked_any {
-            self.rto_deadline = if self.has_unacked() {
+            self.rto_deadline = if !self.inflight.is_empty() {
                 Some(now + self.backed_off_timeout(ctx.cfg))
             } else {
                 None
@@ -794,7 +859,7 @@ impl Conn {
         if n < data.len() {
             self.writable_wanted = true;
         }
-        self.send_queue.extend_from_slice(&data[..n]);
+        self.send_queue.push(&data[..n]);
         self.send_buffered += n;
         n
     }
@@ -838,7 +903,8 @@ impl Conn {
         // tell a sender we held back that there is room again
         let wnd = self.adv_window(cfg) as usize;
         let last = self.last_adv_wnd as usize;
-        if wnd >= last + cfg.recv_buffer / 4 || (last < 2 * cfg.max_payload && wnd >= 2 * cfg.max_payload)
+        if wnd >= last + cfg.recv_buffer / 4
+            || (last < 2 * cfg.max_payload && wnd >= 2 * cfg.max_payload)
         {
             self.ack_pending = true;
         }
@@ -897,7 +963,12 @@ impl Conn {
         let cfg = ctx.cfg;
         let window = self.window_bytes().min(self.peer_wnd as usize);
         // retransmissions first
-        for i in 0..self.inflight.len() {
+        let mut stopped = false;
+        for i in 0..if self.resend_pending {
+            self.inflight.len()
+        } else {
+            0
+        } {
             let (len, need) = match self.inflight.get(i) {
                 Some(p) => (p.payload.len(), p.need_resend && !p.sacked),
                 None => break,
@@ -906,7 +977,7 @@ impl Conn {
                 continue;
             }
             if self.bytes_in_flight > 0 && self.bytes_in_flight + len > window {
-                self.cwnd_full = true;
+                stopped = true;
                 break;
             }
             let Some(p) = self.inflight.get_mut(i) else {
@@ -923,11 +994,12 @@ impl Conn {
                 self.rto_deadline = Some(now + self.backed_off_timeout(cfg));
             }
         }
+        if !stopped {
+            self.resend_pending = false;
+        }
         // new data
-        self.cwnd_full = false;
         while !self.send_queue.is_empty() && self.fin_seq.is_none() {
             if self.inflight.len() >= MAX_INFLIGHT_PACKETS {
-                self.cwnd_full = true;
                 break;
             }
             let mut n = self.send_queue.len().min(cfg.max_payload);
@@ -937,7 +1009,6 @@ impl Conn {
             }
             if self.bytes_in_flight > 0 {
                 if self.bytes_in_flight + n > window {
-                    self.cwnd_full = true;
                     break;
                 }
             } else if (self.peer_wnd as usize) < n {
@@ -954,10 +1025,12 @@ impl Conn {
                 }
             }
             self.probe_due = false;
-            let payload = self.send_queue.split_to(n).freeze();
+            let payload = self.send_queue.take(n);
             self.push_packet(PacketType::Data, payload, now, ctx);
         }
-        if (self.app_closed || self.shutdown) && self.send_queue.is_empty() && self.fin_seq.is_none()
+        if (self.app_closed || self.shutdown)
+            && self.send_queue.is_empty()
+            && self.fin_seq.is_none()
         {
             self.fin_seq = Some(self.seq_nr);
             self.num_timeouts = 0;
@@ -975,7 +1048,10 @@ impl Conn {
             return None;
         }
         let mut t = self.rto_deadline;
-        for d in [self.probe_deadline, self.linger_deadline].into_iter().flatten() {
+        for d in [self.probe_deadline, self.linger_deadline]
+            .into_iter()
+            .flatten()
+        {
             t = Some(t.map_or(d, |x| x.min(d)));
         }
         if self.state == State::Connected {
@@ -1012,8 +1088,8 @@ impl Conn {
                 } else {
                     cfg.utp_num_resends
                 };
-                if self.num_timeouts > limit || !self.has_unacked() {
-                    if self.has_unacked() {
+                if self.num_timeouts > limit || self.inflight.is_empty() {
+                    if !self.inflight.is_empty() {
                         self.die(CloseReason::TimedOut, ctx);
                         return false;
                     }
@@ -1033,11 +1109,16 @@ impl Conn {
                     self.cwnd = Self::min_cwnd(cfg);
                     self.slow_start = true;
                     self.loss_seq = self.seq_nr.wrapping_sub(1);
+                    // selective acks are forgotten too: a peer may renege
                     for p in self.inflight.iter_mut() {
-                        if !p.sacked && !p.need_resend {
+                        if !p.need_resend {
+                            if !p.sacked {
+                                self.bytes_in_flight -= p.payload.len();
+                            }
                             p.need_resend = true;
-                            self.bytes_in_flight -= p.payload.len();
+                            self.resend_pending = true;
                         }
+                        p.sacked = false;
                         p.fast_resent = false;
                     }
                     self.rto_deadline = Some(now + self.backed_off_timeout(cfg));

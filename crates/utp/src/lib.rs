@@ -331,17 +331,23 @@ impl UtpSocket {
         let mut found = self.by_key.get(&(from, h.connection_id)).copied();
         if found.is_none() && h.packet_type == PacketType::Reset {
             // a RESET may carry either of the connection's ids
-            found = [h.connection_id.wrapping_add(1), h.connection_id.wrapping_sub(1)]
-                .iter()
-                .find_map(|id| {
-                    let c = self.by_key.get(&(from, *id))?;
-                    let conn = self.conns.get(c)?;
-                    (conn.send_id == h.connection_id).then_some(*c)
-                });
+            found = [
+                h.connection_id.wrapping_add(1),
+                h.connection_id.wrapping_sub(1),
+            ]
+            .iter()
+            .find_map(|id| {
+                let c = self.by_key.get(&(from, *id))?;
+                let conn = self.conns.get(c)?;
+                (conn.send_id == h.connection_id).then_some(*c)
+            });
         }
         if h.packet_type == PacketType::Syn {
             // a SYN's id is the initiator's receive id; ours is one more
-            found = self.by_key.get(&(from, h.connection_id.wrapping_add(1))).copied();
+            found = self
+                .by_key
+                .get(&(from, h.connection_id.wrapping_add(1)))
+                .copied();
             if found.is_none() {
                 return self.accept(&p, from, now);
             }

@@ -365,7 +365,9 @@ mod tests {
 
     #[test]
     fn looks_like_utp_rejects_dht_and_tracker_traffic() {
-        assert!(!looks_like_utp(b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"));
+        assert!(!looks_like_utp(
+            b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"
+        ));
         let mut tracker = vec![0u8; 16];
         tracker[3] = 0; // connect reply: action 0
         assert!(!looks_like_utp(&tracker));
