@@ -37,7 +37,7 @@ impl SendQueue {
     /// one chunk.
     fn take(&mut self, n: usize) -> Bytes {
         let n = n.min(self.len);
-        self.len -= n;
+        self.len = dec(self.len, n);
         match self.chunks.front_mut() {
             Some(f) if f.len() > n => return f.split_to(n),
             Some(f) if f.len() == n => return self.chunks.pop_front().unwrap_or_default(),
@@ -66,6 +66,9 @@ use crate::{CloseReason, ConnectionId, Event, Transmit, UtpConfig, UtpStats};
 const MAX_INFLIGHT_PACKETS: usize = 2048;
 /// Longest a closed connection lingers trying to deliver its data and FIN.
 const LINGER: Duration = Duration::from_secs(60);
+/// After our FIN is acknowledged, how long a closed connection waits for
+/// the peer's FIN (to acknowledge it) before it is forgotten.
+const FIN_WAIT: Duration = Duration::from_secs(3);
 /// Fast retransmit after this many duplicate (or selective) acks.
 const DUP_ACK_LIMIT: u32 = 3;
 /// Cap of the back-off exponent of the retransmission timer.
@@ -74,6 +77,13 @@ const MAX_BACKOFF_SHIFT: u32 = 6;
 const DELAY_BUCKET: Duration = Duration::from_secs(60);
 /// Number of buckets: the base delay is the minimum of the last 10 minutes.
 const DELAY_BUCKETS: usize = 10;
+
+/// `a - b` for byte counters that can never go negative; saturating so a
+/// bookkeeping slip can never turn into a panic or a wrapped counter.
+fn dec(a: usize, b: usize) -> usize {
+    debug_assert!(a >= b, "counter underflow: {a} - {b}");
+    a.saturating_sub(b)
+}
 
 /// Shared state a connection needs while it handles something.
 pub(crate) struct Ctx<'a> {
@@ -539,7 +549,7 @@ impl Conn {
         let window_factor = ((acked_bytes as i64) << 16) / window;
         // not clamped: far above the target the window shrinks fast
         let delay_factor = ((target - delay) << 16) / target;
-        let linear = (window_factor * delay_factor >> 16) * cfg.utp_gain_factor as i64;
+        let linear = ((window_factor * delay_factor) >> 16) * cfg.utp_gain_factor as i64;
         if delay >= target && self.slow_start {
             self.slow_start = false;
             self.ssthresh = self.cwnd / 2;
@@ -646,16 +656,21 @@ impl Conn {
             self.acked = pkt.seq;
             if !pkt.sacked {
                 if !pkt.need_resend {
-                    self.bytes_in_flight -= pkt.payload.len();
+                    self.bytes_in_flight = dec(self.bytes_in_flight, pkt.payload.len());
                 }
                 acked_bytes += pkt.payload.len();
                 if pkt.transmissions == 1 {
                     rtt = Some(now.saturating_duration_since(pkt.sent_at));
                 }
             }
-            self.send_buffered -= pkt.payload.len();
+            self.send_buffered = dec(self.send_buffered, pkt.payload.len());
             if Some(pkt.seq) == self.fin_seq {
                 self.fin_acked = true;
+                if self.app_closed && !self.eof {
+                    // wait a little for the peer's FIN, to acknowledge it
+                    let wait = now + FIN_WAIT;
+                    self.linger_deadline = Some(self.linger_deadline.map_or(wait, |l| l.min(wait)));
+                }
             }
         }
         if progressed {
@@ -689,7 +704,7 @@ impl Conn {
                         pkt.sacked = true;
                         sacked_any = true;
                         if !pkt.need_resend {
-                            self.bytes_in_flight -= pkt.payload.len();
+                            self.bytes_in_flight = dec(self.bytes_in_flight, pkt.payload.len());
                         }
                         acked_bytes += pkt.payload.len();
                         if pkt.transmissions == 1 {
@@ -733,7 +748,7 @@ impl Conn {
             pkt.need_resend = true;
             self.resend_pending = true;
             pkt.fast_resent = true;
-            self.bytes_in_flight -= pkt.payload.len();
+            self.bytes_in_flight = dec(self.bytes_in_flight, pkt.payload.len());
             let seq = pkt.seq;
             ctx.stats.fast_retransmit += 1;
             self.on_loss(seq, ctx);
@@ -788,7 +803,7 @@ impl Conn {
             // drop anything buffered beyond the end
             while self.reorder.len() > idx + 1 {
                 if let Some(Some((b, _))) = self.reorder.pop_back() {
-                    self.reorder_bytes -= b.len();
+                    self.reorder_bytes = dec(self.reorder_bytes, b.len());
                 }
             }
         }
@@ -807,7 +822,7 @@ impl Conn {
                 break;
             };
             self.ack_nr = self.ack_nr.wrapping_add(1);
-            self.reorder_bytes -= b.len();
+            self.reorder_bytes = dec(self.reorder_bytes, b.len());
             if is_fin {
                 self.eof = true;
                 delivered = true;
@@ -896,7 +911,7 @@ impl Conn {
     }
 
     fn after_read(&mut self, n: usize, cfg: &UtpConfig) {
-        self.recv_buffered -= n;
+        self.recv_buffered = dec(self.recv_buffered, n);
         if self.recv_buf.is_empty() {
             self.readable_notified = false;
         }
@@ -932,7 +947,9 @@ impl Conn {
 
     /// The connection has nothing left to do and can be forgotten.
     pub fn finished(&self) -> bool {
-        self.app_closed && (matches!(self.state, State::Dead(_)) || self.fin_acked)
+        self.app_closed
+            && (matches!(self.state, State::Dead(_))
+                || (self.fin_acked && self.eof && !self.ack_pending))
     }
 
     pub fn info(&self, cfg: &UtpConfig) -> ConnectionInfo {
@@ -1070,7 +1087,9 @@ impl Conn {
         let cfg = ctx.cfg;
         if let Some(l) = self.linger_deadline {
             if now >= l {
-                self.send_reset(now, ctx);
+                if !self.fin_acked {
+                    self.send_reset(now, ctx);
+                }
                 self.die(CloseReason::TimedOut, ctx);
                 return false;
             }
@@ -1113,7 +1132,7 @@ impl Conn {
                     for p in self.inflight.iter_mut() {
                         if !p.need_resend {
                             if !p.sacked {
-                                self.bytes_in_flight -= p.payload.len();
+                                self.bytes_in_flight = dec(self.bytes_in_flight, p.payload.len());
                             }
                             p.need_resend = true;
                             self.resend_pending = true;

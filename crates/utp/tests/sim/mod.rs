@@ -69,6 +69,9 @@ impl Default for Link {
 /// What a filter decides about a datagram before the link sees it.
 pub type Filter = Box<dyn FnMut(usize, &[u8]) -> bool>;
 
+/// A datagram on the wire: (arrival, order, to-index, data).
+type Arrival = (Instant, u64, usize, Vec<u8>);
+
 pub struct Sim {
     pub t0: Instant,
     pub now: Instant,
@@ -79,7 +82,7 @@ pub struct Sim {
     /// Per direction: when the bottleneck is free again.
     busy_until: [Instant; 2],
     /// (arrival, order, to-index, data)
-    in_flight: BinaryHeap<Reverse<(Instant, u64, usize, Vec<u8>)>>,
+    in_flight: BinaryHeap<Reverse<Arrival>>,
     order: u64,
     /// Called for every datagram socket `i` sends; false drops it.
     pub filter: Option<Filter>,
@@ -142,7 +145,7 @@ impl Sim {
             return;
         }
         let mut depart = self.now;
-        if link.bandwidth > 0 {
+        if let Some(tx_ns) = (t.data.len() as u64 * 1_000_000_000).checked_div(link.bandwidth) {
             let start = self.busy_until[from].max(self.now);
             let queued = start - self.now;
             if queued > link.max_queue {
@@ -151,7 +154,7 @@ impl Sim {
             if t.data.len() > 100 {
                 self.queue_samples[from].push((self.elapsed(), queued));
             }
-            let tx = Duration::from_nanos(t.data.len() as u64 * 1_000_000_000 / link.bandwidth);
+            let tx = Duration::from_nanos(tx_ns);
             self.busy_until[from] = start + tx;
             depart = start + tx;
         }
