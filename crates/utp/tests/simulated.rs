@@ -280,21 +280,43 @@ fn lost_fin_is_retransmitted_and_the_stream_ends() {
         .filter(|d| ptype(d) == Some(PacketType::Fin))
         .count();
     assert_eq!(fins, 2);
-    // our FIN was acked: the client forgot the connection
+    // our FIN was acked; the client waits for the server's FIN
     for _ in 0..10 {
+        sim.step(Duration::from_millis(100));
+    }
+    assert_eq!(sim.sockets[0].num_connections(), 1);
+    // which comes when the server closes its side too: both forget it
+    let now = sim.now;
+    sim.sockets[1].close(s, now);
+    for _ in 0..5 {
         sim.step(Duration::from_millis(100));
     }
     assert_eq!(sim.sockets[0].num_connections(), 0);
     assert!(sim.events[0]
         .iter()
         .all(|e| !matches!(e, Event::Closed(..))));
-    // and the server closes its side too
+    // the server's FIN was acknowledged, not reset
+    assert!(!sim.sent[0]
+        .iter()
+        .any(|d| ptype(d) == Some(PacketType::Reset)));
+    assert_eq!(sim.sockets[1].num_connections(), 0);
+}
+
+#[test]
+fn a_closed_connection_forgets_a_peer_that_never_sends_its_fin() {
+    let mut sim = Sim::new(24, cfgs(), [Link::default(), Link::default()]);
+    let (c, _s) = sim.connect();
     let now = sim.now;
-    sim.sockets[1].close(s, now);
-    for _ in 0..10 {
+    sim.sockets[0].close(c, now);
+    let start = sim.elapsed();
+    while sim.sockets[0].num_connections() > 0 && sim.elapsed() < Duration::from_secs(60) {
         sim.step(Duration::from_millis(100));
     }
-    assert_eq!(sim.sockets[1].num_connections(), 0);
+    let waited = sim.elapsed() - start;
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
 }
 
 #[test]
