@@ -71,3 +71,52 @@ impl Default for UtpConfig {
         }
     }
 }
+
+impl UtpConfig {
+    /// Names of the libtorrent settings this configuration carries.
+    pub const SETTING_NAMES: [&'static str; 8] = [
+        "utp_target_delay",
+        "utp_gain_factor",
+        "utp_min_timeout",
+        "utp_syn_resends",
+        "utp_fin_resends",
+        "utp_num_resends",
+        "utp_connect_timeout",
+        "utp_loss_multiplier",
+    ];
+
+    /// Sets the field named after a libtorrent integer setting (one of
+    /// [`SETTING_NAMES`](Self::SETTING_NAMES)); negative values count as
+    /// zero. Returns false for any other name.
+    pub fn apply_setting(&mut self, name: &str, value: i32) -> bool {
+        let v = value.max(0) as u32;
+        let field = match name {
+            "utp_target_delay" => &mut self.utp_target_delay,
+            "utp_gain_factor" => &mut self.utp_gain_factor,
+            "utp_min_timeout" => &mut self.utp_min_timeout,
+            "utp_syn_resends" => &mut self.utp_syn_resends,
+            "utp_fin_resends" => &mut self.utp_fin_resends,
+            "utp_num_resends" => &mut self.utp_num_resends,
+            "utp_connect_timeout" => &mut self.utp_connect_timeout,
+            "utp_loss_multiplier" => &mut self.utp_loss_multiplier,
+            _ => return false,
+        };
+        *field = v;
+        true
+    }
+
+    /// The value of a field named after a libtorrent setting.
+    pub fn setting(&self, name: &str) -> Option<u32> {
+        Some(match name {
+            "utp_target_delay" => self.utp_target_delay,
+            "utp_gain_factor" => self.utp_gain_factor,
+            "utp_min_timeout" => self.utp_min_timeout,
+            "utp_syn_resends" => self.utp_syn_resends,
+            "utp_fin_resends" => self.utp_fin_resends,
+            "utp_num_resends" => self.utp_num_resends,
+            "utp_connect_timeout" => self.utp_connect_timeout,
+            "utp_loss_multiplier" => self.utp_loss_multiplier,
+            _ => return None,
+        })
+    }
+}
