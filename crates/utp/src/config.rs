@@ -29,7 +29,7 @@ pub struct UtpConfig {
     /// `utp_loss_multiplier`: percentage the congestion window is
     /// multiplied by on packet loss.
     pub utp_loss_multiplier: u32,
-    /// Largest payload per packet, bytes. The whole datagram (header and
+    /// Largest payload per packet, bytes (16 to 65 000). The whole datagram (header and
     /// a selective ACK included) stays under 1452 bytes with the default.
     pub max_payload: usize,
     /// Receive buffer per connection, bytes: the window advertised to the
@@ -84,6 +84,21 @@ impl UtpConfig {
         "utp_connect_timeout",
         "utp_loss_multiplier",
     ];
+
+    /// The configuration with sizes forced into workable ranges: a payload
+    /// of 16 to 65 000 bytes, buffers of at least 4 KiB (and one packet),
+    /// 1 to 32 767 reorder slots.
+    pub(crate) fn sanitized(mut self) -> UtpConfig {
+        self.max_payload = self.max_payload.clamp(16, 65_000);
+        self.recv_buffer = self.recv_buffer.max(4096).min(u32::MAX as usize);
+        self.send_buffer = self
+            .send_buffer
+            .max(4096)
+            .max(self.max_payload)
+            .min(1 << 40);
+        self.max_reorder_packets = self.max_reorder_packets.clamp(1, 0x7fff);
+        self
+    }
 
     /// Sets the field named after a libtorrent integer setting (one of
     /// [`SETTING_NAMES`](Self::SETTING_NAMES)); negative values count as

@@ -69,6 +69,8 @@ const LINGER: Duration = Duration::from_secs(60);
 /// After our FIN is acknowledged, how long a closed connection waits for
 /// the peer's FIN (to acknowledge it) before it is forgotten.
 const FIN_WAIT: Duration = Duration::from_secs(3);
+/// Floor of the retransmission timeout, whatever `utp_min_timeout` says.
+const MIN_RTO_US: u64 = 10_000;
 /// Fast retransmit after this many duplicate (or selective) acks.
 const DUP_ACK_LIMIT: u32 = 3;
 /// Cap of the back-off exponent of the retransmission timer.
@@ -330,7 +332,6 @@ impl Conn {
     }
 
     /// An outgoing connection; sends the SYN.
-    #[allow(clippy::too_many_arguments)]
     pub fn connect(
         handle: ConnectionId,
         addr: SocketAddr,
@@ -398,12 +399,14 @@ impl Conn {
             Some(s) => (s as u64 + 2 * self.rttvar_us as u64).max(min),
             None => (cfg.utp_connect_timeout as u64 * 1000).max(min),
         };
-        Duration::from_micros(us)
+        // whatever the settings say, never retransmit faster than this
+        Duration::from_micros(us.max(MIN_RTO_US))
     }
 
     fn backed_off_timeout(&self, cfg: &UtpConfig) -> Duration {
         let base = if self.state == State::SynSent {
-            Duration::from_millis(cfg.utp_connect_timeout.max(1) as u64)
+            Duration::from_millis(cfg.utp_connect_timeout as u64)
+                .max(Duration::from_micros(MIN_RTO_US))
         } else {
             self.rto(cfg)
         };
@@ -549,7 +552,8 @@ impl Conn {
         let window_factor = ((acked_bytes as i64) << 16) / window;
         // not clamped: far above the target the window shrinks fast
         let delay_factor = ((target - delay) << 16) / target;
-        let linear = ((window_factor * delay_factor) >> 16) * cfg.utp_gain_factor as i64;
+        let linear = (window_factor.saturating_mul(delay_factor) >> 16)
+            .saturating_mul(cfg.utp_gain_factor as i64);
         if delay >= target && self.slow_start {
             self.slow_start = false;
             self.ssthresh = self.cwnd / 2;
@@ -569,7 +573,10 @@ impl Conn {
             linear
         };
         let max = (cfg.send_buffer.max(cfg.max_payload) as i64) << 16;
-        self.cwnd = (self.cwnd + gain).clamp(Self::min_cwnd(cfg), max);
+        self.cwnd = self
+            .cwnd
+            .saturating_add(gain)
+            .clamp(Self::min_cwnd(cfg), max);
     }
 
     // ------------------------------------------------------------ incoming
@@ -795,8 +802,21 @@ impl Conn {
         if self.app_closed {
             // nobody reads any more: accept and discard, so the peer can
             // finish
-        } else if self.recv_buffered + self.reorder_bytes + payload.len() > ctx.cfg.recv_buffer {
-            return; // no room: the peer retransmits once we have space
+        } else {
+            // The next packet in order only needs room next to what waits to
+            // be read (out-of-order packets must never crowd out the one
+            // that fills the hole), and is always taken into an empty buffer
+            // however large it is. Out-of-order packets need room next to
+            // everything buffered.
+            let used = if idx == 0 {
+                self.recv_buffered
+            } else {
+                self.recv_buffered + self.reorder_bytes
+            };
+            let fits = used + payload.len() <= ctx.cfg.recv_buffer;
+            if !fits && !(idx == 0 && self.recv_buffered == 0) {
+                return; // no room: the peer retransmits once we have space
+            }
         }
         if fin {
             self.eof_seq = Some(seq);
@@ -1072,8 +1092,9 @@ impl Conn {
             t = Some(t.map_or(d, |x| x.min(d)));
         }
         if self.state == State::Connected {
-            let k = self.last_send + cfg.keepalive_interval;
-            t = Some(t.map_or(k, |x| x.min(k)));
+            if let Some(k) = self.last_send.checked_add(cfg.keepalive_interval) {
+                t = Some(t.map_or(k, |x| x.min(k)));
+            }
         }
         t
     }
@@ -1151,7 +1172,12 @@ impl Conn {
                 dirty = true;
             }
         }
-        if self.state == State::Connected && now >= self.last_send + cfg.keepalive_interval {
+        if self.state == State::Connected
+            && self
+                .last_send
+                .checked_add(cfg.keepalive_interval)
+                .is_some_and(|k| now >= k)
+        {
             self.ack_pending = true;
             dirty = true;
         }

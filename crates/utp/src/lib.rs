@@ -227,7 +227,7 @@ impl UtpSocket {
     /// sequence numbers (pass something unpredictable, e.g. from the OS).
     pub fn new(cfg: UtpConfig, now: Instant, seed: u64) -> UtpSocket {
         UtpSocket {
-            cfg,
+            cfg: cfg.sanitized(),
             epoch: now,
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             next_handle: 1,
@@ -248,7 +248,7 @@ impl UtpSocket {
     /// Changes the configuration (settings changed at runtime). Buffer
     /// sizes apply to later writes and reads.
     pub fn set_config(&mut self, cfg: UtpConfig) {
-        self.cfg = cfg;
+        self.cfg = cfg.sanitized();
     }
 
     /// Counters since the socket was created.

@@ -81,6 +81,85 @@ fn small_transfers_with_many_seeds() {
     }
 }
 
+#[test]
+fn small_receive_buffers_under_heavy_loss_and_reordering() {
+    for seed in 0..10u64 {
+        let mut cfg = cfgs();
+        cfg[0].recv_buffer = 5000 + seed as usize * 1000;
+        cfg[1].recv_buffer = 4096;
+        // at 20 % loss each way a few timeouts in a row are likely; this
+        // test is about the buffers, not about giving up
+        for c in &mut cfg {
+            c.utp_num_resends = 20;
+            c.utp_fin_resends = 20;
+        }
+        let link = Link {
+            delay: Duration::from_millis(10),
+            jitter: Duration::from_millis(20),
+            loss: 0.2,
+            duplicate: 0.1,
+            ..Link::default()
+        };
+        let mut sim = Sim::new(300 + seed, cfg, [link.clone(), link]);
+        let a = data(200_000, seed);
+        let b = data(100_000, seed + 1);
+        let (pa, pb) = exchange(&mut sim, a.clone(), b.clone(), Duration::from_secs(3600));
+        assert!(pa.received == b && pb.received == a, "seed {seed}");
+    }
+}
+
+#[test]
+fn extreme_settings_do_not_break_the_stream() {
+    let mut odd = UtpConfig {
+        utp_target_delay: 0,
+        utp_gain_factor: 0,
+        utp_min_timeout: 0,
+        utp_connect_timeout: 0,
+        utp_loss_multiplier: 1000,
+        keepalive_interval: Duration::MAX,
+        max_payload: 0,
+        recv_buffer: 0,
+        send_buffer: 0,
+        max_reorder_packets: 0,
+        ..UtpConfig::default()
+    };
+    let huge = UtpConfig {
+        utp_target_delay: u32::MAX,
+        utp_gain_factor: u32::MAX,
+        utp_min_timeout: 3000,
+        utp_syn_resends: u32::MAX,
+        utp_num_resends: u32::MAX,
+        utp_connect_timeout: 60_000,
+        max_payload: usize::MAX,
+        recv_buffer: usize::MAX,
+        send_buffer: usize::MAX,
+        max_reorder_packets: usize::MAX,
+        ..UtpConfig::default()
+    };
+    odd.utp_syn_resends = 50;
+    odd.utp_num_resends = 50;
+    let link = Link {
+        loss: 0.05,
+        jitter: Duration::from_millis(5),
+        ..Link::default()
+    };
+    let mut sim = Sim::new(25, [odd, huge], [link.clone(), link]);
+    let a = data(200_000, 1);
+    let b = data(150_000, 2);
+    let (pa, pb) = exchange(&mut sim, a.clone(), b.clone(), Duration::from_secs(3600));
+    assert!(
+        pa.received == b && pb.received == a,
+        "after {:?}: {} of {}, {} of {}; {:?} {:?}",
+        sim.elapsed(),
+        pa.received.len(),
+        b.len(),
+        pb.received.len(),
+        a.len(),
+        sim.sockets[0].info(pa.id),
+        sim.sockets[1].info(pb.id)
+    );
+}
+
 /// Steady-state queuing delay at the bottleneck, past the first seconds.
 fn queue_delay_after(sim: &Sim, warmup: Duration) -> (Duration, Duration) {
     let samples: Vec<Duration> = sim.queue_samples[0]
