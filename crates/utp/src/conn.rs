@@ -814,7 +814,8 @@ impl Conn {
                 self.recv_buffered + self.reorder_bytes
             };
             let fits = used + payload.len() <= ctx.cfg.recv_buffer;
-            if !fits && !(idx == 0 && self.recv_buffered == 0) {
+            let first_into_empty = idx == 0 && self.recv_buffered == 0;
+            if !(fits || first_into_empty) {
                 return; // no room: the peer retransmits once we have space
             }
         }
