@@ -148,12 +148,72 @@ fn content(total: usize) -> Vec<u8> {
         .collect()
 }
 
+// ---- a lossy relay between our socket and the reference
+
+/// Forwards datagrams between our uTP socket (`ours`) and the reference
+/// peer (`theirs`, learned from its first datagram if not given), dropping
+/// a seeded pseudo-random share of them in each direction.
+struct Relay {
+    sock: UdpSocket,
+    ours: SocketAddr,
+    theirs: Option<SocketAddr>,
+    rng: u64,
+    loss_percent: u64,
+    forwarded: usize,
+    dropped: usize,
+}
+
+impl Relay {
+    fn new(ours: SocketAddr, theirs: Option<SocketAddr>, loss_percent: u64) -> Relay {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_nonblocking(true).unwrap();
+        Relay {
+            sock,
+            ours,
+            theirs,
+            rng: 0x2545_f491_4f6c_dd1d,
+            loss_percent,
+            forwarded: 0,
+            dropped: 0,
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.sock.local_addr().unwrap()
+    }
+
+    fn pump(&mut self) {
+        let mut buf = [0u8; 65536];
+        while let Ok((n, from)) = self.sock.recv_from(&mut buf) {
+            let to = if from == self.ours {
+                match self.theirs {
+                    Some(t) => t,
+                    None => continue,
+                }
+            } else {
+                self.theirs.get_or_insert(from);
+                self.ours
+            };
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            if self.rng % 100 < self.loss_percent {
+                self.dropped += 1;
+                continue;
+            }
+            self.forwarded += 1;
+            let _ = self.sock.send_to(&buf[..n], to);
+        }
+    }
+}
+
 // ---- a UDP socket driving a uTP socket
 
 struct Net {
     udp: UdpSocket,
     utp: UtpSocket,
     buf: Vec<u8>,
+    relay: Option<Relay>,
 }
 
 impl Net {
@@ -164,15 +224,19 @@ impl Net {
             udp,
             utp: UtpSocket::new(UtpConfig::default(), Instant::now(), rand_seed()),
             buf: vec![0; 65536],
+            relay: None,
         }
     }
 
-    fn port(&self) -> u16 {
-        self.udp.local_addr().unwrap().port()
+    fn addr(&self) -> SocketAddr {
+        self.udp.local_addr().unwrap()
     }
 
     /// Receives what arrived, runs timers, sends, returns the events.
     fn pump(&mut self) -> Vec<Event> {
+        if let Some(r) = self.relay.as_mut() {
+            r.pump();
+        }
         let now = Instant::now();
         loop {
             match self.udp.recv_from(&mut self.buf) {
@@ -259,6 +323,25 @@ fn message(id: u8, payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn we_download_from_a_reference_seeder_over_utp() {
+    download_from_seeder(0);
+}
+
+#[test]
+fn we_download_from_a_reference_seeder_through_a_lossy_relay() {
+    download_from_seeder(5);
+}
+
+#[test]
+fn a_reference_leecher_downloads_from_us_over_utp() {
+    serve_leecher(0);
+}
+
+#[test]
+fn a_reference_leecher_downloads_from_us_through_a_lossy_relay() {
+    serve_leecher(5);
+}
+
+fn download_from_seeder(loss_percent: u64) {
     let Some(python) = reference_python() else {
         eprintln!("SKIPPED: reference libtorrent not installed (.venv-ref, see scripts/setup.sh)");
         return;
@@ -274,7 +357,12 @@ fn we_download_from_a_reference_seeder_over_utp() {
     assert_eq!(hashes.len(), total.div_ceil(piece_len));
 
     let mut net = Net::new();
-    let peer: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut peer: SocketAddr = ([127, 0, 0, 1], port).into();
+    if loss_percent > 0 {
+        let relay = Relay::new(net.addr(), Some(peer), loss_percent);
+        peer = relay.addr();
+        net.relay = Some(relay);
+    }
     let c = net.utp.connect(peer, Instant::now()).unwrap();
     let hs = Handshake {
         reserved: Reserved::NONE,
@@ -355,19 +443,29 @@ fn we_download_from_a_reference_seeder_over_utp() {
         net.pump();
     }
     assert_eq!(net.utp.num_connections(), 0, "FIN never acknowledged");
-    eprintln!("{:?}", net.utp.stats());
-    assert_eq!(net.utp.stats().invalid_packets_in, 0);
+    let st = net.utp.stats();
+    eprintln!("{st:?}");
+    assert_eq!(st.invalid_packets_in, 0);
+    if let Some(r) = &net.relay {
+        // the seeder's lost packets were resent and put back in order
+        assert!(r.dropped > 10, "{} dropped", r.dropped);
+    }
 }
 
-#[test]
-fn a_reference_leecher_downloads_from_us_over_utp() {
+fn serve_leecher(loss_percent: u64) {
     let Some(python) = reference_python() else {
         eprintln!("SKIPPED: reference libtorrent not installed (.venv-ref, see scripts/setup.sh)");
         return;
     };
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut net = Net::new();
-    let port = net.port().to_string();
+    let mut port = net.addr().port();
+    if loss_percent > 0 {
+        let relay = Relay::new(net.addr(), None, loss_percent);
+        port = relay.addr().port();
+        net.relay = Some(relay);
+    }
+    let port = port.to_string();
     let leech = RefPeer::spawn(&python, &["leech", "--connect", &port]);
     let mut info = None;
     let mut conn = None;
@@ -445,8 +543,12 @@ fn a_reference_leecher_downloads_from_us_over_utp() {
         result.contains("\"done\": true"),
         "the reference leecher did not finish: {result}"
     );
-    eprintln!("{result}\n{:?}", net.utp.stats());
-    assert_eq!(net.utp.stats().invalid_packets_in, 0);
+    let st = net.utp.stats();
+    eprintln!("{result}\n{st:?}");
+    assert_eq!(st.invalid_packets_in, 0);
+    if let Some(r) = &net.relay {
+        assert!(r.dropped > 0 && st.packet_resend > 0, "{st:?}");
+    }
     assert!(their_hs.is_some());
     assert!(served >= json_int(info.as_deref().unwrap_or_default(), "total"));
 }
