@@ -799,25 +799,21 @@ impl Conn {
         if idx >= ctx.cfg.max_reorder_packets.max(1) {
             return;
         }
-        if self.app_closed {
-            // nobody reads any more: accept and discard, so the peer can
-            // finish
+        // The next packet in order only needs room next to what waits to be
+        // read (out-of-order packets must never crowd out the one that fills
+        // the hole), and is always taken into an empty buffer however large
+        // it is. Out-of-order packets need room next to everything buffered.
+        // (Once the application closed, nothing waits to be read: in-order
+        // data is accepted and discarded so the peer can finish.)
+        let used = if idx == 0 {
+            self.recv_buffered
         } else {
-            // The next packet in order only needs room next to what waits to
-            // be read (out-of-order packets must never crowd out the one
-            // that fills the hole), and is always taken into an empty buffer
-            // however large it is. Out-of-order packets need room next to
-            // everything buffered.
-            let used = if idx == 0 {
-                self.recv_buffered
-            } else {
-                self.recv_buffered + self.reorder_bytes
-            };
-            let fits = used + payload.len() <= ctx.cfg.recv_buffer;
-            let first_into_empty = idx == 0 && self.recv_buffered == 0;
-            if !(fits || first_into_empty) {
-                return; // no room: the peer retransmits once we have space
-            }
+            self.recv_buffered + self.reorder_bytes
+        };
+        let fits = used + payload.len() <= ctx.cfg.recv_buffer;
+        let first_into_empty = idx == 0 && self.recv_buffered == 0;
+        if !(fits || first_into_empty) {
+            return; // no room: the peer retransmits once we have space
         }
         if fin {
             self.eof_seq = Some(seq);
