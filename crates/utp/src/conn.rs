@@ -1181,3 +1181,134 @@ impl Conn {
         dirty
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_ctx<R>(cfg: &UtpConfig, f: impl FnOnce(&mut Ctx) -> R) -> R {
+        let mut out = VecDeque::new();
+        let mut events = VecDeque::new();
+        let mut stats = UtpStats::default();
+        let mut ctx = Ctx {
+            cfg,
+            epoch: Instant::now(),
+            out: &mut out,
+            events: &mut events,
+            stats: &mut stats,
+        };
+        f(&mut ctx)
+    }
+
+    fn conn(cfg: &UtpConfig) -> Conn {
+        let mut c = Conn::new(
+            ConnectionId(1),
+            "127.0.0.1:1".parse().unwrap(),
+            10,
+            11,
+            100,
+            cfg,
+            Instant::now(),
+        );
+        c.state = State::Connected;
+        c.slow_start = false;
+        c.cwnd = 100_000 << 16;
+        c
+    }
+
+    #[test]
+    fn base_delay_is_the_minimum_across_the_u32_wrap() {
+        let t = Instant::now();
+        let mut b = DelayBase::new();
+        assert_eq!(b.sample(u32::MAX - 1000, t), 0);
+        // 2000 us later on the wrapped clock: 2000 above the base
+        assert_eq!(b.sample(999, t), 2000);
+        // a smaller sample becomes the base
+        assert_eq!(b.sample(u32::MAX - 5000, t), 0);
+        assert_eq!(b.sample(u32::MAX - 4000, t), 1000);
+        // old minima age out after ten one-minute buckets
+        let later = t + DELAY_BUCKET * 11;
+        let mut tt = t;
+        for i in 0..11 {
+            tt += DELAY_BUCKET;
+            b.sample(50_000 + i, tt);
+        }
+        assert_eq!(b.sample(60_000, later), 10_000 - 1);
+    }
+
+    #[test]
+    fn ledbat_grows_below_target_and_shrinks_above_it() {
+        let cfg = UtpConfig::default();
+        with_ctx(&cfg, |ctx| {
+            // saturated: the whole window is in flight
+            let mut c = conn(&cfg);
+            c.bytes_in_flight = 100_000;
+            let before = c.cwnd;
+            c.ledbat(10_000, 0, ctx);
+            // a tenth of the window acked at zero delay: gain/10
+            let grew = (c.cwnd - before) >> 16;
+            assert!((299..=300).contains(&grew), "{grew}"); // 16-bit fixed point
+
+            let mut c = conn(&cfg);
+            c.bytes_in_flight = 100_000;
+            let before = c.cwnd;
+            c.ledbat(100_000, 300_000, ctx); // three times the target
+            let shrank = (before - c.cwnd) >> 16;
+            assert!((5999..=6000).contains(&shrank), "{shrank}");
+
+            // application-limited: no change either way
+            let mut c = conn(&cfg);
+            c.bytes_in_flight = 0;
+            let before = c.cwnd;
+            c.ledbat(1000, 0, ctx);
+            c.ledbat(1000, 1_000_000, ctx);
+            assert_eq!(c.cwnd, before);
+
+            // never below one packet
+            let mut c = conn(&cfg);
+            c.cwnd = Conn::min_cwnd(&cfg);
+            c.bytes_in_flight = 1400;
+            c.ledbat(1400, u32::MAX / 2, ctx);
+            assert_eq!(c.cwnd, Conn::min_cwnd(&cfg));
+            assert!(ctx.stats.samples_above_target >= 2);
+        });
+    }
+
+    #[test]
+    fn slow_start_doubles_until_the_delay_reaches_the_target() {
+        let cfg = UtpConfig::default();
+        with_ctx(&cfg, |ctx| {
+            let mut c = conn(&cfg);
+            c.slow_start = true;
+            c.cwnd = 10_000 << 16;
+            c.bytes_in_flight = 10_000;
+            c.ledbat(10_000, 1000, ctx);
+            assert_eq!(c.cwnd >> 16, 20_000);
+            assert!(c.slow_start);
+            c.bytes_in_flight = 20_000;
+            c.ledbat(5_000, 150_000, ctx);
+            assert!(!c.slow_start);
+            assert_eq!(c.ssthresh >> 16, 10_000);
+            assert!(c.cwnd >> 16 < 20_000);
+        });
+    }
+
+    #[test]
+    fn loss_cuts_the_window_once_per_window() {
+        let cfg = UtpConfig::default();
+        with_ctx(&cfg, |ctx| {
+            let mut c = conn(&cfg);
+            c.seq_nr = 200;
+            c.loss_seq = 99;
+            c.on_loss(150, ctx);
+            assert_eq!(c.cwnd >> 16, 50_000);
+            // another loss from the same window: no second cut
+            c.on_loss(160, ctx);
+            assert_eq!(c.cwnd >> 16, 50_000);
+            // a loss of data sent after the cut
+            c.on_loss(201, ctx);
+            assert_eq!(c.cwnd >> 16, 25_000);
+            assert_eq!(ctx.stats.packet_loss, 3);
+        });
+    }
+}

@@ -778,17 +778,3 @@ fn forged_selective_acks_of_the_peer_cannot_corrupt_the_stream() {
     }
     assert!(got == blob);
 }
-
-#[test]
-#[ignore]
-fn debug_ledbat_series() {
-    let (avg, max, sim) = ledbat_run(100);
-    let mut last = Duration::ZERO;
-    for (t, q) in &sim.queue_samples[0] {
-        if *t >= last {
-            eprintln!("{t:?} {q:?}");
-            last += Duration::from_millis(250);
-        }
-    }
-    eprintln!("{avg:?} {max:?} {:?}", sim.elapsed());
-}
