@@ -80,8 +80,11 @@
 //!   handshake. A connection accepted from a peer's SYN is announced by
 //!   [`Event::Incoming`] and is connected right away.
 //! * [`Event::Readable`] is edge-triggered: it fires when data (or the end
-//!   of the stream) becomes available after `read` had emptied the buffer.
-//!   `read` returning `Ok(0)` means the peer closed its side (FIN).
+//!   of the stream) becomes available after `read` had emptied the buffer,
+//!   so on it read until [`Error::WouldBlock`] or `Ok(0)`. `read`
+//!   returning `Ok(0)` means the peer closed its side (FIN).
+//! * [`Event::Writable`] fires when a quarter of the send buffer is free
+//!   again after a `write` accepted less than offered.
 //! * [`Event::Closed`] reports an abnormal end (reset by the peer, timed
 //!   out). The id stays valid (reads and writes fail with
 //!   [`Error::Closed`]) until the application calls [`UtpSocket::close`].

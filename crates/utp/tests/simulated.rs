@@ -778,3 +778,60 @@ fn forged_selective_acks_of_the_peer_cannot_corrupt_the_stream() {
     }
     assert!(got == blob);
 }
+
+#[test]
+fn writable_fires_after_a_short_write_and_read_bytes_streams_without_copies() {
+    let mut cfg = cfgs();
+    cfg[0].send_buffer = 50_000;
+    let mut sim = Sim::new(26, cfg, [Link::default(), Link::default()]);
+    let (c, s) = sim.connect();
+    let blob = data(120_000, 4);
+    let n = sim.sockets[0].write(c, &blob).unwrap();
+    assert_eq!(n, 50_000);
+    assert_eq!(
+        sim.sockets[0].write(c, &blob[n..]),
+        Err(lt_utp::Error::WouldBlock)
+    );
+    let mut written = n;
+    let mut got = Vec::new();
+    let mut writable = 0;
+    let mut eof = false;
+    while !eof && sim.elapsed() < Duration::from_secs(30) {
+        sim.step(Duration::from_millis(10));
+        for e in std::mem::take(&mut sim.events[0]) {
+            if e == Event::Writable(c) {
+                writable += 1;
+                while written < blob.len() {
+                    match sim.sockets[0].write(c, &blob[written..]) {
+                        Ok(k) => written += k,
+                        Err(_) => break,
+                    }
+                }
+                if written == blob.len() {
+                    sim.sockets[0].shutdown(c).unwrap();
+                }
+            }
+        }
+        loop {
+            match sim.sockets[1].read_bytes(s, 4000) {
+                Ok(b) if b.is_empty() => {
+                    eof = true;
+                    break;
+                }
+                Ok(b) => {
+                    assert!(b.len() <= 4000);
+                    got.extend_from_slice(&b);
+                }
+                Err(lt_utp::Error::WouldBlock) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    assert!(eof);
+    assert!(writable >= 2, "{writable} writable events");
+    assert!(got == blob);
+    assert_eq!(
+        sim.sockets[0].write(c, b"more"),
+        Err(lt_utp::Error::NotWritable)
+    );
+}
