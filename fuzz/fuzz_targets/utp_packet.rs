@@ -14,7 +14,9 @@ use lt_utp::{UtpConfig, UtpSocket};
 
 fuzz_target!(|data: &[u8]| {
     let _ = Packet::parse(data);
-    let Some((&flags, mut rest)) = data.split_first() else { return };
+    let Some((&flags, mut rest)) = data.split_first() else {
+        return;
+    };
 
     let t0 = Instant::now();
     let mut cfg = UtpConfig::default();

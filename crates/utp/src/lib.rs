@@ -94,6 +94,8 @@
 //!   answering). No events are reported for an id after `close`.
 //! * [`UtpSocket::reset`] aborts at once with a RESET.
 
+#![forbid(unsafe_code)]
+
 mod config;
 mod conn;
 pub mod packet;

@@ -764,7 +764,7 @@ fn forged_selective_acks_of_the_peer_cannot_corrupt_the_stream() {
                         packet_type: PacketType::State,
                         ..h
                     },
-                    Some(&[0xff; 8]),
+                    Some(&[0xff; 255]),
                     &[],
                 );
                 let from = sim.addrs[1];
