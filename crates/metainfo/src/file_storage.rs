@@ -566,6 +566,9 @@ impl FileStorage {
         let target = i64::from(piece)
             .saturating_mul(i64::from(self.piece_length))
             .saturating_add(offset);
+        if target < 0 {
+            return ret;
+        }
         let Some(mut idx) = self.file_index_at_offset(target) else {
             return ret;
         };

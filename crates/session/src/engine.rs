@@ -27,7 +27,9 @@ use crate::listen::{parse_listen_interfaces, ListenHost};
 use crate::peer_io::{self, Closed, ConnId};
 use crate::torrent::{flags, unix_now, AddTorrent, Rates, Torrent};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
+use crate::tracker_io::{self, TrackerResult};
 use crate::{Job, Shared};
+use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -49,6 +51,12 @@ pub(crate) enum Event {
     Written(ConnId, usize),
     /// A disk job finished.
     Disk(Completion),
+    /// A tracker request finished.
+    Tracker {
+        torrent: TorrentId,
+        job: AnnounceJob,
+        result: TrackerResult,
+    },
 }
 
 struct ListenSocket {
@@ -100,6 +108,10 @@ pub struct Engine {
     deleting: HashMap<StorageId, crate::alert::TorrentRef>,
     epoch: Instant,
     last_second: Instant,
+    udp_cache: Arc<std::sync::Mutex<ConnectionCache>>,
+    /// The `key` sent to trackers, and the seed of UDP transaction ids.
+    tracker_key: u32,
+    rng: lt_picker::Rng,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -177,7 +189,16 @@ impl Engine {
             deleting: HashMap::new(),
             epoch: Instant::now(),
             last_second: Instant::now(),
+            udp_cache: Default::default(),
+            tracker_key: 0,
+            rng: lt_picker::Rng::new(random_seed()),
         }
+        .with_tracker_key()
+    }
+
+    fn with_tracker_key(mut self) -> Self {
+        self.tracker_key = self.rng.next_u64() as u32;
+        self
     }
 
     /// Posts an alert if its category is enabled.
@@ -279,6 +300,11 @@ impl Engine {
             }
             Event::Written(..) => {}
             Event::Disk(c) => self.on_disk(c),
+            Event::Tracker {
+                torrent,
+                job,
+                result,
+            } => self.on_tracker_result(torrent, job, result),
         }
     }
 
@@ -338,6 +364,7 @@ impl Engine {
             }
             self.connect_candidates(tid);
             self.recalculate_unchokes(tid);
+            self.tracker_timer(tid);
         }
         self.auto_manage();
     }
@@ -507,7 +534,13 @@ impl Engine {
             max_connections: p.max_connections,
             max_uploads: p.max_uploads,
             rates: Rates::default(),
-            trackers: p.trackers,
+            trackers: {
+                let mut list = lt_tracker::TrackerList::new(ih, self.tracker_settings());
+                for (url, tier) in &p.trackers {
+                    list.add_tracker(AnnounceEntry::new(url, *tier, lt_tracker::source::TORRENT));
+                }
+                list
+            },
         };
         // Pad-file blocks never come from peers.
         mark_pad_blocks(&mut t);
@@ -598,8 +631,12 @@ impl Engine {
         if state != TorrentState::Downloading && t.finished_at.is_none() {
             t.finished_at = Some(Instant::now());
         }
+        let paused = t.is_paused();
         self.set_state(id, state);
         self.alert(AlertKind::TorrentChecked { torrent: tref });
+        if !paused {
+            self.start_announcing(id);
+        }
         self.auto_manage();
         self.connect_candidates(id);
     }
@@ -640,6 +677,7 @@ impl Engine {
     }
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
+        self.stop_announcing(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
@@ -697,6 +735,7 @@ impl Engine {
         for c in peers {
             self.disconnect(c, None);
         }
+        self.stop_announcing(id);
         self.alert(AlertKind::TorrentPaused { torrent: tref });
     }
 
@@ -713,6 +752,7 @@ impl Engine {
         t.candidates = known.into_iter().collect();
         let tref = t.torrent_ref();
         self.alert(AlertKind::TorrentResumed { torrent: tref });
+        self.start_announcing(id);
         self.connect_candidates(id);
     }
 
@@ -1043,6 +1083,221 @@ impl Engine {
             set("disk.queued_write_bytes", st.buffered_bytes as i64);
         }
         self.alert(AlertKind::SessionStats { values });
+    }
+
+    // ------------------------------------------------------------------
+    // trackers
+
+    fn tracker_settings(&self) -> lt_tracker::TrackerSettings {
+        let s = &self.settings;
+        let mut t = lt_tracker::TrackerSettings::default();
+        t.user_agent = s.get_str(keys::USER_AGENT).to_owned();
+        t.anonymous_mode = s.get_bool(keys::ANONYMOUS_MODE);
+        t.announce_ip = s.get_str(keys::ANNOUNCE_IP).to_owned();
+        t.announce_crypto_support = s.get_bool(keys::ANNOUNCE_CRYPTO_SUPPORT);
+        t.in_enc_policy = s.get_int(keys::IN_ENC_POLICY);
+        t.report_redundant_bytes = s.get_bool(keys::REPORT_REDUNDANT_BYTES);
+        t.num_want = s.get_int(keys::NUM_WANT);
+        t.min_announce_interval = s.get_int(keys::MIN_ANNOUNCE_INTERVAL).max(0) as u32;
+        t.max_http_recv_buffer_size = s.get_int(keys::MAX_HTTP_RECV_BUFFER_SIZE).max(1024) as usize;
+        t.tracker_completion_timeout = s.get_int(keys::TRACKER_COMPLETION_TIMEOUT).max(1) as u32;
+        t.tracker_receive_timeout = s.get_int(keys::TRACKER_RECEIVE_TIMEOUT).max(1) as u32;
+        t.stop_tracker_timeout = s.get_int(keys::STOP_TRACKER_TIMEOUT).max(1) as u32;
+        t.udp_tracker_token_expiry = s.get_int(keys::UDP_TRACKER_TOKEN_EXPIRY).max(0) as u32;
+        t.tracker_backoff = s.get_int(keys::TRACKER_BACKOFF).max(0) as u32;
+        t.announce_to_all_tiers = s.get_bool(keys::ANNOUNCE_TO_ALL_TIERS);
+        t.announce_to_all_trackers = s.get_bool(keys::ANNOUNCE_TO_ALL_TRACKERS);
+        t.ssrf_mitigation = s.get_bool(keys::SSRF_MITIGATION);
+        t.allow_idna = s.get_bool(keys::ALLOW_IDNA);
+        t
+    }
+
+    /// What the trackers are told about a torrent.
+    fn tracker_status(&self, id: TorrentId) -> Option<lt_tracker::TorrentStatus> {
+        let t = self.torrents.get(&id)?;
+        let total = t.meta.files().total_size();
+        Some(lt_tracker::TorrentStatus {
+            peer_id: self.peer_id,
+            key: self.tracker_key,
+            listen_port: None,
+            uploaded: t.total_payload_upload,
+            downloaded: t.total_payload_download,
+            left: (total - t.picker.bytes_done() as i64).max(0),
+            corrupt: t.total_failed_bytes,
+            redundant: t.total_redundant_bytes,
+            is_seed: t.picker.is_seeding(),
+            is_finished: t.picker.is_finished(),
+            private_torrent: t.meta.private(),
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+        })
+    }
+
+    fn start_announcing(&mut self, id: TorrentId) {
+        let endpoints = self.listen_endpoints();
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        t.trackers.set_listen_endpoints(&endpoints);
+        t.trackers.start_announcing(Instant::now(), &st);
+        self.pump_trackers(id);
+    }
+
+    fn stop_announcing(&mut self, id: TorrentId) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.stop_announcing(Instant::now(), &st);
+        }
+        self.pump_trackers(id);
+    }
+
+    fn tracker_timer(&mut self, id: TorrentId) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.on_timer(Instant::now(), &st);
+        }
+        self.pump_trackers(id);
+    }
+
+    /// Carries out what a torrent's tracker list asks for.
+    fn pump_trackers(&mut self, id: TorrentId) {
+        loop {
+            let Some(t) = self.torrents.get_mut(&id) else {
+                return;
+            };
+            let Some(out) = t.trackers.poll_output() else {
+                return;
+            };
+            let torrent = t.torrent_ref();
+            let ep = |k: &lt_tracker::AnnounceKey| Some(k.local_endpoint);
+            match out {
+                TrackerOutput::Announce(job) | TrackerOutput::Scrape(job) => {
+                    if job.request.kind == lt_tracker::RequestKind::Announce {
+                        self.alert(AlertKind::TrackerAnnounce {
+                            torrent,
+                            url: job.key.url.clone(),
+                            local_endpoint: ep(&job.key),
+                            event: tracker_event(job.request.event),
+                        });
+                    }
+                    let settings = self.tracker_settings();
+                    let cache = self.udp_cache.clone();
+                    let seed = self.rng.next_u64();
+                    let tx = self.events_tx.clone();
+                    tokio::spawn(async move {
+                        let result = tracker_io::run(job.request.clone(), settings, cache, seed).await;
+                        let _ = tx.send(Event::Tracker {
+                            torrent: id,
+                            job,
+                            result,
+                        });
+                    });
+                }
+                TrackerOutput::Reply { key, num_peers } => self.alert(AlertKind::TrackerReply {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    num_peers: num_peers as i32,
+                }),
+                TrackerOutput::Warning { key, message } => self.alert(AlertKind::TrackerWarning {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    msg: message,
+                }),
+                TrackerOutput::Error {
+                    key,
+                    error,
+                    times_in_row,
+                    failure_reason,
+                } => {
+                    let status_code = match &error {
+                        lt_tracker::TrackerError::HttpStatus { code, .. } => *code as i32,
+                        _ => -1,
+                    };
+                    self.alert(AlertKind::TrackerError {
+                        torrent,
+                        url: key.url.clone(),
+                        local_endpoint: ep(&key),
+                        times_in_row: times_in_row as i32,
+                        error: tracker_error_code(&error),
+                        failure_reason,
+                        status_code,
+                    })
+                }
+                TrackerOutput::TrackerId { .. } => {}
+                TrackerOutput::ScrapeReply {
+                    key,
+                    complete,
+                    incomplete,
+                } => self.alert(AlertKind::ScrapeReply {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    incomplete,
+                    complete,
+                }),
+                TrackerOutput::ScrapeFailed { key, error } => self.alert(AlertKind::ScrapeFailed {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    error: tracker_error_code(&error),
+                    msg: error.to_string(),
+                }),
+            }
+        }
+    }
+
+    fn on_tracker_result(&mut self, id: TorrentId, job: AnnounceJob, result: TrackerResult) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        let own = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let now = Instant::now();
+        match result {
+            TrackerResult::Announce(resp) => {
+                t.trackers.on_announce_response(now, &job, &resp);
+                let mut addrs: Vec<SocketAddr> = resp
+                    .peers4
+                    .iter()
+                    .map(|a| SocketAddr::V4(*a))
+                    .chain(resp.peers6.iter().map(|a| SocketAddr::V6(*a)))
+                    .collect();
+                for p in &resp.peers {
+                    if let Ok(ip) = p.hostname.parse::<IpAddr>() {
+                        addrs.push(SocketAddr::new(ip, p.port));
+                    }
+                }
+                for a in addrs {
+                    if own.contains(&a) || t.banned.contains(&a.ip()) || a.port() == 0 {
+                        continue;
+                    }
+                    if t.known.insert(a) {
+                        t.candidates.push_back(a);
+                    }
+                }
+            }
+            TrackerResult::Scrape(resp) => t.trackers.on_scrape_response(&job, &resp),
+            TrackerResult::Failed(e) => {
+                if job.request.kind == lt_tracker::RequestKind::Scrape {
+                    t.trackers.on_scrape_error(&job, &e);
+                } else {
+                    t.trackers.on_announce_error(now, &job, &e, &st);
+                }
+            }
+        }
+        self.pump_trackers(id);
+        self.connect_candidates(id);
     }
 
     // ------------------------------------------------------------------
@@ -1814,6 +2069,13 @@ impl Engine {
         let seed = t.picker.is_seeding();
         let tref = t.torrent_ref();
         self.alert(AlertKind::TorrentFinished { torrent: tref });
+        let st = self.tracker_status(tid);
+        if let (Some(t), Some(st)) = (self.torrents.get_mut(&tid), st) {
+            if t.picker.is_seeding() {
+                t.trackers.completed(Instant::now(), &st);
+            }
+        }
+        self.pump_trackers(tid);
         self.set_state(tid, TorrentState::Finished);
         if seed {
             self.set_state(tid, TorrentState::Seeding);
@@ -2057,17 +2319,66 @@ fn storage_op(op: lt_storage::Operation) -> Operation {
     }
 }
 
+fn tracker_event(e: lt_tracker::Event) -> crate::alert::TrackerEvent {
+    use crate::alert::TrackerEvent as A;
+    match e {
+        lt_tracker::Event::None => A::None,
+        lt_tracker::Event::Completed => A::Completed,
+        lt_tracker::Event::Started => A::Started,
+        lt_tracker::Event::Stopped => A::Stopped,
+        lt_tracker::Event::Paused => A::Paused,
+    }
+}
+
+/// The error code libtorrent reports for a tracker failure.
+fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
+    use lt_tracker::TrackerError as T;
+    let lt = |v| ErrorCode::new(v, Category::Libtorrent);
+    match e {
+        T::HttpStatus { code, .. } => ErrorCode::new(i32::from(*code), Category::Http),
+        T::TrackerFailure(_) => lt(173),
+        T::InvalidTrackerResponse | T::InvalidFilesEntry | T::InvalidHashEntry | T::InvalidPeerDict => lt(171),
+        T::Bdecode(_) => lt(15),
+        T::ScrapeNotAvailable => lt(170),
+        T::InvalidTrackerResponseLength => lt(177),
+        T::InvalidTrackerTransactionId => lt(178),
+        T::InvalidTrackerAction => lt(179),
+        T::TimedOut => lt(36),
+        T::HttpParse(_) => lt(150),
+        T::ResponseTooLarge => lt(81),
+        T::TooManyRedirects | T::InvalidRedirect => lt(85),
+        T::UnexpectedEof => ErrorCode::new(libc::ECONNRESET, Category::System),
+        T::UnsupportedUrlProtocol => lt(24),
+        T::InvalidUrl(_) => lt(25),
+        T::Gzip => lt(152),
+        // std's io::Error text ends with "(os error N)".
+        T::Io(msg) => {
+            let errno = msg
+                .rsplit("(os error ")
+                .next()
+                .and_then(|r| r.trim_end_matches(')').parse().ok())
+                .unwrap_or(libc::EIO);
+            ErrorCode::new(errno, Category::System)
+        }
+        T::SsrfMitigation => lt(180),
+        T::BlockedByIdna => lt(180),
+    }
+}
+
+fn random_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    t ^ (u64::from(std::process::id()) << 32) ^ (&t as *const u64 as u64)
+}
+
 /// A peer id: the fingerprint followed by random printable characters.
 fn make_peer_id(fingerprint: &[u8]) -> PeerId {
     let mut id = [0u8; 20];
     let n = fingerprint.len().min(20);
     id[..n].copy_from_slice(&fingerprint[..n]);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        ^ (std::process::id() as u64) << 32;
-    let mut rng = lt_picker::Rng::new(seed);
+    let mut rng = lt_picker::Rng::new(random_seed());
     const CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._~";
     for b in id.iter_mut().skip(n) {
         *b = CHARS[(rng.next_u64() % CHARS.len() as u64) as usize];

@@ -28,6 +28,7 @@ mod engine;
 pub mod listen;
 mod peer_io;
 pub mod torrent;
+mod tracker_io;
 pub mod types;
 
 use std::sync::Arc;

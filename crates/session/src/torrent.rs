@@ -21,6 +21,8 @@ pub trait Metadata: Send + Sync + 'static {
     fn files(&self) -> &FileStorage;
     fn info_hashes(&self) -> InfoHash;
     fn name(&self) -> &str;
+    /// The private flag (BEP 27).
+    fn private(&self) -> bool;
     /// The SHA-1 of piece `i` (v1 and hybrid torrents).
     fn v1_piece_hash(&self, i: u32) -> Option<Sha1Hash>;
     /// The expected v2 merkle root of piece `i`'s blocks, with the number of
@@ -110,7 +112,7 @@ pub(crate) struct Torrent {
     pub max_connections: i32,
     pub max_uploads: i32,
     pub rates: Rates,
-    pub trackers: Vec<(String, u8)>,
+    pub trackers: lt_tracker::TrackerList,
 }
 
 /// Byte rates over a sliding window, updated once a second.
@@ -289,6 +291,10 @@ impl Metadata for lt_metainfo::TorrentInfo {
 
     fn name(&self) -> &str {
         lt_metainfo::TorrentInfo::name(self)
+    }
+
+    fn private(&self) -> bool {
+        lt_metainfo::TorrentInfo::private(self)
     }
 
     fn v1_piece_hash(&self, i: u32) -> Option<Sha1Hash> {
