@@ -265,8 +265,9 @@ def default_data_root():
 class Peer:
     """One bench_peer.py process under `impl` ("ours"/"ref")."""
 
-    def __init__(self, impl, torrent, save_path, seed_mode=False, poll=0.05, settings=None, timeout=3600):
-        cmd = [IMPLS[impl], PEER, "--torrent", torrent, "--save-path", save_path,
+    def __init__(self, impl, torrent, save_path, seed_mode=False, poll=0.05, settings=None, timeout=3600,
+                 wrap=()):
+        cmd = list(wrap) + [IMPLS[impl], PEER, "--torrent", torrent, "--save-path", save_path,
                "--poll", str(poll), "--timeout", str(timeout)]
         if seed_mode:
             cmd.append("--seed-mode")
