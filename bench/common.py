@@ -106,7 +106,10 @@ def machine_info():
                     break
         with open("/proc/meminfo") as f:
             info["mem_total_kb"] = int(f.readline().split()[1])
-    except OSError:
+        for k in ("dirty_ratio", "dirty_background_ratio"):
+            with open(f"/proc/sys/vm/{k}") as f:
+                info[k] = int(f.read())
+    except (OSError, ValueError):
         pass
     return info
 
@@ -115,7 +118,9 @@ def print_header(title, **params):
     info = machine_info()
     print(f"# {title}: {json.dumps(params)}")
     print(f"# machine: {info.get('cpu')} x{info['cpus']}, {info.get('mem_total_kb', 0) >> 20} GiB, "
-          f"load {info['load_avg'][0]:.2f}/{info['load_avg'][1]:.2f}/{info['load_avg'][2]:.2f}", flush=True)
+          f"load {info['load_avg'][0]:.2f}/{info['load_avg'][1]:.2f}/{info['load_avg'][2]:.2f}, "
+          f"vm.dirty_background_ratio {info.get('dirty_background_ratio')}% "
+          f"vm.dirty_ratio {info.get('dirty_ratio')}%", flush=True)
     print(json.dumps({"header": title, "params": params, "machine": info}), flush=True)
 
 

@@ -86,7 +86,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("case", choices=["transfer-leech", "transfer-seed", "status", "add-remove", "recheck"])
     ap.add_argument("--impl", default="ours", choices=["ours", "ref"])
+    ap.add_argument("--other", choices=["ours", "ref"], help="transfer: implementation of the other (not "
+                    "profiled) side; default --impl")
     ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--files", type=int, default=0, help="transfer: a many-file torrent of this many files "
+                    "(32 KiB average) instead of one --size-mib file")
     ap.add_argument("--torrents", type=int, default=1000)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--data-root", default=common.default_data_root())
@@ -95,14 +99,22 @@ def main():
     py = common.IMPLS[args.impl]
     if args.case.startswith("transfer") or args.case == "recheck":
         os.makedirs(args.data_root, exist_ok=True)
-        t, save, total, _ = common.make_dataset(args.data_root, "prof", [args.size_mib << 20], 1 << 20, seed=41,
-                                                multi=False)
+        if args.files and args.case.startswith("transfer"):
+            sizes = common.file_sizes_many(args.files, 32 << 10, seed=12)
+            t, save, total, _ = common.make_dataset(args.data_root, "many", sizes, 256 << 10, seed=12)
+            name += f"-{args.files}files"
+        else:
+            t, save, total, _ = common.make_dataset(args.data_root, "prof", [args.size_mib << 20], 1 << 20,
+                                                    seed=41, multi=False)
     if args.case.startswith("transfer"):
         dl = tempfile.mkdtemp(prefix="lt-bench-prof-", dir=args.data_root)
         try:
-            seed = common.Peer(args.impl, t, save, wrap=perf_cmd(name) if args.case.endswith("seed") else ())
+            other = args.other or args.impl
+            s_impl, l_impl = (args.impl, other) if args.case.endswith("seed") else (other, args.impl)
+            name += f"-with-{other}"
+            seed = common.Peer(s_impl, t, save, wrap=perf_cmd(name) if args.case.endswith("seed") else ())
             r = seed.wait_event("ready")
-            leech = common.Peer(args.impl, t, dl, wrap=perf_cmd(name) if args.case.endswith("leech") else ())
+            leech = common.Peer(l_impl, t, dl, wrap=perf_cmd(name) if args.case.endswith("leech") else ())
             leech.wait_event("ready")
             t0 = time.monotonic()
             leech.send(f"connect 127.0.0.1:{r['port']}")
