@@ -89,6 +89,8 @@ def main():
     ap.add_argument("--other", choices=["ours", "ref"], help="transfer: implementation of the other (not "
                     "profiled) side; default --impl")
     ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--seed-mode", action="store_true", help="transfer: the seeder skips its initial check, "
+                    "so a seeder profile shows serving only")
     ap.add_argument("--files", type=int, default=0, help="transfer: a many-file torrent of this many files "
                     "(32 KiB average) instead of one --size-mib file")
     ap.add_argument("--torrents", type=int, default=1000)
@@ -112,7 +114,7 @@ def main():
             other = args.other or args.impl
             s_impl, l_impl = (args.impl, other) if args.case.endswith("seed") else (other, args.impl)
             name += f"-with-{other}"
-            seed = common.Peer(s_impl, t, save, wrap=perf_cmd(name) if args.case.endswith("seed") else ())
+            seed = common.Peer(s_impl, t, save, seed_mode=args.seed_mode, wrap=perf_cmd(name) if args.case.endswith("seed") else ())
             r = seed.wait_event("ready")
             leech = common.Peer(l_impl, t, dl, wrap=perf_cmd(name) if args.case.endswith("leech") else ())
             leech.wait_event("ready")
