@@ -55,7 +55,7 @@
 //! async runtime, hands the blocks to the disk and checks piece hashes):
 //!
 //! ```no_run
-//! use std::io::{Read, Write};
+//! use std::io::{ErrorKind, Read, Write};
 //! use std::net::TcpStream;
 //! use std::time::{Duration, Instant};
 //! use lt_core::Sha1Hash;
@@ -91,7 +91,10 @@
 //!         match sock.read(&mut buf) {
 //!             Ok(0) => c.on_eof(Instant::now()),
 //!             Ok(n) => c.on_data(&buf[..n], Instant::now()),
-//!             Err(_) => c.tick(Instant::now()),
+//!             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+//!                 c.tick(Instant::now())
+//!             }
+//!             Err(_) => c.on_eof(Instant::now()),
 //!         }
 //!         while let Some(ev) = c.poll_event() {
 //!             match ev {
@@ -101,9 +104,9 @@
 //!                 WebSeedEvent::RequestDone(r) => println!("done {r:?}"),
 //!                 WebSeedEvent::Closed { reason, unfinished } => {
 //!                     println!("closed: {reason:?}");
-//!                     if reason == CloseReason::ServerClosed {
-//!                         todo = unfinished; // reconnect and go on
-//!                     }
+//!                     // reconnect and go on (a session would wait
+//!                     // `retry_after` on HttpStatus, follow redirects, ...)
+//!                     todo = unfinished;
 //!                 }
 //!             }
 //!         }

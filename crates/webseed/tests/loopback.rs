@@ -6,7 +6,7 @@
 //! reconnect path (unfinished ranges) is exercised too.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -199,7 +199,12 @@ fn download(
             match sock.read(&mut buf) {
                 Ok(0) => c.on_eof(Instant::now()),
                 Ok(n) => c.on_data(&buf[..n], Instant::now()),
-                Err(_) => c.tick(Instant::now()),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    c.tick(Instant::now())
+                }
+                // a reset (the server closed with our pipelined requests
+                // unread) loses what was in flight: like EOF
+                Err(_) => c.on_eof(Instant::now()),
             }
             while let Some(ev) = c.poll_event() {
                 match ev {
@@ -216,7 +221,18 @@ fn download(
                     }
                     WebSeedEvent::RequestDone(_) => {}
                     WebSeedEvent::Closed { reason, unfinished } => {
-                        assert_eq!(reason, CloseReason::ServerClosed, "{unfinished:?}");
+                        // the server closing (Connection: close), or a reset
+                        // cutting a response short, both mean: reconnect
+                        assert!(
+                            matches!(
+                                reason,
+                                CloseReason::ServerClosed
+                                    | CloseReason::Protocol(WebSeedError::Http(
+                                        HttpError::UnexpectedEof
+                                    ))
+                            ),
+                            "{reason:?} {unfinished:?}"
+                        );
                         todo = unfinished;
                     }
                 }
