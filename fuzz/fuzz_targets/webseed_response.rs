@@ -28,8 +28,12 @@ fn layout(multi: bool) -> Option<FileStorage> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
-    let Some((&split, body)) = rest.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&split, body)) = rest.split_first() else {
+        return;
+    };
 
     let mut p = ResponseParser::new(4096);
     let mut input = body;
@@ -46,16 +50,45 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = p.on_eof();
 
-    let kind = if mode & 1 == 0 { WebSeedKind::UrlSeed } else { WebSeedKind::HttpSeed };
-    let Some(fs) = layout(mode & 2 == 0) else { return };
-    let seed = WebSeed { url: "http://127.0.0.1:1/s/".into(), auth: String::new(), extra_headers: vec![], kind };
+    let kind = if mode & 1 == 0 {
+        WebSeedKind::UrlSeed
+    } else {
+        WebSeedKind::HttpSeed
+    };
+    let Some(fs) = layout(mode & 2 == 0) else {
+        return;
+    };
+    let seed = WebSeed {
+        url: "http://127.0.0.1:1/s/".into(),
+        auth: String::new(),
+        extra_headers: vec![],
+        kind,
+    };
     let now = Instant::now();
-    let settings = WebSeedSettings { max_head_size: 2048, ..Default::default() };
-    let Ok(mut c) = WebSeedConnection::new(&seed, fs.clone(), Sha1Hash([1; 20]), settings, now) else { return };
+    let settings = WebSeedSettings {
+        max_head_size: 2048,
+        ..Default::default()
+    };
+    let Ok(mut c) = WebSeedConnection::new(&seed, fs.clone(), Sha1Hash([1; 20]), settings, now)
+    else {
+        return;
+    };
     let ranges = [
-        PieceRange { piece: 0, start: 0, length: 32_768 },
-        PieceRange { piece: 1, start: 100, length: 1000 },
-        PieceRange { piece: 2, start: 0, length: fs.piece_size(2) },
+        PieceRange {
+            piece: 0,
+            start: 0,
+            length: 32_768,
+        },
+        PieceRange {
+            piece: 1,
+            start: 100,
+            length: 1000,
+        },
+        PieceRange {
+            piece: 2,
+            start: 0,
+            length: fs.piece_size(2),
+        },
     ];
     for r in ranges {
         let _ = c.request(r);
@@ -70,7 +103,12 @@ fuzz_target!(|data: &[u8]| {
     c.tick(now + Duration::from_secs(3600));
     let total = fs.total_size();
     while let Some(ev) = c.poll_event() {
-        if let WebSeedEvent::Block { piece, offset, data } = ev {
+        if let WebSeedEvent::Block {
+            piece,
+            offset,
+            data,
+        } = ev
+        {
             let abs = i64::from(piece) * 32_768 + i64::from(offset);
             assert!(abs >= 0 && abs + data.len() as i64 <= total);
             assert!(!data.is_empty() && data.len() <= 16_384);

@@ -487,6 +487,14 @@ fn responses_split_at_every_byte_boundary() {
         assert!(!c.is_closed());
         assert_eq!(c.in_flight(), 0);
     }
+    // and one byte at a time
+    let mut c = conn("http://h/", fs.clone());
+    c.request(r).unwrap();
+    c.poll_transmit(Instant::now()).unwrap();
+    for b in &resp {
+        c.on_data(std::slice::from_ref(b), Instant::now());
+    }
+    assert_eq!(Some(events(&mut c)), reference);
 }
 
 fn closed_reason(ev: &[WebSeedEvent]) -> Option<(CloseReason, Vec<PieceRange>)> {
