@@ -202,6 +202,7 @@ impl PyTorrentHandle {
             .unwrap_or_default()
     }
 
+    /// Empty for a seed, which does not track availability (as libtorrent).
     fn piece_availability(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
         self.with(py, |e, id| e.piece_availability(id))
     }

@@ -234,7 +234,9 @@ impl PySession {
         let _ = (resume_data, storage_mode);
         let at = if params.cast::<PyTorrentInfo>().is_ok() {
             let Some(save_path) = save_path else {
-                return Err(PyTypeError::new_err("add_torrent(ti, save_path): save_path is required"));
+                return Err(PyTypeError::new_err(
+                    "add_torrent(ti, save_path): save_path is required",
+                ));
             };
             let d = PyDict::new(py);
             d.set_item("ti", params)?;
@@ -290,7 +292,10 @@ impl PySession {
         py: Python<'_>,
         info_hash: &Bound<'_, PyAny>,
     ) -> PyResult<PyTorrentHandle> {
-        let ih = info_hash_from_py(info_hash)?;
+        let ih = match info_hash_from_py(info_hash) {
+            Ok(ih) => ih,
+            Err(_) => lt_core::InfoHash::from_v1(crate::hashes::sha1_from_py(info_hash)?),
+        };
         Ok(match self.call(py, move |e| e.find_torrent(&ih))? {
             Some(id) => self.handle(id),
             None => PyTorrentHandle::invalid(),
@@ -403,16 +408,28 @@ impl PySession {
     /// Deprecated form of `listen_interfaces`: listen on `interface`
     /// (default all IPv4 addresses) at port `min`.
     #[pyo3(signature = (min, max, interface = None, flags = 0))]
-    fn listen_on(&self, py: Python<'_>, min: u16, max: u16, interface: Option<String>, flags: i32) -> PyResult<()> {
+    fn listen_on(
+        &self,
+        py: Python<'_>,
+        min: u16,
+        max: u16,
+        interface: Option<String>,
+        flags: i32,
+    ) -> PyResult<()> {
         let _ = (max, flags);
-        let host = interface.filter(|i| !i.is_empty()).unwrap_or_else(|| "0.0.0.0".into());
+        let host = interface
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| "0.0.0.0".into());
         let host = if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]")
         } else {
             host
         };
         let mut pack = SettingsPack::new();
-        pack.set_str(lt_settings::keys::LISTEN_INTERFACES, format!("{host}:{min}"));
+        pack.set_str(
+            lt_settings::keys::LISTEN_INTERFACES,
+            format!("{host}:{min}"),
+        );
         self.call(py, move |e| e.apply_settings(&pack))
     }
 
@@ -456,6 +473,13 @@ impl PySession {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySession>()?;
+    let t = m.py().get_type::<PySession>();
+    t.setattr("delete_files", 1)?;
+    t.setattr("delete_partfile", 2)?;
+    t.setattr("global_peer_class_id", 0)?;
+    t.setattr("tcp_peer_class_id", 1)?;
+    t.setattr("local_peer_class_id", 2)?;
+    t.setattr("reopen_map_ports", 1)?;
     crate::enums::attach_members(&m.py().get_type::<PySession>(), "portmap_protocol")?;
     m.add_class::<PySessionParams>()?;
     Ok(())
