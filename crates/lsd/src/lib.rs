@@ -382,7 +382,7 @@ pub struct LsdConfig {
     pub min_announce_gap: Duration,
     /// Token bucket size: datagrams that may be sent back to back.
     pub burst: u32,
-    /// Token bucket refill rate.
+    /// Token bucket refill rate; 0 turns the rate limit off.
     pub datagrams_per_second: u32,
     /// `(address, netmask)` of the interface; announces from outside that
     /// network are ignored. `None` accepts any sender.
@@ -588,6 +588,17 @@ impl Lsd {
         (self.cfg.announce_interval / n).max(Duration::from_secs(1))
     }
 
+    /// Tokens an announce of `ih` takes: one per datagram, capped at the
+    /// bucket size so it can always go out eventually; none when the rate
+    /// limit is off.
+    fn tokens_needed(&self, ih: &InfoHash) -> u32 {
+        if self.cfg.datagrams_per_second == 0 {
+            return 0;
+        }
+        let n = u32::try_from(ih_hashes(ih).len()).unwrap_or(u32::MAX);
+        n.min(self.cfg.burst.max(1))
+    }
+
     fn refill(&mut self, now: Instant) {
         let rate = self.cfg.datagrams_per_second;
         if rate == 0 {
@@ -595,12 +606,13 @@ impl Lsd {
             self.refill_at = now;
             return;
         }
+        let cap = self.cfg.burst.max(1);
         let per = Duration::from_secs(1) / rate;
-        while self.tokens < self.cfg.burst && self.refill_at + per <= now {
+        while self.tokens < cap && self.refill_at + per <= now {
             self.tokens += 1;
             self.refill_at += per;
         }
-        if self.tokens >= self.cfg.burst {
+        if self.tokens >= cap {
             self.refill_at = now;
         }
     }
@@ -638,13 +650,13 @@ impl Lsd {
                 keep.push_back(p);
                 continue;
             }
-            let hashes = ih_hashes(&p.ih);
-            let need = u32::try_from(hashes.len()).unwrap_or(u32::MAX);
+            let need = self.tokens_needed(&p.ih);
             if self.tokens < need {
                 keep.push_back(p);
                 continue;
             }
             self.tokens -= need;
+            let hashes = ih_hashes(&p.ih);
             for h in hashes {
                 out.push(Datagram {
                     to: self.cfg.family.group(),
@@ -671,9 +683,10 @@ impl Lsd {
         let mut t = self.next_rr_at;
         for p in &self.queue {
             let mut due = p.due;
-            if self.tokens == 0 && self.cfg.datagrams_per_second > 0 {
-                due = due
-                    .max(self.refill_at + Duration::from_secs(1) / self.cfg.datagrams_per_second);
+            let need = self.tokens_needed(&p.ih);
+            if need > self.tokens && self.cfg.datagrams_per_second > 0 {
+                let per = Duration::from_secs(1) / self.cfg.datagrams_per_second;
+                due = due.max(self.refill_at + per * (need - self.tokens));
             }
             t = t.min(due);
         }

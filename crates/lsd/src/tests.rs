@@ -403,3 +403,40 @@ fn two_machines_through_in_memory_router() {
         }]
     );
 }
+
+#[test]
+fn rate_limited_hybrid_waits_for_two_tokens_without_busy_loop() {
+    let t0 = Instant::now();
+    let mut c = cfg();
+    c.burst = 3;
+    c.datagrams_per_second = 1;
+    c.announce_interval = Duration::from_secs(3600);
+    let mut lsd = Lsd::new(c, 1, t0);
+    let a = InfoHash::new(h(1), lt_core::Sha256Hash([2; 32]));
+    let b = InfoHash::new(h(3), lt_core::Sha256Hash([4; 32]));
+    for ih in [a, b] {
+        lsd.add_torrent(ih);
+        lsd.announce(&ih, t0);
+    }
+    assert_eq!(lsd.tick(t0).len(), 2, "a's two hashes; one token left");
+    // b needs two tokens: the next wake-up is when the second one refills
+    assert_eq!(lsd.next_timeout(), t0 + Duration::from_secs(1));
+    assert!(lsd.tick(t0 + Duration::from_millis(999)).is_empty());
+    let d = lsd.tick(t0 + Duration::from_secs(1));
+    assert_eq!(d.len(), 2);
+    assert!(lsd.next_timeout() > t0 + Duration::from_secs(1));
+    // a zero-sized bucket still lets one announce out per token
+    let mut c = cfg();
+    c.burst = 0;
+    c.datagrams_per_second = 1;
+    let mut lsd = Lsd::new(c, 1, t0);
+    lsd.add_torrent(a);
+    lsd.announce(&a, t0);
+    let mut sent = 0;
+    let mut t = t0;
+    for _ in 0..5 {
+        t = lsd.next_timeout().max(t);
+        sent += lsd.tick(t).len();
+    }
+    assert!(sent >= 2, "{sent}");
+}
