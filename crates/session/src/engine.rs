@@ -134,6 +134,10 @@ pub struct Engine {
     epoch: Instant,
     last_second: Instant,
     udp_cache: Arc<std::sync::Mutex<ConnectionCache>>,
+    /// Received block bytes not yet written (read backpressure).
+    recv_budget: Arc<peer_io::RecvBudget>,
+    /// Torrents by v1 and truncated v2 info-hash.
+    by_hash: HashMap<Sha1Hash, TorrentId>,
     bw: BandwidthManager,
     choker: Choker,
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
@@ -195,6 +199,7 @@ impl Engine {
     ) -> Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let fingerprint = settings.get_str(keys::PEER_FINGERPRINT).as_bytes().to_vec();
+        let recv_limit = settings.get_int(keys::MAX_QUEUED_DISK_BYTES).max(1 << 20) as usize;
         Engine {
             shared,
             jobs,
@@ -217,6 +222,8 @@ impl Engine {
             epoch: Instant::now(),
             last_second: Instant::now(),
             udp_cache: Default::default(),
+            recv_budget: Arc::new(peer_io::RecvBudget::new(recv_limit)),
+            by_hash: HashMap::new(),
             bw: BandwidthManager::new(0),
             choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
@@ -433,21 +440,7 @@ impl Engine {
             methods |= lt_wire::mse::CRYPTO_RC4;
         }
         let prefer_rc4 = s.get_bool(keys::PREFER_RC4);
-        let skeys: Vec<Sha1Hash> = self
-            .torrents
-            .values()
-            .flat_map(|t| {
-                let ih = Metadata::info_hashes(t.meta.as_ref());
-                let mut v = Vec::new();
-                if ih.has_v1() {
-                    v.push(ih.v1);
-                }
-                if ih.has_v2() {
-                    v.push(ih.v2.truncated());
-                }
-                v
-            })
-            .collect();
+        let skeys: Vec<Sha1Hash> = self.by_hash.keys().copied().collect();
         let mut secret = [0u8; 96];
         os_random(&mut secret);
         let pad_len = (self.rng.next_u64() % 512) as usize;
@@ -644,6 +637,12 @@ impl Engine {
             .alerts
             .set_limit(s.get_int(keys::ALERT_QUEUE_SIZE).max(1) as usize);
         self.apply_limits();
+        self.recv_budget.limit.store(
+            self.settings
+                .get_int(keys::MAX_QUEUED_DISK_BYTES)
+                .max(1 << 20) as usize,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if self.settings.get_str(keys::LISTEN_INTERFACES) != old_listen {
             self.close_listen_sockets();
             self.open_listen_sockets();
@@ -780,6 +779,9 @@ impl Engine {
         }
         let tref = t.torrent_ref();
         self.by_storage.insert(storage, id);
+        for h in wire_hashes(&ih) {
+            self.by_hash.insert(h, id);
+        }
         self.torrents.insert(id, t);
         self.alert(AlertKind::AddTorrent {
             torrent: tref,
@@ -857,24 +859,14 @@ impl Engine {
     }
 
     pub fn find_torrent(&self, ih: &lt_core::InfoHash) -> Option<TorrentId> {
-        self.torrents
-            .values()
-            .find(|t| {
-                let o = t.meta.info_hashes();
-                (ih.has_v1() && o.v1 == ih.v1) || (ih.has_v2() && o.v2 == ih.v2)
-            })
-            .map(|t| t.id)
+        wire_hashes(ih)
+            .into_iter()
+            .find_map(|h| self.by_hash.get(&h).copied())
     }
 
     /// The torrent whose (possibly truncated v2) info-hash is `wire`.
     fn torrent_by_wire_hash(&self, wire: &Sha1Hash) -> Option<TorrentId> {
-        self.torrents
-            .values()
-            .find(|t| {
-                let ih = t.meta.info_hashes();
-                (ih.has_v1() && ih.v1 == *wire) || (ih.has_v2() && ih.v2.truncated() == *wire)
-            })
-            .map(|t| t.id)
+        self.by_hash.get(wire).copied()
     }
 
     pub fn torrent_ids(&self) -> Vec<TorrentId> {
@@ -904,6 +896,9 @@ impl Engine {
             return false;
         };
         self.by_storage.remove(&t.storage);
+        for h in wire_hashes(&Metadata::info_hashes(t.meta.as_ref())) {
+            self.by_hash.remove(&h);
+        }
         self.bw.remove_channel(t.bw_channel);
         let tref = t.torrent_ref();
         if let Some(disk) = &self.disk {
@@ -1857,7 +1852,12 @@ impl Engine {
                 let Some(p) = self.peers.get_mut(&id) else {
                     return;
                 };
-                p.tx = Some(peer_io::start(id, stream, self.events_tx.clone()));
+                p.tx = Some(peer_io::start(
+                    id,
+                    stream,
+                    self.events_tx.clone(),
+                    self.recv_budget.clone(),
+                ));
                 self.drive_peer(id);
             }
             Err(e) => self.disconnect(id, Some(io_error(&e))),
@@ -1875,7 +1875,7 @@ impl Engine {
         }
         let conn = PeerConnection::incoming(self.peer_config(), Some(addr.ip()), Instant::now());
         let id = self.new_peer(conn, addr, false, None);
-        let tx = peer_io::start(id, stream, self.events_tx.clone());
+        let tx = peer_io::start(id, stream, self.events_tx.clone(), self.recv_budget.clone());
         if let Some(p) = self.peers.get_mut(&id) {
             p.tx = Some(tx);
         }
@@ -2283,6 +2283,7 @@ impl Engine {
                 let storage = t.storage;
                 let others: Vec<ConnId> = cancel.iter().map(|k| ConnId(k.0 as u64)).collect();
                 if let Some(disk) = &self.disk {
+                    self.recv_budget.add(data.len());
                     disk.async_write(storage, piece, offset, data.to_vec());
                 }
                 for o in others {
@@ -2391,9 +2392,10 @@ impl Engine {
                 storage,
                 piece,
                 offset,
+                len,
                 result,
-                ..
             } => {
+                self.recv_budget.release(len as usize);
                 let Some(&tid) = self.by_storage.get(&storage) else {
                     return;
                 };
@@ -2969,6 +2971,19 @@ fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
         T::SsrfMitigation => lt(180),
         T::BlockedByIdna => lt(180),
     }
+}
+
+/// The 20-byte forms of a torrent's info-hashes (v1, truncated v2), as
+/// they appear in handshakes and trackers.
+fn wire_hashes(ih: &lt_core::InfoHash) -> Vec<Sha1Hash> {
+    let mut v = Vec::with_capacity(2);
+    if ih.has_v1() {
+        v.push(ih.v1);
+    }
+    if ih.has_v2() {
+        v.push(ih.v2.truncated());
+    }
+    v
 }
 
 /// Fills `buf` from the OS random source (for MSE secrets); falls back to

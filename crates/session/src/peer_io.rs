@@ -32,10 +32,53 @@ pub(crate) enum Closed {
 
 /// Starts the reader and writer tasks of an established connection and
 /// returns the sender for outgoing data.
+/// Read-side backpressure shared by all connections of a session: bytes
+/// received and not yet on disk (or discarded). Readers stop reading while
+/// it is above the limit (`max_queued_disk_bytes`), so a slow disk throttles
+/// the sockets instead of growing memory.
+pub(crate) struct RecvBudget {
+    pub queued: std::sync::atomic::AtomicUsize,
+    pub limit: std::sync::atomic::AtomicUsize,
+    pub drained: tokio::sync::Notify,
+}
+
+impl RecvBudget {
+    pub fn new(limit: usize) -> Self {
+        RecvBudget {
+            queued: 0.into(),
+            limit: limit.into(),
+            drained: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn over(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.queued.load(Relaxed) > self.limit.load(Relaxed)
+    }
+
+    pub fn add(&self, n: usize) {
+        self.queued
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Releases `n` bytes and wakes readers once below the limit.
+    pub fn release(&self, n: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let prev = self
+            .queued
+            .fetch_update(Relaxed, Relaxed, |q| Some(q.saturating_sub(n)))
+            .unwrap_or(0);
+        if prev.saturating_sub(n) <= self.limit.load(Relaxed) {
+            self.drained.notify_waiters();
+        }
+    }
+}
+
 pub(crate) fn start(
     id: ConnId,
     stream: TcpStream,
     events: mpsc::UnboundedSender<Event>,
+    budget: std::sync::Arc<RecvBudget>,
 ) -> mpsc::UnboundedSender<Bytes> {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
@@ -46,7 +89,7 @@ pub(crate) fn start(
     // the peer keeps its end open. Without this a disconnected peer that
     // never closes would keep our socket, and its reader task, forever.
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(read_loop(id, rd, events.clone(), done_rx));
+    tokio::spawn(read_loop(id, rd, events.clone(), done_rx, budget));
     tokio::spawn(write_loop(id, wr, rx, events, done_tx));
     tx
 }
@@ -71,9 +114,22 @@ async fn read_loop(
     mut rd: OwnedReadHalf,
     events: mpsc::UnboundedSender<Event>,
     mut writer_done: tokio::sync::oneshot::Receiver<()>,
+    budget: std::sync::Arc<RecvBudget>,
 ) {
     let mut buf = BytesMut::with_capacity(256 * 1024);
     let reason = loop {
+        while budget.over() {
+            let drained = budget.drained.notified();
+            if !budget.over() {
+                break;
+            }
+            tokio::select! {
+                _ = drained => {}
+                // Re-check now and then: a release may race the wait.
+                _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                _ = &mut writer_done => return,
+            }
+        }
         if buf.capacity() < 64 * 1024 {
             buf.reserve(256 * 1024);
         }
