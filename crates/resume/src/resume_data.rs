@@ -788,7 +788,10 @@ impl ResumeData {
             if version == 1 {
                 // one byte per piece: bit 0 have, bit 1 verified
                 ret.have_pieces = pieces.iter().map(|b| b & 1 != 0).collect();
-                ret.verified_pieces = pieces.iter().map(|b| b & 2 != 0).collect();
+                // (kept empty when no piece is marked verified)
+                if pieces.iter().any(|b| b & 2 != 0) {
+                    ret.verified_pieces = pieces.iter().map(|b| b & 2 != 0).collect();
+                }
             } else {
                 ret.have_pieces = unpack_bits(pieces);
             }

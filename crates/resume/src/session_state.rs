@@ -339,6 +339,10 @@ impl SessionParams {
                     ) else {
                         continue;
                     };
+                    // a reversed range is skipped
+                    if a > z {
+                        continue;
+                    }
                     let _ = ret.ip_filter.add_rule(
                         IpAddr::V4(Ipv4Addr::from(a)),
                         IpAddr::V4(Ipv4Addr::from(z)),
@@ -362,6 +366,10 @@ impl SessionParams {
                     ) else {
                         continue;
                     };
+                    // a reversed range is skipped
+                    if a > z {
+                        continue;
+                    }
                     let _ = ret.ip_filter.add_rule(
                         IpAddr::V6(Ipv6Addr::from(a)),
                         IpAddr::V6(Ipv6Addr::from(z)),

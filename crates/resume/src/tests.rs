@@ -247,6 +247,9 @@ fn piece_bitfields_v1_and_v2() {
     let r = ResumeData::read(&with(b"6:pieces5:\x03\x01\x02\x00\x05")).unwrap();
     assert_eq!(r.have_pieces, vec![true, true, false, false, true]);
     assert_eq!(r.verified_pieces, vec![true, false, true, false, false]);
+    let r = ResumeData::read(&with(b"6:pieces3:\x01\x00\x01")).unwrap();
+    assert_eq!(r.have_pieces, vec![true, false, true]);
+    assert!(r.verified_pieces.is_empty(), "none verified: left empty");
     // version 2: packed bits; `verified` replaces what pieces gave
     let r = ResumeData::read(&with(
         b"12:file-versioni2e6:pieces2:\x03\x018:verified1:\x01",
@@ -624,7 +627,7 @@ fn session_state_lenient_reading() {
 
     // ip filter entries of the wrong size are skipped
     let p = SessionParams::read(
-        b"d10:ip_filter4l11:\x0a\x00\x00\x00\x0a\x00\x00\xff\x00\x00\x00i5e12:\x0b\x00\x00\x00\x0b\x00\x00\xff\x00\x00\x00\x07ee",
+        b"d10:ip_filter4l11:\x0a\x00\x00\x00\x0a\x00\x00\xff\x00\x00\x00i5e12:\x0b\x00\x00\x00\x0b\x00\x00\xff\x00\x00\x00\x0712:\x0c\x00\x00\x00\x0b\x00\x00\xff\x00\x00\x00\x01ee",
         save_state_flags::ALL,
     )
     .unwrap();
