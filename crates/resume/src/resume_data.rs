@@ -681,17 +681,18 @@ impl ResumeData {
                         .filter_map(|c| Sha256Hash::from_slice(c).ok())
                         .collect(),
                 );
-                // one character per bit, '1' for set (libtorrent writes
-                // packed bits but reads characters)
-                let chars = |k: &[u8]| -> Vec<bool> {
-                    de.get_bytes(k)
-                        .unwrap_or(&[])
-                        .iter()
-                        .map(|c| *c == b'1')
-                        .collect()
+                // version 2: packed bits; version 1: one character per
+                // bit, '1' for set
+                let bits = |k: &[u8]| -> Vec<bool> {
+                    let b = de.get_bytes(k).unwrap_or(&[]);
+                    if version == 1 {
+                        b.iter().map(|c| *c == b'1').collect()
+                    } else {
+                        unpack_bits(b)
+                    }
                 };
-                ret.verified_leaf_hashes.push(chars(b"verified"));
-                ret.merkle_tree_mask.push(chars(b"mask"));
+                ret.verified_leaf_hashes.push(bits(b"verified"));
+                ret.merkle_tree_mask.push(bits(b"mask"));
             }
         }
 

@@ -350,7 +350,7 @@ fn unfinished_pieces_rules() {
 }
 
 #[test]
-fn trees_read_characters_and_write_bits() {
+fn trees_bits_by_file_version() {
     let mut body = b"5:treesld6:hashes64:".to_vec();
     body.extend_from_slice(&[b'x'; 64]);
     body.extend_from_slice(b"4:mask1:\xc08:verified2:10ed6:hashes32:");
@@ -373,6 +373,10 @@ fn trees_read_characters_and_write_bits() {
     assert_eq!(t0.get_bytes(b"mask"), Some(&[0x00][..]));
     let t1 = doc.root().get_list(b"trees").unwrap().list_at(1).unwrap();
     assert!(t1.get(b"mask").is_none() && t1.get(b"verified").is_none());
+    // a version-2 file (what we write) keeps packed bits as they are
+    let again = ResumeData::read(&out).unwrap();
+    assert_eq!(again.verified_leaf_hashes[0].len(), 8);
+    assert_eq!(again.write().unwrap(), out);
 }
 
 /// A small single-file v1 info dictionary.
