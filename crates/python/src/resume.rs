@@ -181,13 +181,23 @@ pub fn resume_to_atp(py: Python<'_>, rd: ResumeData) -> PyResult<PyAddTorrentPar
     })
 }
 
-fn resume_bytes(py: Python<'_>, atp: &Bound<'_, PyAny>, func: &str) -> PyResult<Vec<u8>> {
+fn resume_bytes(py: Python<'_>, args: &Bound<'_, PyTuple>, func: &str) -> PyResult<Vec<u8>> {
+    let atp = match args.len() {
+        1 => args.get_item(0)?,
+        _ => {
+            return Err(argument_error(
+                py,
+                func,
+                args,
+                &format!("{func}(libtorrent::add_torrent_params)"),
+            )?)
+        }
+    };
     let Ok(atp) = atp.cast::<PyAddTorrentParams>() else {
-        let args = PyTuple::new(py, [atp])?;
         return Err(argument_error(
             py,
             func,
-            &args,
+            args,
             &format!("{func}(libtorrent::add_torrent_params)"),
         )?);
     };
@@ -215,29 +225,29 @@ fn entry_with_info<'py>(
 }
 
 #[pyfunction]
+#[pyo3(signature = (*args))]
 fn write_resume_data<'py>(
     py: Python<'py>,
-    atp: &Bound<'py, PyAny>,
+    args: &Bound<'py, PyTuple>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let buf = resume_bytes(py, atp, "write_resume_data")?;
-    let info = atp
-        .cast::<PyAddTorrentParams>()
-        .ok()
-        .and_then(|a| {
-            a.borrow()
-                .ti
-                .as_ref()
-                .map(|t| t.borrow(py).inner.info_section().to_vec())
-        });
+    let buf = resume_bytes(py, args, "write_resume_data")?;
+    let atp = args.get_item(0)?;
+    let info = atp.cast::<PyAddTorrentParams>().ok().and_then(|a| {
+        a.borrow()
+            .ti
+            .as_ref()
+            .map(|t| t.borrow(py).inner.info_section().to_vec())
+    });
     entry_with_info(py, &buf, info.as_deref())
 }
 
 #[pyfunction]
+#[pyo3(signature = (*args))]
 fn write_resume_data_buf<'py>(
     py: Python<'py>,
-    atp: &Bound<'py, PyAny>,
+    args: &Bound<'py, PyTuple>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let buf = resume_bytes(py, atp, "write_resume_data_buf")?;
+    let buf = resume_bytes(py, args, "write_resume_data_buf")?;
     Ok(PyBytes::new(py, &buf))
 }
 

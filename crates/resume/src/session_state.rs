@@ -307,14 +307,18 @@ impl SessionParams {
         if e.kind() != Kind::Dict {
             return ret;
         }
-        if flags & SAVE_SETTINGS != 0 {
-            if let Some(s) = e.get_dict(b"settings") {
-                load_settings(s, &mut ret.settings);
-            }
-        }
+        // the legacy dht block first: a `settings` dict replaces the
+        // settings it gave
         if flags & SAVE_DHT_SETTINGS != 0 {
             if let Some(s) = e.get_dict(b"dht") {
                 load_dht_settings(s, &mut ret.dht_settings, &mut ret.settings);
+            }
+        }
+        if flags & SAVE_SETTINGS != 0 {
+            if let Some(s) = e.get_dict(b"settings") {
+                let mut pack = SettingsPack::new();
+                load_settings(s, &mut pack);
+                ret.settings = pack;
             }
         }
         if flags & SAVE_DHT_STATE != 0 {
