@@ -31,10 +31,7 @@ pub fn endpoint_from_py(obj: &Bound<'_, PyAny>) -> PyResult<std::net::SocketAddr
     Ok(std::net::SocketAddr::new(ip, port))
 }
 
-pub fn endpoint_to_py<'py>(
-    py: Python<'py>,
-    a: &std::net::SocketAddr,
-) -> PyResult<Bound<'py, PyTuple>> {
+pub fn endpoint_to_py<'py>(py: Python<'py>, a: &std::net::SocketAddr) -> PyResult<Bound<'py, PyTuple>> {
     (a.ip().to_string(), a.port()).into_pyobject(py)
 }
 
@@ -97,9 +94,7 @@ impl PyTorrentHandle {
     #[pyo3(signature = (flags = 0xffff_ffff))]
     fn status(&self, py: Python<'_>, flags: u32) -> PyResult<PyTorrentStatus> {
         let _ = flags;
-        let st = self
-            .with(py, |e, id| e.status(id))?
-            .ok_or_else(invalid_handle)?;
+        let st = self.with(py, |e, id| e.status(id))?.ok_or_else(invalid_handle)?;
         Ok(PyTorrentStatus::new(st, self.ses.clone()))
     }
 
@@ -171,13 +166,7 @@ impl PyTorrentHandle {
     }
 
     #[pyo3(signature = (endpoint, source = 0, flags = 13))]
-    fn connect_peer(
-        &self,
-        py: Python<'_>,
-        endpoint: &Bound<'_, PyAny>,
-        source: u32,
-        flags: u32,
-    ) -> PyResult<()> {
+    fn connect_peer(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>, source: u32, flags: u32) -> PyResult<()> {
         let _ = (source, flags);
         let addr = endpoint_from_py(endpoint)?;
         self.with(py, move |e, id| e.connect_peer(id, addr))
@@ -198,8 +187,7 @@ impl PyTorrentHandle {
     #[pyo3(signature = (flags = 0))]
     fn file_progress(&self, py: Python<'_>, flags: u32) -> Vec<i64> {
         let _ = flags;
-        self.with(py, |e, id| e.file_progress(id))
-            .unwrap_or_default()
+        self.with(py, |e, id| e.file_progress(id)).unwrap_or_default()
     }
 
     fn piece_availability(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
@@ -215,21 +203,14 @@ impl PyTorrentHandle {
     }
 
     #[pyo3(signature = (piece, priority = None))]
-    fn piece_priority(
-        &self,
-        py: Python<'_>,
-        piece: u32,
-        priority: Option<u8>,
-    ) -> PyResult<Option<u8>> {
+    fn piece_priority(&self, py: Python<'_>, piece: u32, priority: Option<u8>) -> PyResult<Option<u8>> {
         match priority {
             None => {
                 let v = self.get_piece_priorities(py)?;
                 Ok(Some(v.get(piece as usize).copied().unwrap_or(0)))
             }
             Some(p) => {
-                self.with(py, move |e, id| {
-                    e.set_piece_priorities(id, &[(piece, p.min(7))])
-                })?;
+                self.with(py, move |e, id| e.set_piece_priorities(id, &[(piece, p.min(7))]))?;
                 Ok(None)
             }
         }
@@ -259,12 +240,7 @@ impl PyTorrentHandle {
     }
 
     #[pyo3(signature = (index, priority = None))]
-    fn file_priority(
-        &self,
-        py: Python<'_>,
-        index: usize,
-        priority: Option<u8>,
-    ) -> PyResult<Option<u8>> {
+    fn file_priority(&self, py: Python<'_>, index: usize, priority: Option<u8>) -> PyResult<Option<u8>> {
         let mut v = self.get_file_priorities(py)?;
         match priority {
             None => Ok(Some(v.get(index).copied().unwrap_or(0))),
@@ -425,11 +401,7 @@ impl PyTorrentStatus {
     }
     #[getter]
     fn error(&self) -> String {
-        self.st
-            .error
-            .as_ref()
-            .map(|e| e.message())
-            .unwrap_or_default()
+        self.st.error.as_ref().map(|e| e.message()).unwrap_or_default()
     }
     #[getter]
     fn errc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -16,10 +16,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::alerts::alert_to_py;
-use crate::filters::{ip_filter_from_py, PyIpFilter};
 use crate::handle::{PyTorrentHandle, PyTorrentStatus};
 use crate::hashes::info_hash_from_py;
 use crate::metainfo::{PyAddTorrentParams, PyTorrentInfo};
+use crate::filters::{ip_filter_from_py, PyIpFilter};
 use crate::settings::{dict_to_pack, pack_to_dict, settings_to_dict};
 
 /// `session_params`: the settings, IP filter and DHT state a session
@@ -172,9 +172,7 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
     };
     let ti: PyRef<'_, PyTorrentInfo> = ti.bind(py).borrow();
     if !ti.inner.is_valid() {
-        return Err(PyRuntimeError::new_err(
-            "invalid torrent_info [libtorrent:9]",
-        ));
+        return Err(PyRuntimeError::new_err("invalid torrent_info [libtorrent:9]"));
     }
     let mut trackers: Vec<(String, u8)> = ti
         .inner
@@ -214,11 +212,7 @@ impl PySession {
     /// the legacy `session(fingerprint, flags=3, alert_mask=1)`.
     #[new]
     #[pyo3(signature = (*args, **kwargs))]
-    fn new(
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Self> {
+    fn new(py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let mut pack = SettingsPack::new();
         let first = match args.len() {
             0 => kwargs.and_then(|k| k.get_item("settings").ok().flatten()),
@@ -277,9 +271,9 @@ impl PySession {
 
     fn add_torrent(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<PyTorrentHandle> {
         let at = to_add_torrent(py, params)?;
-        let id = self.call(py, move |e| e.add_torrent(at))?.map_err(|err| {
-            PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value))
-        })?;
+        let id = self
+            .call(py, move |e| e.add_torrent(at))?
+            .map_err(|err| PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value)))?;
         Ok(self.handle(id))
     }
 
@@ -296,12 +290,7 @@ impl PySession {
     }
 
     #[pyo3(signature = (handle, option = 0))]
-    fn remove_torrent(
-        &self,
-        py: Python<'_>,
-        handle: &PyTorrentHandle,
-        option: u32,
-    ) -> PyResult<()> {
+    fn remove_torrent(&self, py: Python<'_>, handle: &PyTorrentHandle, option: u32) -> PyResult<()> {
         let Some(id) = handle.id() else {
             return Err(crate::handle::invalid_handle());
         };
@@ -313,11 +302,7 @@ impl PySession {
 
     /// Accepts a `sha1_hash` or an `info_hash_t`; returns an invalid handle
     /// when no torrent matches.
-    fn find_torrent(
-        &self,
-        py: Python<'_>,
-        info_hash: &Bound<'_, PyAny>,
-    ) -> PyResult<PyTorrentHandle> {
+    fn find_torrent(&self, py: Python<'_>, info_hash: &Bound<'_, PyAny>) -> PyResult<PyTorrentHandle> {
         let ih = info_hash_from_py(info_hash)?;
         Ok(match self.call(py, move |e| e.find_torrent(&ih))? {
             Some(id) => self.handle(id),
@@ -331,12 +316,7 @@ impl PySession {
     }
 
     #[pyo3(signature = (pred, flags = 0))]
-    fn get_torrent_status<'py>(
-        &self,
-        py: Python<'py>,
-        pred: &Bound<'py, PyAny>,
-        flags: u32,
-    ) -> PyResult<Bound<'py, PyList>> {
+    fn get_torrent_status<'py>(&self, py: Python<'py>, pred: &Bound<'py, PyAny>, flags: u32) -> PyResult<Bound<'py, PyList>> {
         let _ = flags;
         let all = self.call(py, |e| {
             e.torrent_ids()
@@ -356,12 +336,7 @@ impl PySession {
     }
 
     #[pyo3(signature = (torrents, flags = 0))]
-    fn refresh_torrent_status<'py>(
-        &self,
-        py: Python<'py>,
-        torrents: &Bound<'py, PyList>,
-        flags: u32,
-    ) -> PyResult<Bound<'py, PyList>> {
+    fn refresh_torrent_status<'py>(&self, py: Python<'py>, torrents: &Bound<'py, PyList>, flags: u32) -> PyResult<Bound<'py, PyList>> {
         let _ = flags;
         let mut ids = Vec::new();
         for t in torrents.iter() {
@@ -370,17 +345,9 @@ impl PySession {
                 ids.push(id);
             }
         }
-        let all = self.call(py, move |e| {
-            ids.into_iter()
-                .filter_map(|id| e.status(id))
-                .collect::<Vec<_>>()
-        })?;
+        let all = self.call(py, move |e| ids.into_iter().filter_map(|id| e.status(id)).collect::<Vec<_>>())?;
         let weak = Arc::downgrade(&self.inner);
-        PyList::new(
-            py,
-            all.into_iter()
-                .map(|st| PyTorrentStatus::new(st, weak.clone())),
-        )
+        PyList::new(py, all.into_iter().map(|st| PyTorrentStatus::new(st, weak.clone())))
     }
 
     /// Posts a `state_update_alert` with the status of every torrent.
@@ -408,8 +375,7 @@ impl PySession {
     }
 
     fn set_alert_fd(&self, fd: i32) {
-        self.inner
-            .set_alert_fd(if fd < 0 { None } else { Some(fd) });
+        self.inner.set_alert_fd(if fd < 0 { None } else { Some(fd) });
     }
 
     fn set_alert_mask(&self, py: Python<'_>, mask: u32) -> PyResult<()> {
