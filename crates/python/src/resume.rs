@@ -51,11 +51,20 @@ fn endpoints_to_py(list: &[SocketAddr]) -> Vec<(String, u16)> {
         .collect()
 }
 
-/// The resume-relevant fields of a Python `add_torrent_params`.
+/// The resume-relevant fields of a Python `add_torrent_params` (the
+/// torrent, when set, is cloned into [`ResumeData::ti`]).
+#[allow(dead_code)] // for the engine bindings (save_resume_data, add with resume data)
 pub fn atp_to_resume(py: Python<'_>, atp: &PyAddTorrentParams) -> PyResult<ResumeData> {
+    let mut rd = atp_fields(atp)?;
+    rd.ti = atp.ti.as_ref().map(|t| t.borrow(py).inner.clone());
+    Ok(rd)
+}
+
+/// Everything but the torrent itself.
+fn atp_fields(atp: &PyAddTorrentParams) -> PyResult<ResumeData> {
     Ok(ResumeData {
         info_hashes: atp.info_hashes,
-        ti: atp.ti.as_ref().map(|t| t.borrow(py).inner.clone()),
+        ti: None,
         name: atp.name.clone(),
         save_path: atp.save_path.clone(),
         url: atp.url.clone(),
@@ -201,8 +210,14 @@ fn resume_bytes(py: Python<'_>, args: &Bound<'_, PyTuple>, func: &str) -> PyResu
             &format!("{func}(libtorrent::add_torrent_params)"),
         )?);
     };
-    let rd = atp_to_resume(py, &atp.borrow())?;
-    py.detach(|| rd.write())
+    let atp = atp.borrow();
+    let rd = atp_fields(&atp)?;
+    // the info section is shared, not copied
+    let info = atp
+        .ti
+        .as_ref()
+        .map(|t| t.borrow(py).inner.info_section_arc());
+    py.detach(|| rd.write_with_info(info.as_deref()))
         .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 

@@ -425,6 +425,13 @@ impl ResumeData {
     /// The bencoded resume file, byte-identical to libtorrent 2.1's
     /// `write_resume_data_buf` for the same params.
     pub fn write(&self) -> Result<Vec<u8>, WriteError> {
+        self.write_with_info(self.ti.as_ref().map(|t| t.info_section()))
+    }
+
+    /// [`write`](Self::write) with the `info` dict given apart (`self.ti`
+    /// is ignored): for callers that keep the torrent elsewhere and would
+    /// rather not clone it.
+    pub fn write_with_info(&self, info: Option<&[u8]>) -> Result<Vec<u8>, WriteError> {
         let mut d: BTreeMap<&[u8], Vec<u8>> = BTreeMap::new();
         d.insert(b"file-format", enc_bytes(FILE_FORMAT));
         d.insert(b"file-version", enc_int(2));
@@ -466,8 +473,8 @@ impl ResumeData {
         }
         d.insert(b"info-hash", enc_bytes(self.info_hashes.v1.as_bytes()));
         d.insert(b"info-hash2", enc_bytes(self.info_hashes.v2.as_bytes()));
-        if let Some(ti) = &self.ti {
-            d.insert(b"info", ti.info_section().to_vec());
+        if let Some(info) = info {
+            d.insert(b"info", info.to_vec());
         }
         if !self.comment.is_empty() {
             d.insert(b"comment", enc_bytes(self.comment.as_bytes()));
