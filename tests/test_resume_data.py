@@ -176,7 +176,8 @@ def make(kind, sizes, plen):
         with open(f'{d}/t/f{i}', 'wb') as f:
             f.write(bytes((j * 7 + i) % 251 for j in range(size)))
     fs = lt.file_storage()
-    lt.add_files(fs, d + '/t')
+    # one file: a single-file torrent (no directory)
+    lt.add_files(fs, d + '/t' + ('/f0' if len(sizes) == 1 else ''))
     flags = {'v1': lt.create_torrent.v1_only, 'v2': lt.create_torrent.v2_only, 'hy': 0}[kind]
     ct = lt.create_torrent(fs, plen, flags=flags)
     ct.set_comment('cmt')
@@ -184,7 +185,7 @@ def make(kind, sizes, plen):
     ct.add_tracker('http://t1/a', 0)
     ct.add_tracker('http://t2/a', 1)
     ct.add_url_seed('http://ws/')
-    lt.set_piece_hashes(ct, d)
+    lt.set_piece_hashes(ct, d + ('/t' if len(sizes) == 1 else ''))
     return lt.bencode(ct.generate()).hex()
 out = {}
 for kind in ['v1', 'v2', 'hy']:
