@@ -91,7 +91,7 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def parsed():
-    from conftest import run_ours, run_ref
+    from ltdiff import run_ours, run_ref
     return run_ref(PARSE), run_ours(PARSE)
 
 

@@ -166,7 +166,7 @@ print(json.dumps(out))
 def torrents(request):
     """.torrent files made by the reference: v1, v2 and hybrid, several
     files, piece sizes from 16 KiB (leaf layer) up."""
-    from conftest import run_ref
+    from ltdiff import run_ref
     return run_ref(r"""
 import libtorrent as lt, os, tempfile, json
 def make(kind, sizes, plen):

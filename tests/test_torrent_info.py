@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from conftest import run_ours, run_ref
+from ltdiff import run_ours, run_ref
 
 # ---------------------------------------------------------------------------
 # corpus: generated under the reference; writes <dir>/<case>.torrent
@@ -634,3 +634,26 @@ def test_many_tiers(corpus_dir, ref, ours):
     # list is an artifact of the reference's unstable sort
     assert [t for _, t in o] == [t for _, t in r]
     assert sorted(map(tuple, o)) == sorted(map(tuple, r))
+
+
+def test_directory_with_a_single_file_is_multi_file(ref, ours, tmp_path):
+    """A directory holding one file gives a multi-file torrent named after
+    the directory, in v1, v2 and hybrid form (regression: v2 trees with one
+    entry were taken for single-file torrents)."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "x.bin").write_bytes(bytes(range(256)) * 200)
+    code = f"""
+import json, libtorrent as lt, warnings
+warnings.simplefilter("ignore")
+out = []
+for flags in (0, lt.create_torrent.v1_only, lt.create_torrent.v2_only):
+    fs = lt.file_storage()
+    lt.add_files(fs, {str(d)!r})
+    ct = lt.create_torrent(fs, 16384, flags=flags)
+    lt.set_piece_hashes(ct, {str(tmp_path)!r})
+    ti = lt.torrent_info(lt.bencode(ct.generate()))
+    out.append([ti.num_files(), ti.files().file_path(0), ti.name(), str(ti.info_hashes().v1)])
+print(json.dumps(out))
+"""
+    assert ours(code) == ref(code)

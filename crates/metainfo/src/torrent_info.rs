@@ -404,7 +404,14 @@ impl TorrentInfo {
             let Some(tree) = info.get_dict(b"file tree") else {
                 return Err(MetainfoError::MissingFileTree);
             };
-            files = extract_files2(tree, &name, piece_length)?.fs;
+            let v1_layout = if info.get_list(b"files").is_some() {
+                Some(true)
+            } else if info.get(b"length").is_some() {
+                Some(false)
+            } else {
+                None
+            };
+            files = extract_files2(tree, &name, piece_length, v1_layout)?.fs;
             files.set_v2(true);
             // v1 part of a hybrid torrent
             let v1 = if let Some(list) = info.get_list(b"files") {
@@ -898,21 +905,28 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
 /// Deepest directory nesting accepted in a v2 file tree.
 const MAX_TREE_DEPTH: usize = 100;
 
+/// `multifile`: what the v1 part of a hybrid torrent says (a `files` list
+/// or a `length`); `None` for a v2-only torrent, where a tree holding one
+/// file at its root is a single-file torrent named by that file's key.
 fn extract_files2(
     tree: Node<'_, '_>,
     name: &str,
     piece_length: i64,
+    multifile: Option<bool>,
 ) -> Result<ParsedFiles, MetainfoError> {
     if tree.is_empty() {
         return Err(MetainfoError::NoFiles);
     }
     let mut fs = FileStorage::new();
-    // a single file at the root named like the torrent is a single-file
-    // torrent; any other tree lives in a directory named `name`
-    let single = tree.len() == 1
-        && tree.dict_iter().next().is_some_and(|(k, v)| {
-            k == name.as_bytes() && v.get(b"").is_some_and(|l| l.kind() == Kind::Dict) && v.len() == 1
-        });
+    let single = match multifile {
+        Some(m) => !m,
+        None => {
+            tree.len() == 1
+                && tree.dict_iter().next().is_some_and(|(_, v)| {
+                    v.get(b"").is_some_and(|l| l.kind() == Kind::Dict) && v.len() == 1
+                })
+        }
+    };
     let root_path = if single {
         String::new()
     } else {

@@ -358,7 +358,10 @@ impl PySession {
         py: Python<'_>,
         info_hash: &Bound<'_, PyAny>,
     ) -> PyResult<PyTorrentHandle> {
-        let ih = info_hash_from_py(info_hash)?;
+        let ih = match info_hash_from_py(info_hash) {
+            Ok(ih) => ih,
+            Err(_) => lt_core::InfoHash::from_v1(crate::hashes::sha1_from_py(info_hash)?),
+        };
         Ok(match self.call(py, move |e| e.find_torrent(&ih))? {
             Some(id) => self.handle(id),
             None => PyTorrentHandle::invalid(),
@@ -536,6 +539,13 @@ impl PySession {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySession>()?;
+    let t = m.py().get_type::<PySession>();
+    t.setattr("delete_files", 1)?;
+    t.setattr("delete_partfile", 2)?;
+    t.setattr("global_peer_class_id", 0)?;
+    t.setattr("tcp_peer_class_id", 1)?;
+    t.setattr("local_peer_class_id", 2)?;
+    t.setattr("reopen_map_ports", 1)?;
     crate::enums::attach_members(&m.py().get_type::<PySession>(), "portmap_protocol")?;
     m.add_class::<PySessionParams>()?;
     Ok(())

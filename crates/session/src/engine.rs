@@ -18,6 +18,7 @@ use lt_picker::{BlockRef, PeerKey, PickOptions, PiecePicker, PipelineConfig, Req
 use lt_settings::{keys, Settings, SettingsPack};
 use lt_storage::{Completion, DiskIo, DiskIoConfig, HashKinds, StorageId, StorageParams};
 use lt_wire::message::BlockRequest;
+use lt_wire::mse::{looks_like_plaintext, CryptoMethod, MseHandshake, Rc4};
 use lt_wire::peer::{Event as PeerEvent, PeerConfig, PeerConnection, PieceGeometry};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -25,7 +26,7 @@ use tokio::sync::mpsc;
 use crate::alert::{category, Alert, AlertKind, Operation, PeerRef, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
 use crate::peer_io::{self, Closed, ConnId};
-use crate::torrent::{flags, unix_now, AddTorrent, Rates, Torrent};
+use crate::torrent::{flags, unix_now, AddTorrent, Metadata, Rates, Torrent};
 use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
@@ -67,8 +68,21 @@ struct ListenSocket {
 }
 
 /// One peer connection.
+/// Stream encryption state of a connection (MSE/PE).
+enum Crypto {
+    /// Incoming: the first bytes decide between a plaintext handshake and MSE.
+    Detect(Vec<u8>),
+    Handshake(Box<MseHandshake>),
+    Plain,
+    Rc4 {
+        enc: Box<Rc4>,
+        dec: Box<Rc4>,
+    },
+}
+
 struct Peer {
     conn: PeerConnection,
+    crypto: Crypto,
     addr: SocketAddr,
     outgoing: bool,
     torrent: Option<TorrentId>,
@@ -331,13 +345,7 @@ impl Engine {
         match ev {
             Event::Incoming { stream, peer } => self.on_incoming(stream, peer),
             Event::Connected { id, result } => self.on_connected(id, result),
-            Event::Data(id, data) => {
-                let now = Instant::now();
-                if let Some(p) = self.peers.get_mut(&id) {
-                    p.conn.receive_bytes(data, now);
-                }
-                self.drive_peer(id);
-            }
+            Event::Data(id, data) => self.on_data(id, data),
             Event::Closed(id, why) => {
                 let err = match why {
                     Closed::Eof => ErrorCode::default(),
@@ -358,6 +366,137 @@ impl Engine {
                 result,
             } => self.on_tracker_result(torrent, *job, *result),
         }
+    }
+
+    /// Bytes from a connection: through the encryption layer (detecting and
+    /// running an incoming MSE handshake) into the `PeerConnection`.
+    fn on_data(&mut self, id: ConnId, data: Bytes) {
+        let now = Instant::now();
+        let mut start_mse: Option<Vec<u8>> = None;
+        {
+            let Some(p) = self.peers.get_mut(&id) else {
+                return;
+            };
+            match &mut p.crypto {
+                Crypto::Plain => p.conn.receive_bytes(data, now),
+                Crypto::Rc4 { dec, .. } => {
+                    let mut buf = data.to_vec();
+                    dec.apply(&mut buf);
+                    p.conn.receive_bytes(Bytes::from(buf), now);
+                }
+                Crypto::Detect(buf) => {
+                    buf.extend_from_slice(&data);
+                    if buf.len() >= 20 || (!buf.is_empty() && buf[0] != 19) {
+                        let first = std::mem::take(buf);
+                        if looks_like_plaintext(&first) {
+                            p.crypto = Crypto::Plain;
+                            p.conn.receive_bytes(Bytes::from(first), now);
+                        } else {
+                            start_mse = Some(first);
+                        }
+                    }
+                }
+                Crypto::Handshake(h) => {
+                    if h.receive(&data).is_err() {
+                        self.disconnect(id, Some(ErrorCode::new(76, Category::Libtorrent)));
+                        return;
+                    }
+                }
+            }
+        }
+        if let Some(first) = start_mse {
+            if !self.start_incoming_mse(id, &first) {
+                return;
+            }
+        }
+        if !self.finish_mse(id) {
+            return;
+        }
+        self.drive_peer(id);
+    }
+
+    /// Begins the receiving side of an MSE handshake with every torrent's
+    /// info-hash as a candidate key. False when encryption is refused.
+    fn start_incoming_mse(&mut self, id: ConnId, first: &[u8]) -> bool {
+        let s = &self.settings;
+        // in_enc_policy: 0 forced, 1 enabled, 2 disabled
+        if s.get_int(keys::IN_ENC_POLICY) == 2 {
+            self.disconnect(id, Some(ErrorCode::new(77, Category::Libtorrent)));
+            return false;
+        }
+        let level = s.get_int(keys::ALLOWED_ENC_LEVEL);
+        let mut methods = 0;
+        if level & 1 != 0 {
+            methods |= lt_wire::mse::CRYPTO_PLAINTEXT;
+        }
+        if level & 2 != 0 {
+            methods |= lt_wire::mse::CRYPTO_RC4;
+        }
+        let prefer_rc4 = s.get_bool(keys::PREFER_RC4);
+        let skeys: Vec<Sha1Hash> = self
+            .torrents
+            .values()
+            .flat_map(|t| {
+                let ih = Metadata::info_hashes(t.meta.as_ref());
+                let mut v = Vec::new();
+                if ih.has_v1() {
+                    v.push(ih.v1);
+                }
+                if ih.has_v2() {
+                    v.push(ih.v2.truncated());
+                }
+                v
+            })
+            .collect();
+        let mut secret = [0u8; 96];
+        os_random(&mut secret);
+        let pad_len = (self.rng.next_u64() % 512) as usize;
+        let pad: Vec<u8> = (0..pad_len).map(|_| self.rng.next_u64() as u8).collect();
+        let mut h = MseHandshake::incoming(&skeys, &secret, &pad, methods, prefer_rc4);
+        if h.receive(first).is_err() {
+            self.disconnect(id, Some(ErrorCode::new(76, Category::Libtorrent)));
+            return false;
+        }
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.crypto = Crypto::Handshake(Box::new(h));
+        }
+        true
+    }
+
+    /// Sends what the MSE handshake queued and, once it is done, switches
+    /// the connection to its negotiated mode. False if the peer is gone.
+    fn finish_mse(&mut self, id: ConnId) -> bool {
+        let now = Instant::now();
+        let Some(p) = self.peers.get_mut(&id) else {
+            return false;
+        };
+        let Crypto::Handshake(h) = &mut p.crypto else {
+            return true;
+        };
+        let out = h.take_output();
+        if !out.is_empty() {
+            p.send_queued += out.len();
+            if let Some(tx) = &p.tx {
+                let _ = tx.send(Bytes::from(out));
+            }
+        }
+        if !h.is_done() {
+            return true;
+        }
+        let Some(r) = h.take_result() else {
+            return true;
+        };
+        p.crypto = match (r.method, r.encryptor, r.decryptor) {
+            (CryptoMethod::Rc4, Some(enc), Some(dec)) => Crypto::Rc4 {
+                enc: Box::new(enc),
+                dec: Box::new(dec),
+            },
+            _ => Crypto::Plain,
+        };
+        if !r.initial_payload.is_empty() {
+            p.conn.receive_bytes(Bytes::from(r.initial_payload), now);
+        }
+        true
     }
 
     fn on_tick(&mut self) {
@@ -1558,8 +1697,10 @@ impl Engine {
             .settings
             .get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE)
             .max(1) as usize;
+        // `peer_timeout` is libtorrent's "nothing received" timeout;
+        // `inactivity_timeout` is about uninterested peers.
         cfg.inactivity_timeout =
-            Duration::from_secs(self.settings.get_int(keys::INACTIVITY_TIMEOUT).max(1) as u64);
+            Duration::from_secs(self.settings.get_int(keys::PEER_TIMEOUT).max(1) as u64);
         cfg.handshake_timeout =
             Duration::from_secs(self.settings.get_int(keys::HANDSHAKE_TIMEOUT).max(1) as u64);
         cfg.request_timeout =
@@ -1607,6 +1748,11 @@ impl Engine {
             id,
             Peer {
                 conn,
+                crypto: if outgoing {
+                    Crypto::Plain
+                } else {
+                    Crypto::Detect(Vec::new())
+                },
                 addr,
                 outgoing,
                 torrent,
@@ -1755,6 +1901,14 @@ impl Engine {
         };
         while let Some(b) = p.conn.poll_transmit() {
             p.send_queued += b.len();
+            let b = match &mut p.crypto {
+                Crypto::Rc4 { enc, .. } => {
+                    let mut v = b.to_vec();
+                    enc.apply(&mut v);
+                    Bytes::from(v)
+                }
+                _ => b,
+            };
             if tx.send(b).is_err() {
                 break;
             }
@@ -1811,7 +1965,17 @@ impl Engine {
                     t.peers.insert(id);
                 }
             }
-            PeerEvent::Connected { .. } => {
+            PeerEvent::Connected { peer_id, .. } => {
+                // Like libtorrent: a second connection to the same torrent
+                // from the same peer id is closed (duplicate_peer_id).
+                let tid = self.peers.get(&id).and_then(|p| p.torrent);
+                let duplicate = tid.is_some() && self.peers.iter().any(|(o, q)| {
+                    *o != id && q.torrent == tid && q.conn.is_connected() && q.conn.peer_id() == Some(peer_id)
+                });
+                if duplicate {
+                    self.disconnect(id, Some(ErrorCode::new(79 /* duplicate_peer_id */, Category::Libtorrent)));
+                    return;
+                }
                 if let Some((torrent, peer)) = self.peer_ref(id) {
                     if let Some(p) = self.peers.get_mut(&id) {
                         p.alerted_connect = true;
@@ -2791,6 +2955,21 @@ fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
         }
         T::SsrfMitigation => lt(180),
         T::BlockedByIdna => lt(180),
+    }
+}
+
+/// Fills `buf` from the OS random source (for MSE secrets); falls back to
+/// the engine's PRNG-free time mix only if /dev/urandom is unavailable.
+fn os_random(buf: &mut [u8]) {
+    use std::io::Read;
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .is_ok();
+    if !ok {
+        let mut rng = lt_picker::Rng::new(random_seed());
+        for b in buf.iter_mut() {
+            *b = rng.next_u64() as u8;
+        }
     }
 }
 

@@ -40,10 +40,20 @@ pub(crate) fn start(
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(read_loop(id, rd, events.clone()));
-    tokio::spawn(write_loop(id, wr, rx, events));
+    // The writer holds `done` for as long as it runs. When it ends (the
+    // engine dropped the sender, or a write failed) the reader stops as
+    // well, so both halves are dropped and the socket is closed even if
+    // the peer keeps its end open. Without this a disconnected peer that
+    // never closes would keep our socket, and its reader task, forever.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(read_loop(id, rd, events.clone(), done_rx));
+    tokio::spawn(write_loop(id, wr, rx, events, done_tx));
     tx
 }
+
+/// How long a disconnected peer's unsent data may wait for the peer to
+/// read it before the socket is closed anyway.
+const CLOSE_LINGER: Duration = Duration::from_secs(5);
 
 /// Connects with a timeout.
 pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
@@ -56,13 +66,23 @@ pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Res
     }
 }
 
-async fn read_loop(id: ConnId, mut rd: OwnedReadHalf, events: mpsc::UnboundedSender<Event>) {
+async fn read_loop(
+    id: ConnId,
+    mut rd: OwnedReadHalf,
+    events: mpsc::UnboundedSender<Event>,
+    mut writer_done: tokio::sync::oneshot::Receiver<()>,
+) {
     let mut buf = BytesMut::with_capacity(256 * 1024);
     let reason = loop {
         if buf.capacity() < 64 * 1024 {
             buf.reserve(256 * 1024);
         }
-        match rd.read_buf(&mut buf).await {
+        let read = tokio::select! {
+            r = rd.read_buf(&mut buf) => r,
+            // The connection is closed: the engine has forgotten it.
+            _ = &mut writer_done => return,
+        };
+        match read {
             Ok(0) => break Closed::Eof,
             Ok(_) => {
                 if events.send(Event::Data(id, buf.split().freeze())).is_err() {
@@ -80,6 +100,7 @@ async fn write_loop(
     mut wr: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     events: mpsc::UnboundedSender<Event>,
+    _done: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut batch: Vec<Bytes> = Vec::with_capacity(64);
     while let Some(first) = rx.recv().await {
@@ -91,7 +112,15 @@ async fn write_loop(
             }
         }
         let total: usize = batch.iter().map(Bytes::len).sum();
-        if let Err(e) = write_all_vectored(&mut wr, &mut batch).await {
+        let written = tokio::select! {
+            // Biased: a write that completes at once never starts the timer.
+            biased;
+            r = write_all_vectored(&mut wr, &mut batch) => r,
+            // A peer that stopped reading must not hold the socket once
+            // the engine has dropped it.
+            _ = abandoned(&rx) => return,
+        };
+        if let Err(e) = written {
             let _ = events.send(Event::Closed(id, Closed::Io(e)));
             return;
         }
@@ -101,6 +130,22 @@ async fn write_loop(
     }
     // The engine dropped the sender: close our side gracefully.
     let _ = wr.shutdown().await;
+}
+
+/// Resolves once the engine has dropped the connection's sender and
+/// [`CLOSE_LINGER`] has passed since.
+async fn abandoned(rx: &mpsc::UnboundedReceiver<Bytes>) {
+    let step = Duration::from_millis(500);
+    let mut closed_for = Duration::ZERO;
+    loop {
+        tokio::time::sleep(step).await;
+        if rx.is_closed() {
+            closed_for += step;
+            if closed_for >= CLOSE_LINGER {
+                return;
+            }
+        }
+    }
 }
 
 async fn write_all_vectored(wr: &mut OwnedWriteHalf, bufs: &mut Vec<Bytes>) -> std::io::Result<()> {
