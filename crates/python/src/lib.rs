@@ -16,6 +16,7 @@ mod handle;
 mod hashes;
 mod magnet;
 mod metainfo;
+mod resume;
 mod session;
 mod settings;
 
@@ -42,5 +43,6 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     handle::register(m)?;
     alerts::register(m)?;
     session::register(m)?;
+    resume::register(m)?;
     Ok(())
 }

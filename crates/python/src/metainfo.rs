@@ -33,7 +33,7 @@ fn deprecated(py: Python<'_>, msg: &std::ffi::CStr) -> PyResult<()> {
     PyErr::warn(py, &py.get_type::<PyDeprecationWarning>(), msg, 1)
 }
 
-fn native(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+pub(crate) fn native(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     py.import("libtorrent._libtorrent")
 }
 
@@ -562,7 +562,7 @@ pub struct PyTorrentInfo {
     pub inner: TorrentInfo,
 }
 
-fn limits_from_dict(d: Option<&Bound<'_, PyAny>>) -> PyResult<LoadLimits> {
+pub(crate) fn limits_from_dict(d: Option<&Bound<'_, PyAny>>) -> PyResult<LoadLimits> {
     let mut l = LoadLimits::default();
     let Some(d) = d else { return Ok(l) };
     let d = d
@@ -1076,6 +1076,12 @@ pub struct PyAddTorrentParams {
     pub merkle_tree: Vec<Py<PyAny>>,
     #[pyo3(get, set)]
     pub resume_data: Vec<Py<PyAny>>,
+    /// v2 merkle trees per file, with the node mask and verified leaves
+    /// (not visible from Python; carried through resume data and filled
+    /// from a v2 torrent's piece layers by the loaders).
+    pub merkle_trees: Vec<Vec<lt_core::Sha256Hash>>,
+    pub merkle_tree_mask: Vec<Vec<bool>>,
+    pub verified_leaf_hashes: Vec<Vec<bool>>,
 }
 
 impl Default for PyAddTorrentParams {
@@ -1128,6 +1134,9 @@ impl Default for PyAddTorrentParams {
             renamed_files: BTreeMap::new(),
             merkle_tree: Vec::new(),
             resume_data: Vec::new(),
+            merkle_trees: Vec::new(),
+            merkle_tree_mask: Vec::new(),
+            verified_leaf_hashes: Vec::new(),
         }
     }
 }
@@ -1202,6 +1211,12 @@ impl PyAddTorrentParams {
             }
         }
         p.dht_nodes = ti.nodes().to_vec();
+        // the v2 piece layers become merkle trees, as the reference does
+        let mut trees = lt_resume::ResumeData::default();
+        trees.set_trees_from_torrent(&ti);
+        p.merkle_trees = trees.merkle_trees;
+        p.merkle_tree_mask = trees.merkle_tree_mask;
+        p.verified_leaf_hashes = trees.verified_leaf_hashes;
         ti.clear_trackers();
         ti.clear_web_seeds();
         ti.clear_nodes();

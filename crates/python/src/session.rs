@@ -19,26 +19,79 @@ use crate::alerts::alert_to_py;
 use crate::handle::{PyTorrentHandle, PyTorrentStatus};
 use crate::hashes::info_hash_from_py;
 use crate::metainfo::{PyAddTorrentParams, PyTorrentInfo};
+use crate::filters::{ip_filter_from_py, PyIpFilter};
 use crate::settings::{dict_to_pack, pack_to_dict, settings_to_dict};
 
-/// `session_params`: the settings (and later DHT state and IP filter) a
-/// session starts with.
+/// `session_params`: the settings, IP filter and DHT state a session
+/// starts with (what `read_session_params` / `write_session_params`
+/// carry).
 #[pyclass(module = "libtorrent", name = "session_params")]
 pub struct PySessionParams {
+    /// The settings given (a sparse pack).
     pub settings: SettingsPack,
+    /// Shared with Python: `params.ip_filter.add_rule(...)` edits it in
+    /// place, as on the reference.
+    pub ip_filter: Py<PyIpFilter>,
+    /// The legacy DHT settings block and the DHT state (not visible from
+    /// Python until the DHT lands; kept for the state file's round trip).
+    pub dht_settings: lt_resume::DhtSettings,
+    pub dht_state: lt_resume::DhtState,
+}
+
+impl PySessionParams {
+    /// Params holding `state`.
+    pub fn from_state(py: Python<'_>, state: lt_resume::SessionParams) -> PyResult<Self> {
+        Ok(PySessionParams {
+            settings: state.settings,
+            ip_filter: Py::new(
+                py,
+                PyIpFilter {
+                    inner: state.ip_filter,
+                },
+            )?,
+            dht_settings: state.dht_settings,
+            dht_state: state.dht_state,
+        })
+    }
+
+    /// A copy of the params as the state-file model.
+    pub fn to_state(&self, py: Python<'_>) -> lt_resume::SessionParams {
+        lt_resume::SessionParams {
+            settings: self.settings.clone(),
+            dht_settings: self.dht_settings,
+            dht_state: self.dht_state.clone(),
+            ip_filter: self.ip_filter.borrow(py).inner.clone(),
+        }
+    }
 }
 
 #[pymethods]
 impl PySessionParams {
     #[new]
-    #[pyo3(signature = (settings = None))]
-    fn new(settings: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        Ok(PySessionParams {
-            settings: match settings {
-                Some(d) => dict_to_pack(d)?,
-                None => SettingsPack::new(),
-            },
-        })
+    #[pyo3(signature = (*args))]
+    fn new(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        let mut p = Self::from_state(py, lt_resume::SessionParams::default())?;
+        let settings = match args.len() {
+            0 => None,
+            1 => args.get_item(0)?.cast_into::<PyDict>().ok(),
+            _ => None,
+        };
+        if args.len() > 1 || (args.len() == 1 && settings.is_none()) {
+            let mut names = vec!["session_params".to_owned()];
+            for a in args.iter() {
+                names.push(a.get_type().name()?.to_string());
+            }
+            let msg = format!(
+                "Python argument types in\n    session_params.__init__({})\ndid not match C++ signature:\n    __init__(_object*)\n    __init__(_object*, libtorrent::settings_pack)\n    __init__(_object*)",
+                names.join(", ")
+            );
+            let t = crate::bencode::argument_error_type(py)?;
+            return Err(PyErr::from_value(t.call1((msg,))?));
+        }
+        if let Some(d) = settings {
+            p.settings = dict_to_pack(&d)?;
+        }
+        Ok(p)
     }
 
     /// Only the settings that were set, as the reference reports them.
@@ -50,6 +103,19 @@ impl PySessionParams {
     #[setter]
     fn set_settings(&mut self, d: &Bound<'_, PyDict>) -> PyResult<()> {
         self.settings = dict_to_pack(d)?;
+        Ok(())
+    }
+
+    #[getter]
+    fn get_ip_filter(&self, py: Python<'_>) -> Py<PyIpFilter> {
+        self.ip_filter.clone_ref(py)
+    }
+
+    /// Stores a copy of `f` (later changes to `f` do not apply).
+    #[setter]
+    fn set_ip_filter(&mut self, py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<()> {
+        let inner = ip_filter_from_py(f)?;
+        self.ip_filter = Py::new(py, PyIpFilter { inner })?;
         Ok(())
     }
 }
