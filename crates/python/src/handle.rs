@@ -155,6 +155,24 @@ impl PyTorrentHandle {
         self.with(py, move |e, id| e.set_flags(id, 0, flags))
     }
 
+    fn set_upload_mode(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        let f = lt_session::torrent::flags::UPLOAD_MODE;
+        self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
+    }
+
+    fn auto_managed(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        let f = lt_session::torrent::flags::AUTO_MANAGED;
+        self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
+    }
+
+    fn clear_error(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.clear_error(id))
+    }
+
+    fn flush_cache(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.flush_cache(id))
+    }
+
     fn set_sequential_download(&self, py: Python<'_>, on: bool) -> PyResult<()> {
         let f = lt_session::torrent::flags::SEQUENTIAL_DOWNLOAD;
         self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
@@ -753,6 +771,32 @@ impl PyTorrentStatus {
         timedelta(py, self.st.announce_interval)
     }
     #[getter]
+    fn active_duration<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        timedelta(py, self.st.active_duration)
+    }
+    #[getter]
+    fn finished_duration<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        timedelta(py, self.st.finished_duration)
+    }
+    #[getter]
+    fn seeding_duration<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        timedelta(py, self.st.seeding_duration)
+    }
+    #[getter]
+    fn need_save_resume_data(&self) -> u32 {
+        u32::from(self.st.need_save_resume)
+    }
+    #[getter]
+    fn torrent_file(&self) -> Option<crate::metainfo::PyTorrentInfo> {
+        let ti = self.st.id.and_then(|id| {
+            let ses = self.ses.upgrade()?;
+            ses.call(move |e| e.torrent_meta(id)).ok().flatten()
+        });
+        ti.map(|t| crate::metainfo::PyTorrentInfo {
+            inner: (*t).clone(),
+        })
+    }
+    #[getter]
     fn is_loaded(&self) -> bool {
         true
     }
@@ -827,13 +871,24 @@ impl PyPeerInfo {
     fn ip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         endpoint_to_py(py, &self.p.ip)
     }
-    #[getter]
     fn local_endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         endpoint_to_py(py, &self.p.local_endpoint)
     }
     #[getter]
     fn pid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(sha1_to_py(py, lt_core::Sha1Hash(self.p.pid))?.into_any())
+    }
+    #[getter]
+    fn remote_endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        endpoint_to_py(py, &self.p.ip)
+    }
+    #[getter]
+    fn download_limit(&self) -> i32 {
+        -1
+    }
+    #[getter]
+    fn upload_limit(&self) -> i32 {
+        -1
     }
     #[getter]
     fn last_request(&self) -> i64 {
@@ -845,10 +900,74 @@ impl PyPeerInfo {
     }
 }
 
+/// Integer constants the reference exposes on the classes.
+const HANDLE_CONSTS: &[(&str, i64)] = &[
+    ("alert_when_available", 1),
+    ("flush_disk_cache", 1),
+    ("graceful_pause", 1),
+    ("high_priority", 2),
+    ("ignore_min_interval", 1),
+    ("only_if_modified", 248),
+    ("overwrite_existing", 1),
+    ("piece_granularity", 1),
+    ("query_accurate_download_counters", 2),
+    ("query_distributed_copies", 1),
+    ("query_last_seen_complete", 4),
+    ("query_pieces", 8),
+    ("query_renamed_files", 256),
+    ("query_verified_pieces", 16),
+    ("save_info_dict", 2),
+];
+
+const PEER_INFO_CONSTS: &[(&str, i64)] = &[
+    ("interesting", 0x1),
+    ("choked", 0x2),
+    ("remote_interested", 0x4),
+    ("remote_choked", 0x8),
+    ("supports_extensions", 0x10),
+    ("local_connection", 0x20),
+    ("outgoing_connection", 0x20),
+    ("handshake", 0x40),
+    ("connecting", 0x80),
+    ("queued", 0x100),
+    ("on_parole", 0x200),
+    ("seed", 0x400),
+    ("optimistic_unchoke", 0x800),
+    ("snubbed", 0x1000),
+    ("upload_only", 0x2000),
+    ("endgame_mode", 0x4000),
+    ("holepunched", 0x8000),
+    ("i2p_socket", 0x10000),
+    ("rc4_encrypted", 0x80000),
+    ("plaintext_encrypted", 0x100000),
+    ("standard_bittorrent", 1),
+    ("web_seed", 2),
+    ("http_seed", 4),
+    ("tracker", 1),
+    ("dht", 2),
+    ("pex", 4),
+    ("lsd", 8),
+    ("resume_data", 16),
+    ("bw_idle", 1),
+    ("bw_limit", 2),
+    ("bw_torrent", 2),
+    ("bw_global", 2),
+    ("bw_network", 4),
+    ("bw_disk", 16),
+];
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTorrentHandle>()?;
+    let t = m.py().get_type::<PyTorrentHandle>();
+    for (k, v) in HANDLE_CONSTS {
+        t.setattr(*k, *v)?;
+    }
     m.add_class::<PyTorrentStatus>()?;
     crate::enums::attach_nested(&m.py().get_type::<PyTorrentStatus>(), "torrent_status")?;
     m.add_class::<PyPeerInfo>()?;
+    let t = m.py().get_type::<PyPeerInfo>();
+    for (k, v) in PEER_INFO_CONSTS {
+        t.setattr(*k, *v)?;
+    }
     Ok(())
 }

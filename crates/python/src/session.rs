@@ -16,10 +16,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::alerts::alert_to_py;
+use crate::filters::{ip_filter_from_py, PyIpFilter};
 use crate::handle::{PyTorrentHandle, PyTorrentStatus};
 use crate::hashes::info_hash_from_py;
 use crate::metainfo::{PyAddTorrentParams, PyTorrentInfo};
-use crate::filters::{ip_filter_from_py, PyIpFilter};
 use crate::settings::{dict_to_pack, pack_to_dict, settings_to_dict};
 
 /// `session_params`: the settings, IP filter and DHT state a session

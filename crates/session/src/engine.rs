@@ -84,6 +84,8 @@ struct Peer {
     conn: PeerConnection,
     crypto: Crypto,
     addr: SocketAddr,
+    /// Our end of the connection (unspecified until connected).
+    local: SocketAddr,
     outgoing: bool,
     torrent: Option<TorrentId>,
     /// `None` while an outgoing connection is being established.
@@ -1012,6 +1014,22 @@ impl Engine {
         self.start_checking(id);
     }
 
+    /// Clears a torrent's error; it can then be resumed.
+    pub fn clear_error(&mut self, id: TorrentId) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.error = None;
+            t.error_file = -1;
+        }
+        self.auto_manage();
+    }
+
+    /// Writes out every buffered block of the torrent.
+    pub fn flush_cache(&mut self, id: TorrentId) {
+        if let Some(storage) = self.torrents.get(&id).map(|t| t.storage) {
+            self.disk().async_flush(storage);
+        }
+    }
+
     pub fn have_piece(&self, id: TorrentId, piece: u32) -> bool {
         self.torrents
             .get(&id)
@@ -1184,7 +1202,7 @@ impl Engine {
                 set(p.pipeline.is_snubbed(), 0x1000); // snubbed
                 PeerInfo {
                     ip: p.addr,
-                    local_endpoint: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    local_endpoint: p.local,
                     pid,
                     client: lt_core::fingerprint::identify_client(&pid),
                     flags: fl,
@@ -1752,6 +1770,7 @@ impl Engine {
                     Crypto::Detect(Vec::new())
                 },
                 addr,
+                local: SocketAddr::from(([0, 0, 0, 0], 0)),
                 outgoing,
                 torrent,
                 tx: None,
@@ -1852,6 +1871,9 @@ impl Engine {
                 let Some(p) = self.peers.get_mut(&id) else {
                     return;
                 };
+                if let Ok(a) = stream.local_addr() {
+                    p.local = a;
+                }
                 p.tx = Some(peer_io::start(
                     id,
                     stream,
@@ -1875,6 +1897,9 @@ impl Engine {
         }
         let conn = PeerConnection::incoming(self.peer_config(), Some(addr.ip()), Instant::now());
         let id = self.new_peer(conn, addr, false, None);
+        if let (Some(p), Ok(a)) = (self.peers.get_mut(&id), stream.local_addr()) {
+            p.local = a;
+        }
         let tx = peer_io::start(id, stream, self.events_tx.clone(), self.recv_budget.clone());
         if let Some(p) = self.peers.get_mut(&id) {
             p.tx = Some(tx);
@@ -2217,7 +2242,8 @@ impl Engine {
         let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) else {
             return;
         };
-        if !t.is_active() || t.picker.is_finished() {
+        // upload mode: serve only, request nothing
+        if !t.is_active() || t.picker.is_finished() || t.flags & flags::UPLOAD_MODE != 0 {
             return;
         }
         let mut want = p.pipeline.num_to_request();
