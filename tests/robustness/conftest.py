@@ -117,6 +117,24 @@ class Host:
                 pass  # a line cut by SIGKILL
         return out
 
+    def command(self, line: str):
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def wait_alert(self, pred, timeout: float):
+        """The first logged alert (a dict) for which `pred` is true, or None."""
+        found = []
+
+        def check():
+            for a in self.alerts():
+                if pred(a):
+                    found.append(a)
+                    return True
+            return False
+
+        wait_for(check, timeout, 0.1)
+        return found[0] if found else None
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
@@ -200,3 +218,7 @@ def make_host(tmp_path):
     yield make
     for h in hosts:
         h.kill()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "other_leecher: the honest leecher runs the other implementation")

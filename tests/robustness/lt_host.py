@@ -11,7 +11,8 @@ peers). Each alert is appended to `--alerts` as one JSON line (flushed at
 once, so a process killed with SIGKILL leaves a readable log):
 {"t": seconds, "what": ..., "msg": ..., "piece": ..., "ip": ...}.
 The session runs until stdin closes, the timeout passes, or (with
-`--exit-when-done`) every torrent is seeding. Loopback only.
+`--exit-when-done`) every torrent is seeding. Lines on stdin are commands:
+`connect HOST:PORT` (to the first torrent). Loopback only.
 """
 import argparse
 import json
@@ -71,6 +72,7 @@ def main():
     start = time.monotonic()
     deadline = start + args.timeout
     code = 1
+    pending = b""
     while time.monotonic() < deadline:
         for a in ses.pop_alerts():
             if log is None:
@@ -88,10 +90,19 @@ def main():
         if args.exit_when_done and handles and all(h.status().is_seeding for h in handles):
             code = 0
             break
-        r, _, _ = select.select([sys.stdin], [], [], 0)
-        if r and not sys.stdin.read(1):
-            code = 0
-            break
+        r, _, _ = select.select([0], [], [], 0)
+        if r:
+            chunk = os.read(0, 4096)
+            if not chunk:
+                code = 0
+                break
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                cmd = line.decode().split()
+                if len(cmd) == 2 and cmd[0] == "connect":
+                    host, port = cmd[1].rsplit(":", 1)
+                    handles[0].connect_peer((host, int(port)))
         ses.wait_for_alert(50)
     statuses = [h.status() for h in handles]
     print(json.dumps({
