@@ -140,12 +140,8 @@ class Host:
 
     def stop(self, timeout: float = 20):
         """Closes stdin (a clean stop) and returns the JSON summary."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
         try:
+            # communicate() closes stdin, which stops the host
             out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()

@@ -24,6 +24,18 @@ import time
 import libtorrent as lt
 
 
+def alert_mask():
+    """Every category but the debug logs and per-block notifications."""
+    c = lt.alert.category_t
+    mask = int(c.all_categories)
+    for name in ("peer_log_notification", "torrent_log_notification", "picker_log_notification",
+                 "session_log_notification", "port_mapping_log_notification",
+                 "dht_log_notification", "block_progress_notification", "upload_notification"):
+        if hasattr(c, name):
+            mask &= ~int(getattr(c, name))
+    return mask
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--add", action="append", default=[])
@@ -42,7 +54,7 @@ def main():
         "enable_upnp": False,
         "enable_natpmp": False,
         "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.all_categories,
+        "alert_mask": alert_mask(),
     }
     settings.update(json.loads(args.settings))
     ses = lt.session(settings)

@@ -41,14 +41,15 @@ def test_corrupt_blocks_fail_hash_ban_and_refetch(impl, tmp_path, make_host):
         assert failed and failed <= corrupt, f"hash failures {failed}, corrupt pieces {corrupt}"
         assert bad.corrupt_blocks_sent >= 1
         # Banned: asking for it again does not bring it back.
+        before = bad.connections
         victim.command(f"connect {bad.address}")
         time.sleep(3)
-        assert bad.connections == 1, f"the banned peer was connected {bad.connections} times"
+        assert bad.connections == before, "the banned peer was connected again"
         # The honest seed supplies what is missing.
         victim.command(f"connect 127.0.0.1:{honest.port}")
         done = wait_for(lambda: victim.wait_alert(lambda a: what(a) == "torrent_finished", 0), 60, 0.2)
         assert done, "the victim did not finish from the honest seed"
-        assert bad.connections == 1
+        assert bad.connections == before
     summary = victim.stop()
     assert summary["seeding"] == [True]
     assert (dl / t.name).read_bytes() == t.data
