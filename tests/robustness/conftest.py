@@ -152,10 +152,14 @@ class Host:
         return json.loads(lines[-1]) if lines else None
 
     def wait(self, timeout: float):
+        """Waits for the host to exit by itself (stdin stays open)."""
         try:
-            out, _ = self.proc.communicate(timeout=timeout)
-        finally:
-            self._stderr.close()
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        out = self.proc.stdout.read()
+        self._stderr.close()
         lines = out.decode().strip().splitlines()
         return self.proc.returncode, (json.loads(lines[-1]) if lines else None)
 

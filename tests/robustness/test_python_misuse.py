@@ -112,10 +112,9 @@ atp.save_path = d
 h = ses.add_torrent(atp)
 ses.remove_torrent(h)
 deadline = time.time() + 10
-removed = False
-while time.time() < deadline and not removed:
-    removed = any(a.what() == "torrent_removed" for a in ses.pop_alerts())
-    ses.wait_for_alert(100)
+while time.time() < deadline and h.is_valid():
+    time.sleep(0.02)
+removed = not h.is_valid()
 calls = {
     "status": lambda: h.status(),
     "pause": lambda: h.pause(),
@@ -192,7 +191,8 @@ def test_many_threads_on_one_session():
                 ses.pop_alerts()
                 bump("pop")
                 ses.wait_for_alert(5)
-                ses.status()
+                ses.get_torrent_status(lambda st: True)
+                ses.is_paused()
             except Exception as e:
                 errors.append(repr(e))
 
