@@ -234,7 +234,8 @@ impl TorrentInfo {
                     if let Some(url) = clean_tracker_url(b) {
                         trackers.push(Tracker {
                             url,
-                            tier: tier.min(255) as u8,
+                            // tiers are 8-bit in the reference: they wrap
+                            tier: tier as u8,
                             source: TrackerSource::Torrent,
                         });
                     }
@@ -906,10 +907,13 @@ fn extract_files2(
         return Err(MetainfoError::NoFiles);
     }
     let mut fs = FileStorage::new();
-    // a single file at the root is a single-file torrent named by its key
+    // a single file at the root named like the torrent is a single-file
+    // torrent; any other tree lives in a directory named `name`
     let single = tree.len() == 1
-        && tree.dict_iter().next().is_some_and(|(_, v)| {
-            v.get(b"").is_some_and(|l| l.kind() == Kind::Dict) && v.len() == 1
+        && tree.dict_iter().next().is_some_and(|(k, v)| {
+            k == name.as_bytes()
+                && v.get(b"").is_some_and(|l| l.kind() == Kind::Dict)
+                && v.len() == 1
         });
     let root_path = if single {
         String::new()

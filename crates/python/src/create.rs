@@ -285,6 +285,7 @@ impl PyCreateTorrent {
         ))
     }
 
+    #[pyo3(signature = (announce_url, tier = None))]
     fn add_tracker(&mut self, announce_url: &str, tier: Option<i32>) {
         self.ct.add_tracker(announce_url, tier.unwrap_or(0));
     }

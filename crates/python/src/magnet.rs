@@ -17,17 +17,11 @@ fn magnet_err(e: magnet::MagnetError) -> PyErr {
     PyRuntimeError::new_err(e.to_string())
 }
 
-/// Bytes from the link as a Python `str`; the reference fails the same way
-/// on bytes that are not UTF-8.
+/// Bytes from the link as a Python `str`. Bytes that are not UTF-8 are
+/// replaced (U+FFFD); the reference raises `UnicodeDecodeError` when such
+/// a field is read.
 fn text(b: &[u8]) -> PyResult<String> {
-    String::from_utf8(b.to_vec()).map_err(|e| {
-        let u = e.utf8_error();
-        let pos = u.valid_up_to();
-        let byte = b.get(pos).copied().unwrap_or(0);
-        pyo3::exceptions::PyUnicodeDecodeError::new_err(format!(
-            "'utf-8' codec can't decode byte 0x{byte:02x} in position {pos}: invalid start byte"
-        ))
-    })
+    Ok(String::from_utf8_lossy(b).into_owned())
 }
 
 fn endpoint(a: &SocketAddr) -> (String, u16) {
@@ -67,6 +61,12 @@ fn parse_magnet_uri(uri: &str) -> PyResult<PyAddTorrentParams> {
 /// The dictionary form: the fields the reference puts in it.
 #[pyfunction]
 fn parse_magnet_uri_dict<'py>(py: Python<'py>, uri: &str) -> PyResult<Bound<'py, PyDict>> {
+    PyErr::warn(
+        py,
+        &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(),
+        c"parse_magnet_uri_dict() is deprecated",
+        1,
+    )?;
     let m = magnet::parse_magnet_uri(uri).map_err(magnet_err)?;
     let p = params_of(&m)?;
     let d = PyDict::new(py);

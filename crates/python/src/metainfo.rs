@@ -629,10 +629,36 @@ fn load_ti(arg: &Bound<'_, PyAny>, limits: Option<&Bound<'_, PyAny>>) -> PyResul
             .detach(|| TorrentInfo::from_bytes_with(&data, &lim))
             .map_err(metainfo_err);
     }
-    Err(PyTypeError::new_err(format!(
-        "torrent_info() argument must be a file path, bytes, a dict, an info-hash or a torrent_info, not {}",
-        arg.get_type().name()?
-    )))
+    let args = PyTuple::new(py, [arg])?;
+    Err(ti_argument_error(py, &args)?)
+}
+
+/// Boost.Python's error for arguments that match no constructor.
+fn ti_argument_error(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<PyErr> {
+    let mut names = vec!["torrent_info".to_owned()];
+    for a in args.iter() {
+        names.push(a.get_type().name()?.to_string());
+    }
+    let sigs = [
+        "__init__(boost::python::api::object, libtorrent::digest32<256l>)",
+        "__init__(boost::python::api::object, libtorrent::digest32<160l>)",
+        "__init__(_object*, libtorrent::torrent_info ti)",
+        "__init__(boost::python::api::object, std::basic_string_view<char, std::char_traits<char> >, boost::python::dict)",
+        "__init__(boost::python::api::object, std::basic_string_view<char, std::char_traits<char> >)",
+        "__init__(boost::python::api::object, bytes, boost::python::dict)",
+        "__init__(boost::python::api::object, bytes)",
+        "__init__(boost::python::api::object, boost::python::dict, boost::python::dict)",
+        "__init__(boost::python::api::object, boost::python::dict)",
+        "__init__(_object*, libtorrent::info_hash_t info_hash)",
+    ];
+    let msg =
+        format!(
+        "Python argument types in\n    torrent_info.__init__({})\ndid not match C++ signature:\n{}",
+        names.join(", "),
+        sigs.iter().map(|s| format!("    {s}")).collect::<Vec<_>>().join("\n")
+    );
+    let t = crate::bencode::argument_error_type(py)?;
+    Ok(PyErr::from_value(t.call1((msg,))?))
 }
 
 fn web_seed_dict<'py>(py: Python<'py>, w: &WebSeed) -> PyResult<Bound<'py, PyDict>> {
@@ -670,9 +696,7 @@ impl PyTorrentInfo {
             [a, l] => Ok(PyTorrentInfo {
                 inner: load_ti(a, Some(l))?,
             }),
-            _ => Err(PyTypeError::new_err(
-                "torrent_info() takes 1 or 2 arguments",
-            )),
+            _ => Err(ti_argument_error(args.py(), args)?),
         }
     }
 
@@ -860,7 +884,10 @@ impl PyTorrentInfo {
             8 => TrackerSource::Tex,
             _ => TrackerSource::Client,
         };
-        self.inner.add_tracker(url, tier.clamp(0, 255) as u8, src);
+        self.inner.add_tracker(
+            url, // 8-bit tiers, wrapping, as in the reference
+            tier as u8, src,
+        );
         Ok(())
     }
     fn web_seeds<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {

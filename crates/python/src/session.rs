@@ -19,7 +19,7 @@ use crate::alerts::alert_to_py;
 use crate::handle::{PyTorrentHandle, PyTorrentStatus};
 use crate::hashes::info_hash_from_py;
 use crate::metainfo::{PyAddTorrentParams, PyTorrentInfo};
-use crate::settings::{dict_to_pack, settings_to_dict};
+use crate::settings::{dict_to_pack, pack_to_dict, settings_to_dict};
 
 /// `session_params`: the settings (and later DHT state and IP filter) a
 /// session starts with.
@@ -41,10 +41,10 @@ impl PySessionParams {
         })
     }
 
+    /// Only the settings that were set, as the reference reports them.
     #[getter]
     fn get_settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = lt_settings::Settings::from_pack(&self.settings);
-        settings_to_dict(py, &s)
+        pack_to_dict(py, &self.settings)
     }
 
     #[setter]
@@ -64,6 +64,16 @@ fn closed() -> PyErr {
 }
 
 impl PySession {
+    fn get_int(&self, py: Python<'_>, k: lt_settings::IntKey) -> PyResult<i32> {
+        self.call(py, move |e| e.settings().get_int(k))
+    }
+
+    fn set_int(&self, py: Python<'_>, k: lt_settings::IntKey, v: i32) -> PyResult<()> {
+        let mut pack = SettingsPack::new();
+        pack.set_int(k, v);
+        self.call(py, move |e| e.apply_settings(&pack))
+    }
+
     fn call<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
     where
         R: Send + 'static,
@@ -106,7 +116,9 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
     };
     let ti: PyRef<'_, PyTorrentInfo> = ti.bind(py).borrow();
     if !ti.inner.is_valid() {
-        return Err(PyRuntimeError::new_err("invalid torrent_info [libtorrent:9]"));
+        return Err(PyRuntimeError::new_err(
+            "invalid torrent_info [libtorrent:9]",
+        ));
     }
     let mut trackers: Vec<(String, u8)> = ti
         .inner
@@ -146,7 +158,11 @@ impl PySession {
     /// the legacy `session(fingerprint, flags=3, alert_mask=1)`.
     #[new]
     #[pyo3(signature = (*args, **kwargs))]
-    fn new(py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         let mut pack = SettingsPack::new();
         let first = match args.len() {
             0 => kwargs.and_then(|k| k.get_item("settings").ok().flatten()),
@@ -203,11 +219,41 @@ impl PySession {
         self.call(py, |e| e.is_paused())
     }
 
-    fn add_torrent(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<PyTorrentHandle> {
-        let at = to_add_torrent(py, params)?;
-        let id = self
-            .call(py, move |e| e.add_torrent(at))?
-            .map_err(|err| PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value)))?;
+    /// `add_torrent(add_torrent_params)`, `add_torrent(dict)` or the legacy
+    /// `add_torrent(ti, save_path, resume_data=b'', storage_mode=sparse, paused=False)`.
+    #[pyo3(signature = (params, save_path = None, resume_data = None, storage_mode = None, paused = false))]
+    fn add_torrent(
+        &self,
+        py: Python<'_>,
+        params: &Bound<'_, PyAny>,
+        save_path: Option<String>,
+        resume_data: Option<&Bound<'_, PyAny>>,
+        storage_mode: Option<&Bound<'_, PyAny>>,
+        paused: bool,
+    ) -> PyResult<PyTorrentHandle> {
+        let _ = (resume_data, storage_mode);
+        let at = if params.cast::<PyTorrentInfo>().is_ok() {
+            let Some(save_path) = save_path else {
+                return Err(PyTypeError::new_err(
+                    "add_torrent(ti, save_path): save_path is required",
+                ));
+            };
+            let d = PyDict::new(py);
+            d.set_item("ti", params)?;
+            d.set_item("save_path", save_path)?;
+            let mut at = to_add_torrent(py, d.as_any())?;
+            let f = lt_session::torrent::flags::PAUSED | lt_session::torrent::flags::AUTO_MANAGED;
+            at.flags &= !f;
+            if paused {
+                at.flags |= lt_session::torrent::flags::PAUSED;
+            }
+            at
+        } else {
+            to_add_torrent(py, params)?
+        };
+        let id = self.call(py, move |e| e.add_torrent(at))?.map_err(|err| {
+            PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value))
+        })?;
         Ok(self.handle(id))
     }
 
@@ -224,7 +270,12 @@ impl PySession {
     }
 
     #[pyo3(signature = (handle, option = 0))]
-    fn remove_torrent(&self, py: Python<'_>, handle: &PyTorrentHandle, option: u32) -> PyResult<()> {
+    fn remove_torrent(
+        &self,
+        py: Python<'_>,
+        handle: &PyTorrentHandle,
+        option: u32,
+    ) -> PyResult<()> {
         let Some(id) = handle.id() else {
             return Err(crate::handle::invalid_handle());
         };
@@ -236,7 +287,11 @@ impl PySession {
 
     /// Accepts a `sha1_hash` or an `info_hash_t`; returns an invalid handle
     /// when no torrent matches.
-    fn find_torrent(&self, py: Python<'_>, info_hash: &Bound<'_, PyAny>) -> PyResult<PyTorrentHandle> {
+    fn find_torrent(
+        &self,
+        py: Python<'_>,
+        info_hash: &Bound<'_, PyAny>,
+    ) -> PyResult<PyTorrentHandle> {
         let ih = info_hash_from_py(info_hash)?;
         Ok(match self.call(py, move |e| e.find_torrent(&ih))? {
             Some(id) => self.handle(id),
@@ -250,7 +305,12 @@ impl PySession {
     }
 
     #[pyo3(signature = (pred, flags = 0))]
-    fn get_torrent_status<'py>(&self, py: Python<'py>, pred: &Bound<'py, PyAny>, flags: u32) -> PyResult<Bound<'py, PyList>> {
+    fn get_torrent_status<'py>(
+        &self,
+        py: Python<'py>,
+        pred: &Bound<'py, PyAny>,
+        flags: u32,
+    ) -> PyResult<Bound<'py, PyList>> {
         let _ = flags;
         let all = self.call(py, |e| {
             e.torrent_ids()
@@ -270,7 +330,12 @@ impl PySession {
     }
 
     #[pyo3(signature = (torrents, flags = 0))]
-    fn refresh_torrent_status<'py>(&self, py: Python<'py>, torrents: &Bound<'py, PyList>, flags: u32) -> PyResult<Bound<'py, PyList>> {
+    fn refresh_torrent_status<'py>(
+        &self,
+        py: Python<'py>,
+        torrents: &Bound<'py, PyList>,
+        flags: u32,
+    ) -> PyResult<Bound<'py, PyList>> {
         let _ = flags;
         let mut ids = Vec::new();
         for t in torrents.iter() {
@@ -279,9 +344,17 @@ impl PySession {
                 ids.push(id);
             }
         }
-        let all = self.call(py, move |e| ids.into_iter().filter_map(|id| e.status(id)).collect::<Vec<_>>())?;
+        let all = self.call(py, move |e| {
+            ids.into_iter()
+                .filter_map(|id| e.status(id))
+                .collect::<Vec<_>>()
+        })?;
         let weak = Arc::downgrade(&self.inner);
-        PyList::new(py, all.into_iter().map(|st| PyTorrentStatus::new(st, weak.clone())))
+        PyList::new(
+            py,
+            all.into_iter()
+                .map(|st| PyTorrentStatus::new(st, weak.clone())),
+        )
     }
 
     /// Posts a `state_update_alert` with the status of every torrent.
@@ -309,7 +382,8 @@ impl PySession {
     }
 
     fn set_alert_fd(&self, fd: i32) {
-        self.inner.set_alert_fd(if fd < 0 { None } else { Some(fd) });
+        self.inner
+            .set_alert_fd(if fd < 0 { None } else { Some(fd) });
     }
 
     fn set_alert_mask(&self, py: Python<'_>, mask: u32) -> PyResult<()> {
@@ -328,6 +402,66 @@ impl PySession {
         })
     }
 
+    /// Deprecated form of `listen_interfaces`: listen on `interface`
+    /// (default all IPv4 addresses) at port `min`.
+    #[pyo3(signature = (min, max, interface = None, flags = 0))]
+    fn listen_on(
+        &self,
+        py: Python<'_>,
+        min: u16,
+        max: u16,
+        interface: Option<String>,
+        flags: i32,
+    ) -> PyResult<()> {
+        let _ = (max, flags);
+        let host = interface
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| "0.0.0.0".into());
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let mut pack = SettingsPack::new();
+        pack.set_str(
+            lt_settings::keys::LISTEN_INTERFACES,
+            format!("{host}:{min}"),
+        );
+        self.call(py, move |e| e.apply_settings(&pack))
+    }
+
+    fn num_connections(&self, py: Python<'_>) -> PyResult<usize> {
+        self.call(py, |e| e.num_connections())
+    }
+
+    fn upload_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        self.get_int(py, lt_settings::keys::UPLOAD_RATE_LIMIT)
+    }
+
+    fn download_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        self.get_int(py, lt_settings::keys::DOWNLOAD_RATE_LIMIT)
+    }
+
+    fn set_upload_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::UPLOAD_RATE_LIMIT, limit)
+    }
+
+    fn set_download_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::DOWNLOAD_RATE_LIMIT, limit)
+    }
+
+    fn max_connections(&self, py: Python<'_>) -> PyResult<i32> {
+        self.get_int(py, lt_settings::keys::CONNECTIONS_LIMIT)
+    }
+
+    fn set_max_connections(&self, py: Python<'_>, n: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::CONNECTIONS_LIMIT, n)
+    }
+
+    fn set_max_uploads(&self, py: Python<'_>, n: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::UNCHOKE_SLOTS_LIMIT, n)
+    }
+
     /// Posts a `session_stats_alert` with every metric.
     fn post_session_stats(&self, py: Python<'_>) -> PyResult<()> {
         self.call(py, |e| e.post_session_stats())
@@ -336,6 +470,7 @@ impl PySession {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySession>()?;
+    crate::enums::attach_members(&m.py().get_type::<PySession>(), "portmap_protocol")?;
     m.add_class::<PySessionParams>()?;
     Ok(())
 }

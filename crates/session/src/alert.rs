@@ -590,7 +590,8 @@ impl Alert {
                 if error.is_error() {
                     format!(
                         "failed to add torrent \"{}\": {}",
-                        torrent.name, error.message()
+                        torrent.name,
+                        error.message()
                     )
                 } else {
                     format!("added torrent: {}", torrent.name)
@@ -794,7 +795,11 @@ impl Alert {
             } => format!(
                 "{} scrape failed: {}",
                 tracker_prefix(torrent, url, local_endpoint),
-                if msg.is_empty() { error.message() } else { msg.clone() }
+                if msg.is_empty() {
+                    error.message()
+                } else {
+                    msg.clone()
+                }
             ),
             SessionStats { .. } => "session stats".to_string(),
             AlertsDropped { .. } => "dropped alerts: ".to_string(),

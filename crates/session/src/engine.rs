@@ -18,6 +18,7 @@ use lt_picker::{BlockRef, PeerKey, PickOptions, PiecePicker, PipelineConfig, Req
 use lt_settings::{keys, Settings, SettingsPack};
 use lt_storage::{Completion, DiskIo, DiskIoConfig, HashKinds, StorageId, StorageParams};
 use lt_wire::message::BlockRequest;
+use lt_wire::mse::{looks_like_plaintext, CryptoMethod, MseHandshake, Rc4};
 use lt_wire::peer::{Event as PeerEvent, PeerConfig, PeerConnection, PieceGeometry};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -25,10 +26,12 @@ use tokio::sync::mpsc;
 use crate::alert::{category, Alert, AlertKind, Operation, PeerRef, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
 use crate::peer_io::{self, Closed, ConnId};
-use crate::torrent::{flags, unix_now, AddTorrent, Rates, Torrent};
-use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
+use crate::torrent::{flags, unix_now, AddTorrent, Metadata, Rates, Torrent};
 use crate::tracker_io::{self, TrackerResult};
+use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
+use lt_picker::bandwidth::{BandwidthManager, Direction};
+use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
@@ -54,8 +57,8 @@ pub(crate) enum Event {
     /// A tracker request finished.
     Tracker {
         torrent: TorrentId,
-        job: AnnounceJob,
-        result: TrackerResult,
+        job: Box<AnnounceJob>,
+        result: Box<TrackerResult>,
     },
 }
 
@@ -65,8 +68,21 @@ struct ListenSocket {
 }
 
 /// One peer connection.
+/// Stream encryption state of a connection (MSE/PE).
+enum Crypto {
+    /// Incoming: the first bytes decide between a plaintext handshake and MSE.
+    Detect(Vec<u8>),
+    Handshake(Box<MseHandshake>),
+    Plain,
+    Rc4 {
+        enc: Box<Rc4>,
+        dec: Box<Rc4>,
+    },
+}
+
 struct Peer {
     conn: PeerConnection,
+    crypto: Crypto,
     addr: SocketAddr,
     outgoing: bool,
     torrent: Option<TorrentId>,
@@ -79,8 +95,14 @@ struct Peer {
     alerted_connect: bool,
     /// Bytes handed to the writer task and not yet written.
     send_queued: usize,
-    /// Requests not yet read from disk because the send queue is full.
+    /// Requests not yet read from disk: the send queue is full or the
+    /// upload rate limit has no quota left.
     deferred: std::collections::VecDeque<BlockRequest>,
+    /// Bytes granted by the rate limiter and not used yet.
+    up_credit: u64,
+    down_credit: u64,
+    /// Bytes of this peer's requests being read from disk.
+    reading: usize,
     last_counters: [u64; 4],
     rates: Rates,
 }
@@ -112,6 +134,8 @@ pub struct Engine {
     epoch: Instant,
     last_second: Instant,
     udp_cache: Arc<std::sync::Mutex<ConnectionCache>>,
+    bw: BandwidthManager,
+    choker: Choker,
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
     tracker_key: u32,
     rng: lt_picker::Rng,
@@ -193,6 +217,8 @@ impl Engine {
             epoch: Instant::now(),
             last_second: Instant::now(),
             udp_cache: Default::default(),
+            bw: BandwidthManager::new(0),
+            choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
             rng: lt_picker::Rng::new(random_seed()),
         }
@@ -201,7 +227,39 @@ impl Engine {
 
     fn with_tracker_key(mut self) -> Self {
         self.tracker_key = self.rng.next_u64() as u32;
+        self.apply_limits();
         self
+    }
+
+    /// Applies the rate-limit and choking settings.
+    fn apply_limits(&mut self) {
+        let now = self.millis(Instant::now());
+        let s = &self.settings;
+        let g = self.bw.global();
+        let up = s.get_int(keys::UPLOAD_RATE_LIMIT).max(0) as u64;
+        let down = s.get_int(keys::DOWNLOAD_RATE_LIMIT).max(0) as u64;
+        self.bw.set_limit(now, g, Direction::Upload, up);
+        self.bw.set_limit(now, g, Direction::Download, down);
+        let cfg = ChokerConfig {
+            unchoke_slots_limit: s.get_int(keys::UNCHOKE_SLOTS_LIMIT),
+            choking_algorithm: ChokingAlgorithm::from_setting(
+                s.get_int(keys::CHOKING_ALGORITHM).into(),
+            )
+            .unwrap_or(ChokingAlgorithm::FixedSlots),
+            seed_choking_algorithm: SeedChokingAlgorithm::from_setting(
+                s.get_int(keys::SEED_CHOKING_ALGORITHM).into(),
+            )
+            .unwrap_or(SeedChokingAlgorithm::RoundRobin),
+            num_optimistic_unchoke_slots: s.get_int(keys::NUM_OPTIMISTIC_UNCHOKE_SLOTS).max(0)
+                as u32,
+            optimistic_unchoke_interval_ms: s.get_int(keys::OPTIMISTIC_UNCHOKE_INTERVAL).max(1)
+                as u64
+                * 1000,
+            unchoke_interval_ms: s.get_int(keys::UNCHOKE_INTERVAL).max(1) as u64 * 1000,
+            rate_choker_initial_threshold: 1024,
+            seeding_piece_quota: s.get_int(keys::SEEDING_PIECE_QUOTA).max(1) as u32,
+        };
+        self.choker.set_config(cfg);
     }
 
     /// Posts an alert if its category is enabled.
@@ -287,13 +345,7 @@ impl Engine {
         match ev {
             Event::Incoming { stream, peer } => self.on_incoming(stream, peer),
             Event::Connected { id, result } => self.on_connected(id, result),
-            Event::Data(id, data) => {
-                let now = Instant::now();
-                if let Some(p) = self.peers.get_mut(&id) {
-                    p.conn.receive_bytes(data, now);
-                }
-                self.drive_peer(id);
-            }
+            Event::Data(id, data) => self.on_data(id, data),
             Event::Closed(id, why) => {
                 let err = match why {
                     Closed::Eof => ErrorCode::default(),
@@ -302,36 +354,149 @@ impl Engine {
                 self.disconnect(id, Some(err));
             }
             Event::Written(id, n) => {
-                let watermark = self.settings.get_int(keys::SEND_BUFFER_WATERMARK).max(16 * 1024) as usize;
-                let mut ready = Vec::new();
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.send_queued = p.send_queued.saturating_sub(n);
-                    // `flush` counts a block into `send_queued` when it is
-                    // queued for the socket; count the ones released here
-                    // only locally, or each would be counted twice and the
-                    // connection stall once the excess reaches the watermark.
-                    let mut reserved = p.send_queued;
-                    while reserved < watermark {
-                        match p.deferred.pop_front() {
-                            Some(r) => {
-                                reserved += r.length as usize;
-                                ready.push(r);
-                            }
-                            None => break,
-                        }
-                    }
                 }
-                for r in ready {
-                    self.read_for_peer(id, r);
-                }
+                self.serve_deferred(id);
             }
             Event::Disk(c) => self.on_disk(c),
             Event::Tracker {
                 torrent,
                 job,
                 result,
-            } => self.on_tracker_result(torrent, job, result),
+            } => self.on_tracker_result(torrent, *job, *result),
         }
+    }
+
+    /// Bytes from a connection: through the encryption layer (detecting and
+    /// running an incoming MSE handshake) into the `PeerConnection`.
+    fn on_data(&mut self, id: ConnId, data: Bytes) {
+        let now = Instant::now();
+        let mut start_mse: Option<Vec<u8>> = None;
+        {
+            let Some(p) = self.peers.get_mut(&id) else {
+                return;
+            };
+            match &mut p.crypto {
+                Crypto::Plain => p.conn.receive_bytes(data, now),
+                Crypto::Rc4 { dec, .. } => {
+                    let mut buf = data.to_vec();
+                    dec.apply(&mut buf);
+                    p.conn.receive_bytes(Bytes::from(buf), now);
+                }
+                Crypto::Detect(buf) => {
+                    buf.extend_from_slice(&data);
+                    if buf.len() >= 20 || (!buf.is_empty() && buf[0] != 19) {
+                        let first = std::mem::take(buf);
+                        if looks_like_plaintext(&first) {
+                            p.crypto = Crypto::Plain;
+                            p.conn.receive_bytes(Bytes::from(first), now);
+                        } else {
+                            start_mse = Some(first);
+                        }
+                    }
+                }
+                Crypto::Handshake(h) => {
+                    if h.receive(&data).is_err() {
+                        self.disconnect(id, Some(ErrorCode::new(76, Category::Libtorrent)));
+                        return;
+                    }
+                }
+            }
+        }
+        if let Some(first) = start_mse {
+            if !self.start_incoming_mse(id, &first) {
+                return;
+            }
+        }
+        if !self.finish_mse(id) {
+            return;
+        }
+        self.drive_peer(id);
+    }
+
+    /// Begins the receiving side of an MSE handshake with every torrent's
+    /// info-hash as a candidate key. False when encryption is refused.
+    fn start_incoming_mse(&mut self, id: ConnId, first: &[u8]) -> bool {
+        let s = &self.settings;
+        // in_enc_policy: 0 forced, 1 enabled, 2 disabled
+        if s.get_int(keys::IN_ENC_POLICY) == 2 {
+            self.disconnect(id, Some(ErrorCode::new(77, Category::Libtorrent)));
+            return false;
+        }
+        let level = s.get_int(keys::ALLOWED_ENC_LEVEL);
+        let mut methods = 0;
+        if level & 1 != 0 {
+            methods |= lt_wire::mse::CRYPTO_PLAINTEXT;
+        }
+        if level & 2 != 0 {
+            methods |= lt_wire::mse::CRYPTO_RC4;
+        }
+        let prefer_rc4 = s.get_bool(keys::PREFER_RC4);
+        let skeys: Vec<Sha1Hash> = self
+            .torrents
+            .values()
+            .flat_map(|t| {
+                let ih = Metadata::info_hashes(t.meta.as_ref());
+                let mut v = Vec::new();
+                if ih.has_v1() {
+                    v.push(ih.v1);
+                }
+                if ih.has_v2() {
+                    v.push(ih.v2.truncated());
+                }
+                v
+            })
+            .collect();
+        let mut secret = [0u8; 96];
+        os_random(&mut secret);
+        let pad_len = (self.rng.next_u64() % 512) as usize;
+        let pad: Vec<u8> = (0..pad_len).map(|_| self.rng.next_u64() as u8).collect();
+        let mut h = MseHandshake::incoming(&skeys, &secret, &pad, methods, prefer_rc4);
+        if h.receive(first).is_err() {
+            self.disconnect(id, Some(ErrorCode::new(76, Category::Libtorrent)));
+            return false;
+        }
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.crypto = Crypto::Handshake(Box::new(h));
+        }
+        true
+    }
+
+    /// Sends what the MSE handshake queued and, once it is done, switches
+    /// the connection to its negotiated mode. False if the peer is gone.
+    fn finish_mse(&mut self, id: ConnId) -> bool {
+        let now = Instant::now();
+        let Some(p) = self.peers.get_mut(&id) else {
+            return false;
+        };
+        let Crypto::Handshake(h) = &mut p.crypto else {
+            return true;
+        };
+        let out = h.take_output();
+        if !out.is_empty() {
+            p.send_queued += out.len();
+            if let Some(tx) = &p.tx {
+                let _ = tx.send(Bytes::from(out));
+            }
+        }
+        if !h.is_done() {
+            return true;
+        }
+        let Some(r) = h.take_result() else {
+            return true;
+        };
+        p.crypto = match (r.method, r.encryptor, r.decryptor) {
+            (CryptoMethod::Rc4, Some(enc), Some(dec)) => Crypto::Rc4 {
+                enc: Box::new(enc),
+                dec: Box::new(dec),
+            },
+            _ => Crypto::Plain,
+        };
+        if !r.initial_payload.is_empty() {
+            p.conn.receive_bytes(Bytes::from(r.initial_payload), now);
+        }
+        true
     }
 
     fn on_tick(&mut self) {
@@ -341,6 +506,8 @@ impl Engine {
             if let Some(p) = self.peers.get_mut(id) {
                 p.conn.handle_timeout(now);
             }
+            self.serve_deferred(*id);
+            self.request_blocks(*id);
             self.drive_peer(*id);
         }
         if now.duration_since(self.last_second) >= Duration::from_secs(1) {
@@ -361,7 +528,8 @@ impl Engine {
                 c.payload_up as i64,
             ];
             p.rates.update(totals, secs);
-            p.pipeline.update_rate(p.rates.payload_download.max(0) as u64);
+            p.pipeline
+                .update_rate(p.rates.payload_download.max(0) as u64);
             let _ = now_ms;
         }
         let tids: Vec<TorrentId> = self.torrents.keys().copied().collect();
@@ -389,9 +557,9 @@ impl Engine {
                 t.rates.update(totals, secs);
             }
             self.connect_candidates(tid);
-            self.recalculate_unchokes(tid);
             self.tracker_timer(tid);
         }
+        self.choke_round();
         self.auto_manage();
     }
 
@@ -434,7 +602,12 @@ impl Engine {
                 continue;
             };
             let finished = t.picker.is_finished();
-            let start = all < max_all && if finished { seed < max_seed } else { dl < max_dl };
+            let start = all < max_all
+                && if finished {
+                    seed < max_seed
+                } else {
+                    dl < max_dl
+                };
             if start {
                 all += 1;
                 if finished {
@@ -464,10 +637,13 @@ impl Engine {
         let old_listen = self.settings.get_str(keys::LISTEN_INTERFACES).to_owned();
         self.settings.apply(pack);
         let s = &self.settings;
-        self.shared.alerts.set_mask(s.get_int(keys::ALERT_MASK) as u32);
+        self.shared
+            .alerts
+            .set_mask(s.get_int(keys::ALERT_MASK) as u32);
         self.shared
             .alerts
             .set_limit(s.get_int(keys::ALERT_QUEUE_SIZE).max(1) as usize);
+        self.apply_limits();
         if self.settings.get_str(keys::LISTEN_INTERFACES) != old_listen {
             self.close_listen_sockets();
             self.open_listen_sockets();
@@ -501,7 +677,10 @@ impl Engine {
         let ih = p.meta.info_hashes();
         if let Some(existing) = self.find_torrent(&ih) {
             if p.flags & flags::DUPLICATE_IS_ERROR != 0 {
-                return Err(ErrorCode::new(19 /* duplicate_torrent */, Category::Libtorrent));
+                return Err(ErrorCode::new(
+                    19, /* duplicate_torrent */
+                    Category::Libtorrent,
+                ));
             }
             return Ok(existing);
         }
@@ -560,6 +739,16 @@ impl Engine {
             max_connections: p.max_connections,
             max_uploads: p.max_uploads,
             rates: Rates::default(),
+            bw_channel: {
+                let now = self.millis(now);
+                let ch = self.bw.add_channel(now);
+                self.bw
+                    .set_limit(now, ch, Direction::Upload, p.upload_limit.max(0) as u64);
+                self.bw
+                    .set_limit(now, ch, Direction::Download, p.download_limit.max(0) as u64);
+                ch
+            },
+            deadline_alerts: Default::default(),
             trackers: {
                 let mut list = lt_tracker::TrackerList::new(ih, self.tracker_settings());
                 for (url, tier) in &p.trackers {
@@ -698,7 +887,7 @@ impl Engine {
         self.torrents.contains_key(&id)
     }
 
-    pub fn torrent_meta(&self, id: TorrentId) -> Option<Arc<dyn crate::torrent::Metadata>> {
+    pub fn torrent_meta(&self, id: TorrentId) -> Option<Arc<lt_metainfo::TorrentInfo>> {
         self.torrents.get(&id).map(|t| t.meta.clone())
     }
 
@@ -715,6 +904,7 @@ impl Engine {
             return false;
         };
         self.by_storage.remove(&t.storage);
+        self.bw.remove_channel(t.bw_channel);
         let tref = t.torrent_ref();
         if let Some(disk) = &self.disk {
             if delete_files {
@@ -735,7 +925,7 @@ impl Engine {
         let mut uploads = 0;
         for c in &t.peers {
             if let Some(p) = self.peers.get(c) {
-                if p.has.all() && p.has.len() > 0 {
+                if p.has.all() && !p.has.is_empty() {
                     seeds += 1;
                 }
                 if !p.conn.am_choking() {
@@ -853,7 +1043,8 @@ impl Engine {
         }
         let storage = t.storage;
         let size = t.picker.piece_size(piece);
-        self.user_reads.insert((storage, piece), (tref, Vec::new(), size));
+        self.user_reads
+            .insert((storage, piece), (tref, Vec::new(), size));
         let mut off = 0;
         while off < size {
             let len = (size - off).min(lt_picker::BLOCK_SIZE);
@@ -982,30 +1173,21 @@ impl Engine {
                 let progress = if n == 0 { 0.0 } else { have as f32 / n as f32 };
                 let c = p.conn.counters();
                 let pid = p.conn.peer_id().map(|h| h.0).unwrap_or([0; 20]);
+                // peer_info flag bits
                 let mut fl = 0u32;
-                if p.conn.peer_interested() {
-                    fl |= 0x1;
-                }
-                if p.conn.am_choking() {
-                    fl |= 0x2;
-                }
-                if p.conn.am_interested() {
-                    fl |= 0x4;
-                }
-                if p.conn.peer_choking() {
-                    fl |= 0x8;
-                }
-                if !p.conn.peer_extensions().is_none() {
-                    fl |= 0x10;
-                }
-                if !p.outgoing {
-                    fl |= 0x20 ^ 0x20;
-                } else {
-                    fl |= 0x20;
-                }
-                if p.has.all() && n > 0 {
-                    fl |= 0x400;
-                }
+                let mut set = |cond: bool, bit: u32| {
+                    if cond {
+                        fl |= bit;
+                    }
+                };
+                set(p.conn.am_interested(), 0x1); // interesting
+                set(p.conn.am_choking(), 0x2); // choked
+                set(p.conn.peer_interested(), 0x4); // remote_interested
+                set(p.conn.peer_choking(), 0x8); // remote_choked
+                set(p.conn.peer_extensions().is_some(), 0x10); // supports_extensions
+                set(p.outgoing, 0x20); // outgoing_connection
+                set(p.has.all() && n > 0, 0x400); // seed
+                set(p.pipeline.is_snubbed(), 0x1000); // snubbed
                 PeerInfo {
                     ip: p.addr,
                     local_endpoint: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -1085,28 +1267,56 @@ impl Engine {
         set("net.sent_bytes", u);
         set("net.recv_failed_bytes", failed);
         set("net.recv_redundant_bytes", redundant);
-        set("ses.num_downloading_torrents", by_state[TorrentState::Downloading as usize]);
-        set("ses.num_seeding_torrents", by_state[TorrentState::Seeding as usize]);
-        set("ses.num_checking_torrents", by_state[TorrentState::CheckingFiles as usize]);
-        set("ses.num_upload_only_torrents", by_state[TorrentState::Finished as usize]);
-        let connected = self.peers.values().filter(|p| p.conn.is_connected()).count() as i64;
+        set(
+            "ses.num_downloading_torrents",
+            by_state[TorrentState::Downloading as usize],
+        );
+        set(
+            "ses.num_seeding_torrents",
+            by_state[TorrentState::Seeding as usize],
+        );
+        set(
+            "ses.num_checking_torrents",
+            by_state[TorrentState::CheckingFiles as usize],
+        );
+        set(
+            "ses.num_upload_only_torrents",
+            by_state[TorrentState::Finished as usize],
+        );
+        let connected = self
+            .peers
+            .values()
+            .filter(|p| p.conn.is_connected())
+            .count() as i64;
         set("peer.num_peers_connected", connected);
-        set("peer.num_peers_half_open", self.peers.len() as i64 - connected);
+        set(
+            "peer.num_peers_half_open",
+            self.peers.len() as i64 - connected,
+        );
         set(
             "peer.num_peers_up_unchoked",
             self.peers.values().filter(|p| !p.conn.am_choking()).count() as i64,
         );
         set(
             "peer.num_peers_down_unchoked",
-            self.peers.values().filter(|p| !p.conn.peer_choking()).count() as i64,
+            self.peers
+                .values()
+                .filter(|p| !p.conn.peer_choking())
+                .count() as i64,
         );
         set(
             "peer.num_peers_down_interested",
-            self.peers.values().filter(|p| p.conn.am_interested()).count() as i64,
+            self.peers
+                .values()
+                .filter(|p| p.conn.am_interested())
+                .count() as i64,
         );
         set(
             "peer.num_peers_up_interested",
-            self.peers.values().filter(|p| p.conn.peer_interested()).count() as i64,
+            self.peers
+                .values()
+                .filter(|p| p.conn.peer_interested())
+                .count() as i64,
         );
         if let Some(disk) = &self.disk {
             let st = disk.stats();
@@ -1120,26 +1330,28 @@ impl Engine {
 
     fn tracker_settings(&self) -> lt_tracker::TrackerSettings {
         let s = &self.settings;
-        let mut t = lt_tracker::TrackerSettings::default();
-        t.user_agent = s.get_str(keys::USER_AGENT).to_owned();
-        t.anonymous_mode = s.get_bool(keys::ANONYMOUS_MODE);
-        t.announce_ip = s.get_str(keys::ANNOUNCE_IP).to_owned();
-        t.announce_crypto_support = s.get_bool(keys::ANNOUNCE_CRYPTO_SUPPORT);
-        t.in_enc_policy = s.get_int(keys::IN_ENC_POLICY);
-        t.report_redundant_bytes = s.get_bool(keys::REPORT_REDUNDANT_BYTES);
-        t.num_want = s.get_int(keys::NUM_WANT);
-        t.min_announce_interval = s.get_int(keys::MIN_ANNOUNCE_INTERVAL).max(0) as u32;
-        t.max_http_recv_buffer_size = s.get_int(keys::MAX_HTTP_RECV_BUFFER_SIZE).max(1024) as usize;
-        t.tracker_completion_timeout = s.get_int(keys::TRACKER_COMPLETION_TIMEOUT).max(1) as u32;
-        t.tracker_receive_timeout = s.get_int(keys::TRACKER_RECEIVE_TIMEOUT).max(1) as u32;
-        t.stop_tracker_timeout = s.get_int(keys::STOP_TRACKER_TIMEOUT).max(1) as u32;
-        t.udp_tracker_token_expiry = s.get_int(keys::UDP_TRACKER_TOKEN_EXPIRY).max(0) as u32;
-        t.tracker_backoff = s.get_int(keys::TRACKER_BACKOFF).max(0) as u32;
-        t.announce_to_all_tiers = s.get_bool(keys::ANNOUNCE_TO_ALL_TIERS);
-        t.announce_to_all_trackers = s.get_bool(keys::ANNOUNCE_TO_ALL_TRACKERS);
-        t.ssrf_mitigation = s.get_bool(keys::SSRF_MITIGATION);
-        t.allow_idna = s.get_bool(keys::ALLOW_IDNA);
-        t
+        lt_tracker::TrackerSettings {
+            user_agent: s.get_str(keys::USER_AGENT).to_owned(),
+            anonymous_mode: s.get_bool(keys::ANONYMOUS_MODE),
+            announce_ip: s.get_str(keys::ANNOUNCE_IP).to_owned(),
+            announce_crypto_support: s.get_bool(keys::ANNOUNCE_CRYPTO_SUPPORT),
+            in_enc_policy: s.get_int(keys::IN_ENC_POLICY),
+            report_redundant_bytes: s.get_bool(keys::REPORT_REDUNDANT_BYTES),
+            num_want: s.get_int(keys::NUM_WANT),
+            min_announce_interval: s.get_int(keys::MIN_ANNOUNCE_INTERVAL).max(0) as u32,
+            max_http_recv_buffer_size: s.get_int(keys::MAX_HTTP_RECV_BUFFER_SIZE).max(1024)
+                as usize,
+            tracker_completion_timeout: s.get_int(keys::TRACKER_COMPLETION_TIMEOUT).max(1) as u32,
+            tracker_receive_timeout: s.get_int(keys::TRACKER_RECEIVE_TIMEOUT).max(1) as u32,
+            stop_tracker_timeout: s.get_int(keys::STOP_TRACKER_TIMEOUT).max(1) as u32,
+            udp_tracker_token_expiry: s.get_int(keys::UDP_TRACKER_TOKEN_EXPIRY).max(0) as u32,
+            tracker_backoff: s.get_int(keys::TRACKER_BACKOFF).max(0) as u32,
+            announce_to_all_tiers: s.get_bool(keys::ANNOUNCE_TO_ALL_TIERS),
+            announce_to_all_trackers: s.get_bool(keys::ANNOUNCE_TO_ALL_TRACKERS),
+            ssrf_mitigation: s.get_bool(keys::SSRF_MITIGATION),
+            allow_idna: s.get_bool(keys::ALLOW_IDNA),
+            ..lt_tracker::TrackerSettings::default()
+        }
     }
 
     /// What the trackers are told about a torrent.
@@ -1222,11 +1434,12 @@ impl Engine {
                     let seed = self.rng.next_u64();
                     let tx = self.events_tx.clone();
                     tokio::spawn(async move {
-                        let result = tracker_io::run(job.request.clone(), settings, cache, seed).await;
+                        let result =
+                            tracker_io::run(job.request.clone(), settings, cache, seed).await;
                         let _ = tx.send(Event::Tracker {
                             torrent: id,
-                            job,
-                            result,
+                            job: Box::new(job),
+                            result: Box::new(result),
                         });
                     });
                 }
@@ -1330,12 +1543,164 @@ impl Engine {
         self.connect_candidates(id);
     }
 
+    /// The torrent's trackers with their state.
+    pub fn trackers(&self, id: TorrentId) -> Vec<AnnounceEntry> {
+        self.torrents
+            .get(&id)
+            .map(|t| t.trackers.trackers().to_vec())
+            .unwrap_or_default()
+    }
+
+    pub fn add_tracker(&mut self, id: TorrentId, url: String, tier: u8) {
+        let endpoints = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if t.trackers
+            .add_tracker(AnnounceEntry::new(&url, tier, lt_tracker::source::CLIENT))
+        {
+            t.trackers.set_listen_endpoints(&endpoints);
+        }
+        if t.is_active() {
+            self.tracker_timer(id);
+        }
+    }
+
+    pub fn replace_trackers(&mut self, id: TorrentId, list: Vec<(String, u8)>) {
+        let endpoints = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let entries = list
+            .iter()
+            .map(|(u, tier)| AnnounceEntry::new(u, *tier, lt_tracker::source::CLIENT))
+            .collect();
+        t.trackers.replace_trackers(entries);
+        t.trackers.set_listen_endpoints(&endpoints);
+        if t.is_active() {
+            self.start_announcing(id);
+        }
+    }
+
+    /// Announces again after `seconds` (to tracker `idx`, or all).
+    pub fn force_reannounce(
+        &mut self,
+        id: TorrentId,
+        seconds: u32,
+        idx: Option<usize>,
+        ignore_min_interval: bool,
+    ) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers
+                .force_reannounce(Instant::now(), seconds, idx, ignore_min_interval);
+        }
+        self.tracker_timer(id);
+    }
+
+    pub fn scrape_tracker(&mut self, id: TorrentId, idx: Option<usize>) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.scrape(idx, &st);
+        }
+        self.pump_trackers(id);
+    }
+
+    /// Per-torrent limits: `(upload, download, max_connections, max_uploads)`;
+    /// a negative value leaves that one unchanged.
+    pub fn set_torrent_limits(
+        &mut self,
+        id: TorrentId,
+        up: Option<i32>,
+        down: Option<i32>,
+        conns: Option<i32>,
+        uploads: Option<i32>,
+    ) {
+        let now = self.millis(Instant::now());
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if let Some(v) = up {
+            t.upload_limit = if v <= 0 { -1 } else { v };
+            self.bw
+                .set_limit(now, t.bw_channel, Direction::Upload, v.max(0) as u64);
+        }
+        if let Some(v) = down {
+            t.download_limit = if v <= 0 { -1 } else { v };
+            self.bw
+                .set_limit(now, t.bw_channel, Direction::Download, v.max(0) as u64);
+        }
+        if let Some(v) = conns {
+            t.max_connections = v;
+        }
+        if let Some(v) = uploads {
+            t.max_uploads = v;
+        }
+    }
+
+    /// `set_piece_deadline`: the piece is picked before others, earliest
+    /// deadline first; with `alert_when_available` its data is posted as a
+    /// `read_piece_alert` once we have it.
+    pub fn set_piece_deadline(&mut self, id: TorrentId, piece: u32, deadline_ms: u32, alert: bool) {
+        let now = self.millis(Instant::now());
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if piece >= t.picker.num_pieces() {
+            return;
+        }
+        let have = t.picker.have_piece(piece);
+        if !have {
+            t.picker
+                .set_piece_deadline(piece, now + u64::from(deadline_ms));
+        }
+        if alert {
+            if have {
+                self.read_piece(id, piece);
+            } else if let Some(t) = self.torrents.get_mut(&id) {
+                t.deadline_alerts.insert(piece);
+            }
+        }
+        let conns: Vec<ConnId> = self
+            .torrents
+            .get(&id)
+            .map(|t| t.peers.iter().copied().collect())
+            .unwrap_or_default();
+        for c in conns {
+            self.request_blocks(c);
+            self.flush(c);
+        }
+    }
+
+    pub fn reset_piece_deadline(&mut self, id: TorrentId, piece: u32) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.picker.clear_piece_deadline(piece);
+            t.deadline_alerts.remove(&piece);
+        }
+    }
+
+    pub fn clear_piece_deadlines(&mut self, id: TorrentId) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.picker.clear_deadlines();
+            t.deadline_alerts.clear();
+        }
+    }
+
+    /// Number of connected peers in the session.
+    pub fn num_connections(&self) -> usize {
+        self.peers.len()
+    }
+
     // ------------------------------------------------------------------
     // connections
 
     fn peer_config(&self) -> PeerConfig {
         let mut cfg = PeerConfig::new(self.peer_id);
-        cfg.max_peer_requests = self.settings.get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE).max(1) as usize;
+        cfg.max_peer_requests = self
+            .settings
+            .get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE)
+            .max(1) as usize;
         // `peer_timeout` is libtorrent's "nothing received" timeout;
         // `inactivity_timeout` is about uninterested peers.
         cfg.inactivity_timeout =
@@ -1344,7 +1709,8 @@ impl Engine {
             Duration::from_secs(self.settings.get_int(keys::HANDSHAKE_TIMEOUT).max(1) as u64);
         cfg.request_timeout =
             Duration::from_secs(self.settings.get_int(keys::REQUEST_TIMEOUT).max(1) as u64);
-        cfg.allowed_fast_set_size = self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
+        cfg.allowed_fast_set_size =
+            self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
         cfg.extensions.v = Some(format!("libtorrent-rs {}", env!("CARGO_PKG_VERSION")));
         cfg.extensions.p = Some(self.listen_port());
         cfg
@@ -1368,7 +1734,13 @@ impl Engine {
         })
     }
 
-    fn new_peer(&mut self, conn: PeerConnection, addr: SocketAddr, outgoing: bool, torrent: Option<TorrentId>) -> ConnId {
+    fn new_peer(
+        &mut self,
+        conn: PeerConnection,
+        addr: SocketAddr,
+        outgoing: bool,
+        torrent: Option<TorrentId>,
+    ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
         let now = Instant::now();
@@ -1380,6 +1752,11 @@ impl Engine {
             id,
             Peer {
                 conn,
+                crypto: if outgoing {
+                    Crypto::Plain
+                } else {
+                    Crypto::Detect(Vec::new())
+                },
                 addr,
                 outgoing,
                 torrent,
@@ -1390,6 +1767,9 @@ impl Engine {
                 alerted_connect: false,
                 send_queued: 0,
                 deferred: Default::default(),
+                up_credit: 0,
+                down_credit: 0,
+                reading: 0,
                 last_counters: [0; 4],
                 rates: Rates::default(),
             },
@@ -1401,10 +1781,11 @@ impl Engine {
     }
 
     fn pipeline_config(&self) -> PipelineConfig {
-        let mut c = PipelineConfig::default();
-        c.request_queue_time = self.settings.get_int(keys::REQUEST_QUEUE_TIME).max(1) as f64;
-        c.max_out_request_queue = self.settings.get_int(keys::MAX_OUT_REQUEST_QUEUE).max(1) as u32;
-        c
+        PipelineConfig {
+            request_queue_time: self.settings.get_int(keys::REQUEST_QUEUE_TIME).max(1) as f64,
+            max_out_request_queue: self.settings.get_int(keys::MAX_OUT_REQUEST_QUEUE).max(1) as u32,
+            ..PipelineConfig::default()
+        }
     }
 
     fn connect_candidates(&mut self, id: TorrentId) {
@@ -1415,7 +1796,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
-        if !t.is_active() || (t.is_seed() && !t.candidates.is_empty() && false) {
+        if !t.is_active() {
             return;
         }
         let limit = if t.max_connections > 0 {
@@ -1423,7 +1804,9 @@ impl Engine {
         } else {
             usize::MAX
         };
-        let mut budget = limit.saturating_sub(t.peers.len()).min(max_global.saturating_sub(self.peers.len()));
+        let mut budget = limit
+            .saturating_sub(t.peers.len())
+            .min(max_global.saturating_sub(self.peers.len()));
         let Some(wire) = self.wire_torrent(id) else {
             return;
         };
@@ -1438,10 +1821,18 @@ impl Engine {
         let timeout =
             Duration::from_secs(self.settings.get_int(keys::PEER_CONNECT_TIMEOUT).max(1) as u64);
         while budget > 0 {
-            let Some(addr) = self.torrents.get_mut(&id).and_then(|t| t.candidates.pop_front()) else {
+            let Some(addr) = self
+                .torrents
+                .get_mut(&id)
+                .and_then(|t| t.candidates.pop_front())
+            else {
                 break;
             };
-            if self.peers.values().any(|p| p.addr == addr && p.torrent == Some(id)) {
+            if self
+                .peers
+                .values()
+                .any(|p| p.addr == addr && p.torrent == Some(id))
+            {
                 continue;
             }
             budget -= 1;
@@ -1514,6 +1905,14 @@ impl Engine {
         };
         while let Some(b) = p.conn.poll_transmit() {
             p.send_queued += b.len();
+            let b = match &mut p.crypto {
+                Crypto::Rc4 { enc, .. } => {
+                    let mut v = b.to_vec();
+                    enc.apply(&mut v);
+                    Bytes::from(v)
+                }
+                _ => b,
+            };
             if tx.send(b).is_err() {
                 break;
             }
@@ -1585,7 +1984,7 @@ impl Engine {
                     *o != id && q.torrent == tid && q.conn.is_connected() && q.conn.peer_id() == Some(peer_id)
                 });
                 if duplicate {
-                    self.disconnect(id, Some(ErrorCode::new(1, Category::Libtorrent)));
+                    self.disconnect(id, Some(ErrorCode::new(79 /* duplicate_peer_id */, Category::Libtorrent)));
                     return;
                 }
                 if let Some((torrent, peer)) = self.peer_ref(id) {
@@ -1658,7 +2057,11 @@ impl Engine {
             }
             PeerEvent::Interested => self.maybe_unchoke(id),
             PeerEvent::NotInterested => {}
-            PeerEvent::Block { piece, offset, data } => self.on_block(id, piece, offset, data),
+            PeerEvent::Block {
+                piece,
+                offset,
+                data,
+            } => self.on_block(id, piece, offset, data),
             PeerEvent::UnrequestedBlock { len, .. } => {
                 if let Some(t) = self.peers.get(&id).and_then(|p| p.torrent) {
                     if let Some(t) = self.torrents.get_mut(&t) {
@@ -1741,12 +2144,9 @@ impl Engine {
         let Some(tid) = p.torrent else {
             return;
         };
+        // A free slot is given at once; the choker rebalances every round.
         let slots = self.settings.get_int(keys::UNCHOKE_SLOTS_LIMIT);
-        let unchoked = self
-            .peers
-            .values()
-            .filter(|q| !q.conn.am_choking())
-            .count() as i32;
+        let unchoked = self.peers.values().filter(|q| !q.conn.am_choking()).count() as i32;
         if slots < 0 || unchoked < slots {
             if let Some(p) = self.peers.get_mut(&id) {
                 let _ = p.conn.unchoke();
@@ -1755,15 +2155,50 @@ impl Engine {
         let _ = tid;
     }
 
-    /// Fills the unchoke slots with interested peers (fastest uploaders to
-    /// us first while downloading, fastest downloaders from us when seeding).
-    fn recalculate_unchokes(&mut self, tid: TorrentId) {
-        let Some(t) = self.torrents.get(&tid) else {
+    /// Every `unchoke_interval`: lets the choker pick who is unchoked
+    /// (tit-for-tat while downloading, the seeding algorithm when seeding,
+    /// optimistic slots rotating), and applies its decisions.
+    fn choke_round(&mut self) {
+        let now = self.millis(Instant::now());
+        if !self.choker.is_round_due(now) {
             return;
-        };
-        let ids: Vec<ConnId> = t.peers.iter().copied().collect();
+        }
+        let snapshot: Vec<ChokePeer> = self
+            .peers
+            .values()
+            .filter(|p| p.conn.is_connected())
+            .filter_map(|p| {
+                let t = self.torrents.get(&p.torrent?)?;
+                Some(ChokePeer {
+                    key: p.key,
+                    interested: p.conn.peer_interested(),
+                    seeding: t.is_seed(),
+                    download_rate: p.rates.payload_download.max(0) as u64,
+                    upload_rate: p.rates.payload_upload.max(0) as u64,
+                    total_uploaded: p.conn.counters().payload_up,
+                    num_have: p.has.count() as u32,
+                    num_pieces: t.picker.num_pieces(),
+                    piece_length: t.picker.piece_length(),
+                })
+            })
+            .collect();
+        let round = self.choker.run(now, &snapshot);
+        let unchoked: std::collections::HashSet<PeerKey> = round.unchoked.iter().copied().collect();
+        let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in ids {
-            self.maybe_unchoke(id);
+            let Some(p) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            if !p.conn.is_connected() {
+                continue;
+            }
+            let want_unchoked = unchoked.contains(&p.key);
+            if want_unchoked && p.conn.am_choking() {
+                let _ = p.conn.unchoke();
+            } else if !want_unchoked && !p.conn.am_choking() {
+                let _ = p.conn.choke();
+                p.deferred.clear();
+            }
             self.flush(id);
         }
     }
@@ -1783,7 +2218,24 @@ impl Engine {
         if !t.is_active() || t.picker.is_finished() {
             return;
         }
-        let want = p.pipeline.num_to_request();
+        let mut want = p.pipeline.num_to_request();
+        if want == 0 {
+            return;
+        }
+        // Download rate limit: ask for quota for the blocks we would request.
+        let block = u64::from(lt_picker::BLOCK_SIZE);
+        let need = (want as u64 * block).saturating_sub(p.down_credit);
+        if need > 0 {
+            let g = self.bw.request(
+                now_ms,
+                lt_picker::bandwidth::ConnId(p.key.0),
+                &[t.bw_channel],
+                Direction::Download,
+                need,
+            );
+            p.down_credit += g.bytes;
+        }
+        want = want.min((p.down_credit / block) as usize);
         if want == 0 {
             return;
         }
@@ -1801,6 +2253,7 @@ impl Engine {
             if p.conn.request(r, now).is_ok() {
                 t.picker.mark_requested(b, p.key);
                 p.pipeline.on_request_sent(b, now_ms);
+                p.down_credit = p.down_credit.saturating_sub(u64::from(len));
             }
         }
     }
@@ -1856,16 +2309,57 @@ impl Engine {
             }
             return;
         }
-        // Backpressure: read from disk only while the peer's send queue
-        // is below the watermark; the rest waits for the writer.
-        let watermark = self.settings.get_int(keys::SEND_BUFFER_WATERMARK).max(16 * 1024) as usize;
         if let Some(p) = self.peers.get_mut(&id) {
-            if p.send_queued >= watermark {
-                p.deferred.push_back(r);
+            p.deferred.push_back(r);
+        }
+        self.serve_deferred(id);
+    }
+
+    /// Reads requested blocks from disk while the peer's send queue is below
+    /// `send_buffer_watermark` and the upload rate limits grant quota.
+    fn serve_deferred(&mut self, id: ConnId) {
+        let watermark = self
+            .settings
+            .get_int(keys::SEND_BUFFER_WATERMARK)
+            .max(16 * 1024) as usize;
+        let now = self.millis(Instant::now());
+        let mut ready = Vec::new();
+        {
+            let Some(p) = self.peers.get_mut(&id) else {
                 return;
+            };
+            let channels: Vec<_> = p
+                .torrent
+                .and_then(|t| self.torrents.get(&t))
+                .map(|t| vec![t.bw_channel])
+                .unwrap_or_default();
+            while let Some(r) = p.deferred.front().copied() {
+                if p.send_queued + p.reading >= watermark {
+                    break;
+                }
+                let len = u64::from(r.length);
+                if p.up_credit < len {
+                    let g = self.bw.request(
+                        now,
+                        lt_picker::bandwidth::ConnId(p.key.0),
+                        &channels,
+                        Direction::Upload,
+                        len - p.up_credit,
+                    );
+                    p.up_credit += g.bytes;
+                    if p.up_credit < len {
+                        break;
+                    }
+                }
+                p.up_credit -= len;
+                p.deferred.pop_front();
+                p.reading += r.length as usize;
+                ready.push(r);
             }
         }
-        self.read_for_peer(id, r);
+        for r in ready {
+            self.read_for_peer(id, r);
+        }
     }
 
     fn read_for_peer(&mut self, id: ConnId, r: BlockRequest) {
@@ -1880,7 +2374,10 @@ impl Engine {
         };
         let key = (storage, r.piece, r.offset);
         let first = !self.pending_reads.contains_key(&key);
-        self.pending_reads.entry(key).or_default().push((id, r.length));
+        self.pending_reads
+            .entry(key)
+            .or_default()
+            .push((id, r.length));
         if first {
             self.disk().async_read(storage, r.piece, r.offset, r.length);
         }
@@ -1974,12 +2471,16 @@ impl Engine {
                         }),
                     }
                 }
-                let waiting = self.pending_reads.remove(&(storage, piece, offset)).unwrap_or_default();
+                let waiting = self
+                    .pending_reads
+                    .remove(&(storage, piece, offset))
+                    .unwrap_or_default();
                 match result {
                     Ok(data) => {
                         let data = Bytes::from(data);
                         for (cid, len) in waiting {
                             if let Some(p) = self.peers.get_mut(&cid) {
+                                p.reading = p.reading.saturating_sub(len as usize);
                                 let block = data.slice(..(len as usize).min(data.len()));
                                 let _ = p.conn.send_block(piece, offset, block);
                             }
@@ -1989,7 +2490,9 @@ impl Engine {
                     Err(e) => {
                         for (cid, len) in waiting {
                             if let Some(p) = self.peers.get_mut(&cid) {
-                                let _ = p.conn.reject_request(BlockRequest::new(piece, offset, len));
+                                p.reading = p.reading.saturating_sub(len as usize);
+                                let _ =
+                                    p.conn.reject_request(BlockRequest::new(piece, offset, len));
                             }
                             self.flush(cid);
                         }
@@ -2004,8 +2507,16 @@ impl Engine {
                 checked,
                 total,
             } => {
-                if let Some(t) = self.by_storage.get(&storage).and_then(|id| self.torrents.get_mut(id)) {
-                    t.checking_progress = if total == 0 { 1.0 } else { checked as f32 / total as f32 };
+                if let Some(t) = self
+                    .by_storage
+                    .get(&storage)
+                    .and_then(|id| self.torrents.get_mut(id))
+                {
+                    t.checking_progress = if total == 0 {
+                        1.0
+                    } else {
+                        checked as f32 / total as f32
+                    };
                 }
             }
             Completion::CheckDone { storage, result } => {
@@ -2050,13 +2561,12 @@ impl Engine {
         };
         let err = io_error(&e.error);
         let (file_idx, filename) = match e.file {
-            lt_storage::ErrorFile::Index(i) => (
-                i as i32,
-                t.meta.files().file_path(i, &t.save_path),
-            ),
+            lt_storage::ErrorFile::Index(i) => {
+                (i as i32, t.meta.files().file_path(i, &t.save_path))
+            }
             _ => (-1, String::new()),
         };
-        t.error = Some(err.clone());
+        t.error = Some(err);
         t.error_file = file_idx;
         let tref = t.torrent_ref();
         self.alert(AlertKind::FileError {
@@ -2079,6 +2589,7 @@ impl Engine {
         };
         t.picker.piece_passed(piece);
         t.contributors.remove(&piece);
+        let deadline_alert = t.deadline_alerts.remove(&piece);
         let tref = t.torrent_ref();
         let peers: Vec<ConnId> = t.peers.iter().copied().collect();
         let finished = t.picker.is_finished();
@@ -2087,6 +2598,9 @@ impl Engine {
             piece,
         });
         self.file_completions(tid, piece);
+        if deadline_alert {
+            self.read_piece(tid, piece);
+        }
         for c in &peers {
             if let Some(p) = self.peers.get_mut(c) {
                 if p.conn.is_connected() {
@@ -2158,7 +2672,10 @@ impl Engine {
                 .map(|t| t.peers.iter().copied().collect())
                 .unwrap_or_default();
             for c in peers {
-                let both_seeds = self.peers.get(&c).is_some_and(|p| p.has.all() && p.has.len() > 0);
+                let both_seeds = self
+                    .peers
+                    .get(&c)
+                    .is_some_and(|p| p.has.all() && !p.has.is_empty());
                 if both_seeds {
                     self.disconnect(c, None);
                 }
@@ -2206,9 +2723,12 @@ impl Engine {
         };
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         p.conn.close();
+        self.bw.remove_conn(lt_picker::bandwidth::ConnId(p.key.0));
+        self.choker.remove_peer(p.key);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
-            let peer_seed = p.has.len() > 0 && p.has.all();
-            let useful = !(t.is_seed() && peer_seed) && !t.banned.contains(&p.addr.ip());
+            let peer_seed = !p.has.is_empty() && p.has.all();
+            let both_seeds = t.is_seed() && peer_seed;
+            let useful = !both_seeds && !t.banned.contains(&p.addr.ip());
             if p.outgoing && useful && !self.shutting_down && t.is_active() {
                 let fails = t.failcount.entry(p.addr).or_insert(0);
                 if was_connected {
@@ -2327,7 +2847,12 @@ impl Engine {
 /// mapping file priorities onto pieces.
 fn file_ranges(fs: &lt_metainfo::FileStorage) -> Vec<(u64, u64)> {
     (0..fs.num_files())
-        .map(|f| (fs.file_offset(f).max(0) as u64, fs.file_size(f).max(0) as u64))
+        .map(|f| {
+            (
+                fs.file_offset(f).max(0) as u64,
+                fs.file_size(f).max(0) as u64,
+            )
+        })
         .collect()
 }
 
@@ -2354,7 +2879,11 @@ fn mark_pad_blocks(t: &mut Torrent) {
 }
 
 /// Checks a piece's hashes against the metadata.
-fn verify_piece(meta: &dyn crate::torrent::Metadata, piece: u32, h: &lt_storage::PieceHash) -> bool {
+fn verify_piece(
+    meta: &dyn crate::torrent::Metadata,
+    piece: u32,
+    h: &lt_storage::PieceHash,
+) -> bool {
     let ih = meta.info_hashes();
     let mut ok = true;
     if ih.has_v1() {
@@ -2409,7 +2938,10 @@ fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
     match e {
         T::HttpStatus { code, .. } => ErrorCode::new(i32::from(*code), Category::Http),
         T::TrackerFailure(_) => lt(173),
-        T::InvalidTrackerResponse | T::InvalidFilesEntry | T::InvalidHashEntry | T::InvalidPeerDict => lt(171),
+        T::InvalidTrackerResponse
+        | T::InvalidFilesEntry
+        | T::InvalidHashEntry
+        | T::InvalidPeerDict => lt(171),
         T::Bdecode(_) => lt(15),
         T::ScrapeNotAvailable => lt(170),
         T::InvalidTrackerResponseLength => lt(177),
@@ -2434,6 +2966,21 @@ fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
         }
         T::SsrfMitigation => lt(180),
         T::BlockedByIdna => lt(180),
+    }
+}
+
+/// Fills `buf` from the OS random source (for MSE secrets); falls back to
+/// the engine's PRNG-free time mix only if /dev/urandom is unavailable.
+fn os_random(buf: &mut [u8]) {
+    use std::io::Read;
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .is_ok();
+    if !ok {
+        let mut rng = lt_picker::Rng::new(random_seed());
+        for b in buf.iter_mut() {
+            *b = rng.next_u64() as u8;
+        }
     }
 }
 

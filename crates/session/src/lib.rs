@@ -38,8 +38,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use alert::{Alert, AlertKind};
 use alert_queue::AlertQueue;
-use lt_settings::{keys, Settings, SettingsPack};
 pub use engine::Engine;
+use lt_settings::{keys, Settings, SettingsPack};
 pub use types::*;
 
 /// The engine has shut down; the call could not be carried out.

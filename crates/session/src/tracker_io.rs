@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use lt_tracker::{
     udp_host_port, AnnounceResponse, ConnectionCache, HttpTrackerConnection, HttpTrackerOutcome,
-    ReplyError, ScrapeResponse, TrackerError, TrackerRequest, TrackerSettings, UdpOutcome,
-    UdpStep, UdpTrackerConnection,
+    ReplyError, ScrapeResponse, TrackerError, TrackerRequest, TrackerSettings, UdpOutcome, UdpStep,
+    UdpTrackerConnection,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -97,7 +97,11 @@ async fn http_once(conn: &mut HttpTrackerConnection, addr: SocketAddr) -> HttpTr
     let mut stream = match connect.await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return io_fail(e),
-        Err(_) => return conn.on_timeout(Instant::now()).unwrap_or_else(|| io_fail(std::io::ErrorKind::TimedOut.into())),
+        Err(_) => {
+            return conn
+                .on_timeout(Instant::now())
+                .unwrap_or_else(|| io_fail(std::io::ErrorKind::TimedOut.into()))
+        }
     };
     if let Err(e) = stream.write_all(conn.request_bytes()).await {
         return io_fail(e);
