@@ -79,7 +79,7 @@ def test_sigkill_mid_download_keeps_verified_pieces(tmp_path, make_host):
     dl = tmp_path / "dl"
     dl.mkdir()
     reported_total = set()
-    with HostileSeed(t, delay=0.004) as seed:  # honest, just slow
+    with HostileSeed(t, delay=0.01) as seed:  # honest, just slow
         for run, kill_at in enumerate((12, 36)):
             h = make_host("ours", tmp_path / f"run{run}", [(t.path, dl)], connect=[seed.address],
                           name=f"run{run}")
