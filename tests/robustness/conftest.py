@@ -16,3 +16,7 @@ def make_host(tmp_path):
     yield make
     for h in hosts:
         h.kill()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "other_leecher: the honest leecher runs the other implementation")

@@ -1,4 +1,4 @@
-"""Fixtures for the robustness suite: sessions of our module or of the
+"""Helpers for the robustness suite: sessions of our module or of the
 reference run in their own processes (tests/robustness/lt_host.py), so that
 their memory and file descriptors can be measured and they can be killed."""
 from __future__ import annotations
@@ -117,17 +117,31 @@ class Host:
                 pass  # a line cut by SIGKILL
         return out
 
+    def command(self, line: str):
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def wait_alert(self, pred, timeout: float):
+        """The first logged alert (a dict) for which `pred` is true, or None."""
+        found = []
+
+        def check():
+            for a in self.alerts():
+                if pred(a):
+                    found.append(a)
+                    return True
+            return False
+
+        wait_for(check, timeout, 0.1)
+        return found[0] if found else None
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def stop(self, timeout: float = 20):
         """Closes stdin (a clean stop) and returns the JSON summary."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
         try:
+            # communicate() closes stdin, which stops the host
             out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
@@ -138,10 +152,14 @@ class Host:
         return json.loads(lines[-1]) if lines else None
 
     def wait(self, timeout: float):
+        """Waits for the host to exit by itself (stdin stays open)."""
         try:
-            out, _ = self.proc.communicate(timeout=timeout)
-        finally:
-            self._stderr.close()
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        out = self.proc.stdout.read()
+        self._stderr.close()
         lines = out.decode().strip().splitlines()
         return self.proc.returncode, (json.loads(lines[-1]) if lines else None)
 

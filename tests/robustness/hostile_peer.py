@@ -289,17 +289,22 @@ class RawPeer:
 
 
 class HostileSeed:
-    """Listens on loopback and seeds `torrent` to whoever connects, sending
-    wrong bytes for blocks whose piece is in `corrupt` (a set of indices).
-    Counts connections and blocks so tests can see what a victim did."""
+    """Listens on a loopback address and seeds `torrent` to whoever
+    connects, sending wrong bytes for the first block of each piece in
+    `corrupt` (a set of indices), waiting `delay` seconds before each block
+    (to make a download slow enough to interrupt). Counts connections and
+    blocks so tests can see what a victim did."""
 
-    def __init__(self, torrent: Torrent, corrupt=(), peer_id: bytes | None = None):
+    def __init__(self, torrent: Torrent, corrupt=(), peer_id: bytes | None = None,
+                 host: str = "127.0.0.1", delay: float = 0.0):
         self.torrent = torrent
         self.corrupt = set(corrupt)
+        self.delay = delay
+        self.host = host
         self.peer_id = peer_id or random_peer_id(b"-HS0001-")
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind((host, 0))
         self.listener.listen(16)
         self.port = self.listener.getsockname()[1]
         self.connections = 0
@@ -347,7 +352,9 @@ class HostileSeed:
                     continue
                 piece, offset, length = struct.unpack(">III", m[1])
                 data = tor.block(piece, offset, length)
-                if piece in self.corrupt:
+                if self.delay:
+                    time.sleep(self.delay)
+                if piece in self.corrupt and offset == 0:
                     data = bytes(b ^ 0x5A for b in data)
                     with self._lock:
                         self.corrupt_blocks_sent += 1
@@ -359,6 +366,10 @@ class HostileSeed:
             self.errors.append(repr(e))
         finally:
             peer.close()
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
     def close(self):
         self._stop.set()

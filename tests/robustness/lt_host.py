@@ -11,7 +11,8 @@ peers). Each alert is appended to `--alerts` as one JSON line (flushed at
 once, so a process killed with SIGKILL leaves a readable log):
 {"t": seconds, "what": ..., "msg": ..., "piece": ..., "ip": ...}.
 The session runs until stdin closes, the timeout passes, or (with
-`--exit-when-done`) every torrent is seeding. Loopback only.
+`--exit-when-done`) every torrent is seeding. Lines on stdin are commands:
+`connect HOST:PORT` (to the first torrent). Loopback only.
 """
 import argparse
 import json
@@ -21,6 +22,18 @@ import sys
 import time
 
 import libtorrent as lt
+
+
+def alert_mask():
+    """Every category but the debug logs and per-block notifications."""
+    c = lt.alert.category_t
+    mask = int(c.all_categories)
+    for name in ("peer_log_notification", "torrent_log_notification", "picker_log_notification",
+                 "session_log_notification", "port_mapping_log_notification",
+                 "dht_log_notification", "block_progress_notification", "upload_notification"):
+        if hasattr(c, name):
+            mask &= ~int(getattr(c, name))
+    return mask
 
 
 def main():
@@ -41,7 +54,7 @@ def main():
         "enable_upnp": False,
         "enable_natpmp": False,
         "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.all_categories,
+        "alert_mask": alert_mask(),
     }
     settings.update(json.loads(args.settings))
     ses = lt.session(settings)
@@ -71,6 +84,7 @@ def main():
     start = time.monotonic()
     deadline = start + args.timeout
     code = 1
+    pending = b""
     while time.monotonic() < deadline:
         for a in ses.pop_alerts():
             if log is None:
@@ -88,10 +102,19 @@ def main():
         if args.exit_when_done and handles and all(h.status().is_seeding for h in handles):
             code = 0
             break
-        r, _, _ = select.select([sys.stdin], [], [], 0)
-        if r and not sys.stdin.read(1):
-            code = 0
-            break
+        r, _, _ = select.select([0], [], [], 0)
+        if r:
+            chunk = os.read(0, 4096)
+            if not chunk:
+                code = 0
+                break
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                cmd = line.decode().split()
+                if len(cmd) == 2 and cmd[0] == "connect":
+                    host, port = cmd[1].rsplit(":", 1)
+                    handles[0].connect_peer((host, int(port)))
         ses.wait_for_alert(50)
     statuses = [h.status() for h in handles]
     print(json.dumps({

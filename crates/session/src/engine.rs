@@ -991,6 +991,10 @@ impl Engine {
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
+        // A banned peer stays banned (as in libtorrent).
+        if t.banned.contains(&addr.ip()) {
+            return;
+        }
         t.known.insert(addr);
         if !t.candidates.contains(&addr) {
             t.candidates.push_front(addr);
@@ -1983,6 +1987,13 @@ impl Engine {
                     self.disconnect(id, None);
                     return;
                 };
+                let banned = self.peers.get(&id).is_some_and(|p| {
+                    self.torrents.get(&tid).is_some_and(|t| t.banned.contains(&p.addr.ip()))
+                });
+                if banned {
+                    self.disconnect(id, None);
+                    return;
+                }
                 let n = self.torrents.get(&tid).map_or(0, |t| t.picker.num_pieces());
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.torrent = Some(tid);

@@ -227,3 +227,78 @@ async fn write_all_vectored(wr: &mut OwnedWriteHalf, bufs: &mut Vec<Bytes>) -> s
     bufs.clear();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    /// Both tasks end (and so the socket is closed) once the engine drops
+    /// the connection, though the peer keeps its end open and sends on.
+    #[test]
+    fn dropping_the_sender_ends_both_tasks() {
+        rt().block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let mut peer = std::net::TcpStream::connect(addr).expect("connect");
+            let (stream, _) = listener.accept().await.expect("accept");
+            let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+            let tx = start(ConnId(1), stream, events_tx);
+            tx.send(Bytes::from_static(b"bye")).expect("send");
+            drop(tx);
+            // The peer keeps writing and never closes.
+            peer.write_all(b"still here").expect("write");
+            // Every sender of `events` is gone once both tasks have ended.
+            let drained = tokio::time::timeout(Duration::from_secs(5), async {
+                while events_rx.recv().await.is_some() {}
+            })
+            .await;
+            assert!(drained.is_ok(), "a socket task outlived its connection");
+            // The peer got what was queued, then the end of the stream.
+            peer.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let mut got = Vec::new();
+            let _ = peer.read_to_end(&mut got);
+            assert!(got.starts_with(b"bye"));
+        });
+    }
+
+    /// A writer blocked on a peer that never reads gives up after
+    /// [`CLOSE_LINGER`] once the engine has dropped the connection.
+    #[test]
+    fn stuck_writer_gives_up_after_the_linger() {
+        rt().block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let _peer = std::net::TcpStream::connect(addr).expect("connect");
+            let (stream, _) = listener.accept().await.expect("accept");
+            let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+            let tx = start(ConnId(2), stream, events_tx);
+            // Far more than the socket buffers hold; the peer reads nothing.
+            for _ in 0..64 {
+                tx.send(Bytes::from(vec![0u8; 1 << 20])).expect("send");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            drop(tx);
+            let drained = tokio::time::timeout(CLOSE_LINGER + Duration::from_secs(5), async {
+                while events_rx.recv().await.is_some() {}
+            })
+            .await;
+            assert!(
+                drained.is_ok(),
+                "the writer stayed blocked on a dropped connection"
+            );
+        });
+    }
+}
