@@ -263,3 +263,31 @@ def test_remove_with_delete_files(tmp_path, delete):
         seen |= {a.what() for a in s.pop_alerts()}
     assert want in seen
     assert (tmp_path / "d" / "x.bin").exists() != delete
+
+
+def test_requested_alerts_ignore_the_mask(ours, ref, tmp_path):
+    """add_torrent, torrent_removed, state_update and session_stats alerts
+    come whatever the alert mask, as in the reference."""
+    a, b = both(ours, ref, f"""
+d = {str(tmp_path)!r}
+ti, data = make_torrent(d)
+s = lt.session(dict(LOOPBACK, alert_mask=0))
+atp = lt.add_torrent_params()
+atp.ti = ti
+atp.save_path = d
+h = s.add_torrent(atp)
+wait(lambda: h.status().is_seeding)
+s.remove_torrent(h)
+seen = []
+wait(lambda: (seen.extend(x.what() for x in s.pop_alerts()), "torrent_removed" in seen)[1], 5)
+s.post_torrent_updates()
+s.post_session_stats()
+wait(lambda: (seen.extend(x.what() for x in s.pop_alerts()), "session_stats" in seen)[1], 5)
+try:
+    s.remove_torrent(h)
+    again = "no error"
+except RuntimeError as e:
+    again = str(e)
+done({{"seen": seen, "again": again}})
+""")
+    assert a == b

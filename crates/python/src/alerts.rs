@@ -250,6 +250,7 @@ leaf!(TrackerWarningAlert, "tracker_warning_alert", TrackerAlert);
 leaf!(TrackerErrorAlert, "tracker_error_alert", TrackerAlert);
 leaf!(ScrapeReplyAlert, "scrape_reply_alert", TrackerAlert);
 leaf!(ScrapeFailedAlert, "scrape_failed_alert", TrackerAlert);
+leaf!(SessionStatsHeaderAlert, "session_stats_header_alert", PyAlert);
 leaf!(SessionStatsAlert, "session_stats_alert", PyAlert);
 leaf!(AlertsDroppedAlert, "alerts_dropped_alert", PyAlert);
 leaf!(PerformanceAlert, "performance_alert", TorrentAlert);
@@ -742,6 +743,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         TrackerError { .. } => mk!(tr(), TrackerErrorAlert),
         ScrapeReply { .. } => mk!(tr(), ScrapeReplyAlert),
         ScrapeFailed { .. } => mk!(tr(), ScrapeFailedAlert),
+        SessionStatsHeader => mk!(base(), SessionStatsHeaderAlert),
         SessionStats { .. } => mk!(base(), SessionStatsAlert),
         AlertsDropped { .. } => mk!(base(), AlertsDroppedAlert),
         Performance { .. } => mk!(t(), PerformanceAlert),
@@ -785,6 +787,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TrackerErrorAlert>()?;
     m.add_class::<ScrapeReplyAlert>()?;
     m.add_class::<ScrapeFailedAlert>()?;
+    m.add_class::<SessionStatsHeaderAlert>()?;
     m.add_class::<SessionStatsAlert>()?;
     m.add_class::<AlertsDroppedAlert>()?;
     m.add_class::<PerformanceAlert>()?;

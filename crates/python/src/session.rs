@@ -346,9 +346,11 @@ impl PySession {
             return Err(crate::handle::invalid_handle());
         };
         let delete = option & 1 != 0;
-        self.call(py, move |e| {
-            e.remove_torrent(id, delete);
-        })
+        if self.call(py, move |e| e.remove_torrent(id, delete))? {
+            Ok(())
+        } else {
+            Err(crate::handle::invalid_handle())
+        }
     }
 
     /// Accepts a `sha1_hash` or an `info_hash_t`; returns an invalid handle

@@ -1338,6 +1338,7 @@ impl Engine {
             let st = disk.stats();
             set("disk.queued_write_bytes", st.buffered_bytes as i64);
         }
+        self.alert(AlertKind::SessionStatsHeader);
         self.alert(AlertKind::SessionStats { values });
     }
 
