@@ -250,7 +250,11 @@ leaf!(TrackerWarningAlert, "tracker_warning_alert", TrackerAlert);
 leaf!(TrackerErrorAlert, "tracker_error_alert", TrackerAlert);
 leaf!(ScrapeReplyAlert, "scrape_reply_alert", TrackerAlert);
 leaf!(ScrapeFailedAlert, "scrape_failed_alert", TrackerAlert);
-leaf!(SessionStatsHeaderAlert, "session_stats_header_alert", PyAlert);
+leaf!(
+    SessionStatsHeaderAlert,
+    "session_stats_header_alert",
+    PyAlert
+);
 leaf!(SessionStatsAlert, "session_stats_alert", PyAlert);
 leaf!(AlertsDroppedAlert, "alerts_dropped_alert", PyAlert);
 leaf!(PerformanceAlert, "performance_alert", TorrentAlert);

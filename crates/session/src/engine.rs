@@ -52,6 +52,12 @@ pub(crate) enum Event {
     Closed(ConnId, Closed),
     /// A connection's writer put this many bytes on the wire.
     Written(ConnId, usize),
+    /// A datagram arrived on the UDP socket of listen endpoint `idx`.
+    Udp {
+        idx: usize,
+        from: SocketAddr,
+        data: Bytes,
+    },
     /// A disk job finished.
     Disk(Completion),
     /// A tracker request finished.
@@ -64,6 +70,14 @@ pub(crate) enum Event {
 
 struct ListenSocket {
     local: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The UDP side of a listen endpoint: uTP connections (and, later, the DHT
+/// and UDP trackers) share one socket on the listen port.
+struct UdpEndpoint {
+    socket: Arc<tokio::net::UdpSocket>,
+    utp: lt_utp::UtpSocket,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -88,8 +102,13 @@ struct Peer {
     local: SocketAddr,
     outgoing: bool,
     torrent: Option<TorrentId>,
-    /// `None` while an outgoing connection is being established.
+    /// `None` while an outgoing connection is being established, and for
+    /// uTP connections.
     tx: Option<mpsc::UnboundedSender<Bytes>>,
+    /// A uTP connection: its endpoint, its id, and bytes its send buffer
+    /// could not take yet.
+    utp: Option<(usize, lt_utp::ConnectionId)>,
+    utp_pending: std::collections::VecDeque<Bytes>,
     key: PeerKey,
     pipeline: RequestPipeline,
     /// The peer's pieces in the picker's representation.
@@ -118,6 +137,9 @@ pub struct Engine {
     events_rx: Option<mpsc::UnboundedReceiver<Event>>,
     settings: Settings,
     listen_sockets: Vec<ListenSocket>,
+    udp: Vec<UdpEndpoint>,
+    /// Connections carried over uTP: (endpoint, uTP connection) → peer.
+    utp_conns: HashMap<(usize, lt_utp::ConnectionId), ConnId>,
     shutting_down: bool,
     paused: bool,
     peer_id: PeerId,
@@ -209,6 +231,8 @@ impl Engine {
             events_rx: Some(events_rx),
             settings,
             listen_sockets: Vec::new(),
+            udp: Vec::new(),
+            utp_conns: HashMap::new(),
             shutting_down: false,
             paused: false,
             peer_id: make_peer_id(&fingerprint),
@@ -368,6 +392,7 @@ impl Engine {
                 }
                 self.serve_deferred(id);
             }
+            Event::Udp { idx, from, data } => self.on_udp(idx, from, &data),
             Event::Disk(c) => self.on_disk(c),
             Event::Tracker {
                 torrent,
@@ -496,6 +521,12 @@ impl Engine {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        for idx in 0..self.udp.len() {
+            if let Some(u) = self.udp.get_mut(idx) {
+                u.utp.tick(now);
+            }
+            self.pump_utp(idx);
+        }
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in &ids {
             if let Some(p) = self.peers.get_mut(id) {
@@ -1779,6 +1810,8 @@ impl Engine {
                 outgoing,
                 torrent,
                 tx: None,
+                utp: None,
+                utp_pending: Default::default(),
                 key: PeerKey(id.0 as u32),
                 pipeline,
                 has: lt_picker::Bitfield::new(n as usize),
@@ -1926,6 +1959,10 @@ impl Engine {
     }
 
     fn flush(&mut self, id: ConnId) {
+        if self.peers.get(&id).is_some_and(|p| p.utp.is_some()) {
+            self.flush_utp(id);
+            return;
+        }
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
@@ -1989,7 +2026,9 @@ impl Engine {
                     return;
                 };
                 let banned = self.peers.get(&id).is_some_and(|p| {
-                    self.torrents.get(&tid).is_some_and(|t| t.banned.contains(&p.addr.ip()))
+                    self.torrents
+                        .get(&tid)
+                        .is_some_and(|t| t.banned.contains(&p.addr.ip()))
                 });
                 if banned {
                     self.disconnect(id, None);
@@ -2027,13 +2066,14 @@ impl Engine {
                     return;
                 }
                 if let Some((torrent, peer)) = self.peer_ref(id) {
+                    let socket_type = self.socket_type(id);
                     if let Some(p) = self.peers.get_mut(&id) {
                         p.alerted_connect = true;
                     }
                     self.alert(AlertKind::PeerConnect {
                         torrent,
                         peer,
-                        socket_type: SocketType::Tcp,
+                        socket_type,
                     });
                 }
                 self.maybe_unchoke(id);
@@ -2755,16 +2795,30 @@ impl Engine {
         }
     }
 
+    fn socket_type(&self, id: ConnId) -> SocketType {
+        match self.peers.get(&id) {
+            Some(p) if p.utp.is_some() => SocketType::Utp,
+            _ => SocketType::Tcp,
+        }
+    }
+
     /// Closes a connection and forgets it. An outgoing connection to a
     /// peer we still may need is retried later, backing off with each
     /// failure.
     fn disconnect(&mut self, id: ConnId, error: Option<ErrorCode>) {
         let refs = self.peer_ref(id);
+        let socket_type = self.socket_type(id);
         let Some(mut p) = self.peers.remove(&id) else {
             return;
         };
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         p.conn.close();
+        if let Some((idx, cid)) = p.utp {
+            self.utp_conns.remove(&(idx, cid));
+            if let Some(u) = self.udp.get_mut(idx) {
+                u.utp.close(cid, Instant::now());
+            }
+        }
         self.bw.remove_conn(lt_picker::bandwidth::ConnId(p.key.0));
         self.choker.remove_peer(p.key);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
@@ -2799,7 +2853,7 @@ impl Engine {
                 self.alert(AlertKind::PeerDisconnected {
                     torrent,
                     peer,
-                    socket_type: SocketType::Tcp,
+                    socket_type,
                     op: Operation::Bittorrent,
                     error,
                     reason: 0,
@@ -2807,6 +2861,143 @@ impl Engine {
             }
         }
         // Dropping the sender ends the writer task, which shuts the socket.
+    }
+
+    // ------------------------------------------------------------------
+    // uTP
+
+    /// A datagram on a listen endpoint's UDP socket.
+    fn on_udp(&mut self, idx: usize, from: SocketAddr, data: &[u8]) {
+        if !lt_utp::looks_like_utp(data) {
+            return;
+        }
+        let now = Instant::now();
+        if let Some(u) = self.udp.get_mut(idx) {
+            u.utp.handle_datagram(data, from, now);
+        }
+        self.pump_utp(idx);
+    }
+
+    /// Handles the uTP socket's events and sends its datagrams.
+    fn pump_utp(&mut self, idx: usize) {
+        let now = Instant::now();
+        while let Some(ev) = self.udp.get_mut(idx).and_then(|u| u.utp.poll_event()) {
+            match ev {
+                lt_utp::Event::Incoming(cid) => self.on_utp_incoming(idx, cid),
+                lt_utp::Event::Connected(_) => {}
+                lt_utp::Event::Readable(cid) => {
+                    let Some(&peer) = self.utp_conns.get(&(idx, cid)) else {
+                        continue;
+                    };
+                    loop {
+                        let r = self
+                            .udp
+                            .get_mut(idx)
+                            .map(|u| u.utp.read_bytes(cid, 256 * 1024));
+                        match r {
+                            Some(Ok(b)) if b.is_empty() => {
+                                self.disconnect(peer, Some(ErrorCode::default()));
+                                break;
+                            }
+                            Some(Ok(b)) => self.on_data(peer, b),
+                            _ => break,
+                        }
+                        if !self.peers.contains_key(&peer) {
+                            break;
+                        }
+                    }
+                }
+                lt_utp::Event::Writable(cid) => {
+                    if let Some(&peer) = self.utp_conns.get(&(idx, cid)) {
+                        self.flush_utp(peer);
+                    }
+                }
+                lt_utp::Event::Closed(cid, _) => {
+                    if let Some(peer) = self.utp_conns.remove(&(idx, cid)) {
+                        self.disconnect(
+                            peer,
+                            Some(ErrorCode::new(libc::ECONNRESET, Category::System)),
+                        );
+                    }
+                }
+            }
+        }
+        let Some(u) = self.udp.get_mut(idx) else {
+            return;
+        };
+        while let Some(t) = u.utp.poll_transmit(now) {
+            // A full socket buffer drops the datagram; uTP retransmits.
+            let _ = u.socket.try_send_to(&t.data, t.to);
+        }
+    }
+
+    fn on_utp_incoming(&mut self, idx: usize, cid: lt_utp::ConnectionId) {
+        let Some(addr) = self.udp.get(idx).and_then(|u| u.utp.peer_addr(cid)) else {
+            return;
+        };
+        self.alert(AlertKind::IncomingConnection {
+            endpoint: addr,
+            socket_type: SocketType::Utp,
+        });
+        let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
+        if self.paused
+            || self.peers.len() >= max_global
+            || !self.settings.get_bool(keys::ENABLE_INCOMING_UTP)
+        {
+            if let Some(u) = self.udp.get_mut(idx) {
+                u.utp.close(cid, Instant::now());
+            }
+            return;
+        }
+        let conn = PeerConnection::incoming(self.peer_config(), Some(addr.ip()), Instant::now());
+        let id = self.new_peer(conn, addr, false, None);
+        let local = self.udp.get(idx).and_then(|u| u.socket.local_addr().ok());
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.utp = Some((idx, cid));
+            if let Some(l) = local {
+                p.local = l;
+            }
+        }
+        self.utp_conns.insert((idx, cid), id);
+    }
+
+    /// Writes a uTP peer's queued bytes into its uTP send buffer.
+    fn flush_utp(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Some((idx, cid)) = p.utp else {
+            return;
+        };
+        while let Some(b) = p.conn.poll_transmit() {
+            let b = match &mut p.crypto {
+                Crypto::Rc4 { enc, .. } => {
+                    let mut v = b.to_vec();
+                    enc.apply(&mut v);
+                    Bytes::from(v)
+                }
+                _ => b,
+            };
+            p.utp_pending.push_back(b);
+        }
+        let Some(u) = self.udp.get_mut(idx) else {
+            return;
+        };
+        while let Some(mut b) = p.utp_pending.pop_front() {
+            match u.utp.write(cid, &b) {
+                Ok(n) if n >= b.len() => {}
+                Ok(n) => {
+                    p.utp_pending.push_front(b.split_off(n));
+                    break;
+                }
+                Err(lt_utp::Error::WouldBlock) => {
+                    p.utp_pending.push_front(b);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        self.pump_utp(idx);
     }
 
     // ------------------------------------------------------------------
@@ -2850,6 +3041,7 @@ impl Engine {
                         endpoint: local,
                         socket_type: SocketType::Tcp,
                     });
+                    self.open_udp(local);
                 }
                 Err((op, e)) => {
                     self.alert(AlertKind::ListenFailed {
@@ -2864,10 +3056,56 @@ impl Engine {
         }
     }
 
+    /// Binds the UDP socket of a listen endpoint (same address and port)
+    /// for uTP.
+    fn open_udp(&mut self, local: SocketAddr) {
+        let Ok(std_sock) = std::net::UdpSocket::bind(local) else {
+            return;
+        };
+        let _ = std_sock.set_nonblocking(true);
+        let Ok(sock) = tokio::net::UdpSocket::from_std(std_sock) else {
+            return;
+        };
+        let socket = Arc::new(sock);
+        let idx = self.udp.len();
+        let tx = self.events_tx.clone();
+        let rx = socket.clone();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                match rx.recv_from(&mut buf).await {
+                    Ok((n, from)) => {
+                        let data = Bytes::copy_from_slice(&buf[..n]);
+                        if tx.send(Event::Udp { idx, from, data }).is_err() {
+                            return;
+                        }
+                    }
+                    // ICMP errors surface as failed receives; keep going.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                }
+            }
+        });
+        let cfg = lt_utp::UtpConfig::default();
+        let utp = lt_utp::UtpSocket::new(cfg, Instant::now(), self.rng.next_u64());
+        self.udp.push(UdpEndpoint { socket, utp, task });
+        self.alert(AlertKind::ListenSucceeded {
+            endpoint: local,
+            socket_type: SocketType::Utp,
+        });
+    }
+
     fn close_listen_sockets(&mut self) {
         for s in self.listen_sockets.drain(..) {
             s.task.abort();
         }
+        let utp_peers: Vec<ConnId> = self.utp_conns.values().copied().collect();
+        for id in utp_peers {
+            self.disconnect(id, None);
+        }
+        for u in self.udp.drain(..) {
+            u.task.abort();
+        }
+        self.utp_conns.clear();
     }
 
     /// The first TCP listen port, 0 when not listening.

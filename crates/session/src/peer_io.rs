@@ -252,7 +252,12 @@ mod tests {
             let mut peer = std::net::TcpStream::connect(addr).expect("connect");
             let (stream, _) = listener.accept().await.expect("accept");
             let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-            let tx = start(ConnId(1), stream, events_tx);
+            let tx = start(
+                ConnId(1),
+                stream,
+                events_tx,
+                std::sync::Arc::new(RecvBudget::new(1 << 20)),
+            );
             tx.send(Bytes::from_static(b"bye")).expect("send");
             drop(tx);
             // The peer keeps writing and never closes.
@@ -284,7 +289,12 @@ mod tests {
             let _peer = std::net::TcpStream::connect(addr).expect("connect");
             let (stream, _) = listener.accept().await.expect("accept");
             let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-            let tx = start(ConnId(2), stream, events_tx);
+            let tx = start(
+                ConnId(2),
+                stream,
+                events_tx,
+                std::sync::Arc::new(RecvBudget::new(1 << 20)),
+            );
             // Far more than the socket buffers hold; the peer reads nothing.
             for _ in 0..64 {
                 tx.send(Bytes::from(vec![0u8; 1 << 20])).expect("send");
