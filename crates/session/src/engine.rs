@@ -152,6 +152,7 @@ pub struct Engine {
     /// Reads in flight: (storage, piece, offset) → connections waiting.
     pending_reads: HashMap<(StorageId, u32, u32), Vec<(ConnId, u32)>>,
     /// `read_piece()` calls in flight: the blocks gathered so far.
+    /// The buffer holds the whole piece; the count is the bytes read so far.
     user_reads: HashMap<(StorageId, u32), (crate::alert::TorrentRef, Vec<u8>, u32)>,
     /// Storages whose files are being deleted, for the alert.
     deleting: HashMap<StorageId, crate::alert::TorrentRef>,
@@ -1088,7 +1089,7 @@ impl Engine {
         let storage = t.storage;
         let size = t.picker.piece_size(piece);
         self.user_reads
-            .insert((storage, piece), (tref, Vec::new(), size));
+            .insert((storage, piece), (tref, vec![0; size as usize], 0));
         let mut off = 0;
         while off < size {
             let len = (size - off).min(lt_picker::BLOCK_SIZE);
@@ -2527,14 +2528,16 @@ impl Engine {
                 offset,
                 result,
             } => {
-                if let Some((tref, mut buf, size)) = self.user_reads.remove(&(storage, piece)) {
+                if let Some((tref, mut buf, got)) = self.user_reads.remove(&(storage, piece)) {
                     match &result {
                         Ok(d) => {
-                            if buf.len() < offset as usize + d.len() {
-                                buf.resize(offset as usize + d.len(), 0);
+                            // Blocks may complete in any order: count them.
+                            let at = offset as usize;
+                            if let Some(dst) = buf.get_mut(at..at + d.len()) {
+                                dst.copy_from_slice(d);
                             }
-                            buf[offset as usize..offset as usize + d.len()].copy_from_slice(d);
-                            if buf.len() as u32 >= size {
+                            let got = got + d.len() as u32;
+                            if got as usize >= buf.len() {
                                 self.alert(AlertKind::ReadPiece {
                                     torrent: tref,
                                     piece,
@@ -2542,7 +2545,7 @@ impl Engine {
                                     error: ErrorCode::default(),
                                 });
                             } else {
-                                self.user_reads.insert((storage, piece), (tref, buf, size));
+                                self.user_reads.insert((storage, piece), (tref, buf, got));
                             }
                         }
                         Err(e) => self.alert(AlertKind::ReadPiece {
