@@ -537,13 +537,7 @@ fn error_dict<'py>(
     let d = PyDict::new(py);
     let (value, cat) = match e {
         None => (0, "system"),
-        Some(lt_tracker::TrackerError::Io(msg)) => (
-            msg.rsplit("(os error ")
-                .next()
-                .and_then(|r| r.trim_end_matches(')').parse().ok())
-                .unwrap_or(5),
-            "system",
-        ),
+        Some(e @ lt_tracker::TrackerError::Io(_)) => (e.errno().unwrap_or(5), "system"),
         Some(lt_tracker::TrackerError::HttpStatus { code, .. }) => (i32::from(*code), "http"),
         Some(_) => (171, "libtorrent"),
     };

@@ -1424,37 +1424,36 @@ impl Engine {
         })
     }
 
-    fn start_announcing(&mut self, id: TorrentId) {
-        let endpoints = self.listen_endpoints();
+    /// Runs `f` on a torrent's tracker list with the torrent's current
+    /// status, then carries out what the list asks for.
+    fn drive_trackers(
+        &mut self,
+        id: TorrentId,
+        f: impl FnOnce(&mut lt_tracker::TrackerList, &lt_tracker::TorrentStatus, Instant),
+    ) {
         let Some(st) = self.tracker_status(id) else {
             return;
         };
-        let Some(t) = self.torrents.get_mut(&id) else {
-            return;
-        };
-        t.trackers.set_listen_endpoints(&endpoints);
-        t.trackers.start_announcing(Instant::now(), &st);
+        if let Some(t) = self.torrents.get_mut(&id) {
+            f(&mut t.trackers, &st, Instant::now());
+        }
         self.pump_trackers(id);
+    }
+
+    fn start_announcing(&mut self, id: TorrentId) {
+        let endpoints = self.listen_endpoints();
+        self.drive_trackers(id, |list, st, now| {
+            list.set_listen_endpoints(&endpoints);
+            list.start_announcing(now, st);
+        });
     }
 
     fn stop_announcing(&mut self, id: TorrentId) {
-        let Some(st) = self.tracker_status(id) else {
-            return;
-        };
-        if let Some(t) = self.torrents.get_mut(&id) {
-            t.trackers.stop_announcing(Instant::now(), &st);
-        }
-        self.pump_trackers(id);
+        self.drive_trackers(id, |list, st, now| list.stop_announcing(now, st));
     }
 
     fn tracker_timer(&mut self, id: TorrentId) {
-        let Some(st) = self.tracker_status(id) else {
-            return;
-        };
-        if let Some(t) = self.torrents.get_mut(&id) {
-            t.trackers.on_timer(Instant::now(), &st);
-        }
-        self.pump_trackers(id);
+        self.drive_trackers(id, |list, st, now| list.on_timer(now, st));
     }
 
     /// Carries out what a torrent's tracker list asks for.
@@ -1647,13 +1646,7 @@ impl Engine {
     }
 
     pub fn scrape_tracker(&mut self, id: TorrentId, idx: Option<usize>) {
-        let Some(st) = self.tracker_status(id) else {
-            return;
-        };
-        if let Some(t) = self.torrents.get_mut(&id) {
-            t.trackers.scrape(idx, &st);
-        }
-        self.pump_trackers(id);
+        self.drive_trackers(id, |list, st, _| list.scrape(idx, st));
     }
 
     /// Per-torrent limits: `(upload, download, max_connections, max_uploads)`;
@@ -2740,13 +2733,9 @@ impl Engine {
         let seed = t.picker.is_seeding();
         let tref = t.torrent_ref();
         self.alert(AlertKind::TorrentFinished { torrent: tref });
-        let st = self.tracker_status(tid);
-        if let (Some(t), Some(st)) = (self.torrents.get_mut(&tid), st) {
-            if t.picker.is_seeding() {
-                t.trackers.completed(Instant::now(), &st);
-            }
+        if seed {
+            self.drive_trackers(tid, |list, st, now| list.completed(now, st));
         }
-        self.pump_trackers(tid);
         self.set_state(tid, TorrentState::Finished);
         if seed {
             self.set_state(tid, TorrentState::Seeding);
@@ -3238,15 +3227,7 @@ fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
         T::UnsupportedUrlProtocol => lt(24),
         T::InvalidUrl(_) => lt(25),
         T::Gzip => lt(152),
-        // std's io::Error text ends with "(os error N)".
-        T::Io(msg) => {
-            let errno = msg
-                .rsplit("(os error ")
-                .next()
-                .and_then(|r| r.trim_end_matches(')').parse().ok())
-                .unwrap_or(libc::EIO);
-            ErrorCode::new(errno, Category::System)
-        }
+        T::Io(_) => ErrorCode::new(e.errno().unwrap_or(libc::EIO), Category::System),
         T::SsrfMitigation => lt(180),
         T::BlockedByIdna => lt(180),
     }

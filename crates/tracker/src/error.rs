@@ -54,6 +54,21 @@ pub enum TrackerError {
     BlockedByIdna,
 }
 
+impl TrackerError {
+    /// The OS error number of a transport error, when the driver's message
+    /// carries one (`std::io::Error` text ends with "(os error N)").
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            TrackerError::Io(msg) => msg
+                .rsplit("(os error ")
+                .next()
+                .filter(|_| msg.contains("(os error "))
+                .and_then(|r| r.trim_end_matches(')').parse().ok()),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for TrackerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
