@@ -535,14 +535,12 @@ fn error_dict<'py>(
     e: &Option<lt_tracker::TrackerError>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let (value, cat) = match e {
-        None => (0, "system"),
-        Some(e @ lt_tracker::TrackerError::Io(_)) => (e.errno().unwrap_or(5), "system"),
-        Some(lt_tracker::TrackerError::HttpStatus { code, .. }) => (i32::from(*code), "http"),
-        Some(_) => (171, "libtorrent"),
-    };
-    d.set_item("value", value)?;
-    d.set_item("category", cat)?;
+    let ec = e
+        .as_ref()
+        .map(lt_session::tracker_error_code)
+        .unwrap_or_default();
+    d.set_item("value", ec.value)?;
+    d.set_item("category", ec.category.name())?;
     Ok(d)
 }
 

@@ -3204,7 +3204,7 @@ fn tracker_event(e: lt_tracker::Event) -> crate::alert::TrackerEvent {
 }
 
 /// The error code libtorrent reports for a tracker failure.
-fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
+pub fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
     use lt_tracker::TrackerError as T;
     let lt = |v| ErrorCode::new(v, Category::Libtorrent);
     match e {

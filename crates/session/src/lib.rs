@@ -38,7 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use alert::{Alert, AlertKind};
 use alert_queue::AlertQueue;
-pub use engine::Engine;
+pub use engine::{tracker_error_code, Engine};
 use lt_settings::{keys, Settings, SettingsPack};
 pub use types::*;
 
