@@ -123,13 +123,21 @@ class Procs:
         self.procs.clear()
 
 
-def copy_content(ds, dest):
-    """A seeder's own copy of a data set's files (never the pristine ones)."""
+def copy_content(ds, dest, pad_files=False):
+    """A seeder's own copy of a data set's files (never the pristine ones).
+    `pad_files`: also write the pad files (zeros), for clients that do not
+    know BEP 47 pad files and treat them as ordinary files."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     for rel, _ in ds["files"]:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(ds["root"]) / rel, dest / rel)
+    if pad_files:
+        for rel in ds["pad_files"]:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            size = int(Path(rel).name)  # create_torrent names a pad file by its size
+            with open(dest / rel, "wb") as f:
+                f.truncate(size)
 
 
 def first_difference(a, b):
@@ -248,6 +256,7 @@ class LtRunning:
 
 class LtClient:
     can_connect = True  # it can dial a given peer (connect_peer)
+    dials_tracker_peers = True  # it connects to the peers a tracker returns
 
     def __init__(self, name, python):
         self.name = name
@@ -351,10 +360,13 @@ class Transmission:
     # transmission-cli has no option to dial a peer: in the no-tracker case
     # our side connects to it
     can_connect = False
+    # transmission drops peers at 127.x.x.x from tracker replies (it treats
+    # them as "martian"): it never dials them, it only accepts them
+    dials_tracker_peers = False
 
     def start_seed(self, procs, ds, variant, work, connect=None):
         assert not connect
-        copy_content(ds, Path(work) / "data")
+        copy_content(ds, Path(work) / "data", pad_files=True)
         return TransmissionRunning(procs, ds, variant, work, seed=True)
 
     def start_leech(self, procs, ds, variant, work, connect=None):
@@ -459,10 +471,11 @@ class Aria2:
     # aria2c has no option to dial a given peer: in the no-tracker case our
     # side connects to it
     can_connect = False
+    dials_tracker_peers = True
 
     def start_seed(self, procs, ds, variant, work, connect=None):
         assert not connect
-        copy_content(ds, Path(work) / "data")
+        copy_content(ds, Path(work) / "data", pad_files=True)
         return Aria2Running(procs, ds, variant, work, seed=True)
 
     def start_leech(self, procs, ds, variant, work, connect=None):
@@ -644,6 +657,7 @@ class QbtRunning:
 class Qbittorrent:
     name = "qbittorrent"
     can_connect = True  # WebUI API torrents/addPeers
+    dials_tracker_peers = True
 
     def start_seed(self, procs, ds, variant, work, connect=None):
         copy_content(ds, Path(work) / "data")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from clients import REF_PY, HarnessError, Procs, free_port, wait_until
+from clients import REF_PY, HarnessError, Procs, free_port, tail, wait_until
 
 CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
@@ -74,12 +74,38 @@ def bdecode(data):
 
 
 class Tracker:
-    def __init__(self, port, proc, log):
+    """opentracker on 127.0.0.1:port, HTTP and UDP. `restart` gives each test
+    a tracker with no memory of earlier tests' (now dead) peers."""
+
+    def __init__(self, argv, port, log):
+        self.argv = argv
         self.port = port
-        self.proc = proc
         self.log = log
+        self.procs = Procs()
+        self.proc = None
         self.http = f"http://127.0.0.1:{port}/announce"
         self.udp = f"udp://127.0.0.1:{port}/announce"
+
+    def start(self):
+        self.proc = self.procs.start(self.argv, self.log)
+        proc = self.proc
+
+        def up():
+            if proc.poll() is not None:
+                raise HarnessError(f"opentracker exited: {tail(self.log)}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+        wait_until(up, 15, "opentracker to listen", interval=0.05)
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def stop(self):
+        self.procs.kill_all()
 
     def scrape(self, info_hash_hex):
         ih = bytes.fromhex(info_hash_hex)
@@ -88,10 +114,13 @@ class Tracker:
             reply = bdecode(r.read())
         return reply.get(b"files", {}).get(ih, {})
 
-    def wait_seeders(self, info_hash_hex, n, timeout, diag=None):
-        wait_until(lambda: self.scrape(info_hash_hex).get(b"complete", 0) >= n, timeout,
-                   f"{n} seed(s) of {info_hash_hex} announced to the tracker", interval=0.2,
-                   diag=diag)
+    def wait_peers(self, info_hash_hex, kind, n, timeout, diag=None):
+        """Until the tracker counts `n` peers of `kind` ("complete": seeds,
+        "incomplete": leechers) in the swarm, as its scrape reports."""
+        key = kind.encode()
+        wait_until(lambda: self.scrape(info_hash_hex).get(key, 0) >= n, timeout,
+                   f"{n} {kind} peer(s) of {info_hash_hex} announced to the tracker",
+                   interval=0.2, diag=diag)
 
 
 @pytest.fixture(scope="session")
@@ -125,26 +154,21 @@ def interop_env(private_network, tmp_path_factory):
             "-f", str(otdir / "ot.conf"), "-d", str(otdir)]
     if os.geteuid() == 0:
         argv += ["-u", "nobody"]  # it refuses to run as root
-    log = base / "opentracker.log"
-    procs = Procs()
+    tracker = Tracker(argv, port, base / "opentracker.log")
     try:
-        proc = procs.start(argv, log)
-        tracker = Tracker(port, proc, log)
-
-        def up():
-            if proc.poll() is not None:
-                raise HarnessError(f"opentracker exited: {log.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return True
-            except OSError:
-                return False
-        wait_until(up, 15, "opentracker to listen")
+        tracker.start()
         yield {"datasets": datasets, "tracker": tracker, "base": base,
                "isolated": private_network}
     finally:
-        procs.kill_all()
+        tracker.stop()
         shutil.rmtree(otdir, ignore_errors=True)
+
+
+@pytest.fixture
+def tracker(interop_env):
+    """The session's opentracker, restarted empty for this test."""
+    interop_env["tracker"].restart()
+    return interop_env["tracker"]
 
 
 @pytest.fixture

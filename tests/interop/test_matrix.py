@@ -4,8 +4,8 @@ For each other client X (the reference libtorrent, transmission, aria2,
 qbittorrent-nox): ours downloads from X and X downloads from ours, through a
 real opentracker with an HTTP announce URL, with a UDP announce URL, and with
 no tracker (one side dials the other: the leecher when it can, else our
-seed), for a v1 single-file torrent and a hybrid multi-file torrent with pad
-files. Also ours with ours. The downloaded data is compared byte for byte.
+seed), for a v1 single-file torrent, a v1 multi-file torrent with pad files and
+a hybrid (v1+v2) multi-file torrent with pad files. Also ours with ours. The downloaded data is compared byte for byte.
 
 LT_OURS_PYTHON picks the interpreter whose `libtorrent` is "ours" (default:
 the one running pytest); pointing it at .venv-ref/bin/python checks the
@@ -36,11 +36,16 @@ PAIRS = [("ours", "ours")]
 for _x in OTHERS:
     PAIRS += [(_x, "ours"), ("ours", _x)]
 
+# transmission 3.00 (Debian 12) rejects v2 and hybrid torrents as unparsable
+# ("Error parsing .torrent file"): it gets the v1 data sets only
+CANNOT_PARSE_HYBRID = {"transmission"}
+
 CASES = [
     pytest.param(seed, leech, variant, ds, id=f"{seed}-seeds-{leech}-{variant}-{ds}")
     for seed, leech in PAIRS
     for variant in ("http", "udp", "none")
-    for ds in ("single", "multi")
+    for ds in ("single", "multi", "hybrid")
+    if not (ds == "hybrid" and {seed, leech} & CANNOT_PARSE_HYBRID)
 ]
 
 
@@ -48,8 +53,7 @@ def client(name):
     return ours() if name == "ours" else OTHERS[name]()
 
 
-def run_transfer(env, procs, tmp_path, seed_client, leech_client, variant, ds):
-    tracker = env["tracker"]
+def run_transfer(tracker, procs, tmp_path, seed_client, leech_client, variant, ds):
     running = []
 
     def diag():
@@ -70,14 +74,23 @@ def run_transfer(env, procs, tmp_path, seed_client, leech_client, variant, ds):
             seed = seed_client.start_seed(procs, ds, variant, tmp_path / "seed",
                                           connect=[leech.port])
             running.append(seed)
-    else:
+    elif leech_client.dials_tracker_peers:
         seed = seed_client.start_seed(procs, ds, variant, tmp_path / "seed")
         running.append(seed)
         seed.wait_ready(READY_TIMEOUT)
         # the leecher's first announce must find the seed
-        tracker.wait_seeders(ds["v1"], 1, ANNOUNCE_TIMEOUT, diag=diag)
+        tracker.wait_peers(ds["v1"], "complete", 1, ANNOUNCE_TIMEOUT, diag=diag)
         leech = leech_client.start_leech(procs, ds, variant, tmp_path / "leech")
         running.append(leech)
+    else:
+        # the leecher will not dial what the tracker gives it: the seed's
+        # first announce must find the leecher, and the seed dials it
+        leech = leech_client.start_leech(procs, ds, variant, tmp_path / "leech")
+        running.append(leech)
+        leech.wait_ready(READY_TIMEOUT)
+        tracker.wait_peers(ds["v1"], "incomplete", 1, ANNOUNCE_TIMEOUT, diag=diag)
+        seed = seed_client.start_seed(procs, ds, variant, tmp_path / "seed")
+        running.append(seed)
 
     def complete():
         proc = leech.proc
@@ -87,20 +100,23 @@ def run_transfer(env, procs, tmp_path, seed_client, leech_client, variant, ds):
         return leech.is_complete()
 
     try:
-        wait_until(complete, TRANSFER_TIMEOUT, f"{leech.label} to complete", interval=0.2,
-                   diag=lambda: diag() + "\n--- leecher data:\n"
-                   + content_report(ds, tmp_path / "leech" / "data"))
-    finally:
-        summaries = {r.label: r.stop() for r in running}
+        wait_until(complete, TRANSFER_TIMEOUT, f"{leech.label} to complete", interval=0.2)
+    except HarnessError as e:
+        # stop everyone first: lt peers print their alerts and peers on exit
+        for r in running:
+            r.stop()
+        raise HarnessError(f"{e}\n{diag()}\n--- leecher data:\n"
+                           + content_report(ds, tmp_path / "leech" / "data")) from None
+    summaries = {r.label: r.stop() for r in running}
     data = tmp_path / "leech" / "data"
     assert content_matches(ds, data), content_report(ds, data)
     return summaries
 
 
 @pytest.mark.parametrize("seed_name,leech_name,variant,ds_name", CASES)
-def test_transfer(interop_env, procs, tmp_path, seed_name, leech_name, variant, ds_name):
+def test_transfer(interop_env, tracker, procs, tmp_path, seed_name, leech_name, variant, ds_name):
     ds = interop_env["datasets"][ds_name]
-    summaries = run_transfer(interop_env, procs, tmp_path, client(seed_name), client(leech_name),
+    summaries = run_transfer(tracker, procs, tmp_path, client(seed_name), client(leech_name),
                              variant, ds)
     # an lt leecher's own accounting agrees: it received at least the payload
     leech_summary = summaries.get(f"{'ours' if leech_name == 'ours' else leech_name} leech")
