@@ -9,7 +9,9 @@ peer discovery, UPnP/NAT-PMP and peer exchange off, and is driven headless:
 - `Transmission`: transmission-cli 3.x with a settings.json in its config dir;
 - `Aria2`: aria2c, watched through its JSON-RPC interface on 127.0.0.1;
 - `Qbittorrent`: qbittorrent-nox 4.x, driven through its WebUI API on
-  127.0.0.1 (localhost authentication off).
+  127.0.0.1 (localhost authentication off), with multiple connections per
+  IP allowed (every peer here is 127.0.0.1: without it, qbittorrent closes
+  incoming connections at once while it holds any other 127.0.0.1 one).
 
 Every process is registered with a `Procs` set that kills it (its whole
 process group) when the test ends, whatever happens.
@@ -508,6 +510,7 @@ Session\\DefaultSavePath={data}
 Session\\TempPathEnabled=false
 Session\\GlobalMaxRatio=-1
 Session\\AnnounceToAllTrackers=true
+Session\\MultiConnectionsPerIp=true
 
 [Network]
 PortForwardingEnabled=false
@@ -578,7 +581,8 @@ class QbtRunning:
     def _check_isolation(self):
         prefs = json.loads(self._get("app/preferences"))
         expect = {"dht": False, "lsd": False, "pex": False, "upnp": False,
-                  "listen_port": self.port}
+                  "listen_port": self.port,
+                  "enable_multi_connections_from_same_ip": True}
         wrong = {k: prefs.get(k) for k, v in expect.items() if prefs.get(k) != v}
         if wrong:
             raise HarnessError(f"{self.label}: configuration not applied: {wrong}")

@@ -10,7 +10,7 @@ tests can pair any two implementations:
 Loopback only: DHT, LSD, UPnP and NAT-PMP are off and the session listens on
 127.0.0.1. A seeder runs until its stdin closes or the timeout passes. A
 leecher exits 0 once the torrent is complete (with --stay it keeps serving
-until its stdin closes), 1 on timeout.
+until its stdin closes), 1 on timeout or when its stdin closes before.
 
 Progress is reported on stdout as JSON lines: {"event": "listening", "port": P}
 once the session listens (for a seeder: once its data is checked and it
@@ -38,7 +38,7 @@ def make_session(listen, upload_rate_limit):
         "enable_upnp": False,
         "enable_natpmp": False,
         "alert_mask": cat.error_notification | cat.status_notification
-        | cat.tracker_notification | cat.peer_notification,
+        | cat.tracker_notification | cat.peer_notification | cat.connect_notification,
         "allow_multiple_connections_per_ip": True,
     }
     if upload_rate_limit:
@@ -52,6 +52,7 @@ def emit(**kw):
 
 def peer_rows(h):
     rows = []
+    utp_flag = getattr(lt.peer_info, "utp_socket", 0)
     try:
         peers = h.get_peer_info()
     except Exception as e:  # reported, not hidden: the summary carries it
@@ -64,6 +65,7 @@ def peer_rows(h):
             "total_download": p.total_download,
             "total_upload": p.total_upload,
             "seed": bool(p.flags & lt.peer_info.seed),
+            "utp": bool(p.flags & utp_flag),
         })
     return rows
 
@@ -131,12 +133,12 @@ def main():
             if not args.stay:
                 done = True
                 break
-        if args.mode == "seed" or args.stay:
-            r, _, _ = select.select([sys.stdin], [], [], 0)
-            if r and not sys.stdin.read(1):
-                stdin_open = False
-                done = complete or args.mode == "seed"
-                break
+        # stdin closing is the signal to stop (for a leecher: to give up)
+        r, _, _ = select.select([sys.stdin], [], [], 0)
+        if r and not sys.stdin.read(1):
+            stdin_open = False
+            done = complete or args.mode == "seed"
+            break
         ses.wait_for_alert(100)
     st = h.status()
     emit(
