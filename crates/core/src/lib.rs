@@ -276,4 +276,3 @@ mod tests {
         assert!(!InfoHash::from_v2(v2).has_v1());
     }
 }
-

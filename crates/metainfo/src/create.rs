@@ -15,6 +15,7 @@ use lt_core::{Sha1Hash, Sha256Hash};
 
 use crate::file_storage::{FileFlags, FileStorage};
 use crate::hasher::{self, FileTree, HashError, HashFile, HashOutput, HashRequest};
+use crate::torrent_info::{TorrentInfo, WebSeedKind};
 
 /// Flags of [`CreateTorrent`] (libtorrent's `create_flags_t`).
 pub mod flags {
@@ -279,6 +280,9 @@ pub struct CreateTorrent {
     creation_date: i64,
     private: bool,
     root_cert: Vec<u8>,
+    /// The info dictionary of an existing torrent, written verbatim (set
+    /// by [`CreateTorrent::from_torrent_info`]).
+    raw_info: Option<Vec<u8>>,
 }
 
 fn now_secs() -> i64 {
@@ -324,7 +328,106 @@ impl CreateTorrent {
             creation_date: now_secs(),
             private: false,
             root_cert: Vec::new(),
+            raw_info: None,
         }
+    }
+
+    /// A creator that re-creates an existing torrent: its files, v1 piece
+    /// hashes, trackers, web seeds, nodes, comment, creator, creation date
+    /// and private flag, v2 piece layers; the info dictionary is written
+    /// back byte for byte. When a file's piece layer is missing from `ti`
+    /// the piece layers are left out (v2-only: `MissingHash`), as libtorrent
+    /// does.
+    pub fn from_torrent_info(ti: &TorrentInfo) -> (FileStorage, CreateTorrent) {
+        let fs = ti.files().clone();
+        let mut fl = 0;
+        if !ti.v2() {
+            fl |= flags::V1_ONLY;
+        }
+        if !ti.v1() {
+            fl |= flags::V2_ONLY;
+        }
+        let mut ct = CreateTorrent::new(&fs, fl);
+        if ti.has_v1_hashes() {
+            for p in 0..ct.num_pieces {
+                if let Some(slot) = ct.piece_hashes.get_mut(p as usize) {
+                    *slot = Some(ti.hash_for_piece(p));
+                }
+            }
+        }
+        for t in ti.trackers() {
+            ct.add_tracker(&t.url, i32::from(t.tier));
+        }
+        for w in ti.web_seeds() {
+            match w.kind {
+                WebSeedKind::UrlSeed => ct.add_url_seed(&w.url),
+                WebSeedKind::HttpSeed => ct.add_http_seed(&w.url),
+            }
+        }
+        for (h, port) in ti.nodes() {
+            ct.add_node(h, (*port).clamp(0, i64::from(i32::MAX)) as i32);
+        }
+        ct.comment = ti.comment().to_owned();
+        ct.creator = ti.creator().to_owned();
+        ct.creation_date = ti.creation_date();
+        ct.private = ti.private();
+        if ti.v2() {
+            let pl = i64::from(fs.piece_length()).max(1);
+            for i in 0..fs.num_files() {
+                let size = fs.file_size(i);
+                if fs.pad_file_at(i) || size <= pl {
+                    continue;
+                }
+                // libtorrent files a piece layer under the first file with
+                // its root only, so a second file with the same content has
+                // none (and the layers are then left out, see generate)
+                if fs.file_index_for_root(&fs.root(i)) != Some(i) {
+                    continue;
+                }
+                let layer = ti.piece_layer(i);
+                let want = ((size + pl - 1) / pl) as usize * 32;
+                if layer.len() != want {
+                    continue;
+                }
+                let piece_layer = layer
+                    .chunks_exact(32)
+                    .filter_map(|c| Sha256Hash::from_slice(c).ok())
+                    .collect();
+                if let Some(slot) = ct.trees.get_mut(i) {
+                    *slot = Some(FileTree {
+                        root: fs.root(i),
+                        piece_layer,
+                    });
+                }
+            }
+        }
+        ct.raw_info = Some(ti.info_section().to_vec());
+        (fs, ct)
+    }
+
+    /// The verbatim info dictionary of a torrent re-created from a
+    /// [`TorrentInfo`].
+    pub fn raw_info(&self) -> Option<&[u8]> {
+        self.raw_info.as_deref()
+    }
+
+    /// The bencoded torrent (what [`generate`](Self::generate) gives,
+    /// encoded, with a verbatim info dictionary when there is one).
+    pub fn generate_buf(&self, fs: &FileStorage) -> Result<Vec<u8>, CreateError> {
+        let Value::Dict(top) = self.generate(fs)? else {
+            return Err(CreateError::MissingHash);
+        };
+        let mut out = Vec::new();
+        out.push(b'd');
+        for (k, v) in &top {
+            Value::Bytes(k.clone()).encode_into(&mut out);
+            match (&self.raw_info, k.as_slice()) {
+                (Some(raw), b"info") => out.extend_from_slice(raw),
+                _ => v.encode_into(&mut out),
+            }
+        }
+        out.push(b'e');
+        Ok(out)
     }
 
     pub fn flags(&self) -> u32 {
@@ -574,6 +677,40 @@ impl CreateTorrent {
         let v2 = self.is_v2();
         let mut info = dict();
         let mut top = dict();
+        if let Some(raw) = &self.raw_info {
+            // a re-created torrent: the info dictionary as it was, and the
+            // piece layers carried over when every file that needs one has
+            // it (a v2-only torrent cannot do without them)
+            if v2 {
+                let mut layers = dict();
+                let mut complete = true;
+                let pl = i64::from(self.piece_length).max(1);
+                for i in 0..fs.num_files() {
+                    if fs.pad_file_at(i) || fs.file_size(i) <= pl {
+                        continue;
+                    }
+                    match self.trees.get(i).and_then(|t| t.as_ref()) {
+                        Some(t) => {
+                            let mut layer = Vec::with_capacity(t.piece_layer.len() * 32);
+                            for h in &t.piece_layer {
+                                layer.extend_from_slice(&h.0);
+                            }
+                            layers.insert(t.root.0.to_vec(), Value::Bytes(layer));
+                        }
+                        None => complete = false,
+                    }
+                }
+                if complete {
+                    top.insert(b"piece layers".to_vec(), Value::Dict(layers));
+                } else if !v1 {
+                    return Err(CreateError::MissingHash);
+                }
+            }
+            let doc = lt_bencode::decode(raw).map_err(|_| CreateError::MissingHash)?;
+            top.insert(b"info".to_vec(), doc.root().to_value());
+            self.add_top_level(&mut top);
+            return Ok(Value::Dict(top));
+        }
 
         if v1 {
             let mut pieces = Vec::with_capacity(self.piece_hashes.len() * 20);
@@ -670,7 +807,12 @@ impl CreateTorrent {
             info.insert(b"ssl-cert".to_vec(), Value::Bytes(self.root_cert.clone()));
         }
         top.insert(b"info".to_vec(), Value::Dict(info));
+        self.add_top_level(&mut top);
+        Ok(Value::Dict(top))
+    }
 
+    /// The keys outside the info dictionary.
+    fn add_top_level(&self, top: &mut BTreeMap<Vec<u8>, Value>) {
         if !self.trackers.is_empty() {
             let mut sorted = self.trackers.clone();
             sorted.sort_by_key(|t| t.1); // stable: keeps insertion order per tier
@@ -719,7 +861,6 @@ impl CreateTorrent {
                 );
             }
         }
-        Ok(Value::Dict(top))
     }
 }
 
@@ -1108,5 +1249,40 @@ mod tests {
             leaf.get(&b"pieces root"[..]),
             Some(&Value::Bytes(Sha256Hash::digest(b"hello").0.to_vec()))
         );
+    }
+
+    fn hashed(flags_: u32) -> (FileStorage, CreateTorrent) {
+        let dir =
+            std::env::temp_dir().join(format!("lt-create-rt-{}-{}", std::process::id(), flags_));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("r/sub")).unwrap();
+        std::fs::write(dir.join("r/a"), vec![3u8; 50000]).unwrap();
+        std::fs::write(dir.join("r/sub/b"), vec![4u8; 7]).unwrap();
+        let entries = list_files(&dir.join("r"), 0, |_| true);
+        let fs = layout_files(&entries, 16384, flags_).unwrap();
+        let mut ct = CreateTorrent::new(&fs, flags_);
+        ct.set_piece_hashes(&fs, &dir, 2, |_| true).unwrap();
+        ct.add_tracker("http://t/announce", 0);
+        ct.set_comment("c");
+        (fs, ct)
+    }
+
+    #[test]
+    fn parser_loads_what_we_create_and_recreates_it() {
+        for f in [0, flags::V1_ONLY, flags::V2_ONLY] {
+            let (fs, ct) = hashed(f);
+            let buf = ct.generate_buf(&fs).unwrap();
+            let ti = TorrentInfo::from_bytes(&buf).unwrap();
+            assert_eq!(ti.num_files(), fs.num_files());
+            assert_eq!(ti.v1(), f != flags::V2_ONLY);
+            assert_eq!(ti.v2(), f != flags::V1_ONLY);
+            assert_eq!(
+                ti.files().root(0),
+                ct.file_tree(0).map(|t| t.root).unwrap_or_default()
+            );
+            let (fs2, ct2) = CreateTorrent::from_torrent_info(&ti);
+            let again = ct2.generate_buf(&fs2).unwrap();
+            assert_eq!(again, buf);
+        }
     }
 }

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use lt_core::{Sha1Hash, Sha256Hash};
 
@@ -147,8 +148,305 @@ pub struct NewFile<'a> {
 }
 
 /// The files of a torrent and how they map onto pieces.
+///
+/// Cloning is O(1): the data is shared and copied on the first change
+/// (bindings hand out copies of a torrent's layout freely).
 #[derive(Clone, Debug, Default)]
 pub struct FileStorage {
+    d: Arc<FileStorageData>,
+}
+
+impl FileStorage {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fn m(&mut self) -> &mut FileStorageData {
+        Arc::make_mut(&mut self.d)
+    }
+
+    // ---- read accessors (see `FileStorageData`) ----
+
+    #[inline]
+    pub fn num_files(&self) -> usize {
+        self.d.num_files()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.d.is_empty()
+    }
+
+    /// A storage is valid once it has a piece length.
+    #[inline]
+    pub fn is_valid(&self) -> bool {
+        self.d.is_valid()
+    }
+
+    #[inline]
+    pub fn name(&self) -> &str {
+        self.d.name()
+    }
+
+    #[inline]
+    pub fn piece_length(&self) -> i32 {
+        self.d.piece_length()
+    }
+
+    #[inline]
+    pub fn num_pieces(&self) -> i32 {
+        self.d.num_pieces()
+    }
+
+    #[inline]
+    pub fn total_size(&self) -> i64 {
+        self.d.total_size()
+    }
+
+    /// Total size without pad files.
+    #[inline]
+    pub fn size_on_disk(&self) -> i64 {
+        self.d.size_on_disk()
+    }
+
+    /// Whether the storage describes a v2 (or hybrid) torrent.
+    #[inline]
+    pub fn v2(&self) -> bool {
+        self.d.v2()
+    }
+
+    /// Size of piece `piece`: the piece length, or what is left for the
+    /// last piece.
+    #[inline]
+    pub fn piece_size(&self, piece: i32) -> i32 {
+        self.d.piece_size(piece)
+    }
+
+    /// v2 piece size: pieces never span files, so the piece ends at the
+    /// start of the next file if that comes first.
+    #[inline]
+    pub fn piece_size2(&self, piece: i32) -> i32 {
+        self.d.piece_size2(piece)
+    }
+
+    /// Number of 16 KiB blocks of piece `piece` in the v2 layout.
+    #[inline]
+    pub fn blocks_in_piece2(&self, piece: i32) -> i32 {
+        self.d.blocks_in_piece2(piece)
+    }
+
+    #[inline]
+    pub fn file_size(&self, file: usize) -> i64 {
+        self.d.file_size(file)
+    }
+
+    #[inline]
+    pub fn file_offset(&self, file: usize) -> i64 {
+        self.d.file_offset(file)
+    }
+
+    #[inline]
+    pub fn mtime(&self, file: usize) -> i64 {
+        self.d.mtime(file)
+    }
+
+    #[inline]
+    pub fn file_flags(&self, file: usize) -> FileFlags {
+        self.d.file_flags(file)
+    }
+
+    #[inline]
+    pub fn pad_file_at(&self, file: usize) -> bool {
+        self.d.pad_file_at(file)
+    }
+
+    /// Whether the file's path is absolute (set by a rename).
+    #[inline]
+    pub fn file_absolute_path(&self, file: usize) -> bool {
+        self.d.file_absolute_path(file)
+    }
+
+    /// The leaf name (the whole path for an absolute one).
+    #[inline]
+    pub fn file_name(&self, file: usize) -> &str {
+        self.d.file_name(file)
+    }
+
+    /// The file's path joined onto `save_path` (pass `""` for the path
+    /// relative to the save directory).
+    #[inline]
+    pub fn file_path(&self, file: usize, save_path: &str) -> String {
+        self.d.file_path(file, save_path)
+    }
+
+    /// The symlink target of a file (empty when it has none), prefixed with
+    /// the storage name.
+    #[inline]
+    pub fn symlink(&self, file: usize) -> String {
+        self.d.symlink(file)
+    }
+
+    /// The symlink target as stored (relative to the storage name).
+    #[inline]
+    pub fn raw_symlink(&self, file: usize) -> Option<&str> {
+        self.d.raw_symlink(file)
+    }
+
+    /// v1 per-file SHA-1, zero when absent.
+    #[inline]
+    pub fn hash(&self, file: usize) -> Sha1Hash {
+        self.d.hash(file)
+    }
+
+    /// v2 merkle root of the file, zero when absent (v1 torrents, empty and
+    /// pad files).
+    #[inline]
+    pub fn root(&self, file: usize) -> Sha256Hash {
+        self.d.root(file)
+    }
+
+    /// The first file whose root is `root`.
+    #[inline]
+    pub fn file_index_for_root(&self, root: &Sha256Hash) -> Option<usize> {
+        self.d.file_index_for_root(root)
+    }
+
+    /// The file containing byte `offset` of the torrent (the last file
+    /// starting at or before it; negative offsets count as past the end).
+    /// `None` only when there are no files.
+    #[inline]
+    pub fn file_index_at_offset(&self, offset: i64) -> Option<usize> {
+        self.d.file_index_at_offset(offset)
+    }
+
+    /// The file that holds the first byte of `piece`.
+    #[inline]
+    pub fn file_index_at_piece(&self, piece: i32) -> Option<usize> {
+        self.d.file_index_at_piece(piece)
+    }
+
+    /// The file that holds the last byte of `piece`.
+    #[inline]
+    pub fn last_file_index_at_piece(&self, piece: i32) -> Option<usize> {
+        self.d.last_file_index_at_piece(piece)
+    }
+
+    /// The piece holding the first byte of `file`.
+    #[inline]
+    pub fn piece_index_at_file(&self, file: usize) -> i32 {
+        self.d.piece_index_at_file(file)
+    }
+
+    /// Number of pieces a file spans in the v2 layout (files are aligned to
+    /// pieces).
+    #[inline]
+    pub fn file_num_pieces(&self, file: usize) -> i32 {
+        self.d.file_num_pieces(file)
+    }
+
+    /// Number of 16 KiB blocks of a file.
+    #[inline]
+    pub fn file_num_blocks(&self, file: usize) -> i32 {
+        self.d.file_num_blocks(file)
+    }
+
+    /// `[first, end)` piece range of a file.
+    #[inline]
+    pub fn file_piece_range(&self, file: usize) -> (i32, i32) {
+        self.d.file_piece_range(file)
+    }
+
+    /// Index of the first piece-layer node in the file's merkle tree.
+    #[inline]
+    pub fn file_first_piece_node(&self, file: usize) -> i64 {
+        self.d.file_first_piece_node(file)
+    }
+
+    /// Index of the first block-layer node in the file's merkle tree.
+    #[inline]
+    pub fn file_first_block_node(&self, file: usize) -> i64 {
+        self.d.file_first_block_node(file)
+    }
+
+    /// Maps `size` bytes at `offset` in `piece` onto file ranges. Zero-size
+    /// files are skipped; the result stops at the end of the last file.
+    #[inline]
+    pub fn map_block(&self, piece: i32, offset: i64, size: i64) -> Vec<FileSlice> {
+        self.d.map_block(piece, offset, size)
+    }
+
+    /// Maps a byte range of a file onto a piece request. Out of range
+    /// requests map to `(num_pieces, 0, 0)`.
+    #[inline]
+    pub fn map_file(&self, file: usize, offset: i64, size: i32) -> PeerRequest {
+        self.d.map_file(file, offset, size)
+    }
+
+    /// Iterates over file indices.
+    #[inline]
+    pub fn file_range(&self) -> std::ops::Range<usize> {
+        self.d.file_range()
+    }
+
+    /// Iterates over piece indices.
+    #[inline]
+    pub fn piece_range(&self) -> std::ops::Range<i32> {
+        self.d.piece_range()
+    }
+
+    /// Adds a file. `path` uses `/` separators; an absolute path (leading
+    /// `/`) is kept verbatim. The first file decides the storage name: its
+    /// first path element, or its whole path when it has no directory.
+    pub fn add_file(
+        &mut self,
+        path: &str,
+        size: i64,
+        flags: FileFlags,
+        mtime: i64,
+        symlink: &str,
+    ) -> Result<usize, FileStorageError> {
+        self.m().add_file(path, size, flags, mtime, symlink)
+    }
+    /// Adds a file with every attribute. Returns its index.
+    pub fn add_file_full(&mut self, f: NewFile<'_>) -> Result<usize, FileStorageError> {
+        self.m().add_file_full(f)
+    }
+    /// Appends a pad file of `size` bytes named `.pad/<size>` below the
+    /// storage name.
+    pub fn add_pad_file(&mut self, size: i64) -> Result<usize, FileStorageError> {
+        self.m().add_pad_file(size)
+    }
+    /// Changes the path of a file. The new path is relative to the save
+    /// directory (it includes the top-level directory), or absolute.
+    pub fn rename_file(&mut self, file: usize, new_path: &str) {
+        self.m().rename_file(file, new_path)
+    }
+    pub fn set_name(&mut self, name: &str) {
+        self.m().set_name(name)
+    }
+    pub fn set_piece_length(&mut self, l: i32) {
+        self.m().set_piece_length(l)
+    }
+    pub fn set_num_pieces(&mut self, n: i32) {
+        self.m().set_num_pieces(n)
+    }
+    /// Sets the number of pieces from the total size and piece length.
+    pub fn compute_num_pieces(&mut self) {
+        self.m().compute_num_pieces()
+    }
+    pub fn set_v2(&mut self, v: bool) {
+        self.m().set_v2(v)
+    }
+    pub fn set_hash(&mut self, file: usize, h: Option<Sha1Hash>) {
+        self.m().set_hash(file, h)
+    }
+    pub fn set_root(&mut self, file: usize, root: Option<Sha256Hash>) {
+        self.m().set_root(file, root)
+    }
+}
+
+/// The contents of a [`FileStorage`]; its read accessors.
+#[derive(Clone, Debug, Default)]
+pub struct FileStorageData {
     files: Vec<Entry>,
     paths: Vec<String>,
     path_lookup: HashMap<String, u32>,
@@ -187,11 +485,7 @@ pub fn merkle_num_nodes(leafs: i64) -> i64 {
     leafs.saturating_mul(2).saturating_sub(1)
 }
 
-impl FileStorage {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
+impl FileStorageData {
     /// Adds a file. `path` uses `/` separators; an absolute path (leading
     /// `/`) is kept verbatim. The first file decides the storage name: its
     /// first path element, or its whole path when it has no directory.
@@ -566,6 +860,9 @@ impl FileStorage {
         let target = i64::from(piece)
             .saturating_mul(i64::from(self.piece_length))
             .saturating_add(offset);
+        if target < 0 {
+            return ret;
+        }
         let Some(mut idx) = self.file_index_at_offset(target) else {
             return ret;
         };

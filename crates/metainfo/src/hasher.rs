@@ -22,13 +22,42 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use lt_core::{Sha1Hash, Sha256Hash};
-use sha1::Digest as _;
+
+/// The digest functions (RustCrypto; SHA-NI when the CPU has it: per CPU
+/// second as fast as OpenSSL's on the machines measured).
+mod digest {
+    pub fn sha1(data: &[u8]) -> [u8; 20] {
+        use sha1::Digest;
+        sha1::Sha1::digest(data).into()
+    }
+    pub fn sha256(data: &[u8]) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(data).into()
+    }
+    /// SHA-256 of `a || b`.
+    pub fn sha256_pair(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+        let mut buf = [0u8; 64];
+        buf[..32].copy_from_slice(a);
+        buf[32..].copy_from_slice(b);
+        sha256(&buf)
+    }
+}
+
+/// SHA-1 of `data` with the fastest backend built in.
+pub fn sha1(data: &[u8]) -> Sha1Hash {
+    Sha1Hash(digest::sha1(data))
+}
+
+/// SHA-256 of `data` with the fastest backend built in.
+pub fn sha256(data: &[u8]) -> Sha256Hash {
+    Sha256Hash(digest::sha256(data))
+}
 
 /// Size of a v2 merkle leaf.
 pub const BLOCK_SIZE: u64 = 16 * 1024;
 
 /// Bytes read (and hashed) per job, rounded to whole pieces.
-const JOB_BYTES: u64 = 4 * 1024 * 1024;
+const JOB_BYTES: u64 = 1024 * 1024;
 
 /// One file of the torrent as the hasher sees it.
 #[derive(Debug, Clone)]
@@ -113,10 +142,7 @@ pub fn num_pieces(total: u64, piece_length: u64) -> u64 {
 
 /// SHA-256 of the concatenation of two nodes.
 fn hash_pair(a: &Sha256Hash, b: &Sha256Hash) -> Sha256Hash {
-    let mut h = sha2::Sha256::new();
-    h.update(a.0);
-    h.update(b.0);
-    Sha256Hash(h.finalize().into())
+    Sha256Hash(digest::sha256_pair(&a.0, &b.0))
 }
 
 /// The root of a perfect subtree of `leaves` zero leaves (a power of two).
@@ -337,7 +363,7 @@ fn hash_job(lay: &Layout<'_>, first_piece: u64, data: &[u8]) -> JobResult {
     for (k, piece) in data.chunks(pl).enumerate() {
         let p = first_piece + k as u64;
         if lay.req.v1 {
-            v1.push(Sha1Hash(sha1::Sha1::digest(piece).into()));
+            v1.push(sha1(piece));
         }
         if lay.req.v2 {
             let slot = lay.piece_file.get(p as usize).copied().unwrap_or(u32::MAX);
@@ -350,7 +376,7 @@ fn hash_job(lay: &Layout<'_>, first_piece: u64, data: &[u8]) -> JobResult {
             let len = (fend.min(pstart + lay.req.piece_length) - pstart) as usize;
             leaves.clear();
             for block in piece[..len.min(piece.len())].chunks(BLOCK_SIZE as usize) {
-                leaves.push(Sha256Hash(sha2::Sha256::digest(block).into()));
+                leaves.push(sha256(block));
             }
             let h = if f.size <= lay.req.piece_length {
                 // the whole file: its tree is as wide as its block count
@@ -440,7 +466,12 @@ pub fn hash_files(
                         if ps >= end {
                             break None;
                         }
-                        if let Err(e) = read_range(lay, ps, &mut buf[(ps - start) as usize..(pe - start) as usize], &mut cache) {
+                        if let Err(e) = read_range(
+                            lay,
+                            ps,
+                            &mut buf[(ps - start) as usize..(pe - start) as usize],
+                            &mut cache,
+                        ) {
                             break Some(e);
                         }
                         piece_end = pe;
@@ -607,7 +638,7 @@ mod tests {
         })
         .unwrap();
         let mut all = a.clone();
-        all.extend(std::iter::repeat(0).take(100));
+        all.extend(std::iter::repeat_n(0, 100));
         all.extend_from_slice(&b);
         let want: Vec<Sha1Hash> = all.chunks(16384).map(Sha1Hash::digest).collect();
         assert_eq!(out.v1, want);

@@ -342,8 +342,11 @@ pub struct MagnetSource<'a> {
 
 /// Writes a magnet link.
 pub fn make_magnet_uri(src: &MagnetSource<'_>) -> String {
-    let mut ret = String::from("magnet:?");
     let ih = src.info_hashes;
+    if !ih.has_v1() && !ih.has_v2() {
+        return String::new();
+    }
+    let mut ret = String::from("magnet:?");
     if ih.has_v1() {
         ret.push_str("xt=urn:btih:");
         ret.push_str(&ih.v1.to_hex());
@@ -368,12 +371,12 @@ pub fn make_magnet_uri(src: &MagnetSource<'_>) -> String {
         ret.push_str(&escape(w.as_bytes()));
     }
     for (h, p) in &src.dht_nodes {
-        ret.push_str(&format!("&dht={h}:{p}"));
+        ret.push_str(&format!("&dht={}:{p}", escape(h.as_bytes())));
     }
     for p in &src.peers {
         ret.push_str(&format!("&x.pe={p}"));
     }
-    if src.file_priorities.iter().any(|&p| p == 0) {
+    if src.file_priorities.contains(&0) {
         ret.push_str("&so=");
         let mut first = true;
         let mut i = 0;

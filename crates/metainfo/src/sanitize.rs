@@ -24,6 +24,11 @@ pub fn parse_utf8_codepoint(s: &[u8]) -> (i32, usize) {
         (3, i32::from(b & 0x0f))
     } else if b & 0xf8 == 0xf0 {
         (4, i32::from(b & 0x07))
+    } else if b & 0xfc == 0xf8 {
+        // obsolete 5- and 6-byte forms: never valid, but consumed whole
+        return (-1, 5.min(s.len()));
+    } else if b & 0xfe == 0xfc {
+        return (-1, 6.min(s.len()));
     } else {
         return (-1, 1);
     };
@@ -186,6 +191,8 @@ mod tests {
         assert_eq!(sanitize_element(b"\xc3("), "_");
         assert_eq!(sanitize_element(b"\xe2\x82x"), "_");
         assert_eq!(sanitize_element(b"\xff\xff"), "__");
+        assert_eq!(sanitize_element(b"\xf8abcd"), "_");
+        assert_eq!(sanitize_element(b"\xf8abcdef"), "_ef");
         assert_eq!(sanitize_element(b"\xc0\xaf"), "_");
         assert_eq!(sanitize_element(b"\xed\xa0\x80"), "_");
         assert_eq!(sanitize_element("😀".as_bytes()), "😀");

@@ -137,6 +137,34 @@ fn clean_tracker_url(b: &[u8]) -> Option<String> {
     Some(s.to_owned())
 }
 
+/// Percent-encodes the path of a URL when it holds characters that need
+/// it (spaces, non-ASCII...); other URLs are returned as they are.
+pub fn maybe_url_encode(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let after = scheme_end + 3;
+    let path_start = url
+        .get(after..)
+        .and_then(|r| r.find('/'))
+        .map_or(url.len(), |i| after + i);
+    let (head, path) = url.split_at(path_start);
+    let keep = |c: u8| c.is_ascii_alphanumeric() || b"/-_.!~*()".contains(&c);
+    if path.bytes().all(keep) {
+        return url.to_owned();
+    }
+    let mut out = String::with_capacity(url.len() + 16);
+    out.push_str(head);
+    for c in path.bytes() {
+        if keep(c) {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("%{c:02x}"));
+        }
+    }
+    out
+}
+
 fn is_i2p_url(url: &str) -> bool {
     let Some((_, rest)) = url.split_once("://") else {
         return false;
@@ -206,7 +234,8 @@ impl TorrentInfo {
                     if let Some(url) = clean_tracker_url(b) {
                         trackers.push(Tracker {
                             url,
-                            tier: tier.min(255) as u8,
+                            // tiers are 8-bit in the reference: they wrap
+                            tier: tier as u8,
                             source: TrackerSource::Torrent,
                         });
                     }
@@ -244,7 +273,7 @@ impl TorrentInfo {
         }
 
         // web seeds
-        let multifile = ti.multifile;
+        let multifile = ti.multifile && ti.files.num_files() > 1;
         let add_seed = |b: &[u8], kind: WebSeedKind, seeds: &mut Vec<WebSeed>| {
             let start = b
                 .iter()
@@ -254,7 +283,7 @@ impl TorrentInfo {
             if b.is_empty() {
                 return;
             }
-            let mut url = String::from_utf8_lossy(b).into_owned();
+            let mut url = maybe_url_encode(&String::from_utf8_lossy(b));
             if multifile && kind == WebSeedKind::UrlSeed && !url.ends_with('/') {
                 url.push('/');
             }
@@ -375,7 +404,14 @@ impl TorrentInfo {
             let Some(tree) = info.get_dict(b"file tree") else {
                 return Err(MetainfoError::MissingFileTree);
             };
-            files = extract_files2(tree, &name, piece_length)?.fs;
+            let v1_layout = if info.get_list(b"files").is_some() {
+                Some(true)
+            } else if info.get(b"length").is_some() {
+                Some(false)
+            } else {
+                None
+            };
+            files = extract_files2(tree, &name, piece_length, v1_layout)?.fs;
             files.set_v2(true);
             // v1 part of a hybrid torrent
             let v1 = if let Some(list) = info.get_list(b"files") {
@@ -391,6 +427,16 @@ impl TorrentInfo {
                     return Err(MetainfoError::InconsistentFiles);
                 }
                 ti.multifile = info.get_list(b"files").is_some();
+                // the v1 list is authoritative for the layout (it decides
+                // whether the last file is padded); it takes the v2 roots
+                let mut v1fs = v1.fs;
+                for i in v1fs.file_range() {
+                    if i < files.num_files() {
+                        v1fs.set_root(i, (!files.root(i).is_zero()).then(|| files.root(i)));
+                    }
+                }
+                v1fs.set_v2(true);
+                files = v1fs;
             } else {
                 ti.multifile = !(files.num_files() <= 2 && files.file_path(0, "") == files.name());
             }
@@ -613,9 +659,6 @@ impl TorrentInfo {
             source,
         });
         self.trackers.sort_by_key(|t| t.tier);
-        if is_i2p_url(url) {
-            self.i2p = true;
-        }
     }
     pub fn web_seeds(&self) -> &[WebSeed] {
         &self.web_seeds
@@ -624,13 +667,6 @@ impl TorrentInfo {
         self.web_seeds = seeds;
     }
     pub fn add_web_seed(&mut self, seed: WebSeed) {
-        if self
-            .web_seeds
-            .iter()
-            .any(|s| s.url == seed.url && s.kind == seed.kind)
-        {
-            return;
-        }
         self.web_seeds.push(seed);
     }
     pub fn clear_web_seeds(&mut self) {
@@ -822,6 +858,10 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
         if f.kind() != Kind::Dict {
             return Err(MetainfoError::FailedToParseFiles);
         }
+        let size = f.get_int(b"length").ok_or(MetainfoError::InvalidLength)?;
+        if size < 0 {
+            return Err(MetainfoError::InvalidLength);
+        }
         let Some(pl) = f.get_list(b"path.utf-8").or_else(|| f.get_list(b"path")) else {
             return Err(MetainfoError::MissingName);
         };
@@ -834,10 +874,6 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
                 Some(b) => elements.push(b),
                 None => return Err(MetainfoError::InvalidName),
             }
-        }
-        let size = f.get_int(b"length").ok_or(MetainfoError::InvalidLength)?;
-        if size < 0 {
-            return Err(MetainfoError::InvalidLength);
         }
         path.clear();
         path.push_str(name);
@@ -869,20 +905,28 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
 /// Deepest directory nesting accepted in a v2 file tree.
 const MAX_TREE_DEPTH: usize = 100;
 
+/// `multifile`: what the v1 part of a hybrid torrent says (a `files` list
+/// or a `length`); `None` for a v2-only torrent, where a tree holding one
+/// file at its root is a single-file torrent named by that file's key.
 fn extract_files2(
     tree: Node<'_, '_>,
     name: &str,
     piece_length: i64,
+    multifile: Option<bool>,
 ) -> Result<ParsedFiles, MetainfoError> {
     if tree.is_empty() {
         return Err(MetainfoError::NoFiles);
     }
     let mut fs = FileStorage::new();
-    // a single file at the root is a single-file torrent named by its key
-    let single = tree.len() == 1
-        && tree.dict_iter().next().is_some_and(|(_, v)| {
-            v.get(b"").is_some_and(|l| l.kind() == Kind::Dict) && v.len() == 1
-        });
+    let single = match multifile {
+        Some(m) => !m,
+        None => {
+            tree.len() == 1
+                && tree.dict_iter().next().is_some_and(|(_, v)| {
+                    v.get(b"").is_some_and(|l| l.kind() == Kind::Dict) && v.len() == 1
+                })
+        }
+    };
     let root_path = if single {
         String::new()
     } else {
@@ -984,13 +1028,237 @@ fn add_v2_file(
 /// Whether the v1 file list of a hybrid torrent describes the same files
 /// as its v2 file tree.
 fn files_compatible(a: &FileStorage, b: &FileStorage) -> bool {
-    if a.num_files() != b.num_files() || a.total_size() != b.total_size() {
+    // a padding file at the very end is optional
+    let len = |fs: &FileStorage| {
+        let n = fs.num_files();
+        if n > 0 && fs.pad_file_at(n - 1) {
+            n - 1
+        } else {
+            n
+        }
+    };
+    if len(a) != len(b) {
         return false;
     }
-    a.file_range().all(|i| {
+    (0..len(a)).all(|i| {
         a.file_size(i) == b.file_size(i)
             && a.pad_file_at(i) == b.pad_file_at(i)
             && (a.pad_file_at(i) || a.file_path(i, "") == b.file_path(i, ""))
             && a.file_flags(i) == b.file_flags(i)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lt_bencode::Value;
+    use std::collections::BTreeMap;
+
+    fn b(s: &[u8]) -> Value {
+        Value::Bytes(s.to_vec())
+    }
+    fn d(items: Vec<(&[u8], Value)>) -> Value {
+        Value::Dict(
+            items
+                .into_iter()
+                .map(|(k, v)| (k.to_vec(), v))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    }
+    fn l(items: Vec<Value>) -> Value {
+        Value::List(items)
+    }
+
+    fn single(len: i64, plen: i64, pieces: usize) -> Value {
+        d(vec![
+            (b"announce", b(b"http://t/announce")),
+            (
+                b"info",
+                d(vec![
+                    (b"name", b(b"file.bin")),
+                    (b"length", Value::Int(len)),
+                    (b"piece length", Value::Int(plen)),
+                    (b"pieces", b(&vec![7u8; pieces * 20])),
+                ]),
+            ),
+        ])
+    }
+
+    fn multi(paths: Vec<Vec<&[u8]>>) -> Value {
+        let files = paths
+            .into_iter()
+            .map(|p| {
+                d(vec![
+                    (b"length", Value::Int(10)),
+                    (b"path", l(p.into_iter().map(b).collect())),
+                ])
+            })
+            .collect::<Vec<_>>();
+        let n = files.len();
+        d(vec![(
+            b"info",
+            d(vec![
+                (b"name", b(b"top")),
+                (b"files", l(files)),
+                (b"piece length", Value::Int(16384)),
+                (b"pieces", b(&vec![1u8; 20 * n.div_ceil(1638).max(1)])),
+            ]),
+        )])
+    }
+
+    #[test]
+    fn v1_single_file() {
+        let buf = single(40000, 16384, 3).encode();
+        let ti = TorrentInfo::from_bytes(&buf).unwrap();
+        assert_eq!(ti.name(), "file.bin");
+        assert_eq!(ti.num_files(), 1);
+        assert_eq!(ti.num_pieces(), 3);
+        assert_eq!(ti.piece_size(2), 40000 - 2 * 16384);
+        assert_eq!(ti.hash_for_piece(1), Sha1Hash([7u8; 20]));
+        assert_eq!(ti.trackers().len(), 1);
+        let doc = lt_bencode::decode(&buf).unwrap();
+        let info = doc.root().get(b"info").unwrap().raw();
+        assert_eq!(ti.info_section(), info);
+        assert_eq!(ti.info_hashes(), InfoHash::from_v1(Sha1Hash::digest(info)));
+    }
+
+    #[test]
+    fn v1_errors() {
+        assert_eq!(
+            TorrentInfo::from_bytes(&single(40000, 16384, 2).encode()).unwrap_err(),
+            MetainfoError::InvalidHashes
+        );
+        assert_eq!(
+            TorrentInfo::from_bytes(&single(40000, 0, 3).encode()).unwrap_err(),
+            MetainfoError::MissingPieceLength
+        );
+        assert_eq!(
+            TorrentInfo::from_bytes(&single(-1, 16384, 3).encode()).unwrap_err(),
+            MetainfoError::InvalidLength
+        );
+        assert_eq!(
+            TorrentInfo::from_bytes(b"li1ee").unwrap_err(),
+            MetainfoError::NotADictionary
+        );
+        assert_eq!(
+            TorrentInfo::from_bytes(b"de").unwrap_err(),
+            MetainfoError::MissingInfo
+        );
+        assert_eq!(
+            TorrentInfo::from_bytes(b"d4:info").unwrap_err(),
+            MetainfoError::Bdecode(crate::BdecodeError::UnexpectedEof)
+        );
+        let lim = LoadLimits {
+            max_pieces: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            TorrentInfo::from_bytes_with(&single(40000, 16384, 3).encode(), &lim).unwrap_err(),
+            MetainfoError::TooManyPieces
+        );
+    }
+
+    #[test]
+    fn hostile_paths_stay_inside() {
+        let ti = TorrentInfo::from_bytes(
+            &multi(vec![
+                vec![b"..", b"..", b"etc", b"passwd"],
+                vec![b"/abs", b"x"],
+                vec![b"a/b", b"c\\d"],
+                vec![b"", b"."],
+            ])
+            .encode(),
+        )
+        .unwrap();
+        let paths: Vec<String> = ti
+            .files()
+            .file_range()
+            .map(|i| ti.files().file_path(i, ""))
+            .collect();
+        assert_eq!(
+            paths,
+            vec!["top/_/_/etc/passwd", "top/abs/x", "top/ab/cd", "top/_/_"]
+        );
+        for p in &paths {
+            assert!(
+                p.starts_with("top/")
+                    && !p.split('/').any(|e| e == ".." || e == "." || e.is_empty())
+            );
+        }
+    }
+
+    /// A v2 torrent of one 40,000 byte file with 16 KiB pieces, its root
+    /// and piece layer computed here.
+    fn v2_torrent(corrupt_layer: bool) -> Vec<u8> {
+        let data: Vec<u8> = (0..40000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let blocks: Vec<Sha256Hash> = data.chunks(16384).map(Sha256Hash::digest).collect();
+        let root = crate::merkle::merkle_root(&blocks, 4, 0);
+        let mut layer: Vec<u8> = blocks.iter().flat_map(|h| h.0).collect();
+        if corrupt_layer {
+            layer[0] ^= 1;
+        }
+        d(vec![
+            (
+                b"info",
+                d(vec![
+                    (b"name", b(b"v2")),
+                    (b"meta version", Value::Int(2)),
+                    (b"piece length", Value::Int(16384)),
+                    (
+                        b"file tree",
+                        d(vec![(
+                            b"f.bin",
+                            d(vec![(
+                                b"",
+                                d(vec![
+                                    (b"length", Value::Int(40000)),
+                                    (b"pieces root", b(&root.0)),
+                                ]),
+                            )]),
+                        )]),
+                    ),
+                ]),
+            ),
+            (b"piece layers", d(vec![(&root.0[..], b(&layer))])),
+        ])
+        .encode()
+    }
+
+    #[test]
+    fn v2_layers_are_verified() {
+        let ti = TorrentInfo::from_bytes(&v2_torrent(false)).unwrap();
+        assert!(ti.info_hashes().has_v2() && !ti.info_hashes().has_v1());
+        assert_eq!(ti.num_files(), 2, "a tail pad file is added");
+        assert!(ti.files().pad_file_at(1));
+        assert_eq!(ti.total_size(), 3 * 16384);
+        assert_eq!(ti.piece_layer(0).len(), 3 * 32);
+        assert_eq!(
+            TorrentInfo::from_bytes(&v2_torrent(true)).unwrap_err(),
+            MetainfoError::InvalidPieceLayer
+        );
+    }
+
+    #[test]
+    fn damaged_input_never_panics() {
+        let bufs = [
+            single(40000, 16384, 3).encode(),
+            v2_torrent(false),
+            multi(vec![vec![b"a"], vec![b"b"]]).encode(),
+        ];
+        let mut seed: u32 = 12345;
+        for buf in &bufs {
+            for cut in 0..buf.len() {
+                let _ = TorrentInfo::from_bytes(&buf[..cut]);
+            }
+            for _ in 0..2000 {
+                let mut m = buf.clone();
+                for _ in 0..3 {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    let pos = (seed >> 8) as usize % m.len();
+                    m[pos] = (seed >> 3) as u8;
+                }
+                let _ = TorrentInfo::from_bytes(&m);
+            }
+        }
+    }
 }

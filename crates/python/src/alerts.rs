@@ -24,7 +24,10 @@ pub struct AlertData {
 }
 
 /// An engine error code as a Python `error_code`.
-pub fn error_code_to_py<'py>(py: Python<'py>, e: &lt_core::error::ErrorCode) -> PyResult<Bound<'py, PyAny>> {
+pub fn error_code_to_py<'py>(
+    py: Python<'py>,
+    e: &lt_core::error::ErrorCode,
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(crate::errors::error_code_to_py(py, *e)?.into_any())
 }
 
@@ -66,7 +69,11 @@ impl PyAlert {
         self.0.alert.message()
     }
     fn __repr__(&self) -> String {
-        format!("<libtorrent.{}_alert: {}>", self.0.alert.what(), self.0.alert.message())
+        format!(
+            "<libtorrent.{}_alert: {}>",
+            self.0.alert.what(),
+            self.0.alert.message()
+        )
     }
 }
 
@@ -137,7 +144,9 @@ impl TorrentAlert {
     }
     #[getter]
     fn torrent_name(&self) -> String {
-        torrent_of(&self.0).map(|t| t.name.clone()).unwrap_or_default()
+        torrent_of(&self.0)
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -175,7 +184,9 @@ pub struct TrackerAlert(Arc<AlertData>);
 impl TrackerAlert {
     #[getter]
     fn url(&self) -> String {
-        tracker_of(&self.0).map(|t| t.0.to_owned()).unwrap_or_default()
+        tracker_of(&self.0)
+            .map(|t| t.0.to_owned())
+            .unwrap_or_default()
     }
     fn tracker_url(&self) -> String {
         self.url()
@@ -197,6 +208,7 @@ impl TrackerAlert {
 macro_rules! leaf {
     ($rs:ident, $name:literal, $base:ty) => {
         #[pyclass(module = "libtorrent", name = $name, extends = $base, frozen)]
+        #[allow(dead_code)] // classes without own attributes never read it
         pub struct $rs(Arc<AlertData>);
     };
 }
@@ -206,7 +218,11 @@ leaf!(ListenFailedAlert, "listen_failed_alert", PyAlert);
 leaf!(AddTorrentAlert, "add_torrent_alert", TorrentAlert);
 leaf!(TorrentRemovedAlert, "torrent_removed_alert", TorrentAlert);
 leaf!(TorrentDeletedAlert, "torrent_deleted_alert", TorrentAlert);
-leaf!(TorrentDeleteFailedAlert, "torrent_delete_failed_alert", TorrentAlert);
+leaf!(
+    TorrentDeleteFailedAlert,
+    "torrent_delete_failed_alert",
+    TorrentAlert
+);
 leaf!(StateChangedAlert, "state_changed_alert", TorrentAlert);
 leaf!(StateUpdateAlert, "state_update_alert", PyAlert);
 leaf!(TorrentCheckedAlert, "torrent_checked_alert", TorrentAlert);
@@ -223,13 +239,22 @@ leaf!(PeerConnectAlert, "peer_connect_alert", PeerAlert);
 leaf!(PeerDisconnectedAlert, "peer_disconnected_alert", PeerAlert);
 leaf!(PeerBanAlert, "peer_ban_alert", PeerAlert);
 leaf!(PeerErrorAlert, "peer_error_alert", PeerAlert);
-leaf!(IncomingConnectionAlert, "incoming_connection_alert", PyAlert);
+leaf!(
+    IncomingConnectionAlert,
+    "incoming_connection_alert",
+    PyAlert
+);
 leaf!(TrackerAnnounceAlert, "tracker_announce_alert", TrackerAlert);
 leaf!(TrackerReplyAlert, "tracker_reply_alert", TrackerAlert);
 leaf!(TrackerWarningAlert, "tracker_warning_alert", TrackerAlert);
 leaf!(TrackerErrorAlert, "tracker_error_alert", TrackerAlert);
 leaf!(ScrapeReplyAlert, "scrape_reply_alert", TrackerAlert);
 leaf!(ScrapeFailedAlert, "scrape_failed_alert", TrackerAlert);
+leaf!(
+    SessionStatsHeaderAlert,
+    "session_stats_header_alert",
+    PyAlert
+);
 leaf!(SessionStatsAlert, "session_stats_alert", PyAlert);
 leaf!(AlertsDroppedAlert, "alerts_dropped_alert", PyAlert);
 leaf!(PerformanceAlert, "performance_alert", TorrentAlert);
@@ -265,13 +290,19 @@ impl ListenSucceededAlert {
     }
     #[getter]
     fn socket_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = field!(self, AlertKind::ListenSucceeded { socket_type, .. } => *socket_type as i64, 0);
+        let t =
+            field!(self, AlertKind::ListenSucceeded { socket_type, .. } => *socket_type as i64, 0);
         enum_to_py(py, "socket_type_t", t)
     }
     #[getter]
     fn sock_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = field!(self, AlertKind::ListenSucceeded { socket_type, .. } => *socket_type as i64, 0);
-        enum_to_py(py, "listen_succeeded_alert_socket_type_t", listen_sock_type(t))
+        let t =
+            field!(self, AlertKind::ListenSucceeded { socket_type, .. } => *socket_type as i64, 0);
+        enum_to_py(
+            py,
+            "listen_succeeded_alert_socket_type_t",
+            listen_sock_type(t),
+        )
     }
 }
 
@@ -509,7 +540,8 @@ impl PeerDisconnectedAlert {
     }
     #[getter]
     fn socket_type<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = field!(self, AlertKind::PeerDisconnected { socket_type, .. } => *socket_type as i64, 0);
+        let t =
+            field!(self, AlertKind::PeerDisconnected { socket_type, .. } => *socket_type as i64, 0);
         enum_to_py(py, "socket_type_t", t)
     }
 }
@@ -648,7 +680,8 @@ impl AlertsDroppedAlert {
 impl PerformanceAlert {
     #[getter]
     fn warning_code<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let w = field!(self, AlertKind::Performance { warning_code, .. } => *warning_code as i64, 0);
+        let w =
+            field!(self, AlertKind::Performance { warning_code, .. } => *warning_code as i64, 0);
         enum_to_py(py, "performance_warning_t", w)
     }
 }
@@ -714,6 +747,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         TrackerError { .. } => mk!(tr(), TrackerErrorAlert),
         ScrapeReply { .. } => mk!(tr(), ScrapeReplyAlert),
         ScrapeFailed { .. } => mk!(tr(), ScrapeFailedAlert),
+        SessionStatsHeader => mk!(base(), SessionStatsHeaderAlert),
         SessionStats { .. } => mk!(base(), SessionStatsAlert),
         AlertsDropped { .. } => mk!(base(), AlertsDroppedAlert),
         Performance { .. } => mk!(t(), PerformanceAlert),
@@ -757,6 +791,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TrackerErrorAlert>()?;
     m.add_class::<ScrapeReplyAlert>()?;
     m.add_class::<ScrapeFailedAlert>()?;
+    m.add_class::<SessionStatsHeaderAlert>()?;
     m.add_class::<SessionStatsAlert>()?;
     m.add_class::<AlertsDroppedAlert>()?;
     m.add_class::<PerformanceAlert>()?;

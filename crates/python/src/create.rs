@@ -3,14 +3,22 @@
 
 use std::path::PathBuf;
 
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyDeprecationWarning, PyIndexError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use lt_bencode::Value;
 use lt_core::Sha1Hash;
 use lt_metainfo::create::{self, flags, CreateError, CreateFileEntry, CreateTorrent};
 use lt_metainfo::{FileFlags, FileStorage};
+
+use crate::metainfo::{PyFileStorage, PyTorrentInfo};
+
+fn deprecated(py: Python<'_>, msg: &std::ffi::CStr) -> PyResult<()> {
+    PyErr::warn(py, &py.get_type::<PyDeprecationWarning>(), msg, 1)
+}
 
 /// Converts a creation error into the exception the reference raises.
 fn create_err(e: CreateError) -> PyErr {
@@ -68,6 +76,9 @@ fn path_arg(obj: &Bound<'_, PyAny>) -> PyResult<String> {
 
 /// A SHA-1 argument: 20 `bytes`, or an object with `to_bytes()` (`sha1_hash`).
 fn sha1_arg(obj: &Bound<'_, PyAny>) -> PyResult<Sha1Hash> {
+    if let Ok(h) = crate::hashes::sha1_from_py(obj) {
+        return Ok(h);
+    }
     let raw: Vec<u8> = if let Ok(b) = obj.cast::<PyBytes>() {
         b.as_bytes().to_vec()
     } else if let Ok(s) = obj.extract::<String>() {
@@ -166,21 +177,27 @@ impl PyCreateFileEntry {
 }
 
 /// A torrent being created.
+///
+/// As in the reference, the torrent is generated from the files it was
+/// created with; `files()` hands out a `file_storage` holding a copy of them,
+/// the same object on every call, whose changes do not reach the torrent.
 #[pyclass(module = "libtorrent", name = "create_torrent")]
 pub struct PyCreateTorrent {
     ct: CreateTorrent,
     fs: FileStorage,
+    view: Option<Py<PyFileStorage>>,
 }
 
 impl PyCreateTorrent {
     fn from_entries(entries: &[CreateFileEntry], piece_size: i32, fl: u32) -> PyResult<Self> {
         let fs = create::layout_files(entries, piece_size, fl).map_err(create_err)?;
         let ct = CreateTorrent::new(&fs, fl);
-        Ok(PyCreateTorrent { ct, fs })
+        Ok(PyCreateTorrent { ct, fs, view: None })
     }
 
-    pub fn file_storage(&self) -> &FileStorage {
-        &self.fs
+    /// Runs `f` on the files of the torrent.
+    pub fn with_fs<R>(&self, _py: Python<'_>, f: impl FnOnce(&FileStorage) -> R) -> R {
+        f(&self.fs)
     }
 }
 
@@ -217,6 +234,28 @@ impl PyCreateTorrent {
             pyo3::exceptions::PyOverflowError::new_err("bad numeric conversion: positive overflow")
         })?;
         let fl = flags_arg(flags)?;
+        let py = files.py();
+        if let Ok(fs_obj) = files.cast::<PyFileStorage>() {
+            deprecated(
+                py,
+                c"create_torrent constructor from file_storage is deprecated",
+            )?;
+            // like the reference, the caller's file_storage is laid out in
+            // place (sorted, padded); the torrent keeps its own copy
+            let entries = create::entries_of(&fs_obj.borrow().inner);
+            let laid = create::layout_files(&entries, piece_size, fl).map_err(create_err)?;
+            let ct = CreateTorrent::new(&laid, fl);
+            fs_obj.borrow_mut().inner = laid.clone();
+            return Ok(PyCreateTorrent {
+                ct,
+                fs: laid,
+                view: None,
+            });
+        }
+        if let Ok(ti) = files.cast::<PyTorrentInfo>() {
+            let (fs, ct) = CreateTorrent::from_torrent_info(&ti.borrow().inner);
+            return Ok(PyCreateTorrent { ct, fs, view: None });
+        }
         if let Ok(list) = files.cast::<PyList>() {
             let mut entries = Vec::with_capacity(list.len());
             for item in list.iter() {
@@ -246,6 +285,7 @@ impl PyCreateTorrent {
         ))
     }
 
+    #[pyo3(signature = (announce_url, tier = None))]
     fn add_tracker(&mut self, announce_url: &str, tier: Option<i32>) {
         self.ct.add_tracker(announce_url, tier.unwrap_or(0));
     }
@@ -314,10 +354,26 @@ impl PyCreateTorrent {
     fn piece_length(&self) -> i32 {
         self.ct.piece_length()
     }
-    fn piece_size(&self, piece: i64) -> PyResult<i32> {
+    fn piece_size(&self, py: Python<'_>, piece: i64) -> PyResult<i32> {
         let piece =
             i32::try_from(piece).map_err(|_| PyIndexError::new_err("invalid piece index"))?;
-        self.ct.piece_size(&self.fs, piece).map_err(create_err)
+        self.with_fs(py, |fs| self.ct.piece_size(fs, piece))
+            .map_err(create_err)
+    }
+    /// The torrent's files: a `file_storage` holding a copy of them (the
+    /// same object on every call).
+    fn files(&mut self, py: Python<'_>) -> PyResult<Py<PyFileStorage>> {
+        if let Some(v) = &self.view {
+            return Ok(v.clone_ref(py));
+        }
+        let obj = Py::new(
+            py,
+            PyFileStorage {
+                inner: self.fs.clone(),
+            },
+        )?;
+        self.view = Some(obj.clone_ref(py));
+        Ok(obj)
     }
     fn num_pieces(&self) -> i32 {
         self.ct.num_pieces()
@@ -325,14 +381,25 @@ impl PyCreateTorrent {
     /// The torrent as a dictionary of bencode values (`bencode()` it to get
     /// the .torrent file).
     fn generate<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.ct.generate(&self.fs).map_err(create_err)?;
-        value_to_py(py, &v)
+        let v = self
+            .with_fs(py, |fs| self.ct.generate(fs))
+            .map_err(create_err)?;
+        let out = value_to_py(py, &v)?;
+        if let Some(raw) = self.ct.raw_info() {
+            // a re-created torrent keeps its info dictionary verbatim: like
+            // the reference, hand it out as preformatted bencode (a tuple of
+            // signed byte values, which `bencode()` writes as is)
+            let bytes: Vec<i8> = raw.iter().map(|&b| b as i8).collect();
+            out.set_item(PyBytes::new(py, b"info"), PyTuple::new(py, bytes)?)?;
+        }
+        Ok(out)
     }
     /// The bencoded torrent as a list of one-character strings (the shape the
     /// reference returns; bytes above 0x7f map to the same code point).
     fn generate_buf<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let v = self.ct.generate(&self.fs).map_err(create_err)?;
-        let buf = v.encode();
+        let buf = self
+            .with_fs(py, |fs| self.ct.generate_buf(fs))
+            .map_err(create_err)?;
         let mut chars = Vec::with_capacity(buf.len());
         for b in buf {
             chars.push(PyString::new(py, char::from(b).encode_utf8(&mut [0u8; 4])));
@@ -389,6 +456,30 @@ pub fn list_with_predicate(
     }
 }
 
+/// `add_files(fs, path, [predicate], flags=0)` (deprecated in favour of
+/// `list_files`): appends the files below `path` to `fs`.
+#[pyfunction]
+#[pyo3(signature = (fs, path, predicate = None, flags = None))]
+fn add_files(
+    py: Python<'_>,
+    fs: &Bound<'_, PyFileStorage>,
+    path: &Bound<'_, PyAny>,
+    predicate: Option<&Bound<'_, PyAny>>,
+    flags: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    deprecated(py, c"add_files is deprecated, use list_files() instead")?;
+    let root = PathBuf::from(path_arg(path)?);
+    let fl = flags_arg(flags)?;
+    let entries = list_with_predicate(py, &root, fl, predicate)?;
+    let mut fs = fs.borrow_mut();
+    for e in entries {
+        fs.inner
+            .add_file(&e.path, e.size, e.flags, e.mtime, &e.symlink)
+            .map_err(|err| PyRuntimeError::new_err(format!("{err}")))?;
+    }
+    Ok(())
+}
+
 /// `set_piece_hashes(ct, path, [callback])`: reads the files below `path`
 /// and sets every hash. The GIL is released while hashing and taken back
 /// only to call `callback(piece_index)`.
@@ -403,7 +494,7 @@ fn set_piece_hashes(
     let base = PathBuf::from(path_arg(path)?);
     let req = {
         let c = ct.borrow();
-        c.ct.hash_request(&c.fs, &base, 0)
+        c.with_fs(py, |fs| c.ct.hash_request(fs, &base, 0))
     };
     let callback = callback.filter(|c| !c.is_none(py));
     let mut cb_err: Option<PyErr> = None;
@@ -432,5 +523,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyCreateTorrent>()?;
     m.add_function(wrap_pyfunction!(list_files, m)?)?;
     m.add_function(wrap_pyfunction!(set_piece_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(add_files, m)?)?;
     Ok(())
 }

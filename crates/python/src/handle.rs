@@ -11,7 +11,7 @@ use lt_core::InfoHash;
 use lt_session::{Engine, PeerInfo, Session, TorrentId, TorrentStatus};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::enums::enum_to_py;
 use crate::hashes::{info_hash_to_py, sha1_to_py};
@@ -31,7 +31,10 @@ pub fn endpoint_from_py(obj: &Bound<'_, PyAny>) -> PyResult<std::net::SocketAddr
     Ok(std::net::SocketAddr::new(ip, port))
 }
 
-pub fn endpoint_to_py<'py>(py: Python<'py>, a: &std::net::SocketAddr) -> PyResult<Bound<'py, PyTuple>> {
+pub fn endpoint_to_py<'py>(
+    py: Python<'py>,
+    a: &std::net::SocketAddr,
+) -> PyResult<Bound<'py, PyTuple>> {
     (a.ip().to_string(), a.port()).into_pyobject(py)
 }
 
@@ -94,7 +97,9 @@ impl PyTorrentHandle {
     #[pyo3(signature = (flags = 0xffff_ffff))]
     fn status(&self, py: Python<'_>, flags: u32) -> PyResult<PyTorrentStatus> {
         let _ = flags;
-        let st = self.with(py, |e, id| e.status(id))?.ok_or_else(invalid_handle)?;
+        let st = self
+            .with(py, |e, id| e.status(id))?
+            .ok_or_else(invalid_handle)?;
         Ok(PyTorrentStatus::new(st, self.ses.clone()))
     }
 
@@ -150,6 +155,24 @@ impl PyTorrentHandle {
         self.with(py, move |e, id| e.set_flags(id, 0, flags))
     }
 
+    fn set_upload_mode(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        let f = lt_session::torrent::flags::UPLOAD_MODE;
+        self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
+    }
+
+    fn auto_managed(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        let f = lt_session::torrent::flags::AUTO_MANAGED;
+        self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
+    }
+
+    fn clear_error(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.clear_error(id))
+    }
+
+    fn flush_cache(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.flush_cache(id))
+    }
+
     fn set_sequential_download(&self, py: Python<'_>, on: bool) -> PyResult<()> {
         let f = lt_session::torrent::flags::SEQUENTIAL_DOWNLOAD;
         self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
@@ -166,7 +189,13 @@ impl PyTorrentHandle {
     }
 
     #[pyo3(signature = (endpoint, source = 0, flags = 13))]
-    fn connect_peer(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>, source: u32, flags: u32) -> PyResult<()> {
+    fn connect_peer(
+        &self,
+        py: Python<'_>,
+        endpoint: &Bound<'_, PyAny>,
+        source: u32,
+        flags: u32,
+    ) -> PyResult<()> {
         let _ = (source, flags);
         let addr = endpoint_from_py(endpoint)?;
         self.with(py, move |e, id| e.connect_peer(id, addr))
@@ -187,9 +216,11 @@ impl PyTorrentHandle {
     #[pyo3(signature = (flags = 0))]
     fn file_progress(&self, py: Python<'_>, flags: u32) -> Vec<i64> {
         let _ = flags;
-        self.with(py, |e, id| e.file_progress(id)).unwrap_or_default()
+        self.with(py, |e, id| e.file_progress(id))
+            .unwrap_or_default()
     }
 
+    /// Empty for a seed, which does not track availability (as libtorrent).
     fn piece_availability(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
         self.with(py, |e, id| e.piece_availability(id))
     }
@@ -203,14 +234,21 @@ impl PyTorrentHandle {
     }
 
     #[pyo3(signature = (piece, priority = None))]
-    fn piece_priority(&self, py: Python<'_>, piece: u32, priority: Option<u8>) -> PyResult<Option<u8>> {
+    fn piece_priority(
+        &self,
+        py: Python<'_>,
+        piece: u32,
+        priority: Option<u8>,
+    ) -> PyResult<Option<u8>> {
         match priority {
             None => {
                 let v = self.get_piece_priorities(py)?;
                 Ok(Some(v.get(piece as usize).copied().unwrap_or(0)))
             }
             Some(p) => {
-                self.with(py, move |e, id| e.set_piece_priorities(id, &[(piece, p.min(7))]))?;
+                self.with(py, move |e, id| {
+                    e.set_piece_priorities(id, &[(piece, p.min(7))])
+                })?;
                 Ok(None)
             }
         }
@@ -240,7 +278,12 @@ impl PyTorrentHandle {
     }
 
     #[pyo3(signature = (index, priority = None))]
-    fn file_priority(&self, py: Python<'_>, index: usize, priority: Option<u8>) -> PyResult<Option<u8>> {
+    fn file_priority(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        priority: Option<u8>,
+    ) -> PyResult<Option<u8>> {
         let mut v = self.get_file_priorities(py)?;
         match priority {
             None => Ok(Some(v.get(index).copied().unwrap_or(0))),
@@ -264,6 +307,165 @@ impl PyTorrentHandle {
         PyList::new(py, peers.into_iter().map(|p| PyPeerInfo { p }))
     }
 
+    fn trackers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = self.with(py, |e, id| e.trackers(id))?;
+        let out = PyList::empty(py);
+        for t in &list {
+            out.append(announce_entry_dict(py, t)?)?;
+        }
+        Ok(out)
+    }
+
+    /// `add_tracker({'url': ..., 'tier': ...})`.
+    fn add_tracker(&self, py: Python<'_>, entry: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (url, tier) = tracker_from_py(entry)?;
+        self.with(py, move |e, id| e.add_tracker(id, url, tier))
+    }
+
+    fn replace_trackers(&self, py: Python<'_>, entries: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut list = Vec::new();
+        for item in entries.try_iter()? {
+            list.push(tracker_from_py(&item?)?);
+        }
+        self.with(py, move |e, id| e.replace_trackers(id, list))
+    }
+
+    #[pyo3(signature = (seconds = 0, tracker_idx = -1, flags = 0))]
+    fn force_reannounce(
+        &self,
+        py: Python<'_>,
+        seconds: i64,
+        tracker_idx: i64,
+        flags: u32,
+    ) -> PyResult<()> {
+        let idx = usize::try_from(tracker_idx).ok();
+        let secs = seconds.clamp(0, u32::MAX as i64) as u32;
+        let ignore_min = flags & 1 != 0;
+        self.with(py, move |e, id| {
+            e.force_reannounce(id, secs, idx, ignore_min)
+        })
+    }
+
+    #[pyo3(signature = (idx = -1))]
+    fn scrape_tracker(&self, py: Python<'_>, idx: i64) -> PyResult<()> {
+        let idx = usize::try_from(idx).ok();
+        self.with(py, move |e, id| e.scrape_tracker(id, idx))
+    }
+
+    fn upload_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        Ok(self.status(py, 0)?.st.upload_limit)
+    }
+
+    fn download_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        Ok(self.status(py, 0)?.st.download_limit)
+    }
+
+    fn set_upload_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        self.with(py, move |e, id| {
+            e.set_torrent_limits(id, Some(limit.max(0)), None, None, None)
+        })
+    }
+
+    fn set_download_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        self.with(py, move |e, id| {
+            e.set_torrent_limits(id, None, Some(limit.max(0)), None, None)
+        })
+    }
+
+    fn max_connections(&self, py: Python<'_>) -> PyResult<i32> {
+        Ok(unlimited(self.status(py, 0)?.st.connections_limit))
+    }
+
+    fn max_uploads(&self, py: Python<'_>) -> PyResult<i32> {
+        Ok(unlimited(self.status(py, 0)?.st.uploads_limit))
+    }
+
+    fn set_max_connections(&self, py: Python<'_>, n: i32) -> PyResult<()> {
+        self.with(py, move |e, id| {
+            e.set_torrent_limits(id, None, None, Some(n), None)
+        })
+    }
+
+    fn set_max_uploads(&self, py: Python<'_>, n: i32) -> PyResult<()> {
+        self.with(py, move |e, id| {
+            e.set_torrent_limits(id, None, None, None, Some(n))
+        })
+    }
+
+    #[pyo3(signature = (index, deadline, flags = 0))]
+    fn set_piece_deadline(
+        &self,
+        py: Python<'_>,
+        index: u32,
+        deadline: i64,
+        flags: u32,
+    ) -> PyResult<()> {
+        let d = deadline.clamp(0, u32::MAX as i64) as u32;
+        let alert = flags & 1 != 0;
+        self.with(py, move |e, id| e.set_piece_deadline(id, index, d, alert))
+    }
+
+    fn reset_piece_deadline(&self, py: Python<'_>, index: u32) -> PyResult<()> {
+        self.with(py, move |e, id| e.reset_piece_deadline(id, index))
+    }
+
+    fn clear_piece_deadlines(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.clear_piece_deadlines(id))
+    }
+
+    fn get_download_queue<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let q = self.with(py, |e, id| e.download_queue(id))?;
+        let out = PyList::empty(py);
+        for p in q {
+            let d = PyDict::new(py);
+            d.set_item("piece_index", p.piece)?;
+            let blocks = PyList::empty(py);
+            let (mut finished, mut writing, mut requested) = (0, 0, 0);
+            for b in &p.blocks {
+                let bd = PyDict::new(py);
+                let state = match b.state {
+                    lt_picker::BlockState::Free => 0,
+                    lt_picker::BlockState::Requested => {
+                        requested += 1;
+                        1
+                    }
+                    lt_picker::BlockState::Writing => {
+                        writing += 1;
+                        2
+                    }
+                    lt_picker::BlockState::Finished => {
+                        finished += 1;
+                        3
+                    }
+                };
+                bd.set_item("state", state)?;
+                bd.set_item("num_peers", b.num_peers)?;
+                bd.set_item("bytes_progress", b.bytes_progress)?;
+                bd.set_item("block_size", b.block_size)?;
+                bd.set_item("peer", ("0.0.0.0", 0))?;
+                blocks.append(bd)?;
+            }
+            d.set_item("blocks_in_piece", p.blocks.len())?;
+            d.set_item("blocks", blocks)?;
+            d.set_item("finished", finished)?;
+            d.set_item("writing", writing)?;
+            d.set_item("requested", requested)?;
+            out.append(d)?;
+        }
+        Ok(out)
+    }
+
+    fn torrent_file(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
+        let ti = self.with(py, |e, id| e.torrent_meta(id)).ok().flatten();
+        Ok(ti.map(|t| crate::metainfo::PyTorrentInfo {
+            inner: (*t).clone(),
+        }))
+    }
+
+    fn get_torrent_info(&self, py: Python<'_>) -> PyResult<crate::metainfo::PyTorrentInfo> {
+        self.torrent_file(py)?.ok_or_else(invalid_handle)
+    }
+
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<PyTorrentHandle>() {
             Ok(o) => {
@@ -285,6 +487,123 @@ impl PyTorrentHandle {
     fn __hash__(&self) -> u64 {
         self.id.map_or(0, |t| t.0)
     }
+}
+
+/// libtorrent reports "no limit" as 2^24 - 1.
+fn unlimited(v: i32) -> i32 {
+    if v <= 0 {
+        (1 << 24) - 1
+    } else {
+        v
+    }
+}
+
+fn tracker_from_py(entry: &Bound<'_, PyAny>) -> PyResult<(String, u8)> {
+    if let Ok(d) = entry.cast::<PyDict>() {
+        let url: String = d
+            .get_item("url")?
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err("url"))?
+            .extract()?;
+        let tier: i64 = match d.get_item("tier")? {
+            Some(t) => t.extract()?,
+            None => 0,
+        };
+        return Ok((url, tier.clamp(0, 255) as u8));
+    }
+    let url: String = entry.getattr("url")?.extract()?;
+    let tier: i64 = entry.getattr("tier")?.extract()?;
+    Ok((url, tier.clamp(0, 255) as u8))
+}
+
+/// An `Instant` as unix seconds (0 for none).
+fn unix_time(t: Option<std::time::Instant>) -> i64 {
+    let Some(t) = t else { return 0 };
+    let now = std::time::Instant::now();
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    if t >= now {
+        unix + t.duration_since(now).as_secs() as i64
+    } else {
+        unix - now.duration_since(t).as_secs() as i64
+    }
+}
+
+fn error_dict<'py>(
+    py: Python<'py>,
+    e: &Option<lt_tracker::TrackerError>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let (value, cat) = match e {
+        None => (0, "system"),
+        Some(lt_tracker::TrackerError::Io(msg)) => (
+            msg.rsplit("(os error ")
+                .next()
+                .and_then(|r| r.trim_end_matches(')').parse().ok())
+                .unwrap_or(5),
+            "system",
+        ),
+        Some(lt_tracker::TrackerError::HttpStatus { code, .. }) => (i32::from(*code), "http"),
+        Some(_) => (171, "libtorrent"),
+    };
+    d.set_item("value", value)?;
+    d.set_item("category", cat)?;
+    Ok(d)
+}
+
+fn info_hash_state<'py>(
+    py: Python<'py>,
+    h: &lt_tracker::AnnounceInfoHash,
+    d: &Bound<'py, PyDict>,
+) -> PyResult<()> {
+    d.set_item("message", &h.message)?;
+    d.set_item("last_error", error_dict(py, &h.last_error)?)?;
+    d.set_item("next_announce", unix_time(h.next_announce))?;
+    d.set_item("min_announce", unix_time(h.min_announce))?;
+    d.set_item("scrape_incomplete", h.scrape_incomplete)?;
+    d.set_item("scrape_complete", h.scrape_complete)?;
+    d.set_item("scrape_downloaded", h.scrape_downloaded)?;
+    d.set_item("fails", h.fails)?;
+    d.set_item("updating", h.updating)?;
+    d.set_item("start_sent", h.start_sent)?;
+    d.set_item("complete_sent", h.complete_sent)?;
+    Ok(())
+}
+
+/// `trackers()` entries, in the reference module's dict form.
+fn announce_entry_dict<'py>(
+    py: Python<'py>,
+    t: &lt_tracker::AnnounceEntry,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("url", &t.url)?;
+    d.set_item("trackerid", &t.trackerid)?;
+    d.set_item("tier", t.tier)?;
+    d.set_item("fail_limit", t.fail_limit)?;
+    d.set_item("source", t.source)?;
+    d.set_item("verified", t.verified)?;
+    let eps = PyList::empty(py);
+    let mut first: Option<&lt_tracker::AnnounceInfoHash> = None;
+    for e in &t.endpoints {
+        let ed = PyDict::new(py);
+        ed.set_item("local_address", endpoint_to_py(py, &e.local_endpoint)?)?;
+        let ihs = PyList::empty(py);
+        for h in &e.info_hashes {
+            let hd = PyDict::new(py);
+            info_hash_state(py, h, &hd)?;
+            ihs.append(hd)?;
+        }
+        ed.set_item("info_hashes", ihs)?;
+        info_hash_state(py, &e.info_hashes[0], &ed)?;
+        first.get_or_insert(&e.info_hashes[0]);
+        eps.append(ed)?;
+    }
+    let default = lt_tracker::AnnounceInfoHash::default();
+    info_hash_state(py, first.unwrap_or(&default), &d)?;
+    d.set_item("endpoints", eps)?;
+    d.set_item("send_stats", false)?;
+    Ok(d)
 }
 
 impl PyTorrentHandle {
@@ -401,7 +720,11 @@ impl PyTorrentStatus {
     }
     #[getter]
     fn error(&self) -> String {
-        self.st.error.as_ref().map(|e| e.message()).unwrap_or_default()
+        self.st
+            .error
+            .as_ref()
+            .map(|e| e.message())
+            .unwrap_or_default()
     }
     #[getter]
     fn errc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -446,6 +769,32 @@ impl PyTorrentStatus {
     #[getter]
     fn announce_interval<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         timedelta(py, self.st.announce_interval)
+    }
+    #[getter]
+    fn active_duration<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        timedelta(py, self.st.active_duration)
+    }
+    #[getter]
+    fn finished_duration<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        timedelta(py, self.st.finished_duration)
+    }
+    #[getter]
+    fn seeding_duration<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        timedelta(py, self.st.seeding_duration)
+    }
+    #[getter]
+    fn need_save_resume_data(&self) -> u32 {
+        u32::from(self.st.need_save_resume)
+    }
+    #[getter]
+    fn torrent_file(&self) -> Option<crate::metainfo::PyTorrentInfo> {
+        let ti = self.st.id.and_then(|id| {
+            let ses = self.ses.upgrade()?;
+            ses.call(move |e| e.torrent_meta(id)).ok().flatten()
+        });
+        ti.map(|t| crate::metainfo::PyTorrentInfo {
+            inner: (*t).clone(),
+        })
     }
     #[getter]
     fn is_loaded(&self) -> bool {
@@ -522,13 +871,24 @@ impl PyPeerInfo {
     fn ip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         endpoint_to_py(py, &self.p.ip)
     }
-    #[getter]
     fn local_endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         endpoint_to_py(py, &self.p.local_endpoint)
     }
     #[getter]
     fn pid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(sha1_to_py(py, lt_core::Sha1Hash(self.p.pid))?.into_any())
+    }
+    #[getter]
+    fn remote_endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        endpoint_to_py(py, &self.p.ip)
+    }
+    #[getter]
+    fn download_limit(&self) -> i32 {
+        -1
+    }
+    #[getter]
+    fn upload_limit(&self) -> i32 {
+        -1
     }
     #[getter]
     fn last_request(&self) -> i64 {
@@ -540,10 +900,74 @@ impl PyPeerInfo {
     }
 }
 
+/// Integer constants the reference exposes on the classes.
+const HANDLE_CONSTS: &[(&str, i64)] = &[
+    ("alert_when_available", 1),
+    ("flush_disk_cache", 1),
+    ("graceful_pause", 1),
+    ("high_priority", 2),
+    ("ignore_min_interval", 1),
+    ("only_if_modified", 248),
+    ("overwrite_existing", 1),
+    ("piece_granularity", 1),
+    ("query_accurate_download_counters", 2),
+    ("query_distributed_copies", 1),
+    ("query_last_seen_complete", 4),
+    ("query_pieces", 8),
+    ("query_renamed_files", 256),
+    ("query_verified_pieces", 16),
+    ("save_info_dict", 2),
+];
+
+const PEER_INFO_CONSTS: &[(&str, i64)] = &[
+    ("interesting", 0x1),
+    ("choked", 0x2),
+    ("remote_interested", 0x4),
+    ("remote_choked", 0x8),
+    ("supports_extensions", 0x10),
+    ("local_connection", 0x20),
+    ("outgoing_connection", 0x20),
+    ("handshake", 0x40),
+    ("connecting", 0x80),
+    ("queued", 0x100),
+    ("on_parole", 0x200),
+    ("seed", 0x400),
+    ("optimistic_unchoke", 0x800),
+    ("snubbed", 0x1000),
+    ("upload_only", 0x2000),
+    ("endgame_mode", 0x4000),
+    ("holepunched", 0x8000),
+    ("i2p_socket", 0x10000),
+    ("rc4_encrypted", 0x80000),
+    ("plaintext_encrypted", 0x100000),
+    ("standard_bittorrent", 1),
+    ("web_seed", 2),
+    ("http_seed", 4),
+    ("tracker", 1),
+    ("dht", 2),
+    ("pex", 4),
+    ("lsd", 8),
+    ("resume_data", 16),
+    ("bw_idle", 1),
+    ("bw_limit", 2),
+    ("bw_torrent", 2),
+    ("bw_global", 2),
+    ("bw_network", 4),
+    ("bw_disk", 16),
+];
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTorrentHandle>()?;
+    let t = m.py().get_type::<PyTorrentHandle>();
+    for (k, v) in HANDLE_CONSTS {
+        t.setattr(*k, *v)?;
+    }
     m.add_class::<PyTorrentStatus>()?;
     crate::enums::attach_nested(&m.py().get_type::<PyTorrentStatus>(), "torrent_status")?;
     m.add_class::<PyPeerInfo>()?;
+    let t = m.py().get_type::<PyPeerInfo>();
+    for (k, v) in PEER_INFO_CONSTS {
+        t.setattr(*k, *v)?;
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use pyo3::prelude::*;
 
+mod alerts;
 mod bencode;
 mod convert;
 mod create;
@@ -11,9 +12,12 @@ mod enums;
 mod errors;
 mod filters;
 mod fingerprint;
+mod handle;
 mod hashes;
 mod magnet;
 mod metainfo;
+mod resume;
+mod session;
 mod settings;
 
 /// Version reported as `libtorrent.__version__` (the reference API level we mirror).
@@ -36,5 +40,9 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metainfo::register(m)?;
     create::register(m)?;
     magnet::register(m)?;
+    handle::register(m)?;
+    alerts::register(m)?;
+    session::register(m)?;
+    resume::register(m)?;
     Ok(())
 }

@@ -16,40 +16,106 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::alerts::alert_to_py;
+use crate::filters::{ip_filter_from_py, PyIpFilter};
 use crate::handle::{PyTorrentHandle, PyTorrentStatus};
 use crate::hashes::info_hash_from_py;
 use crate::metainfo::{PyAddTorrentParams, PyTorrentInfo};
-use crate::settings::{dict_to_pack, settings_to_dict};
+use crate::settings::{dict_to_pack, pack_to_dict, settings_to_dict};
 
-/// `session_params`: the settings (and later DHT state and IP filter) a
-/// session starts with.
+/// `session_params`: the settings, IP filter and DHT state a session
+/// starts with (what `read_session_params` / `write_session_params`
+/// carry).
 #[pyclass(module = "libtorrent", name = "session_params")]
 pub struct PySessionParams {
+    /// The settings given (a sparse pack).
     pub settings: SettingsPack,
+    /// Shared with Python: `params.ip_filter.add_rule(...)` edits it in
+    /// place, as on the reference.
+    pub ip_filter: Py<PyIpFilter>,
+    /// The legacy DHT settings block and the DHT state (not visible from
+    /// Python until the DHT lands; kept for the state file's round trip).
+    pub dht_settings: lt_resume::DhtSettings,
+    pub dht_state: lt_resume::DhtState,
+}
+
+impl PySessionParams {
+    /// Params holding `state`.
+    pub fn from_state(py: Python<'_>, state: lt_resume::SessionParams) -> PyResult<Self> {
+        Ok(PySessionParams {
+            settings: state.settings,
+            ip_filter: Py::new(
+                py,
+                PyIpFilter {
+                    inner: state.ip_filter,
+                },
+            )?,
+            dht_settings: state.dht_settings,
+            dht_state: state.dht_state,
+        })
+    }
+
+    /// A copy of the params as the state-file model.
+    pub fn to_state(&self, py: Python<'_>) -> lt_resume::SessionParams {
+        lt_resume::SessionParams {
+            settings: self.settings.clone(),
+            dht_settings: self.dht_settings,
+            dht_state: self.dht_state.clone(),
+            ip_filter: self.ip_filter.borrow(py).inner.clone(),
+        }
+    }
 }
 
 #[pymethods]
 impl PySessionParams {
     #[new]
-    #[pyo3(signature = (settings = None))]
-    fn new(settings: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        Ok(PySessionParams {
-            settings: match settings {
-                Some(d) => dict_to_pack(d)?,
-                None => SettingsPack::new(),
-            },
-        })
+    #[pyo3(signature = (*args))]
+    fn new(py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        let mut p = Self::from_state(py, lt_resume::SessionParams::default())?;
+        let settings = match args.len() {
+            0 => None,
+            1 => args.get_item(0)?.cast_into::<PyDict>().ok(),
+            _ => None,
+        };
+        if args.len() > 1 || (args.len() == 1 && settings.is_none()) {
+            let mut names = vec!["session_params".to_owned()];
+            for a in args.iter() {
+                names.push(a.get_type().name()?.to_string());
+            }
+            let msg = format!(
+                "Python argument types in\n    session_params.__init__({})\ndid not match C++ signature:\n    __init__(_object*)\n    __init__(_object*, libtorrent::settings_pack)\n    __init__(_object*)",
+                names.join(", ")
+            );
+            let t = crate::bencode::argument_error_type(py)?;
+            return Err(PyErr::from_value(t.call1((msg,))?));
+        }
+        if let Some(d) = settings {
+            p.settings = dict_to_pack(&d)?;
+        }
+        Ok(p)
     }
 
+    /// Only the settings that were set, as the reference reports them.
     #[getter]
     fn get_settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = lt_settings::Settings::from_pack(&self.settings);
-        settings_to_dict(py, &s)
+        pack_to_dict(py, &self.settings)
     }
 
     #[setter]
     fn set_settings(&mut self, d: &Bound<'_, PyDict>) -> PyResult<()> {
         self.settings = dict_to_pack(d)?;
+        Ok(())
+    }
+
+    #[getter]
+    fn get_ip_filter(&self, py: Python<'_>) -> Py<PyIpFilter> {
+        self.ip_filter.clone_ref(py)
+    }
+
+    /// Stores a copy of `f` (later changes to `f` do not apply).
+    #[setter]
+    fn set_ip_filter(&mut self, py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<()> {
+        let inner = ip_filter_from_py(f)?;
+        self.ip_filter = Py::new(py, PyIpFilter { inner })?;
         Ok(())
     }
 }
@@ -64,6 +130,16 @@ fn closed() -> PyErr {
 }
 
 impl PySession {
+    fn get_int(&self, py: Python<'_>, k: lt_settings::IntKey) -> PyResult<i32> {
+        self.call(py, move |e| e.settings().get_int(k))
+    }
+
+    fn set_int(&self, py: Python<'_>, k: lt_settings::IntKey, v: i32) -> PyResult<()> {
+        let mut pack = SettingsPack::new();
+        pack.set_int(k, v);
+        self.call(py, move |e| e.apply_settings(&pack))
+    }
+
     fn call<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
     where
         R: Send + 'static,
@@ -106,7 +182,9 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
     };
     let ti: PyRef<'_, PyTorrentInfo> = ti.bind(py).borrow();
     if !ti.inner.is_valid() {
-        return Err(PyRuntimeError::new_err("invalid torrent_info [libtorrent:9]"));
+        return Err(PyRuntimeError::new_err(
+            "invalid torrent_info [libtorrent:9]",
+        ));
     }
     let mut trackers: Vec<(String, u8)> = ti
         .inner
@@ -146,7 +224,11 @@ impl PySession {
     /// the legacy `session(fingerprint, flags=3, alert_mask=1)`.
     #[new]
     #[pyo3(signature = (*args, **kwargs))]
-    fn new(py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         let mut pack = SettingsPack::new();
         let first = match args.len() {
             0 => kwargs.and_then(|k| k.get_item("settings").ok().flatten()),
@@ -203,11 +285,41 @@ impl PySession {
         self.call(py, |e| e.is_paused())
     }
 
-    fn add_torrent(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<PyTorrentHandle> {
-        let at = to_add_torrent(py, params)?;
-        let id = self
-            .call(py, move |e| e.add_torrent(at))?
-            .map_err(|err| PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value)))?;
+    /// `add_torrent(add_torrent_params)`, `add_torrent(dict)` or the legacy
+    /// `add_torrent(ti, save_path, resume_data=b'', storage_mode=sparse, paused=False)`.
+    #[pyo3(signature = (params, save_path = None, resume_data = None, storage_mode = None, paused = false))]
+    fn add_torrent(
+        &self,
+        py: Python<'_>,
+        params: &Bound<'_, PyAny>,
+        save_path: Option<String>,
+        resume_data: Option<&Bound<'_, PyAny>>,
+        storage_mode: Option<&Bound<'_, PyAny>>,
+        paused: bool,
+    ) -> PyResult<PyTorrentHandle> {
+        let _ = (resume_data, storage_mode);
+        let at = if params.cast::<PyTorrentInfo>().is_ok() {
+            let Some(save_path) = save_path else {
+                return Err(PyTypeError::new_err(
+                    "add_torrent(ti, save_path): save_path is required",
+                ));
+            };
+            let d = PyDict::new(py);
+            d.set_item("ti", params)?;
+            d.set_item("save_path", save_path)?;
+            let mut at = to_add_torrent(py, d.as_any())?;
+            let f = lt_session::torrent::flags::PAUSED | lt_session::torrent::flags::AUTO_MANAGED;
+            at.flags &= !f;
+            if paused {
+                at.flags |= lt_session::torrent::flags::PAUSED;
+            }
+            at
+        } else {
+            to_add_torrent(py, params)?
+        };
+        let id = self.call(py, move |e| e.add_torrent(at))?.map_err(|err| {
+            PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value))
+        })?;
         Ok(self.handle(id))
     }
 
@@ -224,20 +336,34 @@ impl PySession {
     }
 
     #[pyo3(signature = (handle, option = 0))]
-    fn remove_torrent(&self, py: Python<'_>, handle: &PyTorrentHandle, option: u32) -> PyResult<()> {
+    fn remove_torrent(
+        &self,
+        py: Python<'_>,
+        handle: &PyTorrentHandle,
+        option: u32,
+    ) -> PyResult<()> {
         let Some(id) = handle.id() else {
             return Err(crate::handle::invalid_handle());
         };
         let delete = option & 1 != 0;
-        self.call(py, move |e| {
-            e.remove_torrent(id, delete);
-        })
+        if self.call(py, move |e| e.remove_torrent(id, delete))? {
+            Ok(())
+        } else {
+            Err(crate::handle::invalid_handle())
+        }
     }
 
     /// Accepts a `sha1_hash` or an `info_hash_t`; returns an invalid handle
     /// when no torrent matches.
-    fn find_torrent(&self, py: Python<'_>, info_hash: &Bound<'_, PyAny>) -> PyResult<PyTorrentHandle> {
-        let ih = info_hash_from_py(info_hash)?;
+    fn find_torrent(
+        &self,
+        py: Python<'_>,
+        info_hash: &Bound<'_, PyAny>,
+    ) -> PyResult<PyTorrentHandle> {
+        let ih = match info_hash_from_py(info_hash) {
+            Ok(ih) => ih,
+            Err(_) => lt_core::InfoHash::from_v1(crate::hashes::sha1_from_py(info_hash)?),
+        };
         Ok(match self.call(py, move |e| e.find_torrent(&ih))? {
             Some(id) => self.handle(id),
             None => PyTorrentHandle::invalid(),
@@ -250,7 +376,12 @@ impl PySession {
     }
 
     #[pyo3(signature = (pred, flags = 0))]
-    fn get_torrent_status<'py>(&self, py: Python<'py>, pred: &Bound<'py, PyAny>, flags: u32) -> PyResult<Bound<'py, PyList>> {
+    fn get_torrent_status<'py>(
+        &self,
+        py: Python<'py>,
+        pred: &Bound<'py, PyAny>,
+        flags: u32,
+    ) -> PyResult<Bound<'py, PyList>> {
         let _ = flags;
         let all = self.call(py, |e| {
             e.torrent_ids()
@@ -270,7 +401,12 @@ impl PySession {
     }
 
     #[pyo3(signature = (torrents, flags = 0))]
-    fn refresh_torrent_status<'py>(&self, py: Python<'py>, torrents: &Bound<'py, PyList>, flags: u32) -> PyResult<Bound<'py, PyList>> {
+    fn refresh_torrent_status<'py>(
+        &self,
+        py: Python<'py>,
+        torrents: &Bound<'py, PyList>,
+        flags: u32,
+    ) -> PyResult<Bound<'py, PyList>> {
         let _ = flags;
         let mut ids = Vec::new();
         for t in torrents.iter() {
@@ -279,9 +415,17 @@ impl PySession {
                 ids.push(id);
             }
         }
-        let all = self.call(py, move |e| ids.into_iter().filter_map(|id| e.status(id)).collect::<Vec<_>>())?;
+        let all = self.call(py, move |e| {
+            ids.into_iter()
+                .filter_map(|id| e.status(id))
+                .collect::<Vec<_>>()
+        })?;
         let weak = Arc::downgrade(&self.inner);
-        PyList::new(py, all.into_iter().map(|st| PyTorrentStatus::new(st, weak.clone())))
+        PyList::new(
+            py,
+            all.into_iter()
+                .map(|st| PyTorrentStatus::new(st, weak.clone())),
+        )
     }
 
     /// Posts a `state_update_alert` with the status of every torrent.
@@ -309,7 +453,8 @@ impl PySession {
     }
 
     fn set_alert_fd(&self, fd: i32) {
-        self.inner.set_alert_fd(if fd < 0 { None } else { Some(fd) });
+        self.inner
+            .set_alert_fd(if fd < 0 { None } else { Some(fd) });
     }
 
     fn set_alert_mask(&self, py: Python<'_>, mask: u32) -> PyResult<()> {
@@ -328,6 +473,66 @@ impl PySession {
         })
     }
 
+    /// Deprecated form of `listen_interfaces`: listen on `interface`
+    /// (default all IPv4 addresses) at port `min`.
+    #[pyo3(signature = (min, max, interface = None, flags = 0))]
+    fn listen_on(
+        &self,
+        py: Python<'_>,
+        min: u16,
+        max: u16,
+        interface: Option<String>,
+        flags: i32,
+    ) -> PyResult<()> {
+        let _ = (max, flags);
+        let host = interface
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| "0.0.0.0".into());
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let mut pack = SettingsPack::new();
+        pack.set_str(
+            lt_settings::keys::LISTEN_INTERFACES,
+            format!("{host}:{min}"),
+        );
+        self.call(py, move |e| e.apply_settings(&pack))
+    }
+
+    fn num_connections(&self, py: Python<'_>) -> PyResult<usize> {
+        self.call(py, |e| e.num_connections())
+    }
+
+    fn upload_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        self.get_int(py, lt_settings::keys::UPLOAD_RATE_LIMIT)
+    }
+
+    fn download_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        self.get_int(py, lt_settings::keys::DOWNLOAD_RATE_LIMIT)
+    }
+
+    fn set_upload_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::UPLOAD_RATE_LIMIT, limit)
+    }
+
+    fn set_download_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::DOWNLOAD_RATE_LIMIT, limit)
+    }
+
+    fn max_connections(&self, py: Python<'_>) -> PyResult<i32> {
+        self.get_int(py, lt_settings::keys::CONNECTIONS_LIMIT)
+    }
+
+    fn set_max_connections(&self, py: Python<'_>, n: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::CONNECTIONS_LIMIT, n)
+    }
+
+    fn set_max_uploads(&self, py: Python<'_>, n: i32) -> PyResult<()> {
+        self.set_int(py, lt_settings::keys::UNCHOKE_SLOTS_LIMIT, n)
+    }
+
     /// Posts a `session_stats_alert` with every metric.
     fn post_session_stats(&self, py: Python<'_>) -> PyResult<()> {
         self.call(py, |e| e.post_session_stats())
@@ -336,6 +541,14 @@ impl PySession {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySession>()?;
+    let t = m.py().get_type::<PySession>();
+    t.setattr("delete_files", 1)?;
+    t.setattr("delete_partfile", 2)?;
+    t.setattr("global_peer_class_id", 0)?;
+    t.setattr("tcp_peer_class_id", 1)?;
+    t.setattr("local_peer_class_id", 2)?;
+    t.setattr("reopen_map_ports", 1)?;
+    crate::enums::attach_members(&m.py().get_type::<PySession>(), "portmap_protocol")?;
     m.add_class::<PySessionParams>()?;
     Ok(())
 }

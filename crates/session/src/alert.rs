@@ -278,6 +278,8 @@ pub enum AlertKind {
         error: ErrorCode,
         msg: String,
     },
+    /// Precedes the first `session_stats` alert.
+    SessionStatsHeader,
     /// `post_session_stats()`: every metric's value, by metric index.
     SessionStats {
         values: Vec<i64>,
@@ -348,6 +350,7 @@ impl Alert {
             TrackerError { .. } => "tracker_error",
             ScrapeReply { .. } => "scrape_reply",
             ScrapeFailed { .. } => "scrape_failed",
+            SessionStatsHeader => "session_stats_header",
             SessionStats { .. } => "session_stats",
             AlertsDropped { .. } => "alerts_dropped",
             Performance { .. } => "performance",
@@ -392,6 +395,7 @@ impl Alert {
             IncomingConnection { .. } => 66,
             AddTorrent { .. } => 67,
             StateUpdate { .. } => 68,
+            SessionStatsHeader => 92,
             SessionStats { .. } => 70,
             Log { .. } => 79,
             AlertsDropped { .. } => 95,
@@ -432,7 +436,7 @@ impl Alert {
             TrackerError { .. } => TRACKER | ERROR,
             ScrapeReply { .. } => TRACKER,
             ScrapeFailed { .. } => TRACKER | ERROR,
-            SessionStats { .. } => STATS,
+            SessionStatsHeader | SessionStats { .. } => STATS,
             AlertsDropped { .. } => ERROR,
             Performance { .. } => PERFORMANCE_WARNING,
             ExternalIp { .. } => STATUS,
@@ -474,6 +478,7 @@ impl Alert {
             | ListenFailed { .. }
             | StateUpdate { .. }
             | IncomingConnection { .. }
+            | SessionStatsHeader
             | SessionStats { .. }
             | AlertsDropped { .. }
             | ExternalIp { .. }
@@ -488,6 +493,18 @@ impl QueuedAlert for Alert {
     }
     fn type_id(&self) -> usize {
         self.alert_type()
+    }
+    /// As libtorrent: these are posted whatever the alert mask.
+    fn always_post(&self) -> bool {
+        matches!(
+            self.kind,
+            AlertKind::AddTorrent { .. }
+                | AlertKind::TorrentRemoved { .. }
+                | AlertKind::StateUpdate { .. }
+                | AlertKind::SessionStatsHeader
+                | AlertKind::SessionStats { .. }
+                | AlertKind::ReadPiece { .. }
+        )
     }
 }
 
@@ -590,7 +607,8 @@ impl Alert {
                 if error.is_error() {
                     format!(
                         "failed to add torrent \"{}\": {}",
-                        torrent.name, error.message()
+                        torrent.name,
+                        error.message()
                     )
                 } else {
                     format!("added torrent: {}", torrent.name)
@@ -794,8 +812,13 @@ impl Alert {
             } => format!(
                 "{} scrape failed: {}",
                 tracker_prefix(torrent, url, local_endpoint),
-                if msg.is_empty() { error.message() } else { msg.clone() }
+                if msg.is_empty() {
+                    error.message()
+                } else {
+                    msg.clone()
+                }
             ),
+            SessionStatsHeader => "session stats header".to_string(),
             SessionStats { .. } => "session stats".to_string(),
             AlertsDropped { .. } => "dropped alerts: ".to_string(),
             Performance {

@@ -18,6 +18,11 @@ pub trait QueuedAlert {
     fn category(&self) -> u32;
     /// A small integer naming the alert type, used to report drops.
     fn type_id(&self) -> usize;
+    /// Alerts answering an explicit request (or that libtorrent always
+    /// posts) ignore the mask.
+    fn always_post(&self) -> bool {
+        false
+    }
 }
 
 struct State<A> {
@@ -65,7 +70,7 @@ impl<A: QueuedAlert> AlertQueue<A> {
     /// full (then it is counted as dropped). Returns whether it was queued.
     pub fn post(&self, alert: A) -> bool {
         let mut st = self.lock();
-        if st.mask & alert.category() == 0 {
+        if st.mask & alert.category() == 0 && !alert.always_post() {
             return false;
         }
         if st.queue.len() >= st.limit {

@@ -18,6 +18,7 @@ use lt_picker::{BlockRef, PeerKey, PickOptions, PiecePicker, PipelineConfig, Req
 use lt_settings::{keys, Settings, SettingsPack};
 use lt_storage::{Completion, DiskIo, DiskIoConfig, HashKinds, StorageId, StorageParams};
 use lt_wire::message::BlockRequest;
+use lt_wire::mse::{looks_like_plaintext, CryptoMethod, MseHandshake, Rc4};
 use lt_wire::peer::{Event as PeerEvent, PeerConfig, PeerConnection, PieceGeometry};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -25,9 +26,13 @@ use tokio::sync::mpsc;
 use crate::alert::{category, Alert, AlertKind, Operation, PeerRef, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
 use crate::peer_io::{self, Closed, ConnId};
-use crate::torrent::{flags, unix_now, AddTorrent, Rates, Torrent};
+use crate::torrent::{flags, unix_now, AddTorrent, Metadata, Rates, Torrent};
+use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
+use lt_picker::bandwidth::{BandwidthManager, Direction};
+use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
+use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -47,8 +52,20 @@ pub(crate) enum Event {
     Closed(ConnId, Closed),
     /// A connection's writer put this many bytes on the wire.
     Written(ConnId, usize),
+    /// A datagram arrived on the UDP socket of listen endpoint `idx`.
+    Udp {
+        idx: usize,
+        from: SocketAddr,
+        data: Bytes,
+    },
     /// A disk job finished.
     Disk(Completion),
+    /// A tracker request finished.
+    Tracker {
+        torrent: TorrentId,
+        job: Box<AnnounceJob>,
+        result: Box<TrackerResult>,
+    },
 }
 
 struct ListenSocket {
@@ -56,20 +73,57 @@ struct ListenSocket {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The UDP side of a listen endpoint: uTP connections (and, later, the DHT
+/// and UDP trackers) share one socket on the listen port.
+struct UdpEndpoint {
+    socket: Arc<tokio::net::UdpSocket>,
+    utp: lt_utp::UtpSocket,
+    task: tokio::task::JoinHandle<()>,
+}
+
 /// One peer connection.
+/// Stream encryption state of a connection (MSE/PE).
+enum Crypto {
+    /// Incoming: the first bytes decide between a plaintext handshake and MSE.
+    Detect(Vec<u8>),
+    Handshake(Box<MseHandshake>),
+    Plain,
+    Rc4 {
+        enc: Box<Rc4>,
+        dec: Box<Rc4>,
+    },
+}
+
 struct Peer {
     conn: PeerConnection,
+    crypto: Crypto,
     addr: SocketAddr,
+    /// Our end of the connection (unspecified until connected).
+    local: SocketAddr,
     outgoing: bool,
     torrent: Option<TorrentId>,
-    /// `None` while an outgoing connection is being established.
+    /// `None` while an outgoing connection is being established, and for
+    /// uTP connections.
     tx: Option<mpsc::UnboundedSender<Bytes>>,
+    /// A uTP connection: its endpoint, its id, and bytes its send buffer
+    /// could not take yet.
+    utp: Option<(usize, lt_utp::ConnectionId)>,
+    utp_pending: std::collections::VecDeque<Bytes>,
     key: PeerKey,
     pipeline: RequestPipeline,
     /// The peer's pieces in the picker's representation.
     has: lt_picker::Bitfield,
-    connected_at: Instant,
     alerted_connect: bool,
+    /// Bytes handed to the writer task and not yet written.
+    send_queued: usize,
+    /// Requests not yet read from disk: the send queue is full or the
+    /// upload rate limit has no quota left.
+    deferred: std::collections::VecDeque<BlockRequest>,
+    /// Bytes granted by the rate limiter and not used yet.
+    up_credit: u64,
+    down_credit: u64,
+    /// Bytes of this peer's requests being read from disk.
+    reading: usize,
     last_counters: [u64; 4],
     rates: Rates,
 }
@@ -83,6 +137,9 @@ pub struct Engine {
     events_rx: Option<mpsc::UnboundedReceiver<Event>>,
     settings: Settings,
     listen_sockets: Vec<ListenSocket>,
+    udp: Vec<UdpEndpoint>,
+    /// Connections carried over uTP: (endpoint, uTP connection) → peer.
+    utp_conns: HashMap<(usize, lt_utp::ConnectionId), ConnId>,
     shutting_down: bool,
     paused: bool,
     peer_id: PeerId,
@@ -95,11 +152,22 @@ pub struct Engine {
     /// Reads in flight: (storage, piece, offset) → connections waiting.
     pending_reads: HashMap<(StorageId, u32, u32), Vec<(ConnId, u32)>>,
     /// `read_piece()` calls in flight: the blocks gathered so far.
+    /// The buffer holds the whole piece; the count is the bytes read so far.
     user_reads: HashMap<(StorageId, u32), (crate::alert::TorrentRef, Vec<u8>, u32)>,
     /// Storages whose files are being deleted, for the alert.
     deleting: HashMap<StorageId, crate::alert::TorrentRef>,
     epoch: Instant,
     last_second: Instant,
+    udp_cache: Arc<std::sync::Mutex<ConnectionCache>>,
+    /// Received block bytes not yet written (read backpressure).
+    recv_budget: Arc<peer_io::RecvBudget>,
+    /// Torrents by v1 and truncated v2 info-hash.
+    by_hash: HashMap<Sha1Hash, TorrentId>,
+    bw: BandwidthManager,
+    choker: Choker,
+    /// The `key` sent to trackers, and the seed of UDP transaction ids.
+    tracker_key: u32,
+    rng: lt_picker::Rng,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -156,6 +224,7 @@ impl Engine {
     ) -> Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let fingerprint = settings.get_str(keys::PEER_FINGERPRINT).as_bytes().to_vec();
+        let recv_limit = settings.get_int(keys::MAX_QUEUED_DISK_BYTES).max(1 << 20) as usize;
         Engine {
             shared,
             jobs,
@@ -163,6 +232,8 @@ impl Engine {
             events_rx: Some(events_rx),
             settings,
             listen_sockets: Vec::new(),
+            udp: Vec::new(),
+            utp_conns: HashMap::new(),
             shutting_down: false,
             paused: false,
             peer_id: make_peer_id(&fingerprint),
@@ -177,7 +248,52 @@ impl Engine {
             deleting: HashMap::new(),
             epoch: Instant::now(),
             last_second: Instant::now(),
+            udp_cache: Default::default(),
+            recv_budget: Arc::new(peer_io::RecvBudget::new(recv_limit)),
+            by_hash: HashMap::new(),
+            bw: BandwidthManager::new(0),
+            choker: Choker::new(ChokerConfig::default(), random_seed()),
+            tracker_key: 0,
+            rng: lt_picker::Rng::new(random_seed()),
         }
+        .with_tracker_key()
+    }
+
+    fn with_tracker_key(mut self) -> Self {
+        self.tracker_key = self.rng.next_u64() as u32;
+        self.apply_limits();
+        self
+    }
+
+    /// Applies the rate-limit and choking settings.
+    fn apply_limits(&mut self) {
+        let now = self.millis(Instant::now());
+        let s = &self.settings;
+        let g = self.bw.global();
+        let up = s.get_int(keys::UPLOAD_RATE_LIMIT).max(0) as u64;
+        let down = s.get_int(keys::DOWNLOAD_RATE_LIMIT).max(0) as u64;
+        self.bw.set_limit(now, g, Direction::Upload, up);
+        self.bw.set_limit(now, g, Direction::Download, down);
+        let cfg = ChokerConfig {
+            unchoke_slots_limit: s.get_int(keys::UNCHOKE_SLOTS_LIMIT),
+            choking_algorithm: ChokingAlgorithm::from_setting(
+                s.get_int(keys::CHOKING_ALGORITHM).into(),
+            )
+            .unwrap_or(ChokingAlgorithm::FixedSlots),
+            seed_choking_algorithm: SeedChokingAlgorithm::from_setting(
+                s.get_int(keys::SEED_CHOKING_ALGORITHM).into(),
+            )
+            .unwrap_or(SeedChokingAlgorithm::RoundRobin),
+            num_optimistic_unchoke_slots: s.get_int(keys::NUM_OPTIMISTIC_UNCHOKE_SLOTS).max(0)
+                as u32,
+            optimistic_unchoke_interval_ms: s.get_int(keys::OPTIMISTIC_UNCHOKE_INTERVAL).max(1)
+                as u64
+                * 1000,
+            unchoke_interval_ms: s.get_int(keys::UNCHOKE_INTERVAL).max(1) as u64 * 1000,
+            rate_choker_initial_threshold: 1024,
+            seeding_piece_quota: s.get_int(keys::SEEDING_PIECE_QUOTA).max(1) as u32,
+        };
+        self.choker.set_config(cfg);
     }
 
     /// Posts an alert if its category is enabled.
@@ -263,13 +379,7 @@ impl Engine {
         match ev {
             Event::Incoming { stream, peer } => self.on_incoming(stream, peer),
             Event::Connected { id, result } => self.on_connected(id, result),
-            Event::Data(id, data) => {
-                let now = Instant::now();
-                if let Some(p) = self.peers.get_mut(&id) {
-                    p.conn.receive_bytes(data, now);
-                }
-                self.drive_peer(id);
-            }
+            Event::Data(id, data) => self.on_data(id, data),
             Event::Closed(id, why) => {
                 let err = match why {
                     Closed::Eof => ErrorCode::default(),
@@ -277,18 +387,154 @@ impl Engine {
                 };
                 self.disconnect(id, Some(err));
             }
-            Event::Written(..) => {}
+            Event::Written(id, n) => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.send_queued = p.send_queued.saturating_sub(n);
+                }
+                self.serve_deferred(id);
+            }
+            Event::Udp { idx, from, data } => self.on_udp(idx, from, &data),
             Event::Disk(c) => self.on_disk(c),
+            Event::Tracker {
+                torrent,
+                job,
+                result,
+            } => self.on_tracker_result(torrent, *job, *result),
         }
+    }
+
+    /// Bytes from a connection: through the encryption layer (detecting and
+    /// running an incoming MSE handshake) into the `PeerConnection`.
+    fn on_data(&mut self, id: ConnId, data: Bytes) {
+        let now = Instant::now();
+        let mut start_mse: Option<Vec<u8>> = None;
+        {
+            let Some(p) = self.peers.get_mut(&id) else {
+                return;
+            };
+            match &mut p.crypto {
+                Crypto::Plain => p.conn.receive_bytes(data, now),
+                Crypto::Rc4 { dec, .. } => {
+                    let mut buf = data.to_vec();
+                    dec.apply(&mut buf);
+                    p.conn.receive_bytes(Bytes::from(buf), now);
+                }
+                Crypto::Detect(buf) => {
+                    buf.extend_from_slice(&data);
+                    if buf.len() >= 20 || (!buf.is_empty() && buf[0] != 19) {
+                        let first = std::mem::take(buf);
+                        if looks_like_plaintext(&first) {
+                            p.crypto = Crypto::Plain;
+                            p.conn.receive_bytes(Bytes::from(first), now);
+                        } else {
+                            start_mse = Some(first);
+                        }
+                    }
+                }
+                Crypto::Handshake(h) => {
+                    if h.receive(&data).is_err() {
+                        self.disconnect(id, Some(ErrorCode::new(76, Category::Libtorrent)));
+                        return;
+                    }
+                }
+            }
+        }
+        if let Some(first) = start_mse {
+            if !self.start_incoming_mse(id, &first) {
+                return;
+            }
+        }
+        if !self.finish_mse(id) {
+            return;
+        }
+        self.drive_peer(id);
+    }
+
+    /// Begins the receiving side of an MSE handshake with every torrent's
+    /// info-hash as a candidate key. False when encryption is refused.
+    fn start_incoming_mse(&mut self, id: ConnId, first: &[u8]) -> bool {
+        let s = &self.settings;
+        // in_enc_policy: 0 forced, 1 enabled, 2 disabled
+        if s.get_int(keys::IN_ENC_POLICY) == 2 {
+            self.disconnect(id, Some(ErrorCode::new(77, Category::Libtorrent)));
+            return false;
+        }
+        let level = s.get_int(keys::ALLOWED_ENC_LEVEL);
+        let mut methods = 0;
+        if level & 1 != 0 {
+            methods |= lt_wire::mse::CRYPTO_PLAINTEXT;
+        }
+        if level & 2 != 0 {
+            methods |= lt_wire::mse::CRYPTO_RC4;
+        }
+        let prefer_rc4 = s.get_bool(keys::PREFER_RC4);
+        let skeys: Vec<Sha1Hash> = self.by_hash.keys().copied().collect();
+        let mut secret = [0u8; 96];
+        os_random(&mut secret);
+        let pad_len = (self.rng.next_u64() % 512) as usize;
+        let pad: Vec<u8> = (0..pad_len).map(|_| self.rng.next_u64() as u8).collect();
+        let mut h = MseHandshake::incoming(&skeys, &secret, &pad, methods, prefer_rc4);
+        if h.receive(first).is_err() {
+            self.disconnect(id, Some(ErrorCode::new(76, Category::Libtorrent)));
+            return false;
+        }
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.crypto = Crypto::Handshake(Box::new(h));
+        }
+        true
+    }
+
+    /// Sends what the MSE handshake queued and, once it is done, switches
+    /// the connection to its negotiated mode. False if the peer is gone.
+    fn finish_mse(&mut self, id: ConnId) -> bool {
+        let now = Instant::now();
+        let Some(p) = self.peers.get_mut(&id) else {
+            return false;
+        };
+        let Crypto::Handshake(h) = &mut p.crypto else {
+            return true;
+        };
+        let out = h.take_output();
+        if !out.is_empty() {
+            p.send_queued += out.len();
+            if let Some(tx) = &p.tx {
+                let _ = tx.send(Bytes::from(out));
+            }
+        }
+        if !h.is_done() {
+            return true;
+        }
+        let Some(r) = h.take_result() else {
+            return true;
+        };
+        p.crypto = match (r.method, r.encryptor, r.decryptor) {
+            (CryptoMethod::Rc4, Some(enc), Some(dec)) => Crypto::Rc4 {
+                enc: Box::new(enc),
+                dec: Box::new(dec),
+            },
+            _ => Crypto::Plain,
+        };
+        if !r.initial_payload.is_empty() {
+            p.conn.receive_bytes(Bytes::from(r.initial_payload), now);
+        }
+        true
     }
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        for idx in 0..self.udp.len() {
+            if let Some(u) = self.udp.get_mut(idx) {
+                u.utp.tick(now);
+            }
+            self.pump_utp(idx);
+        }
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in &ids {
             if let Some(p) = self.peers.get_mut(id) {
                 p.conn.handle_timeout(now);
             }
+            self.serve_deferred(*id);
+            self.request_blocks(*id);
             self.drive_peer(*id);
         }
         if now.duration_since(self.last_second) >= Duration::from_secs(1) {
@@ -309,7 +555,8 @@ impl Engine {
                 c.payload_up as i64,
             ];
             p.rates.update(totals, secs);
-            p.pipeline.update_rate(p.rates.payload_download.max(0) as u64);
+            p.pipeline
+                .update_rate(p.rates.payload_download.max(0) as u64);
             let _ = now_ms;
         }
         let tids: Vec<TorrentId> = self.torrents.keys().copied().collect();
@@ -337,8 +584,9 @@ impl Engine {
                 t.rates.update(totals, secs);
             }
             self.connect_candidates(tid);
-            self.recalculate_unchokes(tid);
+            self.tracker_timer(tid);
         }
+        self.choke_round();
         self.auto_manage();
     }
 
@@ -381,7 +629,12 @@ impl Engine {
                 continue;
             };
             let finished = t.picker.is_finished();
-            let start = all < max_all && if finished { seed < max_seed } else { dl < max_dl };
+            let start = all < max_all
+                && if finished {
+                    seed < max_seed
+                } else {
+                    dl < max_dl
+                };
             if start {
                 all += 1;
                 if finished {
@@ -411,10 +664,19 @@ impl Engine {
         let old_listen = self.settings.get_str(keys::LISTEN_INTERFACES).to_owned();
         self.settings.apply(pack);
         let s = &self.settings;
-        self.shared.alerts.set_mask(s.get_int(keys::ALERT_MASK) as u32);
+        self.shared
+            .alerts
+            .set_mask(s.get_int(keys::ALERT_MASK) as u32);
         self.shared
             .alerts
             .set_limit(s.get_int(keys::ALERT_QUEUE_SIZE).max(1) as usize);
+        self.apply_limits();
+        self.recv_budget.limit.store(
+            self.settings
+                .get_int(keys::MAX_QUEUED_DISK_BYTES)
+                .max(1 << 20) as usize,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if self.settings.get_str(keys::LISTEN_INTERFACES) != old_listen {
             self.close_listen_sockets();
             self.open_listen_sockets();
@@ -448,7 +710,10 @@ impl Engine {
         let ih = p.meta.info_hashes();
         if let Some(existing) = self.find_torrent(&ih) {
             if p.flags & flags::DUPLICATE_IS_ERROR != 0 {
-                return Err(ErrorCode::new(19 /* duplicate_torrent */, Category::Libtorrent));
+                return Err(ErrorCode::new(
+                    19, /* duplicate_torrent */
+                    Category::Libtorrent,
+                ));
             }
             return Ok(existing);
         }
@@ -507,7 +772,23 @@ impl Engine {
             max_connections: p.max_connections,
             max_uploads: p.max_uploads,
             rates: Rates::default(),
-            trackers: p.trackers,
+            bw_channel: {
+                let now = self.millis(now);
+                let ch = self.bw.add_channel(now);
+                self.bw
+                    .set_limit(now, ch, Direction::Upload, p.upload_limit.max(0) as u64);
+                self.bw
+                    .set_limit(now, ch, Direction::Download, p.download_limit.max(0) as u64);
+                ch
+            },
+            deadline_alerts: Default::default(),
+            trackers: {
+                let mut list = lt_tracker::TrackerList::new(ih, self.tracker_settings());
+                for (url, tier) in &p.trackers {
+                    list.add_tracker(AnnounceEntry::new(url, *tier, lt_tracker::source::TORRENT));
+                }
+                list
+            },
         };
         // Pad-file blocks never come from peers.
         mark_pad_blocks(&mut t);
@@ -532,6 +813,9 @@ impl Engine {
         }
         let tref = t.torrent_ref();
         self.by_storage.insert(storage, id);
+        for h in wire_hashes(&ih) {
+            self.by_hash.insert(h, id);
+        }
         self.torrents.insert(id, t);
         self.alert(AlertKind::AddTorrent {
             torrent: tref,
@@ -598,31 +882,25 @@ impl Engine {
         if state != TorrentState::Downloading && t.finished_at.is_none() {
             t.finished_at = Some(Instant::now());
         }
+        let paused = t.is_paused();
         self.set_state(id, state);
         self.alert(AlertKind::TorrentChecked { torrent: tref });
+        if !paused {
+            self.start_announcing(id);
+        }
         self.auto_manage();
         self.connect_candidates(id);
     }
 
     pub fn find_torrent(&self, ih: &lt_core::InfoHash) -> Option<TorrentId> {
-        self.torrents
-            .values()
-            .find(|t| {
-                let o = t.meta.info_hashes();
-                (ih.has_v1() && o.v1 == ih.v1) || (ih.has_v2() && o.v2 == ih.v2)
-            })
-            .map(|t| t.id)
+        wire_hashes(ih)
+            .into_iter()
+            .find_map(|h| self.by_hash.get(&h).copied())
     }
 
     /// The torrent whose (possibly truncated v2) info-hash is `wire`.
     fn torrent_by_wire_hash(&self, wire: &Sha1Hash) -> Option<TorrentId> {
-        self.torrents
-            .values()
-            .find(|t| {
-                let ih = t.meta.info_hashes();
-                (ih.has_v1() && ih.v1 == *wire) || (ih.has_v2() && ih.v2.truncated() == *wire)
-            })
-            .map(|t| t.id)
+        self.by_hash.get(wire).copied()
     }
 
     pub fn torrent_ids(&self) -> Vec<TorrentId> {
@@ -635,11 +913,12 @@ impl Engine {
         self.torrents.contains_key(&id)
     }
 
-    pub fn torrent_meta(&self, id: TorrentId) -> Option<Arc<dyn crate::torrent::Metadata>> {
+    pub fn torrent_meta(&self, id: TorrentId) -> Option<Arc<lt_metainfo::TorrentInfo>> {
         self.torrents.get(&id).map(|t| t.meta.clone())
     }
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
+        self.stop_announcing(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
@@ -651,6 +930,10 @@ impl Engine {
             return false;
         };
         self.by_storage.remove(&t.storage);
+        for h in wire_hashes(&Metadata::info_hashes(t.meta.as_ref())) {
+            self.by_hash.remove(&h);
+        }
+        self.bw.remove_channel(t.bw_channel);
         let tref = t.torrent_ref();
         if let Some(disk) = &self.disk {
             if delete_files {
@@ -671,7 +954,7 @@ impl Engine {
         let mut uploads = 0;
         for c in &t.peers {
             if let Some(p) = self.peers.get(c) {
-                if p.has.all() && p.has.len() > 0 {
+                if p.has.all() && !p.has.is_empty() {
                     seeds += 1;
                 }
                 if !p.conn.am_choking() {
@@ -697,6 +980,7 @@ impl Engine {
         for c in peers {
             self.disconnect(c, None);
         }
+        self.stop_announcing(id);
         self.alert(AlertKind::TorrentPaused { torrent: tref });
     }
 
@@ -713,6 +997,7 @@ impl Engine {
         t.candidates = known.into_iter().collect();
         let tref = t.torrent_ref();
         self.alert(AlertKind::TorrentResumed { torrent: tref });
+        self.start_announcing(id);
         self.connect_candidates(id);
     }
 
@@ -738,6 +1023,10 @@ impl Engine {
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
+        // A banned peer stays banned (as in libtorrent).
+        if t.banned.contains(&addr.ip()) {
+            return;
+        }
         t.known.insert(addr);
         if !t.candidates.contains(&addr) {
             t.candidates.push_front(addr);
@@ -759,6 +1048,22 @@ impl Engine {
             self.disconnect(c, None);
         }
         self.start_checking(id);
+    }
+
+    /// Clears a torrent's error; it can then be resumed.
+    pub fn clear_error(&mut self, id: TorrentId) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.error = None;
+            t.error_file = -1;
+        }
+        self.auto_manage();
+    }
+
+    /// Writes out every buffered block of the torrent.
+    pub fn flush_cache(&mut self, id: TorrentId) {
+        if let Some(storage) = self.torrents.get(&id).map(|t| t.storage) {
+            self.disk().async_flush(storage);
+        }
     }
 
     pub fn have_piece(&self, id: TorrentId, piece: u32) -> bool {
@@ -783,7 +1088,8 @@ impl Engine {
         }
         let storage = t.storage;
         let size = t.picker.piece_size(piece);
-        self.user_reads.insert((storage, piece), (tref, Vec::new(), size));
+        self.user_reads
+            .insert((storage, piece), (tref, vec![0; size as usize], 0));
         let mut off = 0;
         while off < size {
             let len = (size - off).min(lt_picker::BLOCK_SIZE);
@@ -877,9 +1183,12 @@ impl Engine {
         }
     }
 
+    /// Availability of every piece; empty for a seed (as libtorrent, which
+    /// drops its piece picker once seeding).
     pub fn piece_availability(&self, id: TorrentId) -> Vec<i32> {
         self.torrents
             .get(&id)
+            .filter(|t| !t.is_seed())
             .map(|t| {
                 t.picker
                     .piece_availability()
@@ -912,33 +1221,24 @@ impl Engine {
                 let progress = if n == 0 { 0.0 } else { have as f32 / n as f32 };
                 let c = p.conn.counters();
                 let pid = p.conn.peer_id().map(|h| h.0).unwrap_or([0; 20]);
+                // peer_info flag bits
                 let mut fl = 0u32;
-                if p.conn.peer_interested() {
-                    fl |= 0x1;
-                }
-                if p.conn.am_choking() {
-                    fl |= 0x2;
-                }
-                if p.conn.am_interested() {
-                    fl |= 0x4;
-                }
-                if p.conn.peer_choking() {
-                    fl |= 0x8;
-                }
-                if !p.conn.peer_extensions().is_none() {
-                    fl |= 0x10;
-                }
-                if !p.outgoing {
-                    fl |= 0x20 ^ 0x20;
-                } else {
-                    fl |= 0x20;
-                }
-                if p.has.all() && n > 0 {
-                    fl |= 0x400;
-                }
+                let mut set = |cond: bool, bit: u32| {
+                    if cond {
+                        fl |= bit;
+                    }
+                };
+                set(p.conn.am_interested(), 0x1); // interesting
+                set(p.conn.am_choking(), 0x2); // choked
+                set(p.conn.peer_interested(), 0x4); // remote_interested
+                set(p.conn.peer_choking(), 0x8); // remote_choked
+                set(p.conn.peer_extensions().is_some(), 0x10); // supports_extensions
+                set(p.outgoing, 0x20); // outgoing_connection
+                set(p.has.all() && n > 0, 0x400); // seed
+                set(p.pipeline.is_snubbed(), 0x1000); // snubbed
                 PeerInfo {
                     ip: p.addr,
-                    local_endpoint: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    local_endpoint: p.local,
                     pid,
                     client: lt_core::fingerprint::identify_client(&pid),
                     flags: fl,
@@ -1015,34 +1315,430 @@ impl Engine {
         set("net.sent_bytes", u);
         set("net.recv_failed_bytes", failed);
         set("net.recv_redundant_bytes", redundant);
-        set("ses.num_downloading_torrents", by_state[TorrentState::Downloading as usize]);
-        set("ses.num_seeding_torrents", by_state[TorrentState::Seeding as usize]);
-        set("ses.num_checking_torrents", by_state[TorrentState::CheckingFiles as usize]);
-        set("ses.num_upload_only_torrents", by_state[TorrentState::Finished as usize]);
-        let connected = self.peers.values().filter(|p| p.conn.is_connected()).count() as i64;
+        set(
+            "ses.num_downloading_torrents",
+            by_state[TorrentState::Downloading as usize],
+        );
+        set(
+            "ses.num_seeding_torrents",
+            by_state[TorrentState::Seeding as usize],
+        );
+        set(
+            "ses.num_checking_torrents",
+            by_state[TorrentState::CheckingFiles as usize],
+        );
+        set(
+            "ses.num_upload_only_torrents",
+            by_state[TorrentState::Finished as usize],
+        );
+        let connected = self
+            .peers
+            .values()
+            .filter(|p| p.conn.is_connected())
+            .count() as i64;
         set("peer.num_peers_connected", connected);
-        set("peer.num_peers_half_open", self.peers.len() as i64 - connected);
+        set(
+            "peer.num_peers_half_open",
+            self.peers.len() as i64 - connected,
+        );
         set(
             "peer.num_peers_up_unchoked",
             self.peers.values().filter(|p| !p.conn.am_choking()).count() as i64,
         );
         set(
             "peer.num_peers_down_unchoked",
-            self.peers.values().filter(|p| !p.conn.peer_choking()).count() as i64,
+            self.peers
+                .values()
+                .filter(|p| !p.conn.peer_choking())
+                .count() as i64,
         );
         set(
             "peer.num_peers_down_interested",
-            self.peers.values().filter(|p| p.conn.am_interested()).count() as i64,
+            self.peers
+                .values()
+                .filter(|p| p.conn.am_interested())
+                .count() as i64,
         );
         set(
             "peer.num_peers_up_interested",
-            self.peers.values().filter(|p| p.conn.peer_interested()).count() as i64,
+            self.peers
+                .values()
+                .filter(|p| p.conn.peer_interested())
+                .count() as i64,
         );
         if let Some(disk) = &self.disk {
             let st = disk.stats();
             set("disk.queued_write_bytes", st.buffered_bytes as i64);
         }
+        self.alert(AlertKind::SessionStatsHeader);
         self.alert(AlertKind::SessionStats { values });
+    }
+
+    // ------------------------------------------------------------------
+    // trackers
+
+    fn tracker_settings(&self) -> lt_tracker::TrackerSettings {
+        let s = &self.settings;
+        lt_tracker::TrackerSettings {
+            user_agent: s.get_str(keys::USER_AGENT).to_owned(),
+            anonymous_mode: s.get_bool(keys::ANONYMOUS_MODE),
+            announce_ip: s.get_str(keys::ANNOUNCE_IP).to_owned(),
+            announce_crypto_support: s.get_bool(keys::ANNOUNCE_CRYPTO_SUPPORT),
+            in_enc_policy: s.get_int(keys::IN_ENC_POLICY),
+            report_redundant_bytes: s.get_bool(keys::REPORT_REDUNDANT_BYTES),
+            num_want: s.get_int(keys::NUM_WANT),
+            min_announce_interval: s.get_int(keys::MIN_ANNOUNCE_INTERVAL).max(0) as u32,
+            max_http_recv_buffer_size: s.get_int(keys::MAX_HTTP_RECV_BUFFER_SIZE).max(1024)
+                as usize,
+            tracker_completion_timeout: s.get_int(keys::TRACKER_COMPLETION_TIMEOUT).max(1) as u32,
+            tracker_receive_timeout: s.get_int(keys::TRACKER_RECEIVE_TIMEOUT).max(1) as u32,
+            stop_tracker_timeout: s.get_int(keys::STOP_TRACKER_TIMEOUT).max(1) as u32,
+            udp_tracker_token_expiry: s.get_int(keys::UDP_TRACKER_TOKEN_EXPIRY).max(0) as u32,
+            tracker_backoff: s.get_int(keys::TRACKER_BACKOFF).max(0) as u32,
+            announce_to_all_tiers: s.get_bool(keys::ANNOUNCE_TO_ALL_TIERS),
+            announce_to_all_trackers: s.get_bool(keys::ANNOUNCE_TO_ALL_TRACKERS),
+            ssrf_mitigation: s.get_bool(keys::SSRF_MITIGATION),
+            allow_idna: s.get_bool(keys::ALLOW_IDNA),
+            ..lt_tracker::TrackerSettings::default()
+        }
+    }
+
+    /// What the trackers are told about a torrent.
+    fn tracker_status(&self, id: TorrentId) -> Option<lt_tracker::TorrentStatus> {
+        let t = self.torrents.get(&id)?;
+        let total = t.meta.files().total_size();
+        Some(lt_tracker::TorrentStatus {
+            peer_id: self.peer_id,
+            key: self.tracker_key,
+            listen_port: None,
+            uploaded: t.total_payload_upload,
+            downloaded: t.total_payload_download,
+            left: (total - t.picker.bytes_done() as i64).max(0),
+            corrupt: t.total_failed_bytes,
+            redundant: t.total_redundant_bytes,
+            is_seed: t.picker.is_seeding(),
+            is_finished: t.picker.is_finished(),
+            private_torrent: t.meta.private(),
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+        })
+    }
+
+    fn start_announcing(&mut self, id: TorrentId) {
+        let endpoints = self.listen_endpoints();
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        t.trackers.set_listen_endpoints(&endpoints);
+        t.trackers.start_announcing(Instant::now(), &st);
+        self.pump_trackers(id);
+    }
+
+    fn stop_announcing(&mut self, id: TorrentId) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.stop_announcing(Instant::now(), &st);
+        }
+        self.pump_trackers(id);
+    }
+
+    fn tracker_timer(&mut self, id: TorrentId) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.on_timer(Instant::now(), &st);
+        }
+        self.pump_trackers(id);
+    }
+
+    /// Carries out what a torrent's tracker list asks for.
+    fn pump_trackers(&mut self, id: TorrentId) {
+        loop {
+            let Some(t) = self.torrents.get_mut(&id) else {
+                return;
+            };
+            let Some(out) = t.trackers.poll_output() else {
+                return;
+            };
+            let torrent = t.torrent_ref();
+            let ep = |k: &lt_tracker::AnnounceKey| Some(k.local_endpoint);
+            match out {
+                TrackerOutput::Announce(job) | TrackerOutput::Scrape(job) => {
+                    if job.request.kind == lt_tracker::RequestKind::Announce {
+                        self.alert(AlertKind::TrackerAnnounce {
+                            torrent,
+                            url: job.key.url.clone(),
+                            local_endpoint: ep(&job.key),
+                            event: tracker_event(job.request.event),
+                        });
+                    }
+                    let settings = self.tracker_settings();
+                    let cache = self.udp_cache.clone();
+                    let seed = self.rng.next_u64();
+                    let tx = self.events_tx.clone();
+                    tokio::spawn(async move {
+                        let result =
+                            tracker_io::run(job.request.clone(), settings, cache, seed).await;
+                        let _ = tx.send(Event::Tracker {
+                            torrent: id,
+                            job: Box::new(job),
+                            result: Box::new(result),
+                        });
+                    });
+                }
+                TrackerOutput::Reply { key, num_peers } => self.alert(AlertKind::TrackerReply {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    num_peers: num_peers as i32,
+                }),
+                TrackerOutput::Warning { key, message } => self.alert(AlertKind::TrackerWarning {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    msg: message,
+                }),
+                TrackerOutput::Error {
+                    key,
+                    error,
+                    times_in_row,
+                    failure_reason,
+                } => {
+                    let status_code = match &error {
+                        lt_tracker::TrackerError::HttpStatus { code, .. } => *code as i32,
+                        _ => -1,
+                    };
+                    self.alert(AlertKind::TrackerError {
+                        torrent,
+                        url: key.url.clone(),
+                        local_endpoint: ep(&key),
+                        times_in_row: times_in_row as i32,
+                        error: tracker_error_code(&error),
+                        failure_reason,
+                        status_code,
+                    })
+                }
+                TrackerOutput::TrackerId { .. } => {}
+                TrackerOutput::ScrapeReply {
+                    key,
+                    complete,
+                    incomplete,
+                } => self.alert(AlertKind::ScrapeReply {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    incomplete,
+                    complete,
+                }),
+                TrackerOutput::ScrapeFailed { key, error } => self.alert(AlertKind::ScrapeFailed {
+                    torrent,
+                    url: key.url.clone(),
+                    local_endpoint: ep(&key),
+                    error: tracker_error_code(&error),
+                    msg: error.to_string(),
+                }),
+            }
+        }
+    }
+
+    fn on_tracker_result(&mut self, id: TorrentId, job: AnnounceJob, result: TrackerResult) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        let own = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let now = Instant::now();
+        match result {
+            TrackerResult::Announce(resp) => {
+                t.trackers.on_announce_response(now, &job, &resp);
+                let mut addrs: Vec<SocketAddr> = resp
+                    .peers4
+                    .iter()
+                    .map(|a| SocketAddr::V4(*a))
+                    .chain(resp.peers6.iter().map(|a| SocketAddr::V6(*a)))
+                    .collect();
+                for p in &resp.peers {
+                    if let Ok(ip) = p.hostname.parse::<IpAddr>() {
+                        addrs.push(SocketAddr::new(ip, p.port));
+                    }
+                }
+                for a in addrs {
+                    if own.contains(&a) || t.banned.contains(&a.ip()) || a.port() == 0 {
+                        continue;
+                    }
+                    if t.known.insert(a) {
+                        t.candidates.push_back(a);
+                    }
+                }
+            }
+            TrackerResult::Scrape(resp) => t.trackers.on_scrape_response(&job, &resp),
+            TrackerResult::Failed(e) => {
+                if job.request.kind == lt_tracker::RequestKind::Scrape {
+                    t.trackers.on_scrape_error(&job, &e);
+                } else {
+                    t.trackers.on_announce_error(now, &job, &e, &st);
+                }
+            }
+        }
+        self.pump_trackers(id);
+        self.connect_candidates(id);
+    }
+
+    /// The torrent's trackers with their state.
+    pub fn trackers(&self, id: TorrentId) -> Vec<AnnounceEntry> {
+        self.torrents
+            .get(&id)
+            .map(|t| t.trackers.trackers().to_vec())
+            .unwrap_or_default()
+    }
+
+    pub fn add_tracker(&mut self, id: TorrentId, url: String, tier: u8) {
+        let endpoints = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if t.trackers
+            .add_tracker(AnnounceEntry::new(&url, tier, lt_tracker::source::CLIENT))
+        {
+            t.trackers.set_listen_endpoints(&endpoints);
+        }
+        if t.is_active() {
+            self.tracker_timer(id);
+        }
+    }
+
+    pub fn replace_trackers(&mut self, id: TorrentId, list: Vec<(String, u8)>) {
+        let endpoints = self.listen_endpoints();
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let entries = list
+            .iter()
+            .map(|(u, tier)| AnnounceEntry::new(u, *tier, lt_tracker::source::CLIENT))
+            .collect();
+        t.trackers.replace_trackers(entries);
+        t.trackers.set_listen_endpoints(&endpoints);
+        if t.is_active() {
+            self.start_announcing(id);
+        }
+    }
+
+    /// Announces again after `seconds` (to tracker `idx`, or all).
+    pub fn force_reannounce(
+        &mut self,
+        id: TorrentId,
+        seconds: u32,
+        idx: Option<usize>,
+        ignore_min_interval: bool,
+    ) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers
+                .force_reannounce(Instant::now(), seconds, idx, ignore_min_interval);
+        }
+        self.tracker_timer(id);
+    }
+
+    pub fn scrape_tracker(&mut self, id: TorrentId, idx: Option<usize>) {
+        let Some(st) = self.tracker_status(id) else {
+            return;
+        };
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.trackers.scrape(idx, &st);
+        }
+        self.pump_trackers(id);
+    }
+
+    /// Per-torrent limits: `(upload, download, max_connections, max_uploads)`;
+    /// a negative value leaves that one unchanged.
+    pub fn set_torrent_limits(
+        &mut self,
+        id: TorrentId,
+        up: Option<i32>,
+        down: Option<i32>,
+        conns: Option<i32>,
+        uploads: Option<i32>,
+    ) {
+        let now = self.millis(Instant::now());
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if let Some(v) = up {
+            t.upload_limit = if v <= 0 { -1 } else { v };
+            self.bw
+                .set_limit(now, t.bw_channel, Direction::Upload, v.max(0) as u64);
+        }
+        if let Some(v) = down {
+            t.download_limit = if v <= 0 { -1 } else { v };
+            self.bw
+                .set_limit(now, t.bw_channel, Direction::Download, v.max(0) as u64);
+        }
+        if let Some(v) = conns {
+            t.max_connections = v;
+        }
+        if let Some(v) = uploads {
+            t.max_uploads = v;
+        }
+    }
+
+    /// `set_piece_deadline`: the piece is picked before others, earliest
+    /// deadline first; with `alert_when_available` its data is posted as a
+    /// `read_piece_alert` once we have it.
+    pub fn set_piece_deadline(&mut self, id: TorrentId, piece: u32, deadline_ms: u32, alert: bool) {
+        let now = self.millis(Instant::now());
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if piece >= t.picker.num_pieces() {
+            return;
+        }
+        let have = t.picker.have_piece(piece);
+        if !have {
+            t.picker
+                .set_piece_deadline(piece, now + u64::from(deadline_ms));
+        }
+        if alert {
+            if have {
+                self.read_piece(id, piece);
+            } else if let Some(t) = self.torrents.get_mut(&id) {
+                t.deadline_alerts.insert(piece);
+            }
+        }
+        let conns: Vec<ConnId> = self
+            .torrents
+            .get(&id)
+            .map(|t| t.peers.iter().copied().collect())
+            .unwrap_or_default();
+        for c in conns {
+            self.request_blocks(c);
+            self.flush(c);
+        }
+    }
+
+    pub fn reset_piece_deadline(&mut self, id: TorrentId, piece: u32) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.picker.clear_piece_deadline(piece);
+            t.deadline_alerts.remove(&piece);
+        }
+    }
+
+    pub fn clear_piece_deadlines(&mut self, id: TorrentId) {
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.picker.clear_deadlines();
+            t.deadline_alerts.clear();
+        }
+    }
+
+    /// Number of connected peers in the session.
+    pub fn num_connections(&self) -> usize {
+        self.peers.len()
     }
 
     // ------------------------------------------------------------------
@@ -1050,14 +1746,20 @@ impl Engine {
 
     fn peer_config(&self) -> PeerConfig {
         let mut cfg = PeerConfig::new(self.peer_id);
-        cfg.max_peer_requests = self.settings.get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE).max(1) as usize;
+        cfg.max_peer_requests = self
+            .settings
+            .get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE)
+            .max(1) as usize;
+        // `peer_timeout` is libtorrent's "nothing received" timeout;
+        // `inactivity_timeout` is about uninterested peers.
         cfg.inactivity_timeout =
-            Duration::from_secs(self.settings.get_int(keys::INACTIVITY_TIMEOUT).max(1) as u64);
+            Duration::from_secs(self.settings.get_int(keys::PEER_TIMEOUT).max(1) as u64);
         cfg.handshake_timeout =
             Duration::from_secs(self.settings.get_int(keys::HANDSHAKE_TIMEOUT).max(1) as u64);
         cfg.request_timeout =
             Duration::from_secs(self.settings.get_int(keys::REQUEST_TIMEOUT).max(1) as u64);
-        cfg.allowed_fast_set_size = self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
+        cfg.allowed_fast_set_size =
+            self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
         cfg.extensions.v = Some(format!("libtorrent-rs {}", env!("CARGO_PKG_VERSION")));
         cfg.extensions.p = Some(self.listen_port());
         cfg
@@ -1081,7 +1783,13 @@ impl Engine {
         })
     }
 
-    fn new_peer(&mut self, conn: PeerConnection, addr: SocketAddr, outgoing: bool, torrent: Option<TorrentId>) -> ConnId {
+    fn new_peer(
+        &mut self,
+        conn: PeerConnection,
+        addr: SocketAddr,
+        outgoing: bool,
+        torrent: Option<TorrentId>,
+    ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
         let now = Instant::now();
@@ -1093,15 +1801,27 @@ impl Engine {
             id,
             Peer {
                 conn,
+                crypto: if outgoing {
+                    Crypto::Plain
+                } else {
+                    Crypto::Detect(Vec::new())
+                },
                 addr,
+                local: SocketAddr::from(([0, 0, 0, 0], 0)),
                 outgoing,
                 torrent,
                 tx: None,
+                utp: None,
+                utp_pending: Default::default(),
                 key: PeerKey(id.0 as u32),
                 pipeline,
                 has: lt_picker::Bitfield::new(n as usize),
-                connected_at: now,
                 alerted_connect: false,
+                send_queued: 0,
+                deferred: Default::default(),
+                up_credit: 0,
+                down_credit: 0,
+                reading: 0,
                 last_counters: [0; 4],
                 rates: Rates::default(),
             },
@@ -1113,10 +1833,11 @@ impl Engine {
     }
 
     fn pipeline_config(&self) -> PipelineConfig {
-        let mut c = PipelineConfig::default();
-        c.request_queue_time = self.settings.get_int(keys::REQUEST_QUEUE_TIME).max(1) as f64;
-        c.max_out_request_queue = self.settings.get_int(keys::MAX_OUT_REQUEST_QUEUE).max(1) as u32;
-        c
+        PipelineConfig {
+            request_queue_time: self.settings.get_int(keys::REQUEST_QUEUE_TIME).max(1) as f64,
+            max_out_request_queue: self.settings.get_int(keys::MAX_OUT_REQUEST_QUEUE).max(1) as u32,
+            ..PipelineConfig::default()
+        }
     }
 
     fn connect_candidates(&mut self, id: TorrentId) {
@@ -1127,7 +1848,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
-        if !t.is_active() || (t.is_seed() && !t.candidates.is_empty() && false) {
+        if !t.is_active() {
             return;
         }
         let limit = if t.max_connections > 0 {
@@ -1135,7 +1856,9 @@ impl Engine {
         } else {
             usize::MAX
         };
-        let mut budget = limit.saturating_sub(t.peers.len()).min(max_global.saturating_sub(self.peers.len()));
+        let mut budget = limit
+            .saturating_sub(t.peers.len())
+            .min(max_global.saturating_sub(self.peers.len()));
         let Some(wire) = self.wire_torrent(id) else {
             return;
         };
@@ -1150,10 +1873,18 @@ impl Engine {
         let timeout =
             Duration::from_secs(self.settings.get_int(keys::PEER_CONNECT_TIMEOUT).max(1) as u64);
         while budget > 0 {
-            let Some(addr) = self.torrents.get_mut(&id).and_then(|t| t.candidates.pop_front()) else {
+            let Some(addr) = self
+                .torrents
+                .get_mut(&id)
+                .and_then(|t| t.candidates.pop_front())
+            else {
                 break;
             };
-            if self.peers.values().any(|p| p.addr == addr && p.torrent == Some(id)) {
+            if self
+                .peers
+                .values()
+                .any(|p| p.addr == addr && p.torrent == Some(id))
+            {
                 continue;
             }
             budget -= 1;
@@ -1179,7 +1910,15 @@ impl Engine {
                 let Some(p) = self.peers.get_mut(&id) else {
                     return;
                 };
-                p.tx = Some(peer_io::start(id, stream, self.events_tx.clone()));
+                if let Ok(a) = stream.local_addr() {
+                    p.local = a;
+                }
+                p.tx = Some(peer_io::start(
+                    id,
+                    stream,
+                    self.events_tx.clone(),
+                    self.recv_budget.clone(),
+                ));
                 self.drive_peer(id);
             }
             Err(e) => self.disconnect(id, Some(io_error(&e))),
@@ -1197,7 +1936,10 @@ impl Engine {
         }
         let conn = PeerConnection::incoming(self.peer_config(), Some(addr.ip()), Instant::now());
         let id = self.new_peer(conn, addr, false, None);
-        let tx = peer_io::start(id, stream, self.events_tx.clone());
+        if let (Some(p), Ok(a)) = (self.peers.get_mut(&id), stream.local_addr()) {
+            p.local = a;
+        }
+        let tx = peer_io::start(id, stream, self.events_tx.clone(), self.recv_budget.clone());
         if let Some(p) = self.peers.get_mut(&id) {
             p.tx = Some(tx);
         }
@@ -1218,6 +1960,10 @@ impl Engine {
     }
 
     fn flush(&mut self, id: ConnId) {
+        if self.peers.get(&id).is_some_and(|p| p.utp.is_some()) {
+            self.flush_utp(id);
+            return;
+        }
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
@@ -1225,6 +1971,15 @@ impl Engine {
             return;
         };
         while let Some(b) = p.conn.poll_transmit() {
+            p.send_queued += b.len();
+            let b = match &mut p.crypto {
+                Crypto::Rc4 { enc, .. } => {
+                    let mut v = b.to_vec();
+                    enc.apply(&mut v);
+                    Bytes::from(v)
+                }
+                _ => b,
+            };
             if tx.send(b).is_err() {
                 break;
             }
@@ -1271,6 +2026,15 @@ impl Engine {
                     self.disconnect(id, None);
                     return;
                 };
+                let banned = self.peers.get(&id).is_some_and(|p| {
+                    self.torrents
+                        .get(&tid)
+                        .is_some_and(|t| t.banned.contains(&p.addr.ip()))
+                });
+                if banned {
+                    self.disconnect(id, None);
+                    return;
+                }
                 let n = self.torrents.get(&tid).map_or(0, |t| t.picker.num_pieces());
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.torrent = Some(tid);
@@ -1281,15 +2045,36 @@ impl Engine {
                     t.peers.insert(id);
                 }
             }
-            PeerEvent::Connected { .. } => {
+            PeerEvent::Connected { peer_id, .. } => {
+                // Like libtorrent: a second connection to the same torrent
+                // from the same peer id is closed (duplicate_peer_id).
+                let tid = self.peers.get(&id).and_then(|p| p.torrent);
+                let duplicate = tid.is_some()
+                    && self.peers.iter().any(|(o, q)| {
+                        *o != id
+                            && q.torrent == tid
+                            && q.conn.is_connected()
+                            && q.conn.peer_id() == Some(peer_id)
+                    });
+                if duplicate {
+                    self.disconnect(
+                        id,
+                        Some(ErrorCode::new(
+                            79, /* duplicate_peer_id */
+                            Category::Libtorrent,
+                        )),
+                    );
+                    return;
+                }
                 if let Some((torrent, peer)) = self.peer_ref(id) {
+                    let socket_type = self.socket_type(id);
                     if let Some(p) = self.peers.get_mut(&id) {
                         p.alerted_connect = true;
                     }
                     self.alert(AlertKind::PeerConnect {
                         torrent,
                         peer,
-                        socket_type: SocketType::Tcp,
+                        socket_type,
                     });
                 }
                 self.maybe_unchoke(id);
@@ -1352,7 +2137,11 @@ impl Engine {
             }
             PeerEvent::Interested => self.maybe_unchoke(id),
             PeerEvent::NotInterested => {}
-            PeerEvent::Block { piece, offset, data } => self.on_block(id, piece, offset, data),
+            PeerEvent::Block {
+                piece,
+                offset,
+                data,
+            } => self.on_block(id, piece, offset, data),
             PeerEvent::UnrequestedBlock { len, .. } => {
                 if let Some(t) = self.peers.get(&id).and_then(|p| p.torrent) {
                     if let Some(t) = self.torrents.get_mut(&t) {
@@ -1435,12 +2224,9 @@ impl Engine {
         let Some(tid) = p.torrent else {
             return;
         };
+        // A free slot is given at once; the choker rebalances every round.
         let slots = self.settings.get_int(keys::UNCHOKE_SLOTS_LIMIT);
-        let unchoked = self
-            .peers
-            .values()
-            .filter(|q| !q.conn.am_choking())
-            .count() as i32;
+        let unchoked = self.peers.values().filter(|q| !q.conn.am_choking()).count() as i32;
         if slots < 0 || unchoked < slots {
             if let Some(p) = self.peers.get_mut(&id) {
                 let _ = p.conn.unchoke();
@@ -1449,15 +2235,50 @@ impl Engine {
         let _ = tid;
     }
 
-    /// Fills the unchoke slots with interested peers (fastest uploaders to
-    /// us first while downloading, fastest downloaders from us when seeding).
-    fn recalculate_unchokes(&mut self, tid: TorrentId) {
-        let Some(t) = self.torrents.get(&tid) else {
+    /// Every `unchoke_interval`: lets the choker pick who is unchoked
+    /// (tit-for-tat while downloading, the seeding algorithm when seeding,
+    /// optimistic slots rotating), and applies its decisions.
+    fn choke_round(&mut self) {
+        let now = self.millis(Instant::now());
+        if !self.choker.is_round_due(now) {
             return;
-        };
-        let ids: Vec<ConnId> = t.peers.iter().copied().collect();
+        }
+        let snapshot: Vec<ChokePeer> = self
+            .peers
+            .values()
+            .filter(|p| p.conn.is_connected())
+            .filter_map(|p| {
+                let t = self.torrents.get(&p.torrent?)?;
+                Some(ChokePeer {
+                    key: p.key,
+                    interested: p.conn.peer_interested(),
+                    seeding: t.is_seed(),
+                    download_rate: p.rates.payload_download.max(0) as u64,
+                    upload_rate: p.rates.payload_upload.max(0) as u64,
+                    total_uploaded: p.conn.counters().payload_up,
+                    num_have: p.has.count() as u32,
+                    num_pieces: t.picker.num_pieces(),
+                    piece_length: t.picker.piece_length(),
+                })
+            })
+            .collect();
+        let round = self.choker.run(now, &snapshot);
+        let unchoked: std::collections::HashSet<PeerKey> = round.unchoked.iter().copied().collect();
+        let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in ids {
-            self.maybe_unchoke(id);
+            let Some(p) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            if !p.conn.is_connected() {
+                continue;
+            }
+            let want_unchoked = unchoked.contains(&p.key);
+            if want_unchoked && p.conn.am_choking() {
+                let _ = p.conn.unchoke();
+            } else if !want_unchoked && !p.conn.am_choking() {
+                let _ = p.conn.choke();
+                p.deferred.clear();
+            }
             self.flush(id);
         }
     }
@@ -1474,10 +2295,28 @@ impl Engine {
         let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) else {
             return;
         };
-        if !t.is_active() || t.picker.is_finished() {
+        // upload mode: serve only, request nothing
+        if !t.is_active() || t.picker.is_finished() || t.flags & flags::UPLOAD_MODE != 0 {
             return;
         }
-        let want = p.pipeline.num_to_request();
+        let mut want = p.pipeline.num_to_request();
+        if want == 0 {
+            return;
+        }
+        // Download rate limit: ask for quota for the blocks we would request.
+        let block = u64::from(lt_picker::BLOCK_SIZE);
+        let need = (want as u64 * block).saturating_sub(p.down_credit);
+        if need > 0 {
+            let g = self.bw.request(
+                now_ms,
+                lt_picker::bandwidth::ConnId(p.key.0),
+                &[t.bw_channel],
+                Direction::Download,
+                need,
+            );
+            p.down_credit += g.bytes;
+        }
+        want = want.min((p.down_credit / block) as usize);
         if want == 0 {
             return;
         }
@@ -1495,6 +2334,7 @@ impl Engine {
             if p.conn.request(r, now).is_ok() {
                 t.picker.mark_requested(b, p.key);
                 p.pipeline.on_request_sent(b, now_ms);
+                p.down_credit = p.down_credit.saturating_sub(u64::from(len));
             }
         }
     }
@@ -1522,6 +2362,7 @@ impl Engine {
                 let storage = t.storage;
                 let others: Vec<ConnId> = cancel.iter().map(|k| ConnId(k.0 as u64)).collect();
                 if let Some(disk) = &self.disk {
+                    self.recv_budget.add(data.len());
                     disk.async_write(storage, piece, offset, data.to_vec());
                 }
                 for o in others {
@@ -1550,10 +2391,75 @@ impl Engine {
             }
             return;
         }
-        let storage = t.storage;
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.deferred.push_back(r);
+        }
+        self.serve_deferred(id);
+    }
+
+    /// Reads requested blocks from disk while the peer's send queue is below
+    /// `send_buffer_watermark` and the upload rate limits grant quota.
+    fn serve_deferred(&mut self, id: ConnId) {
+        let watermark = self
+            .settings
+            .get_int(keys::SEND_BUFFER_WATERMARK)
+            .max(16 * 1024) as usize;
+        let now = self.millis(Instant::now());
+        let mut ready = Vec::new();
+        {
+            let Some(p) = self.peers.get_mut(&id) else {
+                return;
+            };
+            let channels: Vec<_> = p
+                .torrent
+                .and_then(|t| self.torrents.get(&t))
+                .map(|t| vec![t.bw_channel])
+                .unwrap_or_default();
+            while let Some(r) = p.deferred.front().copied() {
+                if p.send_queued + p.reading >= watermark {
+                    break;
+                }
+                let len = u64::from(r.length);
+                if p.up_credit < len {
+                    let g = self.bw.request(
+                        now,
+                        lt_picker::bandwidth::ConnId(p.key.0),
+                        &channels,
+                        Direction::Upload,
+                        len - p.up_credit,
+                    );
+                    p.up_credit += g.bytes;
+                    if p.up_credit < len {
+                        break;
+                    }
+                }
+                p.up_credit -= len;
+                p.deferred.pop_front();
+                p.reading += r.length as usize;
+                ready.push(r);
+            }
+        }
+        for r in ready {
+            self.read_for_peer(id, r);
+        }
+    }
+
+    fn read_for_peer(&mut self, id: ConnId, r: BlockRequest) {
+        let Some(storage) = self
+            .peers
+            .get(&id)
+            .and_then(|p| p.torrent)
+            .and_then(|t| self.torrents.get(&t))
+            .map(|t| t.storage)
+        else {
+            return;
+        };
         let key = (storage, r.piece, r.offset);
         let first = !self.pending_reads.contains_key(&key);
-        self.pending_reads.entry(key).or_default().push((id, r.length));
+        self.pending_reads
+            .entry(key)
+            .or_default()
+            .push((id, r.length));
         if first {
             self.disk().async_read(storage, r.piece, r.offset, r.length);
         }
@@ -1565,9 +2471,10 @@ impl Engine {
                 storage,
                 piece,
                 offset,
+                len,
                 result,
-                ..
             } => {
+                self.recv_budget.release(len as usize);
                 let Some(&tid) = self.by_storage.get(&storage) else {
                     return;
                 };
@@ -1621,14 +2528,16 @@ impl Engine {
                 offset,
                 result,
             } => {
-                if let Some((tref, mut buf, size)) = self.user_reads.remove(&(storage, piece)) {
+                if let Some((tref, mut buf, got)) = self.user_reads.remove(&(storage, piece)) {
                     match &result {
                         Ok(d) => {
-                            if buf.len() < offset as usize + d.len() {
-                                buf.resize(offset as usize + d.len(), 0);
+                            // Blocks may complete in any order: count them.
+                            let at = offset as usize;
+                            if let Some(dst) = buf.get_mut(at..at + d.len()) {
+                                dst.copy_from_slice(d);
                             }
-                            buf[offset as usize..offset as usize + d.len()].copy_from_slice(d);
-                            if buf.len() as u32 >= size {
+                            let got = got + d.len() as u32;
+                            if got as usize >= buf.len() {
                                 self.alert(AlertKind::ReadPiece {
                                     torrent: tref,
                                     piece,
@@ -1636,7 +2545,7 @@ impl Engine {
                                     error: ErrorCode::default(),
                                 });
                             } else {
-                                self.user_reads.insert((storage, piece), (tref, buf, size));
+                                self.user_reads.insert((storage, piece), (tref, buf, got));
                             }
                         }
                         Err(e) => self.alert(AlertKind::ReadPiece {
@@ -1647,12 +2556,16 @@ impl Engine {
                         }),
                     }
                 }
-                let waiting = self.pending_reads.remove(&(storage, piece, offset)).unwrap_or_default();
+                let waiting = self
+                    .pending_reads
+                    .remove(&(storage, piece, offset))
+                    .unwrap_or_default();
                 match result {
                     Ok(data) => {
                         let data = Bytes::from(data);
                         for (cid, len) in waiting {
                             if let Some(p) = self.peers.get_mut(&cid) {
+                                p.reading = p.reading.saturating_sub(len as usize);
                                 let block = data.slice(..(len as usize).min(data.len()));
                                 let _ = p.conn.send_block(piece, offset, block);
                             }
@@ -1662,7 +2575,9 @@ impl Engine {
                     Err(e) => {
                         for (cid, len) in waiting {
                             if let Some(p) = self.peers.get_mut(&cid) {
-                                let _ = p.conn.reject_request(BlockRequest::new(piece, offset, len));
+                                p.reading = p.reading.saturating_sub(len as usize);
+                                let _ =
+                                    p.conn.reject_request(BlockRequest::new(piece, offset, len));
                             }
                             self.flush(cid);
                         }
@@ -1677,8 +2592,16 @@ impl Engine {
                 checked,
                 total,
             } => {
-                if let Some(t) = self.by_storage.get(&storage).and_then(|id| self.torrents.get_mut(id)) {
-                    t.checking_progress = if total == 0 { 1.0 } else { checked as f32 / total as f32 };
+                if let Some(t) = self
+                    .by_storage
+                    .get(&storage)
+                    .and_then(|id| self.torrents.get_mut(id))
+                {
+                    t.checking_progress = if total == 0 {
+                        1.0
+                    } else {
+                        checked as f32 / total as f32
+                    };
                 }
             }
             Completion::CheckDone { storage, result } => {
@@ -1723,13 +2646,12 @@ impl Engine {
         };
         let err = io_error(&e.error);
         let (file_idx, filename) = match e.file {
-            lt_storage::ErrorFile::Index(i) => (
-                i as i32,
-                t.meta.files().file_path(i, &t.save_path),
-            ),
+            lt_storage::ErrorFile::Index(i) => {
+                (i as i32, t.meta.files().file_path(i, &t.save_path))
+            }
             _ => (-1, String::new()),
         };
-        t.error = Some(err.clone());
+        t.error = Some(err);
         t.error_file = file_idx;
         let tref = t.torrent_ref();
         self.alert(AlertKind::FileError {
@@ -1752,6 +2674,7 @@ impl Engine {
         };
         t.picker.piece_passed(piece);
         t.contributors.remove(&piece);
+        let deadline_alert = t.deadline_alerts.remove(&piece);
         let tref = t.torrent_ref();
         let peers: Vec<ConnId> = t.peers.iter().copied().collect();
         let finished = t.picker.is_finished();
@@ -1760,6 +2683,9 @@ impl Engine {
             piece,
         });
         self.file_completions(tid, piece);
+        if deadline_alert {
+            self.read_piece(tid, piece);
+        }
         for c in &peers {
             if let Some(p) = self.peers.get_mut(c) {
                 if p.conn.is_connected() {
@@ -1814,6 +2740,13 @@ impl Engine {
         let seed = t.picker.is_seeding();
         let tref = t.torrent_ref();
         self.alert(AlertKind::TorrentFinished { torrent: tref });
+        let st = self.tracker_status(tid);
+        if let (Some(t), Some(st)) = (self.torrents.get_mut(&tid), st) {
+            if t.picker.is_seeding() {
+                t.trackers.completed(Instant::now(), &st);
+            }
+        }
+        self.pump_trackers(tid);
         self.set_state(tid, TorrentState::Finished);
         if seed {
             self.set_state(tid, TorrentState::Seeding);
@@ -1824,7 +2757,10 @@ impl Engine {
                 .map(|t| t.peers.iter().copied().collect())
                 .unwrap_or_default();
             for c in peers {
-                let both_seeds = self.peers.get(&c).is_some_and(|p| p.has.all() && p.has.len() > 0);
+                let both_seeds = self
+                    .peers
+                    .get(&c)
+                    .is_some_and(|p| p.has.all() && !p.has.is_empty());
                 if both_seeds {
                     self.disconnect(c, None);
                 }
@@ -1862,19 +2798,36 @@ impl Engine {
         }
     }
 
+    fn socket_type(&self, id: ConnId) -> SocketType {
+        match self.peers.get(&id) {
+            Some(p) if p.utp.is_some() => SocketType::Utp,
+            _ => SocketType::Tcp,
+        }
+    }
+
     /// Closes a connection and forgets it. An outgoing connection to a
     /// peer we still may need is retried later, backing off with each
     /// failure.
     fn disconnect(&mut self, id: ConnId, error: Option<ErrorCode>) {
         let refs = self.peer_ref(id);
+        let socket_type = self.socket_type(id);
         let Some(mut p) = self.peers.remove(&id) else {
             return;
         };
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         p.conn.close();
+        if let Some((idx, cid)) = p.utp {
+            self.utp_conns.remove(&(idx, cid));
+            if let Some(u) = self.udp.get_mut(idx) {
+                u.utp.close(cid, Instant::now());
+            }
+        }
+        self.bw.remove_conn(lt_picker::bandwidth::ConnId(p.key.0));
+        self.choker.remove_peer(p.key);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
-            let peer_seed = p.has.len() > 0 && p.has.all();
-            let useful = !(t.is_seed() && peer_seed) && !t.banned.contains(&p.addr.ip());
+            let peer_seed = !p.has.is_empty() && p.has.all();
+            let both_seeds = t.is_seed() && peer_seed;
+            let useful = !both_seeds && !t.banned.contains(&p.addr.ip());
             if p.outgoing && useful && !self.shutting_down && t.is_active() {
                 let fails = t.failcount.entry(p.addr).or_insert(0);
                 if was_connected {
@@ -1903,7 +2856,7 @@ impl Engine {
                 self.alert(AlertKind::PeerDisconnected {
                     torrent,
                     peer,
-                    socket_type: SocketType::Tcp,
+                    socket_type,
                     op: Operation::Bittorrent,
                     error,
                     reason: 0,
@@ -1911,6 +2864,143 @@ impl Engine {
             }
         }
         // Dropping the sender ends the writer task, which shuts the socket.
+    }
+
+    // ------------------------------------------------------------------
+    // uTP
+
+    /// A datagram on a listen endpoint's UDP socket.
+    fn on_udp(&mut self, idx: usize, from: SocketAddr, data: &[u8]) {
+        if !lt_utp::looks_like_utp(data) {
+            return;
+        }
+        let now = Instant::now();
+        if let Some(u) = self.udp.get_mut(idx) {
+            u.utp.handle_datagram(data, from, now);
+        }
+        self.pump_utp(idx);
+    }
+
+    /// Handles the uTP socket's events and sends its datagrams.
+    fn pump_utp(&mut self, idx: usize) {
+        let now = Instant::now();
+        while let Some(ev) = self.udp.get_mut(idx).and_then(|u| u.utp.poll_event()) {
+            match ev {
+                lt_utp::Event::Incoming(cid) => self.on_utp_incoming(idx, cid),
+                lt_utp::Event::Connected(_) => {}
+                lt_utp::Event::Readable(cid) => {
+                    let Some(&peer) = self.utp_conns.get(&(idx, cid)) else {
+                        continue;
+                    };
+                    loop {
+                        let r = self
+                            .udp
+                            .get_mut(idx)
+                            .map(|u| u.utp.read_bytes(cid, 256 * 1024));
+                        match r {
+                            Some(Ok(b)) if b.is_empty() => {
+                                self.disconnect(peer, Some(ErrorCode::default()));
+                                break;
+                            }
+                            Some(Ok(b)) => self.on_data(peer, b),
+                            _ => break,
+                        }
+                        if !self.peers.contains_key(&peer) {
+                            break;
+                        }
+                    }
+                }
+                lt_utp::Event::Writable(cid) => {
+                    if let Some(&peer) = self.utp_conns.get(&(idx, cid)) {
+                        self.flush_utp(peer);
+                    }
+                }
+                lt_utp::Event::Closed(cid, _) => {
+                    if let Some(peer) = self.utp_conns.remove(&(idx, cid)) {
+                        self.disconnect(
+                            peer,
+                            Some(ErrorCode::new(libc::ECONNRESET, Category::System)),
+                        );
+                    }
+                }
+            }
+        }
+        let Some(u) = self.udp.get_mut(idx) else {
+            return;
+        };
+        while let Some(t) = u.utp.poll_transmit(now) {
+            // A full socket buffer drops the datagram; uTP retransmits.
+            let _ = u.socket.try_send_to(&t.data, t.to);
+        }
+    }
+
+    fn on_utp_incoming(&mut self, idx: usize, cid: lt_utp::ConnectionId) {
+        let Some(addr) = self.udp.get(idx).and_then(|u| u.utp.peer_addr(cid)) else {
+            return;
+        };
+        self.alert(AlertKind::IncomingConnection {
+            endpoint: addr,
+            socket_type: SocketType::Utp,
+        });
+        let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
+        if self.paused
+            || self.peers.len() >= max_global
+            || !self.settings.get_bool(keys::ENABLE_INCOMING_UTP)
+        {
+            if let Some(u) = self.udp.get_mut(idx) {
+                u.utp.close(cid, Instant::now());
+            }
+            return;
+        }
+        let conn = PeerConnection::incoming(self.peer_config(), Some(addr.ip()), Instant::now());
+        let id = self.new_peer(conn, addr, false, None);
+        let local = self.udp.get(idx).and_then(|u| u.socket.local_addr().ok());
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.utp = Some((idx, cid));
+            if let Some(l) = local {
+                p.local = l;
+            }
+        }
+        self.utp_conns.insert((idx, cid), id);
+    }
+
+    /// Writes a uTP peer's queued bytes into its uTP send buffer.
+    fn flush_utp(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Some((idx, cid)) = p.utp else {
+            return;
+        };
+        while let Some(b) = p.conn.poll_transmit() {
+            let b = match &mut p.crypto {
+                Crypto::Rc4 { enc, .. } => {
+                    let mut v = b.to_vec();
+                    enc.apply(&mut v);
+                    Bytes::from(v)
+                }
+                _ => b,
+            };
+            p.utp_pending.push_back(b);
+        }
+        let Some(u) = self.udp.get_mut(idx) else {
+            return;
+        };
+        while let Some(mut b) = p.utp_pending.pop_front() {
+            match u.utp.write(cid, &b) {
+                Ok(n) if n >= b.len() => {}
+                Ok(n) => {
+                    p.utp_pending.push_front(b.split_off(n));
+                    break;
+                }
+                Err(lt_utp::Error::WouldBlock) => {
+                    p.utp_pending.push_front(b);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        self.pump_utp(idx);
     }
 
     // ------------------------------------------------------------------
@@ -1954,6 +3044,7 @@ impl Engine {
                         endpoint: local,
                         socket_type: SocketType::Tcp,
                     });
+                    self.open_udp(local);
                 }
                 Err((op, e)) => {
                     self.alert(AlertKind::ListenFailed {
@@ -1968,10 +3059,56 @@ impl Engine {
         }
     }
 
+    /// Binds the UDP socket of a listen endpoint (same address and port)
+    /// for uTP.
+    fn open_udp(&mut self, local: SocketAddr) {
+        let Ok(std_sock) = std::net::UdpSocket::bind(local) else {
+            return;
+        };
+        let _ = std_sock.set_nonblocking(true);
+        let Ok(sock) = tokio::net::UdpSocket::from_std(std_sock) else {
+            return;
+        };
+        let socket = Arc::new(sock);
+        let idx = self.udp.len();
+        let tx = self.events_tx.clone();
+        let rx = socket.clone();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                match rx.recv_from(&mut buf).await {
+                    Ok((n, from)) => {
+                        let data = Bytes::copy_from_slice(&buf[..n]);
+                        if tx.send(Event::Udp { idx, from, data }).is_err() {
+                            return;
+                        }
+                    }
+                    // ICMP errors surface as failed receives; keep going.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                }
+            }
+        });
+        let cfg = lt_utp::UtpConfig::default();
+        let utp = lt_utp::UtpSocket::new(cfg, Instant::now(), self.rng.next_u64());
+        self.udp.push(UdpEndpoint { socket, utp, task });
+        self.alert(AlertKind::ListenSucceeded {
+            endpoint: local,
+            socket_type: SocketType::Utp,
+        });
+    }
+
     fn close_listen_sockets(&mut self) {
         for s in self.listen_sockets.drain(..) {
             s.task.abort();
         }
+        let utp_peers: Vec<ConnId> = self.utp_conns.values().copied().collect();
+        for id in utp_peers {
+            self.disconnect(id, None);
+        }
+        for u in self.udp.drain(..) {
+            u.task.abort();
+        }
+        self.utp_conns.clear();
     }
 
     /// The first TCP listen port, 0 when not listening.
@@ -1993,7 +3130,12 @@ impl Engine {
 /// mapping file priorities onto pieces.
 fn file_ranges(fs: &lt_metainfo::FileStorage) -> Vec<(u64, u64)> {
     (0..fs.num_files())
-        .map(|f| (fs.file_offset(f).max(0) as u64, fs.file_size(f).max(0) as u64))
+        .map(|f| {
+            (
+                fs.file_offset(f).max(0) as u64,
+                fs.file_size(f).max(0) as u64,
+            )
+        })
         .collect()
 }
 
@@ -2020,7 +3162,11 @@ fn mark_pad_blocks(t: &mut Torrent) {
 }
 
 /// Checks a piece's hashes against the metadata.
-fn verify_piece(meta: &dyn crate::torrent::Metadata, piece: u32, h: &lt_storage::PieceHash) -> bool {
+fn verify_piece(
+    meta: &dyn crate::torrent::Metadata,
+    piece: u32,
+    h: &lt_storage::PieceHash,
+) -> bool {
     let ih = meta.info_hashes();
     let mut ok = true;
     if ih.has_v1() {
@@ -2057,17 +3203,97 @@ fn storage_op(op: lt_storage::Operation) -> Operation {
     }
 }
 
+fn tracker_event(e: lt_tracker::Event) -> crate::alert::TrackerEvent {
+    use crate::alert::TrackerEvent as A;
+    match e {
+        lt_tracker::Event::None => A::None,
+        lt_tracker::Event::Completed => A::Completed,
+        lt_tracker::Event::Started => A::Started,
+        lt_tracker::Event::Stopped => A::Stopped,
+        lt_tracker::Event::Paused => A::Paused,
+    }
+}
+
+/// The error code libtorrent reports for a tracker failure.
+fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
+    use lt_tracker::TrackerError as T;
+    let lt = |v| ErrorCode::new(v, Category::Libtorrent);
+    match e {
+        T::HttpStatus { code, .. } => ErrorCode::new(i32::from(*code), Category::Http),
+        T::TrackerFailure(_) => lt(173),
+        T::InvalidTrackerResponse
+        | T::InvalidFilesEntry
+        | T::InvalidHashEntry
+        | T::InvalidPeerDict => lt(171),
+        T::Bdecode(_) => lt(15),
+        T::ScrapeNotAvailable => lt(170),
+        T::InvalidTrackerResponseLength => lt(177),
+        T::InvalidTrackerTransactionId => lt(178),
+        T::InvalidTrackerAction => lt(179),
+        T::TimedOut => lt(36),
+        T::HttpParse(_) => lt(150),
+        T::ResponseTooLarge => lt(81),
+        T::TooManyRedirects | T::InvalidRedirect => lt(85),
+        T::UnexpectedEof => ErrorCode::new(libc::ECONNRESET, Category::System),
+        T::UnsupportedUrlProtocol => lt(24),
+        T::InvalidUrl(_) => lt(25),
+        T::Gzip => lt(152),
+        // std's io::Error text ends with "(os error N)".
+        T::Io(msg) => {
+            let errno = msg
+                .rsplit("(os error ")
+                .next()
+                .and_then(|r| r.trim_end_matches(')').parse().ok())
+                .unwrap_or(libc::EIO);
+            ErrorCode::new(errno, Category::System)
+        }
+        T::SsrfMitigation => lt(180),
+        T::BlockedByIdna => lt(180),
+    }
+}
+
+/// The 20-byte forms of a torrent's info-hashes (v1, truncated v2), as
+/// they appear in handshakes and trackers.
+fn wire_hashes(ih: &lt_core::InfoHash) -> Vec<Sha1Hash> {
+    let mut v = Vec::with_capacity(2);
+    if ih.has_v1() {
+        v.push(ih.v1);
+    }
+    if ih.has_v2() {
+        v.push(ih.v2.truncated());
+    }
+    v
+}
+
+/// Fills `buf` from the OS random source (for MSE secrets); falls back to
+/// the engine's PRNG-free time mix only if /dev/urandom is unavailable.
+fn os_random(buf: &mut [u8]) {
+    use std::io::Read;
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .is_ok();
+    if !ok {
+        let mut rng = lt_picker::Rng::new(random_seed());
+        for b in buf.iter_mut() {
+            *b = rng.next_u64() as u8;
+        }
+    }
+}
+
+fn random_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    t ^ (u64::from(std::process::id()) << 32) ^ (&t as *const u64 as u64)
+}
+
 /// A peer id: the fingerprint followed by random printable characters.
 fn make_peer_id(fingerprint: &[u8]) -> PeerId {
     let mut id = [0u8; 20];
     let n = fingerprint.len().min(20);
     id[..n].copy_from_slice(&fingerprint[..n]);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        ^ (std::process::id() as u64) << 32;
-    let mut rng = lt_picker::Rng::new(seed);
+    let mut rng = lt_picker::Rng::new(random_seed());
     const CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._~";
     for b in id.iter_mut().skip(n) {
         *b = CHARS[(rng.next_u64() % CHARS.len() as u64) as usize];

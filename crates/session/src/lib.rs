@@ -28,6 +28,7 @@ mod engine;
 pub mod listen;
 mod peer_io;
 pub mod torrent;
+mod tracker_io;
 pub mod types;
 
 use std::sync::Arc;
@@ -37,8 +38,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use alert::{Alert, AlertKind};
 use alert_queue::AlertQueue;
-use lt_settings::{keys, Settings, SettingsPack};
 pub use engine::Engine;
+use lt_settings::{keys, Settings, SettingsPack};
 pub use types::*;
 
 /// The engine has shut down; the call could not be carried out.

@@ -32,18 +32,71 @@ pub(crate) enum Closed {
 
 /// Starts the reader and writer tasks of an established connection and
 /// returns the sender for outgoing data.
+/// Read-side backpressure shared by all connections of a session: bytes
+/// received and not yet on disk (or discarded). Readers stop reading while
+/// it is above the limit (`max_queued_disk_bytes`), so a slow disk throttles
+/// the sockets instead of growing memory.
+pub(crate) struct RecvBudget {
+    pub queued: std::sync::atomic::AtomicUsize,
+    pub limit: std::sync::atomic::AtomicUsize,
+    pub drained: tokio::sync::Notify,
+}
+
+impl RecvBudget {
+    pub fn new(limit: usize) -> Self {
+        RecvBudget {
+            queued: 0.into(),
+            limit: limit.into(),
+            drained: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn over(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.queued.load(Relaxed) > self.limit.load(Relaxed)
+    }
+
+    pub fn add(&self, n: usize) {
+        self.queued
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Releases `n` bytes and wakes readers once below the limit.
+    pub fn release(&self, n: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let prev = self
+            .queued
+            .fetch_update(Relaxed, Relaxed, |q| Some(q.saturating_sub(n)))
+            .unwrap_or(0);
+        if prev.saturating_sub(n) <= self.limit.load(Relaxed) {
+            self.drained.notify_waiters();
+        }
+    }
+}
+
 pub(crate) fn start(
     id: ConnId,
     stream: TcpStream,
     events: mpsc::UnboundedSender<Event>,
+    budget: std::sync::Arc<RecvBudget>,
 ) -> mpsc::UnboundedSender<Bytes> {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(read_loop(id, rd, events.clone()));
-    tokio::spawn(write_loop(id, wr, rx, events));
+    // The writer holds `done` for as long as it runs. When it ends (the
+    // engine dropped the sender, or a write failed) the reader stops as
+    // well, so both halves are dropped and the socket is closed even if
+    // the peer keeps its end open. Without this a disconnected peer that
+    // never closes would keep our socket, and its reader task, forever.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(read_loop(id, rd, events.clone(), done_rx, budget));
+    tokio::spawn(write_loop(id, wr, rx, events, done_tx));
     tx
 }
+
+/// How long a disconnected peer's unsent data may wait for the peer to
+/// read it before the socket is closed anyway.
+const CLOSE_LINGER: Duration = Duration::from_secs(5);
 
 /// Connects with a timeout.
 pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
@@ -56,13 +109,36 @@ pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Res
     }
 }
 
-async fn read_loop(id: ConnId, mut rd: OwnedReadHalf, events: mpsc::UnboundedSender<Event>) {
+async fn read_loop(
+    id: ConnId,
+    mut rd: OwnedReadHalf,
+    events: mpsc::UnboundedSender<Event>,
+    mut writer_done: tokio::sync::oneshot::Receiver<()>,
+    budget: std::sync::Arc<RecvBudget>,
+) {
     let mut buf = BytesMut::with_capacity(256 * 1024);
     let reason = loop {
+        while budget.over() {
+            let drained = budget.drained.notified();
+            if !budget.over() {
+                break;
+            }
+            tokio::select! {
+                _ = drained => {}
+                // Re-check now and then: a release may race the wait.
+                _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                _ = &mut writer_done => return,
+            }
+        }
         if buf.capacity() < 64 * 1024 {
             buf.reserve(256 * 1024);
         }
-        match rd.read_buf(&mut buf).await {
+        let read = tokio::select! {
+            r = rd.read_buf(&mut buf) => r,
+            // The connection is closed: the engine has forgotten it.
+            _ = &mut writer_done => return,
+        };
+        match read {
             Ok(0) => break Closed::Eof,
             Ok(_) => {
                 if events.send(Event::Data(id, buf.split().freeze())).is_err() {
@@ -80,6 +156,7 @@ async fn write_loop(
     mut wr: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     events: mpsc::UnboundedSender<Event>,
+    _done: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut batch: Vec<Bytes> = Vec::with_capacity(64);
     while let Some(first) = rx.recv().await {
@@ -91,7 +168,15 @@ async fn write_loop(
             }
         }
         let total: usize = batch.iter().map(Bytes::len).sum();
-        if let Err(e) = write_all_vectored(&mut wr, &mut batch).await {
+        let written = tokio::select! {
+            // Biased: a write that completes at once never starts the timer.
+            biased;
+            r = write_all_vectored(&mut wr, &mut batch) => r,
+            // A peer that stopped reading must not hold the socket once
+            // the engine has dropped it.
+            _ = abandoned(&rx) => return,
+        };
+        if let Err(e) = written {
             let _ = events.send(Event::Closed(id, Closed::Io(e)));
             return;
         }
@@ -101,6 +186,22 @@ async fn write_loop(
     }
     // The engine dropped the sender: close our side gracefully.
     let _ = wr.shutdown().await;
+}
+
+/// Resolves once the engine has dropped the connection's sender and
+/// [`CLOSE_LINGER`] has passed since.
+async fn abandoned(rx: &mpsc::UnboundedReceiver<Bytes>) {
+    let step = Duration::from_millis(500);
+    let mut closed_for = Duration::ZERO;
+    loop {
+        tokio::time::sleep(step).await;
+        if rx.is_closed() {
+            closed_for += step;
+            if closed_for >= CLOSE_LINGER {
+                return;
+            }
+        }
+    }
 }
 
 async fn write_all_vectored(wr: &mut OwnedWriteHalf, bufs: &mut Vec<Bytes>) -> std::io::Result<()> {
@@ -125,4 +226,89 @@ async fn write_all_vectored(wr: &mut OwnedWriteHalf, bufs: &mut Vec<Bytes>) -> s
     }
     bufs.clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    /// Both tasks end (and so the socket is closed) once the engine drops
+    /// the connection, though the peer keeps its end open and sends on.
+    #[test]
+    fn dropping_the_sender_ends_both_tasks() {
+        rt().block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let mut peer = std::net::TcpStream::connect(addr).expect("connect");
+            let (stream, _) = listener.accept().await.expect("accept");
+            let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+            let tx = start(
+                ConnId(1),
+                stream,
+                events_tx,
+                std::sync::Arc::new(RecvBudget::new(1 << 20)),
+            );
+            tx.send(Bytes::from_static(b"bye")).expect("send");
+            drop(tx);
+            // The peer keeps writing and never closes.
+            peer.write_all(b"still here").expect("write");
+            // Every sender of `events` is gone once both tasks have ended.
+            let drained = tokio::time::timeout(Duration::from_secs(5), async {
+                while events_rx.recv().await.is_some() {}
+            })
+            .await;
+            assert!(drained.is_ok(), "a socket task outlived its connection");
+            // The peer got what was queued, then the end of the stream.
+            peer.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let mut got = Vec::new();
+            let _ = peer.read_to_end(&mut got);
+            assert!(got.starts_with(b"bye"));
+        });
+    }
+
+    /// A writer blocked on a peer that never reads gives up after
+    /// [`CLOSE_LINGER`] once the engine has dropped the connection.
+    #[test]
+    fn stuck_writer_gives_up_after_the_linger() {
+        rt().block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let _peer = std::net::TcpStream::connect(addr).expect("connect");
+            let (stream, _) = listener.accept().await.expect("accept");
+            let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+            let tx = start(
+                ConnId(2),
+                stream,
+                events_tx,
+                std::sync::Arc::new(RecvBudget::new(1 << 20)),
+            );
+            // Far more than the socket buffers hold; the peer reads nothing.
+            for _ in 0..64 {
+                tx.send(Bytes::from(vec![0u8; 1 << 20])).expect("send");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            drop(tx);
+            let drained = tokio::time::timeout(CLOSE_LINGER + Duration::from_secs(5), async {
+                while events_rx.recv().await.is_some() {}
+            })
+            .await;
+            assert!(
+                drained.is_ok(),
+                "the writer stayed blocked on a dropped connection"
+            );
+        });
+    }
 }

@@ -21,6 +21,8 @@ pub trait Metadata: Send + Sync + 'static {
     fn files(&self) -> &FileStorage;
     fn info_hashes(&self) -> InfoHash;
     fn name(&self) -> &str;
+    /// The private flag (BEP 27).
+    fn private(&self) -> bool;
     /// The SHA-1 of piece `i` (v1 and hybrid torrents).
     fn v1_piece_hash(&self, i: u32) -> Option<Sha1Hash>;
     /// The expected v2 merkle root of piece `i`'s blocks, with the number of
@@ -54,7 +56,7 @@ pub mod flags {
 
 /// What a user asks for when adding a torrent.
 pub struct AddTorrent {
-    pub meta: Arc<dyn Metadata>,
+    pub meta: Arc<lt_metainfo::TorrentInfo>,
     pub save_path: String,
     pub flags: u64,
     /// Peers to connect to once the torrent is ready.
@@ -71,7 +73,7 @@ pub struct AddTorrent {
 
 pub(crate) struct Torrent {
     pub id: TorrentId,
-    pub meta: Arc<dyn Metadata>,
+    pub meta: Arc<lt_metainfo::TorrentInfo>,
     pub save_path: String,
     pub storage: StorageId,
     pub picker: PiecePicker,
@@ -110,7 +112,11 @@ pub(crate) struct Torrent {
     pub max_connections: i32,
     pub max_uploads: i32,
     pub rates: Rates,
-    pub trackers: Vec<(String, u8)>,
+    pub trackers: lt_tracker::TrackerList,
+    /// Rate-limit channel of this torrent.
+    pub bw_channel: lt_picker::bandwidth::ChannelId,
+    /// Pieces with `alert_when_available` deadlines: read them once we have them.
+    pub deadline_alerts: HashSet<u32>,
 }
 
 /// Byte rates over a sliding window, updated once a second.
@@ -150,8 +156,8 @@ impl Torrent {
     pub fn torrent_ref(&self) -> TorrentRef {
         TorrentRef {
             id: self.id,
-            name: self.meta.name().to_owned(),
-            info_hashes: self.meta.info_hashes(),
+            name: Metadata::name(self.meta.as_ref()).to_owned(),
+            info_hashes: Metadata::info_hashes(self.meta.as_ref()),
         }
     }
 
@@ -178,8 +184,7 @@ impl Torrent {
     }
 
     pub fn status(&self, num_peers: i32, num_seeds: i32, num_uploads: i32) -> TorrentStatus {
-        let fs = self.meta.files();
-        let total = fs.total_size();
+        let total = Metadata::files(self.meta.as_ref()).total_size();
         let total_done = self.picker.bytes_done() as i64;
         let n = self.picker.num_pieces();
         let pieces: Vec<bool> = (0..n).map(|i| self.picker.have_piece(i)).collect();
@@ -201,8 +206,8 @@ impl Torrent {
         let now = Instant::now();
         TorrentStatus {
             id: Some(self.id),
-            info_hashes: self.meta.info_hashes(),
-            name: self.meta.name().to_owned(),
+            info_hashes: Metadata::info_hashes(self.meta.as_ref()),
+            name: Metadata::name(self.meta.as_ref()).to_owned(),
             save_path: self.save_path.clone(),
             state: self.state,
             flags: self.flags,
@@ -221,7 +226,7 @@ impl Torrent {
             need_save_resume: self.flags & flags::NEED_SAVE_RESUME != 0,
             progress,
             progress_ppm: (progress as f64 * 1_000_000.0) as i32,
-            error: self.error.clone(),
+            error: self.error,
             error_file: self.error_file,
             total_download: self.total_download,
             total_upload: self.total_upload,
@@ -291,6 +296,10 @@ impl Metadata for lt_metainfo::TorrentInfo {
         lt_metainfo::TorrentInfo::name(self)
     }
 
+    fn private(&self) -> bool {
+        lt_metainfo::TorrentInfo::private(self)
+    }
+
     fn v1_piece_hash(&self, i: u32) -> Option<Sha1Hash> {
         (self.has_v1_hashes() && (i as i64) < self.num_pieces() as i64)
             .then(|| self.hash_for_piece(i as i32))
@@ -303,7 +312,8 @@ impl Metadata for lt_metainfo::TorrentInfo {
         if layer.is_empty() {
             // A file of at most one piece has no piece layer: the piece's
             // tree is the file's tree.
-            let leaves = lt_metainfo::file_storage::merkle_num_leafs(fs.file_num_blocks(file) as i64);
+            let leaves =
+                lt_metainfo::file_storage::merkle_num_leafs(fs.file_num_blocks(file) as i64);
             return Some((fs.root(file), u32::try_from(leaves).ok()?));
         }
         let k = (i as usize).checked_sub(fs.piece_index_at_file(file).max(0) as usize)?;

@@ -25,13 +25,20 @@ fn listens_on_ephemeral_ports_and_reports_them() {
     let ok: Vec<_> = alerts
         .iter()
         .filter_map(|a| match &a.kind {
-            AlertKind::ListenSucceeded { endpoint, .. } => Some(*endpoint),
+            AlertKind::ListenSucceeded {
+                endpoint,
+                socket_type,
+            } => Some((*endpoint, *socket_type)),
             _ => None,
         })
         .collect();
-    assert_eq!(ok.len(), 2, "{alerts:?}");
-    assert_eq!(ok[0].port(), port);
-    assert!(ok[1].is_ipv6());
+    // As the reference: TCP then uTP (same port) for each interface.
+    use lt_session::alert::SocketType::{Tcp, Utp};
+    assert_eq!(ok.len(), 4, "{alerts:?}");
+    assert_eq!((ok[0].0.port(), ok[0].1), (port, Tcp));
+    assert_eq!((ok[1].0, ok[1].1), (ok[0].0, Utp));
+    assert!(ok[2].0.is_ipv6() && ok[2].1 == Tcp);
+    assert_eq!((ok[3].0, ok[3].1), (ok[2].0, Utp));
     // Something is really listening there.
     std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
 }

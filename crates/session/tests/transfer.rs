@@ -56,7 +56,10 @@ fn make_torrent(name: &str, files: &[(&str, &[u8])], piece_len: usize) -> Torren
             .map(|(n, d)| {
                 let mut f = BTreeMap::new();
                 f.insert(b"length".to_vec(), Value::Int(d.len() as i64));
-                f.insert(b"path".to_vec(), Value::List(vec![Value::Bytes(n.as_bytes().to_vec())]));
+                f.insert(
+                    b"path".to_vec(),
+                    Value::List(vec![Value::Bytes(n.as_bytes().to_vec())]),
+                );
                 Value::Dict(f)
             })
             .collect();
@@ -81,7 +84,9 @@ fn add(ses: &Session, ti: &Arc<TorrentInfo>, save: &Path) -> lt_session::Torrent
         max_uploads: -1,
         trackers: Vec::new(),
     };
-    ses.call(move |e| e.add_torrent(at)).unwrap().expect("added")
+    ses.call(move |e| e.add_torrent(at))
+        .unwrap()
+        .expect("added")
 }
 
 fn wait_state(ses: &Session, id: lt_session::TorrentId, want: TorrentState, secs: u64) {
@@ -91,7 +96,12 @@ fn wait_state(ses: &Session, id: lt_session::TorrentId, want: TorrentState, secs
         if st.state == want {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out in state {:?} (progress {})", st.state, st.progress);
+        assert!(
+            Instant::now() < deadline,
+            "timed out in state {:?} (progress {})",
+            st.state,
+            st.progress
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

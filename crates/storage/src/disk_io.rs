@@ -423,6 +423,9 @@ struct PieceState {
     v2: Vec<Option<Sha256Hash>>,
     v2_len: Option<u32>,
     deferred: Option<Job>,
+    /// The piece's pad-file ranges were added to `received` (they are never
+    /// written, so without them a piece with padding would never complete).
+    pads_marked: bool,
 }
 
 struct PieceEntry {
@@ -1216,6 +1219,18 @@ impl Shared {
                     if let Some(s) = ps.v2.get_mut((offset / BLOCK_SIZE) as usize) {
                         *s = Some(Sha256Hash::digest(&data));
                     }
+                }
+            }
+            if !ps.pads_marked {
+                ps.pads_marked = true;
+                let layout = slot.storage.layout();
+                let mut at = 0u32;
+                for sl in layout.map_block(piece, 0, size) {
+                    let n = sl.size as u32;
+                    if layout.pad_file_at(sl.file_index) {
+                        ps.received.add(at, at + n);
+                    }
+                    at += n;
                 }
             }
             ps.received.add(offset, offset + len);

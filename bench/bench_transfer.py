@@ -1,0 +1,143 @@
+"""One seeder process and one leecher process on loopback, all four pairings.
+
+    python bench/bench_transfer.py [--size-mib 4096] [--files 10000] [--file-avg-kib 32]
+                                   [--runs 3] [--cold] [--quick] [--only big|many]
+
+Two torrents, generated once (deterministic, incompressible, no holes) under
+$LT_BENCH_DATA (default $TMPDIR/lt-bench-data) and reused by later runs:
+  big   a single file of --size-mib MiB (1 MiB pieces)
+  many  --files files averaging --file-avg-kib KiB (256 KiB pieces)
+Every pairing seeder->leecher of (ref, ours) runs --runs times. The seeder
+checks its data first (not timed); the clock starts when the leecher is told
+to connect and stops when it reports seeding. Per run: wall time, MB/s,
+CPU seconds per GiB of each process during the transfer (getrusage of the
+process itself, all threads) and the peak RSS (VmHWM) of each.
+
+The physical limit is min(loopback TCP between two processes, SHA-1 on one
+core): a leecher has to receive and hash every byte. With --cold the seed
+data is evicted from the page cache before each run; otherwise it is hot
+(the fraction resident is printed). The leecher writes into the page cache
+(the machine has enough RAM); dirty pages are written back in the background.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import limits  # noqa: E402
+
+GiB = 1 << 30
+
+
+def one_run(seed_impl, leech_impl, torrent, save, args):
+    if args.cold:
+        common.drop_cache(save)
+    cache = common.page_cache_fraction(save)
+    dl = tempfile.mkdtemp(prefix="lt-bench-leech-", dir=args.data_root)
+    try:
+        seed = common.Peer(seed_impl, torrent, save, seed_mode=args.seed_mode)
+        r = seed.wait_event("ready")
+        if not r["is_seeding"]:
+            seed.close()
+            raise RuntimeError(f"{seed_impl} seed is not seeding after its check: {r}")
+        leech = common.Peer(leech_impl, torrent, dl)
+        leech.wait_event("ready")
+        t0 = time.monotonic()
+        leech.send(f"connect 127.0.0.1:{r['port']}")
+        c = leech.wait_event("complete", args.timeout)
+        wall = time.monotonic() - t0
+        sx = seed.close()
+        lx = leech.close()
+    finally:
+        shutil.rmtree(dl, ignore_errors=True)
+    return {
+        "wall": wall, "seed_check_s": r["t_check"], "page_cache_resident": cache,
+        "seed_cpu": (sx["cpu_user"] + sx["cpu_sys"] - r["cpu"]) if sx else None,
+        "leech_cpu": (c["cpu"] - leech.events["ready"]["cpu"]),
+        "seed_hwm_mib": sx["vm_hwm_kb"] / 1024 if sx else None,
+        "leech_hwm_mib": lx["vm_hwm_kb"] / 1024 if lx else None,
+        "downloaded": c["total_payload_download"],
+    }
+
+
+def run_case(label, torrent, save, total, impls, args, limit):
+    results = {}
+    for s_impl in impls:
+        for l_impl in impls:
+            runs = [one_run(s_impl, l_impl, torrent, save, args) for _ in range(args.runs)]
+            wall = common.median_of(runs, "wall")
+            mbps = total / wall / 1e6
+            gib = total / GiB
+            rec = {
+                "wall_s": wall, "MBps": mbps,
+                "seed_cpu_s_per_GiB": common.median_of(runs, "seed_cpu") / gib,
+                "leech_cpu_s_per_GiB": common.median_of(runs, "leech_cpu") / gib,
+                "seed_peak_rss_MiB": common.median_of(runs, "seed_hwm_mib"),
+                "leech_peak_rss_MiB": common.median_of(runs, "leech_hwm_mib"),
+                "seed_check_s": common.median_of(runs, "seed_check_s"),
+                "page_cache_resident": runs[0]["page_cache_resident"],
+                "samples_wall": [x["wall"] for x in runs],
+            }
+            results[(s_impl, l_impl)] = rec
+            frac = mbps / limit
+            print(f"{label} {s_impl}->{l_impl:<4}  {wall:8.2f}s {mbps:8.1f} MB/s ({frac:5.1%} of limit)  "
+                  f"cpu/GiB seed {rec['seed_cpu_s_per_GiB']:.2f}s leech {rec['leech_cpu_s_per_GiB']:.2f}s  "
+                  f"rss seed {rec['seed_peak_rss_MiB']:.0f} leech {rec['leech_peak_rss_MiB']:.0f} MiB", flush=True)
+            print(json.dumps({"case": f"transfer {label} {s_impl}->{l_impl}", "impl": f"{s_impl}->{l_impl}",
+                              "bytes": total, **rec, "limit": limit, "limit_label": "MB/s",
+                              "fraction_of_limit": frac}), flush=True)
+    if ("ours", "ours") in results and ("ref", "ref") in results:
+        o, r = results[("ours", "ours")], results[("ref", "ref")]
+        common.report(f"transfer {label} ours->ours vs ref->ref", o["MBps"], r["MBps"], unit=" MB/s",
+                      lower_is_better=False, limit=limit, limit_label="min(loopback TCP, SHA-1)",
+                      extra={k: [o[k], r[k]] for k in ("seed_cpu_s_per_GiB", "leech_cpu_s_per_GiB",
+                                                        "seed_peak_rss_MiB", "leech_peak_rss_MiB")})
+
+
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size-mib", type=int, default=4096)
+    ap.add_argument("--files", type=int, default=10_000)
+    ap.add_argument("--file-avg-kib", type=int, default=32)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cold", action="store_true", help="evict the seed data from the page cache before each run")
+    ap.add_argument("--seed-mode", action="store_true", help="seeders skip their check (torrent_flags.seed_mode)")
+    ap.add_argument("--only", choices=["big", "many"])
+    ap.add_argument("--impls", default="both", choices=["both", "ours", "ref"])
+    ap.add_argument("--data-root", default=common.default_data_root())
+    ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--quick", action="store_true", help="64 MiB, 500 files, 1 run")
+    args = ap.parse_args()
+    if args.quick:
+        args.size_mib, args.files, args.runs = min(args.size_mib, 64), min(args.files, 500), 1
+    os.makedirs(args.data_root, exist_ok=True)
+    impls = common.pick_impls(args.impls)
+    lim = limits.get(quick=args.quick)
+    limit = min(lim["tcp_loopback_MBps"], lim["sha1_MBps"])
+    common.print_header("transfer", size_mib=args.size_mib, files=args.files, file_avg_kib=args.file_avg_kib,
+                        runs=args.runs, cold=args.cold, impls=impls)
+    print(f"# limit: loopback TCP {lim['tcp_loopback_MBps']:.0f} MB/s, SHA-1 {lim['sha1_MBps']:.0f} MB/s "
+          f"-> {limit:.0f} MB/s", flush=True)
+    if args.only in (None, "big"):
+        t, save, total, gen = common.make_dataset(args.data_root, "big", [args.size_mib << 20], 1 << 20,
+                                                  seed=11, multi=False)
+        print(f"# big: {total / GiB:.2f} GiB single file ({'generated in %.1fs' % gen if gen else 'reused'}); "
+              f"page cache resident {common.page_cache_fraction(save)}", flush=True)
+        run_case(f"big-{args.size_mib}MiB", t, save, total, impls, args, limit)
+    if args.only in (None, "many"):
+        sizes = common.file_sizes_many(args.files, args.file_avg_kib << 10, seed=12)
+        t, save, total, gen = common.make_dataset(args.data_root, "many", sizes, 256 << 10, seed=12)
+        print(f"# many: {args.files} files, {total / GiB:.2f} GiB ({'generated in %.1fs' % gen if gen else 'reused'})"
+              f"; page cache resident {common.page_cache_fraction(save)}", flush=True)
+        run_case(f"many-{args.files}files", t, save, total, impls, args, limit)
+
+
+if __name__ == "__main__":
+    main()
