@@ -551,8 +551,10 @@ class QbtRunning:
         self._check_isolation()
         self._add(ds["torrents"][variant])
         self.hash = ds["v1"]
-        wait_until(lambda: self.info() is not None, 15, f"{self.label} to add the torrent",
-                   diag=self.diagnostics)
+        row = wait_until(lambda: self.info(), 15, f"{self.label} to add the torrent",
+                         diag=self.diagnostics)
+        # qbittorrent's own id of a hybrid torrent is not its v1 info-hash
+        self.hash = row["hash"]
         for p in connect or []:
             self._post("torrents/addPeers", {"hashes": self.hash, "peers": f"127.0.0.1:{p}"})
 
