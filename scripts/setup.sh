@@ -18,17 +18,31 @@ fi
 
 python3 -c "import pytest" 2>/dev/null || pip install -q pytest
 
-# opentracker: a real BitTorrent tracker for the lt-tracker interop tests
-# (crates/tracker/tests/opentracker.rs skips when it is missing).
-if ! command -v opentracker >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing opentracker"
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
-    if $SUDO apt-get install -y -q opentracker >/dev/null 2>&1 \
-        || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q opentracker >/dev/null 2>&1; }; then
-        # the package enables a system service; the tests start their own
-        $SUDO systemctl disable --now opentracker >/dev/null 2>&1 || true
+# Other BitTorrent implementations and a real tracker for the interop tests
+# (tests/interop, crates/tracker/tests/opentracker.rs): Debian packages,
+# installed only when missing, with one `apt-get update` at most.
+need_pkgs=()
+command -v opentracker >/dev/null 2>&1 || need_pkgs+=(opentracker)
+command -v transmission-cli >/dev/null 2>&1 || need_pkgs+=(transmission-cli)
+command -v aria2c >/dev/null 2>&1 || need_pkgs+=(aria2)
+command -v qbittorrent-nox >/dev/null 2>&1 || need_pkgs+=(qbittorrent-nox)
+command -v stdbuf >/dev/null 2>&1 || need_pkgs+=(coreutils)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+    if command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing ${need_pkgs[*]}"
+        SUDO=""
+        [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+        export DEBIAN_FRONTEND=noninteractive
+        if ! $SUDO apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null 2>&1; then
+            $SUDO apt-get update -q >/dev/null 2>&1 || true
+            $SUDO apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null \
+                || echo "setup: could not install ${need_pkgs[*]}; the interop tests will fail" >&2
+        fi
+        # the packages may enable system services; the tests start their own
+        for svc in opentracker transmission-daemon qbittorrent-nox; do
+            $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+        done
     else
-        echo "setup: could not install opentracker; its interop tests will be skipped" >&2
+        echo "setup: no apt-get; install ${need_pkgs[*]} for the interop tests" >&2
     fi
 fi

@@ -4,13 +4,20 @@ Runs unchanged on our module and on the reference module (whichever
 `import libtorrent` finds in the interpreter that runs it), so the interop
 tests can pair any two implementations:
 
-    python lt_peer.py seed  --torrent T --save-path DIR --port-file F [--timeout S]
+    python lt_peer.py seed  --torrent T --save-path DIR [--port-file F] [--timeout S]
     python lt_peer.py leech --torrent T --save-path DIR [--connect HOST:PORT ...] [--timeout S]
 
 Loopback only: DHT, LSD, UPnP and NAT-PMP are off and the session listens on
-127.0.0.1. A seeder runs until its stdin closes or the timeout passes; a
-leecher exits 0 once the torrent is complete, 1 on timeout. The last line
-printed is a JSON summary.
+127.0.0.1. A seeder runs until its stdin closes or the timeout passes. A
+leecher exits 0 once the torrent is complete (with --stay it keeps serving
+until its stdin closes), 1 on timeout or when its stdin closes before.
+
+Progress is reported on stdout as JSON lines: {"event": "listening", "port": P}
+once the session listens (for a seeder: once its data is checked and it
+seeds), {"event": "complete"} when a leecher finishes, and a last line
+{"event": "summary", ...} with the torrent's totals, the per-peer totals of
+get_peer_info() and the alerts seen. --port-file also writes the port to a
+file (atomically) at the "listening" moment.
 """
 import argparse
 import json
@@ -22,16 +29,45 @@ import time
 import libtorrent as lt
 
 
-def make_session(listen):
-    return lt.session({
+def make_session(listen, upload_rate_limit):
+    cat = lt.alert.category_t
+    settings = {
         "listen_interfaces": listen,
         "enable_dht": False,
         "enable_lsd": False,
         "enable_upnp": False,
         "enable_natpmp": False,
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+        "alert_mask": cat.error_notification | cat.status_notification
+        | cat.tracker_notification | cat.peer_notification | cat.connect_notification,
         "allow_multiple_connections_per_ip": True,
-    })
+    }
+    if upload_rate_limit:
+        settings["upload_rate_limit"] = upload_rate_limit
+    return lt.session(settings)
+
+
+def emit(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def peer_rows(h):
+    rows = []
+    utp_flag = getattr(lt.peer_info, "utp_socket", 0)
+    try:
+        peers = h.get_peer_info()
+    except Exception as e:  # reported, not hidden: the summary carries it
+        return [{"error": repr(e)}]
+    for p in peers:
+        ip = p.ip
+        rows.append({
+            "ip": f"{ip[0]}:{ip[1]}",
+            "client": p.client if isinstance(p.client, str) else repr(p.client),
+            "total_download": p.total_download,
+            "total_upload": p.total_upload,
+            "seed": bool(p.flags & lt.peer_info.seed),
+            "utp": bool(p.flags & utp_flag),
+        })
+    return rows
 
 
 def main():
@@ -40,52 +76,85 @@ def main():
     ap.add_argument("--torrent", required=True)
     ap.add_argument("--save-path", required=True)
     ap.add_argument("--port-file")
-    ap.add_argument("--connect", action="append", default=[])
+    ap.add_argument("--connect", action="append", default=[],
+                    help="HOST:PORT to connect to once the torrent is added")
     ap.add_argument("--listen", default="127.0.0.1:0")
     ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--stay", action="store_true",
+                    help="leecher: keep serving after completion until stdin closes")
+    ap.add_argument("--upload-rate-limit", type=int, default=0,
+                    help="session upload_rate_limit in bytes/s (0: unlimited)")
     args = ap.parse_args()
 
-    ses = make_session(args.listen)
+    ses = make_session(args.listen, args.upload_rate_limit)
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(args.torrent)
     atp.save_path = args.save_path
     h = ses.add_torrent(atp)
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(ses.listen_port()))
-        os.replace(tmp, args.port_file)
+
+    announced = False
+
+    def announce_port():
+        nonlocal announced
+        announced = True
+        port = ses.listen_port()
+        if args.port_file:
+            tmp = args.port_file + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(str(port))
+            os.replace(tmp, args.port_file)
+        emit(event="listening", port=port)
+
+    if args.mode == "leech":
+        announce_port()
     for peer in args.connect:
         host, port = peer.rsplit(":", 1)
         h.connect_peer((host, int(port)))
 
     deadline = time.monotonic() + args.timeout
+    alerts = []
     errors = []
+    complete = False
     done = False
+    stdin_open = True
     while time.monotonic() < deadline:
         for a in ses.pop_alerts():
+            line = f"{type(a).__name__}: {a.message()}"
+            if len(alerts) < 200:
+                alerts.append(line)
             if a.category() & lt.alert.category_t.error_notification:
-                errors.append(a.message())
+                errors.append(line)
         st = h.status()
-        if args.mode == "leech" and st.is_seeding:
-            done = True
-            break
-        if args.mode == "seed":
-            r, _, _ = select.select([sys.stdin], [], [], 0)
-            if r and not sys.stdin.read(1):
+        if args.mode == "seed" and not announced and st.is_seeding:
+            announce_port()
+        if args.mode == "leech" and st.is_seeding and not complete:
+            complete = True
+            emit(event="complete")
+            if not args.stay:
                 done = True
                 break
+        # stdin closing is the signal to stop (for a leecher: to give up)
+        r, _, _ = select.select([sys.stdin], [], [], 0)
+        if r and not sys.stdin.read(1):
+            stdin_open = False
+            done = complete or args.mode == "seed"
+            break
         ses.wait_for_alert(100)
     st = h.status()
-    print(json.dumps({
-        "mode": args.mode,
-        "done": done,
-        "progress": st.progress,
-        "state": str(st.state),
-        "total_payload_download": st.total_payload_download,
-        "total_payload_upload": st.total_payload_upload,
-        "errors": errors[:20],
-    }), flush=True)
+    emit(
+        event="summary",
+        mode=args.mode,
+        done=done,
+        stdin_open=stdin_open,
+        progress=st.progress,
+        state=str(st.state),
+        is_seeding=st.is_seeding,
+        total_payload_download=st.total_payload_download,
+        total_payload_upload=st.total_payload_upload,
+        peers=peer_rows(h),
+        errors=errors[:20],
+        alerts=alerts[-60:],
+    )
     return 0 if done else 1
 
 
