@@ -2072,28 +2072,23 @@ impl Engine {
                 }
                 self.maybe_unchoke(id);
             }
-            PeerEvent::Bitfield => {
-                if let Some(p) = self.peers.get_mut(&id) {
-                    if let Some(bf) = p.conn.peer_pieces() {
-                        let mut has = lt_picker::Bitfield::new(bf.len() as usize);
-                        for i in bf.iter_set() {
-                            has.set(i as usize);
-                        }
-                        p.has = has;
+            PeerEvent::Bitfield | PeerEvent::HaveAll | PeerEvent::HaveNone => {
+                // The peer (re-)announced all its pieces: the wire state holds
+                // them; availability is recounted from scratch for this peer.
+                let Some(p) = self.peers.get(&id) else {
+                    return;
+                };
+                let n = p.has.len();
+                let mut has = lt_picker::Bitfield::new(n);
+                if let Some(bf) = p.conn.peer_pieces() {
+                    for i in bf.iter_set() {
+                        has.set(i as usize);
                     }
                 }
-                self.with_picker(id, |picker, has| picker.peer_bitfield(has));
+                self.set_peer_pieces(id, has);
                 self.update_interest(id);
+                self.request_blocks(id);
             }
-            PeerEvent::HaveAll => {
-                if let Some(p) = self.peers.get_mut(&id) {
-                    let n = p.has.len();
-                    p.has = lt_picker::Bitfield::full(n);
-                }
-                self.with_picker(id, |picker, _| picker.peer_have_all());
-                self.update_interest(id);
-            }
-            PeerEvent::HaveNone => {}
             PeerEvent::Have(i) => {
                 let newly = self
                     .peers
@@ -2171,6 +2166,24 @@ impl Engine {
                 let err = peer_error(&reason);
                 self.disconnect(id, Some(err));
             }
+        }
+    }
+
+    /// Replaces a peer's pieces, moving the picker's availability counts
+    /// from the old set to the new one.
+    fn set_peer_pieces(&mut self, id: ConnId, has: lt_picker::Bitfield) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let old = std::mem::replace(&mut p.has, has);
+        let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) else {
+            return;
+        };
+        if old.count() > 0 {
+            t.picker.peer_lost_bitfield(&old);
+        }
+        if p.has.count() > 0 {
+            t.picker.peer_bitfield(&p.has);
         }
     }
 

@@ -955,12 +955,10 @@ impl PeerConnection {
     }
 
     /// Bitfield, have-all and have-none may come once, before any `have`.
+    /// Marks the peer's pieces as announced. A later bitfield, have-all or
+    /// have-none replaces what the peer had (libtorrent accepts them, and
+    /// aria2 sends a bitfield after have-none).
     fn first_bitfield(&mut self) -> Result<(), Error> {
-        if self.pieces_announced {
-            return Err(Error::UnexpectedMessage(
-                "bitfield after the peer's pieces were announced",
-            ));
-        }
         self.pieces_announced = true;
         Ok(())
     }

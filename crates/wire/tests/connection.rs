@@ -732,21 +732,6 @@ fn hostile_input() {
             wire(Message::Suggest(1)).to_vec(),
             Error::NotNegotiated { id: 13 },
         ),
-        // Pieces are announced once: bitfield / have-all / have-none first.
-        (
-            Reserved::standard(),
-            [
-                wire(Message::HaveAll),
-                wire(Message::Bitfield(Bytes::from_static(&[0xe0]))),
-            ]
-            .concat(),
-            Error::UnexpectedMessage("bitfield after the peer's pieces were announced"),
-        ),
-        (
-            Reserved::standard(),
-            [wire(Message::Have(1)), wire(Message::HaveNone)].concat(),
-            Error::UnexpectedMessage("bitfield after the peer's pieces were announced"),
-        ),
         // An extended message under an id we never registered.
         (
             Reserved::standard(),
@@ -1188,4 +1173,34 @@ fn receive_bytes_through_the_handshake() {
         disconnect_reason(&mut b),
         Some(Error::MessageTooLarge { .. })
     ));
+}
+
+/// A bitfield after have-none (aria2 does this) replaces the peer's pieces,
+/// as libtorrent accepts it; so do later have-all / have-none.
+#[test]
+fn later_bitfield_replaces_the_peers_pieces() {
+    let (mut b, now) = raw_peer(Reserved::standard(), PeerConfig::new(Sha1Hash([2; 20])));
+    let wire = |m: Message| m.to_bytes();
+    let msgs = [
+        wire(Message::HaveNone),
+        wire(Message::Have(1)),
+        wire(Message::Bitfield(Bytes::from_static(&[0xa0]))),
+    ]
+    .concat();
+    b.receive(&msgs, now);
+    b.process(now);
+    let events: Vec<Event> = std::iter::from_fn(|| b.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e, Event::Disconnect { .. })),
+        "{events:?}"
+    );
+    assert!(matches!(events.last(), Some(Event::Bitfield)));
+    let pieces = b.peer_pieces().unwrap();
+    assert!(pieces.get(0) && !pieces.get(1) && pieces.get(2));
+    b.receive(&wire(Message::HaveAll), now);
+    b.process(now);
+    assert!(matches!(b.poll_event(), Some(Event::HaveAll)));
+    assert!(b.peer_pieces().unwrap().all());
 }
