@@ -225,11 +225,13 @@ impl PyTorrentHandle {
         self.with(py, |e, id| e.piece_availability(id))
     }
 
-    fn get_piece_priorities(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+    /// A list of ints (a `Vec<u8>` would become `bytes`).
+    fn get_piece_priorities(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
         self.with(py, |e, id| e.piece_priorities(id))
+            .map(|v| v.into_iter().map(i32::from).collect())
     }
 
-    fn piece_priorities(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+    fn piece_priorities(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
         self.get_piece_priorities(py)
     }
 
@@ -239,7 +241,7 @@ impl PyTorrentHandle {
         py: Python<'_>,
         piece: u32,
         priority: Option<u8>,
-    ) -> PyResult<Option<u8>> {
+    ) -> PyResult<Option<i32>> {
         match priority {
             None => {
                 let v = self.get_piece_priorities(py)?;
@@ -269,11 +271,13 @@ impl PyTorrentHandle {
         self.with(py, move |e, id| e.set_piece_priorities(id, &pairs))
     }
 
-    fn get_file_priorities(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+    /// A list of ints (a `Vec<u8>` would become `bytes`).
+    fn get_file_priorities(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
         self.with(py, |e, id| e.file_priorities(id))
+            .map(|v| v.into_iter().map(i32::from).collect())
     }
 
-    fn file_priorities(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+    fn file_priorities(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
         self.get_file_priorities(py)
     }
 
@@ -283,10 +287,10 @@ impl PyTorrentHandle {
         py: Python<'_>,
         index: usize,
         priority: Option<u8>,
-    ) -> PyResult<Option<u8>> {
-        let mut v = self.get_file_priorities(py)?;
+    ) -> PyResult<Option<i32>> {
+        let mut v = self.with(py, |e, id| e.file_priorities(id))?;
         match priority {
-            None => Ok(Some(v.get(index).copied().unwrap_or(0))),
+            None => Ok(Some(v.get(index).copied().map_or(0, i32::from))),
             Some(p) => {
                 if let Some(slot) = v.get_mut(index) {
                     *slot = p.min(7);
