@@ -17,7 +17,10 @@ TIMEOUT = 60
 def test_swarm_leechers_trade(interop_env, tracker, procs, tmp_path):
     ds = interop_env["datasets"]["swarm"]
     ours = LtClient("ours", ours_python())
-    seed = ours.start_seed(procs, ds, "http", tmp_path / "seed")
+    # The seed is held to 1 MB/s, so that five leechers cannot all be served
+    # by it alone before they finish: they have to trade among themselves.
+    seed = ours.start_seed(procs, ds, "http", tmp_path / "seed",
+                           extra=["--upload-rate-limit", str(1_000_000)])
     seed.wait_ready(30)
     tracker.wait_peers(ds["v1"], "complete", 1, 20, diag=seed.diagnostics)
     leechers = []

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -178,18 +179,25 @@ class Leecher:
         self.torrent = torrent
         self.save_path = Path(save_path)
         self.save_path.mkdir(parents=True, exist_ok=True)
+        # stdin stays open: lt_peer.py gives up when its stdin closes
         self.proc = subprocess.Popen(
             [interpreter(impl), str(LT_PEER), "leech", "--torrent", torrent.path,
              "--save-path", str(save_path), "--connect", f"127.0.0.1:{port}",
              "--timeout", str(timeout)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def finish(self, timeout: float = 90):
+        # Wait for the leecher to exit by itself (done or its own timeout)
+        # without closing its stdin; kill it past `timeout`.
+        timer = threading.Timer(timeout, self.proc.kill)
+        timer.start()
         try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, err = self.proc.communicate()
+            out = self.proc.stdout.read()
+            err = self.proc.stderr.read()
+            self.proc.wait()
+        finally:
+            timer.cancel()
+            self.proc.stdin.close()
         lines = out.decode().strip().splitlines()
         summary = json.loads(lines[-1]) if lines else None
         return self.proc.returncode, summary, err.decode()
