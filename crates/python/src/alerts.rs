@@ -31,6 +31,11 @@ pub fn error_code_to_py<'py>(
     Ok(crate::errors::error_code_to_py(py, *e)?.into_any())
 }
 
+/// The `error` attribute: the alert's error code (success when it has none).
+fn alert_error<'py>(py: Python<'py>, d: &AlertData) -> PyResult<Bound<'py, PyAny>> {
+    error_code_to_py(py, &d.alert.error().copied().unwrap_or_default())
+}
+
 fn endpoint_tuple<'py>(
     py: Python<'py>,
     ep: &std::net::SocketAddr,
@@ -337,7 +342,7 @@ impl ListenFailedAlert {
     }
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        field!(self, AlertKind::ListenFailed { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+        alert_error(py, &self.0)
     }
     fn listen_interface(&self) -> String {
         field!(self, AlertKind::ListenFailed { interface, .. } => interface.clone(), String::new())
@@ -367,7 +372,7 @@ impl ListenFailedAlert {
 impl AddTorrentAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        field!(self, AlertKind::AddTorrent { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+        alert_error(py, &self.0)
     }
 }
 
@@ -405,7 +410,7 @@ impl TorrentDeleteFailedAlert {
     }
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        field!(self, AlertKind::TorrentDeleteFailed { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+        alert_error(py, &self.0)
     }
     #[getter]
     fn msg(&self) -> String {
@@ -445,7 +450,7 @@ impl StateUpdateAlert {
 impl TorrentErrorAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        field!(self, AlertKind::TorrentError { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+        alert_error(py, &self.0)
     }
 }
 
@@ -477,7 +482,7 @@ impl FileCompletedAlert {
 impl FileErrorAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        field!(self, AlertKind::FileError { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+        alert_error(py, &self.0)
     }
     #[getter]
     fn file(&self) -> String {
@@ -510,7 +515,7 @@ impl ReadPieceAlert {
     }
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        field!(self, AlertKind::ReadPiece { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+        alert_error(py, &self.0)
     }
     #[getter]
     fn ec<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -522,7 +527,7 @@ impl ReadPieceAlert {
 impl PeerDisconnectedAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        field!(self, AlertKind::PeerDisconnected { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+        alert_error(py, &self.0)
     }
     #[getter]
     fn msg(&self) -> String {
@@ -550,7 +555,7 @@ impl PeerDisconnectedAlert {
 impl PeerErrorAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        field!(self, AlertKind::PeerError { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+        alert_error(py, &self.0)
     }
     #[getter]
     fn op<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -598,7 +603,7 @@ impl TrackerReplyAlert {
 impl TrackerErrorAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        field!(self, AlertKind::TrackerError { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+        alert_error(py, &self.0)
     }
     fn error_message(&self) -> String {
         field!(self, AlertKind::TrackerError { failure_reason, .. } => failure_reason.clone(), String::new())
@@ -636,7 +641,7 @@ impl ScrapeReplyAlert {
 impl ScrapeFailedAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        field!(self, AlertKind::ScrapeFailed { error, .. } => error_code_to_py(py, error), error_code_to_py(py, &Default::default()))
+        alert_error(py, &self.0)
     }
     fn error_message(&self) -> String {
         field!(self, AlertKind::ScrapeFailed { msg, .. } => msg.clone(), String::new())

@@ -444,6 +444,24 @@ impl Alert {
         }
     }
 
+    /// The error an alert carries, if its kind has one.
+    pub fn error(&self) -> Option<&ErrorCode> {
+        use AlertKind::*;
+        match &self.kind {
+            ListenFailed { error, .. }
+            | AddTorrent { error, .. }
+            | TorrentDeleteFailed { error, .. }
+            | TorrentError { error, .. }
+            | FileError { error, .. }
+            | ReadPiece { error, .. }
+            | PeerDisconnected { error, .. }
+            | PeerError { error, .. }
+            | TrackerError { error, .. }
+            | ScrapeFailed { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
     /// The torrent this alert is about, if any.
     pub fn torrent(&self) -> Option<&TorrentRef> {
         use AlertKind::*;

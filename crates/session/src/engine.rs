@@ -94,6 +94,20 @@ enum Crypto {
     },
 }
 
+impl Crypto {
+    /// Outgoing bytes as they go on the wire (RC4 when negotiated).
+    fn encrypt(&mut self, b: Bytes) -> Bytes {
+        match self {
+            Crypto::Rc4 { enc, .. } => {
+                let mut v = b.to_vec();
+                enc.apply(&mut v);
+                Bytes::from(v)
+            }
+            _ => b,
+        }
+    }
+}
+
 struct Peer {
     conn: PeerConnection,
     crypto: Crypto,
@@ -1965,14 +1979,7 @@ impl Engine {
         };
         while let Some(b) = p.conn.poll_transmit() {
             p.send_queued += b.len();
-            let b = match &mut p.crypto {
-                Crypto::Rc4 { enc, .. } => {
-                    let mut v = b.to_vec();
-                    enc.apply(&mut v);
-                    Bytes::from(v)
-                }
-                _ => b,
-            };
+            let b = p.crypto.encrypt(b);
             if tx.send(b).is_err() {
                 break;
             }
@@ -2975,14 +2982,7 @@ impl Engine {
             return;
         };
         while let Some(b) = p.conn.poll_transmit() {
-            let b = match &mut p.crypto {
-                Crypto::Rc4 { enc, .. } => {
-                    let mut v = b.to_vec();
-                    enc.apply(&mut v);
-                    Bytes::from(v)
-                }
-                _ => b,
-            };
+            let b = p.crypto.encrypt(b);
             p.utp_pending.push_back(b);
         }
         let Some(u) = self.udp.get_mut(idx) else {
