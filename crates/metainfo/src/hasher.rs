@@ -23,6 +23,8 @@ use std::sync::mpsc;
 
 use lt_core::{Sha1Hash, Sha256Hash};
 
+use crate::merkle::hash_pair;
+
 /// The digest functions (RustCrypto; SHA-NI when the CPU has it: per CPU
 /// second as fast as OpenSSL's on the machines measured).
 mod digest {
@@ -33,13 +35,6 @@ mod digest {
     pub fn sha256(data: &[u8]) -> [u8; 32] {
         use sha2::Digest;
         sha2::Sha256::digest(data).into()
-    }
-    /// SHA-256 of `a || b`.
-    pub fn sha256_pair(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
-        let mut buf = [0u8; 64];
-        buf[..32].copy_from_slice(a);
-        buf[32..].copy_from_slice(b);
-        sha256(&buf)
     }
 }
 
@@ -138,11 +133,6 @@ pub fn num_pieces(total: u64, piece_length: u64) -> u64 {
         return 0;
     }
     total.div_ceil(piece_length)
-}
-
-/// SHA-256 of the concatenation of two nodes.
-fn hash_pair(a: &Sha256Hash, b: &Sha256Hash) -> Sha256Hash {
-    Sha256Hash(digest::sha256_pair(&a.0, &b.0))
 }
 
 /// The root of a perfect subtree of `leaves` zero leaves (a power of two).
