@@ -106,6 +106,7 @@ pub struct TorrentStatus {
     pub last_upload: i64,
     pub last_download: i64,
     pub last_scrape: i64,
+    pub seed_rank: i32,
     pub active_duration: Duration,
     pub finished_duration: Duration,
     pub seeding_duration: Duration,
@@ -150,4 +151,14 @@ pub struct PeerInfo {
     pub used_receive_buffer: i32,
     pub download_rate_peak: i32,
     pub upload_rate_peak: i32,
+    /// `bw_idle` / `bw_limit` / `bw_network` / `bw_disk` bits.
+    pub read_state: u8,
+    pub write_state: u8,
+    pub pending_disk_bytes: i32,
+    pub send_quota: i32,
+    pub receive_quota: i32,
+    /// Seconds to receive what is requested at the current rate.
+    pub download_queue_time: i32,
+    /// The peer's download rate, estimated from its `have` messages.
+    pub remote_dl_rate: i32,
 }
