@@ -41,6 +41,7 @@ t0 = time.time()
 while time.time() - t0 < 20 and not h1.status().is_seeding:
     grab(s1); time.sleep(0.05)
 h2.set_download_limit(300000)
+s2.set_peer_id(lt.sha1_hash(b'-XY0001-abcdefghijkl'))
 h2.connect_peer(('127.0.0.1', s1.listen_port()))
 peers = []
 while time.time() - t0 < 40 and not h2.status().is_seeding:
@@ -66,6 +67,22 @@ pinfo = [{k: type(getattr(p, k)).__name__ for k in (
     'download_queue_time', 'estimated_reciprocation_rate', 'load_balancing',
     'pending_disk_bytes', 'read_state', 'receive_quota', 'remote_dl_rate', 'send_quota',
     'write_state')} for p in peers]
+ses = {'ids': [str(s2.id()), s2.get_settings()['peer_fingerprint']],
+       'pid_seen_by_seed': [str(p.pid) for p in peers],
+       'ssl': s1.ssl_listen_port()}
+sst1, sst2 = s1.status(), s2.status()
+ses['seed_incoming'] = sst1.has_incoming_connections
+ses['leech_incoming'] = sst2.has_incoming_connections
+ses['up_ok'] = sst1.total_payload_upload >= len(data)
+ses['down_ok'] = sst2.total_payload_download >= len(data)
+ses['slots'] = sst1.allowed_upload_slots
+ses['utp_keys'] = sorted(sst1.utp_stats)
+pe = s1.get_pe_settings()
+ses['pe_default'] = [pe.out_enc_policy, pe.in_enc_policy, pe.allowed_enc_level, pe.prefer_rc4]
+pe.allowed_enc_level = 1; pe.prefer_rc4 = True
+s1.set_pe_settings(pe)
+gs = s1.get_settings()
+ses['pe_applied'] = [gs['allowed_enc_level'], gs['prefer_rc4']]
 pinfo_extra = [(type(p.i2p_destination()).__name__, str(p.i2p_destination()),
                 p.read_state & 1, p.write_state & 1,
                 p.remote_endpoint() == p.ip) for p in peers]
@@ -94,7 +111,7 @@ while time.time() < deadline and len(posted) < 8:
                     posted[n].append('TypeError')
     time.sleep(0.05)
 print(json.dumps({'seen': seen, 'status': status, 'before': before, 'pinfo': pinfo,
-                  'pinfo_extra': pinfo_extra, 'posted': posted}))
+                  'pinfo_extra': pinfo_extra, 'posted': posted, 'ses': ses}))
 """
 
 # Alerts whose category and message must match the reference exactly.
@@ -186,3 +203,10 @@ def test_invalid_request_alert(ref, ours):
     assert o is not None and o[:3] == [2, 0, 16384]
     r = ref(INVALID_REQUEST)
     assert o == r
+
+
+def test_session_status_and_ids(both):
+    r, o = both
+    assert o["ses"] == r["ses"]
+    assert o["ses"]["ids"][0] == b"-XY0001-abcdefghijkl".hex()
+    assert o["ses"]["pid_seen_by_seed"] == [b"-XY0001-abcdefghijkl".hex()]

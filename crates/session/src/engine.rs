@@ -163,6 +163,8 @@ pub struct Engine {
     /// Connections carried over uTP: (endpoint, uTP connection) → peer.
     utp_conns: HashMap<(usize, lt_utp::ConnectionId), ConnId>,
     shutting_down: bool,
+    /// A peer has connected to us since the session started.
+    had_incoming: bool,
     paused: bool,
     peer_id: PeerId,
     disk: Option<DiskIo>,
@@ -257,6 +259,7 @@ impl Engine {
             udp: Vec::new(),
             utp_conns: HashMap::new(),
             shutting_down: false,
+            had_incoming: false,
             paused: false,
             peer_id: make_peer_id(&fingerprint),
             disk: None,
@@ -698,7 +701,11 @@ impl Engine {
     /// Applies a settings pack and reacts to the values that changed.
     pub fn apply_settings(&mut self, pack: &SettingsPack) {
         let old_listen = self.settings.get_str(keys::LISTEN_INTERFACES).to_owned();
+        let old_fingerprint = self.settings.get_str(keys::PEER_FINGERPRINT).to_owned();
         self.settings.apply(pack);
+        if self.settings.get_str(keys::PEER_FINGERPRINT) != old_fingerprint {
+            self.peer_id = make_peer_id(self.settings.get_str(keys::PEER_FINGERPRINT).as_bytes());
+        }
         let s = &self.settings;
         self.shared
             .alerts
@@ -1991,6 +1998,9 @@ impl Engine {
     }
 
     fn on_incoming(&mut self, stream: tokio::net::TcpStream, addr: SocketAddr) {
+        // As libtorrent, only a connection from outside the local network
+        // proves that we are reachable.
+        self.had_incoming |= !lt_core::ip_filter::is_local(&addr.ip());
         self.alert(AlertKind::IncomingConnection {
             endpoint: addr,
             socket_type: SocketType::Tcp,
@@ -3046,6 +3056,7 @@ impl Engine {
         let Some(addr) = self.udp.get(idx).and_then(|u| u.utp.peer_addr(cid)) else {
             return;
         };
+        self.had_incoming |= !lt_core::ip_filter::is_local(&addr.ip());
         self.alert(AlertKind::IncomingConnection {
             endpoint: addr,
             socket_type: SocketType::Utp,

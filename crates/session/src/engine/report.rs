@@ -162,3 +162,60 @@ impl Engine {
         }
     }
 }
+
+impl Engine {
+    /// `session.status()`: totals and rates summed over the torrents.
+    pub fn session_status(&self) -> crate::types::SessionStatus {
+        let mut st = crate::types::SessionStatus {
+            has_incoming_connections: self.had_incoming,
+            allowed_upload_slots: self.settings.get_int(keys::UNCHOKE_SLOTS_LIMIT),
+            ..Default::default()
+        };
+        for t in self.torrents.values() {
+            st.upload_rate += t.rates.upload;
+            st.download_rate += t.rates.download;
+            st.payload_upload_rate += t.rates.payload_upload;
+            st.payload_download_rate += t.rates.payload_download;
+            st.total_download += t.total_download;
+            st.total_upload += t.total_upload;
+            st.total_payload_download += t.total_payload_download;
+            st.total_payload_upload += t.total_payload_upload;
+            st.total_failed_bytes += t.total_failed_bytes;
+            st.total_redundant_bytes += t.total_redundant_bytes;
+        }
+        for p in self.peers.values().filter(|p| p.conn.is_connected()) {
+            st.num_peers += 1;
+            if !p.conn.am_choking() {
+                st.num_unchoked += 1;
+            }
+            if !p.deferred.is_empty() && p.reading == 0 {
+                st.up_bandwidth_queue += 1;
+                st.up_bandwidth_bytes_queue +=
+                    p.deferred.iter().map(|r| r.length as i32).sum::<i32>();
+            }
+        }
+        st.utp_connected = self
+            .udp
+            .iter()
+            .map(|u| u.utp.num_connections() as i32)
+            .sum();
+        st
+    }
+
+    /// The peer id we send in handshakes (`session.id()`).
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// `set_peer_id()`: the id used from now on; the fingerprint setting
+    /// becomes the id, as in libtorrent.
+    pub fn set_peer_id(&mut self, id: PeerId) {
+        self.peer_id = id;
+        let mut pack = SettingsPack::new();
+        pack.set_str(
+            keys::PEER_FINGERPRINT,
+            &String::from_utf8_lossy(&id.0).into_owned(),
+        );
+        self.settings.apply(&pack);
+    }
+}
