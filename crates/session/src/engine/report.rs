@@ -214,7 +214,7 @@ impl Engine {
         let mut pack = SettingsPack::new();
         pack.set_str(
             keys::PEER_FINGERPRINT,
-            &String::from_utf8_lossy(&id.0).into_owned(),
+            String::from_utf8_lossy(&id.0).into_owned(),
         );
         self.settings.apply(&pack);
     }
