@@ -31,6 +31,7 @@ use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
 
+mod outgoing_mse;
 mod report;
 use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
@@ -828,6 +829,7 @@ impl Engine {
             stats_reported: [0; 4],
             last_download: 0,
             last_upload: 0,
+            plaintext_peers: Default::default(),
             trackers: {
                 let mut list = lt_tracker::TrackerList::new(ih, self.tracker_settings());
                 for (url, tier) in &p.trackers {
@@ -1292,6 +1294,7 @@ impl Engine {
                 set(p.outgoing, 0x20); // outgoing_connection
                 set(p.has.all() && n > 0, 0x400); // seed
                 set(p.pipeline.is_snubbed(), 0x1000); // snubbed
+                set(matches!(p.crypto, Crypto::Rc4 { .. }), 0x80000); // rc4_encrypted
                 PeerInfo {
                     ip: p.addr,
                     local_endpoint: p.local,
@@ -1968,6 +1971,7 @@ impl Engine {
                 Instant::now(),
             );
             let cid = self.new_peer(conn, addr, true, Some(id));
+            self.begin_outgoing_mse(cid, id, send_hash);
             let tx = self.events_tx.clone();
             tokio::spawn(async move {
                 let result = peer_io::connect(addr, timeout).await;
@@ -1991,6 +1995,10 @@ impl Engine {
                     self.events_tx.clone(),
                     self.recv_budget.clone(),
                 ));
+                // An outgoing MSE handshake sends its key first.
+                if !self.finish_mse(id) {
+                    return;
+                }
                 self.drive_peer(id);
             }
             Err(e) => self.disconnect(id, Some(io_error(&e))),
@@ -2045,6 +2053,10 @@ impl Engine {
         let Some(tx) = &p.tx else {
             return;
         };
+        if matches!(p.crypto, Crypto::Handshake(_)) {
+            // The BitTorrent handshake waits for the encryption handshake.
+            return;
+        }
         while let Some(b) = p.conn.poll_transmit() {
             p.send_queued += b.len();
             let b = p.crypto.encrypt(b);
@@ -2933,6 +2945,7 @@ impl Engine {
             return;
         };
         let was_connected = p.conn.is_connected() || p.alerted_connect;
+        let mse_failed = p.outgoing && p.tx.is_some() && matches!(p.crypto, Crypto::Handshake(_));
         p.conn.close();
         if let Some((idx, cid)) = p.utp {
             self.utp_conns.remove(&(idx, cid));
@@ -2967,6 +2980,9 @@ impl Engine {
             if p.conn.peer_pieces().is_some() || p.has.count() > 0 {
                 t.picker.peer_lost_bitfield(&p.has);
             }
+        }
+        if let (true, Some(tid)) = (mse_failed && !self.shutting_down, p.torrent) {
+            self.mse_fallback(tid, p.addr);
         }
         if p.alerted_connect {
             if let Some((torrent, peer)) = refs {

@@ -123,6 +123,9 @@ pub(crate) struct Torrent {
     /// When payload was last received / sent (unix seconds, 0: never).
     pub last_download: i64,
     pub last_upload: i64,
+    /// Peers that dropped an encrypted connection attempt: reached in
+    /// plaintext from then on (`out_enc_policy` = enabled).
+    pub plaintext_peers: HashSet<SocketAddr>,
 }
 
 /// Byte rates over a sliding window, updated once a second.
