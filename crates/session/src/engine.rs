@@ -1556,6 +1556,7 @@ impl Engine {
                             torrent,
                             url: job.key.url.clone(),
                             local_endpoint: ep(&job.key),
+                            version: job.key.version,
                             event: tracker_event(job.request.event),
                         });
                     }
@@ -1577,12 +1578,14 @@ impl Engine {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     num_peers: num_peers as i32,
                 }),
                 TrackerOutput::Warning { key, message } => self.alert(AlertKind::TrackerWarning {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     msg: message,
                 }),
                 TrackerOutput::Error {
@@ -1599,6 +1602,7 @@ impl Engine {
                         torrent,
                         url: key.url.clone(),
                         local_endpoint: ep(&key),
+                        version: key.version,
                         times_in_row: times_in_row as i32,
                         error: tracker_error_code(&error),
                         failure_reason,
@@ -1614,6 +1618,7 @@ impl Engine {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     incomplete,
                     complete,
                 }),
@@ -1621,6 +1626,7 @@ impl Engine {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     error: tracker_error_code(&error),
                     msg: error.to_string(),
                 }),
