@@ -83,3 +83,29 @@ def test_peer_download_limit(tmp_path, pair):  # noqa: F811
 def test_peer_upload_limit(tmp_path, pair):  # noqa: F811
     limited_transfer(tmp_path, pair,
                      lambda s, h: s.set_peer_upload_limit(s.get_peer_info()[0].ip, 40 * 1024))
+
+
+def test_outgoing_ports(tmp_path, pair):  # noqa: F811
+    import socket
+    seeder, leecher = pair
+    # a free range of local ports, probed by binding its first port
+    for base in range(41000, 60000, 997):
+        try:
+            probe = socket.socket()
+            probe.bind(("127.0.0.1", base))
+            probe.close()
+            break
+        except OSError:
+            continue
+    leecher.outgoing_ports(base, base + 5)
+    st = leecher.get_settings()
+    assert (st["outgoing_port"], st["num_outgoing_ports"]) == (base, 5)
+    ti = make(tmp_path, {"x.bin": 64 * 1024})
+    s = add(seeder, ti, tmp_path / "seed")
+    assert wait(lambda: s.status().is_seeding)
+    h = add(leecher, ti, tmp_path / "dl")
+    h.connect_peer(("127.0.0.1", seeder.listen_port()))
+    assert wait(lambda: h.status().is_seeding)
+    ports = {a.endpoint[1] for a in seeder.pop_alerts()
+             if isinstance(a, lt.incoming_connection_alert)}
+    assert ports and all(base <= p < base + 5 for p in ports), ports

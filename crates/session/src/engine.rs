@@ -1983,8 +1983,10 @@ impl Engine {
             let cid = self.new_peer(conn, addr, true, Some(id));
             self.begin_outgoing_mse(cid, id, send_hash);
             let tx = self.events_tx.clone();
+            let ports = self.outgoing_ports();
+            let start = self.rng.next_u64() as u16;
             tokio::spawn(async move {
-                let result = peer_io::connect(addr, timeout).await;
+                let result = peer_io::connect(addr, timeout, ports, start).await;
                 let _ = tx.send(Event::Connected { id: cid, result });
             });
         }

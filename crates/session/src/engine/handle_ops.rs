@@ -1,5 +1,5 @@
-//! Torrent-handle operations that feed the engine directly: per-peer
-//! rate limits and pieces supplied by the user (`add_piece`).
+//! Operations that feed the engine directly: per-peer rate limits,
+//! pieces supplied by the user (`add_piece`), outgoing port ranges.
 
 use super::*;
 
@@ -79,5 +79,17 @@ impl Engine {
                 .on_request_removed(BlockRef::new(r.piece, r.offset / lt_picker::BLOCK_SIZE));
         }
         self.flush(c);
+    }
+
+    /// The local ports outgoing connections bind to (`outgoing_port`,
+    /// `num_outgoing_ports`); empty: any port.
+    pub(super) fn outgoing_ports(&self) -> std::ops::Range<u16> {
+        let first = self.settings.get_int(keys::OUTGOING_PORT);
+        let n = self.settings.get_int(keys::NUM_OUTGOING_PORTS);
+        if first <= 0 || n <= 0 {
+            return 0..0;
+        }
+        let first = first.min(i32::from(u16::MAX)) as u16;
+        first..first.saturating_add(n.min(i32::from(u16::MAX)) as u16)
     }
 }
