@@ -109,3 +109,24 @@ def test_outgoing_ports(tmp_path, pair):  # noqa: F811
     ports = {a.endpoint[1] for a in seeder.pop_alerts()
              if isinstance(a, lt.incoming_connection_alert)}
     assert ports and all(base <= p < base + 5 for p in ports), ports
+
+
+def test_file_status_lists_open_files(tmp_path, pair):  # noqa: F811
+    import datetime
+    seeder, leecher = pair
+    ti = make(tmp_path, {"a.bin": 40 * 1024, "b.bin": 40 * 1024})
+    s = add(seeder, ti, tmp_path / "seed")
+    assert wait(lambda: s.status().is_seeding)
+    h = add(leecher, ti, tmp_path / "dl")
+    h.connect_peer(("127.0.0.1", seeder.listen_port()))
+    assert wait(lambda: h.status().is_seeding)
+    # the downloaded files were opened for writing and are still pooled
+    files = h.file_status()
+    assert sorted(f.file_index for f in files) == [0, 1]
+    assert all(f.open_mode == 2 for f in files)          # read_write
+    now = datetime.datetime.now()
+    assert all(abs((now - f.last_use).total_seconds()) < 60 for f in files)
+    # reading a piece of the seed opens its first file read-only
+    s.read_piece(0)
+    assert wait(lambda: any(isinstance(a, lt.read_piece_alert) for a in seeder.pop_alerts()))
+    assert 0 in [f.file_index for f in s.file_status()]

@@ -43,6 +43,7 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     create::register(m)?;
     magnet::register(m)?;
     handle::register(m)?;
+    handle_ops::register(m)?;
     alerts::register(m)?;
     session::register(m)?;
     session_status::register(m)?;

@@ -129,6 +129,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TorrentStorage {
+    /// The key of this storage's files in the file pool.
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
     /// Creates the storage. Does no IO: files and directories are created
     /// when first written.
     pub fn new(params: StorageParams, pool: Arc<FilePool>) -> Self {

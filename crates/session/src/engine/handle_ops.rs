@@ -92,4 +92,12 @@ impl Engine {
         let first = first.min(i32::from(u16::MAX)) as u16;
         first..first.saturating_add(n.min(i32::from(u16::MAX)) as u16)
     }
+
+    /// `file_status()`: the torrent's files held open by the file pool.
+    pub fn file_status(&self, id: TorrentId) -> Vec<lt_storage::OpenFile> {
+        match (self.torrents.get(&id), &self.disk) {
+            (Some(t), Some(disk)) => disk.open_files(t.storage),
+            _ => Vec::new(),
+        }
+    }
 }
