@@ -1096,7 +1096,7 @@ class session:
     def set_peer_id(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_upload_rate_limit(self, *args: Any, **kwargs: Any) -> Any: ...
     def ssl_listen_port(self, *args: Any, **kwargs: Any) -> Any: ...
-    def status(self, *args: Any, **kwargs: Any) -> Any: ...
+    def status(self, *args: Any, **kwargs: Any) -> session_status: ...
     tcp: int
     tcp_peer_class_id: int
     udp: int
@@ -1119,7 +1119,7 @@ class torrent_handle:
     def file_priorities(self, *args: Any, **kwargs: Any) -> Any: ...
     def file_priority(self, *args: Any, **kwargs: Any) -> Any: ...
     def file_progress(self, *args: Any, **kwargs: Any) -> List[int]: ...
-    def file_status(self, *args: Any, **kwargs: Any) -> Any: ...
+    def file_status(self, *args: Any, **kwargs: Any) -> List[open_file_state]: ...
     def flags(self, *args: Any, **kwargs: Any) -> Any: ...
     def flush_cache(self, *args: Any, **kwargs: Any) -> Any: ...
     flush_disk_cache: int
@@ -1379,6 +1379,52 @@ class peer_info:
     used_send_buffer: Any
     web_seed: int
     write_state: Any
+
+class session_status:
+    active_requests: Any
+    allowed_upload_slots: Any
+    dht_download_rate: Any
+    dht_global_nodes: Any
+    dht_node_cache: Any
+    dht_nodes: Any
+    dht_torrents: Any
+    dht_total_allocations: Any
+    dht_upload_rate: Any
+    down_bandwidth_bytes_queue: Any
+    down_bandwidth_queue: Any
+    download_rate: Any
+    has_incoming_connections: Any
+    ip_overhead_download_rate: Any
+    ip_overhead_upload_rate: Any
+    num_peers: Any
+    num_unchoked: Any
+    optimistic_unchoke_counter: Any
+    payload_download_rate: Any
+    payload_upload_rate: Any
+    total_dht_download: Any
+    total_dht_upload: Any
+    total_download: Any
+    total_failed_bytes: Any
+    total_ip_overhead_download: Any
+    total_ip_overhead_upload: Any
+    total_payload_download: Any
+    total_payload_upload: Any
+    total_redundant_bytes: Any
+    total_tracker_download: Any
+    total_tracker_upload: Any
+    total_upload: Any
+    tracker_download_rate: Any
+    tracker_upload_rate: Any
+    unchoke_counter: Any
+    up_bandwidth_bytes_queue: Any
+    up_bandwidth_queue: Any
+    upload_rate: Any
+    utp_stats: Any
+
+class open_file_state:
+    file_index: Any
+    last_use: Any
+    open_mode: Any
 
 class alert:
     def category(self, *args: Any, **kwargs: Any) -> int: ...
