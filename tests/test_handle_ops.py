@@ -130,3 +130,27 @@ def test_file_status_lists_open_files(tmp_path, pair):  # noqa: F811
     s.read_piece(0)
     assert wait(lambda: any(isinstance(a, lt.read_piece_alert) for a in seeder.pop_alerts()))
     assert 0 in [f.file_index for f in s.file_status()]
+
+
+def test_reopen_network_sockets_retries_a_busy_port():
+    import socket
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    ses = lt.session({"listen_interfaces": f"127.0.0.1:{port}", "enable_dht": False,
+                      "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+                      "alert_mask": lt.alert.category_t.status_notification
+                      | lt.alert.category_t.error_notification})
+    assert wait(lambda: any(isinstance(a, lt.listen_failed_alert) for a in ses.pop_alerts()), 10)
+    assert not ses.is_listening()
+    ses.reopen_network_sockets()           # still busy: fails again
+    assert wait(lambda: any(isinstance(a, lt.listen_failed_alert) for a in ses.pop_alerts()), 10)
+    busy.close()
+    ses.reopen_network_sockets()
+    assert wait(lambda: any(isinstance(a, lt.listen_succeeded_alert) for a in ses.pop_alerts()), 10)
+    assert ses.is_listening() and ses.listen_port() == port
+    ses.reopen_network_sockets()           # nothing to do: no second socket
+    time.sleep(0.3)
+    assert not any(isinstance(a, (lt.listen_succeeded_alert, lt.listen_failed_alert))
+                   for a in ses.pop_alerts())

@@ -142,6 +142,15 @@ impl PySession {
         self.call(py, move |e| e.apply_settings(&pack))
     }
 
+    /// Opens configured listen sockets that are not open yet (e.g. a port
+    /// that was busy); open ones are kept. We map no ports, so the
+    /// `reopen_map_ports` flag has nothing to refresh.
+    #[pyo3(signature = (options = 1))]
+    fn reopen_network_sockets(&self, py: Python<'_>, options: u32) -> PyResult<()> {
+        let _ = options;
+        self.call(py, |e| e.reopen_network_sockets())
+    }
+
     fn get_pe_settings(&self, py: Python<'_>) -> PyResult<PyPeSettings> {
         self.call(py, |e| {
             let s = e.settings();

@@ -3147,6 +3147,13 @@ impl Engine {
     // ------------------------------------------------------------------
     // listen sockets
 
+    /// `reopen_network_sockets()`: opens the configured listen sockets that
+    /// are not open (one that failed to bind, a device that came up);
+    /// sockets already listening are kept.
+    pub fn reopen_network_sockets(&mut self) {
+        self.open_listen_sockets();
+    }
+
     fn open_listen_sockets(&mut self) {
         let (ifaces, bad) = parse_listen_interfaces(self.settings.get_str(keys::LISTEN_INTERFACES));
         for b in bad {
@@ -3174,6 +3181,14 @@ impl Engine {
                     }
                 },
             };
+            let open = self
+                .listen_sockets
+                .iter()
+                .any(|s| s.local.ip() == ip && (li.port == 0 || s.local.port() == li.port));
+            if open {
+                // already listening there (`reopen_network_sockets`)
+                continue;
+            }
             let addr = SocketAddr::new(ip, li.port);
             match bind_listener(addr) {
                 Ok(listener) => {
