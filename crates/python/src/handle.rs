@@ -460,14 +460,22 @@ impl PyTorrentHandle {
     }
 
     fn torrent_file(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
-        let ti = self.with(py, |e, id| e.torrent_meta(id)).ok().flatten();
+        let ti = self
+            .with(py, |e, id| e.torrent_meta(id))
+            .ok()
+            .flatten()
+            .filter(|t| t.is_valid());
         Ok(ti.map(|t| crate::metainfo::PyTorrentInfo {
             inner: (*t).clone(),
         }))
     }
 
-    fn get_torrent_info(&self, py: Python<'_>) -> PyResult<crate::metainfo::PyTorrentInfo> {
-        self.torrent_file(py)?.ok_or_else(invalid_handle)
+    /// `None` while a magnet link's metadata is missing, like the reference.
+    fn get_torrent_info(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
+        self.torrent_file(py)
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -787,7 +795,8 @@ impl PyTorrentStatus {
         let ti = self.st.id.and_then(|id| {
             let ses = self.ses.upgrade()?;
             ses.call(move |e| e.torrent_meta(id)).ok().flatten()
-        });
+        })
+        .filter(|t| t.is_valid());
         ti.map(|t| crate::metainfo::PyTorrentInfo {
             inner: (*t).clone(),
         })

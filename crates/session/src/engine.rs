@@ -34,6 +34,9 @@ use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
+mod magnet;
+mod pex;
+
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
     /// A connection arrived on a listen socket.
@@ -182,6 +185,10 @@ pub struct Engine {
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
     tracker_key: u32,
     rng: lt_picker::Rng,
+    /// Metadata downloads of magnet-link torrents (engine/magnet.rs).
+    magnet: magnet::MagnetState,
+    /// Peer exchange state (engine/pex.rs).
+    pex: pex::PexState,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -269,6 +276,8 @@ impl Engine {
             choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
             rng: lt_picker::Rng::new(random_seed()),
+            magnet: Default::default(),
+            pex: Default::default(),
         }
         .with_tracker_key()
     }
@@ -602,6 +611,8 @@ impl Engine {
         }
         self.choke_round();
         self.auto_manage();
+        self.magnet_tick();
+        self.pex_tick();
     }
 
     /// Starts and stops auto-managed torrents so that at most
@@ -731,9 +742,11 @@ impl Engine {
             }
             return Ok(existing);
         }
+        // Without metadata (magnet link): a placeholder one-piece picker.
+        let magnet = !p.meta.is_valid();
         let fs = p.meta.files();
         let picker = PiecePicker::new(
-            fs.total_size().max(0) as u64,
+            fs.total_size().max(magnet as i64) as u64,
             fs.piece_length().max(1) as u32,
             ih.best().0[0] as u64 | 0x9e37_79b9_7f4a_7c15,
         )
@@ -835,7 +848,11 @@ impl Engine {
             torrent: tref,
             error: ErrorCode::default(),
         });
-        self.start_checking(id);
+        if magnet {
+            self.start_magnet(id);
+        } else {
+            self.start_checking(id);
+        }
         Ok(id)
     }
 
@@ -933,6 +950,8 @@ impl Engine {
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
         self.stop_announcing(id);
+        self.magnet_torrent_removed(id);
+        self.pex_torrent_removed(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
@@ -1256,7 +1275,7 @@ impl Engine {
                     pid,
                     client: lt_core::fingerprint::identify_client(&pid),
                     flags: fl,
-                    source: 0,
+                    source: self.peer_source(id, p.addr, p.outgoing),
                     connection_type: 0,
                     num_pieces: have as i32,
                     pieces,
@@ -1769,6 +1788,7 @@ impl Engine {
             self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
         cfg.extensions.v = Some(format!("libtorrent-rs {}", env!("CARGO_PKG_VERSION")));
         cfg.extensions.p = Some(self.listen_port());
+        Self::add_our_extensions(&mut cfg.extensions);
         cfg
     }
 
@@ -1792,13 +1812,16 @@ impl Engine {
 
     fn new_peer(
         &mut self,
-        conn: PeerConnection,
+        mut conn: PeerConnection,
         addr: SocketAddr,
         outgoing: bool,
         torrent: Option<TorrentId>,
     ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
+        if let Some(t) = torrent {
+            conn.set_metadata_size(self.metadata_size_of(t));
+        }
         let now = Instant::now();
         let pipeline = RequestPipeline::new(self.pipeline_config(), self.millis(now));
         let n = torrent
@@ -2036,9 +2059,11 @@ impl Engine {
                     return;
                 }
                 let n = self.torrents.get(&tid).map_or(0, |t| t.picker.num_pieces());
+                let metadata_size = self.metadata_size_of(tid);
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.torrent = Some(tid);
                     p.has = lt_picker::Bitfield::new(n as usize);
+                    p.conn.set_metadata_size(metadata_size);
                     let _ = p.conn.accept(wire, Instant::now());
                 }
                 if let Some(t) = self.torrents.get_mut(&tid) {
@@ -2161,10 +2186,10 @@ impl Engine {
                 }
                 self.request_blocks(id);
             }
+            PeerEvent::ExtensionHandshake(h) => self.on_ext_handshake(id, &h),
+            PeerEvent::Extension(m) => self.on_extension(id, m),
             PeerEvent::Suggest(_)
             | PeerEvent::DhtPort(_)
-            | PeerEvent::ExtensionHandshake(_)
-            | PeerEvent::Extension(_)
             | PeerEvent::Extended { .. }
             | PeerEvent::HashRequest(_)
             | PeerEvent::Hashes { .. }
@@ -2309,7 +2334,11 @@ impl Engine {
             return;
         };
         // upload mode: serve only, request nothing
-        if !t.is_active() || t.picker.is_finished() || t.flags & flags::UPLOAD_MODE != 0 {
+        if !t.is_active()
+            || !t.meta.is_valid()
+            || t.picker.is_finished()
+            || t.flags & flags::UPLOAD_MODE != 0
+        {
             return;
         }
         let mut want = p.pipeline.num_to_request();
@@ -2833,6 +2862,8 @@ impl Engine {
         }
         self.bw.remove_conn(lt_picker::bandwidth::ConnId(p.key.0));
         self.choker.remove_peer(p.key);
+        self.magnet_peer_gone(p.torrent, id);
+        self.pex_peer_gone(id);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = !p.has.is_empty() && p.has.all();
             let both_seeds = t.is_seed() && peer_seed;
