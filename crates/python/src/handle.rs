@@ -471,10 +471,7 @@ impl PyTorrentHandle {
     }
 
     /// `None` while a magnet link's metadata is missing, like the reference.
-    fn get_torrent_info(
-        &self,
-        py: Python<'_>,
-    ) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
+    fn get_torrent_info(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
         self.torrent_file(py)
     }
 
@@ -792,11 +789,14 @@ impl PyTorrentStatus {
     }
     #[getter]
     fn torrent_file(&self) -> Option<crate::metainfo::PyTorrentInfo> {
-        let ti = self.st.id.and_then(|id| {
-            let ses = self.ses.upgrade()?;
-            ses.call(move |e| e.torrent_meta(id)).ok().flatten()
-        })
-        .filter(|t| t.is_valid());
+        let ti = self
+            .st
+            .id
+            .and_then(|id| {
+                let ses = self.ses.upgrade()?;
+                ses.call(move |e| e.torrent_meta(id)).ok().flatten()
+            })
+            .filter(|t| t.is_valid());
         ti.map(|t| crate::metainfo::PyTorrentInfo {
             inner: (*t).clone(),
         })

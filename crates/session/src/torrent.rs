@@ -260,7 +260,11 @@ impl Torrent {
             list_seeds: num_seeds,
             list_peers: self.known.len() as i32,
             connect_candidates: self.candidates.len() as i32,
-            num_pieces: if n == 0 { 0 } else { self.picker.num_have() as i32 },
+            num_pieces: if n == 0 {
+                0
+            } else {
+                self.picker.num_have() as i32
+            },
             pieces,
             verified_pieces: Vec::new(),
             distributed_copies: -1.0,

@@ -33,7 +33,10 @@ pub enum MetaError {
 enum Slot {
     Missing,
     /// Asked of `peer` at `at`.
-    Requested { peer: u64, at: Instant },
+    Requested {
+        peer: u64,
+        at: Instant,
+    },
     Have,
 }
 
@@ -241,10 +244,16 @@ mod tests {
         assert_eq!(a.pick(1, now), None, "one request per peer");
         assert_eq!(a.pick(2, now), Some(1));
         let p0 = &info[..PIECE_SIZE];
-        assert_eq!(a.on_data(1, 0, info.len() as u64, p0), Ok(Progress::Partial));
+        assert_eq!(
+            a.on_data(1, 0, info.len() as u64, p0),
+            Ok(Progress::Partial)
+        );
         assert_eq!(a.pick(1, now), Some(2));
         let p2 = &info[2 * PIECE_SIZE..];
-        assert_eq!(a.on_data(1, 2, info.len() as u64, p2), Ok(Progress::Partial));
+        assert_eq!(
+            a.on_data(1, 2, info.len() as u64, p2),
+            Ok(Progress::Partial)
+        );
         assert_eq!(a.num_have(), 2);
         let p1 = &info[PIECE_SIZE..2 * PIECE_SIZE];
         assert_eq!(
@@ -292,7 +301,10 @@ mod tests {
         assert_eq!(a.size(), None);
         assert_eq!(a.num_have(), 0);
         // a good copy afterwards completes
-        assert_eq!(a.on_data(2, 1, n, &info[PIECE_SIZE..]), Ok(Progress::Partial));
+        assert_eq!(
+            a.on_data(2, 1, n, &info[PIECE_SIZE..]),
+            Ok(Progress::Partial)
+        );
         assert_eq!(
             a.on_data(2, 0, n, &info[..PIECE_SIZE]),
             Ok(Progress::Complete(info.clone()))
@@ -310,10 +322,19 @@ mod tests {
         let mut a = MetadataAssembler::new(v1(&info), 1 << 20);
         a.set_size(3000).unwrap();
         // a different total size, a piece out of range, a short piece
-        assert_eq!(a.on_data(1, 0, 2999, &info[..2999]), Err(MetaError::BadPiece));
+        assert_eq!(
+            a.on_data(1, 0, 2999, &info[..2999]),
+            Err(MetaError::BadPiece)
+        );
         assert_eq!(a.on_data(1, 1, 3000, &info[..1]), Err(MetaError::BadPiece));
-        assert_eq!(a.on_data(1, u32::MAX, 3000, &info), Err(MetaError::BadPiece));
-        assert_eq!(a.on_data(1, 0, 3000, &info[..2999]), Err(MetaError::BadPiece));
+        assert_eq!(
+            a.on_data(1, u32::MAX, 3000, &info),
+            Err(MetaError::BadPiece)
+        );
+        assert_eq!(
+            a.on_data(1, 0, 3000, &info[..2999]),
+            Err(MetaError::BadPiece)
+        );
         assert_eq!(
             a.on_data(1, 0, 3000, &info),
             Ok(Progress::Complete(info.clone()))

@@ -147,8 +147,7 @@ impl Engine {
         let Some(f) = self.magnet.fetches.get_mut(&tid) else {
             return;
         };
-        if f
-            .rejected
+        if f.rejected
             .get(&id)
             .is_some_and(|at| now.duration_since(*at) < REJECT_BACKOFF)
         {

@@ -1,0 +1,371 @@
+"""Magnet links (BEP 9 metadata exchange) and peer exchange (BEP 11) over
+loopback, between our module and the reference, data verified byte for
+byte. Also: oversized metadata, metadata that does not hash to the
+info-hash (from a scripted fake peer), and PEX spreading peers."""
+import hashlib
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from ltdiff import REF_PY
+from test_transfer import SEED, digest
+
+PY = {"ours": sys.executable, "ref": str(REF_PY)}
+HERE = os.path.dirname(os.path.abspath(__file__))
+LT_PEER = os.path.join(HERE, "peers", "lt_peer.py")
+
+MAGNET_LEECH = """
+import json, os, sys, time, libtorrent as lt
+uri, save, port, opts = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+cat = lt.alert.category_t
+s = lt.session(dict({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                     "enable_upnp": False, "enable_natpmp": False,
+                     "alert_mask": cat.status_notification | cat.error_notification},
+                    **opts.get("settings", {})))
+atp = lt.parse_magnet_uri(uri)
+atp.save_path = save
+h = s.add_torrent(atp)
+st = h.status()
+first = {"state": str(st.state), "has_metadata": st.has_metadata,
+         "torrent_file": h.torrent_file() is not None, "name": st.name}
+h.connect_peer(("127.0.0.1", port))
+alerts = []
+t = time.time()
+while time.time() - t < opts.get("wait", 30):
+    for a in s.pop_alerts():
+        if a.what() == "metadata_received":
+            alerts.append(["metadata_received", 0])
+        elif a.what() == "metadata_failed":
+            alerts.append(["metadata_failed", a.error.value()])
+    st = h.status()
+    if st.is_seeding:
+        break
+    if opts.get("stop_on_failure") and any(x[0] == "metadata_failed" for x in alerts):
+        break
+    time.sleep(0.05)
+ti = h.torrent_file()
+print(json.dumps({"first": first, "seeding": st.is_seeding, "state": str(st.state),
+                  "has_metadata": st.has_metadata, "alerts": alerts,
+                  "ti_name": ti.name() if ti is not None else None,
+                  "ti_pieces": ti.num_pieces() if ti is not None else 0}), flush=True)
+os._exit(0)
+"""
+
+
+def make_torrent(d, flags, piece_size):
+    src = d / "seed" / "payload"
+    src.mkdir(parents=True)
+    (src / "a.bin").write_bytes(hashlib.sha256(b"a").digest() * 40000)
+    (src / "b.bin").write_bytes(hashlib.sha256(b"b").digest() * 21111)
+    code = f"""
+import libtorrent as lt, warnings, json
+warnings.simplefilter("ignore")
+fs = lt.file_storage()
+lt.add_files(fs, {str(src)!r})
+ct = lt.create_torrent(fs, {piece_size}, flags={flags})
+lt.set_piece_hashes(ct, {str(src.parent)!r})
+data = lt.bencode(ct.generate())
+open({str(d / 't.torrent')!r}, "wb").write(data)
+ti = lt.torrent_info(data)
+print(json.dumps({{"uri": lt.make_magnet_uri(ti), "info_size": ti.metadata_size()}}))
+"""
+    out = subprocess.run([str(REF_PY), "-c", code], check=True, timeout=60,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def v1_torrent(tmp_path_factory):
+    d = tmp_path_factory.mktemp("magnet_v1")
+    return d, make_torrent(d, 64, 16384)  # v1_only, 16 KiB pieces: a 3-piece info dict
+
+
+@pytest.fixture(scope="module")
+def hybrid_torrent(tmp_path_factory):
+    d = tmp_path_factory.mktemp("magnet_hybrid")
+    return d, make_torrent(d, 0, 65536)
+
+
+def start_seed(kind, torrent_dir, tmp_path, settings=None):
+    port_file = tmp_path / "port"
+    seed = subprocess.Popen(
+        [PY[kind], "-c", textwrap.dedent(SEED), str(torrent_dir / "t.torrent"),
+         str(torrent_dir / "seed"), str(port_file), json.dumps(settings or {})],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if time.monotonic() > deadline:
+            seed.kill()
+            pytest.fail("seeder did not start")
+        time.sleep(0.05)
+    return seed, int(port_file.read_text())
+
+
+def run_magnet_leech(kind, uri, save, port, opts):
+    out = subprocess.run([PY[kind], "-c", textwrap.dedent(MAGNET_LEECH), uri, str(save), str(port),
+                          json.dumps(opts)], capture_output=True, text=True, timeout=90)
+    assert out.stdout.strip(), out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
+
+
+@pytest.mark.parametrize("seeder,leecher,which", [
+    ("ref", "ours", "v1"),      # we fetch the metadata from the reference
+    ("ours", "ref", "v1"),      # the reference fetches it from us
+    ("ours", "ours", "v1"),
+    ("ref", "ours", "hybrid"),  # a magnet with both btih and btmh
+])
+def test_magnet_download(v1_torrent, hybrid_torrent, tmp_path, seeder, leecher, which):
+    d, info = v1_torrent if which == "v1" else hybrid_torrent
+    if which == "hybrid":
+        assert "xt=urn:btmh:" in info["uri"] and "xt=urn:btih:" in info["uri"]
+    seed, port = start_seed(seeder, d, tmp_path)
+    try:
+        r, err = run_magnet_leech(leecher, info["uri"], tmp_path / "dl", port, {})
+    finally:
+        seed.kill()
+        seed.wait(10)
+    assert r["first"] == {"state": "downloading_metadata", "has_metadata": False,
+                          "torrent_file": False, "name": "payload"}, r
+    assert r["seeding"], (r, err[-2000:])
+    assert r["has_metadata"] and r["ti_name"] == "payload" and r["ti_pieces"] > 0
+    assert ["metadata_received", 0] in r["alerts"]
+    assert digest(tmp_path / "dl") == digest(d / "seed")
+
+
+def test_oversized_metadata_is_refused(v1_torrent, tmp_path):
+    d, info = v1_torrent
+    assert info["info_size"] > 2048
+    seed, port = start_seed("ref", d, tmp_path)
+    try:
+        r, err = run_magnet_leech("ours", info["uri"], tmp_path / "dl", port,
+                                  {"settings": {"max_metadata_size": 2048}, "wait": 10,
+                                   "stop_on_failure": True})
+    finally:
+        seed.kill()
+        seed.wait(10)
+    assert r["alerts"] and r["alerts"][0] == ["metadata_failed", 100], r  # metadata_too_large
+    assert not r["has_metadata"] and r["state"] == "downloading_metadata"
+    assert not (tmp_path / "dl").exists() or digest(tmp_path / "dl") == {}
+
+
+# ---------------------------------------------------------------------------
+# A scripted peer that serves metadata not matching the info-hash.
+
+def bencode(x):
+    if isinstance(x, int):
+        return b"i%de" % x
+    if isinstance(x, bytes):
+        return b"%d:%s" % (len(x), x)
+    if isinstance(x, str):
+        return bencode(x.encode())
+    if isinstance(x, dict):
+        return b"d" + b"".join(bencode(k) + bencode(x[k]) for k in sorted(x)) + b"e"
+    raise TypeError(x)
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed")
+        buf += chunk
+    return buf
+
+
+class FakeSeed(threading.Thread):
+    """Answers ut_metadata requests with `metadata` (claiming `size`)."""
+
+    def __init__(self, metadata, size=None):
+        super().__init__(daemon=True)
+        self.metadata = metadata
+        self.size = size if size is not None else len(metadata)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(20)
+        self.port = self.sock.getsockname()[1]
+        self.requests = []
+        self.closed_by_peer = False
+
+    def run(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        c.settimeout(20)
+        try:
+            hs = recv_exact(c, 68)
+            reserved = bytearray(8)
+            reserved[5] |= 0x10
+            c.sendall(b"\x13BitTorrent protocol" + bytes(reserved) + hs[28:48] + b"-FK0001-" + b"x" * 12)
+            ext = bencode({"m": {"ut_metadata": 3}, "metadata_size": self.size})
+            c.sendall(struct.pack(">IBB", len(ext) + 2, 20, 0) + ext)
+            their_id = None
+            while True:
+                (n,) = struct.unpack(">I", recv_exact(c, 4))
+                if n == 0:
+                    continue
+                body = recv_exact(c, n)
+                if body[0] != 20:
+                    continue
+                if body[1] == 0:
+                    their_id = 2 if b"11:ut_metadatai2e" in body else None
+                    continue
+                if body[1] != 3:  # our ut_metadata id, as announced above
+                    continue
+                msg = body[2:]
+                piece = int(msg.split(b"5:piecei", 1)[1].split(b"e", 1)[0])
+                self.requests.append(piece)
+                data = self.metadata[piece * 16384:(piece + 1) * 16384]
+                hdr = bencode({"msg_type": 1, "piece": piece, "total_size": self.size})
+                assert their_id == 2
+                c.sendall(struct.pack(">IBB", len(hdr) + len(data) + 2, 20, their_id) + hdr + data)
+        except (ConnectionError, socket.timeout, OSError):
+            self.closed_by_peer = True
+        finally:
+            c.close()
+            self.sock.close()
+
+
+FAKE_LEECH = """
+import json, os, sys, time, libtorrent as lt
+ih, port = sys.argv[1], int(sys.argv[2])
+cat = lt.alert.category_t
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "enable_upnp": False, "enable_natpmp": False,
+                "alert_mask": cat.status_notification | cat.error_notification
+                | cat.connect_notification})
+atp = lt.parse_magnet_uri("magnet:?xt=urn:btih:" + ih)
+atp.save_path = sys.argv[3]
+h = s.add_torrent(atp)
+h.connect_peer(("127.0.0.1", port))
+out = {"failed": [], "received": False, "disconnect": []}
+t = time.time()
+while time.time() - t < 15 and not out["failed"]:
+    for a in s.pop_alerts():
+        if a.what() == "metadata_failed":
+            out["failed"].append(a.error.value())
+        elif a.what() == "metadata_received":
+            out["received"] = True
+    time.sleep(0.05)
+time.sleep(0.5)
+for a in s.pop_alerts():
+    if a.what() == "peer_disconnected":
+        out["disconnect"].append(a.error.value())
+st = h.status()
+out["state"] = str(st.state)
+out["has_metadata"] = st.has_metadata
+print(json.dumps(out), flush=True)
+os._exit(0)
+"""
+
+
+def test_metadata_with_wrong_hash_is_rejected(tmp_path):
+    # an info dict of two 16 KiB pieces that is not the one the magnet names
+    info = bencode({"length": 5, "name": "x", "piece length": 16384,
+                    "pieces": b"\x01" * 20 * 900})
+    assert len(info) > 16384
+    wanted = hashlib.sha1(b"something else").hexdigest()
+    fake = FakeSeed(info)
+    fake.start()
+    out = subprocess.run([PY["ours"], "-c", textwrap.dedent(FAKE_LEECH), wanted, str(fake.port),
+                          str(tmp_path / "dl")], capture_output=True, text=True, timeout=60)
+    fake.join(20)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["failed"] == [30], r                     # mismatching info-hash
+    assert not r["received"] and not r["has_metadata"]
+    assert r["state"] == "downloading_metadata"
+    assert sorted(fake.requests) == [0, 1]
+    assert fake.closed_by_peer                         # we dropped the liar
+
+
+def test_metadata_larger_than_announced_piece_is_rejected(tmp_path):
+    # the peer announces 20 bytes but sends a full piece: a protocol error
+    info = bencode({"length": 5, "name": "x", "piece length": 16384, "pieces": b"\x01" * 20})
+    fake = FakeSeed(info + b"garbage" * 10, size=len(info))
+    fake.metadata = info + b"garbage" * 10
+    fake.start()
+    wanted = hashlib.sha1(info).hexdigest()
+    out = subprocess.run([PY["ours"], "-c", textwrap.dedent(FAKE_LEECH), wanted, str(fake.port),
+                          str(tmp_path / "dl")], capture_output=True, text=True, timeout=60)
+    fake.join(20)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not r["received"] and not r["has_metadata"], r
+    assert fake.requests == [0] and fake.closed_by_peer
+
+
+# ---------------------------------------------------------------------------
+# Peer exchange
+
+PEX_PEER = """
+import json, os, select, sys, time, libtorrent as lt
+tor, save, port, want = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+# TCP only: the reference's first uTP attempt to our listener stalls for
+# ~10 s before it falls back (a uTP issue outside this test's subject).
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "enable_upnp": False, "enable_natpmp": False,
+                "enable_outgoing_utp": False, "enable_incoming_utp": False,
+                "allow_multiple_connections_per_ip": True})
+atp = lt.add_torrent_params(); atp.ti = lt.torrent_info(tor); atp.save_path = save
+h = s.add_torrent(atp)
+h.connect_peer(("127.0.0.1", port))
+print(json.dumps({"port": s.listen_port()}), flush=True)
+seen = {}
+t = time.time()
+while time.time() - t < 30:
+    for p in h.get_peer_info():
+        seen[p.ip[1]] = max(seen.get(p.ip[1], 0), p.source)
+    if want and all(w in seen for w in want):
+        break
+    if not want and select.select([sys.stdin], [], [], 0)[0]:
+        break
+    time.sleep(0.1)
+print(json.dumps({"seen": seen, "pex": int(lt.peer_info.pex)}), flush=True)
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("hub,newcomer", [("ours", "ref"), ("ref", "ours"), ("ours", "ours")])
+def test_pex_spreads_peers(v1_torrent, tmp_path, hub, newcomer):
+    """A and B (reference leechers) join the hub; a newcomer that knows only
+    the hub learns A and B through ut_pex and connects to them. The hub
+    uploads slowly so that nobody completes (and drops its peers) early."""
+    d, _ = v1_torrent
+    hub_p, hub_port = start_seed(hub, d, tmp_path, {
+        "upload_rate_limit": 4000, "ignore_limits_on_local_network": False,
+        "allow_multiple_connections_per_ip": True})
+    procs = [hub_p]
+    tor = str(d / "t.torrent")
+    try:
+        ports = []
+        for name in ("a", "b"):
+            p = subprocess.Popen([PY["ref"], "-c", textwrap.dedent(PEX_PEER), tor,
+                                  str(tmp_path / name), str(hub_port), "[]"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            procs.append(p)
+            ports.append(json.loads(p.stdout.readline())["port"])
+        time.sleep(3)  # A and B connect to the hub and hear of each other
+        out = subprocess.run([PY[newcomer], "-c", textwrap.dedent(PEX_PEER), tor,
+                              str(tmp_path / "new"), str(hub_port), json.dumps(ports)],
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip(), out.stderr[-3000:]
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(10)
+    seen = {int(k): v for k, v in r["seen"].items()}
+    assert hub_port in seen, r
+    for port in ports:
+        assert port in seen, r
+        assert seen[port] & r["pex"], r    # learnt through peer exchange
+    assert not seen[hub_port] & r["pex"]
