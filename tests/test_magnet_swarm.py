@@ -369,3 +369,42 @@ def test_pex_spreads_peers(v1_torrent, tmp_path, hub, newcomer):
         assert port in seen, r
         assert seen[port] & r["pex"], r    # learnt through peer exchange
     assert not seen[hub_port] & r["pex"]
+
+
+ADD_FORMS = """
+import json, warnings, libtorrent as lt
+warnings.simplefilter("ignore")
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "enable_upnp": False, "enable_natpmp": False})
+out = {}
+uri = "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=hello"
+atp = lt.parse_magnet_uri(uri)
+atp.save_path = "/nonexistent-magnet-test"
+def desc(h):
+    st = h.status()
+    return [str(st.state), st.has_metadata, st.name, str(h.info_hash()), h.torrent_file() is None,
+            st.progress, st.num_pieces, st.total_wanted, len(st.pieces), st.is_seeding, st.is_finished]
+out["atp"] = desc(s.add_torrent(atp))
+out["url"] = desc(s.add_torrent({"url": "magnet:?xt=urn:btih:" + "cd" * 20,
+                                  "save_path": "/nonexistent-magnet-test"}))
+out["add_magnet_uri"] = desc(lt.add_magnet_uri(s, "magnet:?xt=urn:btih:" + "ef" * 20 + "&dn=x",
+                                               {"save_path": "/nonexistent-magnet-test"}))
+d = lt.parse_magnet_uri_dict("magnet:?xt=urn:btih:" + "12" * 20)
+d["save_path"] = "/nonexistent-magnet-test"
+out["parse_dict"] = desc(s.add_torrent(d))
+try:
+    a = lt.add_torrent_params(); a.save_path = "/nonexistent-magnet-test"
+    s.add_torrent(a)
+    out["empty"] = "added"
+except Exception as e:
+    out["empty"] = [type(e).__name__, str(e)]
+out["dup"] = str(s.add_torrent(atp).info_hash())
+out["count"] = len(s.get_torrents())
+print(json.dumps(out))
+"""
+
+
+def test_adding_magnets_matches_reference(ref, ours):
+    r, o = ref(ADD_FORMS), ours(ADD_FORMS)
+    assert o == r
+    assert r["atp"][:5] == ["downloading_metadata", False, "hello", "ab" * 20, True]

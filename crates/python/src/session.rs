@@ -162,6 +162,26 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
         for (k, v) in d.iter() {
             let key: String = k.extract()?;
             match key.as_str() {
+                // Raw digests (as `parse_magnet_uri_dict` gives them): 20
+                // bytes are a v1 info-hash, 32 bytes a v2 one.
+                "info_hash" | "info_hashes" if v.cast::<pyo3::types::PyBytes>().is_ok() => {
+                    let b: Vec<u8> = v.extract()?;
+                    let ih = match b.len() {
+                        20 => lt_core::InfoHash::from_v1(
+                            lt_core::Sha1Hash::from_slice(&b).unwrap_or_default(),
+                        ),
+                        32 => lt_core::InfoHash::new(
+                            lt_core::Sha1Hash::default(),
+                            lt_core::Sha256Hash::from_slice(&b).unwrap_or_default(),
+                        ),
+                        _ => {
+                            return Err(pyo3::exceptions::PyValueError::new_err(
+                                "info_hash must be 20 or 32 bytes",
+                            ))
+                        }
+                    };
+                    bound.borrow_mut().info_hashes = ih;
+                }
                 "info_hash" => bound.setattr("info_hashes", v)?,
                 "url" => {
                     // The deprecated magnet-link member.

@@ -206,17 +206,9 @@ impl MetadataAssembler {
 
     fn hashes_match(&self) -> bool {
         let ih = &self.info_hash;
-        if ih.has_v1() {
-            if Sha1Hash::digest(&self.buf) != ih.v1 {
-                return false;
-            }
-        }
-        if ih.has_v2() {
-            if Sha256Hash::digest(&self.buf) != ih.v2 {
-                return false;
-            }
-        }
-        ih.has_v1() || ih.has_v2()
+        let v1_ok = !ih.has_v1() || Sha1Hash::digest(&self.buf) == ih.v1;
+        let v2_ok = !ih.has_v2() || Sha256Hash::digest(&self.buf) == ih.v2;
+        (ih.has_v1() || ih.has_v2()) && v1_ok && v2_ok
     }
 }
 
