@@ -60,7 +60,7 @@ os._exit(0)
 """
 
 
-def make_torrent(d, flags, piece_size):
+def make_torrent(d, flags, piece_size, private=False):
     src = d / "seed" / "payload"
     src.mkdir(parents=True)
     (src / "a.bin").write_bytes(hashlib.sha256(b"a").digest() * 40000)
@@ -71,6 +71,7 @@ warnings.simplefilter("ignore")
 fs = lt.file_storage()
 lt.add_files(fs, {str(src)!r})
 ct = lt.create_torrent(fs, {piece_size}, flags={flags})
+ct.set_priv({private})
 lt.set_piece_hashes(ct, {str(src.parent)!r})
 data = lt.bencode(ct.generate())
 open({str(d / 't.torrent')!r}, "wb").write(data)
@@ -309,6 +310,7 @@ def test_metadata_larger_than_announced_piece_is_rejected(tmp_path):
 PEX_PEER = """
 import json, os, select, sys, time, libtorrent as lt
 tor, save, port, want = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+wait = float(sys.argv[5]) if len(sys.argv) > 5 else 30
 # TCP only: the reference's first uTP attempt to our listener stalls for
 # ~10 s before it falls back (a uTP issue outside this test's subject).
 s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
@@ -321,7 +323,7 @@ h.connect_peer(("127.0.0.1", port))
 print(json.dumps({"port": s.listen_port()}), flush=True)
 seen = {}
 t = time.time()
-while time.time() - t < 30:
+while time.time() - t < wait:
     for p in h.get_peer_info():
         seen[p.ip[1]] = max(seen.get(p.ip[1], 0), p.source)
     if want and all(w in seen for w in want):
@@ -334,12 +336,11 @@ os._exit(0)
 """
 
 
-@pytest.mark.parametrize("hub,newcomer", [("ours", "ref"), ("ref", "ours"), ("ours", "ours")])
-def test_pex_spreads_peers(v1_torrent, tmp_path, hub, newcomer):
-    """A and B (reference leechers) join the hub; a newcomer that knows only
-    the hub learns A and B through ut_pex and connects to them. The hub
-    uploads slowly so that nobody completes (and drops its peers) early."""
-    d, _ = v1_torrent
+def pex_swarm(d, tmp_path, hub, newcomer, wait=30):
+    """A and B (reference leechers) join the hub, then a newcomer that knows
+    only the hub looks for A and B. The hub uploads slowly so that nobody
+    completes (and drops its peers) early. Returns the newcomer's peers
+    (port -> source flags), the pex flag, the hub's and A/B's ports."""
     hub_p, hub_port = start_seed(hub, d, tmp_path, {
         "upload_rate_limit": 4000, "ignore_limits_on_local_network": False,
         "allow_multiple_connections_per_ip": True})
@@ -355,7 +356,7 @@ def test_pex_spreads_peers(v1_torrent, tmp_path, hub, newcomer):
             ports.append(json.loads(p.stdout.readline())["port"])
         time.sleep(3)  # A and B connect to the hub and hear of each other
         out = subprocess.run([PY[newcomer], "-c", textwrap.dedent(PEX_PEER), tor,
-                              str(tmp_path / "new"), str(hub_port), json.dumps(ports)],
+                              str(tmp_path / "new"), str(hub_port), json.dumps(ports), str(wait)],
                              capture_output=True, text=True, timeout=60)
         assert out.stdout.strip(), out.stderr[-3000:]
         r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -363,7 +364,14 @@ def test_pex_spreads_peers(v1_torrent, tmp_path, hub, newcomer):
         for p in procs:
             p.kill()
             p.wait(10)
-    seen = {int(k): v for k, v in r["seen"].items()}
+    return {int(k): v for k, v in r["seen"].items()}, r["pex"], hub_port, ports
+
+
+@pytest.mark.parametrize("hub,newcomer", [("ours", "ref"), ("ref", "ours"), ("ours", "ours")])
+def test_pex_spreads_peers(v1_torrent, tmp_path, hub, newcomer):
+    """The newcomer learns A and B through ut_pex and connects to them."""
+    seen, pex, hub_port, ports = pex_swarm(v1_torrent[0], tmp_path, hub, newcomer)
+    r = {"seen": seen, "pex": pex}
     assert hub_port in seen, r
     for port in ports:
         assert port in seen, r
@@ -408,3 +416,29 @@ def test_adding_magnets_matches_reference(ref, ours):
     r, o = ref(ADD_FORMS), ours(ADD_FORMS)
     assert o == r
     assert r["atp"][:5] == ["downloading_metadata", False, "hello", "ab" * 20, True]
+
+
+@pytest.fixture(scope="module")
+def private_torrent(tmp_path_factory):
+    d = tmp_path_factory.mktemp("magnet_private")
+    return d, make_torrent(d, 64, 16384, private=True)
+
+
+def test_private_torrent_has_no_pex(private_torrent, tmp_path):
+    """BEP 27: our hub sends no peer exchange for a private torrent, so the
+    newcomer meets nobody but the hub."""
+    seen, pex, hub_port, ports = pex_swarm(private_torrent[0], tmp_path, "ours", "ref", wait=8)
+    assert hub_port in seen, seen
+    assert not any(p in seen for p in ports), seen
+    assert not any(v & pex for v in seen.values()), seen
+
+
+def test_private_torrent_metadata_is_not_served(private_torrent, tmp_path):
+    d, info = private_torrent
+    seed, port = start_seed("ours", d, tmp_path)
+    try:
+        r, err = run_magnet_leech("ref", info["uri"], tmp_path / "dl", port, {"wait": 6})
+    finally:
+        seed.kill()
+        seed.wait(10)
+    assert not r["has_metadata"] and r["state"] == "downloading_metadata", r

@@ -378,7 +378,24 @@ impl Engine {
         }
         self.alert(AlertKind::MetadataReceived { torrent });
         self.start_checking(tid);
+        // Tell the peers we now have the metadata to share (an updated
+        // extension handshake with `metadata_size`).
+        let size = self.metadata_size_of(tid);
+        let mut h = self.peer_config().extensions;
+        h.metadata_size = size;
+        h.reqq = u32::try_from(
+            self.settings
+                .get_int(keys::MAX_ALLOWED_IN_REQUEST_QUEUE)
+                .max(1),
+        )
+        .ok();
         for id in &peers {
+            if let Some(p) = self.peers.get_mut(id) {
+                p.conn.set_metadata_size(size);
+                if p.conn.is_connected() && p.conn.peer_extensions().is_some() {
+                    let _ = p.conn.send_ext_handshake(h.clone());
+                }
+            }
             self.update_interest(*id);
             self.flush(*id);
         }
