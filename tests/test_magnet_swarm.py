@@ -442,3 +442,46 @@ def test_private_torrent_metadata_is_not_served(private_torrent, tmp_path):
         seed.kill()
         seed.wait(10)
     assert not r["has_metadata"] and r["state"] == "downloading_metadata", r
+
+
+SET_METADATA = """
+import json, sys, time, libtorrent as lt
+data = open(sys.argv[1], "rb").read()
+info = lt.bencode(lt.bdecode(data)[b"info"])
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "enable_upnp": False, "enable_natpmp": False,
+                "alert_mask": lt.alert.category_t.status_notification
+                | lt.alert.category_t.error_notification})
+atp = lt.parse_magnet_uri(lt.make_magnet_uri(lt.torrent_info(data)))
+atp.save_path = sys.argv[2]
+h = s.add_torrent(atp)
+out = {"garbage": h.set_metadata(b"d4:name1:xe")}
+time.sleep(0.3)
+out["after_garbage"] = h.status().has_metadata
+out["ok"] = h.set_metadata(info)
+t = time.time()
+while not h.status().is_seeding and time.time() - t < 10:
+    time.sleep(0.05)
+st = h.status()
+names = [a.what() for a in s.pop_alerts()]
+out["alerts"] = sorted(set(n for n in names if n.startswith("metadata")))
+out["failed_error"] = None
+out["state"] = str(st.state)
+out["has_metadata"] = st.has_metadata
+out["name"] = h.torrent_file().name()
+out["pieces"] = h.torrent_file().num_pieces()
+print(json.dumps(out))
+"""
+
+
+def test_set_metadata_matches_reference(v1_torrent, tmp_path, ref, ours):
+    """set_metadata() on a magnet: a dictionary with the wrong hash posts
+    metadata_failed; the right one makes the torrent check its files (the
+    seed's own directory, so it becomes a seed)."""
+    d, _ = v1_torrent
+    code = SET_METADATA.replace("sys.argv[1]", repr(str(d / "t.torrent"))).replace(
+        "sys.argv[2]", repr(str(d / "seed")))
+    r, o = ref(code), ours(code)
+    assert o == r
+    assert r["has_metadata"] and r["state"] == "seeding" and r["name"] == "payload"
+    assert "metadata_failed" in r["alerts"]

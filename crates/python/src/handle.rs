@@ -470,6 +470,18 @@ impl PyTorrentHandle {
         }))
     }
 
+    /// Supplies a magnet link's info dictionary (bencoded).
+    fn set_metadata(&self, py: Python<'_>, info: &Bound<'_, PyAny>) -> PyResult<()> {
+        let info: Vec<u8> = if let Ok(b) = info.cast::<pyo3::types::PyBytes>() {
+            b.as_bytes().to_vec()
+        } else {
+            // A str goes through as its UTF-8 bytes (as the reference's
+            // std::string conversion does).
+            info.extract::<String>()?.into_bytes()
+        };
+        self.with(py, move |e, id| e.set_metadata(id, &info))
+    }
+
     /// `None` while a magnet link's metadata is missing, like the reference.
     fn get_torrent_info(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
         self.torrent_file(py)

@@ -94,8 +94,9 @@ impl MetadataAssembler {
 
     /// A peer announced the dictionary's size (`metadata_size` of its
     /// extension handshake, or `total_size` of a data message). The first
-    /// acceptable size is the one assembled; later different sizes are
-    /// answered with [`MetaError::BadPiece`] when their pieces arrive.
+    /// acceptable size is the one assembled; a data message with another
+    /// size replaces it while no piece has been collected, and is answered
+    /// with [`MetaError::BadPiece`] afterwards.
     pub fn set_size(&mut self, size: u64) -> Result<(), MetaError> {
         if !self.size_ok(size) {
             return Err(MetaError::TooLarge);
@@ -163,8 +164,15 @@ impl MetadataAssembler {
     ) -> Result<Progress, MetaError> {
         self.set_size(total_size)?;
         if self.size != Some(total_size as usize) {
-            self.on_peer_gone(peer);
-            return Err(MetaError::BadPiece);
+            if self.num_have() > 0 {
+                self.on_peer_gone(peer);
+                return Err(MetaError::BadPiece);
+            }
+            // Nothing collected yet: the size we took (from the first
+            // peer to announce one) may have been a lie; follow the peer
+            // that actually sends data.
+            self.reset();
+            self.set_size(total_size)?;
         }
         let Some(len) = self.piece_len(piece) else {
             self.on_peer_gone(peer);
@@ -312,13 +320,15 @@ mod tests {
         assert_eq!(a.on_data(1, 0, 3000, &info), Err(MetaError::TooLarge));
         assert_eq!(a.on_data(1, 0, u64::MAX, &info), Err(MetaError::TooLarge));
         let mut a = MetadataAssembler::new(v1(&info), 1 << 20);
+        // a lying size announced first gives way to the size of the first
+        // data actually received
+        a.set_size(40_000).unwrap();
+        assert_eq!(a.num_pieces(), 3);
         a.set_size(3000).unwrap();
-        // a different total size, a piece out of range, a short piece
-        assert_eq!(
-            a.on_data(1, 0, 2999, &info[..2999]),
-            Err(MetaError::BadPiece)
-        );
+        assert_eq!(a.size(), Some(40_000), "the first announced size sticks");
+        // a piece out of range (of the new size), a short piece
         assert_eq!(a.on_data(1, 1, 3000, &info[..1]), Err(MetaError::BadPiece));
+        assert_eq!(a.size(), Some(3000));
         assert_eq!(
             a.on_data(1, u32::MAX, 3000, &info),
             Err(MetaError::BadPiece)
@@ -327,10 +337,15 @@ mod tests {
             a.on_data(1, 0, 3000, &info[..2999]),
             Err(MetaError::BadPiece)
         );
+        // once a piece is in, a different size is an error
+        let mut a = MetadataAssembler::new(v1(&info), 1 << 20);
+        let big = dict(PIECE_SIZE + 5);
         assert_eq!(
-            a.on_data(1, 0, 3000, &info),
-            Ok(Progress::Complete(info.clone()))
+            a.on_data(1, 0, big.len() as u64, &big[..PIECE_SIZE]),
+            Ok(Progress::Partial)
         );
+        assert_eq!(a.on_data(2, 0, 3000, &info), Err(MetaError::BadPiece));
+        assert_eq!(a.num_have(), 1);
     }
 
     #[test]

@@ -170,7 +170,11 @@ impl Engine {
         if !self.pex_allowed(tid) {
             return;
         }
-        let max_list = self.settings.get_int(keys::MAX_PEERLIST_SIZE).max(0) as usize;
+        // 0 would mean "no limit": PEX input stays bounded regardless.
+        let max_list = match self.settings.get_int(keys::MAX_PEERLIST_SIZE) {
+            n if n > 0 => n as usize,
+            _ => 4000,
+        };
         let ours: Vec<SocketAddr> = self.listen_endpoints();
         let Some(t) = self.torrents.get_mut(&tid) else {
             return;
@@ -186,7 +190,7 @@ impl Engine {
             {
                 continue;
             }
-            if max_list > 0 && t.known.len() >= max_list {
+            if t.known.len() >= max_list {
                 break;
             }
             if t.banned.contains(&a.ip()) {
