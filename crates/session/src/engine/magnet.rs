@@ -70,8 +70,8 @@ impl Engine {
 
     /// `torrent_handle.set_metadata(info)`: the user supplies the info
     /// dictionary. Ignored when the torrent has its metadata; one that does
-    /// not hash to the info-hash posts `metadata_failed_alert` (like the
-    /// reference, success posts no `metadata_received_alert`).
+    /// not hash to the info-hash posts `metadata_failed_alert`, the right
+    /// one `metadata_received_alert`, as in the reference.
     pub fn set_metadata(&mut self, id: TorrentId, info: &[u8]) {
         let Some(t) = self.torrents.get(&id) else {
             return;
@@ -87,7 +87,7 @@ impl Engine {
             .map(|(i, c)| asm.on_data(0, i as u32, info.len() as u64, c))
             .last();
         match done {
-            Some(Ok(Progress::Complete(buf))) => self.promote_magnet(id, buf, false),
+            Some(Ok(Progress::Complete(buf))) => self.promote_magnet(id, buf),
             _ => {
                 let torrent = t.torrent_ref();
                 self.alert(AlertKind::MetadataFailed {
@@ -227,7 +227,7 @@ impl Engine {
                 f.senders.insert(id);
                 match f.asm.on_data(id.0, piece, total_size, &data) {
                     Ok(Progress::Partial) => self.request_metadata(tid, id),
-                    Ok(Progress::Complete(buf)) => self.promote_magnet(tid, buf, true),
+                    Ok(Progress::Complete(buf)) => self.promote_magnet(tid, buf),
                     Err(MetaError::TooLarge) => self.metadata_too_large(tid, id),
                     Err(MetaError::BadPiece) => {
                         self.disconnect(id, Some(lt_err(INVALID_METADATA_MESSAGE)))
@@ -296,7 +296,7 @@ impl Engine {
 
     /// The metadata arrived and hashes to the info-hash: build the real
     /// torrent and check the files.
-    pub(super) fn promote_magnet(&mut self, tid: TorrentId, info: Vec<u8>, alert: bool) {
+    pub(super) fn promote_magnet(&mut self, tid: TorrentId, info: Vec<u8>) {
         let ti = match lt_metainfo::TorrentInfo::from_info_section(
             &info,
             &lt_metainfo::LoadLimits::default(),
@@ -406,9 +406,7 @@ impl Engine {
         for id in dead {
             self.disconnect(id, Some(lt_err(INVALID_METADATA_MESSAGE)));
         }
-        if alert {
-            self.alert(AlertKind::MetadataReceived { torrent });
-        }
+        self.alert(AlertKind::MetadataReceived { torrent });
         self.start_checking(tid);
         // Tell the peers we now have the metadata to share (an updated
         // extension handshake with `metadata_size`).
