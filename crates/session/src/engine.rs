@@ -31,6 +31,7 @@ use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
 
+mod handle_ops;
 mod outgoing_mse;
 mod report;
 use lt_picker::bandwidth::{BandwidthManager, Direction};
@@ -152,6 +153,8 @@ struct Peer {
     /// they imply for the peer.
     haves: u32,
     remote_dl_rate: i32,
+    /// This connection's own rate limits (`set_peer_*_limit`), if set.
+    bw_channel: Option<lt_picker::bandwidth::ChannelId>,
 }
 
 /// The engine state. Reached by user calls through [`crate::Session::call`].
@@ -1922,6 +1925,7 @@ impl Engine {
                 reported_snubbed: false,
                 haves: 0,
                 remote_dl_rate: 0,
+                bw_channel: None,
             },
         );
         if let Some(t) = torrent.and_then(|t| self.torrents.get_mut(&t)) {
@@ -2445,10 +2449,11 @@ impl Engine {
         let block = u64::from(lt_picker::BLOCK_SIZE);
         let need = (want as u64 * block).saturating_sub(p.down_credit);
         if need > 0 {
+            let channels: Vec<_> = std::iter::once(t.bw_channel).chain(p.bw_channel).collect();
             let g = self.bw.request(
                 now_ms,
                 lt_picker::bandwidth::ConnId(p.key.0),
-                &[t.bw_channel],
+                &channels,
                 Direction::Download,
                 need,
             );
@@ -2516,12 +2521,7 @@ impl Engine {
                     disk.async_write(storage, piece, offset, data.to_vec());
                 }
                 for o in others {
-                    if let Some(q) = self.peers.get_mut(&o) {
-                        let len = data.len() as u32;
-                        let _ = q.conn.cancel(BlockRequest::new(piece, offset, len));
-                        q.pipeline.on_request_removed(b);
-                    }
-                    self.flush(o);
+                    self.cancel_request(o, BlockRequest::new(piece, offset, data.len() as u32));
                 }
             }
         }
@@ -2564,8 +2564,10 @@ impl Engine {
             let channels: Vec<_> = p
                 .torrent
                 .and_then(|t| self.torrents.get(&t))
-                .map(|t| vec![t.bw_channel])
-                .unwrap_or_default();
+                .map(|t| t.bw_channel)
+                .into_iter()
+                .chain(p.bw_channel)
+                .collect();
             while let Some(r) = p.deferred.front().copied() {
                 if p.send_queued + p.reading >= watermark {
                     break;
@@ -2983,6 +2985,9 @@ impl Engine {
             }
         }
         self.bw.remove_conn(lt_picker::bandwidth::ConnId(p.key.0));
+        if let Some(ch) = p.bw_channel {
+            self.bw.remove_channel(ch);
+        }
         self.choker.remove_peer(p.key);
         self.magnet_peer_gone(p.torrent, id);
         self.pex_peer_gone(id);
