@@ -241,8 +241,10 @@ FAKE_LEECH = """
 import json, os, sys, time, libtorrent as lt
 ih, port = sys.argv[1], int(sys.argv[2])
 cat = lt.alert.category_t
+# plaintext only: the scripted peer speaks no MSE
 s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
                 "enable_upnp": False, "enable_natpmp": False,
+                "out_enc_policy": int(lt.enc_policy.pe_disabled),
                 "alert_mask": cat.status_notification | cat.error_notification
                 | cat.connect_notification})
 atp = lt.parse_magnet_uri("magnet:?xt=urn:btih:" + ih)
