@@ -244,6 +244,12 @@ leaf!(
 leaf!(StateChangedAlert, "state_changed_alert", TorrentAlert);
 leaf!(StateUpdateAlert, "state_update_alert", PyAlert);
 leaf!(TorrentCheckedAlert, "torrent_checked_alert", TorrentAlert);
+leaf!(
+    MetadataReceivedAlert,
+    "metadata_received_alert",
+    TorrentAlert
+);
+leaf!(MetadataFailedAlert, "metadata_failed_alert", TorrentAlert);
 leaf!(TorrentFinishedAlert, "torrent_finished_alert", TorrentAlert);
 leaf!(TorrentPausedAlert, "torrent_paused_alert", TorrentAlert);
 leaf!(TorrentResumedAlert, "torrent_resumed_alert", TorrentAlert);
@@ -886,6 +892,8 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         StateChanged { .. } => mk!(t(), StateChangedAlert),
         StateUpdate { .. } => mk!(base(), StateUpdateAlert),
         TorrentChecked { .. } => mk!(t(), TorrentCheckedAlert),
+        MetadataReceived { .. } => mk!(t(), MetadataReceivedAlert),
+        MetadataFailed { .. } => mk!(t(), MetadataFailedAlert),
         TorrentFinished { .. } => mk!(t(), TorrentFinishedAlert),
         TorrentPaused { .. } => mk!(t(), TorrentPausedAlert),
         TorrentResumed { .. } => mk!(t(), TorrentResumedAlert),
@@ -950,6 +958,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StateChangedAlert>()?;
     m.add_class::<StateUpdateAlert>()?;
     m.add_class::<TorrentCheckedAlert>()?;
+    m.add_class::<MetadataReceivedAlert>()?;
+    m.add_class::<MetadataFailedAlert>()?;
     m.add_class::<TorrentFinishedAlert>()?;
     m.add_class::<TorrentPausedAlert>()?;
     m.add_class::<TorrentResumedAlert>()?;
@@ -995,4 +1005,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FilePrioAlert>()?;
     m.add_class::<StatsAlert>()?;
     Ok(())
+}
+
+#[pymethods]
+impl MetadataFailedAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        alert_error(py, &self.0)
+    }
 }

@@ -447,14 +447,31 @@ impl PyTorrentHandle {
     }
 
     fn torrent_file(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
-        let ti = self.with(py, |e, id| e.torrent_meta(id)).ok().flatten();
+        let ti = self
+            .with(py, |e, id| e.torrent_meta(id))
+            .ok()
+            .flatten()
+            .filter(|t| t.is_valid());
         Ok(ti.map(|t| crate::metainfo::PyTorrentInfo {
             inner: (*t).clone(),
         }))
     }
 
-    fn get_torrent_info(&self, py: Python<'_>) -> PyResult<crate::metainfo::PyTorrentInfo> {
-        self.torrent_file(py)?.ok_or_else(invalid_handle)
+    /// Supplies a magnet link's info dictionary (bencoded).
+    fn set_metadata(&self, py: Python<'_>, info: &Bound<'_, PyAny>) -> PyResult<()> {
+        let info: Vec<u8> = if let Ok(b) = info.cast::<pyo3::types::PyBytes>() {
+            b.as_bytes().to_vec()
+        } else {
+            // A str goes through as its UTF-8 bytes (as the reference's
+            // std::string conversion does).
+            info.extract::<String>()?.into_bytes()
+        };
+        self.with(py, move |e, id| e.set_metadata(id, &info))
+    }
+
+    /// `None` while a magnet link's metadata is missing, like the reference.
+    fn get_torrent_info(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
+        self.torrent_file(py)
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -829,10 +846,14 @@ impl PyTorrentStatus {
     }
     #[getter]
     fn torrent_file(&self) -> Option<crate::metainfo::PyTorrentInfo> {
-        let ti = self.st.id.and_then(|id| {
-            let ses = self.ses.upgrade()?;
-            ses.call(move |e| e.torrent_meta(id)).ok().flatten()
-        });
+        let ti = self
+            .st
+            .id
+            .and_then(|id| {
+                let ses = self.ses.upgrade()?;
+                ses.call(move |e| e.torrent_meta(id)).ok().flatten()
+            })
+            .filter(|t| t.is_valid());
         ti.map(|t| crate::metainfo::PyTorrentInfo {
             inner: (*t).clone(),
         })

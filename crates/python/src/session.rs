@@ -162,7 +162,34 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
         for (k, v) in d.iter() {
             let key: String = k.extract()?;
             match key.as_str() {
+                // Raw digests (as `parse_magnet_uri_dict` gives them): 20
+                // bytes are a v1 info-hash, 32 bytes a v2 one.
+                "info_hash" | "info_hashes" if v.cast::<pyo3::types::PyBytes>().is_ok() => {
+                    let b: Vec<u8> = v.extract()?;
+                    let ih = match b.len() {
+                        20 => lt_core::InfoHash::from_v1(
+                            lt_core::Sha1Hash::from_slice(&b).unwrap_or_default(),
+                        ),
+                        32 => lt_core::InfoHash::new(
+                            lt_core::Sha1Hash::default(),
+                            lt_core::Sha256Hash::from_slice(&b).unwrap_or_default(),
+                        ),
+                        _ => {
+                            return Err(pyo3::exceptions::PyValueError::new_err(
+                                "info_hash must be 20 or 32 bytes",
+                            ))
+                        }
+                    };
+                    bound.borrow_mut().info_hashes = ih;
+                }
                 "info_hash" => bound.setattr("info_hashes", v)?,
+                "url" => {
+                    // The deprecated magnet-link member.
+                    let uri: String = v.extract()?;
+                    if !uri.is_empty() {
+                        crate::magnet::merge_magnet(&mut bound.borrow_mut(), &uri)?;
+                    }
+                }
                 _ => bound.setattr(key.as_str(), v)?,
             }
         }
@@ -175,23 +202,41 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
             .unbind()
     };
     let atp = atp.bind(py).borrow();
-    let Some(ti) = atp.ti.as_ref() else {
-        return Err(PyRuntimeError::new_err(
-            "adding a torrent without metadata (magnet links) is not supported yet",
-        ));
+    let (meta, mut trackers) = match atp.ti.as_ref() {
+        Some(ti) => {
+            let ti: PyRef<'_, PyTorrentInfo> = ti.bind(py).borrow();
+            if !ti.inner.is_valid() {
+                return Err(PyRuntimeError::new_err(
+                    "invalid torrent_info [libtorrent:9]",
+                ));
+            }
+            let trackers: Vec<(String, u8)> = ti
+                .inner
+                .trackers()
+                .iter()
+                .map(|t| (t.url.clone(), t.tier))
+                .collect();
+            (Arc::new(ti.inner.clone()), trackers)
+        }
+        None => {
+            // A magnet link: only the info-hash is known; the engine
+            // fetches the metadata from peers.
+            let mut ih = atp.info_hashes;
+            if !ih.has_v1() && !ih.has_v2() && !atp.legacy_info_hash.is_zero() {
+                ih = lt_core::InfoHash::from_v1(atp.legacy_info_hash);
+            }
+            if !ih.has_v1() && !ih.has_v2() {
+                return Err(PyRuntimeError::new_err(
+                    "missing info-hash from URI [libtorrent:22]",
+                ));
+            }
+            let mut ti = lt_metainfo::TorrentInfo::from_info_hash(ih);
+            if !atp.name.is_empty() {
+                ti.files_mut().set_name(&atp.name);
+            }
+            (Arc::new(ti), Vec::new())
+        }
     };
-    let ti: PyRef<'_, PyTorrentInfo> = ti.bind(py).borrow();
-    if !ti.inner.is_valid() {
-        return Err(PyRuntimeError::new_err(
-            "invalid torrent_info [libtorrent:9]",
-        ));
-    }
-    let mut trackers: Vec<(String, u8)> = ti
-        .inner
-        .trackers()
-        .iter()
-        .map(|t| (t.url.clone(), t.tier))
-        .collect();
     for (i, url) in atp.trackers.iter().enumerate() {
         let tier = atp.tracker_tiers.get(i).copied().unwrap_or(0).clamp(0, 255) as u8;
         trackers.push((url.clone(), tier));
@@ -204,7 +249,7 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
     }
     let prio = |v: &[i64]| v.iter().map(|&p| p.clamp(0, 7) as u8).collect::<Vec<u8>>();
     Ok(AddTorrent {
-        meta: Arc::new(ti.inner.clone()),
+        meta,
         save_path: atp.save_path.clone(),
         flags: atp.flags,
         peers,

@@ -174,6 +174,15 @@ pub enum AlertKind {
     TorrentChecked {
         torrent: TorrentRef,
     },
+    /// The metadata of a magnet-link torrent arrived and checked out.
+    MetadataReceived {
+        torrent: TorrentRef,
+    },
+    /// Metadata received from peers was invalid (wrong hash, unparsable).
+    MetadataFailed {
+        torrent: TorrentRef,
+        error: ErrorCode,
+    },
     TorrentFinished {
         torrent: TorrentRef,
     },
@@ -429,6 +438,8 @@ impl Alert {
             StateChanged { .. } => "state_changed",
             StateUpdate { .. } => "state_update",
             TorrentChecked { .. } => "torrent_checked",
+            MetadataReceived { .. } => "metadata_received",
+            MetadataFailed { .. } => "metadata_failed",
             TorrentFinished { .. } => "torrent_finished",
             TorrentPaused { .. } => "torrent_paused",
             TorrentResumed { .. } => "torrent_resumed",
@@ -506,6 +517,8 @@ impl Alert {
             TorrentPaused { .. } => 39,
             TorrentResumed { .. } => 40,
             TorrentChecked { .. } => 41,
+            MetadataFailed { .. } => 44,
+            MetadataReceived { .. } => 45,
             FileError { .. } => 43,
             ExternalIp { .. } => 47,
             ListenFailed { .. } => 48,
@@ -555,6 +568,8 @@ impl Alert {
             StateChanged { .. } => STATUS,
             StateUpdate { .. } => STATUS,
             TorrentChecked { .. } => STATUS,
+            MetadataReceived { .. } => STATUS,
+            MetadataFailed { .. } => ERROR,
             TorrentFinished { .. } => STATUS,
             TorrentPaused { .. } => STATUS,
             TorrentResumed { .. } => STATUS,
@@ -602,6 +617,7 @@ impl Alert {
         match &self.kind {
             ListenFailed { error, .. }
             | AddTorrent { error, .. }
+            | MetadataFailed { error, .. }
             | TorrentDeleteFailed { error, .. }
             | TorrentError { error, .. }
             | FileError { error, .. }
@@ -624,6 +640,8 @@ impl Alert {
             | TorrentDeleteFailed { torrent, .. }
             | StateChanged { torrent, .. }
             | TorrentChecked { torrent }
+            | MetadataReceived { torrent }
+            | MetadataFailed { torrent, .. }
             | TorrentFinished { torrent }
             | TorrentPaused { torrent }
             | TorrentResumed { torrent }
@@ -827,6 +845,12 @@ impl Alert {
             }
             StateUpdate { status } => format!("state updates for {} torrents", status.len()),
             TorrentChecked { torrent } => format!("{} checked", torrent.short_name()),
+            MetadataReceived { torrent } => {
+                format!("{} metadata successfully received", torrent.short_name())
+            }
+            MetadataFailed { torrent, .. } => {
+                format!("{} invalid metadata received", torrent.short_name())
+            }
             TorrentFinished { torrent } => {
                 format!("{} torrent finished downloading", torrent.short_name())
             }

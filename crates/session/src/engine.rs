@@ -38,6 +38,9 @@ use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
+mod magnet;
+mod pex;
+
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
     /// A connection arrived on a listen socket.
@@ -196,6 +199,10 @@ pub struct Engine {
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
     tracker_key: u32,
     rng: lt_picker::Rng,
+    /// Metadata downloads of magnet-link torrents (engine/magnet.rs).
+    magnet: magnet::MagnetState,
+    /// Peer exchange state (engine/pex.rs).
+    pex: pex::PexState,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -284,6 +291,8 @@ impl Engine {
             choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
             rng: lt_picker::Rng::new(random_seed()),
+            magnet: Default::default(),
+            pex: Default::default(),
         }
         .with_tracker_key()
     }
@@ -630,6 +639,8 @@ impl Engine {
         }
         self.choke_round();
         self.auto_manage();
+        self.magnet_tick();
+        self.pex_tick();
         self.report_second(Duration::from_secs_f64(secs));
     }
 
@@ -764,9 +775,11 @@ impl Engine {
             }
             return Ok(existing);
         }
+        // Without metadata (magnet link): a placeholder one-piece picker.
+        let magnet = !p.meta.is_valid();
         let fs = p.meta.files();
         let picker = PiecePicker::new(
-            fs.total_size().max(0) as u64,
+            fs.total_size().max(magnet as i64) as u64,
             fs.piece_length().max(1) as u32,
             ih.best().0[0] as u64 | 0x9e37_79b9_7f4a_7c15,
         )
@@ -877,7 +890,11 @@ impl Engine {
             torrent: tref,
             error: ErrorCode::default(),
         });
-        self.start_checking(id);
+        if magnet {
+            self.start_magnet(id);
+        } else {
+            self.start_checking(id);
+        }
         Ok(id)
     }
 
@@ -975,6 +992,8 @@ impl Engine {
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
         self.stop_announcing(id);
+        self.magnet_torrent_removed(id);
+        self.pex_torrent_removed(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
@@ -1304,7 +1323,7 @@ impl Engine {
                     pid,
                     client: lt_core::fingerprint::identify_client(&pid),
                     flags: fl,
-                    source: 0,
+                    source: self.peer_source(id, p.addr, p.outgoing),
                     connection_type: 0,
                     num_pieces: have as i32,
                     pieces,
@@ -1843,6 +1862,7 @@ impl Engine {
             self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
         cfg.extensions.v = Some(format!("libtorrent-rs {}", env!("CARGO_PKG_VERSION")));
         cfg.extensions.p = Some(self.listen_port());
+        Self::add_our_extensions(&mut cfg.extensions);
         cfg
     }
 
@@ -1866,13 +1886,16 @@ impl Engine {
 
     fn new_peer(
         &mut self,
-        conn: PeerConnection,
+        mut conn: PeerConnection,
         addr: SocketAddr,
         outgoing: bool,
         torrent: Option<TorrentId>,
     ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
+        if let Some(t) = torrent {
+            conn.set_metadata_size(self.metadata_size_of(t));
+        }
         let now = Instant::now();
         let pipeline = RequestPipeline::new(self.pipeline_config(), self.millis(now));
         let n = torrent
@@ -2128,9 +2151,11 @@ impl Engine {
                     return;
                 }
                 let n = self.torrents.get(&tid).map_or(0, |t| t.picker.num_pieces());
+                let metadata_size = self.metadata_size_of(tid);
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.torrent = Some(tid);
                     p.has = lt_picker::Bitfield::new(n as usize);
+                    p.conn.set_metadata_size(metadata_size);
                     let _ = p.conn.accept(wire, Instant::now());
                 }
                 if let Some(t) = self.torrents.get_mut(&tid) {
@@ -2269,10 +2294,10 @@ impl Engine {
                 }
                 self.request_blocks(id);
             }
+            PeerEvent::ExtensionHandshake(h) => self.on_ext_handshake(id, &h),
+            PeerEvent::Extension(m) => self.on_extension(id, m),
             PeerEvent::Suggest(_)
             | PeerEvent::DhtPort(_)
-            | PeerEvent::ExtensionHandshake(_)
-            | PeerEvent::Extension(_)
             | PeerEvent::Extended { .. }
             | PeerEvent::HashRequest(_)
             | PeerEvent::Hashes { .. }
@@ -2417,7 +2442,11 @@ impl Engine {
             return;
         };
         // upload mode: serve only, request nothing
-        if !t.is_active() || t.picker.is_finished() || t.flags & flags::UPLOAD_MODE != 0 {
+        if !t.is_active()
+            || !t.meta.is_valid()
+            || t.picker.is_finished()
+            || t.flags & flags::UPLOAD_MODE != 0
+        {
             return;
         }
         let mut want = p.pipeline.num_to_request();
@@ -2968,6 +2997,8 @@ impl Engine {
             self.bw.remove_channel(ch);
         }
         self.choker.remove_peer(p.key);
+        self.magnet_peer_gone(p.torrent, id);
+        self.pex_peer_gone(id);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = !p.has.is_empty() && p.has.all();
             let both_seeds = t.is_seed() && peer_seed;

@@ -30,6 +30,7 @@ mod peer_io;
 pub mod torrent;
 mod tracker_io;
 pub mod types;
+pub mod ut_metadata;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -194,7 +194,10 @@ impl Torrent {
             && self.error.is_none()
             && matches!(
                 self.state,
-                TorrentState::Downloading | TorrentState::Finished | TorrentState::Seeding
+                TorrentState::DownloadingMetadata
+                    | TorrentState::Downloading
+                    | TorrentState::Finished
+                    | TorrentState::Seeding
             )
     }
 
@@ -260,7 +263,12 @@ impl Torrent {
     pub fn status(&self, num_peers: i32, num_seeds: i32, num_uploads: i32) -> TorrentStatus {
         let total = Metadata::files(self.meta.as_ref()).total_size();
         let total_done = self.picker.bytes_done() as i64;
-        let n = self.picker.num_pieces();
+        // A magnet link's placeholder picker has no real pieces.
+        let n = if self.meta.is_valid() {
+            self.picker.num_pieces()
+        } else {
+            0
+        };
         let pieces: Vec<bool> = (0..n).map(|i| self.picker.have_piece(i)).collect();
         let wanted: i64 = (0..n)
             .filter(|&i| self.picker.piece_priority(i) > 0)
@@ -274,6 +282,7 @@ impl Torrent {
             TorrentState::CheckingFiles | TorrentState::CheckingResumeData => {
                 self.checking_progress
             }
+            TorrentState::DownloadingMetadata => 0.0,
             _ if total == 0 => 1.0,
             _ => (total_done as f64 / total as f64) as f32,
         };
@@ -301,7 +310,7 @@ impl Torrent {
             auto_managed: self.flags & flags::AUTO_MANAGED != 0,
             is_finished: self.is_finished(),
             is_seeding: self.is_seed(),
-            has_metadata: true,
+            has_metadata: self.meta.is_valid(),
             seed_mode: self.flags & flags::SEED_MODE != 0,
             upload_mode: self.flags & flags::UPLOAD_MODE != 0,
             share_mode: self.flags & flags::SHARE_MODE != 0,
@@ -339,7 +348,11 @@ impl Torrent {
             list_seeds: num_seeds,
             list_peers: self.known.len() as i32,
             connect_candidates: self.candidates.len() as i32,
-            num_pieces: self.picker.num_have() as i32,
+            num_pieces: if n == 0 {
+                0
+            } else {
+                self.picker.num_have() as i32
+            },
             pieces,
             verified_pieces: Vec::new(),
             distributed_copies: -1.0,
