@@ -198,3 +198,16 @@ def test_connections_limit_holds_under_a_flood(impl, tmp_path, make_host):
         assert host.alive()
     finally:
         swarm.close()
+
+
+def test_short_soak(tmp_path):
+    """30 s of soak.py (the 10-minute run is by hand, see TESTING.md):
+    leechers, raw-peer bursts, hostile connections and torrent add/remove
+    against one session; every download byte-identical, no wrong block,
+    RSS flat."""
+    out_file = tmp_path / "soak.json"
+    r = subprocess.run([interpreter("ours"), str(HERE / "soak.py"), "--duration", "30", "--sample", "2",
+                        "--json", str(out_file)], capture_output=True, text=True, timeout=240)
+    out = json.loads(out_file.read_text()) if out_file.exists() else None
+    assert r.returncode == 0, f"{out}\n{r.stderr[-3000:]}"
+    assert out["leechers"] >= 3 and out["raw_blocks"] > 0 and out["add_remove"] >= 3, out
