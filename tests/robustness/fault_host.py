@@ -154,7 +154,12 @@ def disk_full(args, out):
     ses = lt.session(settings())
     run = Run(ses)
     with HostileSeed(t) as seed:
-        h = add(ses, args, dl)
+        atp = lt.add_torrent_params()
+        atp.ti = lt.torrent_info(args.torrent)
+        atp.save_path = dl
+        if args.allocate:
+            atp.storage_mode = lt.storage_mode_t.storage_mode_allocate
+        h = ses.add_torrent(atp)
         h.connect_peer(("127.0.0.1", seed.port))
         err = run.pump(60, lambda a: name(a) == "file_error")
         out["file_error"] = err
@@ -293,6 +298,7 @@ def main():
     ap.add_argument("--save", required=True)
     ap.add_argument("--fill", type=int, default=0)
     ap.add_argument("--how", default="delete")
+    ap.add_argument("--allocate", action="store_true", help="disk_full: storage_mode_allocate")
     args = ap.parse_args()
     out = {"module": lt.__file__}
     try:

@@ -57,7 +57,7 @@ def run_driver(impl, mode, t, work, save, tmpfs=None, timeout=150, **extra):
     cmd = [interpreter(impl), str(DRIVER), mode, "--torrent", t.path, "--data", str(work / "data"),
            "--name", t.name, "--work", str(work), "--save", str(save)]
     for k, v in extra.items():
-        cmd += [f"--{k}", str(v)]
+        cmd += [f"--{k}"] + ([str(v)] if v != "" else [])
     if tmpfs is not None:
         inner = " ".join(f"'{c}'" for c in cmd)
         cmd = ["unshare", "-m", "sh", "-c",
@@ -68,26 +68,35 @@ def run_driver(impl, mode, t, work, save, tmpfs=None, timeout=150, **extra):
     return json.loads(lines[-1])
 
 
-def test_disk_full_pauses_keeps_verified_pieces_then_completes(tmpfs_ok, torrent, tmp_path):
+@pytest.mark.parametrize("mode", ["sparse", "allocate"])
+def test_disk_full_pauses_keeps_verified_pieces_then_completes(mode, tmpfs_ok, torrent, tmp_path):
     """An 8 MiB tmpfs with 5 MiB taken leaves room for about half of the
-    6 MiB download. The reference is not run: with its memory-mapped
-    storage it reports every piece finished and seeds while half of them
-    never reached the disk (see TESTING.md)."""
+    6 MiB download. Sparse files fill up as pieces arrive; in
+    storage_mode_allocate the file is allocated in full once checked, which
+    fails at once. The reference is not run: with its memory-mapped storage
+    it reports every piece finished and seeds while half of them never
+    reached the disk (see TESTING.md)."""
     t, d = torrent
     save = tmp_path / "save"
     save.mkdir()
     work = tmp_path / "work"
     shutil.copytree(d, work)
-    out = run_driver("ours", "disk_full", t, work, save, tmpfs="size=8m", fill=5 * MiB)
+    extra = {"allocate": ""} if mode == "allocate" else {}
+    out = run_driver("ours", "disk_full", t, work, save, tmpfs="size=8m", fill=5 * MiB, **extra)
     err = out["file_error"]
     assert err is not None, f"no file_error_alert: {out.get('alerts')}"
     assert err["errno"] == errno.ENOSPC and err["filename"].endswith(t.name), err
     st = out["after_error"]
     assert st["paused"] and st["flags_paused"], st
     assert st["errc"] == errno.ENOSPC and st["error_file"] == 0, st
-    # Some pieces made it; every piece reported finished is one the torrent
-    # has, and every piece it has is intact on disk.
-    assert 0 < len(st["pieces"]) < t.num_pieces, st
+    # Every piece reported finished is one the torrent has, and every piece
+    # it has is intact on disk.
+    if mode == "sparse":
+        # Some pieces made it before the disk filled up.
+        assert 0 < len(st["pieces"]) < t.num_pieces, st
+    else:
+        assert "file_fallocate" in err["msg"], err
+        assert len(st["pieces"]) < t.num_pieces, st
     assert out["finished_not_have"] == []
     assert out["bad_on_disk"] == [], f"pieces marked as had but wrong on disk: {out['bad_on_disk']}"
     assert out["blocks_while_paused"] == 0, "the paused torrent kept downloading"
@@ -162,3 +171,44 @@ def test_files_vanish_under_a_seed(impl, how, torrent, tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def test_storage_mode_is_kept_and_reported(ref, ours, torrent, tmp_path):
+    """storage_mode from add_torrent_params (and the legacy
+    add_torrent(ti, save_path, resume_data, storage_mode) form) is what
+    status() reports; in allocate mode the file has its full size once
+    checked, in sparse mode nothing is written before data arrives."""
+    t, _ = torrent
+    code = f"""
+import json, os, time
+import libtorrent as lt
+ses = lt.session({{"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False}})
+ti = lt.torrent_info({t.path!r})
+out = {{}}
+for name, mode in (("allocate", lt.storage_mode_t.storage_mode_allocate),
+                   ("sparse", lt.storage_mode_t.storage_mode_sparse)):
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = os.path.join({str(tmp_path)!r}, "{{}}-" + name).format(lt.__name__ + str(id(ses)))
+    atp.storage_mode = mode
+    h = ses.add_torrent(atp)
+    path = os.path.join(atp.save_path, {t.name!r})
+    deadline = time.time() + 3
+    while time.time() < deadline and not (os.path.exists(path) and os.path.getsize(path) > 0):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    out[name] = [str(h.status().storage_mode), os.path.getsize(path) if os.path.exists(path) else None]
+    ses.remove_torrent(h)
+h = ses.add_torrent(ti, os.path.join({str(tmp_path)!r}, "legacy" + str(id(ses))), None,
+                    lt.storage_mode_t.storage_mode_allocate)
+out["legacy"] = str(h.status().storage_mode)
+print(json.dumps(out))
+"""
+    r, o = ref(code), ours(code)
+    assert {k: v[0] if isinstance(v, list) else v for k, v in r.items()} == \
+        {k: v[0] if isinstance(v, list) else v for k, v in o.items()}, (r, o)
+    # The reference allocates a file when it first writes to it; ours
+    # allocates every file once the torrent is checked, so a disk that is
+    # too small fails at once (test_disk_full_...[allocate]).
+    assert o["allocate"] == ["storage_mode_allocate", len(t.data)]
+    assert o["sparse"][0] == "storage_mode_sparse" and o["sparse"][1] in (None, 0)

@@ -83,6 +83,7 @@ fn add(ses: &Session, ti: &Arc<TorrentInfo>, save: &Path) -> lt_session::Torrent
         max_connections: -1,
         max_uploads: -1,
         trackers: Vec::new(),
+        storage_mode: lt_session::StorageMode::Sparse,
     };
     ses.call(move |e| e.add_torrent(at))
         .unwrap()
