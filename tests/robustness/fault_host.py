@@ -176,13 +176,15 @@ def disk_full(args, out):
         out["blocks_while_paused"] = seed.blocks_sent - blocks_before
         # Free the space and carry on.
         os.remove(filler)
-        h.clear_error()
-        h.resume()
+        if args.recover in ("clear", "both"):
+            h.clear_error()
+        if args.recover in ("resume", "both"):
+            h.resume()
         mark = len(run.alerts)
         if not h.status().is_seeding:
             # A peer may have been dropped with the error: give it back.
             h.connect_peer(("127.0.0.1", seed.port))
-        done = run.pump(90, lambda a: name(a) == "torrent_finished")
+        done = run.pump(args.finish_timeout, lambda a: name(a) == "torrent_finished")
         out["finished"] = done is not None
         out["after_resume"] = status_dict(h)
         again = sorted({a["piece"] for a in run.alerts[mark:] if a["what"] == "piece_finished"})
@@ -299,6 +301,9 @@ def main():
     ap.add_argument("--fill", type=int, default=0)
     ap.add_argument("--how", default="delete")
     ap.add_argument("--allocate", action="store_true", help="disk_full: storage_mode_allocate")
+    ap.add_argument("--finish-timeout", type=float, default=90)
+    ap.add_argument("--recover", choices=["clear", "resume", "both"], default="both",
+                    help="disk_full: clear_error(), resume() or both once space is freed")
     args = ap.parse_args()
     out = {"module": lt.__file__}
     try:

@@ -68,8 +68,8 @@ def run_driver(impl, mode, t, work, save, tmpfs=None, timeout=150, **extra):
     return json.loads(lines[-1])
 
 
-@pytest.mark.parametrize("mode", ["sparse", "allocate"])
-def test_disk_full_pauses_keeps_verified_pieces_then_completes(mode, tmpfs_ok, torrent, tmp_path):
+@pytest.mark.parametrize("mode,recover", [("sparse", "both"), ("sparse", "clear"), ("allocate", "both")])
+def test_disk_full_pauses_keeps_verified_pieces_then_completes(mode, recover, tmpfs_ok, torrent, tmp_path):
     """An 8 MiB tmpfs with 5 MiB taken leaves room for about half of the
     6 MiB download. Sparse files fill up as pieces arrive; in
     storage_mode_allocate the file is allocated in full once checked, which
@@ -81,7 +81,10 @@ def test_disk_full_pauses_keeps_verified_pieces_then_completes(mode, tmpfs_ok, t
     save.mkdir()
     work = tmp_path / "work"
     shutil.copytree(d, work)
+    # recover: once space is freed, clear_error() and resume(), or
+    # clear_error() alone (which restarts the torrent, as documented).
     extra = {"allocate": ""} if mode == "allocate" else {}
+    extra["recover"] = recover
     out = run_driver("ours", "disk_full", t, work, save, tmpfs="size=8m", fill=5 * MiB, **extra)
     err = out["file_error"]
     assert err is not None, f"no file_error_alert: {out.get('alerts')}"
