@@ -101,40 +101,48 @@ fn peer_of(d: &AlertData) -> Option<&PeerRef> {
     }
 }
 
-/// `(url, local endpoint)` of a tracker alert.
-fn tracker_of(d: &AlertData) -> Option<(&str, Option<std::net::SocketAddr>)> {
+/// `(url, local endpoint, version)` of a tracker alert.
+fn tracker_of(
+    d: &AlertData,
+) -> Option<(&str, Option<std::net::SocketAddr>, lt_core::ProtocolVersion)> {
     use AlertKind::*;
     match &d.alert.kind {
         TrackerAnnounce {
             url,
             local_endpoint,
+            version,
             ..
         }
         | TrackerReply {
             url,
             local_endpoint,
+            version,
             ..
         }
         | TrackerWarning {
             url,
             local_endpoint,
+            version,
             ..
         }
         | TrackerError {
             url,
             local_endpoint,
+            version,
             ..
         }
         | ScrapeReply {
             url,
             local_endpoint,
+            version,
             ..
         }
         | ScrapeFailed {
             url,
             local_endpoint,
+            version,
             ..
-        } => Some((url.as_str(), *local_endpoint)),
+        } => Some((url.as_str(), *local_endpoint, *version)),
         _ => None,
     }
 }
@@ -209,7 +217,8 @@ impl TrackerAlert {
     }
     #[getter]
     fn version<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        enum_to_py(py, "protocol_version", 0)
+        let v = tracker_of(&self.0).map_or(0, |t| t.2 as i64);
+        enum_to_py(py, "protocol_version", v)
     }
 }
 

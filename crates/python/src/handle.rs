@@ -63,7 +63,7 @@ impl PyTorrentHandle {
 
     /// Runs `f` on the engine with this torrent's id; raises for an invalid
     /// handle. The GIL is released while waiting.
-    fn with<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
+    pub(crate) fn with<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut Engine, TorrentId) -> R + Send + 'static,

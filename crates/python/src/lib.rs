@@ -13,6 +13,7 @@ mod errors;
 mod filters;
 mod fingerprint;
 mod handle;
+mod handle_ops;
 mod hashes;
 mod magnet;
 mod metainfo;

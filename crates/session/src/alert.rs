@@ -245,24 +245,32 @@ pub enum AlertKind {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         event: TrackerEvent,
     },
     TrackerReply {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         num_peers: i32,
     },
     TrackerWarning {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         msg: String,
     },
     TrackerError {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         times_in_row: i32,
         error: ErrorCode,
         failure_reason: String,
@@ -272,6 +280,8 @@ pub enum AlertKind {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         incomplete: i32,
         complete: i32,
     },
@@ -279,6 +289,8 @@ pub enum AlertKind {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         error: ErrorCode,
         msg: String,
     },
@@ -747,9 +759,18 @@ fn peer_prefix(t: &TorrentRef, p: &PeerRef) -> String {
     format!("{} peer {}", t.short_name(), ep(&p.endpoint))
 }
 
-fn tracker_prefix(t: &TorrentRef, url: &str, local: &Option<SocketAddr>) -> String {
+fn tracker_prefix(
+    t: &TorrentRef,
+    url: &str,
+    local: &Option<SocketAddr>,
+    version: lt_core::ProtocolVersion,
+) -> String {
     let local = local.map_or_else(String::new, |l| ep(&l));
-    format!("{} ({})[{}-v1]", t.short_name(), url, local)
+    let v = match version {
+        lt_core::ProtocolVersion::V1 => "v1",
+        lt_core::ProtocolVersion::V2 => "v2",
+    };
+    format!("{} ({})[{}-{}]", t.short_name(), url, local, v)
 }
 
 impl Alert {
@@ -931,43 +952,47 @@ impl Alert {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 event,
             } => format!(
                 "{} sending announce ({})",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 event.label()
             ),
             TrackerReply {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 num_peers,
             } => format!(
                 "{} received peers: {}",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 num_peers
             ),
             TrackerWarning {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 msg,
             } => format!(
                 "{} warning: {}",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 msg
             ),
             TrackerError {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 times_in_row,
                 error,
                 failure_reason,
                 ..
             } => format!(
                 "{} {} \"{}\" ({})",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 error.message(),
                 failure_reason,
                 times_in_row
@@ -976,11 +1001,12 @@ impl Alert {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 incomplete,
                 complete,
             } => format!(
                 "{} scrape reply: {} {}",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 incomplete,
                 complete
             ),
@@ -988,11 +1014,12 @@ impl Alert {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 error,
                 msg,
             } => format!(
                 "{} scrape failed: {}",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 if msg.is_empty() {
                     error.message()
                 } else {

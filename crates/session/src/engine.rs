@@ -31,6 +31,7 @@ use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
 
+mod handle_ops;
 mod outgoing_mse;
 mod report;
 use lt_picker::bandwidth::{BandwidthManager, Direction};
@@ -149,6 +150,8 @@ struct Peer {
     /// they imply for the peer.
     haves: u32,
     remote_dl_rate: i32,
+    /// This connection's own rate limits (`set_peer_*_limit`), if set.
+    bw_channel: Option<lt_picker::bandwidth::ChannelId>,
 }
 
 /// The engine state. Reached by user calls through [`crate::Session::call`].
@@ -1565,6 +1568,7 @@ impl Engine {
                             torrent,
                             url: job.key.url.clone(),
                             local_endpoint: ep(&job.key),
+                            version: job.key.version,
                             event: tracker_event(job.request.event),
                         });
                     }
@@ -1586,12 +1590,14 @@ impl Engine {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     num_peers: num_peers as i32,
                 }),
                 TrackerOutput::Warning { key, message } => self.alert(AlertKind::TrackerWarning {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     msg: message,
                 }),
                 TrackerOutput::Error {
@@ -1608,6 +1614,7 @@ impl Engine {
                         torrent,
                         url: key.url.clone(),
                         local_endpoint: ep(&key),
+                        version: key.version,
                         times_in_row: times_in_row as i32,
                         error: tracker_error_code(&error),
                         failure_reason,
@@ -1623,6 +1630,7 @@ impl Engine {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     incomplete,
                     complete,
                 }),
@@ -1630,6 +1638,7 @@ impl Engine {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     error: tracker_error_code(&error),
                     msg: error.to_string(),
                 }),
@@ -1911,6 +1920,7 @@ impl Engine {
                 reported_snubbed: false,
                 haves: 0,
                 remote_dl_rate: 0,
+                bw_channel: None,
             },
         );
         if let Some(t) = torrent.and_then(|t| self.torrents.get_mut(&t)) {
@@ -1985,8 +1995,10 @@ impl Engine {
             let cid = self.new_peer(conn, addr, true, Some(id));
             self.begin_outgoing_mse(cid, id, send_hash);
             let tx = self.events_tx.clone();
+            let ports = self.outgoing_ports();
+            let start = self.rng.next_u64() as u16;
             tokio::spawn(async move {
-                let result = peer_io::connect(addr, timeout).await;
+                let result = peer_io::connect(addr, timeout, ports, start).await;
                 let _ = tx.send(Event::Connected { id: cid, result });
             });
         }
@@ -2428,10 +2440,11 @@ impl Engine {
         let block = u64::from(lt_picker::BLOCK_SIZE);
         let need = (want as u64 * block).saturating_sub(p.down_credit);
         if need > 0 {
+            let channels: Vec<_> = std::iter::once(t.bw_channel).chain(p.bw_channel).collect();
             let g = self.bw.request(
                 now_ms,
                 lt_picker::bandwidth::ConnId(p.key.0),
-                &[t.bw_channel],
+                &channels,
                 Direction::Download,
                 need,
             );
@@ -2499,12 +2512,7 @@ impl Engine {
                     disk.async_write(storage, piece, offset, data.to_vec());
                 }
                 for o in others {
-                    if let Some(q) = self.peers.get_mut(&o) {
-                        let len = data.len() as u32;
-                        let _ = q.conn.cancel(BlockRequest::new(piece, offset, len));
-                        q.pipeline.on_request_removed(b);
-                    }
-                    self.flush(o);
+                    self.cancel_request(o, BlockRequest::new(piece, offset, data.len() as u32));
                 }
             }
         }
@@ -2547,8 +2555,10 @@ impl Engine {
             let channels: Vec<_> = p
                 .torrent
                 .and_then(|t| self.torrents.get(&t))
-                .map(|t| vec![t.bw_channel])
-                .unwrap_or_default();
+                .map(|t| t.bw_channel)
+                .into_iter()
+                .chain(p.bw_channel)
+                .collect();
             while let Some(r) = p.deferred.front().copied() {
                 if p.send_queued + p.reading >= watermark {
                     break;
@@ -2974,6 +2984,9 @@ impl Engine {
             }
         }
         self.bw.remove_conn(lt_picker::bandwidth::ConnId(p.key.0));
+        if let Some(ch) = p.bw_channel {
+            self.bw.remove_channel(ch);
+        }
         self.choker.remove_peer(p.key);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = !p.has.is_empty() && p.has.all();
