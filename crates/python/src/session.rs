@@ -260,6 +260,11 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
         max_connections: atp.max_connections.clamp(-1, i32::MAX as i64) as i32,
         max_uploads: atp.max_uploads.clamp(-1, i32::MAX as i64) as i32,
         trackers,
+        storage_mode: if atp.storage_mode == 0 {
+            lt_session::StorageMode::Allocate
+        } else {
+            lt_session::StorageMode::Sparse
+        },
     })
 }
 
@@ -342,7 +347,7 @@ impl PySession {
         storage_mode: Option<&Bound<'_, PyAny>>,
         paused: bool,
     ) -> PyResult<PyTorrentHandle> {
-        let _ = (resume_data, storage_mode);
+        let _ = resume_data;
         let at = if params.cast::<PyTorrentInfo>().is_ok() {
             let Some(save_path) = save_path else {
                 return Err(PyTypeError::new_err(
@@ -357,6 +362,12 @@ impl PySession {
             at.flags &= !f;
             if paused {
                 at.flags |= lt_session::torrent::flags::PAUSED;
+            }
+            if let Some(m) = storage_mode {
+                at.storage_mode = match crate::enums::enum_from_py(m, "storage_mode_t")? {
+                    0 => lt_session::StorageMode::Allocate,
+                    _ => lt_session::StorageMode::Sparse,
+                };
             }
             at
         } else {

@@ -789,6 +789,7 @@ impl Engine {
         let layout: Arc<dyn lt_storage::FileLayout> = Arc::new(fs.clone());
         let mut sp = StorageParams::new(layout, p.save_path.clone());
         sp.file_priorities = p.file_priorities.clone();
+        sp.mode = p.storage_mode;
         sp.part_file_name = format!(".{}.parts", ih.best().to_hex());
         let kinds = match (ih.has_v1(), ih.has_v2()) {
             (true, true) => HashKinds::BOTH,
@@ -842,6 +843,7 @@ impl Engine {
                 ch
             },
             deadline_alerts: Default::default(),
+            storage_mode: p.storage_mode,
             stats_reported: [0; 4],
             last_download: 0,
             last_upload: 0,
@@ -955,6 +957,16 @@ impl Engine {
         if state != TorrentState::Downloading && t.finished_at.is_none() {
             t.finished_at = Some(Instant::now());
         }
+        if t.storage_mode == lt_storage::StorageMode::Allocate && state == TorrentState::Downloading
+        {
+            // Allocate every wanted file in full now, so a disk that cannot
+            // hold the torrent fails here (Completion::Initialized).
+            let storage = t.storage;
+            self.disk().async_initialize(storage);
+        }
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
         let paused = t.is_paused();
         self.set_state(id, state);
         self.alert(AlertKind::TorrentChecked { torrent: tref });
@@ -2807,6 +2819,14 @@ impl Engine {
                 }
                 if let Some(disk) = &self.disk {
                     disk.remove_storage(storage);
+                }
+            }
+            Completion::Initialized {
+                storage,
+                result: Err(e),
+            } => {
+                if let Some(&tid) = self.by_storage.get(&storage) {
+                    self.storage_error(tid, &e);
                 }
             }
             _ => {}

@@ -41,7 +41,7 @@ pub use alert::{Alert, AlertKind};
 use alert_queue::AlertQueue;
 pub use engine::{tracker_error_code, Engine};
 use lt_settings::{keys, Settings, SettingsPack};
-pub use lt_storage::OpenFile;
+pub use lt_storage::{OpenFile, StorageMode};
 pub use types::*;
 
 /// The engine has shut down; the call could not be carried out.

@@ -69,6 +69,8 @@ pub struct AddTorrent {
     pub max_uploads: i32,
     /// Tracker URLs with their tiers.
     pub trackers: Vec<(String, u8)>,
+    /// Sparse files, or every file allocated in full once checked.
+    pub storage_mode: lt_storage::StorageMode,
 }
 
 pub(crate) struct Torrent {
@@ -117,6 +119,7 @@ pub(crate) struct Torrent {
     pub bw_channel: lt_picker::bandwidth::ChannelId,
     /// Pieces with `alert_when_available` deadlines: read them once we have them.
     pub deadline_alerts: HashSet<u32>,
+    pub storage_mode: lt_storage::StorageMode,
     /// Totals at the last `stats` alert: payload up, protocol up, payload
     /// down, protocol down.
     pub stats_reported: [i64; 4],
@@ -379,6 +382,7 @@ impl Torrent {
             } else {
                 Default::default()
             },
+            storage_mode: self.storage_mode as i32,
             ..Default::default()
         }
     }
