@@ -298,6 +298,7 @@ impl PySession {
         paused: bool,
     ) -> PyResult<PyTorrentHandle> {
         let _ = (resume_data, storage_mode);
+        let (extra, rd) = crate::resume::add_extra(py, params)?;
         let at = if params.cast::<PyTorrentInfo>().is_ok() {
             let Some(save_path) = save_path else {
                 return Err(PyTypeError::new_err(
@@ -317,19 +318,22 @@ impl PySession {
         } else {
             to_add_torrent(py, params)?
         };
-        let id = self.call(py, move |e| e.add_torrent(at))?.map_err(|err| {
-            PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value))
-        })?;
+        let id = self
+            .call(py, move |e| e.add_torrent_resumed(at, extra, rd))?
+            .map_err(|err| {
+                PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value))
+            })?;
         Ok(self.handle(id))
     }
 
     /// Adds without waiting; the result comes as `add_torrent_alert`.
     fn async_add_torrent(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<()> {
         let at = to_add_torrent(py, params)?;
+        let (extra, rd) = crate::resume::add_extra(py, params)?;
         let ses = self.inner.clone();
         py.detach(move || {
             ses.post(move |e| {
-                let _ = e.add_torrent(at);
+                let _ = e.add_torrent_resumed(at, extra, rd);
             })
         })
         .map_err(|_| closed())

@@ -300,6 +300,44 @@ pub enum AlertKind {
     Log {
         msg: String,
     },
+    /// `save_resume_data()` result: the torrent's resume state.
+    SaveResumeData {
+        torrent: TorrentRef,
+        params: Box<lt_resume::ResumeData>,
+    },
+    SaveResumeDataFailed {
+        torrent: TorrentRef,
+        error: ErrorCode,
+    },
+    /// Resume data did not match the files: a full check follows.
+    FastresumeRejected {
+        torrent: TorrentRef,
+        error: ErrorCode,
+        op: Operation,
+        path: String,
+    },
+    StorageMoved {
+        torrent: TorrentRef,
+        path: String,
+        old_path: String,
+    },
+    StorageMovedFailed {
+        torrent: TorrentRef,
+        error: ErrorCode,
+        op: Operation,
+        path: String,
+    },
+    FileRenamed {
+        torrent: TorrentRef,
+        index: u32,
+        new_name: String,
+        old_name: String,
+    },
+    FileRenameFailed {
+        torrent: TorrentRef,
+        index: u32,
+        error: ErrorCode,
+    },
 }
 
 /// One alert.
@@ -356,6 +394,13 @@ impl Alert {
             Performance { .. } => "performance",
             ExternalIp { .. } => "external_ip",
             Log { .. } => "log",
+            SaveResumeData { .. } => "save_resume_data",
+            SaveResumeDataFailed { .. } => "save_resume_data_failed",
+            FastresumeRejected { .. } => "fastresume_rejected",
+            StorageMoved { .. } => "storage_moved",
+            StorageMovedFailed { .. } => "storage_moved_failed",
+            FileRenamed { .. } => "file_renamed",
+            FileRenameFailed { .. } => "file_rename_failed",
         }
     }
 
@@ -399,6 +444,13 @@ impl Alert {
             SessionStats { .. } => 70,
             Log { .. } => 79,
             AlertsDropped { .. } => 95,
+            FileRenamed { .. } => 7,
+            FileRenameFailed { .. } => 8,
+            StorageMoved { .. } => 33,
+            StorageMovedFailed { .. } => 34,
+            SaveResumeData { .. } => 37,
+            SaveResumeDataFailed { .. } => 38,
+            FastresumeRejected { .. } => 53,
         }
     }
 
@@ -441,6 +493,13 @@ impl Alert {
             Performance { .. } => PERFORMANCE_WARNING,
             ExternalIp { .. } => STATUS,
             Log { .. } => SESSION_LOG,
+            SaveResumeData { .. } => STORAGE,
+            SaveResumeDataFailed { .. } => STORAGE | ERROR,
+            FastresumeRejected { .. } => STATUS | ERROR,
+            StorageMoved { .. } => STORAGE,
+            StorageMovedFailed { .. } => STORAGE,
+            FileRenamed { .. } => STORAGE,
+            FileRenameFailed { .. } => STORAGE,
         }
     }
 
@@ -457,7 +516,11 @@ impl Alert {
             | PeerDisconnected { error, .. }
             | PeerError { error, .. }
             | TrackerError { error, .. }
-            | ScrapeFailed { error, .. } => Some(error),
+            | ScrapeFailed { error, .. }
+            | SaveResumeDataFailed { error, .. }
+            | FastresumeRejected { error, .. }
+            | StorageMovedFailed { error, .. }
+            | FileRenameFailed { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -491,7 +554,14 @@ impl Alert {
             | TrackerError { torrent, .. }
             | ScrapeReply { torrent, .. }
             | ScrapeFailed { torrent, .. }
-            | Performance { torrent, .. } => Some(torrent),
+            | Performance { torrent, .. }
+            | SaveResumeData { torrent, .. }
+            | SaveResumeDataFailed { torrent, .. }
+            | FastresumeRejected { torrent, .. }
+            | StorageMoved { torrent, .. }
+            | StorageMovedFailed { torrent, .. }
+            | FileRenamed { torrent, .. }
+            | FileRenameFailed { torrent, .. } => Some(torrent),
             ListenSucceeded { .. }
             | ListenFailed { .. }
             | StateUpdate { .. }
@@ -522,6 +592,8 @@ impl QueuedAlert for Alert {
                 | AlertKind::SessionStatsHeader
                 | AlertKind::SessionStats { .. }
                 | AlertKind::ReadPiece { .. }
+                | AlertKind::SaveResumeData { .. }
+                | AlertKind::SaveResumeDataFailed { .. }
         )
     }
 }
@@ -849,6 +921,70 @@ impl Alert {
             ),
             ExternalIp { address } => format!("external IP received: {address}"),
             Log { msg } => msg.clone(),
+            SaveResumeData { torrent, .. } => {
+                format!("{} resume data generated", torrent.short_name())
+            }
+            SaveResumeDataFailed { torrent, error } => format!(
+                "{} resume data was not generated: {}",
+                torrent.short_name(),
+                error.message()
+            ),
+            FastresumeRejected {
+                torrent,
+                error,
+                op,
+                path,
+            } => format!(
+                "{} fast resume rejected. {}({}): {}",
+                torrent.short_name(),
+                operation_label(*op),
+                path,
+                error.message()
+            ),
+            StorageMoved {
+                torrent,
+                path,
+                old_path,
+            } => format!(
+                "{} moved storage from \"{}\" to: \"{}\"",
+                torrent.short_name(),
+                old_path,
+                path
+            ),
+            StorageMovedFailed {
+                torrent,
+                error,
+                op,
+                path,
+            } => format!(
+                "{} storage move failed. {} ({}): {}",
+                torrent.short_name(),
+                operation_label(*op),
+                path,
+                error.message()
+            ),
+            FileRenamed {
+                torrent,
+                index,
+                new_name,
+                old_name,
+            } => format!(
+                "{}: file {} renamed from \"{}\" to \"{}\"",
+                torrent.short_name(),
+                index,
+                old_name,
+                new_name
+            ),
+            FileRenameFailed {
+                torrent,
+                index,
+                error,
+            } => format!(
+                "{}: failed to rename file {}: {}",
+                torrent.short_name(),
+                index,
+                error.message()
+            ),
         }
     }
 }

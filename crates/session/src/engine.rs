@@ -34,6 +34,8 @@ use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
+pub(crate) mod ctl;
+
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
     /// A connection arrived on a listen socket.
@@ -182,6 +184,8 @@ pub struct Engine {
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
     tracker_key: u32,
     rng: lt_picker::Rng,
+    /// Resume data, queue and storage control (engine/ctl.rs).
+    ctl: ctl::Ctl,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -269,6 +273,7 @@ impl Engine {
             choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
             rng: lt_picker::Rng::new(random_seed()),
+            ctl: Default::default(),
         }
         .with_tracker_key()
     }
@@ -636,7 +641,7 @@ impl Engine {
             })
             .map(|t| t.id)
             .collect();
-        ids.sort();
+        self.ctl_queue_sort(&mut ids);
         let (mut dl, mut seed, mut all) = (0usize, 0usize, 0usize);
         for id in ids {
             let Some(t) = self.torrents.get(&id) else {
@@ -857,6 +862,9 @@ impl Engine {
     }
 
     fn start_checking(&mut self, id: TorrentId) {
+        if self.ctl_take_resume(id) {
+            return;
+        }
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
@@ -932,6 +940,7 @@ impl Engine {
     }
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
+        self.ctl_forget(id);
         self.stop_announcing(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
@@ -978,6 +987,7 @@ impl Engine {
         }
         let mut st = t.status(t.peers.len() as i32, seeds, uploads);
         st.paused = st.paused || self.paused;
+        self.ctl_status(id, &mut st);
         Some(st)
     }
 
@@ -2649,7 +2659,7 @@ impl Engine {
                     disk.remove_storage(storage);
                 }
             }
-            _ => {}
+            other => self.ctl_on_disk(other),
         }
     }
 
