@@ -312,3 +312,103 @@ def test_move_storage_and_rename_file_match_reference(tdir, ref, ours, tmp_path_
     assert r["fail_if_exist"]["what"] == "storage_moved_failed"
     assert r["renamed"]["new"] == "t/renamed.bin"
     assert r["rename_failed"]["error"] == 20      # ENOTDIR
+
+
+STOP = PRELUDE + r"""
+h = add(flags=(lt.add_torrent_params().flags | lt.torrent_flags.stop_when_ready)
+        & ~lt.torrent_flags.paused)
+checked(h)
+pump(lambda r: r["what"] == "torrent_paused", 3)
+st = h.status()
+out = {"at_add": [st.paused, st.auto_managed, st.stop_when_ready, int(st.state)],
+       "paused_alert": any(r["what"] == "torrent_paused" for r in seen)}
+h.resume()
+time.sleep(0.3)
+out["resumed"] = h.status().paused
+h.auto_managed(True)
+h.stop_when_ready(True)
+time.sleep(0.3)
+st = h.status()
+out["live"] = [st.paused, st.auto_managed, st.stop_when_ready]
+print(json.dumps(out))
+"""
+
+
+def test_stop_when_ready_matches_reference(tdir, ref, ours):
+    r = ref(STOP, DIR=tdir)
+    o = ours(STOP, DIR=tdir)
+    assert o == r
+    assert r["at_add"][:3] == [True, False, False]
+    assert r["live"] == [True, False, False]
+
+
+FILTER = r"""
+import json, os, time
+import libtorrent as lt
+D = os.environ["DIR"]
+S = {"enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+     "listen_interfaces": "127.0.0.1:0",
+     "alert_mask": lt.alert.category_t.ip_block_notification | lt.alert.category_t.status_notification}
+seed, leech = lt.session(S), lt.session(S)
+ti = lt.torrent_info(D + "/t.torrent")
+def add(ses, path):
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = D + path
+    atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+    return ses.add_torrent(atp)
+def blocked(ses, secs=3):
+    end = time.time() + secs
+    while time.time() < end:
+        ses.wait_for_alert(100)
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.peer_blocked_alert):
+                return {"message": a.message().split(" peer ")[0], "reason": a.reason,
+                        "ip": a.ip[0], "valid": a.handle.is_valid(),
+                        "name": a.torrent_name, "category": a.category()}
+    return None
+hs = add(seed, "/src")
+hl = add(leech, "/dl")
+time.sleep(0.5)
+f = lt.ip_filter()
+f.add_rule("127.0.0.1", "127.0.0.1", 1)
+out = {}
+leech.set_ip_filter(f)
+out["export"] = leech.get_ip_filter().export_filter()
+hl.connect_peer(("127.0.0.1", seed.listen_port()))
+out["outgoing"] = blocked(leech)
+leech.set_ip_filter(lt.ip_filter())
+seed.set_ip_filter(f)
+hl.connect_peer(("127.0.0.1", seed.listen_port()))
+out["incoming"] = blocked(seed)
+time.sleep(0.5)
+out["seed_peers"] = len(hs.get_peer_info())
+seed.set_ip_filter(lt.ip_filter())
+hl.apply_ip_filter(False)
+out["applies"] = hl.status().ip_filter_applies
+leech.set_ip_filter(f)
+hl.connect_peer(("127.0.0.1", seed.listen_port()))
+end = time.time() + 5
+while time.time() < end and not hl.get_peer_info():
+    time.sleep(0.05)
+out["connected_unfiltered"] = len(hl.get_peer_info()) > 0
+end = time.time() + 10
+while time.time() < end and not hl.status().is_seeding:
+    time.sleep(0.05)
+downloaded = hl.status().is_seeding
+print(json.dumps(out))
+print(json.dumps(downloaded), file=open(D + "/downloaded.json", "w"))
+"""
+
+
+def test_ip_filter_blocks_peers_like_reference(tdir, ref, ours):
+    r = ref(FILTER, DIR=tdir)
+    shutil.rmtree(tdir / "dl")
+    o = ours(FILTER, DIR=tdir)
+    assert o == r
+    assert r["outgoing"]["reason"] == 0 and r["outgoing"]["valid"]
+    assert r["incoming"]["valid"] is False
+    assert r["seed_peers"] == 0
+    assert r["connected_unfiltered"] is True
+    # with the filter not applied, ours downloads from the filtered address
+    assert (tdir / "downloaded.json").read_text().strip() == "true"

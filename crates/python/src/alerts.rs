@@ -92,7 +92,8 @@ fn peer_of(d: &AlertData) -> Option<&PeerRef> {
         PeerConnect { peer, .. }
         | PeerDisconnected { peer, .. }
         | PeerBan { peer, .. }
-        | PeerError { peer, .. } => Some(peer),
+        | PeerError { peer, .. }
+        | PeerBlocked { peer, .. } => Some(peer),
         _ => None,
     }
 }
@@ -256,6 +257,7 @@ leaf!(
     TorrentAlert
 );
 leaf!(FileRenamedAlert, "file_renamed_alert", TorrentAlert);
+leaf!(PeerBlockedAlert, "peer_blocked_alert", PeerAlert);
 leaf!(
     FileRenameFailedAlert,
     "file_rename_failed_alert",
@@ -534,6 +536,14 @@ impl FileRenamedAlert {
     }
     fn old_name(&self) -> String {
         field!(self, AlertKind::FileRenamed { old_name, .. } => old_name.clone(), String::new())
+    }
+}
+
+#[pymethods]
+impl PeerBlockedAlert {
+    #[getter]
+    fn reason(&self) -> i32 {
+        field!(self, AlertKind::PeerBlocked { reason, .. } => *reason, 0)
     }
 }
 
@@ -938,6 +948,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         StorageMovedFailed { .. } => mk!(t(), StorageMovedFailedAlert),
         FileRenamed { .. } => mk!(t(), FileRenamedAlert),
         FileRenameFailed { .. } => mk!(t(), FileRenameFailedAlert),
+        PeerBlocked { .. } => mk!(p(), PeerBlockedAlert),
     })
 }
 
@@ -989,5 +1000,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StorageMovedFailedAlert>()?;
     m.add_class::<FileRenamedAlert>()?;
     m.add_class::<FileRenameFailedAlert>()?;
+    m.add_class::<PeerBlockedAlert>()?;
     Ok(())
 }

@@ -470,7 +470,18 @@ impl PyTorrentHandle {
         self.torrent_file(py)?.ok_or_else(invalid_handle)
     }
 
-    // resume data, queue, storage (engine/ctl.rs)
+    // resume data, queue, storage, IP filter (engine/ctl.rs)
+
+    /// Whether the session's IP filter applies to this torrent's peers.
+    fn apply_ip_filter(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        self.with(py, move |e, id| e.apply_ip_filter(id, on))
+    }
+
+    /// Pause the torrent (and stop auto-managing it) once its files are
+    /// checked.
+    fn stop_when_ready(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        self.with(py, move |e, id| e.stop_when_ready(id, on))
+    }
 
     /// Posts `save_resume_data_alert` (or `save_resume_data_failed_alert`).
     #[pyo3(signature = (flags = 0))]

@@ -230,6 +230,7 @@ impl PySession {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let mut pack = SettingsPack::new();
+        let mut filter = None;
         let first = match args.len() {
             0 => kwargs.and_then(|k| k.get_item("settings").ok().flatten()),
             _ => Some(args.get_item(0)?),
@@ -239,6 +240,7 @@ impl PySession {
                 pack = dict_to_pack(d)?;
             } else if let Ok(p) = a.cast::<PySessionParams>() {
                 pack = p.borrow().settings.clone();
+                filter = Some(p.borrow().ip_filter.borrow(py).inner.clone());
             } else if a.hasattr("major")? {
                 // legacy fingerprint form: settings stay at their defaults
             } else {
@@ -250,6 +252,9 @@ impl PySession {
         let ses = py
             .detach(move || Session::new(&pack))
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start session: {e}")))?;
+        if let Some(f) = filter {
+            let _ = ses.post(move |e| e.set_ip_filter(f));
+        }
         Ok(PySession {
             inner: Arc::new(ses),
         })
@@ -538,6 +543,18 @@ impl PySession {
     }
 
     /// Posts a `session_stats_alert` with every metric.
+    /// Peers whose address the filter blocks (access flag 1) are not
+    /// connected, incoming or outgoing (`peer_blocked_alert`).
+    fn set_ip_filter(&self, py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<()> {
+        let f = ip_filter_from_py(f)?;
+        self.call(py, move |e| e.set_ip_filter(f))
+    }
+
+    fn get_ip_filter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIpFilter>> {
+        let f = self.call(py, |e| e.ip_filter())?;
+        crate::filters::ip_filter_to_py(py, f)
+    }
+
     fn post_session_stats(&self, py: Python<'_>) -> PyResult<()> {
         self.call(py, |e| e.post_session_stats())
     }

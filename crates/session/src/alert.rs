@@ -338,6 +338,13 @@ pub enum AlertKind {
         index: u32,
         error: ErrorCode,
     },
+    /// A peer was not connected (or was disconnected) because of a filter;
+    /// no torrent for incoming connections. `reason`: 0 = ip_filter.
+    PeerBlocked {
+        torrent: Option<TorrentRef>,
+        peer: PeerRef,
+        reason: i32,
+    },
 }
 
 /// One alert.
@@ -401,6 +408,7 @@ impl Alert {
             StorageMovedFailed { .. } => "storage_moved_failed",
             FileRenamed { .. } => "file_renamed",
             FileRenameFailed { .. } => "file_rename_failed",
+            PeerBlocked { .. } => "peer_blocked",
         }
     }
 
@@ -451,6 +459,7 @@ impl Alert {
             SaveResumeData { .. } => 37,
             SaveResumeDataFailed { .. } => 38,
             FastresumeRejected { .. } => 53,
+            PeerBlocked { .. } => 54,
         }
     }
 
@@ -500,6 +509,7 @@ impl Alert {
             StorageMovedFailed { .. } => STORAGE,
             FileRenamed { .. } => STORAGE,
             FileRenameFailed { .. } => STORAGE,
+            PeerBlocked { .. } => IP_BLOCK,
         }
     }
 
@@ -562,6 +572,7 @@ impl Alert {
             | StorageMovedFailed { torrent, .. }
             | FileRenamed { torrent, .. }
             | FileRenameFailed { torrent, .. } => Some(torrent),
+            PeerBlocked { torrent, .. } => torrent.as_ref(),
             ListenSucceeded { .. }
             | ListenFailed { .. }
             | StateUpdate { .. }
@@ -974,6 +985,27 @@ impl Alert {
                 index,
                 old_name,
                 new_name
+            ),
+            PeerBlocked {
+                torrent,
+                peer,
+                reason,
+            } => format!(
+                "{} peer {}: blocked peer [{}]",
+                torrent
+                    .as_ref()
+                    .map_or_else(|| "------".to_string(), |t| t.short_name()),
+                ep(&peer.endpoint),
+                match reason {
+                    0 => "ip_filter",
+                    1 => "port_filter",
+                    2 => "i2p_mixed",
+                    3 => "privileged_ports",
+                    4 => "utp_disabled",
+                    5 => "tcp_disabled",
+                    6 => "invalid_local_interface",
+                    _ => "ssrf_mitigation",
+                }
             ),
             FileRenameFailed {
                 torrent,

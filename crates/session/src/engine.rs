@@ -907,6 +907,9 @@ impl Engine {
         let paused = t.is_paused();
         self.set_state(id, state);
         self.alert(AlertKind::TorrentChecked { torrent: tref });
+        if self.ctl_stop_when_ready(id) {
+            return;
+        }
         if !paused {
             self.start_announcing(id);
         }
@@ -1904,6 +1907,9 @@ impl Engine {
             {
                 continue;
             }
+            if self.ctl_blocked(Some(id), addr) {
+                continue;
+            }
             budget -= 1;
             let conn = PeerConnection::outgoing(
                 self.peer_config(),
@@ -1947,6 +1953,9 @@ impl Engine {
             endpoint: addr,
             socket_type: SocketType::Tcp,
         });
+        if self.ctl_blocked(None, addr) {
+            return;
+        }
         let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
         if self.paused || self.peers.len() >= max_global {
             return;

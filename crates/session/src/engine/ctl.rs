@@ -10,15 +10,17 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use lt_core::error::{Category, ErrorCode};
+use lt_core::ip_filter::IpFilter;
 use lt_resume::ResumeData;
 use lt_storage::{Completion, MoveFlags};
 
 use super::{io_error, storage_op, Engine, Job};
-use crate::alert::{AlertKind, Operation};
+use crate::alert::{AlertKind, Operation, PeerRef};
 use crate::torrent::{flags, Metadata, Torrent};
 use crate::types::{TorrentId, TorrentState, TorrentStatus};
 
@@ -96,6 +98,9 @@ pub(crate) struct Ctl {
     /// The parameters each torrent was added with (without the metadata),
     /// for `add_torrent_alert.params`.
     add_params: HashMap<TorrentId, Box<ResumeData>>,
+    /// The session's IP filter, and whether it blocks anything.
+    ip_filter: IpFilter,
+    ip_blocks: bool,
 }
 
 fn fingerprint<T: Hash>(v: &T) -> u64 {
@@ -495,6 +500,39 @@ impl Engine {
         ids.sort_by_key(|id| (pos.get(id).copied().unwrap_or(usize::MAX), *id));
     }
 
+    /// Hook from `checked`: a torrent with `stop_when_ready` is paused (and
+    /// taken out of auto-management) once its files are checked; the flag
+    /// is cleared. Returns true when it paused the torrent.
+    pub(super) fn ctl_stop_when_ready(&mut self, id: TorrentId) -> bool {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return false;
+        };
+        if t.flags & flags::STOP_WHEN_READY == 0 {
+            return false;
+        }
+        t.flags &= !(flags::STOP_WHEN_READY | flags::AUTO_MANAGED);
+        self.pause_torrent(id);
+        true
+    }
+
+    /// `stop_when_ready(on)`: a torrent past checking is paused at once.
+    pub fn stop_when_ready(&mut self, id: TorrentId, on: bool) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if !on {
+            t.flags &= !flags::STOP_WHEN_READY;
+            return;
+        }
+        t.flags |= flags::STOP_WHEN_READY;
+        if matches!(
+            t.state,
+            TorrentState::Downloading | TorrentState::Finished | TorrentState::Seeding
+        ) {
+            self.ctl_stop_when_ready(id);
+        }
+    }
+
     /// Hook from `status`: the fields this module knows.
     pub(super) fn ctl_status(&self, id: TorrentId, st: &mut TorrentStatus) {
         st.queue_position = self.queue_position(id);
@@ -648,6 +686,103 @@ impl Engine {
             }
             _ => {}
         }
+    }
+}
+
+impl Engine {
+    // ------------------------------------------------------------------
+    // IP filter
+
+    /// `session.set_ip_filter`: replaces the filter and disconnects the
+    /// peers it now blocks (of torrents that apply it).
+    pub fn set_ip_filter(&mut self, f: IpFilter) {
+        let (v4, v6) = f.export_filter();
+        self.ctl.ip_blocks = v4.iter().any(|r| r.2 & 1 != 0) || v6.iter().any(|r| r.2 & 1 != 0);
+        self.ctl.ip_filter = f;
+        let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
+        for id in ids {
+            self.ip_filter_updated(id);
+        }
+    }
+
+    pub fn ip_filter(&self) -> IpFilter {
+        self.ctl.ip_filter.clone()
+    }
+
+    /// `torrent_handle.apply_ip_filter(on)`.
+    pub fn apply_ip_filter(&mut self, id: TorrentId, on: bool) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if on {
+            t.flags |= flags::APPLY_IP_FILTER;
+        } else {
+            t.flags &= !flags::APPLY_IP_FILTER;
+        }
+        self.ip_filter_updated(id);
+    }
+
+    /// Disconnects the torrent's peers the filter blocks and forgets them
+    /// as candidates.
+    fn ip_filter_updated(&mut self, id: TorrentId) {
+        if !self.ctl.ip_blocks {
+            return;
+        }
+        let f = &self.ctl.ip_filter;
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if t.flags & flags::APPLY_IP_FILTER == 0 {
+            return;
+        }
+        t.candidates.retain(|a| f.access(a.ip()) & 1 == 0);
+        let blocked: Vec<_> = t
+            .peers
+            .iter()
+            .filter_map(|c| self.peers.get(c).map(|p| (*c, p.addr)))
+            .filter(|(_, a)| f.access(a.ip()) & 1 != 0)
+            .collect();
+        let tref = t.torrent_ref();
+        for (c, addr) in blocked {
+            self.alert(AlertKind::PeerBlocked {
+                torrent: Some(tref.clone()),
+                peer: PeerRef {
+                    endpoint: addr,
+                    pid: [0; 20],
+                },
+                reason: 0,
+            });
+            self.disconnect(c, None);
+        }
+    }
+
+    /// Hook from `connect_candidates` (with the torrent) and `on_incoming`
+    /// (without): whether the IP filter blocks `addr`; posts
+    /// `peer_blocked_alert` when it does.
+    pub(super) fn ctl_blocked(&mut self, torrent: Option<TorrentId>, addr: SocketAddr) -> bool {
+        if !self.ctl.ip_blocks {
+            return false;
+        }
+        let f = &self.ctl.ip_filter;
+        let tref = match torrent {
+            Some(id) => match self.torrents.get(&id) {
+                Some(t) if t.flags & flags::APPLY_IP_FILTER != 0 => Some(t.torrent_ref()),
+                _ => return false,
+            },
+            None => None,
+        };
+        if f.access(addr.ip()) & 1 == 0 {
+            return false;
+        }
+        self.alert(AlertKind::PeerBlocked {
+            torrent: tref,
+            peer: PeerRef {
+                endpoint: addr,
+                pid: [0; 20],
+            },
+            reason: 0,
+        });
+        true
     }
 }
 
