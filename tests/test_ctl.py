@@ -412,3 +412,67 @@ def test_ip_filter_blocks_peers_like_reference(tdir, ref, ours):
     assert r["connected_unfiltered"] is True
     # with the filter not applied, ours downloads from the filtered address
     assert (tdir / "downloaded.json").read_text().strip() == "true"
+
+
+GOALS = r"""
+import json, os, time
+import libtorrent as lt
+D = os.environ["DIR"]
+S = {"enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+     "listen_interfaces": "127.0.0.1:0"}
+seeder = lt.session(S)
+ses = lt.session(dict(S, active_seeds=1, active_downloads=4, active_limit=10,
+                      dont_count_slow_torrents=False, auto_manage_interval=1,
+                      seed_time_limit=6, share_ratio_limit=100000,
+                      seed_time_ratio_limit=100000))
+hs = []
+# "one" is done downloading ~1 s before "two", and seeds well short of its
+# goal when "two" is done
+for name, size in (("one", 150000), ("two", 210000)):
+    fs = lt.file_storage()
+    fs.add_file(name + "/x.bin", size)
+    ct = lt.create_torrent(fs, 16384, flags=lt.create_torrent.v1_only)
+    os.makedirs(D + "/g/" + name, exist_ok=True)
+    open(D + "/g/" + name + "/x.bin", "wb").write((name.encode() * size)[:size])
+    lt.set_piece_hashes(ct, D + "/g")
+    ti = lt.torrent_info(lt.bencode(ct.generate()))
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = D + "/g"
+    atp.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
+    atp.upload_limit = 60000      # each download takes a few seconds
+    seeder.add_torrent(atp)
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = D + "/dl"
+    atp.flags |= lt.torrent_flags.auto_managed
+    atp.flags &= ~lt.torrent_flags.paused
+    h = ses.add_torrent(atp)
+    h.connect_peer(("127.0.0.1", seeder.listen_port()))
+    hs.append(h)
+running = lambda: tuple(not h.status().paused for h in hs)
+end = time.time() + 30
+while time.time() < end and not all(h.status().is_finished for h in hs):
+    time.sleep(0.05)
+out = {"finished": [h.status().is_finished for h in hs], "states": []}
+end = time.time() + 12
+while time.time() < end:
+    r = running()
+    if not out["states"] or out["states"][-1] != r:
+        out["states"].append(r)
+    time.sleep(0.05)
+print(json.dumps(out))
+"""
+
+
+def test_seeding_goal_yields_the_seed_slot(tdir, ref, ours):
+    for run in (ref, ours):
+        o = run(GOALS, DIR=tdir)
+        shutil.rmtree(tdir / "dl", ignore_errors=True)
+        assert o["finished"] == [True, True]
+        # one seed slot: one runs; once its seed time goal is met, it yields
+        # the slot to the other (still below its goal), which keeps it
+        single = [s for s in o["states"] if sum(s) == 1]
+        assert len(set(map(tuple, single))) == 2, o["states"]
+        assert o["states"][-1] in ([True, False], [False, True])
+        assert sum(o["states"][-1]) == 1

@@ -101,6 +101,11 @@ pub(crate) struct Ctl {
     /// The session's IP filter, and whether it blocks anything.
     ip_filter: IpFilter,
     ip_blocks: bool,
+    /// Seconds each torrent spent running, and seeding, while not paused
+    /// (for the seeding goals), and when that was last accounted.
+    active_secs: HashMap<TorrentId, f64>,
+    seed_secs: HashMap<TorrentId, f64>,
+    last_account: Option<Instant>,
 }
 
 fn fingerprint<T: Hash>(v: &T) -> u64 {
@@ -166,6 +171,12 @@ impl Engine {
                 t.completed_time = restore.completed_time;
             }
         }
+        self.ctl
+            .active_secs
+            .insert(id, restore.active_time.max(0) as f64);
+        self.ctl
+            .seed_secs
+            .insert(id, restore.seeding_time.max(0) as f64);
         let mark = self.current_mark(id).map(|m| Mark {
             counters: None,
             download: None,
@@ -486,9 +497,11 @@ impl Engine {
         self.auto_manage();
     }
 
-    /// Hook from `auto_manage`: orders candidates by queue position
-    /// (torrents outside the queue, i.e. finished ones, after, oldest first).
+    /// Hook from `auto_manage`: orders candidates by queue position;
+    /// torrents outside the queue (finished ones) come after, those that
+    /// have not reached their seeding goals first, oldest first.
     pub(super) fn ctl_queue_sort(&mut self, ids: &mut [TorrentId]) {
+        self.account_seeding();
         self.sync_queue();
         let pos: HashMap<TorrentId, usize> = self
             .ctl
@@ -497,7 +510,79 @@ impl Engine {
             .enumerate()
             .map(|(i, id)| (*id, i))
             .collect();
-        ids.sort_by_key(|id| (pos.get(id).copied().unwrap_or(usize::MAX), *id));
+        let rank: HashMap<TorrentId, u32> = ids
+            .iter()
+            .filter(|id| !pos.contains_key(id))
+            .map(|id| (*id, self.seed_rank(*id)))
+            .collect();
+        ids.sort_by_key(|id| {
+            (
+                pos.get(id).copied().unwrap_or(usize::MAX),
+                std::cmp::Reverse(rank.get(id).copied().unwrap_or(0)),
+                *id,
+            )
+        });
+    }
+
+    /// Adds the time since the last call to the seeding time of every
+    /// unpaused seeding torrent.
+    fn account_seeding(&mut self) {
+        let now = Instant::now();
+        let dt = self
+            .ctl
+            .last_account
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        self.ctl.last_account = Some(now);
+        for t in self.torrents.values().filter(|t| t.is_active()) {
+            *self.ctl.active_secs.entry(t.id).or_default() += dt;
+            if t.is_finished() {
+                *self.ctl.seed_secs.entry(t.id).or_default() += dt;
+            }
+        }
+    }
+
+    /// The priority of a finished torrent for a seed slot, as libtorrent
+    /// ranks them: torrents that have not reached their seeding goals come
+    /// first, then running torrents started less than 30 minutes ago (so
+    /// that slots do not oscillate).
+    ///
+    /// The goals (`share_ratio_limit` and `seed_time_ratio_limit` in
+    /// percent, `seed_time_limit` in seconds) count as reached when any one
+    /// is: a torrent keeps priority while its seeding time is below the
+    /// limit, its seeding time is below the ratio of its download time (of
+    /// more than a second) and its upload below the ratio of its download
+    /// (at least its size).
+    fn seed_rank(&self, id: TorrentId) -> u32 {
+        use lt_settings::keys;
+        const SEED_RATIO_NOT_MET: u32 = 0x4000_0000;
+        const RECENTLY_STARTED: u32 = 0x1000_0000;
+        let Some(t) = self.torrents.get(&id) else {
+            return 0;
+        };
+        if !t.is_finished() {
+            return 0;
+        }
+        let s = &self.settings;
+        let seeded = self.ctl.seed_secs.get(&id).copied().unwrap_or(0.0);
+        let active = self.ctl.active_secs.get(&id).copied().unwrap_or(0.0);
+        let downloading = (active - seeded).max(0.0);
+        let downloaded = t
+            .total_payload_download
+            .max(Metadata::files(t.meta.as_ref()).total_size());
+        let mut rank = 0;
+        if seeded < s.get_int(keys::SEED_TIME_LIMIT) as f64
+            && downloading > 1.0
+            && seeded * 100.0 / downloading < s.get_int(keys::SEED_TIME_RATIO_LIMIT) as f64
+            && downloaded > 0
+            && t.total_payload_upload.saturating_mul(100) / downloaded
+                < s.get_int(keys::SHARE_RATIO_LIMIT) as i64
+        {
+            rank |= SEED_RATIO_NOT_MET;
+        }
+        if !t.is_paused() && active < 30.0 * 60.0 {
+            rank |= RECENTLY_STARTED;
+        }
+        rank
     }
 
     /// Hook from `checked`: a torrent with `stop_when_ready` is paused (and
@@ -544,6 +629,8 @@ impl Engine {
     pub(super) fn ctl_forget(&mut self, id: TorrentId) {
         self.ctl.marks.remove(&id);
         self.ctl.add_params.remove(&id);
+        self.ctl.seed_secs.remove(&id);
+        self.ctl.active_secs.remove(&id);
         self.ctl.moving.remove(&id);
         self.ctl.renamed.remove(&id);
         self.ctl.renaming.retain(|(t, _), _| *t != id);
