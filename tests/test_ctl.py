@@ -179,9 +179,10 @@ def test_missing_file_rejects_resume_data(tdir, ref, ours):
 
 
 NEED = PRELUDE + r"""
-h = add()
+h = add(file_priorities=[4, 1, 7])
 checked(h)
-out = {"fresh": h.need_save_resume_data(),
+out = {"add_alert": [r for r in seen if r["what"] == "add_torrent"],
+       "fresh": h.need_save_resume_data(),
        "fresh_bits": [h.need_save_resume_data(1 << i) for i in (4, 5, 6, 7)],
        "status": h.status().need_save_resume}
 h.save_resume_data()
@@ -206,6 +207,8 @@ def test_need_save_resume_data_matches_reference(tdir, ref, ours):
     r = ref(NEED, DIR=tdir)
     o = ours(NEED, DIR=tdir)
     assert o == r
+    # the reference's alert keeps the torrent and save path, not the priorities
+    assert r["add_alert"][0]["pfp"] == [] and r["add_alert"][0]["pti"]
     assert r["unmodified"]["what"] == "save_resume_data_failed"
     assert r["unmodified"]["error"] == 143
 
@@ -223,8 +226,7 @@ for i in range(5):
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(lt.bencode(ct.generate()))
     atp.save_path = D + "/q"
-    atp.flags |= lt.torrent_flags.auto_managed
-    atp.flags &= ~lt.torrent_flags.paused
+    atp.flags |= lt.torrent_flags.auto_managed | lt.torrent_flags.paused   # queued
     hs.append(ses.add_torrent(atp))
 def settle(pred):
     end = time.time() + 15
@@ -476,3 +478,72 @@ def test_seeding_goal_yields_the_seed_slot(tdir, ref, ours):
         assert len(set(map(tuple, single))) == 2, o["states"]
         assert o["states"][-1] in ([True, False], [False, True])
         assert sum(o["states"][-1]) == 1
+
+
+QUEUE_RUN = r"""
+import json, os, time
+import libtorrent as lt
+D = os.environ["DIR"]
+S = {"enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+     "listen_interfaces": "127.0.0.1:0"}
+seeder = lt.session(S)
+ses = lt.session(dict(S, active_downloads=2, active_seeds=10, active_limit=20,
+                      dont_count_slow_torrents=False, auto_manage_interval=1,
+                      alert_mask=lt.alert.category_t.status_notification))
+ses.pause()
+hs = []
+for i in range(5):
+    name = "q%d" % i
+    fs = lt.file_storage()
+    fs.add_file(name + "/x.bin", 60000)
+    ct = lt.create_torrent(fs, 16384, flags=lt.create_torrent.v1_only)
+    os.makedirs(D + "/s/" + name, exist_ok=True)
+    open(D + "/s/" + name + "/x.bin", "wb").write((name.encode() * 60000)[:60000])
+    lt.set_piece_hashes(ct, D + "/s")
+    ti = lt.torrent_info(lt.bencode(ct.generate()))
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = D + "/s"
+    atp.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
+    atp.upload_limit = 80000
+    seeder.add_torrent(atp)
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = D + "/q"
+    atp.flags |= lt.torrent_flags.auto_managed | lt.torrent_flags.paused   # queued
+    hs.append(ses.add_torrent(atp))
+time.sleep(0.5)
+hs[4].queue_position_top()
+out = {"queue": [h.queue_position() for h in hs]}
+ses.resume()
+order, most, last_connect = [], 0, {}
+end = time.time() + 40
+while time.time() < end and len(order) < 5:
+    for a in ses.pop_alerts():
+        if isinstance(a, lt.torrent_finished_alert):
+            order.append(hs.index(a.handle))
+    sts = [h.status() for h in hs]
+    most = max(most, sum(1 for st in sts if not st.paused and not st.is_finished))
+    for i, (h, st) in enumerate(zip(hs, sts)):
+        if not st.paused and not st.is_finished and not st.num_peers \
+                and time.time() - last_connect.get(i, 0) > 0.5:
+            h.connect_peer(("127.0.0.1", seeder.listen_port()))
+            last_connect[i] = time.time()
+    time.sleep(0.05)
+out["order"] = order
+out["most"] = most
+print(json.dumps(out))
+"""
+
+
+def test_auto_managed_downloads_follow_queue_order(tdir, ref, ours):
+    for run in (ref, ours):
+        shutil.rmtree(tdir / "q", ignore_errors=True)
+        o = run(QUEUE_RUN, DIR=tdir)
+        assert o["queue"] == [1, 2, 3, 4, 0]
+        assert o["most"] == 2                     # never more than active_downloads
+        assert len(o["order"]) == 5
+        # two at a time, in queue order: q4 and q0, then q1 and q2, then q3
+        assert set(o["order"][:2]) == {4, 0}, o
+        assert set(o["order"][2:4]) == {1, 2}, o
+        assert o["order"][4] == 3, o

@@ -73,8 +73,21 @@ pub fn add_extra(
         completed_time: atp.completed_time,
     };
     let _ = py;
-    // a field the resume format cannot hold only loses the alert's copy
-    Ok((extra, atp_fields(&atp).ok()))
+    // what the reference's `add_torrent_alert.params` keeps: the rest was
+    // handed over to the torrent
+    let params = ResumeData {
+        info_hashes: atp.info_hashes,
+        name: atp.name.clone(),
+        save_path: atp.save_path.clone(),
+        flags: atp.flags,
+        storage_mode: if atp.storage_mode == 0 {
+            StorageMode::Allocate
+        } else {
+            StorageMode::Sparse
+        },
+        ..ResumeData::default()
+    };
+    Ok((extra, Some(params)))
 }
 
 /// The resume entry (a dict, as `write_resume_data` returns) of `rd`.

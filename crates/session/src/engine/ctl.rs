@@ -273,7 +273,15 @@ impl Engine {
     /// The parameters the torrent was added with (metadata included).
     pub fn add_params(&self, id: TorrentId) -> Option<ResumeData> {
         let t = self.torrents.get(&id)?;
-        let mut p = self.ctl.add_params.get(&id)?.as_ref().clone();
+        let mut p = match self.ctl.add_params.get(&id) {
+            Some(p) => p.as_ref().clone(),
+            None => ResumeData {
+                name: Metadata::name(t.meta.as_ref()).to_owned(),
+                save_path: t.save_path.clone(),
+                flags: t.flags,
+                ..ResumeData::default()
+            },
+        };
         p.ti = Some(t.meta.as_ref().clone());
         Some(p)
     }
