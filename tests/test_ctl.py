@@ -29,6 +29,7 @@ def pump(until, secs=20):
     end = time.time() + secs
     while time.time() < end:
         ses.wait_for_alert(100)
+        hit = None
         for a in ses.pop_alerts():
             rec = {"what": a.what()}
             if isinstance(a, lt.state_changed_alert):
@@ -58,8 +59,10 @@ def pump(until, secs=20):
                 rec.update(sp=a.params.save_path, pfp=list(a.params.file_priorities),
                            pti=a.params.ti is not None)
             seen.append(rec)
-            if until(rec):
-                return rec
+            if hit is None and until(rec):
+                hit = rec
+        if hit is not None:
+            return hit
     return None
 def add(**fields):
     atp = lt.add_torrent_params()
@@ -363,6 +366,7 @@ def blocked(ses, secs=3):
     end = time.time() + secs
     while time.time() < end:
         ses.wait_for_alert(100)
+        hit = None
         for a in ses.pop_alerts():
             if isinstance(a, lt.peer_blocked_alert):
                 return {"message": a.message().split(" peer ")[0], "reason": a.reason,
