@@ -1064,10 +1064,12 @@ class session:
     def download_rate_limit(self, *args: Any, **kwargs: Any) -> Any: ...
     def find_torrent(self, *args: Any, **kwargs: Any) -> torrent_handle: ...
     def get_ip_filter(self, *args: Any, **kwargs: Any) -> Any: ...
+    def get_pe_settings(self, *args: Any, **kwargs: Any) -> Any: ...
     def get_settings(self, *args: Any, **kwargs: Any) -> Dict[str, Any]: ...
     def get_torrent_status(self, *args: Any, **kwargs: Any) -> List[torrent_status]: ...
     def get_torrents(self, *args: Any, **kwargs: Any) -> List[torrent_handle]: ...
     global_peer_class_id: int
+    def id(self, *args: Any, **kwargs: Any) -> Any: ...
     def is_listening(self, *args: Any, **kwargs: Any) -> bool: ...
     def is_paused(self, *args: Any, **kwargs: Any) -> bool: ...
     def listen_on(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -1091,7 +1093,11 @@ class session:
     def set_ip_filter(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_max_connections(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_max_uploads(self, *args: Any, **kwargs: Any) -> Any: ...
+    def set_pe_settings(self, *args: Any, **kwargs: Any) -> Any: ...
+    def set_peer_id(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_upload_rate_limit(self, *args: Any, **kwargs: Any) -> Any: ...
+    def ssl_listen_port(self, *args: Any, **kwargs: Any) -> Any: ...
+    def status(self, *args: Any, **kwargs: Any) -> Any: ...
     tcp: int
     tcp_peer_class_id: int
     udp: int
@@ -1103,6 +1109,7 @@ class torrent_handle:
     def __hash__(self) -> int: ...
     def __lt__(self, other: object) -> bool: ...
     def __ne__(self, other: object) -> bool: ...
+    def add_piece(self, *args: Any, **kwargs: Any) -> Any: ...
     def add_tracker(self, *args: Any, **kwargs: Any) -> Any: ...
     alert_when_available: int
     def apply_ip_filter(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -1148,6 +1155,12 @@ class torrent_handle:
     piece_granularity: int
     def piece_priorities(self, *args: Any, **kwargs: Any) -> Any: ...
     def piece_priority(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_download_queue(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_file_progress(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_peer_info(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_piece_availability(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_status(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_trackers(self, *args: Any, **kwargs: Any) -> Any: ...
     def prioritize_files(self, *args: Any, **kwargs: Any) -> Any: ...
     def prioritize_pieces(self, *args: Any, **kwargs: Any) -> Any: ...
     query_accurate_download_counters: int
@@ -1174,6 +1187,8 @@ class torrent_handle:
     def set_flags(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_max_connections(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_max_uploads(self, *args: Any, **kwargs: Any) -> Any: ...
+    def set_peer_download_limit(self, *args: Any, **kwargs: Any) -> Any: ...
+    def set_peer_upload_limit(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_piece_deadline(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_sequential_download(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_upload_limit(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -1187,6 +1202,9 @@ class torrent_handle:
     def write_resume_data(self, *args: Any, **kwargs: Any) -> Any: ...
 
 class torrent_status:
+    def __eq__(self, other: object) -> bool: ...
+    def __lt__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
     active_duration: Any
     active_time: Any
     added_time: Any
@@ -1230,8 +1248,10 @@ class torrent_status:
     is_finished: Any
     is_loaded: Any
     is_seeding: Any
+    last_download: Any
     last_scrape: Any
     last_seen_complete: Any
+    last_upload: Any
     list_peers: Any
     list_seeds: Any
     moving_storage: Any
@@ -1255,6 +1275,7 @@ class torrent_status:
     queued_for_checking: int
     save_path: Any
     seed_mode: Any
+    seed_rank: Any
     seeding: int
     seeding_duration: Any
     seeding_time: Any
@@ -1265,6 +1286,8 @@ class torrent_status:
     stop_when_ready: Any
     storage_mode: Any
     super_seeding: Any
+    time_since_download: Any
+    time_since_upload: Any
     torrent_file: Any
     total: Any
     total_done: Any
@@ -1299,22 +1322,26 @@ class peer_info:
     down_speed: Any
     download_limit: Any
     download_queue_length: Any
+    download_queue_time: Any
     download_rate_peak: Any
     downloading_block_index: Any
     downloading_piece_index: Any
     downloading_progress: Any
     downloading_total: Any
     endgame_mode: int
+    estimated_reciprocation_rate: Any
     failcount: Any
     flags: Any
     handshake: int
     holepunched: int
     http_seed: int
+    def i2p_destination(self, *args: Any, **kwargs: Any) -> Any: ...
     i2p_socket: int
     interesting: int
     ip: Any
     last_active: Any
     last_request: Any
+    load_balancing: Any
     local_connection: int
     def local_endpoint(self, *args: Any, **kwargs: Any) -> Any: ...
     lsd: int
@@ -1325,6 +1352,7 @@ class peer_info:
     outgoing_connection: int
     payload_down_speed: Any
     payload_up_speed: Any
+    pending_disk_bytes: Any
     pex: int
     pid: Any
     pieces: Any
@@ -1334,15 +1362,19 @@ class peer_info:
     queue_bytes: Any
     queued: int
     rc4_encrypted: int
+    read_state: Any
     receive_buffer_size: Any
+    receive_quota: Any
     remote_choked: int
-    remote_endpoint: Any
+    remote_dl_rate: Any
+    def remote_endpoint(self, *args: Any, **kwargs: Any) -> Any: ...
     remote_interested: int
     request_timeout: Any
     resume_data: int
     rtt: Any
     seed: int
     send_buffer_size: Any
+    send_quota: Any
     snubbed: int
     source: Any
     standard_bittorrent: int
@@ -1358,6 +1390,7 @@ class peer_info:
     used_receive_buffer: Any
     used_send_buffer: Any
     web_seed: int
+    write_state: Any
 
 class alert:
     def category(self, *args: Any, **kwargs: Any) -> int: ...
@@ -1389,6 +1422,26 @@ class add_torrent_alert(torrent_alert):
 class alerts_dropped_alert(alert):
     dropped_alerts: Any
 
+class block_downloading_alert(peer_alert):
+    block_index: Any
+    peer_speedmsg: Any
+    piece_index: Any
+
+class block_finished_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
+class block_timeout_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
+class block_uploaded_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
+class cache_flushed_alert(torrent_alert):
+    ...
+
 class external_ip_alert(alert):
     external_address: Any
 
@@ -1417,6 +1470,11 @@ class file_renamed_alert(torrent_alert):
     name: Any
     def new_name(self, *args: Any, **kwargs: Any) -> Any: ...
     def old_name(self, *args: Any, **kwargs: Any) -> Any: ...
+class file_prio_alert(torrent_alert):
+    ...
+
+class file_progress_alert(torrent_alert):
+    files: Any
 
 class hash_failed_alert(torrent_alert):
     piece_index: Any
@@ -1425,6 +1483,9 @@ class incoming_connection_alert(alert):
     endpoint: Any
     ip: Any
     socket_type: Any
+
+class invalid_request_alert(peer_alert):
+    request: Any
 
 class listen_failed_alert(alert):
     address: Any
@@ -1468,11 +1529,26 @@ class peer_error_alert(peer_alert):
     error: Any
     op: Any
 
+class peer_info_alert(torrent_alert):
+    peer_info: Any
+
+class peer_snubbed_alert(peer_alert):
+    ...
+
+class peer_unsnubbed_alert(peer_alert):
+    ...
+
 class performance_alert(torrent_alert):
     warning_code: Any
 
+class piece_availability_alert(torrent_alert):
+    piece_availability: Any
+
 class piece_finished_alert(torrent_alert):
     piece_index: Any
+
+class piece_info_alert(torrent_alert):
+    piece_info: Any
 
 class read_piece_alert(torrent_alert):
     buffer: Any
@@ -1488,6 +1564,9 @@ class save_resume_data_alert(torrent_alert):
 class save_resume_data_failed_alert(torrent_alert):
     error: Any
     msg: Any
+class request_dropped_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
 
 class scrape_failed_alert(tracker_alert):
     error: Any
@@ -1521,6 +1600,12 @@ class storage_moved_failed_alert(torrent_alert):
     def file_path(self, *args: Any, **kwargs: Any) -> Any: ...
     op: Any
     operation: Any
+class stats_alert(torrent_alert):
+    interval: Any
+    transferred: Any
+
+class torrent_added_alert(torrent_alert):
+    ...
 
 class torrent_checked_alert(torrent_alert):
     ...
@@ -1562,8 +1647,15 @@ class tracker_error_alert(tracker_alert):
     status_code: Any
     times_in_row: Any
 
+class tracker_list_alert(torrent_alert):
+    trackers: Any
+
 class tracker_reply_alert(tracker_alert):
     num_peers: Any
 
 class tracker_warning_alert(tracker_alert):
     ...
+
+class unwanted_block_alert(peer_alert):
+    block_index: Any
+    piece_index: Any

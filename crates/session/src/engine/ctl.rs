@@ -518,7 +518,7 @@ impl Engine {
             .enumerate()
             .map(|(i, id)| (*id, i))
             .collect();
-        let rank: HashMap<TorrentId, u32> = ids
+        let rank: HashMap<TorrentId, i32> = ids
             .iter()
             .filter(|id| !pos.contains_key(id))
             .map(|id| (*id, self.seed_rank(*id)))
@@ -549,48 +549,22 @@ impl Engine {
         }
     }
 
-    /// The priority of a finished torrent for a seed slot, as libtorrent
-    /// ranks them: torrents that have not reached their seeding goals come
-    /// first, then running torrents started less than 30 minutes ago (so
-    /// that slots do not oscillate).
-    ///
-    /// The goals (`share_ratio_limit` and `seed_time_ratio_limit` in
-    /// percent, `seed_time_limit` in seconds) count as reached when any one
-    /// is: a torrent keeps priority while its seeding time is below the
-    /// limit, its seeding time is below the ratio of its download time (of
-    /// more than a second) and its upload below the ratio of its download
-    /// (at least its size).
-    fn seed_rank(&self, id: TorrentId) -> u32 {
-        use lt_settings::keys;
-        const SEED_RATIO_NOT_MET: u32 = 0x4000_0000;
-        const RECENTLY_STARTED: u32 = 0x1000_0000;
+    /// The priority of a finished torrent for a seed slot
+    /// ([`Torrent::seed_rank_for`]), over the time it spent running and
+    /// seeding while not paused, as libtorrent counts it.
+    fn seed_rank(&self, id: TorrentId) -> i32 {
         let Some(t) = self.torrents.get(&id) else {
             return 0;
         };
-        if !t.is_finished() {
-            return 0;
-        }
-        let s = &self.settings;
-        let seeded = self.ctl.seed_secs.get(&id).copied().unwrap_or(0.0);
-        let active = self.ctl.active_secs.get(&id).copied().unwrap_or(0.0);
-        let downloading = (active - seeded).max(0.0);
-        let downloaded = t
-            .total_payload_download
-            .max(Metadata::files(t.meta.as_ref()).total_size());
-        let mut rank = 0;
-        if seeded < s.get_int(keys::SEED_TIME_LIMIT) as f64
-            && downloading > 1.0
-            && seeded * 100.0 / downloading < s.get_int(keys::SEED_TIME_RATIO_LIMIT) as f64
-            && downloaded > 0
-            && t.total_payload_upload.saturating_mul(100) / downloaded
-                < s.get_int(keys::SHARE_RATIO_LIMIT) as i64
-        {
-            rank |= SEED_RATIO_NOT_MET;
-        }
-        if !t.is_paused() && active < 30.0 * 60.0 {
-            rank |= RECENTLY_STARTED;
-        }
-        rank
+        let seeds = t
+            .peers
+            .iter()
+            .filter_map(|c| self.peers.get(c))
+            .filter(|p| p.has.all() && !p.has.is_empty())
+            .count() as i32;
+        let active = self.ctl.active_secs.get(&id).copied().unwrap_or(0.0) as i64;
+        let seeded = self.ctl.seed_secs.get(&id).copied().unwrap_or(0.0) as i64;
+        t.seed_rank_for(&self.settings, seeds, t.peers.len() as i32, active, seeded)
     }
 
     /// Hook from `checked`: a torrent with `stop_when_ready` is paused (and
@@ -629,6 +603,7 @@ impl Engine {
     /// Hook from `status`: the fields this module knows.
     pub(super) fn ctl_status(&self, id: TorrentId, st: &mut TorrentStatus) {
         st.queue_position = self.queue_position(id);
+        st.seed_rank = self.seed_rank(id);
         st.moving_storage = self.ctl.moving.contains_key(&id);
         st.need_save_resume = self.need_save_resume_data(id, resume_flags::ONLY_IF_MODIFIED);
     }

@@ -1,0 +1,59 @@
+//! Python bindings: torrent-handle operations beyond status and control —
+//! per-peer rate limits and `add_piece`.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::handle::{endpoint_from_py, PyTorrentHandle};
+
+/// `torrent_handle::overwrite_existing`.
+const OVERWRITE_EXISTING: u32 = 1;
+
+#[pymethods]
+impl PyTorrentHandle {
+    /// Limits the upload rate to the peer at `endpoint` (bytes/s, 0 or
+    /// less: unlimited).
+    fn set_peer_upload_limit(
+        &self,
+        py: Python<'_>,
+        endpoint: &Bound<'_, PyAny>,
+        limit: i32,
+    ) -> PyResult<()> {
+        let addr = endpoint_from_py(endpoint)?;
+        self.with(py, move |e, id| e.set_peer_limit(id, addr, true, limit))
+    }
+
+    fn set_peer_download_limit(
+        &self,
+        py: Python<'_>,
+        endpoint: &Bound<'_, PyAny>,
+        limit: i32,
+    ) -> PyResult<()> {
+        let addr = endpoint_from_py(endpoint)?;
+        self.with(py, move |e, id| e.set_peer_limit(id, addr, false, limit))
+    }
+
+    /// Supplies the data of a whole piece (`bytes`, or a `str` taken as its
+    /// UTF-8 encoding, as the reference converts it). It is hash-checked
+    /// like downloaded data: `piece_finished_alert` or `hash_failed_alert`.
+    #[pyo3(signature = (piece, data, flags = 0))]
+    fn add_piece(
+        &self,
+        py: Python<'_>,
+        piece: u32,
+        data: &Bound<'_, PyAny>,
+        flags: u32,
+    ) -> PyResult<()> {
+        let bytes: Vec<u8> = if let Ok(b) = data.cast::<PyBytes>() {
+            b.as_bytes().to_vec()
+        } else if let Ok(s) = data.cast::<PyString>() {
+            s.extract::<String>()?.into_bytes()
+        } else {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "add_piece() data must be bytes or str",
+            ));
+        };
+        let overwrite = flags & OVERWRITE_EXISTING != 0;
+        self.with(py, move |e, id| e.add_piece(id, piece, bytes, overwrite))
+    }
+}
