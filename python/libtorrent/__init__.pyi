@@ -1461,6 +1461,12 @@ class file_error_alert(torrent_alert):
     def filename(self, *args: Any, **kwargs: Any) -> Any: ...
     msg: Any
 
+class file_prio_alert(torrent_alert):
+    ...
+
+class file_progress_alert(torrent_alert):
+    files: Any
+
 class file_rename_failed_alert(torrent_alert):
     error: Any
     index: Any
@@ -1470,11 +1476,6 @@ class file_renamed_alert(torrent_alert):
     name: Any
     def new_name(self, *args: Any, **kwargs: Any) -> Any: ...
     def old_name(self, *args: Any, **kwargs: Any) -> Any: ...
-class file_prio_alert(torrent_alert):
-    ...
-
-class file_progress_alert(torrent_alert):
-    files: Any
 
 class hash_failed_alert(torrent_alert):
     piece_index: Any
@@ -1557,6 +1558,10 @@ class read_piece_alert(torrent_alert):
     piece: Any
     size: Any
 
+class request_dropped_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
 class save_resume_data_alert(torrent_alert):
     params: Any
     resume_data: Any
@@ -1564,9 +1569,6 @@ class save_resume_data_alert(torrent_alert):
 class save_resume_data_failed_alert(torrent_alert):
     error: Any
     msg: Any
-class request_dropped_alert(peer_alert):
-    block_index: Any
-    piece_index: Any
 
 class scrape_failed_alert(tracker_alert):
     error: Any
@@ -1590,6 +1592,10 @@ class state_changed_alert(torrent_alert):
 class state_update_alert(alert):
     status: Any
 
+class stats_alert(torrent_alert):
+    interval: Any
+    transferred: Any
+
 class storage_moved_alert(torrent_alert):
     def old_path(self, *args: Any, **kwargs: Any) -> Any: ...
     path: Any
@@ -1600,9 +1606,6 @@ class storage_moved_failed_alert(torrent_alert):
     def file_path(self, *args: Any, **kwargs: Any) -> Any: ...
     op: Any
     operation: Any
-class stats_alert(torrent_alert):
-    interval: Any
-    transferred: Any
 
 class torrent_added_alert(torrent_alert):
     ...
