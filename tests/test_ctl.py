@@ -551,3 +551,31 @@ def test_auto_managed_downloads_follow_queue_order(tdir, ref, ours):
         assert set(o["order"][:2]) == {4, 0}, o
         assert set(o["order"][2:4]) == {1, 2}, o
         assert o["order"][4] == 3, o
+
+
+RENAME_SAVE = PRELUDE + r"""
+h = add()
+checked(h)
+h.rename_file(0, "t/renamed.bin")
+pump(lambda r: r["what"].startswith("file_rename"))
+h.save_resume_data(lt.torrent_handle.save_info_dict)
+r = pump(lambda r: r["what"] == "save_resume_data")
+open(D + "/resume.bin", "wb").write(bytes.fromhex(r.pop("buf")))
+p = lt.read_resume_data(open(D + "/resume.bin", "rb").read())
+r["renamed"] = {str(k): v for k, v in p.renamed_files.items()}
+print(json.dumps(r))
+"""
+
+
+@pytest.mark.parametrize("writer,reader", [("ours", "ref"), ("ref", "ours"), ("ours", "ours")])
+def test_resume_keeps_renamed_files(tdir, ref, ours, writer, reader):
+    run = {"ours": ours, "ref": ref}
+    saved = run[writer](RENAME_SAVE, DIR=tdir)
+    assert saved["renamed"] == {"0": "t/renamed.bin"}
+    assert (tdir / "dl" / "t" / "renamed.bin").exists()
+    assert not (tdir / "dl" / "t" / "a.bin").exists()
+    loaded = run[reader](LOAD, DIR=tdir)
+    assert loaded["rejected"] == []
+    assert 1 not in loaded["states"]
+    assert loaded["have"] == saved["have"]
+    assert loaded["have"][:3] == [True] * 3     # a.bin's pieces, under the new name

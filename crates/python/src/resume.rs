@@ -71,6 +71,11 @@ pub fn add_extra(
         seeding_time: atp.seeding_time,
         added_time: atp.added_time,
         completed_time: atp.completed_time,
+        renamed_files: atp
+            .renamed_files
+            .iter()
+            .filter_map(|(k, v)| Some((usize::try_from(*k).ok()?, v.clone())))
+            .collect(),
     };
     let _ = py;
     // what the reference's `add_torrent_alert.params` keeps: the rest was

@@ -782,6 +782,7 @@ impl Engine {
         let mut sp = StorageParams::new(layout, p.save_path.clone());
         sp.file_priorities = p.file_priorities.clone();
         sp.part_file_name = format!(".{}.parts", ih.best().to_hex());
+        sp.renamed_files = self.ctl_pending_renames();
         let kinds = match (ih.has_v1(), ih.has_v2()) {
             (true, true) => HashKinds::BOTH,
             (false, true) => HashKinds::V2,

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lt_core::error::{Category, ErrorCode};
@@ -67,6 +67,9 @@ pub struct ResumeExtra {
     /// Unix times; 0 keeps the default (now / never).
     pub added_time: i64,
     pub completed_time: i64,
+    /// Files renamed before: index → name (relative to the save path, or
+    /// absolute).
+    pub renamed_files: Vec<(usize, String)>,
 }
 
 /// What the last saved resume data looked like, to answer
@@ -145,6 +148,10 @@ impl Engine {
             params.ti = None;
             self.ctl.add_params.insert(id, Box::new(params));
         }
+        let renamed = self.valid_renames(id, &restore.renamed_files);
+        if !renamed.is_empty() {
+            self.ctl.renamed.insert(id, renamed.into_iter().collect());
+        }
         if let Some(t) = self.torrents.get_mut(&id) {
             let now = Instant::now();
             let secs = |s: i64| Duration::from_secs(s.max(0) as u64);
@@ -189,6 +196,34 @@ impl Engine {
         Ok(id)
     }
 
+    /// The renames of `list` that name a file of the torrent.
+    fn valid_renames(&self, id: TorrentId, list: &[(usize, String)]) -> Vec<(usize, String)> {
+        let n = self
+            .torrents
+            .get(&id)
+            .map_or(0, |t| Metadata::files(t.meta.as_ref()).num_files());
+        list.iter()
+            .filter(|(i, name)| *i < n && !name.is_empty())
+            .cloned()
+            .collect()
+    }
+
+    /// Hook from `add_torrent`: the renamed files of the torrent being
+    /// added, for its storage.
+    pub(super) fn ctl_pending_renames(&self) -> Vec<(usize, PathBuf)> {
+        let n = self.next_torrent;
+        match &self.ctl.pending {
+            // `add_torrent` took the id already
+            Some((id, extra)) if id.0 + 1 == n => extra
+                .renamed_files
+                .iter()
+                .filter(|(_, name)| !name.is_empty())
+                .map(|(i, name)| (*i, PathBuf::from(name)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Hook from `start_checking`: verifies resume data instead of a full
     /// check. Returns true when it took over.
     pub(super) fn ctl_take_resume(&mut self, id: TorrentId) -> bool {
@@ -217,7 +252,11 @@ impl Engine {
             let first = fs.file_offset(i) / plen;
             let last = (fs.file_offset(i) + size - 1) / plen;
             if (first..=last).any(|p| extra.have_pieces.get(p as usize) == Some(&true)) {
-                paths.push(PathBuf::from(fs.file_path(i, &t.save_path)));
+                let renamed = extra.renamed_files.iter().rev().find(|(f, _)| *f == i);
+                paths.push(match renamed {
+                    Some((_, name)) => Path::new(&t.save_path).join(name),
+                    None => PathBuf::from(fs.file_path(i, &t.save_path)),
+                });
             }
         }
         let have = extra.have_pieces;
