@@ -8,7 +8,7 @@
 //! for move/rename completions, [`Engine::ctl_queue_sort`] from
 //! `auto_manage` and [`Engine::ctl_status`] from `status`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -93,9 +93,9 @@ pub(crate) struct Ctl {
     /// Resume state of the torrent being added, for `start_checking`.
     pending: Option<(TorrentId, ResumeExtra)>,
     /// Moves in flight: the old save path and the flags.
-    moving: HashMap<TorrentId, (String, MoveFlags)>,
+    moving: HashMap<TorrentId, VecDeque<(String, MoveFlags)>>,
     /// Renames in flight: (torrent, file) → (old name, new name).
-    renaming: HashMap<(TorrentId, usize), (String, String)>,
+    renaming: HashMap<(TorrentId, usize), VecDeque<(String, String)>>,
     /// Files renamed: their new names (relative to the save path or absolute).
     renamed: HashMap<TorrentId, BTreeMap<usize, String>>,
     /// The parameters each torrent was added with (without the metadata),
@@ -115,6 +115,17 @@ fn fingerprint<T: Hash>(v: &T) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     v.hash(&mut h);
     h.finish()
+}
+
+/// The oldest request in flight under `key` (forgetting the key when none
+/// is left).
+fn pop_front<K: Hash + Eq, V>(map: &mut HashMap<K, VecDeque<V>>, key: K) -> Option<V> {
+    let q = map.get_mut(&key)?;
+    let v = q.pop_front();
+    if q.is_empty() {
+        map.remove(&key);
+    }
+    v
 }
 
 fn in_queue(t: &Torrent) -> bool {
@@ -669,7 +680,11 @@ impl Engine {
             return;
         };
         let storage = t.storage;
-        self.ctl.moving.insert(id, (t.save_path.clone(), how));
+        self.ctl
+            .moving
+            .entry(id)
+            .or_default()
+            .push_back((t.save_path.clone(), how));
         self.disk()
             .async_move_storage(storage, PathBuf::from(path), how);
     }
@@ -697,7 +712,11 @@ impl Engine {
             .and_then(|m| m.get(&i).cloned())
             .unwrap_or_else(|| fs.file_path(i, ""));
         let storage = t.storage;
-        self.ctl.renaming.insert((id, i), (old, name.clone()));
+        self.ctl
+            .renaming
+            .entry((id, i))
+            .or_default()
+            .push_back((old, name.clone()));
         self.disk()
             .async_rename_file(storage, i, PathBuf::from(name));
     }
@@ -714,7 +733,7 @@ impl Engine {
                 let Some(&id) = self.by_storage.get(&storage) else {
                     return;
                 };
-                let Some((old, how)) = self.ctl.moving.remove(&id) else {
+                let Some((old, how)) = pop_front(&mut self.ctl.moving, id) else {
                     return;
                 };
                 let Some(t) = self.torrents.get_mut(&id) else {
@@ -765,7 +784,7 @@ impl Engine {
                 let Some(&id) = self.by_storage.get(&storage) else {
                     return;
                 };
-                let Some((old, new)) = self.ctl.renaming.remove(&(id, file)) else {
+                let Some((old, new)) = pop_front(&mut self.ctl.renaming, (id, file)) else {
                     return;
                 };
                 let Some(t) = self.torrents.get(&id) else {
