@@ -474,6 +474,95 @@ impl PyTorrentHandle {
         self.torrent_file(py)
     }
 
+    // resume data, queue, storage, IP filter (engine/ctl.rs)
+
+    /// Whether the session's IP filter applies to this torrent's peers.
+    fn apply_ip_filter(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        self.with(py, move |e, id| e.apply_ip_filter(id, on))
+    }
+
+    /// Pause the torrent (and stop auto-managing it) once its files are
+    /// checked.
+    fn stop_when_ready(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        self.with(py, move |e, id| e.stop_when_ready(id, on))
+    }
+
+    /// Posts `save_resume_data_alert` (or `save_resume_data_failed_alert`).
+    #[pyo3(signature = (flags = 0))]
+    fn save_resume_data(&self, py: Python<'_>, flags: u32) -> PyResult<()> {
+        self.with(py, move |e, id| e.save_resume_data(id, flags))
+    }
+
+    #[pyo3(signature = (flags = lt_session::resume_flags::ONLY_IF_MODIFIED))]
+    fn need_save_resume_data(&self, py: Python<'_>, flags: u32) -> PyResult<bool> {
+        self.with(py, move |e, id| e.need_save_resume_data(id, flags))
+    }
+
+    /// The resume state now, as a bencoded-entry dict.
+    fn write_resume_data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rd = self
+            .with(py, |e, id| e.resume_data(id, false))?
+            .ok_or_else(invalid_handle)?;
+        crate::resume::resume_entry(py, &rd)
+    }
+
+    fn queue_position(&self, py: Python<'_>) -> PyResult<i32> {
+        self.with(py, |e, id| e.queue_position(id))
+    }
+
+    fn queue_position_up(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.queue_move(id, lt_session::QueueMove::Up))
+    }
+
+    fn queue_position_down(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.queue_move(id, lt_session::QueueMove::Down))
+    }
+
+    fn queue_position_top(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.queue_move(id, lt_session::QueueMove::Top))
+    }
+
+    fn queue_position_bottom(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.queue_move(id, lt_session::QueueMove::Bottom))
+    }
+
+    /// Moves the files; `storage_moved_alert` or `storage_moved_failed_alert`
+    /// tells the outcome.
+    #[pyo3(signature = (path, flags = None))]
+    fn move_storage(
+        &self,
+        py: Python<'_>,
+        path: String,
+        flags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        use lt_session::MoveFlags as M;
+        let v: i64 = match flags {
+            None => 0,
+            Some(f) => f
+                .extract()
+                .or_else(|_| f.call_method0("__int__")?.extract())?,
+        };
+        let how = match v {
+            0 => M::AlwaysReplaceFiles,
+            1 => M::FailIfExist,
+            2 => M::DontReplace,
+            3 => M::ResetSavePath,
+            4 => M::ResetSavePathUnchecked,
+            _ => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "invalid move_flags_t value {v}"
+                )))
+            }
+        };
+        self.with(py, move |e, id| e.move_storage(id, path, how))
+    }
+
+    /// Renames a file; `file_renamed_alert` or `file_rename_failed_alert`
+    /// tells the outcome.
+    fn rename_file(&self, py: Python<'_>, index: i64, name: String) -> PyResult<()> {
+        self.with(py, move |e, id| e.rename_file(id, index, name))
+    }
+
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<PyTorrentHandle>() {
             Ok(o) => {

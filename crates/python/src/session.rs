@@ -280,6 +280,7 @@ impl PySession {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let mut pack = SettingsPack::new();
+        let mut filter = None;
         let first = match args.len() {
             0 => kwargs.and_then(|k| k.get_item("settings").ok().flatten()),
             _ => Some(args.get_item(0)?),
@@ -289,6 +290,7 @@ impl PySession {
                 pack = dict_to_pack(d)?;
             } else if let Ok(p) = a.cast::<PySessionParams>() {
                 pack = p.borrow().settings.clone();
+                filter = Some(p.borrow().ip_filter.borrow(py).inner.clone());
             } else if a.hasattr("major")? {
                 // legacy fingerprint form: settings stay at their defaults
             } else {
@@ -300,6 +302,9 @@ impl PySession {
         let ses = py
             .detach(move || Session::new(&pack))
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start session: {e}")))?;
+        if let Some(f) = filter {
+            let _ = ses.post(move |e| e.set_ip_filter(f));
+        }
         Ok(PySession {
             inner: Arc::new(ses),
         })
@@ -348,6 +353,7 @@ impl PySession {
         paused: bool,
     ) -> PyResult<PyTorrentHandle> {
         let _ = resume_data;
+        let (extra, rd) = crate::resume::add_extra(py, params)?;
         let at = if params.cast::<PyTorrentInfo>().is_ok() {
             let Some(save_path) = save_path else {
                 return Err(PyTypeError::new_err(
@@ -373,19 +379,22 @@ impl PySession {
         } else {
             to_add_torrent(py, params)?
         };
-        let id = self.call(py, move |e| e.add_torrent(at))?.map_err(|err| {
-            PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value))
-        })?;
+        let id = self
+            .call(py, move |e| e.add_torrent_resumed(at, extra, rd))?
+            .map_err(|err| {
+                PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value))
+            })?;
         Ok(self.handle(id))
     }
 
     /// Adds without waiting; the result comes as `add_torrent_alert`.
     fn async_add_torrent(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<()> {
         let at = to_add_torrent(py, params)?;
+        let (extra, rd) = crate::resume::add_extra(py, params)?;
         let ses = self.inner.clone();
         py.detach(move || {
             ses.post(move |e| {
-                let _ = e.add_torrent(at);
+                let _ = e.add_torrent_resumed(at, extra, rd);
             })
         })
         .map_err(|_| closed())
@@ -590,6 +599,18 @@ impl PySession {
     }
 
     /// Posts a `session_stats_alert` with every metric.
+    /// Peers whose address the filter blocks (access flag 1) are not
+    /// connected, incoming or outgoing (`peer_blocked_alert`).
+    fn set_ip_filter(&self, py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<()> {
+        let f = ip_filter_from_py(f)?;
+        self.call(py, move |e| e.set_ip_filter(f))
+    }
+
+    fn get_ip_filter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIpFilter>> {
+        let f = self.call(py, |e| e.ip_filter())?;
+        crate::filters::ip_filter_to_py(py, f)
+    }
+
     fn post_session_stats(&self, py: Python<'_>) -> PyResult<()> {
         self.call(py, |e| e.post_session_stats())
     }

@@ -325,6 +325,51 @@ pub enum AlertKind {
     Log {
         msg: String,
     },
+    /// `save_resume_data()` result: the torrent's resume state.
+    SaveResumeData {
+        torrent: TorrentRef,
+        params: Box<lt_resume::ResumeData>,
+    },
+    SaveResumeDataFailed {
+        torrent: TorrentRef,
+        error: ErrorCode,
+    },
+    /// Resume data did not match the files: a full check follows.
+    FastresumeRejected {
+        torrent: TorrentRef,
+        error: ErrorCode,
+        op: Operation,
+        path: String,
+    },
+    StorageMoved {
+        torrent: TorrentRef,
+        path: String,
+        old_path: String,
+    },
+    StorageMovedFailed {
+        torrent: TorrentRef,
+        error: ErrorCode,
+        op: Operation,
+        path: String,
+    },
+    FileRenamed {
+        torrent: TorrentRef,
+        index: u32,
+        new_name: String,
+        old_name: String,
+    },
+    FileRenameFailed {
+        torrent: TorrentRef,
+        index: u32,
+        error: ErrorCode,
+    },
+    /// A peer was not connected (or was disconnected) because of a filter;
+    /// no torrent for incoming connections. `reason`: 0 = ip_filter.
+    PeerBlocked {
+        torrent: Option<TorrentRef>,
+        peer: PeerRef,
+        reason: i32,
+    },
     /// The deprecated `torrent_added_alert`, posted beside `add_torrent`.
     TorrentAdded {
         torrent: TorrentRef,
@@ -466,6 +511,14 @@ impl Alert {
             Performance { .. } => "performance",
             ExternalIp { .. } => "external_ip",
             Log { .. } => "log",
+            SaveResumeData { .. } => "save_resume_data",
+            SaveResumeDataFailed { .. } => "save_resume_data_failed",
+            FastresumeRejected { .. } => "fastresume_rejected",
+            StorageMoved { .. } => "storage_moved",
+            StorageMovedFailed { .. } => "storage_moved_failed",
+            FileRenamed { .. } => "file_renamed",
+            FileRenameFailed { .. } => "file_rename_failed",
+            PeerBlocked { .. } => "peer_blocked",
             TorrentAdded { .. } => "torrent_added",
             FileProgress { .. } => "file_progress",
             PeerInfoList { .. } => "peer_info",
@@ -531,6 +584,14 @@ impl Alert {
             SessionStats { .. } => 70,
             Log { .. } => 79,
             AlertsDropped { .. } => 95,
+            FileRenamed { .. } => 7,
+            FileRenameFailed { .. } => 8,
+            StorageMoved { .. } => 33,
+            StorageMovedFailed { .. } => 34,
+            SaveResumeData { .. } => 37,
+            SaveResumeDataFailed { .. } => 38,
+            FastresumeRejected { .. } => 53,
+            PeerBlocked { .. } => 54,
             TorrentAdded { .. } => 3,
             PeerUnsnubbed { .. } => 20,
             PeerSnubbed { .. } => 21,
@@ -595,6 +656,14 @@ impl Alert {
             Performance { .. } => PERFORMANCE_WARNING,
             ExternalIp { .. } => STATUS,
             Log { .. } => SESSION_LOG,
+            SaveResumeData { .. } => STORAGE,
+            SaveResumeDataFailed { .. } => STORAGE | ERROR,
+            FastresumeRejected { .. } => STATUS | ERROR,
+            StorageMoved { .. } => STORAGE,
+            StorageMovedFailed { .. } => STORAGE,
+            FileRenamed { .. } => STORAGE,
+            FileRenameFailed { .. } => STORAGE,
+            PeerBlocked { .. } => IP_BLOCK,
             TorrentAdded { .. } => STATUS,
             FileProgress { .. } => FILE_PROGRESS,
             PeerInfoList { .. } | PieceAvailability { .. } | TrackerList { .. } => STATUS,
@@ -625,7 +694,11 @@ impl Alert {
             | PeerDisconnected { error, .. }
             | PeerError { error, .. }
             | TrackerError { error, .. }
-            | ScrapeFailed { error, .. } => Some(error),
+            | ScrapeFailed { error, .. }
+            | SaveResumeDataFailed { error, .. }
+            | FastresumeRejected { error, .. }
+            | StorageMovedFailed { error, .. }
+            | FileRenameFailed { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -662,7 +735,15 @@ impl Alert {
             | ScrapeReply { torrent, .. }
             | ScrapeFailed { torrent, .. }
             | Performance { torrent, .. }
-            | TorrentAdded { torrent }
+            | SaveResumeData { torrent, .. }
+            | SaveResumeDataFailed { torrent, .. }
+            | FastresumeRejected { torrent, .. }
+            | StorageMoved { torrent, .. }
+            | StorageMovedFailed { torrent, .. }
+            | FileRenamed { torrent, .. }
+            | FileRenameFailed { torrent, .. } => Some(torrent),
+            PeerBlocked { torrent, .. } => torrent.as_ref(),
+            TorrentAdded { torrent }
             | FileProgress { torrent, .. }
             | PeerInfoList { torrent, .. }
             | PieceAvailability { torrent, .. }
@@ -705,6 +786,8 @@ impl QueuedAlert for Alert {
                 | AlertKind::SessionStatsHeader
                 | AlertKind::SessionStats { .. }
                 | AlertKind::ReadPiece { .. }
+                | AlertKind::SaveResumeData { .. }
+                | AlertKind::SaveResumeDataFailed { .. }
         )
     }
 }
@@ -1063,6 +1146,91 @@ impl Alert {
             ),
             ExternalIp { address } => format!("external IP received: {address}"),
             Log { msg } => msg.clone(),
+            SaveResumeData { torrent, .. } => {
+                format!("{} resume data generated", torrent.short_name())
+            }
+            SaveResumeDataFailed { torrent, error } => format!(
+                "{} resume data was not generated: {}",
+                torrent.short_name(),
+                error.message()
+            ),
+            FastresumeRejected {
+                torrent,
+                error,
+                op,
+                path,
+            } => format!(
+                "{} fast resume rejected. {}({}): {}",
+                torrent.short_name(),
+                operation_label(*op),
+                path,
+                error.message()
+            ),
+            StorageMoved {
+                torrent,
+                path,
+                old_path,
+            } => format!(
+                "{} moved storage from \"{}\" to: \"{}\"",
+                torrent.short_name(),
+                old_path,
+                path
+            ),
+            StorageMovedFailed {
+                torrent,
+                error,
+                op,
+                path,
+            } => format!(
+                "{} storage move failed. {} ({}): {}",
+                torrent.short_name(),
+                operation_label(*op),
+                path,
+                error.message()
+            ),
+            FileRenamed {
+                torrent,
+                index,
+                new_name,
+                old_name,
+            } => format!(
+                "{}: file {} renamed from \"{}\" to \"{}\"",
+                torrent.short_name(),
+                index,
+                old_name,
+                new_name
+            ),
+            PeerBlocked {
+                torrent,
+                peer,
+                reason,
+            } => format!(
+                "{} peer {}: blocked peer [{}]",
+                torrent
+                    .as_ref()
+                    .map_or_else(|| "------".to_string(), |t| t.short_name()),
+                ep(&peer.endpoint),
+                match reason {
+                    0 => "ip_filter",
+                    1 => "port_filter",
+                    2 => "i2p_mixed",
+                    3 => "privileged_ports",
+                    4 => "utp_disabled",
+                    5 => "tcp_disabled",
+                    6 => "invalid_local_interface",
+                    _ => "ssrf_mitigation",
+                }
+            ),
+            FileRenameFailed {
+                torrent,
+                index,
+                error,
+            } => format!(
+                "{}: failed to rename file {}: {}",
+                torrent.short_name(),
+                index,
+                error.message()
+            ),
             TorrentAdded { torrent } => format!("{} added", torrent.short_name()),
             FileProgress { torrent, .. } => format!("{} file_progress", torrent.short_name()),
             PeerInfoList { torrent, .. } => format!("{} peer_info", torrent.short_name()),

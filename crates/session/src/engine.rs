@@ -38,6 +38,7 @@ use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
+pub(crate) mod ctl;
 mod magnet;
 mod pex;
 
@@ -203,6 +204,8 @@ pub struct Engine {
     magnet: magnet::MagnetState,
     /// Peer exchange state (engine/pex.rs).
     pex: pex::PexState,
+    /// Resume data, queue and storage control (engine/ctl.rs).
+    ctl: ctl::Ctl,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -293,6 +296,7 @@ impl Engine {
             rng: lt_picker::Rng::new(random_seed()),
             magnet: Default::default(),
             pex: Default::default(),
+            ctl: Default::default(),
         }
         .with_tracker_key()
     }
@@ -676,7 +680,7 @@ impl Engine {
             })
             .map(|t| t.id)
             .collect();
-        ids.sort();
+        self.ctl_queue_sort(&mut ids);
         let (mut dl, mut seed, mut all) = (0usize, 0usize, 0usize);
         for id in ids {
             let Some(t) = self.torrents.get(&id) else {
@@ -791,6 +795,7 @@ impl Engine {
         sp.file_priorities = p.file_priorities.clone();
         sp.mode = p.storage_mode;
         sp.part_file_name = format!(".{}.parts", ih.best().to_hex());
+        sp.renamed_files = self.ctl_pending_renames();
         let kinds = match (ih.has_v1(), ih.has_v2()) {
             (true, true) => HashKinds::BOTH,
             (false, true) => HashKinds::V2,
@@ -918,6 +923,9 @@ impl Engine {
     }
 
     fn start_checking(&mut self, id: TorrentId) {
+        if self.ctl_take_resume(id) {
+            return;
+        }
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
@@ -970,6 +978,9 @@ impl Engine {
         let paused = t.is_paused();
         self.set_state(id, state);
         self.alert(AlertKind::TorrentChecked { torrent: tref });
+        if self.ctl_stop_when_ready(id) {
+            return;
+        }
         if !paused {
             self.start_announcing(id);
         }
@@ -1003,6 +1014,7 @@ impl Engine {
     }
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
+        self.ctl_forget(id);
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
         self.pex_torrent_removed(id);
@@ -1052,6 +1064,7 @@ impl Engine {
         let mut st = t.status(t.peers.len() as i32, seeds, uploads);
         st.paused = st.paused || self.paused;
         st.seed_rank = t.seed_rank(&self.settings, seeds, t.peers.len() as i32);
+        self.ctl_status(id, &mut st);
         Some(st)
     }
 
@@ -2007,6 +2020,9 @@ impl Engine {
             {
                 continue;
             }
+            if self.ctl_blocked(Some(id), addr) {
+                continue;
+            }
             budget -= 1;
             let conn = PeerConnection::outgoing(
                 self.peer_config(),
@@ -2060,6 +2076,9 @@ impl Engine {
             endpoint: addr,
             socket_type: SocketType::Tcp,
         });
+        if self.ctl_blocked(None, addr) {
+            return;
+        }
         let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
         if self.paused || self.peers.len() >= max_global {
             return;
@@ -2829,7 +2848,7 @@ impl Engine {
                     self.storage_error(tid, &e);
                 }
             }
-            _ => {}
+            other => self.ctl_on_disk(other),
         }
     }
 

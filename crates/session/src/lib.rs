@@ -39,9 +39,10 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use alert::{Alert, AlertKind};
 use alert_queue::AlertQueue;
+pub use engine::ctl::{resume_flags, QueueMove, ResumeExtra};
 pub use engine::{tracker_error_code, Engine};
 use lt_settings::{keys, Settings, SettingsPack};
-pub use lt_storage::{OpenFile, StorageMode};
+pub use lt_storage::{MoveFlags, OpenFile, StorageMode};
 pub use types::*;
 
 /// The engine has shut down; the call could not be carried out.

@@ -208,6 +208,24 @@ impl Torrent {
     /// seeding slot. Bits 28-30 flag an unmet seeding goal, no seeds and a
     /// recent start; the low bits grow with downloaders per seed.
     pub fn seed_rank(&self, settings: &lt_settings::Settings, seeds: i32, peers: i32) -> i32 {
+        let now = Instant::now();
+        let active = now.duration_since(self.started_at).as_secs() as i64;
+        let finished = self
+            .finished_at
+            .map_or(0, |t| now.duration_since(t).as_secs() as i64);
+        self.seed_rank_for(settings, seeds, peers, active, finished)
+    }
+
+    /// [`Torrent::seed_rank`] for given running and finished times
+    /// (seconds).
+    pub fn seed_rank_for(
+        &self,
+        settings: &lt_settings::Settings,
+        seeds: i32,
+        peers: i32,
+        active: i64,
+        finished: i64,
+    ) -> i32 {
         const SEED_RATIO_NOT_MET: i32 = 0x4000_0000;
         const NO_SEEDS: i32 = 0x2000_0000;
         const RECENTLY_STARTED: i32 = 0x1000_0000;
@@ -217,11 +235,6 @@ impl Torrent {
         }
         let scale = if self.is_seed() { 1000 } else { 500 };
         let mut ret = 0;
-        let now = Instant::now();
-        let active = now.duration_since(self.started_at).as_secs() as i64;
-        let finished = self
-            .finished_at
-            .map_or(0, |t| now.duration_since(t).as_secs() as i64);
         let download_time = active - finished;
         let downloaded = self
             .total_payload_download
