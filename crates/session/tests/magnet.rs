@@ -94,6 +94,7 @@ fn add_with(
         max_connections: -1,
         max_uploads: -1,
         trackers: Vec::new(),
+        storage_mode: lt_session::StorageMode::Sparse,
     };
     ses.call(move |e| e.add_torrent(at))
         .unwrap()
