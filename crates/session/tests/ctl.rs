@@ -97,6 +97,7 @@ fn params(ti: &Arc<TorrentInfo>, save: &Path, flags: u64) -> AddTorrent {
         max_connections: -1,
         max_uploads: -1,
         trackers: Vec::new(),
+        storage_mode: lt_session::StorageMode::Sparse,
     }
 }
 
