@@ -237,6 +237,7 @@ leaf!(TorrentResumedAlert, "torrent_resumed_alert", TorrentAlert);
 leaf!(TorrentErrorAlert, "torrent_error_alert", TorrentAlert);
 leaf!(PieceFinishedAlert, "piece_finished_alert", TorrentAlert);
 leaf!(HashFailedAlert, "hash_failed_alert", TorrentAlert);
+leaf!(UrlSeedAlert, "url_seed_alert", TorrentAlert);
 leaf!(FileCompletedAlert, "file_completed_alert", TorrentAlert);
 leaf!(FileErrorAlert, "file_error_alert", TorrentAlert);
 leaf!(ReadPieceAlert, "read_piece_alert", TorrentAlert);
@@ -600,6 +601,28 @@ impl TrackerReplyAlert {
 }
 
 #[pymethods]
+impl UrlSeedAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        alert_error(py, &self.0)
+    }
+    fn server_url(&self) -> String {
+        field!(self, AlertKind::UrlSeed { url, .. } => url.clone(), String::new())
+    }
+    #[getter]
+    fn url(&self) -> String {
+        self.server_url()
+    }
+    fn error_message(&self) -> String {
+        field!(self, AlertKind::UrlSeed { msg, .. } => msg.clone(), String::new())
+    }
+    #[getter]
+    fn msg(&self) -> String {
+        self.error_message()
+    }
+}
+
+#[pymethods]
 impl TrackerErrorAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -738,6 +761,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         TorrentError { .. } => mk!(t(), TorrentErrorAlert),
         PieceFinished { .. } => mk!(t(), PieceFinishedAlert),
         HashFailed { .. } => mk!(t(), HashFailedAlert),
+        UrlSeed { .. } => mk!(t(), UrlSeedAlert),
         FileCompleted { .. } => mk!(t(), FileCompletedAlert),
         FileError { .. } => mk!(t(), FileErrorAlert),
         ReadPiece { .. } => mk!(t(), ReadPieceAlert),
@@ -782,6 +806,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TorrentErrorAlert>()?;
     m.add_class::<PieceFinishedAlert>()?;
     m.add_class::<HashFailedAlert>()?;
+    m.add_class::<UrlSeedAlert>()?;
     m.add_class::<FileCompletedAlert>()?;
     m.add_class::<FileErrorAlert>()?;
     m.add_class::<ReadPieceAlert>()?;

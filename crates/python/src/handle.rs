@@ -8,6 +8,7 @@
 use std::sync::Weak;
 
 use lt_core::InfoHash;
+use lt_metainfo::WebSeedKind;
 use lt_session::{Engine, PeerInfo, Session, TorrentId, TorrentStatus};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -318,6 +319,42 @@ impl PyTorrentHandle {
             out.append(announce_entry_dict(py, t)?)?;
         }
         Ok(out)
+    }
+
+    /// The torrent's BEP 19 web seeds, sorted.
+    fn url_seeds(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.with(py, |e, id| e.web_seed_urls(id, WebSeedKind::UrlSeed))
+    }
+
+    fn add_url_seed(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
+        let url = seed_url_arg(py, url, "add_url_seed")?;
+        self.with(py, move |e, id| {
+            e.add_web_seed(id, url, WebSeedKind::UrlSeed);
+        })
+    }
+
+    fn remove_url_seed(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
+        let url = seed_url_arg(py, url, "remove_url_seed")?;
+        self.with(py, move |e, id| {
+            e.remove_web_seed(id, &url, WebSeedKind::UrlSeed);
+        })
+    }
+
+    /// BEP 17 seeds: libtorrent 2.x dropped them; as there, the list is
+    /// always empty (even for an invalid handle) and adding or removing
+    /// one changes nothing.
+    fn http_seeds(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn add_http_seed(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
+        seed_url_arg(py, url, "add_http_seed")?;
+        self.with(py, |_, _| ())
+    }
+
+    fn remove_http_seed(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
+        seed_url_arg(py, url, "remove_http_seed")?;
+        self.with(py, |_, _| ())
     }
 
     /// `add_tracker({'url': ..., 'tier': ...})`.
@@ -966,4 +1003,21 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         t.setattr(*k, *v)?;
     }
     Ok(())
+}
+
+/// A web seed URL argument: `str` or `bytes` (Boost.Python converts both
+/// to `std::string`); anything else raises its `ArgumentError`.
+fn seed_url_arg(py: Python<'_>, url: &Bound<'_, PyAny>, func: &str) -> PyResult<String> {
+    if let Ok(s) = url.extract::<String>() {
+        return Ok(s);
+    }
+    if let Ok(b) = url.cast::<pyo3::types::PyBytes>() {
+        return Ok(String::from_utf8_lossy(b.as_bytes()).into_owned());
+    }
+    let msg = format!(
+        "Python argument types in\n    torrent_handle.{func}(torrent_handle, {})\ndid not match C++ signature:\n    {func}(libtorrent::torrent_handle {{lvalue}}, std::string)",
+        url.get_type().name()?
+    );
+    let t = crate::bencode::argument_error_type(py)?;
+    Err(PyErr::from_value(t.call1((msg,))?))
 }

@@ -154,6 +154,31 @@ impl PySession {
     }
 }
 
+/// The torrent's metainfo with the `url_seeds` of the params added (the
+/// torrent's own dropped with `override_web_seeds`). `http_seeds` are
+/// ignored, as libtorrent 2.x no longer supports BEP 17 seeds.
+fn with_url_seeds(ti: &lt_metainfo::TorrentInfo, atp: &PyAddTorrentParams) -> lt_metainfo::TorrentInfo {
+    let mut ti = ti.clone();
+    if atp.flags & lt_session::torrent::flags::OVERRIDE_WEB_SEEDS != 0 {
+        ti.clear_web_seeds();
+    }
+    for url in &atp.url_seeds {
+        let known = ti
+            .web_seeds()
+            .iter()
+            .any(|w| &w.url == url && w.kind == lt_metainfo::WebSeedKind::UrlSeed);
+        if !known {
+            ti.add_web_seed(lt_metainfo::WebSeed {
+                url: url.clone(),
+                auth: String::new(),
+                extra_headers: Vec::new(),
+                kind: lt_metainfo::WebSeedKind::UrlSeed,
+            });
+        }
+    }
+    ti
+}
+
 /// Converts `add_torrent_params` (or the legacy dict) into the engine's form.
 fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorrent> {
     let atp: Py<PyAddTorrentParams> = if let Ok(d) = params.cast::<PyDict>() {
@@ -204,7 +229,7 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
     }
     let prio = |v: &[i64]| v.iter().map(|&p| p.clamp(0, 7) as u8).collect::<Vec<u8>>();
     Ok(AddTorrent {
-        meta: Arc::new(ti.inner.clone()),
+        meta: Arc::new(with_url_seeds(&ti.inner, &atp)),
         save_path: atp.save_path.clone(),
         flags: atp.flags,
         peers,

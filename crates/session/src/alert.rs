@@ -300,6 +300,14 @@ pub enum AlertKind {
     Log {
         msg: String,
     },
+    /// A web seed failed (`url_seed_alert`). `msg` is the server's
+    /// status line for HTTP errors, else empty.
+    UrlSeed {
+        torrent: TorrentRef,
+        url: String,
+        error: ErrorCode,
+        msg: String,
+    },
 }
 
 /// One alert.
@@ -348,6 +356,7 @@ impl Alert {
             TrackerReply { .. } => "tracker_reply",
             TrackerWarning { .. } => "tracker_warning",
             TrackerError { .. } => "tracker_error",
+            UrlSeed { .. } => "url_seed",
             ScrapeReply { .. } => "scrape_reply",
             ScrapeFailed { .. } => "scrape_failed",
             SessionStatsHeader => "session_stats_header",
@@ -370,6 +379,7 @@ impl Alert {
             Performance { .. } => 9,
             StateChanged { .. } => 10,
             TrackerError { .. } => 11,
+            UrlSeed { .. } => 42,
             TrackerWarning { .. } => 12,
             ScrapeReply { .. } => 13,
             ScrapeFailed { .. } => 14,
@@ -434,6 +444,7 @@ impl Alert {
             TrackerReply { .. } => TRACKER,
             TrackerWarning { .. } => TRACKER | ERROR,
             TrackerError { .. } => TRACKER | ERROR,
+            UrlSeed { .. } => PEER | ERROR,
             ScrapeReply { .. } => TRACKER,
             ScrapeFailed { .. } => TRACKER | ERROR,
             SessionStatsHeader | SessionStats { .. } => STATS,
@@ -457,6 +468,7 @@ impl Alert {
             | PeerDisconnected { error, .. }
             | PeerError { error, .. }
             | TrackerError { error, .. }
+            | UrlSeed { error, .. }
             | ScrapeFailed { error, .. } => Some(error),
             _ => None,
         }
@@ -489,6 +501,7 @@ impl Alert {
             | TrackerReply { torrent, .. }
             | TrackerWarning { torrent, .. }
             | TrackerError { torrent, .. }
+            | UrlSeed { torrent, .. }
             | ScrapeReply { torrent, .. }
             | ScrapeFailed { torrent, .. }
             | Performance { torrent, .. } => Some(torrent),
@@ -675,6 +688,17 @@ impl Alert {
             HashFailed { torrent, piece } => {
                 format!("{} hash for piece {} failed", torrent.short_name(), piece)
             }
+            UrlSeed {
+                torrent,
+                url,
+                error,
+                ..
+            } => format!(
+                "{} url seed ({}) failed: {}",
+                torrent.short_name(),
+                url,
+                error.message()
+            ),
             FileCompleted { torrent, index } => {
                 format!(
                     "{}: file {} finished downloading",

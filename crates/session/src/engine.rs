@@ -30,6 +30,8 @@ use crate::torrent::{flags, unix_now, AddTorrent, Metadata, Rates, Torrent};
 use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
+
+mod webseed;
 use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
@@ -66,6 +68,8 @@ pub(crate) enum Event {
         job: Box<AnnounceJob>,
         result: Box<TrackerResult>,
     },
+    /// A web seed connection's task reports.
+    Web(ConnId, crate::webseed_io::WebIoEvent),
 }
 
 struct ListenSocket {
@@ -182,6 +186,8 @@ pub struct Engine {
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
     tracker_key: u32,
     rng: lt_picker::Rng,
+    /// Web seeds and their connections.
+    web: webseed::WebSeeds,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -269,6 +275,7 @@ impl Engine {
             choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
             rng: lt_picker::Rng::new(random_seed()),
+            web: Default::default(),
         }
         .with_tracker_key()
     }
@@ -414,6 +421,7 @@ impl Engine {
                 job,
                 result,
             } => self.on_tracker_result(torrent, *job, *result),
+            Event::Web(id, ev) => self.on_web_event(id, ev),
         }
     }
 
@@ -551,6 +559,7 @@ impl Engine {
             self.request_blocks(*id);
             self.drive_peer(*id);
         }
+        self.web_tick();
         if now.duration_since(self.last_second) >= Duration::from_secs(1) {
             let secs = now.duration_since(self.last_second).as_secs_f64();
             self.last_second = now;
@@ -600,6 +609,7 @@ impl Engine {
             self.connect_candidates(tid);
             self.tracker_timer(tid);
         }
+        self.web_second_tick(secs);
         self.choke_round();
         self.auto_manage();
     }
@@ -1289,6 +1299,7 @@ impl Engine {
                     upload_rate_peak: 0,
                 }
             })
+            .chain(self.web_peer_info(id))
             .collect()
     }
 
@@ -2789,6 +2800,7 @@ impl Engine {
             torrent: tref,
             piece,
         });
+        self.web_piece_failed(tid, &contributors);
         // A piece that came from a single peer proves that peer sent bad
         // data: ban it. With several contributors we cannot tell.
         if contributors.len() == 1 {

@@ -29,6 +29,7 @@ pub mod listen;
 mod peer_io;
 pub mod torrent;
 mod tracker_io;
+mod webseed_io;
 pub mod types;
 
 use std::sync::Arc;
