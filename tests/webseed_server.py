@@ -4,10 +4,12 @@ Serves files under `root` with `Range: bytes=a-b` support (206 answers) and
 keep-alive. `mode` changes its behaviour: "ok", "404" (every request fails),
 "corrupt" (every byte of the body is inverted), "http_seed" (BEP 17:
 `?info_hash=..&piece=N[&ranges=a-b]` answered from the piece layout given by
-`pieces`). Counts the requests it answered in `hits`.
+`pieces`). `chunk_delay` slows answers down (a pause after every
+16 KiB written). Counts the requests it answered in `hits`.
 """
 import os
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -71,12 +73,23 @@ class _Handler(BaseHTTPRequestHandler):
         if crange:
             self.send_header("Content-Range", "bytes %d-%d/%d" % crange)
         self.end_headers()
-        self.wfile.write(data)
+        if self.server.chunk_delay:
+            for i in range(0, len(data), 16384):
+                self.wfile.write(data[i:i + 16384])
+                self.wfile.flush()
+                time.sleep(self.server.chunk_delay)
+        else:
+            self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass   # clients closing early (a finished download) are expected
 
 
 class WebSeedServer:
-    def __init__(self, root, mode="ok", single_file=None, piece_length=0):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def __init__(self, root, mode="ok", single_file=None, piece_length=0, chunk_delay=0.0):
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.root = os.path.abspath(str(root))
         self.httpd.mode = mode
@@ -85,6 +98,7 @@ class WebSeedServer:
         self.httpd.lock = threading.Lock()
         self.httpd.single_file = single_file
         self.httpd.piece_length = piece_length
+        self.httpd.chunk_delay = chunk_delay
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

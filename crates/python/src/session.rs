@@ -157,12 +157,22 @@ impl PySession {
 /// The torrent's metainfo with the `url_seeds` of the params added (the
 /// torrent's own dropped with `override_web_seeds`). `http_seeds` are
 /// ignored, as libtorrent 2.x no longer supports BEP 17 seeds.
-fn with_url_seeds(ti: &lt_metainfo::TorrentInfo, atp: &PyAddTorrentParams) -> lt_metainfo::TorrentInfo {
+fn with_url_seeds(
+    ti: &lt_metainfo::TorrentInfo,
+    atp: &PyAddTorrentParams,
+) -> lt_metainfo::TorrentInfo {
     let mut ti = ti.clone();
     if atp.flags & lt_session::torrent::flags::OVERRIDE_WEB_SEEDS != 0 {
         ti.clear_web_seeds();
     }
+    // as libtorrent, a multi-file torrent's seed is a directory
+    let multi = ti.orig_files().num_files() > 1;
     for url in &atp.url_seeds {
+        let mut url = url.clone();
+        if multi && !url.ends_with('/') {
+            url.push('/');
+        }
+        let url = &url;
         let known = ti
             .web_seeds()
             .iter()

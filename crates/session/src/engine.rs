@@ -1267,7 +1267,7 @@ impl Engine {
                     client: lt_core::fingerprint::identify_client(&pid),
                     flags: fl,
                     source: 0,
-                    connection_type: 0,
+                    connection_type: 1, // standard_bittorrent
                     num_pieces: have as i32,
                     pieces,
                     up_speed: p.rates.upload,

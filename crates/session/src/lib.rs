@@ -29,8 +29,8 @@ pub mod listen;
 mod peer_io;
 pub mod torrent;
 mod tracker_io;
-mod webseed_io;
 pub mod types;
+mod webseed_io;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -58,10 +58,17 @@ async fn run(
     events: mpsc::UnboundedSender<Event>,
 ) {
     let send = |ev: WebIoEvent| events.send(Event::Web(id, ev)).is_ok();
-    let host = conn.host().trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = conn
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let port = conn.port();
-    let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect((host.as_str(), port)))
-        .await
+    let stream = match tokio::time::timeout(
+        connect_timeout,
+        TcpStream::connect((host.as_str(), port)),
+    )
+    .await
     {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {

@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 
 use lt_core::error::{Category, ErrorCode};
 use lt_metainfo::{WebSeed, WebSeedKind};
-use lt_picker::{BlockRef, Bitfield, PeerKey, PickOptions};
+use lt_picker::{Bitfield, BlockRef, PeerKey, PickOptions};
 use lt_settings::keys;
 use lt_webseed::{CloseReason, PieceRange, WebSeedConnection, WebSeedError, WebSeedEvent};
 use tokio::sync::mpsc;
 
 use super::{io_error, Engine};
-use crate::alert::AlertKind;
+use crate::alert::{AlertKind, Operation, PeerRef, SocketType};
 use crate::peer_io::ConnId;
 use crate::torrent::flags;
 use crate::types::{PeerInfo, TorrentId};
@@ -66,6 +66,10 @@ struct WebConn {
     tx: mpsc::UnboundedSender<WebCmd>,
     remote: Option<SocketAddr>,
     local: Option<SocketAddr>,
+    /// `peer_connect` was posted (so `peer_disconnected` follows).
+    alerted: bool,
+    /// The TCP connection is up.
+    connected: bool,
     has: Bitfield,
     /// Blocks requested and not received.
     outstanding: HashSet<BlockRef>,
@@ -96,8 +100,16 @@ impl Engine {
             let mut list: Vec<Seed> = Vec::new();
             // BEP 17 seeds of the metainfo are ignored, as libtorrent 2.x
             // does; they can still be added through the engine API
-            for w in t.meta.web_seeds().iter().filter(|w| w.kind == WebSeedKind::UrlSeed) {
-                if !list.iter().any(|s| s.seed.url == w.url && s.seed.kind == w.kind) {
+            for w in t
+                .meta
+                .web_seeds()
+                .iter()
+                .filter(|w| w.kind == WebSeedKind::UrlSeed)
+            {
+                if !list
+                    .iter()
+                    .any(|s| s.seed.url == w.url && s.seed.kind == w.kind)
+                {
                     list.push(Seed::new(w.clone()));
                 }
             }
@@ -113,7 +125,7 @@ impl Engine {
             .web_seeds_mut(tid)
             .map(|l| {
                 l.iter()
-                    .filter(|s| s.seed.kind == kind && !s.disabled)
+                    .filter(|s| s.seed.kind == kind)
                     .map(|s| s.seed.url.clone())
                     .collect()
             })
@@ -162,9 +174,22 @@ impl Engine {
             !gone
         });
         for c in close {
-            self.web_close(c);
+            self.web_drop(c, ErrorCode::default());
         }
         true
+    }
+
+    fn web_wait_retry(&self) -> Duration {
+        Duration::from_secs(
+            u64::try_from(self.settings.get_int(keys::URLSEED_WAIT_RETRY)).unwrap_or(0),
+        )
+    }
+
+    /// Closes a connection from our side, with `peer_disconnected`.
+    fn web_drop(&mut self, id: ConnId, error: ErrorCode) {
+        if let Some(c) = self.web_close(id) {
+            self.web_disconnect_alert(&c, Operation::Bittorrent, error);
+        }
     }
 
     /// Drops a connection, returning its blocks to the picker.
@@ -200,7 +225,8 @@ impl Engine {
         }
         let now = Instant::now();
         let tids: Vec<TorrentId> = self.torrents.keys().copied().collect();
-        self.web.torrents.retain(|t, _| tids.contains(t));
+        let torrents = &self.torrents;
+        self.web.torrents.retain(|t, _| torrents.contains_key(t));
         let stale: Vec<ConnId> = self
             .web
             .conns
@@ -211,8 +237,8 @@ impl Engine {
         for id in stale {
             self.web.conns.remove(&id);
         }
-        let max_conns = usize::try_from(self.settings.get_int(keys::MAX_WEB_SEED_CONNECTIONS))
-            .unwrap_or(0);
+        let max_conns =
+            usize::try_from(self.settings.get_int(keys::MAX_WEB_SEED_CONNECTIONS)).unwrap_or(0);
         for tid in tids {
             if self.web_seeds_mut(tid).is_none_or(|l| l.is_empty()) {
                 continue;
@@ -233,8 +259,13 @@ impl Engine {
                 .map(|(id, _)| *id)
                 .collect();
             if !wanted {
+                let error = if t.picker.is_finished() {
+                    ErrorCode::new(98, Category::Libtorrent) // torrent finished
+                } else {
+                    ErrorCode::default()
+                };
                 for c in conns {
-                    self.web_close(c);
+                    self.web_drop(c, error);
                 }
                 continue;
             }
@@ -244,9 +275,14 @@ impl Engine {
                 if open >= max_conns {
                     break;
                 }
-                let due = self.web.torrents.get(&tid).and_then(|l| l.get(i)).is_some_and(|s| {
-                    !s.disabled && s.conn.is_none() && s.retry_at.is_none_or(|at| at <= now)
-                });
+                let due = self
+                    .web
+                    .torrents
+                    .get(&tid)
+                    .and_then(|l| l.get(i))
+                    .is_some_and(|s| {
+                        !s.disabled && s.conn.is_none() && s.retry_at.is_none_or(|at| at <= now)
+                    });
                 if due && self.web_connect(tid, i, now) {
                     open += 1;
                 }
@@ -273,7 +309,9 @@ impl Engine {
             user_agent: s.get_str(keys::USER_AGENT).to_string(),
             always_send_user_agent: s.get_bool(keys::ALWAYS_SEND_USER_AGENT),
             request_timeout: Duration::from_secs(
-                u64::try_from(s.get_int(keys::URLSEED_TIMEOUT)).unwrap_or(0).max(1),
+                u64::try_from(s.get_int(keys::URLSEED_TIMEOUT))
+                    .unwrap_or(0)
+                    .max(1),
             ),
             default_retry: Duration::from_secs(
                 u64::try_from(s.get_int(keys::URLSEED_WAIT_RETRY)).unwrap_or(0),
@@ -283,8 +321,11 @@ impl Engine {
                 .max(1),
             ..Default::default()
         };
-        let connect_timeout =
-            Duration::from_secs(u64::try_from(s.get_int(keys::PEER_CONNECT_TIMEOUT)).unwrap_or(15).max(1));
+        let connect_timeout = Duration::from_secs(
+            u64::try_from(s.get_int(keys::PEER_CONNECT_TIMEOUT))
+                .unwrap_or(15)
+                .max(1),
+        );
         let Some(t) = self.torrents.get(&tid) else {
             return false;
         };
@@ -302,21 +343,38 @@ impl Engine {
         let listed = seed.seed.url.clone();
         let kind = seed.seed.kind;
         let file_paths = seed.file_paths.clone();
-        let conn = WebSeedConnection::new(&ws, files, info_hash, settings, now).and_then(|mut c| {
-            if c.is_tls() {
-                // no TLS in the session (yet)
-                return Err(WebSeedError::Url(lt_webseed::UrlError::UnsupportedScheme));
-            }
-            for (f, p) in &file_paths {
-                c.set_file_path(*f, p)?;
-            }
-            Ok(c)
+        let conn =
+            WebSeedConnection::new(&ws, files, info_hash, settings, now).and_then(|mut c| {
+                if c.is_tls() {
+                    // no TLS in the session (yet)
+                    return Err(WebSeedError::Url(lt_webseed::UrlError::UnsupportedScheme));
+                }
+                for (f, p) in &file_paths {
+                    c.set_file_path(*f, p)?;
+                }
+                Ok(c)
+            });
+        let literal = conn.as_ref().ok().and_then(|c| {
+            let host = c.host().trim_start_matches('[').trim_end_matches(']');
+            host.parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, c.port()))
         });
         let conn = match conn {
             Ok(c) => c,
             Err(e) => {
-                if let Some(s) = self.web.torrents.get_mut(&tid).and_then(|l| l.get_mut(idx)) {
-                    s.disabled = true;
+                if let Some(l) = self.web.torrents.get_mut(&tid) {
+                    if matches!(
+                        e,
+                        WebSeedError::Url(lt_webseed::UrlError::UnsupportedScheme)
+                    ) {
+                        // kept in the list, never connected
+                        if let Some(s) = l.get_mut(idx) {
+                            s.disabled = true;
+                        }
+                    } else if idx < l.len() {
+                        l.remove(idx);
+                    }
                 }
                 self.url_seed_alert(tid, &listed, url_error_code(&e), String::new());
                 return false;
@@ -335,6 +393,8 @@ impl Engine {
                 tx,
                 remote: None,
                 local: None,
+                alerted: false,
+                connected: false,
                 has: Bitfield::full(num_pieces),
                 outstanding: HashSet::new(),
                 ranges_in_flight: 0,
@@ -346,19 +406,73 @@ impl Engine {
         if let Some(s) = self.web.torrents.get_mut(&tid).and_then(|l| l.get_mut(idx)) {
             s.conn = Some(id);
         }
+        // as libtorrent, `peer_connect` when the connection is started
+        // (for a host name, once it is resolved and connected)
+        if let Some(addr) = literal {
+            self.web_connect_alert(id, addr);
+        }
         true
+    }
+
+    fn web_connect_alert(&mut self, id: ConnId, remote: SocketAddr) {
+        let Some(c) = self.web.conns.get_mut(&id) else {
+            return;
+        };
+        c.remote = Some(remote);
+        if c.alerted {
+            return;
+        }
+        c.alerted = true;
+        let Some(t) = self.torrents.get(&c.torrent) else {
+            return;
+        };
+        let torrent = t.torrent_ref();
+        self.alert(AlertKind::PeerConnect {
+            torrent,
+            peer: PeerRef {
+                endpoint: remote,
+                pid: [0; 20],
+            },
+            socket_type: SocketType::Tcp,
+        });
+    }
+
+    /// `peer_disconnected` for a connection that posted `peer_connect`.
+    fn web_disconnect_alert(&mut self, c: &WebConn, op: Operation, error: ErrorCode) {
+        let Some(endpoint) = c.remote else {
+            return;
+        };
+        if !c.alerted {
+            return;
+        }
+        let Some(t) = self.torrents.get(&c.torrent) else {
+            return;
+        };
+        let torrent = t.torrent_ref();
+        self.alert(AlertKind::PeerDisconnected {
+            torrent,
+            peer: PeerRef {
+                endpoint,
+                pid: [0; 20],
+            },
+            socket_type: SocketType::Tcp,
+            op,
+            error,
+            reason: 0,
+        });
     }
 
     /// Fills the connection's pipeline with picked blocks, as byte ranges.
     fn web_request(&mut self, id: ConnId) {
-        let pipeline =
-            usize::try_from(self.settings.get_int(keys::URLSEED_PIPELINE_SIZE)).unwrap_or(1).max(1);
+        let pipeline = usize::try_from(self.settings.get_int(keys::URLSEED_PIPELINE_SIZE))
+            .unwrap_or(1)
+            .max(1);
         let max_bytes = i64::from(self.settings.get_int(keys::URLSEED_MAX_REQUEST_BYTES))
             .max(i64::from(lt_picker::BLOCK_SIZE));
         let Some(c) = self.web.conns.get_mut(&id) else {
             return;
         };
-        if c.remote.is_none() {
+        if !c.connected {
             return;
         }
         let Some(t) = self.torrents.get_mut(&c.torrent) else {
@@ -414,15 +528,20 @@ impl Engine {
             WebIoEvent::Connected { local, remote } => {
                 if let Some(c) = self.web.conns.get_mut(&id) {
                     c.local = Some(local);
-                    c.remote = Some(remote);
+                    c.connected = true;
                 }
+                self.web_connect_alert(id, remote);
                 self.web_request(id);
             }
             WebIoEvent::ConnectFailed(e) => {
                 let Some(c) = self.web_close(id) else {
                     return;
                 };
-                self.web_failed(&c, io_error(&e), String::new(), None);
+                // libtorrent posts no url_seed_alert for this, only
+                // peer_disconnected, and tries again later
+                self.web_disconnect_alert(&c, Operation::Connect, io_error(&e));
+                let wait = self.web_wait_retry();
+                self.web_set_retry(&c, Some(wait));
             }
             WebIoEvent::Conn(WebSeedEvent::Block {
                 piece,
@@ -478,9 +597,9 @@ impl Engine {
                 for k in cancel {
                     let o = ConnId(u64::from(k.0));
                     if let Some(q) = self.peers.get_mut(&o) {
-                        let _ = q
-                            .conn
-                            .cancel(lt_wire::message::BlockRequest::new(piece, offset, len as u32));
+                        let _ = q.conn.cancel(lt_wire::message::BlockRequest::new(
+                            piece, offset, len as u32,
+                        ));
                         q.pipeline.on_request_removed(b);
                     }
                     self.flush(o);
@@ -490,9 +609,17 @@ impl Engine {
     }
 
     fn web_closed(&mut self, c: WebConn, reason: CloseReason) {
-        let wait = Duration::from_secs(
-            u64::try_from(self.settings.get_int(keys::URLSEED_WAIT_RETRY)).unwrap_or(0),
-        );
+        let wait = self.web_wait_retry();
+        let error = match &reason {
+            CloseReason::HttpStatus { status, .. } => {
+                ErrorCode::new(i32::from(*status), Category::Http)
+            }
+            CloseReason::Redirect { .. } => ErrorCode::new(86, Category::Libtorrent),
+            CloseReason::Protocol(e) => url_error_code(e),
+            CloseReason::Timeout => ErrorCode::new(36, Category::Libtorrent),
+            CloseReason::ServerClosed | CloseReason::Local => ErrorCode::default(),
+        };
+        self.web_disconnect_alert(&c, Operation::Bittorrent, error);
         match reason {
             CloseReason::Local => {}
             CloseReason::ServerClosed => {
@@ -501,12 +628,15 @@ impl Engine {
                     self.web_set_retry(&c, Some(wait));
                 }
             }
-            CloseReason::Redirect {
-                location, file, ..
-            } => {
+            CloseReason::Redirect { location, file, .. } => {
                 let ok = self.web_redirect(&c, location, file);
                 if !ok {
-                    self.web_failed(&c, ErrorCode::new(85, Category::Libtorrent), String::new(), None);
+                    self.web_failed(
+                        &c,
+                        ErrorCode::new(85, Category::Libtorrent),
+                        String::new(),
+                        None,
+                    );
                 }
             }
             CloseReason::HttpStatus {
@@ -522,7 +652,12 @@ impl Engine {
                 self.web_failed(&c, url_error_code(&e), String::new(), None);
             }
             CloseReason::Timeout => {
-                self.web_failed(&c, ErrorCode::new(36, Category::Libtorrent), String::new(), None);
+                self.web_failed(
+                    &c,
+                    ErrorCode::new(36, Category::Libtorrent),
+                    String::new(),
+                    None,
+                );
             }
         }
     }
@@ -530,12 +665,10 @@ impl Engine {
     /// Follows a redirect: of the whole seed, or (BEP 19 multi-file) of
     /// one file on the same host. False if it cannot be followed.
     fn web_redirect(&mut self, c: &WebConn, location: String, file: Option<usize>) -> bool {
-        let Some(s) = self
-            .web
-            .torrents
-            .get_mut(&c.torrent)
-            .and_then(|l| l.iter_mut().find(|s| s.seed.url == c.url && s.seed.kind == c.kind))
-        else {
+        let Some(s) = self.web.torrents.get_mut(&c.torrent).and_then(|l| {
+            l.iter_mut()
+                .find(|s| s.seed.url == c.url && s.seed.kind == c.kind)
+        }) else {
             return true;
         };
         s.redirects += 1;
@@ -546,9 +679,10 @@ impl Engine {
             None => s.location = Some(location),
             Some(f) => {
                 let base = s.location.clone().unwrap_or_else(|| s.seed.url.clone());
-                let (Ok((origin, path)), Ok((here, _))) =
-                    (lt_webseed::split_url(&location), lt_webseed::split_url(&base))
-                else {
+                let (Ok((origin, path)), Ok((here, _))) = (
+                    lt_webseed::split_url(&location),
+                    lt_webseed::split_url(&base),
+                ) else {
                     return false;
                 };
                 if origin != here {
@@ -564,12 +698,10 @@ impl Engine {
 
     fn web_set_retry(&mut self, c: &WebConn, after: Option<Duration>) {
         let at = after.map(|d| Instant::now() + d);
-        if let Some(s) = self
-            .web
-            .torrents
-            .get_mut(&c.torrent)
-            .and_then(|l| l.iter_mut().find(|s| s.seed.url == c.url && s.seed.kind == c.kind))
-        {
+        if let Some(s) = self.web.torrents.get_mut(&c.torrent).and_then(|l| {
+            l.iter_mut()
+                .find(|s| s.seed.url == c.url && s.seed.kind == c.kind)
+        }) {
             s.retry_at = at;
         }
     }
@@ -577,9 +709,7 @@ impl Engine {
     /// A failed connection: `url_seed_alert`, then a retry after `retry`
     /// (default `urlseed_wait_retry`).
     fn web_failed(&mut self, c: &WebConn, error: ErrorCode, msg: String, retry: Option<Duration>) {
-        let wait = Duration::from_secs(
-            u64::try_from(self.settings.get_int(keys::URLSEED_WAIT_RETRY)).unwrap_or(0),
-        );
+        let wait = self.web_wait_retry();
         self.web_set_retry(c, Some(retry.unwrap_or(wait)));
         self.url_seed_alert(c.torrent, &c.url, error, msg);
     }
@@ -607,13 +737,9 @@ impl Engine {
             let Some(c) = self.web_close(*id) else {
                 continue;
             };
-            if let Some(s) = self
-                .web
-                .torrents
-                .get_mut(&tid)
-                .and_then(|l| l.iter_mut().find(|s| s.seed.url == c.url && s.seed.kind == c.kind))
-            {
-                s.disabled = true;
+            // a banned seed is dropped from the list
+            if let Some(l) = self.web.torrents.get_mut(&tid) {
+                l.retain(|s| !(s.seed.url == c.url && s.seed.kind == c.kind));
             }
             if let (Some(t), Some(endpoint)) = (self.torrents.get(&tid), c.remote) {
                 let torrent = t.torrent_ref();
@@ -625,7 +751,18 @@ impl Engine {
                     },
                 });
             }
-            self.url_seed_alert(tid, &c.url, ErrorCode::new(91, Category::Libtorrent), String::new());
+            self.url_seed_alert(
+                tid,
+                &c.url,
+                ErrorCode::new(91, Category::Libtorrent),
+                String::new(),
+            );
+            // too many corrupt pieces
+            self.web_disconnect_alert(
+                &c,
+                Operation::Bittorrent,
+                ErrorCode::new(93, Category::Libtorrent),
+            );
         }
     }
 
@@ -636,6 +773,7 @@ impl Engine {
             .conns
             .values()
             .filter(|c| c.torrent == tid)
+            .filter(|c| c.connected)
             .filter_map(|c| {
                 let remote = c.remote?;
                 Some(PeerInfo {
