@@ -341,20 +341,21 @@ impl PyTorrentHandle {
     }
 
     /// BEP 17 seeds: libtorrent 2.x dropped them; as there, the list is
-    /// always empty (even for an invalid handle) and adding or removing
-    /// one changes nothing.
-    fn http_seeds(&self) -> Vec<String> {
-        Vec::new()
+    /// always empty and adding or removing one changes nothing (no error
+    /// even for an invalid handle).
+    fn http_seeds(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        warn_deprecated(py, c"http_seeds() is deprecated")?;
+        Ok(Vec::new())
     }
 
     fn add_http_seed(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
         seed_url_arg(py, url, "add_http_seed")?;
-        self.with(py, |_, _| ())
+        warn_deprecated(py, c"add_http_seed() is deprecated")
     }
 
     fn remove_http_seed(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
         seed_url_arg(py, url, "remove_http_seed")?;
-        self.with(py, |_, _| ())
+        warn_deprecated(py, c"remove_http_seed() is deprecated")
     }
 
     /// `add_tracker({'url': ..., 'tier': ...})`.
@@ -1020,4 +1021,13 @@ fn seed_url_arg(py: Python<'_>, url: &Bound<'_, PyAny>, func: &str) -> PyResult<
     );
     let t = crate::bencode::argument_error_type(py)?;
     Err(PyErr::from_value(t.call1((msg,))?))
+}
+
+fn warn_deprecated(py: Python<'_>, msg: &std::ffi::CStr) -> PyResult<()> {
+    PyErr::warn(
+        py,
+        &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(),
+        msg,
+        1,
+    )
 }
