@@ -209,6 +209,18 @@ def test_web_seed_and_peer(multi, tmp_path, impl):
         assert r["types"]["1"] > 0, r["types"]
 
 
+def test_download_rate_limit_applies_to_web_seeds(multi, tmp_path):
+    """download_rate_limit (100 kB/s) holds web seed downloads back: the
+    ~470 kB cannot arrive in much less than 4.7 s (a lower bound only)."""
+    d, tor = multi
+    with WebSeedServer(d / "seed") as srv:
+        r = run_client("ours", torrent=str(tor), save=str(tmp_path / "dl"),
+                       atp_seeds=[srv.url("/")], settings={"download_rate_limit": 100_000})
+    assert r["seeding"], r
+    assert digest(tmp_path / "dl") == digest(d / "seed")
+    assert r["secs"] > 2.5, r["secs"]
+
+
 def unused_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -220,7 +232,9 @@ def unused_port():
 @pytest.mark.parametrize("impl", ["ours", "ref"])
 def test_404_seed_reported_other_seed_completes(multi, tmp_path, impl):
     d, tor = multi
-    with WebSeedServer(d / "seed", "404") as bad, WebSeedServer(d / "seed") as good:
+    # the good seed is slow so the bad one is surely tried before the end
+    with WebSeedServer(d / "seed", "404") as bad, \
+            WebSeedServer(d / "seed", chunk_delay=0.02) as good:
         r = run_client(impl, torrent=str(tor), save=str(tmp_path / "dl"),
                        atp_seeds=[bad.url("/"), good.url("/")])
     assert r["seeding"], r

@@ -74,6 +74,8 @@ struct WebConn {
     /// Blocks requested and not received.
     outstanding: HashSet<BlockRef>,
     ranges_in_flight: usize,
+    /// Bytes granted by the download rate limiter and not requested yet.
+    down_credit: u64,
     total_download: i64,
     /// Payload bytes over the last second, for the speed in `peer_info`.
     rate_bytes: i64,
@@ -195,6 +197,7 @@ impl Engine {
     /// Drops a connection, returning its blocks to the picker.
     fn web_close(&mut self, id: ConnId) -> Option<WebConn> {
         let c = self.web.conns.remove(&id)?;
+        self.bw.remove_conn(lt_picker::bandwidth::ConnId(c.key.0));
         if let Some(t) = self.torrents.get_mut(&c.torrent) {
             for b in &c.outstanding {
                 t.picker.mark_aborted(*b, c.key);
@@ -235,7 +238,9 @@ impl Engine {
             .map(|(id, _)| *id)
             .collect();
         for id in stale {
-            self.web.conns.remove(&id);
+            if let Some(c) = self.web.conns.remove(&id) {
+                self.bw.remove_conn(lt_picker::bandwidth::ConnId(c.key.0));
+            }
         }
         let max_conns =
             usize::try_from(self.settings.get_int(keys::MAX_WEB_SEED_CONNECTIONS)).unwrap_or(0);
@@ -398,6 +403,7 @@ impl Engine {
                 has: Bitfield::full(num_pieces),
                 outstanding: HashSet::new(),
                 ranges_in_flight: 0,
+                down_credit: 0,
                 total_download: 0,
                 rate_bytes: 0,
                 down_speed: 0,
@@ -469,6 +475,15 @@ impl Engine {
             .max(1);
         let max_bytes = i64::from(self.settings.get_int(keys::URLSEED_MAX_REQUEST_BYTES))
             .max(i64::from(lt_picker::BLOCK_SIZE));
+        // received blocks waiting for the disk above the limit: ask for
+        // more once it drained (the 100 ms tick tries again)
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            let b = &self.recv_budget;
+            if b.queued.load(Relaxed) > b.limit.load(Relaxed) {
+                return;
+            }
+        }
         let Some(c) = self.web.conns.get_mut(&id) else {
             return;
         };
@@ -483,9 +498,25 @@ impl Engine {
         }
         let pl = i64::from(t.picker.piece_length());
         let block = i64::from(lt_picker::BLOCK_SIZE);
+        let now_ms = self.epoch.elapsed().as_millis() as u64;
         while c.ranges_in_flight < pipeline {
-            // about a piece's worth per request
-            let n = (pl / block).clamp(1, max_bytes / block) as usize;
+            // about a piece's worth per request, within the rate limits
+            let mut n = (pl / block).clamp(1, max_bytes / block) as usize;
+            let need = (n as u64 * block as u64).saturating_sub(c.down_credit);
+            if need > 0 {
+                let g = self.bw.request(
+                    now_ms,
+                    lt_picker::bandwidth::ConnId(c.key.0),
+                    &[t.bw_channel],
+                    lt_picker::bandwidth::Direction::Download,
+                    need,
+                );
+                c.down_credit += g.bytes;
+            }
+            n = n.min((c.down_credit / block as u64) as usize);
+            if n == 0 {
+                return;
+            }
             let mut opts = PickOptions::new(c.key);
             opts.max_requesters = 2;
             let blocks = t.picker.pick(&c.has, n, &opts);
@@ -498,6 +529,9 @@ impl Engine {
                     continue;
                 }
                 c.outstanding.insert(b);
+                c.down_credit = c
+                    .down_credit
+                    .saturating_sub(u64::from(t.picker.block_size(b)));
                 let start = i64::from(b.piece) * pl + i64::from(b.block) * block;
                 let len = i64::from(t.picker.block_size(b));
                 match ranges.last_mut() {
