@@ -18,6 +18,7 @@ mod magnet;
 mod metainfo;
 mod resume;
 mod session;
+mod session_status;
 mod settings;
 
 /// Version reported as `libtorrent.__version__` (the reference API level we mirror).
@@ -43,6 +44,7 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     handle::register(m)?;
     alerts::register(m)?;
     session::register(m)?;
+    session_status::register(m)?;
     resume::register(m)?;
     Ok(())
 }

@@ -440,6 +440,7 @@ impl Engine {
                 pid: [0; 20],
             },
             socket_type: SocketType::Tcp,
+            outgoing: true,
         });
     }
 
@@ -477,12 +478,8 @@ impl Engine {
             .max(i64::from(lt_picker::BLOCK_SIZE));
         // received blocks waiting for the disk above the limit: ask for
         // more once it drained (the 100 ms tick tries again)
-        {
-            use std::sync::atomic::Ordering::Relaxed;
-            let b = &self.recv_budget;
-            if b.queued.load(Relaxed) > b.limit.load(Relaxed) {
-                return;
-            }
+        if self.recv_budget.over() {
+            return;
         }
         let Some(c) = self.web.conns.get_mut(&id) else {
             return;
@@ -851,6 +848,20 @@ impl Engine {
                     used_receive_buffer: 0,
                     download_rate_peak: 0,
                     upload_rate_peak: 0,
+                    read_state: super::bw_state(
+                        c.down_credit == 0,
+                        c.ranges_in_flight > 0,
+                        self.recv_budget.over(),
+                    ),
+                    write_state: super::bw_state(false, false, false),
+                    pending_disk_bytes: 0,
+                    send_quota: 0,
+                    receive_quota: c.down_credit.min(i32::MAX as u64) as i32,
+                    download_queue_time: {
+                        let queued = c.outstanding.len() as i64 * i64::from(lt_picker::BLOCK_SIZE);
+                        (queued / i64::from(c.down_speed.max(1))) as i32
+                    },
+                    remote_dl_rate: 0,
                 })
             })
             .collect()
