@@ -1608,12 +1608,13 @@ class tracker_reply_alert(tracker_alert):
 class tracker_warning_alert(tracker_alert):
     ...
 
+class unwanted_block_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
 class url_seed_alert(torrent_alert):
     error: Any
     def error_message(self, *args: Any, **kwargs: Any) -> Any: ...
     msg: Any
     def server_url(self, *args: Any, **kwargs: Any) -> Any: ...
     url: Any
-class unwanted_block_alert(peer_alert):
-    block_index: Any
-    piece_index: Any
