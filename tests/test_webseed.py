@@ -415,3 +415,55 @@ print(json.dumps({"seeds": h.url_seeds(), "down": st.total_payload_download, "se
     r = json.loads(p.stdout)
     assert r == {"seeds": [], "down": 0, "seeding": False}
     assert hits == 0
+
+
+@pytest.mark.parametrize("impl", ["ours", "ref"])
+def test_pause_closes_web_seed_resume_finishes(multi, tmp_path, impl):
+    """Pausing the torrent closes its web seed connection (no request
+    reaches the server while paused); resuming finishes the download."""
+    d, tor = multi
+    code = """
+import json, sys, time, libtorrent as lt
+sys.path.insert(0, sys.argv[4])
+tor, save, url = sys.argv[1], sys.argv[2], sys.argv[3]
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False})
+atp = lt.add_torrent_params(); atp.ti = lt.torrent_info(tor); atp.save_path = save
+atp.url_seeds = [url]
+atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+h = s.add_torrent(atp)
+t = time.time()
+while h.status().total_payload_download == 0 and time.time() - t < 20:
+    time.sleep(0.02)
+h.pause()
+time.sleep(0.5)
+print("paused", flush=True)
+sys.stdin.readline()
+paused_peers = len(h.get_peer_info())
+down = h.status().total_payload_download
+time.sleep(1.0)
+still = h.status().total_payload_download == down
+h.resume()
+t = time.time()
+while not h.status().is_seeding and time.time() - t < 30:
+    time.sleep(0.05)
+print(json.dumps({"paused_peers": paused_peers, "still": still, "seeding": h.status().is_seeding}))
+"""
+    with WebSeedServer(d / "seed", chunk_delay=0.05) as srv:
+        p = subprocess.Popen([PY[impl], "-c", textwrap.dedent(code), str(tor),
+                              str(tmp_path / "dl"), srv.url("/"), os.path.dirname(__file__)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert p.stdout.readline().strip() == "paused"
+            hits = srv.hits
+            time.sleep(1.0)
+            hits_paused = srv.hits
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            out, _ = p.communicate(timeout=60)
+        finally:
+            p.kill()
+            p.wait(10)
+    r = json.loads(out.strip().splitlines()[-1])
+    assert hits > 0 and hits_paused == hits
+    assert r == {"paused_peers": 0, "still": True, "seeding": True}
+    assert digest(tmp_path / "dl") == digest(d / "seed")
