@@ -221,6 +221,20 @@ def test_download_rate_limit_applies_to_web_seeds(multi, tmp_path):
     assert r["secs"] > 2.5, r["secs"]
 
 
+@pytest.mark.parametrize("impl", ["ours", "ref"])
+def test_redirected_seed(multi, tmp_path, impl):
+    """A seed answering 302 to another server: the download follows it."""
+    d, tor = multi
+    with WebSeedServer(d / "seed") as target, \
+            WebSeedServer(d / "seed", "redirect:" + "http://127.0.0.1:%d/" % target.port) as moved:
+        r = run_client(impl, torrent=str(tor), save=str(tmp_path / "dl"), atp_seeds=[moved.url("/")])
+        hits = (moved.hits, target.hits)
+    assert r["seeding"], r
+    assert digest(tmp_path / "dl") == digest(d / "seed")
+    assert hits[0] > 0 and hits[1] > 0, hits
+    assert r["url_seed"] == []
+
+
 def unused_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -2,7 +2,8 @@
 
 Serves files under `root` with `Range: bytes=a-b` support (206 answers) and
 keep-alive. `mode` changes its behaviour: "ok", "404" (every request fails),
-"corrupt" (every byte of the body is inverted), "http_seed" (BEP 17:
+"corrupt" (every byte of the body is inverted), "redirect:<base>" (a 302
+to <base> followed by the request path), "http_seed" (BEP 17:
 `?info_hash=..&piece=N[&ranges=a-b]` answered from the piece layout given by
 `pieces`). `chunk_delay` slows answers down (a pause after every
 16 KiB written). Counts the requests it answered in `hits`.
@@ -31,6 +32,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+            return
+        if srv.mode.startswith("redirect:"):
+            self.send_response(302, "Found")
+            self.send_header("Location", srv.mode[len("redirect:"):] + self.path.lstrip("/"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         if srv.mode == "http_seed":
             return self._http_seed()

@@ -49,8 +49,15 @@ struct Seed {
     seed: WebSeed,
     /// Where a redirect of the whole seed sent us.
     location: Option<String>,
-    /// Per-file redirects on the same host (BEP 19 multi-file).
+    /// Per-file redirects (BEP 19 multi-file): the path of the file on
+    /// this seed's host.
     file_paths: Vec<(usize, String)>,
+    /// The files this seed has (`None`: all). A file redirected elsewhere
+    /// is taken from this seed and given to an ephemeral seed at the new
+    /// location, as libtorrent does.
+    have_files: Option<Vec<bool>>,
+    /// Made by a per-file redirect: not listed by `url_seeds()`.
+    ephemeral: bool,
     redirects: u32,
     conn: Option<ConnId>,
     retry_at: Option<Instant>,
@@ -62,6 +69,7 @@ struct WebConn {
     torrent: TorrentId,
     url: String,
     kind: WebSeedKind,
+    ephemeral: bool,
     key: PeerKey,
     tx: mpsc::UnboundedSender<WebCmd>,
     remote: Option<SocketAddr>,
@@ -127,7 +135,7 @@ impl Engine {
             .web_seeds_mut(tid)
             .map(|l| {
                 l.iter()
-                    .filter(|s| s.seed.kind == kind)
+                    .filter(|s| s.seed.kind == kind && !s.ephemeral)
                     .map(|s| s.seed.url.clone())
                     .collect()
             })
@@ -144,7 +152,7 @@ impl Engine {
         };
         match list
             .iter_mut()
-            .find(|s| s.seed.url == url && s.seed.kind == kind)
+            .find(|s| s.seed.url == url && s.seed.kind == kind && !s.ephemeral)
         {
             // adding again lifts a ban or an error delay
             Some(s) => {
@@ -169,7 +177,7 @@ impl Engine {
         };
         let mut close = Vec::new();
         list.retain(|s| {
-            let gone = s.seed.url == url && s.seed.kind == kind;
+            let gone = s.seed.url == url && s.seed.kind == kind && !s.ephemeral;
             if gone {
                 close.extend(s.conn);
             }
@@ -347,7 +355,29 @@ impl Engine {
         }
         let listed = seed.seed.url.clone();
         let kind = seed.seed.kind;
+        let ephemeral = seed.ephemeral;
         let file_paths = seed.file_paths.clone();
+        // the pieces this seed can serve: those wholly in files it has
+        let has = match &seed.have_files {
+            None => Bitfield::full(num_pieces),
+            Some(hf) => {
+                if !hf.iter().any(|&h| h) {
+                    return false;
+                }
+                let fs = t.meta.orig_files();
+                let mut b = Bitfield::new(num_pieces);
+                for p in 0..num_pieces {
+                    let slices = fs.map_block(p as i32, 0, i64::from(fs.piece_size(p as i32)));
+                    let ok = slices.iter().all(|x| {
+                        fs.pad_file_at(x.file_index) || hf.get(x.file_index).copied() == Some(true)
+                    });
+                    if ok {
+                        b.set(p);
+                    }
+                }
+                b
+            }
+        };
         let conn =
             WebSeedConnection::new(&ws, files, info_hash, settings, now).and_then(|mut c| {
                 if c.is_tls() {
@@ -394,13 +424,14 @@ impl Engine {
                 torrent: tid,
                 url: listed,
                 kind,
+                ephemeral,
                 key: PeerKey(id.0 as u32),
                 tx,
                 remote: None,
                 local: None,
                 alerted: false,
                 connected: false,
-                has: Bitfield::full(num_pieces),
+                has,
                 outstanding: HashSet::new(),
                 ranges_in_flight: 0,
                 down_credit: 0,
@@ -696,43 +727,90 @@ impl Engine {
     /// Follows a redirect: of the whole seed, or (BEP 19 multi-file) of
     /// one file on the same host. False if it cannot be followed.
     fn web_redirect(&mut self, c: &WebConn, location: String, file: Option<usize>) -> bool {
-        let Some(s) = self.web.torrents.get_mut(&c.torrent).and_then(|l| {
-            l.iter_mut()
-                .find(|s| s.seed.url == c.url && s.seed.kind == c.kind)
-        }) else {
+        let Some(s) = self
+            .web
+            .torrents
+            .get_mut(&c.torrent)
+            .and_then(|l| l.iter_mut().find(|s| s.is(c)))
+        else {
             return true;
         };
-        s.redirects += 1;
-        if s.redirects > MAX_REDIRECTS {
+        let Some(f) = file else {
+            s.redirects += 1;
+            if s.redirects > MAX_REDIRECTS {
+                return false;
+            }
+            s.location = Some(location);
+            s.retry_at = None;
+            return true;
+        };
+        // one file moved: this seed no longer has it; an ephemeral seed at
+        // the new origin has it at the new path
+        let Ok((origin, path)) = lt_webseed::split_url(&location) else {
+            return false;
+        };
+        let hops = s.redirects + 1;
+        if hops > MAX_REDIRECTS {
             return false;
         }
-        match file {
-            None => s.location = Some(location),
-            Some(f) => {
-                let base = s.location.clone().unwrap_or_else(|| s.seed.url.clone());
-                let (Ok((origin, path)), Ok((here, _))) = (
-                    lt_webseed::split_url(&location),
-                    lt_webseed::split_url(&base),
-                ) else {
-                    return false;
-                };
-                if origin != here {
-                    return false;
-                }
-                s.file_paths.retain(|(g, _)| *g != f);
-                s.file_paths.push((f, path));
-            }
+        let Some(nfiles) = self
+            .torrents
+            .get(&c.torrent)
+            .map(|t| t.meta.orig_files().num_files())
+        else {
+            return true;
+        };
+        let Some(list) = self.web.torrents.get_mut(&c.torrent) else {
+            return true;
+        };
+        let Some(s) = list.iter_mut().find(|s| s.is(c)) else {
+            return true;
+        };
+        if let Some(h) = s
+            .have_files
+            .get_or_insert_with(|| vec![true; nfiles])
+            .get_mut(f)
+        {
+            *h = false;
         }
         s.retry_at = None;
+        let (auth, headers) = (s.seed.auth.clone(), s.seed.extra_headers.clone());
+        let base = format!("{origin}/");
+        let idx = match list.iter().position(|e| e.ephemeral && e.seed.url == base) {
+            Some(i) => i,
+            None => {
+                let mut e = Seed::new(WebSeed {
+                    url: base,
+                    auth,
+                    extra_headers: headers,
+                    kind: WebSeedKind::UrlSeed,
+                });
+                e.ephemeral = true;
+                e.have_files = Some(vec![false; nfiles]);
+                list.push(e);
+                list.len() - 1
+            }
+        };
+        if let Some(e) = list.get_mut(idx) {
+            e.redirects = e.redirects.max(hops);
+            if let Some(h) = e.have_files.as_mut().and_then(|v| v.get_mut(f)) {
+                *h = true;
+            }
+            e.file_paths.retain(|(g, _)| *g != f);
+            e.file_paths.push((f, path));
+            e.retry_at = None;
+        }
         true
     }
 
     fn web_set_retry(&mut self, c: &WebConn, after: Option<Duration>) {
         let at = after.map(|d| Instant::now() + d);
-        if let Some(s) = self.web.torrents.get_mut(&c.torrent).and_then(|l| {
-            l.iter_mut()
-                .find(|s| s.seed.url == c.url && s.seed.kind == c.kind)
-        }) {
+        if let Some(s) = self
+            .web
+            .torrents
+            .get_mut(&c.torrent)
+            .and_then(|l| l.iter_mut().find(|s| s.is(c)))
+        {
             s.retry_at = at;
         }
     }
@@ -770,7 +848,7 @@ impl Engine {
             };
             // a banned seed is dropped from the list
             if let Some(l) = self.web.torrents.get_mut(&tid) {
-                l.retain(|s| !(s.seed.url == c.url && s.seed.kind == c.kind));
+                l.retain(|s| !s.is(&c));
             }
             if let (Some(t), Some(endpoint)) = (self.torrents.get(&tid), c.remote) {
                 let torrent = t.torrent_ref();
@@ -869,11 +947,18 @@ impl Engine {
 }
 
 impl Seed {
+    /// The seed a connection was made to.
+    fn is(&self, c: &WebConn) -> bool {
+        self.seed.url == c.url && self.seed.kind == c.kind && self.ephemeral == c.ephemeral
+    }
+
     fn new(seed: WebSeed) -> Self {
         Seed {
             seed,
             location: None,
             file_paths: Vec::new(),
+            have_files: None,
+            ephemeral: false,
             redirects: 0,
             conn: None,
             retry_at: None,
