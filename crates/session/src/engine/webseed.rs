@@ -357,27 +357,14 @@ impl Engine {
         let kind = seed.seed.kind;
         let ephemeral = seed.ephemeral;
         let file_paths = seed.file_paths.clone();
-        // the pieces this seed can serve: those wholly in files it has
-        let has = match &seed.have_files {
-            None => Bitfield::full(num_pieces),
-            Some(hf) => {
-                if !hf.iter().any(|&h| h) {
-                    return false;
-                }
-                let fs = t.meta.orig_files();
-                let mut b = Bitfield::new(num_pieces);
-                for p in 0..num_pieces {
-                    let slices = fs.map_block(p as i32, 0, i64::from(fs.piece_size(p as i32)));
-                    let ok = slices.iter().all(|x| {
-                        fs.pad_file_at(x.file_index) || hf.get(x.file_index).copied() == Some(true)
-                    });
-                    if ok {
-                        b.set(p);
-                    }
-                }
-                b
-            }
-        };
+        if seed
+            .have_files
+            .as_ref()
+            .is_some_and(|hf| !hf.iter().any(|&h| h))
+        {
+            return false;
+        }
+        let has = web_pieces(t.meta.orig_files(), num_pieces, seed.have_files.as_deref());
         let conn =
             WebSeedConnection::new(&ws, files, info_hash, settings, now).and_then(|mut c| {
                 if c.is_tls() {
@@ -799,6 +786,11 @@ impl Engine {
             e.file_paths.retain(|(g, _)| *g != f);
             e.file_paths.push((f, path));
             e.retry_at = None;
+            // a live connection of that seed: close it, so the next one
+            // asks for the new file at its path
+            if let Some(cid) = e.conn {
+                self.web_drop(cid, ErrorCode::default());
+            }
         }
         true
     }
@@ -965,4 +957,27 @@ impl Seed {
             disabled: false,
         }
     }
+}
+
+/// The pieces a seed having `have_files` (`None`: every file) can serve:
+/// those lying wholly in files it has (pad files aside).
+fn web_pieces(
+    fs: &lt_metainfo::FileStorage,
+    num_pieces: usize,
+    have_files: Option<&[bool]>,
+) -> Bitfield {
+    let Some(hf) = have_files else {
+        return Bitfield::full(num_pieces);
+    };
+    let mut b = Bitfield::new(num_pieces);
+    for p in 0..num_pieces {
+        let slices = fs.map_block(p as i32, 0, i64::from(fs.piece_size(p as i32)));
+        let ok = slices
+            .iter()
+            .all(|x| fs.pad_file_at(x.file_index) || hf.get(x.file_index).copied() == Some(true));
+        if ok {
+            b.set(p);
+        }
+    }
+    b
 }
