@@ -257,6 +257,7 @@ leaf!(TorrentResumedAlert, "torrent_resumed_alert", TorrentAlert);
 leaf!(TorrentErrorAlert, "torrent_error_alert", TorrentAlert);
 leaf!(PieceFinishedAlert, "piece_finished_alert", TorrentAlert);
 leaf!(HashFailedAlert, "hash_failed_alert", TorrentAlert);
+leaf!(UrlSeedAlert, "url_seed_alert", TorrentAlert);
 leaf!(FileCompletedAlert, "file_completed_alert", TorrentAlert);
 leaf!(SaveResumeDataAlert, "save_resume_data_alert", TorrentAlert);
 leaf!(
@@ -824,6 +825,28 @@ impl TrackerReplyAlert {
 }
 
 #[pymethods]
+impl UrlSeedAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        alert_error(py, &self.0)
+    }
+    fn server_url(&self) -> String {
+        field!(self, AlertKind::UrlSeed { url, .. } => url.clone(), String::new())
+    }
+    #[getter]
+    fn url(&self) -> String {
+        self.server_url()
+    }
+    fn error_message(&self) -> String {
+        field!(self, AlertKind::UrlSeed { msg, .. } => msg.clone(), String::new())
+    }
+    #[getter]
+    fn msg(&self) -> String {
+        self.error_message()
+    }
+}
+
+#[pymethods]
 impl TrackerErrorAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -1083,6 +1106,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         TorrentError { .. } => mk!(t(), TorrentErrorAlert),
         PieceFinished { .. } => mk!(t(), PieceFinishedAlert),
         HashFailed { .. } => mk!(t(), HashFailedAlert),
+        UrlSeed { .. } => mk!(t(), UrlSeedAlert),
         FileCompleted { .. } => mk!(t(), FileCompletedAlert),
         FileError { .. } => mk!(t(), FileErrorAlert),
         ReadPiece { .. } => mk!(t(), ReadPieceAlert),
@@ -1157,6 +1181,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TorrentErrorAlert>()?;
     m.add_class::<PieceFinishedAlert>()?;
     m.add_class::<HashFailedAlert>()?;
+    m.add_class::<UrlSeedAlert>()?;
     m.add_class::<FileCompletedAlert>()?;
     m.add_class::<FileErrorAlert>()?;
     m.add_class::<ReadPieceAlert>()?;

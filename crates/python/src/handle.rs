@@ -8,6 +8,7 @@
 use std::sync::Weak;
 
 use lt_core::InfoHash;
+use lt_metainfo::WebSeedKind;
 use lt_session::{Engine, PeerInfo, Session, TorrentId, TorrentStatus};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -314,6 +315,43 @@ impl PyTorrentHandle {
     fn trackers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = self.with(py, |e, id| e.trackers(id))?;
         trackers_to_py(py, &list)
+    }
+
+    /// The torrent's BEP 19 web seeds, sorted.
+    fn url_seeds(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.with(py, |e, id| e.web_seed_urls(id, WebSeedKind::UrlSeed))
+    }
+
+    fn add_url_seed(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
+        let url = seed_url_arg(py, url, "add_url_seed")?;
+        self.with(py, move |e, id| {
+            e.add_web_seed(id, url, WebSeedKind::UrlSeed);
+        })
+    }
+
+    fn remove_url_seed(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
+        let url = seed_url_arg(py, url, "remove_url_seed")?;
+        self.with(py, move |e, id| {
+            e.remove_web_seed(id, &url, WebSeedKind::UrlSeed);
+        })
+    }
+
+    /// BEP 17 seeds: libtorrent 2.x dropped them; as there, the list is
+    /// always empty and adding or removing one changes nothing (no error
+    /// even for an invalid handle).
+    fn http_seeds(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        warn_deprecated(py, c"http_seeds() is deprecated")?;
+        Ok(Vec::new())
+    }
+
+    fn add_http_seed(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
+        seed_url_arg(py, url, "add_http_seed")?;
+        warn_deprecated(py, c"add_http_seed() is deprecated")
+    }
+
+    fn remove_http_seed(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
+        seed_url_arg(py, url, "remove_http_seed")?;
+        warn_deprecated(py, c"remove_http_seed() is deprecated")
     }
 
     /// `add_tracker({'url': ..., 'tier': ...})`.
@@ -1196,4 +1234,30 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         t.setattr(*k, *v)?;
     }
     Ok(())
+}
+
+/// A web seed URL argument: `str` or `bytes` (Boost.Python converts both
+/// to `std::string`); anything else raises its `ArgumentError`.
+fn seed_url_arg(py: Python<'_>, url: &Bound<'_, PyAny>, func: &str) -> PyResult<String> {
+    if let Ok(s) = url.extract::<String>() {
+        return Ok(s);
+    }
+    if let Ok(b) = url.cast::<pyo3::types::PyBytes>() {
+        return Ok(String::from_utf8_lossy(b.as_bytes()).into_owned());
+    }
+    let msg = format!(
+        "Python argument types in\n    torrent_handle.{func}(torrent_handle, {})\ndid not match C++ signature:\n    {func}(libtorrent::torrent_handle {{lvalue}}, std::string)",
+        url.get_type().name()?
+    );
+    let t = crate::bencode::argument_error_type(py)?;
+    Err(PyErr::from_value(t.call1((msg,))?))
+}
+
+fn warn_deprecated(py: Python<'_>, msg: &std::ffi::CStr) -> PyResult<()> {
+    PyErr::warn(
+        py,
+        &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(),
+        msg,
+        1,
+    )
 }

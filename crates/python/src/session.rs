@@ -154,6 +154,41 @@ impl PySession {
     }
 }
 
+/// The torrent's metainfo with the `url_seeds` of the params added (the
+/// torrent's own dropped with `override_web_seeds`). `http_seeds` are
+/// ignored, as libtorrent 2.x no longer supports BEP 17 seeds.
+fn with_url_seeds(
+    ti: &lt_metainfo::TorrentInfo,
+    atp: &PyAddTorrentParams,
+) -> lt_metainfo::TorrentInfo {
+    let mut ti = ti.clone();
+    if atp.flags & lt_session::torrent::flags::OVERRIDE_WEB_SEEDS != 0 {
+        ti.clear_web_seeds();
+    }
+    // as libtorrent, a multi-file torrent's seed is a directory
+    let multi = ti.orig_files().num_files() > 1;
+    for url in &atp.url_seeds {
+        let mut url = url.clone();
+        if multi && !url.ends_with('/') {
+            url.push('/');
+        }
+        let url = &url;
+        let known = ti
+            .web_seeds()
+            .iter()
+            .any(|w| &w.url == url && w.kind == lt_metainfo::WebSeedKind::UrlSeed);
+        if !known {
+            ti.add_web_seed(lt_metainfo::WebSeed {
+                url: url.clone(),
+                auth: String::new(),
+                extra_headers: Vec::new(),
+                kind: lt_metainfo::WebSeedKind::UrlSeed,
+            });
+        }
+    }
+    ti
+}
+
 /// Converts `add_torrent_params` (or the legacy dict) into the engine's form.
 fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorrent> {
     let atp: Py<PyAddTorrentParams> = if let Ok(d) = params.cast::<PyDict>() {
@@ -216,7 +251,7 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
                 .iter()
                 .map(|t| (t.url.clone(), t.tier))
                 .collect();
-            (Arc::new(ti.inner.clone()), trackers)
+            (Arc::new(with_url_seeds(&ti.inner, &atp)), trackers)
         }
         None => {
             // A magnet link: only the info-hash is known; the engine

@@ -370,6 +370,14 @@ pub enum AlertKind {
         peer: PeerRef,
         reason: i32,
     },
+    /// A web seed failed (`url_seed_alert`). `msg` is the server's
+    /// status line for HTTP errors, else empty.
+    UrlSeed {
+        torrent: TorrentRef,
+        url: String,
+        error: ErrorCode,
+        msg: String,
+    },
     /// The deprecated `torrent_added_alert`, posted beside `add_torrent`.
     TorrentAdded {
         torrent: TorrentRef,
@@ -503,6 +511,7 @@ impl Alert {
             TrackerReply { .. } => "tracker_reply",
             TrackerWarning { .. } => "tracker_warning",
             TrackerError { .. } => "tracker_error",
+            UrlSeed { .. } => "url_seed",
             ScrapeReply { .. } => "scrape_reply",
             ScrapeFailed { .. } => "scrape_failed",
             SessionStatsHeader => "session_stats_header",
@@ -553,6 +562,7 @@ impl Alert {
             Performance { .. } => 9,
             StateChanged { .. } => 10,
             TrackerError { .. } => 11,
+            UrlSeed { .. } => 42,
             TrackerWarning { .. } => 12,
             ScrapeReply { .. } => 13,
             ScrapeFailed { .. } => 14,
@@ -649,6 +659,7 @@ impl Alert {
             TrackerReply { .. } => TRACKER,
             TrackerWarning { .. } => TRACKER | ERROR,
             TrackerError { .. } => TRACKER | ERROR,
+            UrlSeed { .. } => PEER | ERROR,
             ScrapeReply { .. } => TRACKER,
             ScrapeFailed { .. } => TRACKER | ERROR,
             SessionStatsHeader | SessionStats { .. } => STATS,
@@ -698,7 +709,8 @@ impl Alert {
             | SaveResumeDataFailed { error, .. }
             | FastresumeRejected { error, .. }
             | StorageMovedFailed { error, .. }
-            | FileRenameFailed { error, .. } => Some(error),
+            | FileRenameFailed { error, .. }
+            | UrlSeed { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -732,6 +744,7 @@ impl Alert {
             | TrackerReply { torrent, .. }
             | TrackerWarning { torrent, .. }
             | TrackerError { torrent, .. }
+            | UrlSeed { torrent, .. }
             | ScrapeReply { torrent, .. }
             | ScrapeFailed { torrent, .. }
             | Performance { torrent, .. }
@@ -961,6 +974,17 @@ impl Alert {
             HashFailed { torrent, piece } => {
                 format!("{} hash for piece {} failed", torrent.short_name(), piece)
             }
+            UrlSeed {
+                torrent,
+                url,
+                error,
+                ..
+            } => format!(
+                "{} url seed ({}) failed: {}",
+                torrent.short_name(),
+                url,
+                error.message()
+            ),
             FileCompleted { torrent, index } => {
                 format!(
                     "{}: file {} finished downloading",

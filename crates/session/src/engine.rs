@@ -34,6 +34,7 @@ use crate::{Job, Shared};
 mod handle_ops;
 mod outgoing_mse;
 mod report;
+mod webseed;
 use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
@@ -74,6 +75,8 @@ pub(crate) enum Event {
         job: Box<AnnounceJob>,
         result: Box<TrackerResult>,
     },
+    /// A web seed connection's task reports.
+    Web(ConnId, crate::webseed_io::WebIoEvent),
 }
 
 struct ListenSocket {
@@ -206,6 +209,8 @@ pub struct Engine {
     pex: pex::PexState,
     /// Resume data, queue and storage control (engine/ctl.rs).
     ctl: ctl::Ctl,
+    /// Web seeds and their connections.
+    web: webseed::WebSeeds,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -297,6 +302,7 @@ impl Engine {
             magnet: Default::default(),
             pex: Default::default(),
             ctl: Default::default(),
+            web: Default::default(),
         }
         .with_tracker_key()
     }
@@ -442,6 +448,7 @@ impl Engine {
                 job,
                 result,
             } => self.on_tracker_result(torrent, *job, *result),
+            Event::Web(id, ev) => self.on_web_event(id, ev),
         }
     }
 
@@ -579,6 +586,7 @@ impl Engine {
             self.request_blocks(*id);
             self.drive_peer(*id);
         }
+        self.web_tick();
         if now.duration_since(self.last_second) >= Duration::from_secs(1) {
             let secs = now.duration_since(self.last_second).as_secs_f64();
             self.last_second = now;
@@ -641,6 +649,7 @@ impl Engine {
             self.connect_candidates(tid);
             self.tracker_timer(tid);
         }
+        self.web_second_tick(secs);
         self.choke_round();
         self.auto_manage();
         self.magnet_tick();
@@ -1349,7 +1358,7 @@ impl Engine {
                     client: lt_core::fingerprint::identify_client(&pid),
                     flags: fl,
                     source: self.peer_source(id, p.addr, p.outgoing),
-                    connection_type: 0,
+                    connection_type: 1, // standard_bittorrent
                     num_pieces: have as i32,
                     pieces,
                     up_speed: p.rates.upload,
@@ -1401,6 +1410,7 @@ impl Engine {
                     },
                 }
             })
+            .chain(self.web_peer_info(id))
             .collect()
     }
 
@@ -2988,6 +2998,7 @@ impl Engine {
             torrent: tref,
             piece,
         });
+        self.web_piece_failed(tid, &contributors);
         // A piece that came from a single peer proves that peer sent bad
         // data: ban it. With several contributors we cannot tell.
         if contributors.len() == 1 {

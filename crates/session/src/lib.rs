@@ -31,6 +31,7 @@ pub mod torrent;
 mod tracker_io;
 pub mod types;
 pub mod ut_metadata;
+mod webseed_io;
 
 use std::sync::Arc;
 use std::time::Duration;
