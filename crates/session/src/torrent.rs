@@ -73,6 +73,27 @@ pub struct AddTorrent {
     pub storage_mode: lt_storage::StorageMode,
 }
 
+impl AddTorrent {
+    /// A torrent saved under `save_path`, with no flags, no limits, default
+    /// priorities, sparse files and no extra peers or trackers.
+    pub fn new(meta: Arc<lt_metainfo::TorrentInfo>, save_path: impl Into<String>) -> Self {
+        AddTorrent {
+            meta,
+            save_path: save_path.into(),
+            flags: 0,
+            peers: Vec::new(),
+            file_priorities: Vec::new(),
+            piece_priorities: Vec::new(),
+            upload_limit: -1,
+            download_limit: -1,
+            max_connections: -1,
+            max_uploads: -1,
+            trackers: Vec::new(),
+            storage_mode: lt_storage::StorageMode::Sparse,
+        }
+    }
+}
+
 pub(crate) struct Torrent {
     pub id: TorrentId,
     pub meta: Arc<lt_metainfo::TorrentInfo>,

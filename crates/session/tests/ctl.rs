@@ -86,18 +86,8 @@ fn torrent(dir: &Path, name: &str) -> Arc<TorrentInfo> {
 
 fn params(ti: &Arc<TorrentInfo>, save: &Path, flags: u64) -> AddTorrent {
     AddTorrent {
-        meta: ti.clone(),
-        save_path: save.to_string_lossy().into_owned(),
         flags,
-        peers: Vec::new(),
-        file_priorities: Vec::new(),
-        piece_priorities: Vec::new(),
-        upload_limit: -1,
-        download_limit: -1,
-        max_connections: -1,
-        max_uploads: -1,
-        trackers: Vec::new(),
-        storage_mode: lt_session::StorageMode::Sparse,
+        ..AddTorrent::new(ti.clone(), save.to_string_lossy().into_owned())
     }
 }
 

@@ -82,20 +82,7 @@ fn add_with(
     settings: SettingsPack,
 ) -> lt_session::TorrentId {
     ses.call(move |e| e.apply_settings(&settings)).unwrap();
-    let at = AddTorrent {
-        meta: ti.clone(),
-        save_path: save.to_string_lossy().into_owned(),
-        flags: 0,
-        peers: Vec::new(),
-        file_priorities: Vec::new(),
-        piece_priorities: Vec::new(),
-        upload_limit: -1,
-        download_limit: -1,
-        max_connections: -1,
-        max_uploads: -1,
-        trackers: Vec::new(),
-        storage_mode: lt_session::StorageMode::Sparse,
-    };
+    let at = AddTorrent::new(ti.clone(), save.to_string_lossy().into_owned());
     ses.call(move |e| e.add_torrent(at))
         .unwrap()
         .expect("added")

@@ -71,20 +71,7 @@ fn make_torrent(name: &str, files: &[(&str, &[u8])], piece_len: usize) -> Torren
 }
 
 fn add(ses: &Session, ti: &Arc<TorrentInfo>, save: &Path) -> lt_session::TorrentId {
-    let at = AddTorrent {
-        meta: ti.clone(),
-        save_path: save.to_string_lossy().into_owned(),
-        flags: 0,
-        peers: Vec::new(),
-        file_priorities: Vec::new(),
-        piece_priorities: Vec::new(),
-        upload_limit: -1,
-        download_limit: -1,
-        max_connections: -1,
-        max_uploads: -1,
-        trackers: Vec::new(),
-        storage_mode: lt_session::StorageMode::Sparse,
-    };
+    let at = AddTorrent::new(ti.clone(), save.to_string_lossy().into_owned());
     ses.call(move |e| e.add_torrent(at))
         .unwrap()
         .expect("added")
@@ -193,18 +180,8 @@ fn allocate_mode_allocates_wanted_files_once_checked() {
             piece,
         ));
         let at = AddTorrent {
-            meta: ti,
-            save_path: dir.join(sub).to_string_lossy().into_owned(),
-            flags: 0,
-            peers: Vec::new(),
-            file_priorities: Vec::new(),
-            piece_priorities: Vec::new(),
-            upload_limit: -1,
-            download_limit: -1,
-            max_connections: -1,
-            max_uploads: -1,
-            trackers: Vec::new(),
             storage_mode: mode,
+            ..AddTorrent::new(ti, dir.join(sub).to_string_lossy().into_owned())
         };
         let id = ses
             .call(move |e| e.add_torrent(at))

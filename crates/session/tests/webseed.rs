@@ -58,19 +58,7 @@ fn single_file_torrent(name: &str, content: &[u8], piece_len: usize) -> TorrentI
 }
 
 fn add(ses: &Session, ti: &Arc<TorrentInfo>, save: &Path) -> lt_session::TorrentId {
-    let at = AddTorrent {
-        meta: ti.clone(),
-        save_path: save.to_string_lossy().into_owned(),
-        flags: 0,
-        peers: Vec::new(),
-        file_priorities: Vec::new(),
-        piece_priorities: Vec::new(),
-        upload_limit: -1,
-        download_limit: -1,
-        max_connections: -1,
-        max_uploads: -1,
-        trackers: Vec::new(),
-    };
+    let at = AddTorrent::new(ti.clone(), save.to_string_lossy().into_owned());
     ses.call(move |e| e.add_torrent(at))
         .unwrap()
         .expect("added")
