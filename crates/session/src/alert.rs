@@ -300,6 +300,8 @@ pub enum AlertKind {
     Log {
         msg: String,
     },
+    /// DHT and local service discovery alerts (dht_alert.rs).
+    Dht(crate::dht_alert::DhtAlert),
 }
 
 /// One alert.
@@ -356,6 +358,7 @@ impl Alert {
             Performance { .. } => "performance",
             ExternalIp { .. } => "external_ip",
             Log { .. } => "log",
+            Dht(d) => d.what(),
         }
     }
 
@@ -399,6 +402,7 @@ impl Alert {
             SessionStats { .. } => 70,
             Log { .. } => 79,
             AlertsDropped { .. } => 95,
+            Dht(d) => d.alert_type(),
         }
     }
 
@@ -441,6 +445,7 @@ impl Alert {
             Performance { .. } => PERFORMANCE_WARNING,
             ExternalIp { .. } => STATUS,
             Log { .. } => SESSION_LOG,
+            Dht(d) => d.category(),
         }
     }
 
@@ -458,6 +463,7 @@ impl Alert {
             | PeerError { error, .. }
             | TrackerError { error, .. }
             | ScrapeFailed { error, .. } => Some(error),
+            Dht(d) => d.error(),
             _ => None,
         }
     }
@@ -492,6 +498,7 @@ impl Alert {
             | ScrapeReply { torrent, .. }
             | ScrapeFailed { torrent, .. }
             | Performance { torrent, .. } => Some(torrent),
+            Dht(d) => d.torrent(),
             ListenSucceeded { .. }
             | ListenFailed { .. }
             | StateUpdate { .. }
@@ -522,6 +529,7 @@ impl QueuedAlert for Alert {
                 | AlertKind::SessionStatsHeader
                 | AlertKind::SessionStats { .. }
                 | AlertKind::ReadPiece { .. }
+                | AlertKind::Dht(crate::dht_alert::DhtAlert::Stats { .. })
         )
     }
 }
@@ -849,6 +857,7 @@ impl Alert {
             ),
             ExternalIp { address } => format!("external IP received: {address}"),
             Log { msg } => msg.clone(),
+            Dht(d) => d.message(),
         }
     }
 }

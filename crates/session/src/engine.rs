@@ -34,6 +34,9 @@ use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
+mod dht;
+mod lsd;
+
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
     /// A connection arrived on a listen socket.
@@ -182,6 +185,10 @@ pub struct Engine {
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
     tracker_key: u32,
     rng: lt_picker::Rng,
+    /// The DHT nodes on the UDP sockets (engine/dht.rs).
+    dht: dht::DhtDriver,
+    /// Local service discovery (engine/lsd.rs).
+    lsd: lsd::LsdDriver,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -269,6 +276,8 @@ impl Engine {
             choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
             rng: lt_picker::Rng::new(random_seed()),
+            dht: Default::default(),
+            lsd: Default::default(),
         }
         .with_tracker_key()
     }
@@ -542,6 +551,8 @@ impl Engine {
             }
             self.pump_utp(idx);
         }
+        self.dht_tick();
+        self.lsd_tick();
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in &ids {
             if let Some(p) = self.peers.get_mut(id) {
@@ -695,6 +706,7 @@ impl Engine {
             self.close_listen_sockets();
             self.open_listen_sockets();
         }
+        self.dht_apply_settings();
     }
 
     pub fn pause(&mut self) {
@@ -2880,6 +2892,10 @@ impl Engine {
 
     /// A datagram on a listen endpoint's UDP socket.
     fn on_udp(&mut self, idx: usize, from: SocketAddr, data: &[u8]) {
+        if data.first() == Some(&b'd') {
+            self.dht_datagram(idx, from, data);
+            return;
+        }
         if !lt_utp::looks_like_utp(data) {
             return;
         }
