@@ -8,6 +8,7 @@ mod alerts;
 mod bencode;
 mod convert;
 mod create;
+mod dht;
 mod enums;
 mod errors;
 mod filters;
@@ -43,6 +44,7 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     handle::register(m)?;
     alerts::register(m)?;
     session::register(m)?;
+    dht::register(m)?;
     resume::register(m)?;
     Ok(())
 }

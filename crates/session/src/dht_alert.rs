@@ -148,7 +148,7 @@ impl DhtAlert {
             GetPeersReply { .. } | SampleInfohashes { .. } => DHT_OPERATION,
             // As the reference reports it (the alert is always posted).
             Stats { .. } => 0,
-            LsdPeer { .. } => PEER | STATUS,
+            LsdPeer { .. } => PEER,
             LsdError { .. } => ERROR,
             _ => DHT,
         }
@@ -270,7 +270,7 @@ impl DhtAlert {
                 routing_table.len()
             ),
             LsdPeer { torrent, endpoint } => format!(
-                "{} peer {} received peer from local service discovery",
+                "{} peer {}: received peer from local service discovery",
                 torrent.short_name(),
                 endpoint
             ),

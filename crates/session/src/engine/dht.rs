@@ -641,6 +641,10 @@ impl Engine {
     /// The state the next start of the DHT uses (`session_params.dht_state`).
     pub fn set_dht_state(&mut self, st: DhtState) {
         self.dht.state = st;
+        // Running nodes restart from it.
+        self.dht.nodes.clear();
+        self.dht.lookups.clear();
+        self.dht_sync();
     }
 
     /// `torrent_handle.force_dht_announce()`.
