@@ -562,12 +562,14 @@ impl Engine {
         self.dht_pump(pos);
     }
 
-    /// `dht_live_nodes(nid)`: posts the routing table's nodes.
+    /// `dht_live_nodes(nid)`: posts the routing table of our node whose
+    /// id is `nid` (no nodes when none is).
     pub fn dht_live_nodes(&mut self, nid: Sha1Hash) {
         let nodes: Vec<(Sha1Hash, SocketAddr)> = self
             .dht
             .nodes
             .iter()
+            .filter(|n| n.dht.node_id() == nid)
             .flat_map(|n| n.dht.live_nodes())
             .map(|n| (n.id, n.addr))
             .collect();
