@@ -17,51 +17,11 @@ use crate::alerts::{AlertData, PyAlert, TrackerAlert};
 use crate::hashes::sha1_to_py;
 
 // ---------------------------------------------------------------------------
-// dht_settings (deprecated, still in the reference)
+// dht_settings (the deprecated class lives in settings.rs)
 
-/// The deprecated `dht_settings` class: a snapshot of the `dht_*`
-/// settings, read with `get_dht_settings()`, applied with
-/// `set_dht_settings()`.
-#[pyclass(module = "libtorrent", name = "dht_settings", from_py_object)]
-#[derive(Clone)]
-pub struct PyDhtSettings {
-    #[pyo3(get, set)]
-    pub max_peers_reply: i32,
-    #[pyo3(get, set)]
-    pub search_branching: i32,
-    #[pyo3(get, set)]
-    pub max_fail_count: i32,
-    #[pyo3(get, set)]
-    pub max_torrents: i32,
-    #[pyo3(get, set)]
-    pub max_dht_items: i32,
-    #[pyo3(get, set)]
-    pub max_torrent_search_reply: i32,
-    #[pyo3(get, set)]
-    pub restrict_routing_ips: bool,
-    #[pyo3(get, set)]
-    pub restrict_search_ips: bool,
-    #[pyo3(get, set)]
-    pub extended_routing_table: bool,
-    #[pyo3(get, set)]
-    pub aggressive_lookups: bool,
-    #[pyo3(get, set)]
-    pub privacy_lookups: bool,
-    #[pyo3(get, set)]
-    pub enforce_node_id: bool,
-    #[pyo3(get, set)]
-    pub ignore_dark_internet: bool,
-    #[pyo3(get, set)]
-    pub block_timeout: i32,
-    #[pyo3(get, set)]
-    pub block_ratelimit: i32,
-    #[pyo3(get, set)]
-    pub read_only: bool,
-    #[pyo3(get, set)]
-    pub item_lifetime: i32,
-}
+use crate::settings::PyDhtSettings;
 
-/// `(field, setting)` pairs of the integer fields.
+/// Integer fields of `dht_settings`, each the `dht_<field>` setting.
 const INT_FIELDS: [&str; 9] = [
     "max_peers_reply",
     "search_branching",
@@ -84,127 +44,93 @@ const BOOL_FIELDS: [&str; 8] = [
     "read_only",
 ];
 
-impl PyDhtSettings {
-    fn int_mut(&mut self, name: &str) -> Option<&mut i32> {
-        Some(match name {
-            "max_peers_reply" => &mut self.max_peers_reply,
-            "search_branching" => &mut self.search_branching,
-            "max_fail_count" => &mut self.max_fail_count,
-            "max_torrents" => &mut self.max_torrents,
-            "max_dht_items" => &mut self.max_dht_items,
-            "max_torrent_search_reply" => &mut self.max_torrent_search_reply,
-            "block_timeout" => &mut self.block_timeout,
-            "block_ratelimit" => &mut self.block_ratelimit,
-            "item_lifetime" => &mut self.item_lifetime,
-            _ => return None,
-        })
-    }
-
-    fn bool_mut(&mut self, name: &str) -> Option<&mut bool> {
-        Some(match name {
-            "restrict_routing_ips" => &mut self.restrict_routing_ips,
-            "restrict_search_ips" => &mut self.restrict_search_ips,
-            "extended_routing_table" => &mut self.extended_routing_table,
-            "aggressive_lookups" => &mut self.aggressive_lookups,
-            "privacy_lookups" => &mut self.privacy_lookups,
-            "enforce_node_id" => &mut self.enforce_node_id,
-            "ignore_dark_internet" => &mut self.ignore_dark_internet,
-            "read_only" => &mut self.read_only,
-            _ => return None,
-        })
-    }
-
-    /// The values of the session's `dht_*` settings.
-    pub fn from_settings(s: &Settings) -> Self {
-        let mut d = Self::defaults();
-        for f in INT_FIELDS {
-            if let (Ok(Value::Int(v)), Some(slot)) =
-                (s.get_by_name(&format!("dht_{f}")), d.int_mut(f))
-            {
-                *slot = v;
-            }
-        }
-        for f in BOOL_FIELDS {
-            if let (Ok(Value::Bool(v)), Some(slot)) =
-                (s.get_by_name(&format!("dht_{f}")), d.bool_mut(f))
-            {
-                *slot = v;
-            }
-        }
-        d
-    }
-
-    /// The `dht_*` settings these values stand for.
-    pub fn to_pack(&self) -> SettingsPack {
-        let mut me = self.clone();
-        let mut p = SettingsPack::new();
-        for f in INT_FIELDS {
-            if let Some(v) = me.int_mut(f) {
-                let _ = p.set_by_name(&format!("dht_{f}"), Value::Int(*v));
-            }
-        }
-        for f in BOOL_FIELDS {
-            if let Some(v) = me.bool_mut(f) {
-                let _ = p.set_by_name(&format!("dht_{f}"), Value::Bool(*v));
-            }
-        }
-        p
-    }
-
-    /// The legacy block of a session state.
-    pub fn to_resume(&self, max_peers: i32) -> lt_resume::DhtSettings {
-        lt_resume::DhtSettings {
-            max_peers_reply: self.max_peers_reply,
-            search_branching: self.search_branching,
-            max_fail_count: self.max_fail_count,
-            max_torrents: self.max_torrents,
-            max_dht_items: self.max_dht_items,
-            max_peers,
-            max_torrent_search_reply: self.max_torrent_search_reply,
-            restrict_routing_ips: self.restrict_routing_ips,
-            restrict_search_ips: self.restrict_search_ips,
-            extended_routing_table: self.extended_routing_table,
-            aggressive_lookups: self.aggressive_lookups,
-            privacy_lookups: self.privacy_lookups,
-            enforce_node_id: self.enforce_node_id,
-            ignore_dark_internet: self.ignore_dark_internet,
-            block_timeout: self.block_timeout,
-            block_ratelimit: self.block_ratelimit,
-            read_only: self.read_only,
-            item_lifetime: self.item_lifetime,
-        }
-    }
-
-    fn defaults() -> Self {
-        let d = lt_resume::DhtSettings::default();
-        PyDhtSettings {
-            max_peers_reply: d.max_peers_reply,
-            search_branching: d.search_branching,
-            max_fail_count: d.max_fail_count,
-            max_torrents: d.max_torrents,
-            max_dht_items: d.max_dht_items,
-            max_torrent_search_reply: d.max_torrent_search_reply,
-            restrict_routing_ips: d.restrict_routing_ips,
-            restrict_search_ips: d.restrict_search_ips,
-            extended_routing_table: d.extended_routing_table,
-            aggressive_lookups: d.aggressive_lookups,
-            privacy_lookups: d.privacy_lookups,
-            enforce_node_id: d.enforce_node_id,
-            ignore_dark_internet: d.ignore_dark_internet,
-            block_timeout: d.block_timeout,
-            block_ratelimit: d.block_ratelimit,
-            read_only: d.read_only,
-            item_lifetime: d.item_lifetime,
-        }
-    }
+fn int_mut<'a>(d: &'a mut PyDhtSettings, name: &str) -> Option<&'a mut i32> {
+    Some(match name {
+        "max_peers_reply" => &mut d.max_peers_reply,
+        "search_branching" => &mut d.search_branching,
+        "max_fail_count" => &mut d.max_fail_count,
+        "max_torrents" => &mut d.max_torrents,
+        "max_dht_items" => &mut d.max_dht_items,
+        "max_torrent_search_reply" => &mut d.max_torrent_search_reply,
+        "block_timeout" => &mut d.block_timeout,
+        "block_ratelimit" => &mut d.block_ratelimit,
+        "item_lifetime" => &mut d.item_lifetime,
+        _ => return None,
+    })
 }
 
-#[pymethods]
-impl PyDhtSettings {
-    #[new]
-    fn new(py: Python<'_>) -> PyResult<Self> {
-        deprecated(py, "dht_settings is deprecated, use settings_pack")?;
-        Ok(Self::defaults())
+fn bool_mut<'a>(d: &'a mut PyDhtSettings, name: &str) -> Option<&'a mut bool> {
+    Some(match name {
+        "restrict_routing_ips" => &mut d.restrict_routing_ips,
+        "restrict_search_ips" => &mut d.restrict_search_ips,
+        "extended_routing_table" => &mut d.extended_routing_table,
+        "aggressive_lookups" => &mut d.aggressive_lookups,
+        "privacy_lookups" => &mut d.privacy_lookups,
+        "enforce_node_id" => &mut d.enforce_node_id,
+        "ignore_dark_internet" => &mut d.ignore_dark_internet,
+        "read_only" => &mut d.read_only,
+        _ => return None,
+    })
+}
+
+/// `dht_settings` holding the session's `dht_*` settings.
+pub fn dht_settings_from(s: &Settings) -> PyDhtSettings {
+    let mut d = PyDhtSettings::default();
+    for f in INT_FIELDS {
+        if let (Ok(Value::Int(v)), Some(slot)) =
+            (s.get_by_name(&format!("dht_{f}")), int_mut(&mut d, f))
+        {
+            *slot = v;
+        }
+    }
+    for f in BOOL_FIELDS {
+        if let (Ok(Value::Bool(v)), Some(slot)) =
+            (s.get_by_name(&format!("dht_{f}")), bool_mut(&mut d, f))
+        {
+            *slot = v;
+        }
+    }
+    d
+}
+
+/// The `dht_*` settings a `dht_settings` stands for.
+pub fn dht_settings_pack(d: &PyDhtSettings) -> SettingsPack {
+    let mut me = d.clone();
+    let mut p = SettingsPack::new();
+    for f in INT_FIELDS {
+        if let Some(v) = int_mut(&mut me, f) {
+            let _ = p.set_by_name(&format!("dht_{f}"), Value::Int(*v));
+        }
+    }
+    for f in BOOL_FIELDS {
+        if let Some(v) = bool_mut(&mut me, f) {
+            let _ = p.set_by_name(&format!("dht_{f}"), Value::Bool(*v));
+        }
+    }
+    p
+}
+
+/// The legacy `dht` block of a session state.
+pub fn dht_settings_resume(d: &PyDhtSettings, max_peers: i32) -> lt_resume::DhtSettings {
+    lt_resume::DhtSettings {
+        max_peers_reply: d.max_peers_reply,
+        search_branching: d.search_branching,
+        max_fail_count: d.max_fail_count,
+        max_torrents: d.max_torrents,
+        max_dht_items: d.max_dht_items,
+        max_peers,
+        max_torrent_search_reply: d.max_torrent_search_reply,
+        restrict_routing_ips: d.restrict_routing_ips,
+        restrict_search_ips: d.restrict_search_ips,
+        extended_routing_table: d.extended_routing_table,
+        aggressive_lookups: d.aggressive_lookups,
+        privacy_lookups: d.privacy_lookups,
+        enforce_node_id: d.enforce_node_id,
+        ignore_dark_internet: d.ignore_dark_internet,
+        block_timeout: d.block_timeout,
+        block_ratelimit: d.block_ratelimit,
+        read_only: d.read_only,
+        item_lifetime: d.item_lifetime,
     }
 }
 
@@ -241,7 +167,7 @@ impl PyDhtState {
             .nids
             .iter()
             .map(|(ip, id)| {
-                Ok((ip.to_string(), sha1_to_py(py, lt_core::Sha1Hash(*id))?).into_pyobject(py)?)
+                (ip.to_string(), sha1_to_py(py, lt_core::Sha1Hash(*id))?).into_pyobject(py)
             })
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, items)
@@ -715,7 +641,6 @@ pub fn dht_alert_to_py(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyDhtSettings>()?;
     m.add_class::<PyDhtState>()?;
     m.add_class::<DhtBootstrapAlert>()?;
     m.add_class::<DhtGetPeersAlert>()?;

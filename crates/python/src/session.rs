@@ -722,14 +722,17 @@ impl PySession {
             .call1((pyo3::types::PyBytes::new(py, &st.encode()),))
     }
 
-    fn get_dht_settings(&self, py: Python<'_>) -> PyResult<crate::dht::PyDhtSettings> {
+    fn get_dht_settings(&self, py: Python<'_>) -> PyResult<crate::settings::PyDhtSettings> {
         let s = self.call(py, |e| e.settings().clone())?;
-        Ok(crate::dht::PyDhtSettings::from_settings(&s))
+        Ok(crate::dht::dht_settings_from(&s))
     }
 
-    fn set_dht_settings(&self, py: Python<'_>, s: crate::dht::PyDhtSettings) -> PyResult<()> {
+    fn set_dht_settings(&self, py: Python<'_>, s: &Bound<'_, PyAny>) -> PyResult<()> {
         crate::dht::deprecated(py, "set_dht_settings is deprecated")?;
-        let pack = s.to_pack();
+        let s = s
+            .cast::<crate::settings::PyDhtSettings>()
+            .map_err(|_| PyTypeError::new_err("expected dht_settings"))?;
+        let pack = crate::dht::dht_settings_pack(&s.borrow());
         self.call(py, move |e| e.apply_settings(&pack))
     }
 
@@ -747,8 +750,11 @@ impl PySession {
                 }
             }
         }
-        let ds = crate::dht::PyDhtSettings::from_settings(&settings);
-        state.dht_settings = ds.to_resume(settings.get_int(lt_settings::keys::DHT_MAX_PEERS));
+        let ds = crate::dht::dht_settings_from(&settings);
+        state.dht_settings = crate::dht::dht_settings_resume(
+            &ds,
+            settings.get_int(lt_settings::keys::DHT_MAX_PEERS),
+        );
         if flags & f::SAVE_DHT_STATE != 0 {
             state.dht_state = crate::dht::state_from_engine(&dht);
         }
