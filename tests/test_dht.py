@@ -188,6 +188,13 @@ lt.add_files(fs, {str(src)!r})
 ct = lt.create_torrent(fs, 32768)
 lt.set_piece_hashes(ct, {str(src.parent)!r})
 open({str(d / 't.torrent')!r}, "wb").write(lt.bencode(ct.generate()))
+ct = lt.create_torrent(fs, 32768)
+ct.set_priv(True)
+lt.set_piece_hashes(ct, {str(src.parent)!r})
+open({str(d / 'private.torrent')!r}, "wb").write(lt.bencode(ct.generate()))
+for name in ("t", "private"):
+    ti = lt.torrent_info({str(d)!r} + "/" + name + ".torrent")
+    open({str(d)!r} + "/" + name + ".ih", "w").write(str(ti.info_hashes().v1))
 """
     subprocess.run([str(REF_PY), "-c", code], check=True, timeout=60)
     return d
@@ -214,6 +221,21 @@ def test_torrent_found_through_dht(network, torrent, tmp_path, seeder, leecher):
     r = leech("wait_seeding", name="t", timeout=60)
     assert r["seeding"], r
     assert digest(tmp_path / "dl") == digest(torrent / "seed")
+
+
+def test_private_torrent_is_not_announced(network, torrent, tmp_path):
+    seed, other, _ = network(["ours", "ours", "ref"], dht_announce_interval=2)
+    seed("add_torrent", name="p", torrent=str(torrent / "private.torrent"), save=str(torrent / "seed"))
+    seed("add_torrent", name="t", torrent=str(torrent / "t.torrent"), save=str(torrent / "seed"))
+    assert seed("wait_seeding", name="p", timeout=20)["seeding"]
+    assert seed("wait_seeding", name="t", timeout=20)["seeding"]
+    port = seed.port
+    # the public torrent is announced with the seeder's listen port ...
+    got = other("get_peers", ih=(torrent / "t.ih").read_text(), want=[["127.0.0.1", port]])
+    assert ["127.0.0.1", port] in got["peers"], got
+    # ... the private one, seeded as long, never
+    got = other("get_peers", ih=(torrent / "private.ih").read_text())
+    assert got["peers"] == [], got
 
 
 def test_disable_dht_flag_and_private_torrents_do_not_announce(network, torrent, tmp_path):
@@ -293,6 +315,9 @@ def test_stats_and_settings(network):
     assert st["routing_table"] and sum(b["num_nodes"] for b in st["routing_table"]) == 2, st
     assert set(st["routing_table"][0]) == {"num_nodes", "num_replacements"}
     assert ours("running")["running"] is True
+    m = ours("metrics")["values"]
+    assert m["dht.dht_nodes"] == 2 and m["dht.dht_messages_in"] > 0 and m["dht.dht_bytes_out"] > 0, m
+    assert m["dht.dht_ping_in"] + m["dht.dht_find_node_in"] + m["dht.dht_get_peers_in"] > 0, m
 
 
 SETTINGS = """

@@ -63,6 +63,8 @@ def snap(a):
         d.update(routing_table=a.routing_table, active_requests=a.active_requests)
     elif w == "dht_live_nodes":
         d.update(nodes=[list(n["endpoint"]) for n in a.nodes])
+    elif w == "session_stats":
+        d.update(values={k: v for k, v in a.values.items() if k.startswith("dht.")})
     return d
 
 
@@ -176,6 +178,10 @@ for line in sys.stdin:
         ses.dht_live_nodes(lt.sha1_hash(st[b"node-id"][0][:20]))
         a = wait_for(lambda a: a["what"] == "dht_live_nodes", to)
         out = {"nodes": a["nodes"] if a else None}
+    elif cmd == "metrics":
+        ses.post_session_stats()
+        a = wait_for(lambda a: a["what"] == "session_stats", to)
+        out = {"values": a["values"] if a else None}
     elif cmd == "running":
         out = {"running": ses.is_dht_running()}
     elif cmd == "quit":

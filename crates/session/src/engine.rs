@@ -1396,6 +1396,9 @@ impl Engine {
             let st = disk.stats();
             set("disk.queued_write_bytes", st.buffered_bytes as i64);
         }
+        for (name, v) in self.dht_metrics() {
+            set(name, v);
+        }
         self.alert(AlertKind::SessionStatsHeader);
         self.alert(AlertKind::SessionStats { values });
     }

@@ -649,6 +649,55 @@ impl Engine {
         self.dht_sync();
     }
 
+    /// The `dht.*` session counters, summed over the nodes.
+    pub(super) fn dht_metrics(&self) -> Vec<(&'static str, i64)> {
+        let now = Instant::now();
+        let mut out: Vec<(&'static str, i64)> = Vec::new();
+        let mut add = |name: &'static str, v: u64| {
+            let v = v.min(i64::MAX as u64) as i64;
+            match out.iter_mut().find(|(n, _)| *n == name) {
+                Some(slot) => slot.1 = slot.1.saturating_add(v),
+                None => out.push((name, v)),
+            }
+        };
+        for n in &self.dht.nodes {
+            let st = n.dht.stats(now);
+            let c = &st.counters;
+            add("dht.dht_nodes", st.nodes as u64);
+            add("dht.dht_node_cache", st.node_cache as u64);
+            add("dht.dht_torrents", st.torrents as u64);
+            add("dht.dht_peers", st.peers as u64);
+            add("dht.dht_immutable_data", st.immutable_items as u64);
+            add("dht.dht_mutable_data", st.mutable_items as u64);
+            add("dht.dht_allocated_observers", st.outstanding_queries as u64);
+            add("dht.dht_messages_in", c.messages_in);
+            add("dht.dht_messages_out", c.messages_out);
+            add("dht.dht_messages_in_dropped", c.messages_in_dropped);
+            add("dht.dht_messages_out_dropped", c.messages_out_dropped);
+            add("dht.dht_bytes_in", c.bytes_in);
+            add("dht.dht_bytes_out", c.bytes_out);
+            add("dht.dht_ping_in", c.ping_in);
+            add("dht.dht_ping_out", c.ping_out);
+            add("dht.dht_find_node_in", c.find_node_in);
+            add("dht.dht_find_node_out", c.find_node_out);
+            add("dht.dht_get_peers_in", c.get_peers_in);
+            add("dht.dht_get_peers_out", c.get_peers_out);
+            add("dht.dht_announce_peer_in", c.announce_peer_in);
+            add("dht.dht_announce_peer_out", c.announce_peer_out);
+            add("dht.dht_get_in", c.get_in);
+            add("dht.dht_get_out", c.get_out);
+            add("dht.dht_put_in", c.put_in);
+            add("dht.dht_put_out", c.put_out);
+            add("dht.dht_sample_infohashes_in", c.sample_infohashes_in);
+            add("dht.dht_sample_infohashes_out", c.sample_infohashes_out);
+            add("dht.dht_invalid_announce", c.invalid_announce);
+            add("dht.dht_invalid_get_peers", c.invalid_get_peers);
+            add("dht.dht_invalid_put", c.invalid_put);
+            add("dht.dht_invalid_get", c.invalid_get);
+        }
+        out
+    }
+
     /// `torrent_handle.force_dht_announce()`.
     pub fn force_dht_announce(&mut self, tid: TorrentId) {
         if self.dht_wants_torrent(tid) {
