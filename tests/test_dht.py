@@ -439,3 +439,34 @@ def test_lsd_finds_peers_on_loopback(torrent, tmp_path, seeder, leecher):
         assert all(t == "alert" and c == 2 for t, _, c in r["lsd"]), r
     assert results[1]["seeding"]
     assert digest(tmp_path / "dl") == digest(torrent / "seed")
+
+
+PKT = """
+import json, time, libtorrent as lt
+base = {"listen_interfaces": "127.0.0.1:0", "enable_dht": True, "dht_bootstrap_nodes": "",
+        "enable_lsd": False, "alert_mask": lt.alert.category_t.dht_log_notification}
+a = lt.session(base)
+b = lt.session(base)
+time.sleep(0.3)
+a.add_dht_node(("127.0.0.1", b.listen_port()))
+seen = set()
+end = time.time() + 5
+while time.time() < end and not {("==>", "q"), ("<==", "r")} <= seen:
+    for al in a.pop_alerts():
+        if al.what() == "dht_pkt":
+            d = lt.bdecode(al.pkt_buf)
+            ep = "[127.0.0.1:%d] " % b.listen_port()
+            if al.message()[4:].startswith(ep) and type(al).__name__ == "dht_pkt_alert":
+                seen.add((al.message()[:3], d[b"y"].decode()))
+    time.sleep(0.05)
+lk = lt.dht_lookup()
+print(json.dumps({"seen": sorted(seen),
+                  "lookup": [lk.type, lk.branch_factor, lk.timeouts, lk.response, lk.outstanding_requests]}))
+"""
+
+
+def test_dht_pkt_alerts_and_lookup_class(ours, ref):
+    mine, theirs = ours(PKT), ref(PKT)
+    assert ["<==", "r"] in mine["seen"] and ["==>", "q"] in mine["seen"], mine
+    assert ["<==", "r"] in theirs["seen"] and ["==>", "q"] in theirs["seen"], theirs
+    assert mine["lookup"] == theirs["lookup"] == [None, 0, 0, 0, 0]

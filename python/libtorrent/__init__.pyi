@@ -121,6 +121,15 @@ class dht_state:
     def nodes6(self) -> List[Tuple[str, int]]: ...
     def __init__(self) -> None: ...
 
+class dht_lookup:
+    """The reference's lookup record (dht_stats_alert reports dicts)."""
+    branch_factor: int
+    outstanding_requests: int
+    response: int
+    timeouts: int
+    type: None
+    def __init__(self) -> None: ...
+
 # --- fingerprints -----------------------------------------------------------
 
 class fingerprint:
@@ -1444,6 +1453,9 @@ class dht_outgoing_get_peers_alert(alert):
     info_hash: Any
     ip: Any
     obfuscated_info_hash: Any
+
+class dht_pkt_alert(alert):
+    pkt_buf: Any
 
 class dht_put_alert(alert):
     num_success: Any

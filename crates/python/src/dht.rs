@@ -297,6 +297,7 @@ dht_leaf!(
 );
 dht_leaf!(DhtStatsAlert, "dht_stats_alert", PyAlert);
 dht_leaf!(LsdErrorAlert, "lsd_error_alert", PyAlert);
+dht_leaf!(DhtPktAlert, "dht_pkt_alert", PyAlert);
 
 fn kind(d: &AlertData) -> Option<&DhtAlert> {
     match &d.alert.kind {
@@ -606,6 +607,44 @@ impl LsdErrorAlert {
     }
 }
 
+#[pymethods]
+impl DhtPktAlert {
+    /// The datagram's bytes.
+    #[getter]
+    fn pkt_buf<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let empty = Vec::new();
+        let b = get!(self, DhtAlert::Pkt { buf, .. } => buf, &empty);
+        PyBytes::new(py, b)
+    }
+}
+
+/// `dht_lookup`: the reference's (empty) lookup record; `dht_stats_alert`
+/// reports lookups as dictionaries.
+#[pyclass(module = "libtorrent", name = "dht_lookup")]
+#[derive(Default)]
+pub struct PyDhtLookup {
+    #[pyo3(get)]
+    branch_factor: i32,
+    #[pyo3(get)]
+    outstanding_requests: i32,
+    #[pyo3(get)]
+    response: i32,
+    #[pyo3(get)]
+    timeouts: i32,
+}
+
+#[pymethods]
+impl PyDhtLookup {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+    #[getter(r#type)]
+    fn kind<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        py.None().into_bound(py)
+    }
+}
+
 /// The Python object of a DHT/LSD alert.
 pub fn dht_alert_to_py(
     py: Python<'_>,
@@ -635,6 +674,7 @@ pub fn dht_alert_to_py(
         DhtAlert::SampleInfohashes { .. } => mk!(base, DhtSampleInfohashesAlert),
         DhtAlert::Stats { .. } => mk!(base, DhtStatsAlert),
         DhtAlert::LsdError { .. } => mk!(base, LsdErrorAlert),
+        DhtAlert::Pkt { .. } => mk!(base, DhtPktAlert),
         // The reference has no class for it: a plain `alert`.
         DhtAlert::LsdPeer { .. } => Py::new(py, base)?.into_any(),
     })
@@ -655,5 +695,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<DhtSampleInfohashesAlert>()?;
     m.add_class::<DhtStatsAlert>()?;
     m.add_class::<LsdErrorAlert>()?;
+    m.add_class::<DhtPktAlert>()?;
+    m.add_class::<PyDhtLookup>()?;
     Ok(())
 }

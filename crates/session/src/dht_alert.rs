@@ -96,6 +96,12 @@ pub enum DhtAlert {
     },
     /// The LSD socket could not be opened.
     LsdError { error: ErrorCode },
+    /// A DHT datagram received (`incoming`) or sent (category `dht_log`).
+    Pkt {
+        incoming: bool,
+        endpoint: SocketAddr,
+        buf: Vec<u8>,
+    },
 }
 
 impl DhtAlert {
@@ -116,6 +122,7 @@ impl DhtAlert {
             Stats { .. } => "dht_stats",
             LsdPeer { .. } => "lsd_peer",
             LsdError { .. } => "lsd_error",
+            Pkt { .. } => "dht_pkt",
         }
     }
 
@@ -128,6 +135,7 @@ impl DhtAlert {
             GetPeers { .. } => 56,
             LsdPeer { .. } => 60,
             LsdError { .. } => 82,
+            Pkt { .. } => 86,
             Bootstrap => 62,
             ImmutableItem { .. } => 74,
             MutableItem { .. } => 75,
@@ -150,6 +158,7 @@ impl DhtAlert {
             Stats { .. } => 0,
             LsdPeer { .. } => PEER,
             LsdError { .. } => ERROR,
+            Pkt { .. } => DHT_LOG,
             _ => DHT,
         }
     }
@@ -275,6 +284,16 @@ impl DhtAlert {
                 endpoint
             ),
             LsdError { error } => format!("Local Service Discovery error: {}", error.message()),
+            Pkt {
+                incoming,
+                endpoint,
+                buf,
+            } => format!(
+                "{} [{}] {}",
+                if *incoming { "<==" } else { "==>" },
+                endpoint,
+                entry_text_with(buf, true)
+            ),
         }
     }
 
@@ -294,17 +313,24 @@ fn hex(b: &[u8]) -> String {
 /// A bencoded value printed the way libtorrent's `entry::to_string` does
 /// (strings quoted, or in hex when not printable).
 fn entry_text(item: &[u8]) -> String {
+    entry_text_with(item, false)
+}
+
+/// `packet`: the form of `dht_pkt_alert` messages (binary strings quoted,
+/// long ones shortened).
+fn entry_text_with(item: &[u8], packet: bool) -> String {
     match lt_bencode::decode(item) {
         Ok(doc) => {
             let mut out = String::new();
-            node_text(doc.root(), &mut out);
+            node_text(doc.root(), &mut out, packet);
             out
         }
+        Err(_) if packet => format!("<invalid: {} bytes>", item.len()),
         Err(_) => String::new(),
     }
 }
 
-fn node_text(n: lt_bencode::Node<'_, '_>, out: &mut String) {
+fn node_text(n: lt_bencode::Node<'_, '_>, out: &mut String, packet: bool) {
     use lt_bencode::Kind;
     match n.kind() {
         Kind::Int => out.push_str(&n.as_int().unwrap_or(0).to_string()),
@@ -313,6 +339,18 @@ fn node_text(n: lt_bencode::Node<'_, '_>, out: &mut String) {
             if b.iter().all(|c| (0x20..0x7f).contains(c)) {
                 out.push('\'');
                 out.push_str(&String::from_utf8_lossy(b));
+                out.push('\'');
+            } else if packet {
+                let h = hex(b);
+                out.push('\'');
+                match (h.get(..50), h.get(h.len().saturating_sub(8)..)) {
+                    (Some(head), Some(tail)) if h.len() > 60 => {
+                        out.push_str(head);
+                        out.push_str("...");
+                        out.push_str(tail);
+                    }
+                    _ => out.push_str(&h),
+                }
                 out.push('\'');
             } else {
                 out.push_str(&hex(b));
@@ -324,7 +362,7 @@ fn node_text(n: lt_bencode::Node<'_, '_>, out: &mut String) {
             for e in n.list_iter() {
                 out.push_str(if first { " " } else { ", " });
                 first = false;
-                node_text(e, out);
+                node_text(e, out, packet);
             }
             out.push_str(" ]");
         }
@@ -336,7 +374,7 @@ fn node_text(n: lt_bencode::Node<'_, '_>, out: &mut String) {
                 first = false;
                 out.push_str(&String::from_utf8_lossy(k));
                 out.push_str("': ");
-                node_text(v, out);
+                node_text(v, out, packet);
             }
             out.push_str(" }");
         }

@@ -117,6 +117,13 @@ impl Engine {
         let Some(pos) = self.dht.nodes.iter().position(|n| n.udp_idx == idx) else {
             return;
         };
+        if self.should_post(crate::alert::category::DHT_LOG) {
+            self.alert(AlertKind::Dht(DhtAlert::Pkt {
+                incoming: true,
+                endpoint: from,
+                buf: data.to_vec(),
+            }));
+        }
         if let Some(n) = self.dht.nodes.get_mut(pos) {
             n.dht.handle_datagram(data, from, now);
         }
@@ -228,10 +235,23 @@ impl Engine {
             return;
         };
         let udp_idx = n.udp_idx;
+        let log = self
+            .shared
+            .alerts
+            .should_post(crate::alert::category::DHT_LOG);
         if let Some(u) = self.udp.get(udp_idx) {
             while let Some(t) = n.dht.poll_transmit() {
                 // A full socket buffer drops the datagram; the DHT retries.
                 let _ = u.socket.try_send_to(&t.data, t.to);
+                if log {
+                    self.shared
+                        .alerts
+                        .post(crate::alert::Alert::new(AlertKind::Dht(DhtAlert::Pkt {
+                            incoming: false,
+                            endpoint: t.to,
+                            buf: t.data,
+                        })));
+                }
             }
         }
         let mut events = Vec::new();
