@@ -20,20 +20,23 @@ s = lt.session(dict({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "e
                      "alert_mask": lt.alert.category_t.connect_notification}, **extra))
 atp = lt.add_torrent_params(); atp.ti = lt.torrent_info(tor); atp.save_path = save
 h = s.add_torrent(atp)
+h.set_upload_limit(2_000_000)   # about a second, so the peer flags are seen
 t = time.time()
 while not h.status().is_seeding and time.time() - t < 20:
     time.sleep(0.02)
 open(port_file + ".tmp", "w").write(str(s.listen_port()))
 import os; os.replace(port_file + ".tmp", port_file)
 kinds = set()
+rc4 = False
 t = time.time()
 while time.time() - t < 40:
     for a in s.pop_alerts():
         if a.what() == "peer_connect":
             kinds.add(a.message().rsplit("(", 1)[-1].rstrip(")"))
+    rc4 |= any(p.flags & lt.peer_info.rc4_encrypted for p in h.get_peer_info())
     if sys.stdin in __import__("select").select([sys.stdin], [], [], 0.05)[0]:
         break
-print(json.dumps(sorted(kinds)), flush=True)
+print(json.dumps({"kinds": sorted(kinds), "rc4": rc4}), flush=True)
 os._exit(0)
 """
 
@@ -46,9 +49,12 @@ atp = lt.add_torrent_params(); atp.ti = lt.torrent_info(tor); atp.save_path = sa
 h = s.add_torrent(atp)
 h.connect_peer(("127.0.0.1", port))
 t = time.time()
+rc4 = False
 while not h.status().is_seeding and time.time() - t < 30:
+    rc4 |= any(p.flags & lt.peer_info.rc4_encrypted for p in h.get_peer_info())
     time.sleep(0.05)
-print(json.dumps({"seeding": h.status().is_seeding, "secs": time.time() - t}), flush=True)
+print(json.dumps({"seeding": h.status().is_seeding, "secs": time.time() - t, "rc4": rc4}),
+      flush=True)
 import os; os._exit(0)
 """
 
@@ -86,19 +92,26 @@ def digest(root):
 PY = {"ours": sys.executable, "ref": str(REF_PY)}
 
 
-@pytest.mark.parametrize("seeder,leecher,extra", [
-    ("ours", "ref", {}),                                   # the reference tries uTP first
-    ("ref", "ours", {}),
-    ("ours", "ref", {"out_enc_policy": 0, "allowed_enc_level": 2,
-                     "enable_outgoing_utp": False}),      # forced RC4 over TCP
-    ("ours", "ours", {}),
+RC4_ONLY = {"out_enc_policy": 0, "allowed_enc_level": 2, "enable_outgoing_utp": False}
+
+
+@pytest.mark.parametrize("seeder,leecher,extra,seed_extra,rc4", [
+    ("ours", "ref", {}, {}, False),                       # the reference tries uTP first
+    ("ref", "ours", {}, {}, False),
+    ("ours", "ref", RC4_ONLY, {}, True),                  # forced RC4 over TCP, both ways
+    ("ref", "ours", RC4_ONLY, {}, True),
+    ("ours", "ours", RC4_ONLY, {}, True),
+    # the seed refuses encryption: our encrypted attempt falls back to plaintext
+    ("ref", "ours", {}, {"in_enc_policy": 2}, False),
+    ("ours", "ours", {}, {}, False),
 ])
-def test_transfer(torrent, tmp_path, seeder, leecher, extra):
+def test_transfer(torrent, tmp_path, seeder, leecher, extra, seed_extra, rc4):
     import json
     port_file = tmp_path / "port"
     seed = subprocess.Popen(
         [PY[seeder], "-c", textwrap.dedent(SEED), str(torrent / "t.torrent"), str(torrent / "seed"),
-         str(port_file), "{}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+         str(port_file), json.dumps(seed_extra)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True)
     try:
         deadline = time.monotonic() + 30
         while not port_file.exists():
@@ -111,10 +124,12 @@ def test_transfer(torrent, tmp_path, seeder, leecher, extra):
         assert result["seeding"], out.stderr[-2000:]
         seed.stdin.write("x\n")
         seed.stdin.flush()
-        kinds = json.loads(seed.stdout.readline())
+        report = json.loads(seed.stdout.readline())
+        kinds = report["kinds"]
     finally:
         seed.kill()
         seed.wait(10)
     assert digest(tmp_path / "dl") == digest(torrent / "seed")
     if seeder == "ours" and leecher == "ref" and not extra:
-        assert kinds == ["uTP"], kinds   # the reference reached us over uTP
+        assert "uTP" in kinds, kinds   # the reference reached us over uTP
+    assert (report["rc4"] or result["rc4"]) == rc4

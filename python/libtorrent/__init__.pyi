@@ -1095,11 +1095,13 @@ class session:
     def download_rate_limit(self, *args: Any, **kwargs: Any) -> Any: ...
     def find_torrent(self, *args: Any, **kwargs: Any) -> torrent_handle: ...
     def get_dht_settings(self, *args: Any, **kwargs: Any) -> Any: ...
+    def get_pe_settings(self, *args: Any, **kwargs: Any) -> Any: ...
     def get_settings(self, *args: Any, **kwargs: Any) -> Dict[str, Any]: ...
     def get_torrent_status(self, *args: Any, **kwargs: Any) -> List[torrent_status]: ...
     def get_torrents(self, *args: Any, **kwargs: Any) -> List[torrent_handle]: ...
     global_peer_class_id: int
     def is_dht_running(self, *args: Any, **kwargs: Any) -> Any: ...
+    def id(self, *args: Any, **kwargs: Any) -> Any: ...
     def is_listening(self, *args: Any, **kwargs: Any) -> bool: ...
     def is_paused(self, *args: Any, **kwargs: Any) -> bool: ...
     def listen_on(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -1125,11 +1127,15 @@ class session:
     def set_download_rate_limit(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_max_connections(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_max_uploads(self, *args: Any, **kwargs: Any) -> Any: ...
+    def set_pe_settings(self, *args: Any, **kwargs: Any) -> Any: ...
+    def set_peer_id(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_upload_rate_limit(self, *args: Any, **kwargs: Any) -> Any: ...
     def start_dht(self, *args: Any, **kwargs: Any) -> Any: ...
     def start_lsd(self, *args: Any, **kwargs: Any) -> Any: ...
     def stop_dht(self, *args: Any, **kwargs: Any) -> Any: ...
     def stop_lsd(self, *args: Any, **kwargs: Any) -> Any: ...
+    def ssl_listen_port(self, *args: Any, **kwargs: Any) -> Any: ...
+    def status(self, *args: Any, **kwargs: Any) -> Any: ...
     tcp: int
     tcp_peer_class_id: int
     udp: int
@@ -1184,6 +1190,12 @@ class torrent_handle:
     piece_granularity: int
     def piece_priorities(self, *args: Any, **kwargs: Any) -> Any: ...
     def piece_priority(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_download_queue(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_file_progress(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_peer_info(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_piece_availability(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_status(self, *args: Any, **kwargs: Any) -> Any: ...
+    def post_trackers(self, *args: Any, **kwargs: Any) -> Any: ...
     def prioritize_files(self, *args: Any, **kwargs: Any) -> Any: ...
     def prioritize_pieces(self, *args: Any, **kwargs: Any) -> Any: ...
     query_accurate_download_counters: int
@@ -1214,6 +1226,9 @@ class torrent_handle:
     def upload_limit(self, *args: Any, **kwargs: Any) -> Any: ...
 
 class torrent_status:
+    def __eq__(self, other: object) -> bool: ...
+    def __lt__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
     active_duration: Any
     active_time: Any
     added_time: Any
@@ -1257,8 +1272,10 @@ class torrent_status:
     is_finished: Any
     is_loaded: Any
     is_seeding: Any
+    last_download: Any
     last_scrape: Any
     last_seen_complete: Any
+    last_upload: Any
     list_peers: Any
     list_seeds: Any
     moving_storage: Any
@@ -1282,6 +1299,7 @@ class torrent_status:
     queued_for_checking: int
     save_path: Any
     seed_mode: Any
+    seed_rank: Any
     seeding: int
     seeding_duration: Any
     seeding_time: Any
@@ -1292,6 +1310,8 @@ class torrent_status:
     stop_when_ready: Any
     storage_mode: Any
     super_seeding: Any
+    time_since_download: Any
+    time_since_upload: Any
     torrent_file: Any
     total: Any
     total_done: Any
@@ -1326,22 +1346,26 @@ class peer_info:
     down_speed: Any
     download_limit: Any
     download_queue_length: Any
+    download_queue_time: Any
     download_rate_peak: Any
     downloading_block_index: Any
     downloading_piece_index: Any
     downloading_progress: Any
     downloading_total: Any
     endgame_mode: int
+    estimated_reciprocation_rate: Any
     failcount: Any
     flags: Any
     handshake: int
     holepunched: int
     http_seed: int
+    def i2p_destination(self, *args: Any, **kwargs: Any) -> Any: ...
     i2p_socket: int
     interesting: int
     ip: Any
     last_active: Any
     last_request: Any
+    load_balancing: Any
     local_connection: int
     def local_endpoint(self, *args: Any, **kwargs: Any) -> Any: ...
     lsd: int
@@ -1352,6 +1376,7 @@ class peer_info:
     outgoing_connection: int
     payload_down_speed: Any
     payload_up_speed: Any
+    pending_disk_bytes: Any
     pex: int
     pid: Any
     pieces: Any
@@ -1361,15 +1386,19 @@ class peer_info:
     queue_bytes: Any
     queued: int
     rc4_encrypted: int
+    read_state: Any
     receive_buffer_size: Any
+    receive_quota: Any
     remote_choked: int
-    remote_endpoint: Any
+    remote_dl_rate: Any
+    def remote_endpoint(self, *args: Any, **kwargs: Any) -> Any: ...
     remote_interested: int
     request_timeout: Any
     resume_data: int
     rtt: Any
     seed: int
     send_buffer_size: Any
+    send_quota: Any
     snubbed: int
     source: Any
     standard_bittorrent: int
@@ -1385,6 +1414,7 @@ class peer_info:
     used_receive_buffer: Any
     used_send_buffer: Any
     web_seed: int
+    write_state: Any
 
 class alert:
     def category(self, *args: Any, **kwargs: Any) -> int: ...
@@ -1481,6 +1511,26 @@ class dht_stats_alert(alert):
     active_requests: Any
     routing_table: Any
 
+class block_downloading_alert(peer_alert):
+    block_index: Any
+    peer_speedmsg: Any
+    piece_index: Any
+
+class block_finished_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
+class block_timeout_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
+class block_uploaded_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
+class cache_flushed_alert(torrent_alert):
+    ...
+
 class external_ip_alert(alert):
     external_address: Any
 
@@ -1493,6 +1543,12 @@ class file_error_alert(torrent_alert):
     def filename(self, *args: Any, **kwargs: Any) -> Any: ...
     msg: Any
 
+class file_prio_alert(torrent_alert):
+    ...
+
+class file_progress_alert(torrent_alert):
+    files: Any
+
 class hash_failed_alert(torrent_alert):
     piece_index: Any
 
@@ -1500,6 +1556,9 @@ class incoming_connection_alert(alert):
     endpoint: Any
     ip: Any
     socket_type: Any
+
+class invalid_request_alert(peer_alert):
+    request: Any
 
 class listen_failed_alert(alert):
     address: Any
@@ -1543,11 +1602,26 @@ class peer_error_alert(peer_alert):
     error: Any
     op: Any
 
+class peer_info_alert(torrent_alert):
+    peer_info: Any
+
+class peer_snubbed_alert(peer_alert):
+    ...
+
+class peer_unsnubbed_alert(peer_alert):
+    ...
+
 class performance_alert(torrent_alert):
     warning_code: Any
 
+class piece_availability_alert(torrent_alert):
+    piece_availability: Any
+
 class piece_finished_alert(torrent_alert):
     piece_index: Any
+
+class piece_info_alert(torrent_alert):
+    piece_info: Any
 
 class read_piece_alert(torrent_alert):
     buffer: Any
@@ -1555,6 +1629,10 @@ class read_piece_alert(torrent_alert):
     error: Any
     piece: Any
     size: Any
+
+class request_dropped_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
 
 class scrape_failed_alert(tracker_alert):
     error: Any
@@ -1577,6 +1655,13 @@ class state_changed_alert(torrent_alert):
 
 class state_update_alert(alert):
     status: Any
+
+class stats_alert(torrent_alert):
+    interval: Any
+    transferred: Any
+
+class torrent_added_alert(torrent_alert):
+    ...
 
 class torrent_checked_alert(torrent_alert):
     ...
@@ -1618,8 +1703,15 @@ class tracker_error_alert(tracker_alert):
     status_code: Any
     times_in_row: Any
 
+class tracker_list_alert(torrent_alert):
+    trackers: Any
+
 class tracker_reply_alert(tracker_alert):
     num_peers: Any
 
 class tracker_warning_alert(tracker_alert):
     ...
+
+class unwanted_block_alert(peer_alert):
+    block_index: Any
+    piece_index: Any

@@ -269,6 +269,24 @@ pub fn format_ipv6(a: &Ipv6Addr) -> String {
     out
 }
 
+/// Loopback, private (RFC 1918 / ULA), link-local or unspecified: the
+/// addresses libtorrent treats as "local" (no rate limits by default, not
+/// counted as incoming connectivity, not routed in the DHT).
+pub fn is_local(ip: &std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (s & 0xfe00) == 0xfc00
+                || (s & 0xffc0) == 0xfe80
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,21 +124,7 @@ pub fn verify_secure_id(id: &NodeId, ip: &IpAddr) -> bool {
         && (id.0[2] & 0xf8) == ((prefix >> 8) as u8 & 0xf8)
 }
 
-/// Loopback, private (RFC 1918 / ULA), link-local or unspecified.
-pub fn is_local(ip: &IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (s & 0xfe00) == 0xfc00
-                || (s & 0xffc0) == 0xfe80
-        }
-    }
-}
+pub use lt_core::ip_filter::is_local;
 
 /// A small deterministic generator (xoshiro256**), seeded by the caller.
 /// The session seeds it from the operating system's randomness; tests seed

@@ -715,6 +715,8 @@ impl CreateTorrent {
         if v1 {
             let mut pieces = Vec::with_capacity(self.piece_hashes.len() * 20);
             for h in &self.piece_hashes {
+                // As libtorrent, an all-zero hash counts as missing.
+                let h = h.filter(|h| h.0 != [0; 20]);
                 pieces.extend_from_slice(&h.ok_or(CreateError::MissingHash)?.0);
             }
             info.insert(b"pieces".to_vec(), Value::Bytes(pieces));

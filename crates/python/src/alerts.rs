@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Weak};
 
-use lt_session::alert::{Alert, AlertKind, PeerRef, TorrentRef};
+use lt_session::alert::{Alert, AlertKind, BlockEvent, PeerRef, TorrentRef};
 use lt_session::Session;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
@@ -92,7 +92,11 @@ fn peer_of(d: &AlertData) -> Option<&PeerRef> {
         PeerConnect { peer, .. }
         | PeerDisconnected { peer, .. }
         | PeerBan { peer, .. }
-        | PeerError { peer, .. } => Some(peer),
+        | PeerError { peer, .. }
+        | Block { peer, .. }
+        | PeerSnubbed { peer, .. }
+        | PeerUnsnubbed { peer, .. }
+        | InvalidRequest { peer, .. } => Some(peer),
         _ => None,
     }
 }
@@ -265,6 +269,28 @@ leaf!(AlertsDroppedAlert, "alerts_dropped_alert", PyAlert);
 leaf!(PerformanceAlert, "performance_alert", TorrentAlert);
 leaf!(ExternalIpAlert, "external_ip_alert", PyAlert);
 leaf!(LogAlert, "log_alert", PyAlert);
+leaf!(TorrentAddedAlert, "torrent_added_alert", TorrentAlert);
+leaf!(FileProgressAlert, "file_progress_alert", TorrentAlert);
+leaf!(PeerInfoAlert, "peer_info_alert", TorrentAlert);
+leaf!(
+    PieceAvailabilityAlert,
+    "piece_availability_alert",
+    TorrentAlert
+);
+leaf!(PieceInfoAlert, "piece_info_alert", TorrentAlert);
+leaf!(TrackerListAlert, "tracker_list_alert", TorrentAlert);
+leaf!(BlockDownloadingAlert, "block_downloading_alert", PeerAlert);
+leaf!(BlockFinishedAlert, "block_finished_alert", PeerAlert);
+leaf!(BlockTimeoutAlert, "block_timeout_alert", PeerAlert);
+leaf!(BlockUploadedAlert, "block_uploaded_alert", PeerAlert);
+leaf!(RequestDroppedAlert, "request_dropped_alert", PeerAlert);
+leaf!(UnwantedBlockAlert, "unwanted_block_alert", PeerAlert);
+leaf!(PeerSnubbedAlert, "peer_snubbed_alert", PeerAlert);
+leaf!(PeerUnsnubbedAlert, "peer_unsnubbed_alert", PeerAlert);
+leaf!(InvalidRequestAlert, "invalid_request_alert", PeerAlert);
+leaf!(CacheFlushedAlert, "cache_flushed_alert", TorrentAlert);
+leaf!(FilePrioAlert, "file_prio_alert", TorrentAlert);
+leaf!(StatsAlert, "stats_alert", TorrentAlert);
 
 /// Reads a field of this alert's kind; `$default` when the kind differs
 /// (cannot happen: each class is only built for its own kind).
@@ -709,6 +735,125 @@ impl LogAlert {
     }
 }
 
+#[pymethods]
+impl FileProgressAlert {
+    /// Bytes downloaded of each file. (The reference module cannot convert
+    /// this list and raises `TypeError`; we return it.)
+    #[getter]
+    fn files(&self) -> Vec<i64> {
+        field!(self, AlertKind::FileProgress { files, .. } => files.clone(), Vec::new())
+    }
+}
+
+#[pymethods]
+impl PeerInfoAlert {
+    /// A list of `peer_info` (the reference raises `TypeError` here).
+    #[getter]
+    fn peer_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let peers =
+            field!(self, AlertKind::PeerInfoList { peers, .. } => peers.clone(), Vec::new());
+        PyList::new(py, peers.into_iter().map(crate::handle::PyPeerInfo::new))
+    }
+}
+
+#[pymethods]
+impl PieceAvailabilityAlert {
+    #[getter]
+    fn piece_availability(&self) -> Vec<i32> {
+        field!(self, AlertKind::PieceAvailability { availability, .. } => availability.clone(), Vec::new())
+    }
+}
+
+#[pymethods]
+impl PieceInfoAlert {
+    /// As `get_download_queue()` (the reference raises `TypeError` here).
+    #[getter]
+    fn piece_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let empty = Vec::new();
+        let q = field!(self, AlertKind::PieceInfo { queue, .. } => queue, &empty);
+        crate::handle::download_queue_to_py(py, q)
+    }
+}
+
+#[pymethods]
+impl TrackerListAlert {
+    /// As `trackers()` (the reference raises `TypeError` here).
+    #[getter]
+    fn trackers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let empty = Vec::new();
+        let t = field!(self, AlertKind::TrackerList { trackers, .. } => trackers, &empty);
+        crate::handle::trackers_to_py(py, t)
+    }
+}
+
+/// `(piece, block)` of a block alert.
+fn block_of(d: &AlertData) -> (u32, u32) {
+    match &d.alert.kind {
+        AlertKind::Block { piece, block, .. } => (*piece, *block),
+        _ => (0, 0),
+    }
+}
+
+macro_rules! block_getters {
+    ($($rs:ident),*) => {$(
+        #[pymethods]
+        impl $rs {
+            #[getter]
+            fn piece_index(&self) -> u32 {
+                block_of(&self.0).0
+            }
+            #[getter]
+            fn block_index(&self) -> u32 {
+                block_of(&self.0).1
+            }
+        }
+    )*};
+}
+block_getters!(
+    BlockDownloadingAlert,
+    BlockFinishedAlert,
+    BlockTimeoutAlert,
+    BlockUploadedAlert,
+    RequestDroppedAlert,
+    UnwantedBlockAlert
+);
+
+#[pymethods]
+impl BlockDownloadingAlert {
+    /// Always empty in libtorrent 2 (the peer-speed label was dropped).
+    #[getter]
+    fn peer_speedmsg(&self) -> &'static str {
+        ""
+    }
+}
+
+#[pymethods]
+impl InvalidRequestAlert {
+    #[getter]
+    fn request(&self) -> crate::metainfo::PyPeerRequest {
+        let (piece, start, length) = field!(self, AlertKind::InvalidRequest { piece, start, length, .. } => (*piece, *start, *length), (0, 0, 0));
+        crate::metainfo::PyPeerRequest {
+            piece: i64::from(piece),
+            start: i64::from(start),
+            length: i64::from(length),
+        }
+    }
+}
+
+#[pymethods]
+impl StatsAlert {
+    /// Bytes per `stats_channel` during the interval.
+    #[getter]
+    fn transferred(&self) -> Vec<i32> {
+        field!(self, AlertKind::Stats { transferred, .. } => transferred.to_vec(), Vec::new())
+    }
+    /// Milliseconds the figures cover.
+    #[getter]
+    fn interval(&self) -> i32 {
+        field!(self, AlertKind::Stats { interval, .. } => *interval, 0)
+    }
+}
+
 /// Builds the Python object for an engine alert.
 pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult<Py<PyAny>> {
     let d = Arc::new(AlertData { alert, ses });
@@ -759,6 +904,26 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         ExternalIp { .. } => mk!(base(), ExternalIpAlert),
         Log { .. } => mk!(base(), LogAlert),
         Dht(_) => crate::dht::dht_alert_to_py(py, &d, base(), tr())?,
+        TorrentAdded { .. } => mk!(t(), TorrentAddedAlert),
+        FileProgress { .. } => mk!(t(), FileProgressAlert),
+        PeerInfoList { .. } => mk!(t(), PeerInfoAlert),
+        PieceAvailability { .. } => mk!(t(), PieceAvailabilityAlert),
+        PieceInfo { .. } => mk!(t(), PieceInfoAlert),
+        TrackerList { .. } => mk!(t(), TrackerListAlert),
+        Block { event, .. } => match event {
+            BlockEvent::Downloading => mk!(p(), BlockDownloadingAlert),
+            BlockEvent::Finished => mk!(p(), BlockFinishedAlert),
+            BlockEvent::Timeout => mk!(p(), BlockTimeoutAlert),
+            BlockEvent::Uploaded => mk!(p(), BlockUploadedAlert),
+            BlockEvent::Dropped => mk!(p(), RequestDroppedAlert),
+            BlockEvent::Unwanted => mk!(p(), UnwantedBlockAlert),
+        },
+        PeerSnubbed { .. } => mk!(p(), PeerSnubbedAlert),
+        PeerUnsnubbed { .. } => mk!(p(), PeerUnsnubbedAlert),
+        InvalidRequest { .. } => mk!(p(), InvalidRequestAlert),
+        CacheFlushed { .. } => mk!(t(), CacheFlushedAlert),
+        FilePrio { .. } => mk!(t(), FilePrioAlert),
+        Stats { .. } => mk!(t(), StatsAlert),
     })
 }
 
@@ -803,5 +968,23 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PerformanceAlert>()?;
     m.add_class::<ExternalIpAlert>()?;
     m.add_class::<LogAlert>()?;
+    m.add_class::<TorrentAddedAlert>()?;
+    m.add_class::<FileProgressAlert>()?;
+    m.add_class::<PeerInfoAlert>()?;
+    m.add_class::<PieceAvailabilityAlert>()?;
+    m.add_class::<PieceInfoAlert>()?;
+    m.add_class::<TrackerListAlert>()?;
+    m.add_class::<BlockDownloadingAlert>()?;
+    m.add_class::<BlockFinishedAlert>()?;
+    m.add_class::<BlockTimeoutAlert>()?;
+    m.add_class::<BlockUploadedAlert>()?;
+    m.add_class::<RequestDroppedAlert>()?;
+    m.add_class::<UnwantedBlockAlert>()?;
+    m.add_class::<PeerSnubbedAlert>()?;
+    m.add_class::<PeerUnsnubbedAlert>()?;
+    m.add_class::<InvalidRequestAlert>()?;
+    m.add_class::<CacheFlushedAlert>()?;
+    m.add_class::<FilePrioAlert>()?;
+    m.add_class::<StatsAlert>()?;
     Ok(())
 }

@@ -313,11 +313,7 @@ impl PyTorrentHandle {
 
     fn trackers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = self.with(py, |e, id| e.trackers(id))?;
-        let out = PyList::empty(py);
-        for t in &list {
-            out.append(announce_entry_dict(py, t)?)?;
-        }
-        Ok(out)
+        trackers_to_py(py, &list)
     }
 
     /// `add_tracker({'url': ..., 'tier': ...})`.
@@ -423,44 +419,35 @@ impl PyTorrentHandle {
 
     fn get_download_queue<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let q = self.with(py, |e, id| e.download_queue(id))?;
-        let out = PyList::empty(py);
-        for p in q {
-            let d = PyDict::new(py);
-            d.set_item("piece_index", p.piece)?;
-            let blocks = PyList::empty(py);
-            let (mut finished, mut writing, mut requested) = (0, 0, 0);
-            for b in &p.blocks {
-                let bd = PyDict::new(py);
-                let state = match b.state {
-                    lt_picker::BlockState::Free => 0,
-                    lt_picker::BlockState::Requested => {
-                        requested += 1;
-                        1
-                    }
-                    lt_picker::BlockState::Writing => {
-                        writing += 1;
-                        2
-                    }
-                    lt_picker::BlockState::Finished => {
-                        finished += 1;
-                        3
-                    }
-                };
-                bd.set_item("state", state)?;
-                bd.set_item("num_peers", b.num_peers)?;
-                bd.set_item("bytes_progress", b.bytes_progress)?;
-                bd.set_item("block_size", b.block_size)?;
-                bd.set_item("peer", ("0.0.0.0", 0))?;
-                blocks.append(bd)?;
-            }
-            d.set_item("blocks_in_piece", p.blocks.len())?;
-            d.set_item("blocks", blocks)?;
-            d.set_item("finished", finished)?;
-            d.set_item("writing", writing)?;
-            d.set_item("requested", requested)?;
-            out.append(d)?;
-        }
-        Ok(out)
+        download_queue_to_py(py, &q)
+    }
+
+    fn post_download_queue(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.post_download_queue(id))
+    }
+
+    #[pyo3(signature = (flags = 0))]
+    fn post_file_progress(&self, py: Python<'_>, flags: u32) -> PyResult<()> {
+        let _ = flags; // we always report byte counts per file
+        self.with(py, |e, id| e.post_file_progress(id))
+    }
+
+    fn post_peer_info(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.post_peer_info(id))
+    }
+
+    fn post_piece_availability(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.post_piece_availability(id))
+    }
+
+    fn post_trackers(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.post_trackers(id))
+    }
+
+    #[pyo3(signature = (flags = 0xffff_ffff))]
+    fn post_status(&self, py: Python<'_>, flags: u32) -> PyResult<()> {
+        let _ = flags; // every field is always filled in
+        self.with(py, |e, id| e.post_status(id))
     }
 
     fn torrent_file(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
@@ -498,6 +485,52 @@ impl PyTorrentHandle {
 }
 
 /// libtorrent reports "no limit" as 2^24 - 1.
+/// `get_download_queue()` / `piece_info_alert.piece_info`: one dict per
+/// piece being downloaded.
+pub fn download_queue_to_py<'py>(
+    py: Python<'py>,
+    q: &[lt_picker::PartialPieceInfo],
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for p in q {
+        let d = PyDict::new(py);
+        d.set_item("piece_index", p.piece)?;
+        let blocks = PyList::empty(py);
+        let (mut finished, mut writing, mut requested) = (0, 0, 0);
+        for b in &p.blocks {
+            let bd = PyDict::new(py);
+            let state = match b.state {
+                lt_picker::BlockState::Free => 0,
+                lt_picker::BlockState::Requested => {
+                    requested += 1;
+                    1
+                }
+                lt_picker::BlockState::Writing => {
+                    writing += 1;
+                    2
+                }
+                lt_picker::BlockState::Finished => {
+                    finished += 1;
+                    3
+                }
+            };
+            bd.set_item("state", state)?;
+            bd.set_item("num_peers", b.num_peers)?;
+            bd.set_item("bytes_progress", b.bytes_progress)?;
+            bd.set_item("block_size", b.block_size)?;
+            bd.set_item("peer", ("0.0.0.0", 0))?;
+            blocks.append(bd)?;
+        }
+        d.set_item("blocks_in_piece", p.blocks.len())?;
+        d.set_item("blocks", blocks)?;
+        d.set_item("finished", finished)?;
+        d.set_item("writing", writing)?;
+        d.set_item("requested", requested)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
 fn unlimited(v: i32) -> i32 {
     if v <= 0 {
         (1 << 24) - 1
@@ -572,6 +605,18 @@ fn info_hash_state<'py>(
 }
 
 /// `trackers()` entries, in the reference module's dict form.
+/// `trackers()` / `tracker_list_alert.trackers`.
+pub fn trackers_to_py<'py>(
+    py: Python<'py>,
+    list: &[lt_tracker::AnnounceEntry],
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for t in list {
+        out.append(announce_entry_dict(py, t)?)?;
+    }
+    Ok(out)
+}
+
 fn announce_entry_dict<'py>(
     py: Python<'py>,
     t: &lt_tracker::AnnounceEntry,
@@ -801,9 +846,57 @@ impl PyTorrentStatus {
         true
     }
     #[getter]
+    fn seed_rank(&self) -> i32 {
+        self.st.seed_rank
+    }
+    /// When payload was last received (`None`: never).
+    #[getter]
+    fn last_download<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime_or_none(py, self.st.last_download)
+    }
+    #[getter]
+    fn last_upload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime_or_none(py, self.st.last_upload)
+    }
+    /// Seconds since payload was last received, -1 if never.
+    #[getter]
+    fn time_since_download(&self) -> i64 {
+        seconds_since(self.st.last_download)
+    }
+    #[getter]
+    fn time_since_upload(&self) -> i64 {
+        seconds_since(self.st.last_upload)
+    }
+    /// Two statuses are equal when they are of the same torrent.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PyTorrentStatus>().is_ok_and(|o| {
+            let o = o.get();
+            o.st.id.is_some() && o.st.id == self.st.id && Weak::ptr_eq(&o.ses, &self.ses)
+        })
+    }
+    #[getter]
     fn priority(&self) -> i32 {
         0
     }
+}
+
+fn datetime_or_none<'py>(py: Python<'py>, unix: i64) -> PyResult<Bound<'py, PyAny>> {
+    if unix <= 0 {
+        return Ok(py.None().into_bound(py));
+    }
+    py.import("datetime")?
+        .getattr("datetime")?
+        .call_method1("fromtimestamp", (unix,))
+}
+
+fn seconds_since(unix: i64) -> i64 {
+    if unix <= 0 {
+        return -1;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    (now - unix).max(0)
 }
 
 fn timedelta<'py>(py: Python<'py>, d: std::time::Duration) -> PyResult<Bound<'py, PyAny>> {
@@ -815,6 +908,12 @@ fn timedelta<'py>(py: Python<'py>, d: std::time::Duration) -> PyResult<Bound<'py
 #[pyclass(module = "libtorrent", name = "peer_info", frozen)]
 pub struct PyPeerInfo {
     p: PeerInfo,
+}
+
+impl PyPeerInfo {
+    pub fn new(p: PeerInfo) -> Self {
+        PyPeerInfo { p }
+    }
 }
 
 macro_rules! peer_getters {
@@ -863,6 +962,13 @@ peer_getters!(
     used_receive_buffer: i32,
     download_rate_peak: i32,
     upload_rate_peak: i32,
+    read_state: u8,
+    write_state: u8,
+    pending_disk_bytes: i32,
+    send_quota: i32,
+    receive_quota: i32,
+    download_queue_time: i32,
+    remote_dl_rate: i32,
 );
 
 #[pymethods]
@@ -878,9 +984,23 @@ impl PyPeerInfo {
     fn pid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(sha1_to_py(py, lt_core::Sha1Hash(self.p.pid))?.into_any())
     }
-    #[getter]
     fn remote_endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         endpoint_to_py(py, &self.p.ip)
+    }
+    /// Only I2P peers have a destination; we make no I2P connections.
+    fn i2p_destination<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(crate::hashes::sha256_to_py(py, lt_core::Sha256Hash::default())?.into_any())
+    }
+    /// The BitTyrant reciprocation estimate: libtorrent 2 no longer has
+    /// that choker and reports 0, as we do.
+    #[getter]
+    fn estimated_reciprocation_rate(&self) -> i32 {
+        0
+    }
+    /// Legacy field, 0 in libtorrent 2 as here.
+    #[getter]
+    fn load_balancing(&self) -> i32 {
+        0
     }
     #[getter]
     fn download_limit(&self) -> i32 {

@@ -19,6 +19,7 @@ mod magnet;
 mod metainfo;
 mod resume;
 mod session;
+mod session_status;
 mod settings;
 
 /// Version reported as `libtorrent.__version__` (the reference API level we mirror).
@@ -45,6 +46,7 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     alerts::register(m)?;
     session::register(m)?;
     dht::register(m)?;
+    session_status::register(m)?;
     resume::register(m)?;
     Ok(())
 }

@@ -142,7 +142,7 @@ fn closed() -> PyErr {
 }
 
 impl PySession {
-    fn get_int(&self, py: Python<'_>, k: lt_settings::IntKey) -> PyResult<i32> {
+    pub(crate) fn get_int(&self, py: Python<'_>, k: lt_settings::IntKey) -> PyResult<i32> {
         self.call(py, move |e| e.settings().get_int(k))
     }
 
@@ -152,13 +152,13 @@ impl PySession {
         self.call(py, move |e| e.apply_settings(&pack))
     }
 
-    fn set_int(&self, py: Python<'_>, k: lt_settings::IntKey, v: i32) -> PyResult<()> {
+    pub(crate) fn set_int(&self, py: Python<'_>, k: lt_settings::IntKey, v: i32) -> PyResult<()> {
         let mut pack = SettingsPack::new();
         pack.set_int(k, v);
         self.call(py, move |e| e.apply_settings(&pack))
     }
 
-    fn call<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
+    pub(crate) fn call<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut Engine) -> R + Send + 'static,

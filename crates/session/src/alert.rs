@@ -21,6 +21,8 @@ pub mod category {
     pub const TRACKER: u32 = 16;
     pub const CONNECT: u32 = 32;
     pub const STATUS: u32 = 64;
+    /// The deprecated `progress` bit, still set on progress alerts.
+    pub const PROGRESS: u32 = 128;
     pub const IP_BLOCK: u32 = 256;
     pub const PERFORMANCE_WARNING: u32 = 512;
     pub const DHT: u32 = 1024;
@@ -214,6 +216,8 @@ pub enum AlertKind {
         torrent: TorrentRef,
         peer: PeerRef,
         socket_type: SocketType,
+        /// We opened the connection (else the peer did).
+        outgoing: bool,
     },
     PeerDisconnected {
         torrent: TorrentRef,
@@ -302,6 +306,89 @@ pub enum AlertKind {
     },
     /// DHT and local service discovery alerts (dht_alert.rs).
     Dht(crate::dht_alert::DhtAlert),
+    /// The deprecated `torrent_added_alert`, posted beside `add_torrent`.
+    TorrentAdded {
+        torrent: TorrentRef,
+    },
+    /// `post_file_progress()`: bytes downloaded of each file.
+    FileProgress {
+        torrent: TorrentRef,
+        files: Vec<i64>,
+    },
+    /// `post_peer_info()`.
+    PeerInfoList {
+        torrent: TorrentRef,
+        peers: Vec<crate::types::PeerInfo>,
+    },
+    /// `post_piece_availability()`.
+    PieceAvailability {
+        torrent: TorrentRef,
+        availability: Vec<i32>,
+    },
+    /// `post_download_queue()`.
+    PieceInfo {
+        torrent: TorrentRef,
+        queue: Vec<lt_picker::PartialPieceInfo>,
+    },
+    /// `post_trackers()`.
+    TrackerList {
+        torrent: TorrentRef,
+        trackers: Vec<lt_tracker::AnnounceEntry>,
+    },
+    /// A block was requested, received, timed out, uploaded, dropped by
+    /// the peer, or arrived without being asked for.
+    Block {
+        torrent: TorrentRef,
+        peer: PeerRef,
+        event: BlockEvent,
+        piece: u32,
+        block: u32,
+    },
+    PeerSnubbed {
+        torrent: TorrentRef,
+        peer: PeerRef,
+    },
+    PeerUnsnubbed {
+        torrent: TorrentRef,
+        peer: PeerRef,
+    },
+    /// A peer asked for a block we cannot give it.
+    InvalidRequest {
+        torrent: TorrentRef,
+        peer: PeerRef,
+        piece: u32,
+        start: u32,
+        length: u32,
+        we_have: bool,
+        peer_interested: bool,
+        withheld: bool,
+    },
+    CacheFlushed {
+        torrent: TorrentRef,
+    },
+    /// File priorities were applied (`prioritize_files`, `file_priority`).
+    FilePrio {
+        torrent: TorrentRef,
+    },
+    /// The deprecated per-second `stats_alert`: bytes per channel over
+    /// `interval` milliseconds.
+    Stats {
+        torrent: TorrentRef,
+        transferred: [i32; 10],
+        interval: i32,
+    },
+}
+
+/// What happened to a block (`block_*_alert`, `request_dropped_alert`,
+/// `unwanted_block_alert`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockEvent {
+    Downloading,
+    Finished,
+    Timeout,
+    Uploaded,
+    Dropped,
+    Unwanted,
 }
 
 /// One alert.
@@ -359,6 +446,26 @@ impl Alert {
             ExternalIp { .. } => "external_ip",
             Log { .. } => "log",
             Dht(d) => d.what(),
+            TorrentAdded { .. } => "torrent_added",
+            FileProgress { .. } => "file_progress",
+            PeerInfoList { .. } => "peer_info",
+            PieceAvailability { .. } => "piece_availability",
+            PieceInfo { .. } => "piece_info",
+            TrackerList { .. } => "tracker_list",
+            Block { event, .. } => match event {
+                BlockEvent::Downloading => "block_downloading",
+                BlockEvent::Finished => "block_finished",
+                BlockEvent::Timeout => "block_timeout",
+                BlockEvent::Uploaded => "block_uploaded",
+                BlockEvent::Dropped => "request_dropped",
+                BlockEvent::Unwanted => "unwanted_block",
+            },
+            PeerSnubbed { .. } => "peer_snubbed",
+            PeerUnsnubbed { .. } => "peer_unsnubbed",
+            InvalidRequest { .. } => "invalid_request",
+            CacheFlushed { .. } => "cache_flushed",
+            FilePrio { .. } => "file_prio",
+            Stats { .. } => "stats",
         }
     }
 
@@ -403,6 +510,26 @@ impl Alert {
             Log { .. } => 79,
             AlertsDropped { .. } => 95,
             Dht(d) => d.alert_type(),
+            TorrentAdded { .. } => 3,
+            PeerUnsnubbed { .. } => 20,
+            PeerSnubbed { .. } => 21,
+            InvalidRequest { .. } => 25,
+            Block { event, .. } => match event {
+                BlockEvent::Dropped => 28,
+                BlockEvent::Timeout => 29,
+                BlockEvent::Finished => 30,
+                BlockEvent::Downloading => 31,
+                BlockEvent::Unwanted => 32,
+                BlockEvent::Uploaded => 94,
+            },
+            Stats { .. } => 57,
+            CacheFlushed { .. } => 58,
+            FilePrio { .. } => 97,
+            PeerInfoList { .. } => 100,
+            FileProgress { .. } => 101,
+            PieceInfo { .. } => 102,
+            PieceAvailability { .. } => 103,
+            TrackerList { .. } => 104,
         }
     }
 
@@ -424,9 +551,9 @@ impl Alert {
             TorrentPaused { .. } => STATUS,
             TorrentResumed { .. } => STATUS,
             TorrentError { .. } => ERROR | STATUS,
-            PieceFinished { .. } => PIECE_PROGRESS,
+            PieceFinished { .. } => PIECE_PROGRESS | PROGRESS,
             HashFailed { .. } => STATUS,
-            FileCompleted { .. } => FILE_PROGRESS,
+            FileCompleted { .. } => FILE_PROGRESS | PROGRESS,
             FileError { .. } => STATUS | ERROR | STORAGE,
             ReadPiece { .. } => STORAGE,
             PeerConnect { .. } => CONNECT,
@@ -446,6 +573,19 @@ impl Alert {
             ExternalIp { .. } => STATUS,
             Log { .. } => SESSION_LOG,
             Dht(d) => d.category(),
+            TorrentAdded { .. } => STATUS,
+            FileProgress { .. } => FILE_PROGRESS,
+            PeerInfoList { .. } | PieceAvailability { .. } | TrackerList { .. } => STATUS,
+            PieceInfo { .. } => PIECE_PROGRESS,
+            Block { event, .. } => match event {
+                BlockEvent::Downloading | BlockEvent::Finished => BLOCK_PROGRESS | PROGRESS,
+                BlockEvent::Timeout | BlockEvent::Dropped => BLOCK_PROGRESS | PEER,
+                BlockEvent::Uploaded => UPLOAD | PROGRESS,
+                BlockEvent::Unwanted => PEER,
+            },
+            PeerSnubbed { .. } | PeerUnsnubbed { .. } | InvalidRequest { .. } => PEER,
+            CacheFlushed { .. } | FilePrio { .. } => STORAGE,
+            Stats { .. } => STATS,
         }
     }
 
@@ -497,7 +637,20 @@ impl Alert {
             | TrackerError { torrent, .. }
             | ScrapeReply { torrent, .. }
             | ScrapeFailed { torrent, .. }
-            | Performance { torrent, .. } => Some(torrent),
+            | Performance { torrent, .. }
+            | TorrentAdded { torrent }
+            | FileProgress { torrent, .. }
+            | PeerInfoList { torrent, .. }
+            | PieceAvailability { torrent, .. }
+            | PieceInfo { torrent, .. }
+            | TrackerList { torrent, .. }
+            | Block { torrent, .. }
+            | PeerSnubbed { torrent, .. }
+            | PeerUnsnubbed { torrent, .. }
+            | InvalidRequest { torrent, .. }
+            | CacheFlushed { torrent }
+            | FilePrio { torrent }
+            | Stats { torrent, .. } => Some(torrent),
             Dht(d) => d.torrent(),
             ListenSucceeded { .. }
             | ListenFailed { .. }
@@ -595,6 +748,11 @@ impl TrackerEvent {
 
 fn ep(a: &SocketAddr) -> String {
     a.to_string()
+}
+
+/// `peer_alert::message()`: the torrent and the peer's endpoint.
+fn peer_prefix(t: &TorrentRef, p: &PeerRef) -> String {
+    format!("{} peer {}", t.short_name(), ep(&p.endpoint))
 }
 
 fn tracker_prefix(t: &TorrentRef, url: &str, local: &Option<SocketAddr>) -> String {
@@ -723,10 +881,15 @@ impl Alert {
                 torrent,
                 peer,
                 socket_type,
+                outgoing,
             } => format!(
-                "{} peer {} connecting to peer ({})",
-                torrent.short_name(),
-                ep(&peer.endpoint),
+                "{} {} ({})",
+                peer_prefix(torrent, peer),
+                if *outgoing {
+                    "connecting to peer"
+                } else {
+                    "incoming connection to peer"
+                },
                 socket_type.label()
             ),
             PeerDisconnected {
@@ -858,6 +1021,79 @@ impl Alert {
             ExternalIp { address } => format!("external IP received: {address}"),
             Log { msg } => msg.clone(),
             Dht(d) => d.message(),
+            TorrentAdded { torrent } => format!("{} added", torrent.short_name()),
+            FileProgress { torrent, .. } => format!("{} file_progress", torrent.short_name()),
+            PeerInfoList { torrent, .. } => format!("{} peer_info", torrent.short_name()),
+            PieceAvailability { torrent, .. } => {
+                format!("{} piece_availability", torrent.short_name())
+            }
+            PieceInfo { torrent, .. } => format!("{} piece_info", torrent.short_name()),
+            TrackerList { torrent, .. } => format!("{} tracker_list", torrent.short_name()),
+            Block {
+                torrent,
+                peer,
+                event,
+                piece,
+                block,
+            } => {
+                let what = match event {
+                    BlockEvent::Downloading => "requested block (piece: ",
+                    BlockEvent::Finished => "block finished downloading (piece: ",
+                    BlockEvent::Timeout => "peer timed out request ( piece: ",
+                    BlockEvent::Uploaded => "block uploaded to a peer (piece: ",
+                    BlockEvent::Dropped => "peer dropped block ( piece: ",
+                    BlockEvent::Unwanted => "received block not in download queue (piece: ",
+                };
+                format!(
+                    "{} {}{} block: {})",
+                    peer_prefix(torrent, peer),
+                    what,
+                    piece,
+                    block
+                )
+            }
+            PeerSnubbed { torrent, peer } => format!("{} peer snubbed", peer_prefix(torrent, peer)),
+            PeerUnsnubbed { torrent, peer } => {
+                format!("{} peer unsnubbed", peer_prefix(torrent, peer))
+            }
+            InvalidRequest {
+                torrent,
+                peer,
+                piece,
+                start,
+                length,
+                we_have,
+                peer_interested,
+                withheld,
+            } => format!(
+                "{} peer sent an invalid piece request (piece: {} start: {} len: {}){}",
+                peer_prefix(torrent, peer),
+                piece,
+                start,
+                length,
+                if *withheld {
+                    ": super seeding withheld piece"
+                } else if !we_have {
+                    ": we don't have piece"
+                } else if !peer_interested {
+                    ": peer is not interested"
+                } else {
+                    ""
+                }
+            ),
+            CacheFlushed { torrent } => torrent.short_name(),
+            FilePrio { torrent } => format!("{} file priorities updated", torrent.short_name()),
+            Stats {
+                torrent,
+                transferred,
+                interval,
+            } => {
+                let mut s = format!("{}: [{}]", torrent.short_name(), interval);
+                for v in transferred {
+                    s.push_str(&format!(" {v}"));
+                }
+                s
+            }
         }
     }
 }

@@ -23,13 +23,16 @@ use lt_wire::peer::{Event as PeerEvent, PeerConfig, PeerConnection, PieceGeometr
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::alert::{category, Alert, AlertKind, Operation, PeerRef, SocketType};
+use crate::alert::{category, Alert, AlertKind, BlockEvent, Operation, PeerRef, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
 use crate::peer_io::{self, Closed, ConnId};
 use crate::torrent::{flags, unix_now, AddTorrent, Metadata, Rates, Torrent};
 use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
+
+mod outgoing_mse;
+mod report;
 use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
@@ -143,6 +146,12 @@ struct Peer {
     reading: usize,
     last_counters: [u64; 4],
     rates: Rates,
+    /// Whether the last snub state was reported (`peer_snubbed_alert`).
+    reported_snubbed: bool,
+    /// `have` messages since the last second tick, and the download rate
+    /// they imply for the peer.
+    haves: u32,
+    remote_dl_rate: i32,
 }
 
 /// The engine state. Reached by user calls through [`crate::Session::call`].
@@ -158,6 +167,8 @@ pub struct Engine {
     /// Connections carried over uTP: (endpoint, uTP connection) → peer.
     utp_conns: HashMap<(usize, lt_utp::ConnectionId), ConnId>,
     shutting_down: bool,
+    /// A peer has connected to us since the session started.
+    had_incoming: bool,
     paused: bool,
     peer_id: PeerId,
     disk: Option<DiskIo>,
@@ -256,6 +267,7 @@ impl Engine {
             udp: Vec::new(),
             utp_conns: HashMap::new(),
             shutting_down: false,
+            had_incoming: false,
             paused: false,
             peer_id: make_peer_id(&fingerprint),
             disk: None,
@@ -582,6 +594,12 @@ impl Engine {
             p.rates.update(totals, secs);
             p.pipeline
                 .update_rate(p.rates.payload_download.max(0) as u64);
+            let piece_len = p
+                .torrent
+                .and_then(|t| self.torrents.get(&t))
+                .map_or(0.0, |t| t.picker.piece_length() as f64);
+            let rate = f64::from(std::mem::take(&mut p.haves)) * piece_len / secs.max(0.001);
+            p.remote_dl_rate = (f64::from(p.remote_dl_rate) * 0.5 + rate * 0.5) as i32;
             let _ = now_ms;
         }
         let tids: Vec<TorrentId> = self.torrents.keys().copied().collect();
@@ -606,13 +624,21 @@ impl Engine {
                     t.total_payload_download,
                     t.total_payload_upload,
                 ];
+                let (down, up) = (t.rates.payload_total(2), t.rates.payload_total(3));
                 t.rates.update(totals, secs);
+                if t.total_payload_download > down {
+                    t.last_download = unix_now();
+                }
+                if t.total_payload_upload > up {
+                    t.last_upload = unix_now();
+                }
             }
             self.connect_candidates(tid);
             self.tracker_timer(tid);
         }
         self.choke_round();
         self.auto_manage();
+        self.report_second(Duration::from_secs_f64(secs));
     }
 
     /// Starts and stops auto-managed torrents so that at most
@@ -687,7 +713,11 @@ impl Engine {
     /// Applies a settings pack and reacts to the values that changed.
     pub fn apply_settings(&mut self, pack: &SettingsPack) {
         let old_listen = self.settings.get_str(keys::LISTEN_INTERFACES).to_owned();
+        let old_fingerprint = self.settings.get_str(keys::PEER_FINGERPRINT).to_owned();
         self.settings.apply(pack);
+        if self.settings.get_str(keys::PEER_FINGERPRINT) != old_fingerprint {
+            self.peer_id = make_peer_id(self.settings.get_str(keys::PEER_FINGERPRINT).as_bytes());
+        }
         let s = &self.settings;
         self.shared
             .alerts
@@ -808,6 +838,10 @@ impl Engine {
                 ch
             },
             deadline_alerts: Default::default(),
+            stats_reported: [0; 4],
+            last_download: 0,
+            last_upload: 0,
+            plaintext_peers: Default::default(),
             trackers: {
                 let mut list = lt_tracker::TrackerList::new(ih, self.tracker_settings());
                 for (url, tier) in &p.trackers {
@@ -843,6 +877,11 @@ impl Engine {
             self.by_hash.insert(h, id);
         }
         self.torrents.insert(id, t);
+        if self.should_post(category::STATUS) {
+            self.alert(AlertKind::TorrentAdded {
+                torrent: tref.clone(),
+            });
+        }
         self.alert(AlertKind::AddTorrent {
             torrent: tref,
             error: ErrorCode::default(),
@@ -990,6 +1029,7 @@ impl Engine {
         }
         let mut st = t.status(t.peers.len() as i32, seeds, uploads);
         st.paused = st.paused || self.paused;
+        st.seed_rank = t.seed_rank(&self.settings, seeds, t.peers.len() as i32);
         Some(st)
     }
 
@@ -1182,8 +1222,10 @@ impl Engine {
         );
         t.picker.set_piece_priorities(&piece_prios);
         let storage = t.storage;
+        let tref = t.torrent_ref();
         self.disk().async_set_file_priorities(storage, prios);
         self.after_priority_change(id);
+        self.alert(AlertKind::FilePrio { torrent: tref });
     }
 
     fn after_priority_change(&mut self, id: TorrentId) {
@@ -1236,6 +1278,8 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return Vec::new();
         };
+        let down_limited =
+            t.download_limit > 0 || self.settings.get_int(keys::DOWNLOAD_RATE_LIMIT) > 0;
         let n = t.picker.num_pieces();
         t.peers
             .iter()
@@ -1262,6 +1306,7 @@ impl Engine {
                 set(p.outgoing, 0x20); // outgoing_connection
                 set(p.has.all() && n > 0, 0x400); // seed
                 set(p.pipeline.is_snubbed(), 0x1000); // snubbed
+                set(matches!(p.crypto, Crypto::Rc4 { .. }), 0x80000); // rc4_encrypted
                 PeerInfo {
                     ip: p.addr,
                     local_endpoint: p.local,
@@ -1299,6 +1344,26 @@ impl Engine {
                     used_receive_buffer: 0,
                     download_rate_peak: 0,
                     upload_rate_peak: 0,
+                    read_state: bw_state(
+                        p.down_credit == 0 && down_limited,
+                        true,
+                        self.recv_budget.over(),
+                    ),
+                    write_state: bw_state(
+                        !p.deferred.is_empty() && p.reading == 0,
+                        p.send_queued > 0,
+                        p.reading > 0,
+                    ),
+                    pending_disk_bytes: p.reading as i32,
+                    send_quota: p.up_credit.min(i32::MAX as u64) as i32,
+                    receive_quota: p.down_credit.min(i32::MAX as u64) as i32,
+                    remote_dl_rate: p.remote_dl_rate,
+                    download_queue_time: {
+                        let queued =
+                            p.pipeline.num_outstanding() as i64 * i64::from(lt_picker::BLOCK_SIZE);
+                        let rate = i64::from(p.rates.payload_download.max(1));
+                        (queued / rate) as i32
+                    },
                 }
             })
             .collect()
@@ -1846,6 +1911,9 @@ impl Engine {
                 reading: 0,
                 last_counters: [0; 4],
                 rates: Rates::default(),
+                reported_snubbed: false,
+                haves: 0,
+                remote_dl_rate: 0,
             },
         );
         if let Some(t) = torrent.and_then(|t| self.torrents.get_mut(&t)) {
@@ -1918,6 +1986,7 @@ impl Engine {
                 Instant::now(),
             );
             let cid = self.new_peer(conn, addr, true, Some(id));
+            self.begin_outgoing_mse(cid, id, send_hash);
             let tx = self.events_tx.clone();
             tokio::spawn(async move {
                 let result = peer_io::connect(addr, timeout).await;
@@ -1941,6 +2010,10 @@ impl Engine {
                     self.events_tx.clone(),
                     self.recv_budget.clone(),
                 ));
+                // An outgoing MSE handshake sends its key first.
+                if !self.finish_mse(id) {
+                    return;
+                }
                 self.drive_peer(id);
             }
             Err(e) => self.disconnect(id, Some(io_error(&e))),
@@ -1948,6 +2021,9 @@ impl Engine {
     }
 
     fn on_incoming(&mut self, stream: tokio::net::TcpStream, addr: SocketAddr) {
+        // As libtorrent, only a connection from outside the local network
+        // proves that we are reachable.
+        self.had_incoming |= !lt_core::ip_filter::is_local(&addr.ip());
         self.alert(AlertKind::IncomingConnection {
             endpoint: addr,
             socket_type: SocketType::Tcp,
@@ -1992,6 +2068,10 @@ impl Engine {
         let Some(tx) = &p.tx else {
             return;
         };
+        if matches!(p.crypto, Crypto::Handshake(_)) {
+            // The BitTorrent handshake waits for the encryption handshake.
+            return;
+        }
         while let Some(b) = p.conn.poll_transmit() {
             p.send_queued += b.len();
             let b = p.crypto.encrypt(b);
@@ -2083,13 +2163,16 @@ impl Engine {
                 }
                 if let Some((torrent, peer)) = self.peer_ref(id) {
                     let socket_type = self.socket_type(id);
+                    let mut outgoing = false;
                     if let Some(p) = self.peers.get_mut(&id) {
                         p.alerted_connect = true;
+                        outgoing = p.outgoing;
                     }
                     self.alert(AlertKind::PeerConnect {
                         torrent,
                         peer,
                         socket_type,
+                        outgoing,
                     });
                 }
                 self.maybe_unchoke(id);
@@ -2119,6 +2202,9 @@ impl Engine {
                     .unwrap_or(false);
                 if newly {
                     self.with_picker(id, |picker, _| picker.peer_have(i));
+                    if let Some(p) = self.peers.get_mut(&id) {
+                        p.haves += 1;
+                    }
                 }
                 self.update_interest(id);
                 self.request_blocks(id);
@@ -2152,7 +2238,8 @@ impl Engine {
                 offset,
                 data,
             } => self.on_block(id, piece, offset, data),
-            PeerEvent::UnrequestedBlock { len, .. } => {
+            PeerEvent::UnrequestedBlock { piece, offset, len } => {
+                self.block_alert(id, BlockEvent::Unwanted, piece, offset);
                 if let Some(t) = self.peers.get(&id).and_then(|p| p.torrent) {
                     if let Some(t) = self.torrents.get_mut(&t) {
                         t.total_redundant_bytes += len as i64;
@@ -2160,8 +2247,17 @@ impl Engine {
                 }
             }
             PeerEvent::Request(r) => self.on_request(id, r),
+            PeerEvent::InvalidRequest { request, we_have } => {
+                self.invalid_request_alert(id, request, we_have)
+            }
             PeerEvent::Cancel(_) => {}
             PeerEvent::Rejected(r) | PeerEvent::RequestTimedOut(r) => {
+                let event = if matches!(ev, PeerEvent::Rejected(_)) {
+                    BlockEvent::Dropped
+                } else {
+                    BlockEvent::Timeout
+                };
+                self.block_alert(id, event, r.piece, r.offset);
                 let Some(p) = self.peers.get_mut(&id) else {
                     return;
                 };
@@ -2356,6 +2452,8 @@ impl Engine {
             return;
         }
         let blocks = t.picker.pick(&p.has, want, &opts);
+        let report = self.shared.alerts.should_post(category::BLOCK_PROGRESS);
+        let mut requested = Vec::new();
         for b in blocks {
             let len = t.picker.block_size(b);
             let r = BlockRequest::new(b.piece, b.block * lt_picker::BLOCK_SIZE, len);
@@ -2363,7 +2461,13 @@ impl Engine {
                 t.picker.mark_requested(b, p.key);
                 p.pipeline.on_request_sent(b, now_ms);
                 p.down_credit = p.down_credit.saturating_sub(u64::from(len));
+                if report {
+                    requested.push(r);
+                }
             }
+        }
+        for r in requested {
+            self.block_alert(id, BlockEvent::Downloading, r.piece, r.offset);
         }
     }
 
@@ -2386,6 +2490,10 @@ impl Engine {
                 t.total_redundant_bytes += data.len() as i64;
             }
             Some(cancel) => {
+                self.block_alert(id, BlockEvent::Finished, piece, offset);
+                let Some(t) = self.torrents.get_mut(&tid) else {
+                    return;
+                };
                 t.contributors.entry(piece).or_default().insert(id);
                 let storage = t.storage;
                 let others: Vec<ConnId> = cancel.iter().map(|k| ConnId(k.0 as u64)).collect();
@@ -2417,6 +2525,7 @@ impl Engine {
             if let Some(p) = self.peers.get_mut(&id) {
                 let _ = p.conn.reject_request(r);
             }
+            self.invalid_request_alert(id, r, false);
             return;
         }
         if let Some(p) = self.peers.get_mut(&id) {
@@ -2595,7 +2704,9 @@ impl Engine {
                             if let Some(p) = self.peers.get_mut(&cid) {
                                 p.reading = p.reading.saturating_sub(len as usize);
                                 let block = data.slice(..(len as usize).min(data.len()));
-                                let _ = p.conn.send_block(piece, offset, block);
+                                if p.conn.send_block(piece, offset, block).is_ok() {
+                                    self.block_alert(cid, BlockEvent::Uploaded, piece, offset);
+                                }
                             }
                             self.flush(cid);
                         }
@@ -2648,6 +2759,16 @@ impl Engine {
                         self.checked(tid);
                     }
                     Err(e) => self.storage_error(tid, &e),
+                }
+            }
+            Completion::Flushed { storage, .. } => {
+                if let Some(t) = self
+                    .by_storage
+                    .get(&storage)
+                    .and_then(|id| self.torrents.get(id))
+                {
+                    let torrent = t.torrent_ref();
+                    self.alert(AlertKind::CacheFlushed { torrent });
                 }
             }
             Completion::Deleted { storage, result } => {
@@ -2839,6 +2960,7 @@ impl Engine {
             return;
         };
         let was_connected = p.conn.is_connected() || p.alerted_connect;
+        let mse_failed = p.outgoing && p.tx.is_some() && matches!(p.crypto, Crypto::Handshake(_));
         p.conn.close();
         if let Some((idx, cid)) = p.utp {
             self.utp_conns.remove(&(idx, cid));
@@ -2873,6 +2995,9 @@ impl Engine {
             if p.conn.peer_pieces().is_some() || p.has.count() > 0 {
                 t.picker.peer_lost_bitfield(&p.has);
             }
+        }
+        if let (true, Some(tid)) = (mse_failed && !self.shutting_down, p.torrent) {
+            self.mse_fallback(tid, p.addr);
         }
         if p.alerted_connect {
             if let Some((torrent, peer)) = refs {
@@ -2966,6 +3091,7 @@ impl Engine {
         let Some(addr) = self.udp.get(idx).and_then(|u| u.utp.peer_addr(cid)) else {
             return;
         };
+        self.had_incoming |= !lt_core::ip_filter::is_local(&addr.ip());
         self.alert(AlertKind::IncomingConnection {
             endpoint: addr,
             socket_type: SocketType::Utp,
@@ -3149,6 +3275,13 @@ impl Engine {
 
 /// `(offset, size)` of every file in the torrent's byte stream, for
 /// mapping file priorities onto pieces.
+/// `peer_info` bandwidth-state bits: `bw_idle` always, then `bw_limit`
+/// (waiting for rate-limit quota), `bw_network` (a socket operation in
+/// flight) and `bw_disk` (waiting for the disk).
+fn bw_state(limit: bool, network: bool, disk: bool) -> u8 {
+    1 | if limit { 2 } else { 0 } | if network { 4 } else { 0 } | if disk { 16 } else { 0 }
+}
+
 fn file_ranges(fs: &lt_metainfo::FileStorage) -> Vec<(u64, u64)> {
     (0..fs.num_files())
         .map(|f| {

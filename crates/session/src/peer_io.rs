@@ -51,7 +51,7 @@ impl RecvBudget {
         }
     }
 
-    fn over(&self) -> bool {
+    pub fn over(&self) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         self.queued.load(Relaxed) > self.limit.load(Relaxed)
     }

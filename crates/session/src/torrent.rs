@@ -117,6 +117,15 @@ pub(crate) struct Torrent {
     pub bw_channel: lt_picker::bandwidth::ChannelId,
     /// Pieces with `alert_when_available` deadlines: read them once we have them.
     pub deadline_alerts: HashSet<u32>,
+    /// Totals at the last `stats` alert: payload up, protocol up, payload
+    /// down, protocol down.
+    pub stats_reported: [i64; 4],
+    /// When payload was last received / sent (unix seconds, 0: never).
+    pub last_download: i64,
+    pub last_upload: i64,
+    /// Peers that dropped an encrypted connection attempt: reached in
+    /// plaintext from then on (`out_enc_policy` = enabled).
+    pub plaintext_peers: HashSet<SocketAddr>,
 }
 
 /// Byte rates over a sliding window, updated once a second.
@@ -142,6 +151,12 @@ impl Rates {
         self.payload_download = rate(2, self.payload_download);
         self.payload_upload = rate(3, self.payload_upload);
         self.last_totals = totals;
+    }
+
+    /// The total of channel `i` (download, upload, payload download,
+    /// payload upload) at the last update.
+    pub fn payload_total(&self, i: usize) -> i64 {
+        self.last_totals.get(i).copied().unwrap_or(0)
     }
 }
 
@@ -183,6 +198,65 @@ impl Torrent {
             )
     }
 
+    /// libtorrent's seed rank: how much a finished torrent deserves a
+    /// seeding slot. Bits 28-30 flag an unmet seeding goal, no seeds and a
+    /// recent start; the low bits grow with downloaders per seed.
+    pub fn seed_rank(&self, settings: &lt_settings::Settings, seeds: i32, peers: i32) -> i32 {
+        const SEED_RATIO_NOT_MET: i32 = 0x4000_0000;
+        const NO_SEEDS: i32 = 0x2000_0000;
+        const RECENTLY_STARTED: i32 = 0x1000_0000;
+        const PRIO_MASK: i32 = 0x0fff_ffff;
+        if !self.is_finished() {
+            return 0;
+        }
+        let scale = if self.is_seed() { 1000 } else { 500 };
+        let mut ret = 0;
+        let now = Instant::now();
+        let active = now.duration_since(self.started_at).as_secs() as i64;
+        let finished = self
+            .finished_at
+            .map_or(0, |t| now.duration_since(t).as_secs() as i64);
+        let download_time = active - finished;
+        let downloaded = self
+            .total_payload_download
+            .max(Metadata::files(self.meta.as_ref()).total_size());
+        use lt_settings::keys;
+        if finished < i64::from(settings.get_int(keys::SEED_TIME_LIMIT))
+            && download_time > 1
+            && finished * 100 / download_time
+                < i64::from(settings.get_int(keys::SEED_TIME_RATIO_LIMIT))
+            && downloaded > 0
+            && self.total_payload_upload * 100 / downloaded
+                < i64::from(settings.get_int(keys::SHARE_RATIO_LIMIT))
+        {
+            ret |= SEED_RATIO_NOT_MET;
+        }
+        if !self.is_paused() && active < 30 * 60 {
+            ret |= RECENTLY_STARTED;
+        }
+        let (mut seeds, mut downloaders) = (seeds, peers - seeds);
+        for ih in self
+            .trackers
+            .trackers()
+            .iter()
+            .flat_map(|a| &a.endpoints)
+            .flat_map(|e| &e.info_hashes)
+        {
+            if ih.scrape_complete >= 0 {
+                seeds = ih.scrape_complete;
+            }
+            if ih.scrape_incomplete >= 0 {
+                downloaders = ih.scrape_incomplete;
+            }
+        }
+        if seeds <= 0 {
+            ret |= NO_SEEDS | (downloaders.max(0) & PRIO_MASK);
+        } else {
+            ret |= ((1 + downloaders.max(0)) * scale / seeds) & PRIO_MASK;
+        }
+        ret
+    }
+
     pub fn status(&self, num_peers: i32, num_seeds: i32, num_uploads: i32) -> TorrentStatus {
         let total = Metadata::files(self.meta.as_ref()).total_size();
         let total_done = self.picker.bytes_done() as i64;
@@ -204,6 +278,18 @@ impl Torrent {
             _ => (total_done as f64 / total as f64) as f32,
         };
         let now = Instant::now();
+        // The best counts any tracker reported (-1: none did).
+        let (mut num_complete, mut num_incomplete) = (-1, -1);
+        for ih in self
+            .trackers
+            .trackers()
+            .iter()
+            .flat_map(|a| &a.endpoints)
+            .flat_map(|e| &e.info_hashes)
+        {
+            num_complete = num_complete.max(ih.scrape_complete);
+            num_incomplete = num_incomplete.max(ih.scrape_incomplete);
+        }
         TorrentStatus {
             id: Some(self.id),
             info_hashes: Metadata::info_hashes(self.meta.as_ref()),
@@ -246,8 +332,10 @@ impl Torrent {
             upload_payload_rate: self.rates.payload_upload,
             num_seeds,
             num_peers,
-            num_complete: -1,
-            num_incomplete: -1,
+            num_complete,
+            num_incomplete,
+            last_download: self.last_download,
+            last_upload: self.last_upload,
             list_seeds: num_seeds,
             list_peers: self.known.len() as i32,
             connect_candidates: self.candidates.len() as i32,

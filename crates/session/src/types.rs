@@ -106,6 +106,7 @@ pub struct TorrentStatus {
     pub last_upload: i64,
     pub last_download: i64,
     pub last_scrape: i64,
+    pub seed_rank: i32,
     pub active_duration: Duration,
     pub finished_duration: Duration,
     pub seeding_duration: Duration,
@@ -150,4 +151,40 @@ pub struct PeerInfo {
     pub used_receive_buffer: i32,
     pub download_rate_peak: i32,
     pub upload_rate_peak: i32,
+    /// `bw_idle` / `bw_limit` / `bw_network` / `bw_disk` bits.
+    pub read_state: u8,
+    pub write_state: u8,
+    pub pending_disk_bytes: i32,
+    pub send_quota: i32,
+    pub receive_quota: i32,
+    /// Seconds to receive what is requested at the current rate.
+    pub download_queue_time: i32,
+    /// The peer's download rate, estimated from its `have` messages.
+    pub remote_dl_rate: i32,
+}
+
+/// Session-wide totals and rates (`session_status`, deprecated in
+/// libtorrent in favour of session stats, still offered by its bindings).
+#[derive(Clone, Debug, Default)]
+pub struct SessionStatus {
+    pub has_incoming_connections: bool,
+    pub upload_rate: i32,
+    pub download_rate: i32,
+    pub payload_upload_rate: i32,
+    pub payload_download_rate: i32,
+    pub total_download: i64,
+    pub total_upload: i64,
+    pub total_payload_download: i64,
+    pub total_payload_upload: i64,
+    pub total_failed_bytes: i64,
+    pub total_redundant_bytes: i64,
+    pub num_peers: i32,
+    pub num_unchoked: i32,
+    pub allowed_upload_slots: i32,
+    pub up_bandwidth_queue: i32,
+    pub down_bandwidth_queue: i32,
+    pub up_bandwidth_bytes_queue: i32,
+    pub down_bandwidth_bytes_queue: i32,
+    /// uTP connections (all in the connected state once accepted).
+    pub utp_connected: i32,
 }

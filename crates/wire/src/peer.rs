@@ -207,6 +207,13 @@ pub enum Event {
     /// The peer wants a block. Answer with [`PeerConnection::send_block`]
     /// or [`PeerConnection::reject_request`].
     Request(BlockRequest),
+    /// The peer asked for a block outside the torrent or of a piece we do
+    /// not have; it was refused (`we_have`: the piece is ours, the range
+    /// is what was wrong).
+    InvalidRequest {
+        request: BlockRequest,
+        we_have: bool,
+    },
     /// The peer withdrew a request we had reported.
     Cancel(BlockRequest),
     /// A request we sent will not be answered: an explicit `reject`, or (no
@@ -994,6 +1001,13 @@ impl PeerConnection {
         let valid = r.length > 0
             && r.length <= self.cfg.max_request_len
             && self.geometry().is_some_and(|g| g.block_in_range(&r));
+        let we_have = self.our_pieces.get(r.piece);
+        if !valid || !we_have {
+            self.events.push_back(Event::InvalidRequest {
+                request: r,
+                we_have,
+            });
+        }
         if !valid {
             // Invalid requests are answered like refused ones (reject with
             // the fast extension, else ignored), as libtorrent does; a peer

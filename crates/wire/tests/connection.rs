@@ -839,6 +839,11 @@ fn invalid_requests_are_rejected_then_disconnect() {
     for r in bad {
         b.receive(&Message::Request(r).to_bytes(), now);
         assert_eq!(b.poll_transmit().unwrap(), Message::Reject(r).to_bytes());
+        // reported, so the session can raise invalid_request_alert
+        assert!(matches!(
+            b.poll_event(),
+            Some(Event::InvalidRequest { request, .. }) if request == r
+        ));
         assert!(b.poll_event().is_none());
     }
     // Too large a block, once more over the limit: disconnect.
@@ -853,7 +858,12 @@ fn invalid_requests_are_rejected_then_disconnect() {
         &Message::Request(BlockRequest::new(5, 0, BLOCK)).to_bytes(),
         now,
     );
-    assert!(b.is_open() && b.poll_transmit().is_none() && b.poll_event().is_none());
+    assert!(b.is_open() && b.poll_transmit().is_none());
+    assert!(matches!(
+        b.poll_event(),
+        Some(Event::InvalidRequest { we_have: false, .. })
+    ));
+    assert!(b.poll_event().is_none());
 }
 
 #[test]
