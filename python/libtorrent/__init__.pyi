@@ -1100,8 +1100,8 @@ class session:
     def get_torrent_status(self, *args: Any, **kwargs: Any) -> List[torrent_status]: ...
     def get_torrents(self, *args: Any, **kwargs: Any) -> List[torrent_handle]: ...
     global_peer_class_id: int
-    def is_dht_running(self, *args: Any, **kwargs: Any) -> Any: ...
     def id(self, *args: Any, **kwargs: Any) -> Any: ...
+    def is_dht_running(self, *args: Any, **kwargs: Any) -> Any: ...
     def is_listening(self, *args: Any, **kwargs: Any) -> bool: ...
     def is_paused(self, *args: Any, **kwargs: Any) -> bool: ...
     def listen_on(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -1130,12 +1130,12 @@ class session:
     def set_pe_settings(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_peer_id(self, *args: Any, **kwargs: Any) -> Any: ...
     def set_upload_rate_limit(self, *args: Any, **kwargs: Any) -> Any: ...
+    def ssl_listen_port(self, *args: Any, **kwargs: Any) -> Any: ...
     def start_dht(self, *args: Any, **kwargs: Any) -> Any: ...
     def start_lsd(self, *args: Any, **kwargs: Any) -> Any: ...
+    def status(self, *args: Any, **kwargs: Any) -> Any: ...
     def stop_dht(self, *args: Any, **kwargs: Any) -> Any: ...
     def stop_lsd(self, *args: Any, **kwargs: Any) -> Any: ...
-    def ssl_listen_port(self, *args: Any, **kwargs: Any) -> Any: ...
-    def status(self, *args: Any, **kwargs: Any) -> Any: ...
     tcp: int
     tcp_peer_class_id: int
     udp: int
@@ -1445,6 +1445,26 @@ class add_torrent_alert(torrent_alert):
 class alerts_dropped_alert(alert):
     dropped_alerts: Any
 
+class block_downloading_alert(peer_alert):
+    block_index: Any
+    peer_speedmsg: Any
+    piece_index: Any
+
+class block_finished_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
+class block_timeout_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
+class block_uploaded_alert(peer_alert):
+    block_index: Any
+    piece_index: Any
+
+class cache_flushed_alert(torrent_alert):
+    ...
+
 class dht_announce_alert(alert):
     info_hash: Any
     ip: Any
@@ -1510,26 +1530,6 @@ class dht_sample_infohashes_alert(alert):
 class dht_stats_alert(alert):
     active_requests: Any
     routing_table: Any
-
-class block_downloading_alert(peer_alert):
-    block_index: Any
-    peer_speedmsg: Any
-    piece_index: Any
-
-class block_finished_alert(peer_alert):
-    block_index: Any
-    piece_index: Any
-
-class block_timeout_alert(peer_alert):
-    block_index: Any
-    piece_index: Any
-
-class block_uploaded_alert(peer_alert):
-    block_index: Any
-    piece_index: Any
-
-class cache_flushed_alert(torrent_alert):
-    ...
 
 class external_ip_alert(alert):
     external_address: Any
