@@ -310,7 +310,11 @@ print(json.dumps({"nids": [[a, str(h)] for a, h in st.nids], "nodes": st.nodes, 
 
 
 def test_stats_and_settings(network):
-    ours, _, _ = network(["ours", "ours", "ref"])
+    ours, _, ref = network(["ours", "ours", "ref"])
+    for n in (ours, ref):
+        st = n("status")
+        assert st["dht_nodes"] == 2 and st["total_dht_download"] > 0, (n.kind, st)
+        assert st["total_dht_upload"] > 0, (n.kind, st)
     st = ours("stats")
     assert st["routing_table"] and sum(b["num_nodes"] for b in st["routing_table"]) == 2, st
     assert set(st["routing_table"][0]) == {"num_nodes", "num_replacements"}

@@ -182,6 +182,10 @@ for line in sys.stdin:
         ses.post_session_stats()
         a = wait_for(lambda a: a["what"] == "session_stats", to)
         out = {"values": a["values"] if a else None}
+    elif cmd == "status":
+        st = ses.status()
+        out = {"dht_nodes": st.dht_nodes, "dht_torrents": st.dht_torrents,
+               "total_dht_download": st.total_dht_download, "total_dht_upload": st.total_dht_upload}
     elif cmd == "running":
         out = {"running": ses.is_dht_running()}
     elif cmd == "quit":

@@ -718,6 +718,20 @@ impl Engine {
         out
     }
 
+    /// The DHT part of `session.status()`.
+    pub(super) fn dht_status(&self, st: &mut crate::types::SessionStatus) {
+        let now = Instant::now();
+        for n in &self.dht.nodes {
+            let s = n.dht.stats(now);
+            st.dht_nodes += s.nodes as i64;
+            st.dht_node_cache += s.node_cache as i64;
+            st.dht_torrents += s.torrents as i64;
+            st.dht_total_allocations += s.outstanding_queries as i64;
+            st.total_dht_download += s.counters.bytes_in.min(i64::MAX as u64) as i64;
+            st.total_dht_upload += s.counters.bytes_out.min(i64::MAX as u64) as i64;
+        }
+    }
+
     /// `torrent_handle.force_dht_announce()`.
     pub fn force_dht_announce(&mut self, tid: TorrentId) {
         if self.dht_wants_torrent(tid) {
