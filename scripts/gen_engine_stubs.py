@@ -28,6 +28,8 @@ RETURNS = {
     ("session", "wait_for_alert"): "bool",
     ("session", "num_connections"): "int",
     ("torrent_handle", "status"): "torrent_status",
+    ("session", "status"): "session_status",
+    ("torrent_handle", "file_status"): "List[open_file_state]",
     ("torrent_handle", "is_valid"): "bool",
     ("torrent_handle", "get_peer_info"): "List[peer_info]",
     ("torrent_handle", "file_progress"): "List[int]",
@@ -44,7 +46,8 @@ RETURNS = {
     ("alert", "category"): "int",
 }
 
-CLASSES = ["session_params", "session", "torrent_handle", "torrent_status", "peer_info"]
+CLASSES = ["session_params", "session", "torrent_handle", "torrent_status", "peer_info",
+           "session_status", "open_file_state"]
 
 
 def members(cls):

@@ -210,3 +210,38 @@ def test_session_status_and_ids(both):
     assert o["ses"] == r["ses"]
     assert o["ses"]["ids"][0] == b"-XY0001-abcdefghijkl".hex()
     assert o["ses"]["pid_seen_by_seed"] == [b"-XY0001-abcdefghijkl".hex()]
+
+
+TRACKER_VERSIONS = r"""
+import json, re, socket, tempfile, time
+import libtorrent as lt
+d = tempfile.mkdtemp()
+fs = lt.file_storage(); fs.add_file('f.bin', 4 * 16384)
+ct = lt.create_torrent(fs, 16384)          # hybrid: v1 and v2 info-hashes
+open(d + '/f.bin', 'wb').write(bytes(4 * 16384))
+lt.set_piece_hashes(ct, d)
+# a closed port on loopback: every announce fails at once
+sock = socket.socket(); sock.bind(('127.0.0.1', 0)); port = sock.getsockname()[1]; sock.close()
+ct.add_tracker('http://127.0.0.1:%d/announce' % port)
+ti = lt.torrent_info(ct.generate())
+s = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
+                'enable_upnp': False, 'enable_natpmp': False,
+                'alert_mask': lt.alert.category_t.tracker_notification})
+h = s.add_torrent({'ti': ti, 'save_path': d})
+got = set()
+deadline = time.time() + 10
+while time.time() < deadline and len(got) < 2:
+    for a in s.pop_alerts():
+        if isinstance(a, lt.tracker_announce_alert):
+            got.add((int(a.version), re.sub(r':\d+', ':PORT', a.message())))
+    time.sleep(0.05)
+print(json.dumps(sorted(got)))
+"""
+
+
+def test_tracker_alerts_name_the_announced_version(ref, ours):
+    o = ours(TRACKER_VERSIONS)
+    assert [v for v, _ in o] == [0, 1]
+    assert o[0][1].endswith("-v1] sending announce (started)")
+    assert o[1][1].endswith("-v2] sending announce (started)")
+    assert o == ref(TRACKER_VERSIONS)

@@ -12,7 +12,8 @@ once, so a process killed with SIGKILL leaves a readable log):
 {"t": seconds, "what": ..., "msg": ..., "piece": ..., "ip": ...}.
 The session runs until stdin closes, the timeout passes, or (with
 `--exit-when-done`) every torrent is seeding. Lines on stdin are commands:
-`connect HOST:PORT` (to the first torrent). Loopback only.
+`connect HOST:PORT` (to the first torrent), `add TORRENT=SAVE_PATH`, and
+`remove` (the oldest torrent added by `add`, with its files). Loopback only.
 """
 import argparse
 import json
@@ -85,6 +86,7 @@ def main():
     deadline = start + args.timeout
     code = 1
     pending = b""
+    extra = []  # torrents added by `add` commands, removed by `remove`
     while time.monotonic() < deadline:
         for a in ses.pop_alerts():
             if log is None:
@@ -115,6 +117,14 @@ def main():
                 if len(cmd) == 2 and cmd[0] == "connect":
                     host, port = cmd[1].rsplit(":", 1)
                     handles[0].connect_peer((host, int(port)))
+                elif len(cmd) == 2 and cmd[0] == "add":
+                    path, save = cmd[1].split("=", 1)
+                    atp = lt.add_torrent_params()
+                    atp.ti = lt.torrent_info(path)
+                    atp.save_path = save
+                    extra.append(ses.add_torrent(atp))
+                elif len(cmd) == 1 and cmd[0] == "remove" and extra:
+                    ses.remove_torrent(extra.pop(0), lt.session.delete_files)
         ses.wait_for_alert(50)
     statuses = [h.status() for h in handles]
     print(json.dumps({

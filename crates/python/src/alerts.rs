@@ -93,7 +93,8 @@ fn peer_of(d: &AlertData) -> Option<&PeerRef> {
         | PeerDisconnected { peer, .. }
         | PeerBan { peer, .. }
         | PeerError { peer, .. }
-        | Block { peer, .. }
+        | PeerBlocked { peer, .. } => Some(peer),
+        Block { peer, .. }
         | PeerSnubbed { peer, .. }
         | PeerUnsnubbed { peer, .. }
         | InvalidRequest { peer, .. } => Some(peer),
@@ -101,40 +102,48 @@ fn peer_of(d: &AlertData) -> Option<&PeerRef> {
     }
 }
 
-/// `(url, local endpoint)` of a tracker alert.
-fn tracker_of(d: &AlertData) -> Option<(&str, Option<std::net::SocketAddr>)> {
+/// `(url, local endpoint, version)` of a tracker alert.
+fn tracker_of(
+    d: &AlertData,
+) -> Option<(&str, Option<std::net::SocketAddr>, lt_core::ProtocolVersion)> {
     use AlertKind::*;
     match &d.alert.kind {
         TrackerAnnounce {
             url,
             local_endpoint,
+            version,
             ..
         }
         | TrackerReply {
             url,
             local_endpoint,
+            version,
             ..
         }
         | TrackerWarning {
             url,
             local_endpoint,
+            version,
             ..
         }
         | TrackerError {
             url,
             local_endpoint,
+            version,
             ..
         }
         | ScrapeReply {
             url,
             local_endpoint,
+            version,
             ..
         }
         | ScrapeFailed {
             url,
             local_endpoint,
+            version,
             ..
-        } => Some((url.as_str(), *local_endpoint)),
+        } => Some((url.as_str(), *local_endpoint, *version)),
         _ => None,
     }
 }
@@ -209,7 +218,8 @@ impl TrackerAlert {
     }
     #[getter]
     fn version<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        enum_to_py(py, "protocol_version", 0)
+        let v = tracker_of(&self.0).map_or(0, |t| t.2 as i64);
+        enum_to_py(py, "protocol_version", v)
     }
 }
 
@@ -235,6 +245,12 @@ leaf!(
 leaf!(StateChangedAlert, "state_changed_alert", TorrentAlert);
 leaf!(StateUpdateAlert, "state_update_alert", PyAlert);
 leaf!(TorrentCheckedAlert, "torrent_checked_alert", TorrentAlert);
+leaf!(
+    MetadataReceivedAlert,
+    "metadata_received_alert",
+    TorrentAlert
+);
+leaf!(MetadataFailedAlert, "metadata_failed_alert", TorrentAlert);
 leaf!(TorrentFinishedAlert, "torrent_finished_alert", TorrentAlert);
 leaf!(TorrentPausedAlert, "torrent_paused_alert", TorrentAlert);
 leaf!(TorrentResumedAlert, "torrent_resumed_alert", TorrentAlert);
@@ -242,6 +258,30 @@ leaf!(TorrentErrorAlert, "torrent_error_alert", TorrentAlert);
 leaf!(PieceFinishedAlert, "piece_finished_alert", TorrentAlert);
 leaf!(HashFailedAlert, "hash_failed_alert", TorrentAlert);
 leaf!(FileCompletedAlert, "file_completed_alert", TorrentAlert);
+leaf!(SaveResumeDataAlert, "save_resume_data_alert", TorrentAlert);
+leaf!(
+    SaveResumeDataFailedAlert,
+    "save_resume_data_failed_alert",
+    TorrentAlert
+);
+leaf!(
+    FastresumeRejectedAlert,
+    "fastresume_rejected_alert",
+    TorrentAlert
+);
+leaf!(StorageMovedAlert, "storage_moved_alert", TorrentAlert);
+leaf!(
+    StorageMovedFailedAlert,
+    "storage_moved_failed_alert",
+    TorrentAlert
+);
+leaf!(FileRenamedAlert, "file_renamed_alert", TorrentAlert);
+leaf!(PeerBlockedAlert, "peer_blocked_alert", PeerAlert);
+leaf!(
+    FileRenameFailedAlert,
+    "file_rename_failed_alert",
+    TorrentAlert
+);
 leaf!(FileErrorAlert, "file_error_alert", TorrentAlert);
 leaf!(ReadPieceAlert, "read_piece_alert", TorrentAlert);
 leaf!(PeerConnectAlert, "peer_connect_alert", PeerAlert);
@@ -396,6 +436,164 @@ impl ListenFailedAlert {
 
 #[pymethods]
 impl AddTorrentAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        alert_error(py, &self.0)
+    }
+    /// The parameters the torrent was added with.
+    #[getter]
+    fn params(&self, py: Python<'_>) -> PyResult<crate::metainfo::PyAddTorrentParams> {
+        let tref = torrent_of(&self.0).cloned();
+        let ses = self.0.ses.upgrade();
+        let rd = match (&tref, ses) {
+            (Some(t), Some(ses)) => {
+                let id = t.id;
+                py.detach(move || ses.call(move |e| e.add_params(id)))
+                    .ok()
+                    .flatten()
+            }
+            _ => None,
+        };
+        let rd = rd.unwrap_or_else(|| lt_resume::ResumeData {
+            info_hashes: tref.as_ref().map(|t| t.info_hashes).unwrap_or_default(),
+            name: tref.map(|t| t.name).unwrap_or_default(),
+            ..Default::default()
+        });
+        crate::resume::resume_to_atp(py, rd)
+    }
+}
+
+fn resume_params(d: &AlertData) -> Option<&lt_resume::ResumeData> {
+    match &d.alert.kind {
+        AlertKind::SaveResumeData { params, .. } => Some(params),
+        _ => None,
+    }
+}
+
+#[pymethods]
+impl SaveResumeDataAlert {
+    #[getter]
+    fn params(&self, py: Python<'_>) -> PyResult<crate::metainfo::PyAddTorrentParams> {
+        let rd = resume_params(&self.0).cloned().unwrap_or_default();
+        crate::resume::resume_to_atp(py, rd)
+    }
+    /// The resume data as a bencoded-entry dict.
+    #[getter]
+    fn resume_data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rd = resume_params(&self.0).cloned().unwrap_or_default();
+        crate::resume::resume_entry(py, &rd)
+    }
+}
+
+#[pymethods]
+impl SaveResumeDataFailedAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        alert_error(py, &self.0)
+    }
+    #[getter]
+    fn msg(&self) -> String {
+        self.0
+            .alert
+            .error()
+            .map(|e| e.message())
+            .unwrap_or_default()
+    }
+}
+
+/// `(op, path)` of the alerts naming a failed file operation.
+fn op_path(d: &AlertData) -> (i64, String) {
+    match &d.alert.kind {
+        AlertKind::FastresumeRejected { op, path, .. }
+        | AlertKind::StorageMovedFailed { op, path, .. } => (*op as i64, path.clone()),
+        _ => (0, String::new()),
+    }
+}
+
+macro_rules! op_path_getters {
+    ($rs:ident) => {
+        #[pymethods]
+        impl $rs {
+            #[getter]
+            fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                alert_error(py, &self.0)
+            }
+            #[getter]
+            fn op<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                enum_to_py(py, "operation_t", op_path(&self.0).0)
+            }
+            /// The operation's name (deprecated form).
+            #[getter]
+            fn operation(&self) -> &'static str {
+                lt_core::operation::operation_name(op_path(&self.0).0)
+            }
+            fn file_path(&self) -> String {
+                op_path(&self.0).1
+            }
+        }
+    };
+}
+op_path_getters!(FastresumeRejectedAlert);
+op_path_getters!(StorageMovedFailedAlert);
+
+#[pymethods]
+impl FastresumeRejectedAlert {
+    #[getter]
+    fn msg(&self) -> String {
+        self.0
+            .alert
+            .error()
+            .map(|e| e.message())
+            .unwrap_or_default()
+    }
+}
+
+#[pymethods]
+impl StorageMovedAlert {
+    #[getter]
+    fn path(&self) -> String {
+        self.storage_path()
+    }
+    fn storage_path(&self) -> String {
+        field!(self, AlertKind::StorageMoved { path, .. } => path.clone(), String::new())
+    }
+    fn old_path(&self) -> String {
+        field!(self, AlertKind::StorageMoved { old_path, .. } => old_path.clone(), String::new())
+    }
+}
+
+#[pymethods]
+impl FileRenamedAlert {
+    #[getter]
+    fn index(&self) -> u32 {
+        field!(self, AlertKind::FileRenamed { index, .. } => *index, 0)
+    }
+    #[getter]
+    fn name(&self) -> String {
+        self.new_name()
+    }
+    fn new_name(&self) -> String {
+        field!(self, AlertKind::FileRenamed { new_name, .. } => new_name.clone(), String::new())
+    }
+    fn old_name(&self) -> String {
+        field!(self, AlertKind::FileRenamed { old_name, .. } => old_name.clone(), String::new())
+    }
+}
+
+#[pymethods]
+impl PeerBlockedAlert {
+    #[getter]
+    fn reason(&self) -> i32 {
+        field!(self, AlertKind::PeerBlocked { reason, .. } => *reason, 0)
+    }
+}
+
+#[pymethods]
+impl FileRenameFailedAlert {
+    #[getter]
+    fn index(&self) -> u32 {
+        field!(self, AlertKind::FileRenameFailed { index, .. } => *index, 0)
+    }
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         alert_error(py, &self.0)
@@ -877,6 +1075,8 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         StateChanged { .. } => mk!(t(), StateChangedAlert),
         StateUpdate { .. } => mk!(base(), StateUpdateAlert),
         TorrentChecked { .. } => mk!(t(), TorrentCheckedAlert),
+        MetadataReceived { .. } => mk!(t(), MetadataReceivedAlert),
+        MetadataFailed { .. } => mk!(t(), MetadataFailedAlert),
         TorrentFinished { .. } => mk!(t(), TorrentFinishedAlert),
         TorrentPaused { .. } => mk!(t(), TorrentPausedAlert),
         TorrentResumed { .. } => mk!(t(), TorrentResumedAlert),
@@ -904,6 +1104,14 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         ExternalIp { .. } => mk!(base(), ExternalIpAlert),
         Log { .. } => mk!(base(), LogAlert),
         Dht(_) => crate::dht::dht_alert_to_py(py, &d, base(), tr())?,
+        SaveResumeData { .. } => mk!(t(), SaveResumeDataAlert),
+        SaveResumeDataFailed { .. } => mk!(t(), SaveResumeDataFailedAlert),
+        FastresumeRejected { .. } => mk!(t(), FastresumeRejectedAlert),
+        StorageMoved { .. } => mk!(t(), StorageMovedAlert),
+        StorageMovedFailed { .. } => mk!(t(), StorageMovedFailedAlert),
+        FileRenamed { .. } => mk!(t(), FileRenamedAlert),
+        FileRenameFailed { .. } => mk!(t(), FileRenameFailedAlert),
+        PeerBlocked { .. } => mk!(p(), PeerBlockedAlert),
         TorrentAdded { .. } => mk!(t(), TorrentAddedAlert),
         FileProgress { .. } => mk!(t(), FileProgressAlert),
         PeerInfoList { .. } => mk!(t(), PeerInfoAlert),
@@ -942,6 +1150,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StateChangedAlert>()?;
     m.add_class::<StateUpdateAlert>()?;
     m.add_class::<TorrentCheckedAlert>()?;
+    m.add_class::<MetadataReceivedAlert>()?;
+    m.add_class::<MetadataFailedAlert>()?;
     m.add_class::<TorrentFinishedAlert>()?;
     m.add_class::<TorrentPausedAlert>()?;
     m.add_class::<TorrentResumedAlert>()?;
@@ -968,6 +1178,14 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PerformanceAlert>()?;
     m.add_class::<ExternalIpAlert>()?;
     m.add_class::<LogAlert>()?;
+    m.add_class::<SaveResumeDataAlert>()?;
+    m.add_class::<SaveResumeDataFailedAlert>()?;
+    m.add_class::<FastresumeRejectedAlert>()?;
+    m.add_class::<StorageMovedAlert>()?;
+    m.add_class::<StorageMovedFailedAlert>()?;
+    m.add_class::<FileRenamedAlert>()?;
+    m.add_class::<FileRenameFailedAlert>()?;
+    m.add_class::<PeerBlockedAlert>()?;
     m.add_class::<TorrentAddedAlert>()?;
     m.add_class::<FileProgressAlert>()?;
     m.add_class::<PeerInfoAlert>()?;
@@ -987,4 +1205,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FilePrioAlert>()?;
     m.add_class::<StatsAlert>()?;
     Ok(())
+}
+
+#[pymethods]
+impl MetadataFailedAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        alert_error(py, &self.0)
+    }
 }

@@ -63,7 +63,7 @@ impl PyTorrentHandle {
 
     /// Runs `f` on the engine with this torrent's id; raises for an invalid
     /// handle. The GIL is released while waiting.
-    fn with<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
+    pub(crate) fn with<R, F>(&self, py: Python<'_>, f: F) -> PyResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut Engine, TorrentId) -> R + Send + 'static,
@@ -451,14 +451,120 @@ impl PyTorrentHandle {
     }
 
     fn torrent_file(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
-        let ti = self.with(py, |e, id| e.torrent_meta(id)).ok().flatten();
+        let ti = self
+            .with(py, |e, id| e.torrent_meta(id))
+            .ok()
+            .flatten()
+            .filter(|t| t.is_valid());
         Ok(ti.map(|t| crate::metainfo::PyTorrentInfo {
             inner: (*t).clone(),
         }))
     }
 
-    fn get_torrent_info(&self, py: Python<'_>) -> PyResult<crate::metainfo::PyTorrentInfo> {
-        self.torrent_file(py)?.ok_or_else(invalid_handle)
+    /// Supplies a magnet link's info dictionary (bencoded).
+    fn set_metadata(&self, py: Python<'_>, info: &Bound<'_, PyAny>) -> PyResult<()> {
+        let info: Vec<u8> = if let Ok(b) = info.cast::<pyo3::types::PyBytes>() {
+            b.as_bytes().to_vec()
+        } else {
+            // A str goes through as its UTF-8 bytes (as the reference's
+            // std::string conversion does).
+            info.extract::<String>()?.into_bytes()
+        };
+        self.with(py, move |e, id| e.set_metadata(id, &info))
+    }
+
+    /// `None` while a magnet link's metadata is missing, like the reference.
+    fn get_torrent_info(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
+        self.torrent_file(py)
+    }
+
+    // resume data, queue, storage, IP filter (engine/ctl.rs)
+
+    /// Whether the session's IP filter applies to this torrent's peers.
+    fn apply_ip_filter(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        self.with(py, move |e, id| e.apply_ip_filter(id, on))
+    }
+
+    /// Pause the torrent (and stop auto-managing it) once its files are
+    /// checked.
+    fn stop_when_ready(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        self.with(py, move |e, id| e.stop_when_ready(id, on))
+    }
+
+    /// Posts `save_resume_data_alert` (or `save_resume_data_failed_alert`).
+    #[pyo3(signature = (flags = 0))]
+    fn save_resume_data(&self, py: Python<'_>, flags: u32) -> PyResult<()> {
+        self.with(py, move |e, id| e.save_resume_data(id, flags))
+    }
+
+    #[pyo3(signature = (flags = lt_session::resume_flags::ONLY_IF_MODIFIED))]
+    fn need_save_resume_data(&self, py: Python<'_>, flags: u32) -> PyResult<bool> {
+        self.with(py, move |e, id| e.need_save_resume_data(id, flags))
+    }
+
+    /// The resume state now, as a bencoded-entry dict.
+    fn write_resume_data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rd = self
+            .with(py, |e, id| e.resume_data(id, false))?
+            .ok_or_else(invalid_handle)?;
+        crate::resume::resume_entry(py, &rd)
+    }
+
+    fn queue_position(&self, py: Python<'_>) -> PyResult<i32> {
+        self.with(py, |e, id| e.queue_position(id))
+    }
+
+    fn queue_position_up(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.queue_move(id, lt_session::QueueMove::Up))
+    }
+
+    fn queue_position_down(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.queue_move(id, lt_session::QueueMove::Down))
+    }
+
+    fn queue_position_top(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.queue_move(id, lt_session::QueueMove::Top))
+    }
+
+    fn queue_position_bottom(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.queue_move(id, lt_session::QueueMove::Bottom))
+    }
+
+    /// Moves the files; `storage_moved_alert` or `storage_moved_failed_alert`
+    /// tells the outcome.
+    #[pyo3(signature = (path, flags = None))]
+    fn move_storage(
+        &self,
+        py: Python<'_>,
+        path: String,
+        flags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        use lt_session::MoveFlags as M;
+        let v: i64 = match flags {
+            None => 0,
+            Some(f) => f
+                .extract()
+                .or_else(|_| f.call_method0("__int__")?.extract())?,
+        };
+        let how = match v {
+            0 => M::AlwaysReplaceFiles,
+            1 => M::FailIfExist,
+            2 => M::DontReplace,
+            3 => M::ResetSavePath,
+            4 => M::ResetSavePathUnchecked,
+            _ => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "invalid move_flags_t value {v}"
+                )))
+            }
+        };
+        self.with(py, move |e, id| e.move_storage(id, path, how))
+    }
+
+    /// Renames a file; `file_renamed_alert` or `file_rename_failed_alert`
+    /// tells the outcome.
+    fn rename_file(&self, py: Python<'_>, index: i64, name: String) -> PyResult<()> {
+        self.with(py, move |e, id| e.rename_file(id, index, name))
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -833,10 +939,14 @@ impl PyTorrentStatus {
     }
     #[getter]
     fn torrent_file(&self) -> Option<crate::metainfo::PyTorrentInfo> {
-        let ti = self.st.id.and_then(|id| {
-            let ses = self.ses.upgrade()?;
-            ses.call(move |e| e.torrent_meta(id)).ok().flatten()
-        });
+        let ti = self
+            .st
+            .id
+            .and_then(|id| {
+                let ses = self.ses.upgrade()?;
+                ses.call(move |e| e.torrent_meta(id)).ok().flatten()
+            })
+            .filter(|t| t.is_valid());
         ti.map(|t| crate::metainfo::PyTorrentInfo {
             inner: (*t).clone(),
         })

@@ -14,6 +14,7 @@ mod errors;
 mod filters;
 mod fingerprint;
 mod handle;
+mod handle_ops;
 mod hashes;
 mod magnet;
 mod metainfo;
@@ -43,6 +44,7 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     create::register(m)?;
     magnet::register(m)?;
     handle::register(m)?;
+    handle_ops::register(m)?;
     alerts::register(m)?;
     session::register(m)?;
     dht::register(m)?;

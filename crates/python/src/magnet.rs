@@ -52,6 +52,23 @@ fn params_of(m: &Magnet) -> PyResult<PyAddTorrentParams> {
     Ok(p)
 }
 
+/// Adds what magnet link `uri` names to `atp` (the `url` member of the
+/// legacy `add_torrent(dict)`): info-hashes, name (if unset), trackers,
+/// peers and web seeds.
+pub(crate) fn merge_magnet(atp: &mut PyAddTorrentParams, uri: &str) -> PyResult<()> {
+    let m = magnet::parse_magnet_uri(uri).map_err(magnet_err)?;
+    let p = params_of(&m)?;
+    atp.info_hashes = p.info_hashes;
+    if atp.name.is_empty() {
+        atp.name = p.name;
+    }
+    atp.trackers.extend(p.trackers);
+    atp.tracker_tiers.extend(p.tracker_tiers);
+    atp.peers.extend(p.peers);
+    atp.url_seeds.extend(p.url_seeds);
+    Ok(())
+}
+
 #[pyfunction]
 fn parse_magnet_uri(uri: &str) -> PyResult<PyAddTorrentParams> {
     let m = magnet::parse_magnet_uri(uri).map_err(magnet_err)?;
@@ -167,7 +184,31 @@ fn make_magnet_uri(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<String> {
     )?)
 }
 
+/// `add_magnet_uri(session, uri, dict)` (deprecated): adds the torrent the
+/// magnet link names, with the other `add_torrent_params` fields from the
+/// dict.
+#[pyfunction]
+fn add_magnet_uri<'py>(
+    py: Python<'py>,
+    ses: &Bound<'py, crate::session::PySession>,
+    uri: &str,
+    params: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyAny>> {
+    PyErr::warn(
+        py,
+        &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(),
+        c"add_magnet_uri() is deprecated",
+        1,
+    )?;
+    // Parse first: a bad link raises before anything is added.
+    magnet::parse_magnet_uri(uri).map_err(magnet_err)?;
+    let d = params.copy()?;
+    d.set_item("url", uri)?;
+    ses.call_method1("add_torrent", (d,))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(add_magnet_uri, m)?)?;
     m.add_function(wrap_pyfunction!(parse_magnet_uri, m)?)?;
     m.add_function(wrap_pyfunction!(parse_magnet_uri_dict, m)?)?;
     m.add_function(wrap_pyfunction!(make_magnet_uri, m)?)?;

@@ -51,9 +51,62 @@ fn endpoints_to_py(list: &[SocketAddr]) -> Vec<(String, u16)> {
         .collect()
 }
 
+/// The resume state of `add_torrent` parameters (an `add_torrent_params`
+/// or the legacy dict) for the engine, and the parameters themselves
+/// (without the torrent) for `add_torrent_alert.params`.
+pub fn add_extra(
+    py: Python<'_>,
+    params: &Bound<'_, PyAny>,
+) -> PyResult<(lt_session::ResumeExtra, Option<ResumeData>)> {
+    let Ok(atp) = params.cast::<PyAddTorrentParams>() else {
+        return Ok(Default::default());
+    };
+    let atp = atp.borrow();
+    let extra = lt_session::ResumeExtra {
+        have_pieces: atp.have_pieces.clone(),
+        total_uploaded: atp.total_uploaded,
+        total_downloaded: atp.total_downloaded,
+        active_time: atp.active_time,
+        finished_time: atp.finished_time,
+        seeding_time: atp.seeding_time,
+        added_time: atp.added_time,
+        completed_time: atp.completed_time,
+        renamed_files: atp
+            .renamed_files
+            .iter()
+            .filter_map(|(k, v)| Some((usize::try_from(*k).ok()?, v.clone())))
+            .collect(),
+    };
+    let _ = py;
+    // what the reference's `add_torrent_alert.params` keeps: the rest was
+    // handed over to the torrent
+    let params = ResumeData {
+        info_hashes: atp.info_hashes,
+        name: atp.name.clone(),
+        save_path: atp.save_path.clone(),
+        flags: atp.flags,
+        storage_mode: if atp.storage_mode == 0 {
+            StorageMode::Allocate
+        } else {
+            StorageMode::Sparse
+        },
+        ..ResumeData::default()
+    };
+    Ok((extra, Some(params)))
+}
+
+/// The resume entry (a dict, as `write_resume_data` returns) of `rd`.
+pub fn resume_entry<'py>(py: Python<'py>, rd: &ResumeData) -> PyResult<Bound<'py, PyAny>> {
+    let info = rd.ti.as_ref().map(|t| t.info_section().to_vec());
+    let buf = rd
+        .write_with_info(info.as_deref())
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    entry_with_info(py, &buf, info.as_deref())
+}
+
 /// The resume-relevant fields of a Python `add_torrent_params` (the
 /// torrent, when set, is cloned into [`ResumeData::ti`]).
-#[allow(dead_code)] // for the engine bindings (save_resume_data, add with resume data)
+#[allow(dead_code)]
 pub fn atp_to_resume(py: Python<'_>, atp: &PyAddTorrentParams) -> PyResult<ResumeData> {
     let mut rd = atp_fields(atp)?;
     rd.ti = atp.ti.as_ref().map(|t| t.borrow(py).inner.clone());

@@ -180,7 +180,34 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
         for (k, v) in d.iter() {
             let key: String = k.extract()?;
             match key.as_str() {
+                // Raw digests (as `parse_magnet_uri_dict` gives them): 20
+                // bytes are a v1 info-hash, 32 bytes a v2 one.
+                "info_hash" | "info_hashes" if v.cast::<pyo3::types::PyBytes>().is_ok() => {
+                    let b: Vec<u8> = v.extract()?;
+                    let ih = match b.len() {
+                        20 => lt_core::InfoHash::from_v1(
+                            lt_core::Sha1Hash::from_slice(&b).unwrap_or_default(),
+                        ),
+                        32 => lt_core::InfoHash::new(
+                            lt_core::Sha1Hash::default(),
+                            lt_core::Sha256Hash::from_slice(&b).unwrap_or_default(),
+                        ),
+                        _ => {
+                            return Err(pyo3::exceptions::PyValueError::new_err(
+                                "info_hash must be 20 or 32 bytes",
+                            ))
+                        }
+                    };
+                    bound.borrow_mut().info_hashes = ih;
+                }
                 "info_hash" => bound.setattr("info_hashes", v)?,
+                "url" => {
+                    // The deprecated magnet-link member.
+                    let uri: String = v.extract()?;
+                    if !uri.is_empty() {
+                        crate::magnet::merge_magnet(&mut bound.borrow_mut(), &uri)?;
+                    }
+                }
                 _ => bound.setattr(key.as_str(), v)?,
             }
         }
@@ -193,23 +220,41 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
             .unbind()
     };
     let atp = atp.bind(py).borrow();
-    let Some(ti) = atp.ti.as_ref() else {
-        return Err(PyRuntimeError::new_err(
-            "adding a torrent without metadata (magnet links) is not supported yet",
-        ));
+    let (meta, mut trackers) = match atp.ti.as_ref() {
+        Some(ti) => {
+            let ti: PyRef<'_, PyTorrentInfo> = ti.bind(py).borrow();
+            if !ti.inner.is_valid() {
+                return Err(PyRuntimeError::new_err(
+                    "invalid torrent_info [libtorrent:9]",
+                ));
+            }
+            let trackers: Vec<(String, u8)> = ti
+                .inner
+                .trackers()
+                .iter()
+                .map(|t| (t.url.clone(), t.tier))
+                .collect();
+            (Arc::new(ti.inner.clone()), trackers)
+        }
+        None => {
+            // A magnet link: only the info-hash is known; the engine
+            // fetches the metadata from peers.
+            let mut ih = atp.info_hashes;
+            if !ih.has_v1() && !ih.has_v2() && !atp.legacy_info_hash.is_zero() {
+                ih = lt_core::InfoHash::from_v1(atp.legacy_info_hash);
+            }
+            if !ih.has_v1() && !ih.has_v2() {
+                return Err(PyRuntimeError::new_err(
+                    "missing info-hash from URI [libtorrent:22]",
+                ));
+            }
+            let mut ti = lt_metainfo::TorrentInfo::from_info_hash(ih);
+            if !atp.name.is_empty() {
+                ti.files_mut().set_name(&atp.name);
+            }
+            (Arc::new(ti), Vec::new())
+        }
     };
-    let ti: PyRef<'_, PyTorrentInfo> = ti.bind(py).borrow();
-    if !ti.inner.is_valid() {
-        return Err(PyRuntimeError::new_err(
-            "invalid torrent_info [libtorrent:9]",
-        ));
-    }
-    let mut trackers: Vec<(String, u8)> = ti
-        .inner
-        .trackers()
-        .iter()
-        .map(|t| (t.url.clone(), t.tier))
-        .collect();
     for (i, url) in atp.trackers.iter().enumerate() {
         let tier = atp.tracker_tiers.get(i).copied().unwrap_or(0).clamp(0, 255) as u8;
         trackers.push((url.clone(), tier));
@@ -222,7 +267,7 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
     }
     let prio = |v: &[i64]| v.iter().map(|&p| p.clamp(0, 7) as u8).collect::<Vec<u8>>();
     Ok(AddTorrent {
-        meta: Arc::new(ti.inner.clone()),
+        meta,
         save_path: atp.save_path.clone(),
         flags: atp.flags,
         peers,
@@ -233,6 +278,11 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
         max_connections: atp.max_connections.clamp(-1, i32::MAX as i64) as i32,
         max_uploads: atp.max_uploads.clamp(-1, i32::MAX as i64) as i32,
         trackers,
+        storage_mode: if atp.storage_mode == 0 {
+            lt_session::StorageMode::Allocate
+        } else {
+            lt_session::StorageMode::Sparse
+        },
     })
 }
 
@@ -249,6 +299,7 @@ impl PySession {
     ) -> PyResult<Self> {
         let mut pack = SettingsPack::new();
         let mut dht_state = None;
+        let mut filter = None;
         let first = match args.len() {
             0 => kwargs.and_then(|k| k.get_item("settings").ok().flatten()),
             _ => Some(args.get_item(0)?),
@@ -259,6 +310,7 @@ impl PySession {
             } else if let Ok(p) = a.cast::<PySessionParams>() {
                 pack = p.borrow().settings.clone();
                 dht_state = Some(crate::dht::state_to_engine(&p.borrow().dht_state));
+                filter = Some(p.borrow().ip_filter.borrow(py).inner.clone());
             } else if a.hasattr("major")? {
                 // legacy fingerprint form: settings stay at their defaults
             } else {
@@ -272,6 +324,9 @@ impl PySession {
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start session: {e}")))?;
         if let Some(st) = dht_state.filter(|s| *s != lt_dht::DhtState::default()) {
             let _ = ses.call(move |e| e.set_dht_state(st));
+        }
+        if let Some(f) = filter {
+            let _ = ses.post(move |e| e.set_ip_filter(f));
         }
         Ok(PySession {
             inner: Arc::new(ses),
@@ -320,7 +375,8 @@ impl PySession {
         storage_mode: Option<&Bound<'_, PyAny>>,
         paused: bool,
     ) -> PyResult<PyTorrentHandle> {
-        let _ = (resume_data, storage_mode);
+        let _ = resume_data;
+        let (extra, rd) = crate::resume::add_extra(py, params)?;
         let at = if params.cast::<PyTorrentInfo>().is_ok() {
             let Some(save_path) = save_path else {
                 return Err(PyTypeError::new_err(
@@ -336,23 +392,32 @@ impl PySession {
             if paused {
                 at.flags |= lt_session::torrent::flags::PAUSED;
             }
+            if let Some(m) = storage_mode {
+                at.storage_mode = match crate::enums::enum_from_py(m, "storage_mode_t")? {
+                    0 => lt_session::StorageMode::Allocate,
+                    _ => lt_session::StorageMode::Sparse,
+                };
+            }
             at
         } else {
             to_add_torrent(py, params)?
         };
-        let id = self.call(py, move |e| e.add_torrent(at))?.map_err(|err| {
-            PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value))
-        })?;
+        let id = self
+            .call(py, move |e| e.add_torrent_resumed(at, extra, rd))?
+            .map_err(|err| {
+                PyRuntimeError::new_err(format!("{} [libtorrent:{}]", err.message(), err.value))
+            })?;
         Ok(self.handle(id))
     }
 
     /// Adds without waiting; the result comes as `add_torrent_alert`.
     fn async_add_torrent(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<()> {
         let at = to_add_torrent(py, params)?;
+        let (extra, rd) = crate::resume::add_extra(py, params)?;
         let ses = self.inner.clone();
         py.detach(move || {
             ses.post(move |e| {
-                let _ = e.add_torrent(at);
+                let _ = e.add_torrent_resumed(at, extra, rd);
             })
         })
         .map_err(|_| closed())
@@ -557,6 +622,18 @@ impl PySession {
     }
 
     /// Posts a `session_stats_alert` with every metric.
+    /// Peers whose address the filter blocks (access flag 1) are not
+    /// connected, incoming or outgoing (`peer_blocked_alert`).
+    fn set_ip_filter(&self, py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<()> {
+        let f = ip_filter_from_py(f)?;
+        self.call(py, move |e| e.set_ip_filter(f))
+    }
+
+    fn get_ip_filter<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIpFilter>> {
+        let f = self.call(py, |e| e.ip_filter())?;
+        crate::filters::ip_filter_to_py(py, f)
+    }
+
     fn post_session_stats(&self, py: Python<'_>) -> PyResult<()> {
         self.call(py, |e| e.post_session_stats())
     }

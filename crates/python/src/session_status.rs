@@ -1,6 +1,6 @@
 //! Python bindings: `session.status()` with the `session_status` class, the
-//! session's peer id, and the encryption settings in their legacy
-//! `pe_settings` form.
+//! session's peer id, and the legacy setters over settings (`pe_settings`,
+//! `outgoing_ports`).
 
 use lt_session::SessionStatus;
 use lt_settings::{keys, SettingsPack};
@@ -132,6 +132,23 @@ impl PySession {
     /// reports when SSL listening is off).
     fn ssl_listen_port(&self) -> i32 {
         0
+    }
+
+    /// Outgoing connections bind to a local port in `[begin, end)`.
+    fn outgoing_ports(&self, py: Python<'_>, begin: i32, end: i32) -> PyResult<()> {
+        let mut pack = SettingsPack::new();
+        pack.set_int(keys::OUTGOING_PORT, begin);
+        pack.set_int(keys::NUM_OUTGOING_PORTS, end - begin);
+        self.call(py, move |e| e.apply_settings(&pack))
+    }
+
+    /// Opens configured listen sockets that are not open yet (e.g. a port
+    /// that was busy); open ones are kept. We map no ports, so the
+    /// `reopen_map_ports` flag has nothing to refresh.
+    #[pyo3(signature = (options = 1))]
+    fn reopen_network_sockets(&self, py: Python<'_>, options: u32) -> PyResult<()> {
+        let _ = options;
+        self.call(py, |e| e.reopen_network_sockets())
     }
 
     fn get_pe_settings(&self, py: Python<'_>) -> PyResult<PyPeSettings> {

@@ -174,6 +174,15 @@ pub enum AlertKind {
     TorrentChecked {
         torrent: TorrentRef,
     },
+    /// The metadata of a magnet-link torrent arrived and checked out.
+    MetadataReceived {
+        torrent: TorrentRef,
+    },
+    /// Metadata received from peers was invalid (wrong hash, unparsable).
+    MetadataFailed {
+        torrent: TorrentRef,
+        error: ErrorCode,
+    },
     TorrentFinished {
         torrent: TorrentRef,
     },
@@ -245,24 +254,32 @@ pub enum AlertKind {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         event: TrackerEvent,
     },
     TrackerReply {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         num_peers: i32,
     },
     TrackerWarning {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         msg: String,
     },
     TrackerError {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         times_in_row: i32,
         error: ErrorCode,
         failure_reason: String,
@@ -272,6 +289,8 @@ pub enum AlertKind {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         incomplete: i32,
         complete: i32,
     },
@@ -279,6 +298,8 @@ pub enum AlertKind {
         torrent: TorrentRef,
         url: String,
         local_endpoint: Option<SocketAddr>,
+        /// Which info-hash was announced (v1 or v2).
+        version: lt_core::ProtocolVersion,
         error: ErrorCode,
         msg: String,
     },
@@ -306,6 +327,51 @@ pub enum AlertKind {
     },
     /// DHT and local service discovery alerts (dht_alert.rs).
     Dht(crate::dht_alert::DhtAlert),
+    /// `save_resume_data()` result: the torrent's resume state.
+    SaveResumeData {
+        torrent: TorrentRef,
+        params: Box<lt_resume::ResumeData>,
+    },
+    SaveResumeDataFailed {
+        torrent: TorrentRef,
+        error: ErrorCode,
+    },
+    /// Resume data did not match the files: a full check follows.
+    FastresumeRejected {
+        torrent: TorrentRef,
+        error: ErrorCode,
+        op: Operation,
+        path: String,
+    },
+    StorageMoved {
+        torrent: TorrentRef,
+        path: String,
+        old_path: String,
+    },
+    StorageMovedFailed {
+        torrent: TorrentRef,
+        error: ErrorCode,
+        op: Operation,
+        path: String,
+    },
+    FileRenamed {
+        torrent: TorrentRef,
+        index: u32,
+        new_name: String,
+        old_name: String,
+    },
+    FileRenameFailed {
+        torrent: TorrentRef,
+        index: u32,
+        error: ErrorCode,
+    },
+    /// A peer was not connected (or was disconnected) because of a filter;
+    /// no torrent for incoming connections. `reason`: 0 = ip_filter.
+    PeerBlocked {
+        torrent: Option<TorrentRef>,
+        peer: PeerRef,
+        reason: i32,
+    },
     /// The deprecated `torrent_added_alert`, posted beside `add_torrent`.
     TorrentAdded {
         torrent: TorrentRef,
@@ -419,6 +485,8 @@ impl Alert {
             StateChanged { .. } => "state_changed",
             StateUpdate { .. } => "state_update",
             TorrentChecked { .. } => "torrent_checked",
+            MetadataReceived { .. } => "metadata_received",
+            MetadataFailed { .. } => "metadata_failed",
             TorrentFinished { .. } => "torrent_finished",
             TorrentPaused { .. } => "torrent_paused",
             TorrentResumed { .. } => "torrent_resumed",
@@ -446,6 +514,14 @@ impl Alert {
             ExternalIp { .. } => "external_ip",
             Log { .. } => "log",
             Dht(d) => d.what(),
+            SaveResumeData { .. } => "save_resume_data",
+            SaveResumeDataFailed { .. } => "save_resume_data_failed",
+            FastresumeRejected { .. } => "fastresume_rejected",
+            StorageMoved { .. } => "storage_moved",
+            StorageMovedFailed { .. } => "storage_moved_failed",
+            FileRenamed { .. } => "file_renamed",
+            FileRenameFailed { .. } => "file_rename_failed",
+            PeerBlocked { .. } => "peer_blocked",
             TorrentAdded { .. } => "torrent_added",
             FileProgress { .. } => "file_progress",
             PeerInfoList { .. } => "peer_info",
@@ -497,6 +573,8 @@ impl Alert {
             TorrentPaused { .. } => 39,
             TorrentResumed { .. } => 40,
             TorrentChecked { .. } => 41,
+            MetadataFailed { .. } => 44,
+            MetadataReceived { .. } => 45,
             FileError { .. } => 43,
             ExternalIp { .. } => 47,
             ListenFailed { .. } => 48,
@@ -510,6 +588,14 @@ impl Alert {
             Log { .. } => 79,
             AlertsDropped { .. } => 95,
             Dht(d) => d.alert_type(),
+            FileRenamed { .. } => 7,
+            FileRenameFailed { .. } => 8,
+            StorageMoved { .. } => 33,
+            StorageMovedFailed { .. } => 34,
+            SaveResumeData { .. } => 37,
+            SaveResumeDataFailed { .. } => 38,
+            FastresumeRejected { .. } => 53,
+            PeerBlocked { .. } => 54,
             TorrentAdded { .. } => 3,
             PeerUnsnubbed { .. } => 20,
             PeerSnubbed { .. } => 21,
@@ -547,6 +633,8 @@ impl Alert {
             StateChanged { .. } => STATUS,
             StateUpdate { .. } => STATUS,
             TorrentChecked { .. } => STATUS,
+            MetadataReceived { .. } => STATUS,
+            MetadataFailed { .. } => ERROR,
             TorrentFinished { .. } => STATUS,
             TorrentPaused { .. } => STATUS,
             TorrentResumed { .. } => STATUS,
@@ -573,6 +661,14 @@ impl Alert {
             ExternalIp { .. } => STATUS,
             Log { .. } => SESSION_LOG,
             Dht(d) => d.category(),
+            SaveResumeData { .. } => STORAGE,
+            SaveResumeDataFailed { .. } => STORAGE | ERROR,
+            FastresumeRejected { .. } => STATUS | ERROR,
+            StorageMoved { .. } => STORAGE,
+            StorageMovedFailed { .. } => STORAGE,
+            FileRenamed { .. } => STORAGE,
+            FileRenameFailed { .. } => STORAGE,
+            PeerBlocked { .. } => IP_BLOCK,
             TorrentAdded { .. } => STATUS,
             FileProgress { .. } => FILE_PROGRESS,
             PeerInfoList { .. } | PieceAvailability { .. } | TrackerList { .. } => STATUS,
@@ -595,6 +691,7 @@ impl Alert {
         match &self.kind {
             ListenFailed { error, .. }
             | AddTorrent { error, .. }
+            | MetadataFailed { error, .. }
             | TorrentDeleteFailed { error, .. }
             | TorrentError { error, .. }
             | FileError { error, .. }
@@ -602,7 +699,11 @@ impl Alert {
             | PeerDisconnected { error, .. }
             | PeerError { error, .. }
             | TrackerError { error, .. }
-            | ScrapeFailed { error, .. } => Some(error),
+            | ScrapeFailed { error, .. }
+            | SaveResumeDataFailed { error, .. }
+            | FastresumeRejected { error, .. }
+            | StorageMovedFailed { error, .. }
+            | FileRenameFailed { error, .. } => Some(error),
             Dht(d) => d.error(),
             _ => None,
         }
@@ -618,6 +719,8 @@ impl Alert {
             | TorrentDeleteFailed { torrent, .. }
             | StateChanged { torrent, .. }
             | TorrentChecked { torrent }
+            | MetadataReceived { torrent }
+            | MetadataFailed { torrent, .. }
             | TorrentFinished { torrent }
             | TorrentPaused { torrent }
             | TorrentResumed { torrent }
@@ -638,7 +741,15 @@ impl Alert {
             | ScrapeReply { torrent, .. }
             | ScrapeFailed { torrent, .. }
             | Performance { torrent, .. }
-            | TorrentAdded { torrent }
+            | SaveResumeData { torrent, .. }
+            | SaveResumeDataFailed { torrent, .. }
+            | FastresumeRejected { torrent, .. }
+            | StorageMoved { torrent, .. }
+            | StorageMovedFailed { torrent, .. }
+            | FileRenamed { torrent, .. }
+            | FileRenameFailed { torrent, .. } => Some(torrent),
+            PeerBlocked { torrent, .. } => torrent.as_ref(),
+            TorrentAdded { torrent }
             | FileProgress { torrent, .. }
             | PeerInfoList { torrent, .. }
             | PieceAvailability { torrent, .. }
@@ -683,6 +794,8 @@ impl QueuedAlert for Alert {
                 | AlertKind::SessionStats { .. }
                 | AlertKind::ReadPiece { .. }
                 | AlertKind::Dht(crate::dht_alert::DhtAlert::Stats { .. })
+                | AlertKind::SaveResumeData { .. }
+                | AlertKind::SaveResumeDataFailed { .. }
         )
     }
 }
@@ -755,9 +868,18 @@ fn peer_prefix(t: &TorrentRef, p: &PeerRef) -> String {
     format!("{} peer {}", t.short_name(), ep(&p.endpoint))
 }
 
-fn tracker_prefix(t: &TorrentRef, url: &str, local: &Option<SocketAddr>) -> String {
+fn tracker_prefix(
+    t: &TorrentRef,
+    url: &str,
+    local: &Option<SocketAddr>,
+    version: lt_core::ProtocolVersion,
+) -> String {
     let local = local.map_or_else(String::new, |l| ep(&l));
-    format!("{} ({})[{}-v1]", t.short_name(), url, local)
+    let v = match version {
+        lt_core::ProtocolVersion::V1 => "v1",
+        lt_core::ProtocolVersion::V2 => "v2",
+    };
+    format!("{} ({})[{}-{}]", t.short_name(), url, local, v)
 }
 
 impl Alert {
@@ -814,6 +936,12 @@ impl Alert {
             }
             StateUpdate { status } => format!("state updates for {} torrents", status.len()),
             TorrentChecked { torrent } => format!("{} checked", torrent.short_name()),
+            MetadataReceived { torrent } => {
+                format!("{} metadata successfully received", torrent.short_name())
+            }
+            MetadataFailed { torrent, .. } => {
+                format!("{} invalid metadata received", torrent.short_name())
+            }
             TorrentFinished { torrent } => {
                 format!("{} torrent finished downloading", torrent.short_name())
             }
@@ -939,43 +1067,47 @@ impl Alert {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 event,
             } => format!(
                 "{} sending announce ({})",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 event.label()
             ),
             TrackerReply {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 num_peers,
             } => format!(
                 "{} received peers: {}",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 num_peers
             ),
             TrackerWarning {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 msg,
             } => format!(
                 "{} warning: {}",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 msg
             ),
             TrackerError {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 times_in_row,
                 error,
                 failure_reason,
                 ..
             } => format!(
                 "{} {} \"{}\" ({})",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 error.message(),
                 failure_reason,
                 times_in_row
@@ -984,11 +1116,12 @@ impl Alert {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 incomplete,
                 complete,
             } => format!(
                 "{} scrape reply: {} {}",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 incomplete,
                 complete
             ),
@@ -996,11 +1129,12 @@ impl Alert {
                 torrent,
                 url,
                 local_endpoint,
+                version,
                 error,
                 msg,
             } => format!(
                 "{} scrape failed: {}",
-                tracker_prefix(torrent, url, local_endpoint),
+                tracker_prefix(torrent, url, local_endpoint, *version),
                 if msg.is_empty() {
                     error.message()
                 } else {
@@ -1021,6 +1155,91 @@ impl Alert {
             ExternalIp { address } => format!("external IP received: {address}"),
             Log { msg } => msg.clone(),
             Dht(d) => d.message(),
+            SaveResumeData { torrent, .. } => {
+                format!("{} resume data generated", torrent.short_name())
+            }
+            SaveResumeDataFailed { torrent, error } => format!(
+                "{} resume data was not generated: {}",
+                torrent.short_name(),
+                error.message()
+            ),
+            FastresumeRejected {
+                torrent,
+                error,
+                op,
+                path,
+            } => format!(
+                "{} fast resume rejected. {}({}): {}",
+                torrent.short_name(),
+                operation_label(*op),
+                path,
+                error.message()
+            ),
+            StorageMoved {
+                torrent,
+                path,
+                old_path,
+            } => format!(
+                "{} moved storage from \"{}\" to: \"{}\"",
+                torrent.short_name(),
+                old_path,
+                path
+            ),
+            StorageMovedFailed {
+                torrent,
+                error,
+                op,
+                path,
+            } => format!(
+                "{} storage move failed. {} ({}): {}",
+                torrent.short_name(),
+                operation_label(*op),
+                path,
+                error.message()
+            ),
+            FileRenamed {
+                torrent,
+                index,
+                new_name,
+                old_name,
+            } => format!(
+                "{}: file {} renamed from \"{}\" to \"{}\"",
+                torrent.short_name(),
+                index,
+                old_name,
+                new_name
+            ),
+            PeerBlocked {
+                torrent,
+                peer,
+                reason,
+            } => format!(
+                "{} peer {}: blocked peer [{}]",
+                torrent
+                    .as_ref()
+                    .map_or_else(|| "------".to_string(), |t| t.short_name()),
+                ep(&peer.endpoint),
+                match reason {
+                    0 => "ip_filter",
+                    1 => "port_filter",
+                    2 => "i2p_mixed",
+                    3 => "privileged_ports",
+                    4 => "utp_disabled",
+                    5 => "tcp_disabled",
+                    6 => "invalid_local_interface",
+                    _ => "ssrf_mitigation",
+                }
+            ),
+            FileRenameFailed {
+                torrent,
+                index,
+                error,
+            } => format!(
+                "{}: failed to rename file {}: {}",
+                torrent.short_name(),
+                index,
+                error.message()
+            ),
             TorrentAdded { torrent } => format!("{} added", torrent.short_name()),
             FileProgress { torrent, .. } => format!("{} file_progress", torrent.short_name()),
             PeerInfoList { torrent, .. } => format!("{} peer_info", torrent.short_name()),

@@ -31,14 +31,18 @@ use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
 
+mod handle_ops;
 mod outgoing_mse;
 mod report;
 use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
+pub(crate) mod ctl;
 mod dht;
 mod lsd;
+mod magnet;
+mod pex;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -152,6 +156,8 @@ struct Peer {
     /// they imply for the peer.
     haves: u32,
     remote_dl_rate: i32,
+    /// This connection's own rate limits (`set_peer_*_limit`), if set.
+    bw_channel: Option<lt_picker::bandwidth::ChannelId>,
 }
 
 /// The engine state. Reached by user calls through [`crate::Session::call`].
@@ -200,6 +206,12 @@ pub struct Engine {
     dht: dht::DhtDriver,
     /// Local service discovery (engine/lsd.rs).
     lsd: lsd::LsdDriver,
+    /// Metadata downloads of magnet-link torrents (engine/magnet.rs).
+    magnet: magnet::MagnetState,
+    /// Peer exchange state (engine/pex.rs).
+    pex: pex::PexState,
+    /// Resume data, queue and storage control (engine/ctl.rs).
+    ctl: ctl::Ctl,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -290,6 +302,9 @@ impl Engine {
             rng: lt_picker::Rng::new(random_seed()),
             dht: Default::default(),
             lsd: Default::default(),
+            magnet: Default::default(),
+            pex: Default::default(),
+            ctl: Default::default(),
         }
         .with_tracker_key()
     }
@@ -638,6 +653,8 @@ impl Engine {
         }
         self.choke_round();
         self.auto_manage();
+        self.magnet_tick();
+        self.pex_tick();
         self.report_second(Duration::from_secs_f64(secs));
     }
 
@@ -673,7 +690,7 @@ impl Engine {
             })
             .map(|t| t.id)
             .collect();
-        ids.sort();
+        self.ctl_queue_sort(&mut ids);
         let (mut dl, mut seed, mut all) = (0usize, 0usize, 0usize);
         for id in ids {
             let Some(t) = self.torrents.get(&id) else {
@@ -773,9 +790,11 @@ impl Engine {
             }
             return Ok(existing);
         }
+        // Without metadata (magnet link): a placeholder one-piece picker.
+        let magnet = !p.meta.is_valid();
         let fs = p.meta.files();
         let picker = PiecePicker::new(
-            fs.total_size().max(0) as u64,
+            fs.total_size().max(magnet as i64) as u64,
             fs.piece_length().max(1) as u32,
             ih.best().0[0] as u64 | 0x9e37_79b9_7f4a_7c15,
         )
@@ -785,7 +804,9 @@ impl Engine {
         let layout: Arc<dyn lt_storage::FileLayout> = Arc::new(fs.clone());
         let mut sp = StorageParams::new(layout, p.save_path.clone());
         sp.file_priorities = p.file_priorities.clone();
+        sp.mode = p.storage_mode;
         sp.part_file_name = format!(".{}.parts", ih.best().to_hex());
+        sp.renamed_files = self.ctl_pending_renames();
         let kinds = match (ih.has_v1(), ih.has_v2()) {
             (true, true) => HashKinds::BOTH,
             (false, true) => HashKinds::V2,
@@ -838,6 +859,7 @@ impl Engine {
                 ch
             },
             deadline_alerts: Default::default(),
+            storage_mode: p.storage_mode,
             stats_reported: [0; 4],
             last_download: 0,
             last_upload: 0,
@@ -886,7 +908,11 @@ impl Engine {
             torrent: tref,
             error: ErrorCode::default(),
         });
-        self.start_checking(id);
+        if magnet {
+            self.start_magnet(id);
+        } else {
+            self.start_checking(id);
+        }
         Ok(id)
     }
 
@@ -908,6 +934,9 @@ impl Engine {
     }
 
     fn start_checking(&mut self, id: TorrentId) {
+        if self.ctl_take_resume(id) {
+            return;
+        }
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
@@ -947,9 +976,22 @@ impl Engine {
         if state != TorrentState::Downloading && t.finished_at.is_none() {
             t.finished_at = Some(Instant::now());
         }
+        if t.storage_mode == lt_storage::StorageMode::Allocate && state == TorrentState::Downloading
+        {
+            // Allocate every wanted file in full now, so a disk that cannot
+            // hold the torrent fails here (Completion::Initialized).
+            let storage = t.storage;
+            self.disk().async_initialize(storage);
+        }
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
         let paused = t.is_paused();
         self.set_state(id, state);
         self.alert(AlertKind::TorrentChecked { torrent: tref });
+        if self.ctl_stop_when_ready(id) {
+            return;
+        }
         if !paused {
             self.start_announcing(id);
         }
@@ -983,7 +1025,10 @@ impl Engine {
     }
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
+        self.ctl_forget(id);
         self.stop_announcing(id);
+        self.magnet_torrent_removed(id);
+        self.pex_torrent_removed(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
@@ -1030,6 +1075,7 @@ impl Engine {
         let mut st = t.status(t.peers.len() as i32, seeds, uploads);
         st.paused = st.paused || self.paused;
         st.seed_rank = t.seed_rank(&self.settings, seeds, t.peers.len() as i32);
+        self.ctl_status(id, &mut st);
         Some(st)
     }
 
@@ -1313,7 +1359,7 @@ impl Engine {
                     pid,
                     client: lt_core::fingerprint::identify_client(&pid),
                     flags: fl,
-                    source: 0,
+                    source: self.peer_source(id, p.addr, p.outgoing),
                     connection_type: 0,
                     num_pieces: have as i32,
                     pieces,
@@ -1568,6 +1614,7 @@ impl Engine {
                             torrent,
                             url: job.key.url.clone(),
                             local_endpoint: ep(&job.key),
+                            version: job.key.version,
                             event: tracker_event(job.request.event),
                         });
                     }
@@ -1589,12 +1636,14 @@ impl Engine {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     num_peers: num_peers as i32,
                 }),
                 TrackerOutput::Warning { key, message } => self.alert(AlertKind::TrackerWarning {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     msg: message,
                 }),
                 TrackerOutput::Error {
@@ -1611,6 +1660,7 @@ impl Engine {
                         torrent,
                         url: key.url.clone(),
                         local_endpoint: ep(&key),
+                        version: key.version,
                         times_in_row: times_in_row as i32,
                         error: tracker_error_code(&error),
                         failure_reason,
@@ -1626,6 +1676,7 @@ impl Engine {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     incomplete,
                     complete,
                 }),
@@ -1633,6 +1684,7 @@ impl Engine {
                     torrent,
                     url: key.url.clone(),
                     local_endpoint: ep(&key),
+                    version: key.version,
                     error: tracker_error_code(&error),
                     msg: error.to_string(),
                 }),
@@ -1849,6 +1901,7 @@ impl Engine {
             self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
         cfg.extensions.v = Some(format!("libtorrent-rs {}", env!("CARGO_PKG_VERSION")));
         cfg.extensions.p = Some(self.listen_port());
+        Self::add_our_extensions(&mut cfg.extensions);
         cfg
     }
 
@@ -1872,13 +1925,16 @@ impl Engine {
 
     fn new_peer(
         &mut self,
-        conn: PeerConnection,
+        mut conn: PeerConnection,
         addr: SocketAddr,
         outgoing: bool,
         torrent: Option<TorrentId>,
     ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
+        if let Some(t) = torrent {
+            conn.set_metadata_size(self.metadata_size_of(t));
+        }
         let now = Instant::now();
         let pipeline = RequestPipeline::new(self.pipeline_config(), self.millis(now));
         let n = torrent
@@ -1914,6 +1970,7 @@ impl Engine {
                 reported_snubbed: false,
                 haves: 0,
                 remote_dl_rate: 0,
+                bw_channel: None,
             },
         );
         if let Some(t) = torrent.and_then(|t| self.torrents.get_mut(&t)) {
@@ -1977,6 +2034,9 @@ impl Engine {
             {
                 continue;
             }
+            if self.ctl_blocked(Some(id), addr) {
+                continue;
+            }
             budget -= 1;
             let conn = PeerConnection::outgoing(
                 self.peer_config(),
@@ -1988,8 +2048,10 @@ impl Engine {
             let cid = self.new_peer(conn, addr, true, Some(id));
             self.begin_outgoing_mse(cid, id, send_hash);
             let tx = self.events_tx.clone();
+            let ports = self.outgoing_ports();
+            let start = self.rng.next_u64() as u16;
             tokio::spawn(async move {
-                let result = peer_io::connect(addr, timeout).await;
+                let result = peer_io::connect(addr, timeout, ports, start).await;
                 let _ = tx.send(Event::Connected { id: cid, result });
             });
         }
@@ -2028,6 +2090,9 @@ impl Engine {
             endpoint: addr,
             socket_type: SocketType::Tcp,
         });
+        if self.ctl_blocked(None, addr) {
+            return;
+        }
         let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
         if self.paused || self.peers.len() >= max_global {
             return;
@@ -2131,9 +2196,11 @@ impl Engine {
                     return;
                 }
                 let n = self.torrents.get(&tid).map_or(0, |t| t.picker.num_pieces());
+                let metadata_size = self.metadata_size_of(tid);
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.torrent = Some(tid);
                     p.has = lt_picker::Bitfield::new(n as usize);
+                    p.conn.set_metadata_size(metadata_size);
                     let _ = p.conn.accept(wire, Instant::now());
                 }
                 if let Some(t) = self.torrents.get_mut(&tid) {
@@ -2272,10 +2339,10 @@ impl Engine {
                 }
                 self.request_blocks(id);
             }
+            PeerEvent::ExtensionHandshake(h) => self.on_ext_handshake(id, &h),
+            PeerEvent::Extension(m) => self.on_extension(id, m),
             PeerEvent::Suggest(_)
             | PeerEvent::DhtPort(_)
-            | PeerEvent::ExtensionHandshake(_)
-            | PeerEvent::Extension(_)
             | PeerEvent::Extended { .. }
             | PeerEvent::HashRequest(_)
             | PeerEvent::Hashes { .. }
@@ -2420,7 +2487,11 @@ impl Engine {
             return;
         };
         // upload mode: serve only, request nothing
-        if !t.is_active() || t.picker.is_finished() || t.flags & flags::UPLOAD_MODE != 0 {
+        if !t.is_active()
+            || !t.meta.is_valid()
+            || t.picker.is_finished()
+            || t.flags & flags::UPLOAD_MODE != 0
+        {
             return;
         }
         let mut want = p.pipeline.num_to_request();
@@ -2431,10 +2502,11 @@ impl Engine {
         let block = u64::from(lt_picker::BLOCK_SIZE);
         let need = (want as u64 * block).saturating_sub(p.down_credit);
         if need > 0 {
+            let channels: Vec<_> = std::iter::once(t.bw_channel).chain(p.bw_channel).collect();
             let g = self.bw.request(
                 now_ms,
                 lt_picker::bandwidth::ConnId(p.key.0),
-                &[t.bw_channel],
+                &channels,
                 Direction::Download,
                 need,
             );
@@ -2502,12 +2574,7 @@ impl Engine {
                     disk.async_write(storage, piece, offset, data.to_vec());
                 }
                 for o in others {
-                    if let Some(q) = self.peers.get_mut(&o) {
-                        let len = data.len() as u32;
-                        let _ = q.conn.cancel(BlockRequest::new(piece, offset, len));
-                        q.pipeline.on_request_removed(b);
-                    }
-                    self.flush(o);
+                    self.cancel_request(o, BlockRequest::new(piece, offset, data.len() as u32));
                 }
             }
         }
@@ -2550,8 +2617,10 @@ impl Engine {
             let channels: Vec<_> = p
                 .torrent
                 .and_then(|t| self.torrents.get(&t))
-                .map(|t| vec![t.bw_channel])
-                .unwrap_or_default();
+                .map(|t| t.bw_channel)
+                .into_iter()
+                .chain(p.bw_channel)
+                .collect();
             while let Some(r) = p.deferred.front().copied() {
                 if p.send_queued + p.reading >= watermark {
                     break;
@@ -2785,7 +2854,15 @@ impl Engine {
                     disk.remove_storage(storage);
                 }
             }
-            _ => {}
+            Completion::Initialized {
+                storage,
+                result: Err(e),
+            } => {
+                if let Some(&tid) = self.by_storage.get(&storage) {
+                    self.storage_error(tid, &e);
+                }
+            }
+            other => self.ctl_on_disk(other),
         }
     }
 
@@ -2969,7 +3046,12 @@ impl Engine {
             }
         }
         self.bw.remove_conn(lt_picker::bandwidth::ConnId(p.key.0));
+        if let Some(ch) = p.bw_channel {
+            self.bw.remove_channel(ch);
+        }
         self.choker.remove_peer(p.key);
+        self.magnet_peer_gone(p.torrent, id);
+        self.pex_peer_gone(id);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = !p.has.is_empty() && p.has.all();
             let both_seeds = t.is_seed() && peer_seed;
@@ -3153,6 +3235,13 @@ impl Engine {
     // ------------------------------------------------------------------
     // listen sockets
 
+    /// `reopen_network_sockets()`: opens the configured listen sockets that
+    /// are not open (one that failed to bind, a device that came up);
+    /// sockets already listening are kept.
+    pub fn reopen_network_sockets(&mut self) {
+        self.open_listen_sockets();
+    }
+
     fn open_listen_sockets(&mut self) {
         let (ifaces, bad) = parse_listen_interfaces(self.settings.get_str(keys::LISTEN_INTERFACES));
         for b in bad {
@@ -3180,6 +3269,14 @@ impl Engine {
                     }
                 },
             };
+            let open = self
+                .listen_sockets
+                .iter()
+                .any(|s| s.local.ip() == ip && (li.port == 0 || s.local.port() == li.port));
+            if open {
+                // already listening there (`reopen_network_sockets`)
+                continue;
+            }
             let addr = SocketAddr::new(ip, li.port);
             match bind_listener(addr) {
                 Ok(listener) => {

@@ -31,6 +31,7 @@ mod peer_io;
 pub mod torrent;
 mod tracker_io;
 pub mod types;
+pub mod ut_metadata;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,8 +40,10 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use alert::{Alert, AlertKind};
 use alert_queue::AlertQueue;
+pub use engine::ctl::{resume_flags, QueueMove, ResumeExtra};
 pub use engine::{tracker_error_code, Engine};
 use lt_settings::{keys, Settings, SettingsPack};
+pub use lt_storage::{MoveFlags, OpenFile, StorageMode};
 pub use types::*;
 
 /// The engine has shut down; the call could not be carried out.

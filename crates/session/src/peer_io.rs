@@ -99,8 +99,47 @@ pub(crate) fn start(
 const CLOSE_LINGER: Duration = Duration::from_secs(5);
 
 /// Connects with a timeout.
-pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
-    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+/// Connects to `addr`. With a non-empty `ports` range (`outgoing_port`,
+/// `num_outgoing_ports`) the local port is taken from it, trying each in
+/// turn from `start` until one binds.
+pub(crate) async fn connect(
+    addr: SocketAddr,
+    timeout: Duration,
+    ports: std::ops::Range<u16>,
+    start: u16,
+) -> std::io::Result<TcpStream> {
+    let attempt = async {
+        if ports.is_empty() {
+            return TcpStream::connect(addr).await;
+        }
+        let n = ports.end - ports.start;
+        let mut last = std::io::Error::new(std::io::ErrorKind::AddrInUse, "no outgoing port free");
+        for i in 0..n {
+            let port = ports.start + (start % n + i) % n;
+            let sock = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            let _ = sock.set_reuseaddr(true);
+            let local = match addr {
+                SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], port)),
+                SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], port)),
+            };
+            if let Err(e) = sock.bind(local) {
+                last = e;
+                continue;
+            }
+            match sock.connect(addr).await {
+                Ok(s) => return Ok(s),
+                // the same local port may already be connected to this peer
+                Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    };
+    match tokio::time::timeout(timeout, attempt).await {
         Ok(r) => r,
         Err(_) => Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,

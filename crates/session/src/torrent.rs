@@ -69,6 +69,8 @@ pub struct AddTorrent {
     pub max_uploads: i32,
     /// Tracker URLs with their tiers.
     pub trackers: Vec<(String, u8)>,
+    /// Sparse files, or every file allocated in full once checked.
+    pub storage_mode: lt_storage::StorageMode,
 }
 
 pub(crate) struct Torrent {
@@ -117,6 +119,7 @@ pub(crate) struct Torrent {
     pub bw_channel: lt_picker::bandwidth::ChannelId,
     /// Pieces with `alert_when_available` deadlines: read them once we have them.
     pub deadline_alerts: HashSet<u32>,
+    pub storage_mode: lt_storage::StorageMode,
     /// Totals at the last `stats` alert: payload up, protocol up, payload
     /// down, protocol down.
     pub stats_reported: [i64; 4],
@@ -194,7 +197,10 @@ impl Torrent {
             && self.error.is_none()
             && matches!(
                 self.state,
-                TorrentState::Downloading | TorrentState::Finished | TorrentState::Seeding
+                TorrentState::DownloadingMetadata
+                    | TorrentState::Downloading
+                    | TorrentState::Finished
+                    | TorrentState::Seeding
             )
     }
 
@@ -202,6 +208,24 @@ impl Torrent {
     /// seeding slot. Bits 28-30 flag an unmet seeding goal, no seeds and a
     /// recent start; the low bits grow with downloaders per seed.
     pub fn seed_rank(&self, settings: &lt_settings::Settings, seeds: i32, peers: i32) -> i32 {
+        let now = Instant::now();
+        let active = now.duration_since(self.started_at).as_secs() as i64;
+        let finished = self
+            .finished_at
+            .map_or(0, |t| now.duration_since(t).as_secs() as i64);
+        self.seed_rank_for(settings, seeds, peers, active, finished)
+    }
+
+    /// [`Torrent::seed_rank`] for given running and finished times
+    /// (seconds).
+    pub fn seed_rank_for(
+        &self,
+        settings: &lt_settings::Settings,
+        seeds: i32,
+        peers: i32,
+        active: i64,
+        finished: i64,
+    ) -> i32 {
         const SEED_RATIO_NOT_MET: i32 = 0x4000_0000;
         const NO_SEEDS: i32 = 0x2000_0000;
         const RECENTLY_STARTED: i32 = 0x1000_0000;
@@ -211,11 +235,6 @@ impl Torrent {
         }
         let scale = if self.is_seed() { 1000 } else { 500 };
         let mut ret = 0;
-        let now = Instant::now();
-        let active = now.duration_since(self.started_at).as_secs() as i64;
-        let finished = self
-            .finished_at
-            .map_or(0, |t| now.duration_since(t).as_secs() as i64);
         let download_time = active - finished;
         let downloaded = self
             .total_payload_download
@@ -260,7 +279,12 @@ impl Torrent {
     pub fn status(&self, num_peers: i32, num_seeds: i32, num_uploads: i32) -> TorrentStatus {
         let total = Metadata::files(self.meta.as_ref()).total_size();
         let total_done = self.picker.bytes_done() as i64;
-        let n = self.picker.num_pieces();
+        // A magnet link's placeholder picker has no real pieces.
+        let n = if self.meta.is_valid() {
+            self.picker.num_pieces()
+        } else {
+            0
+        };
         let pieces: Vec<bool> = (0..n).map(|i| self.picker.have_piece(i)).collect();
         let wanted: i64 = (0..n)
             .filter(|&i| self.picker.piece_priority(i) > 0)
@@ -274,6 +298,7 @@ impl Torrent {
             TorrentState::CheckingFiles | TorrentState::CheckingResumeData => {
                 self.checking_progress
             }
+            TorrentState::DownloadingMetadata => 0.0,
             _ if total == 0 => 1.0,
             _ => (total_done as f64 / total as f64) as f32,
         };
@@ -301,7 +326,7 @@ impl Torrent {
             auto_managed: self.flags & flags::AUTO_MANAGED != 0,
             is_finished: self.is_finished(),
             is_seeding: self.is_seed(),
-            has_metadata: true,
+            has_metadata: self.meta.is_valid(),
             seed_mode: self.flags & flags::SEED_MODE != 0,
             upload_mode: self.flags & flags::UPLOAD_MODE != 0,
             share_mode: self.flags & flags::SHARE_MODE != 0,
@@ -339,7 +364,11 @@ impl Torrent {
             list_seeds: num_seeds,
             list_peers: self.known.len() as i32,
             connect_candidates: self.candidates.len() as i32,
-            num_pieces: self.picker.num_have() as i32,
+            num_pieces: if n == 0 {
+                0
+            } else {
+                self.picker.num_have() as i32
+            },
             pieces,
             verified_pieces: Vec::new(),
             distributed_copies: -1.0,
@@ -366,6 +395,7 @@ impl Torrent {
             } else {
                 Default::default()
             },
+            storage_mode: self.storage_mode as i32,
             ..Default::default()
         }
     }

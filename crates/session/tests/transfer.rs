@@ -83,6 +83,7 @@ fn add(ses: &Session, ti: &Arc<TorrentInfo>, save: &Path) -> lt_session::Torrent
         max_connections: -1,
         max_uploads: -1,
         trackers: Vec::new(),
+        storage_mode: lt_session::StorageMode::Sparse,
     };
     ses.call(move |e| e.add_torrent(at))
         .unwrap()
@@ -172,6 +173,72 @@ fn existing_files_are_checked_and_partial_data_kept() {
     assert_eq!(st.num_pieces, good as i32);
     assert!(st.pieces[..good].iter().all(|&h| h));
     assert!(st.pieces[good..].iter().all(|&h| !h));
+}
+
+#[test]
+fn allocate_mode_allocates_wanted_files_once_checked() {
+    let dir = tempdir();
+    let a = data(300_000, 11);
+    let b = data(70_001, 12);
+    let ses = session();
+    let mut ids = Vec::new();
+    for (sub, mode, piece) in [
+        ("allocate", lt_session::StorageMode::Allocate, 32 * 1024),
+        ("sparse", lt_session::StorageMode::Sparse, 16 * 1024),
+    ] {
+        // Two torrents (the piece size differs): a session holds one of each.
+        let ti = Arc::new(make_torrent(
+            "alloc",
+            &[("a.bin", &a), ("b.bin", &b)],
+            piece,
+        ));
+        let at = AddTorrent {
+            meta: ti,
+            save_path: dir.join(sub).to_string_lossy().into_owned(),
+            flags: 0,
+            peers: Vec::new(),
+            file_priorities: Vec::new(),
+            piece_priorities: Vec::new(),
+            upload_limit: -1,
+            download_limit: -1,
+            max_connections: -1,
+            max_uploads: -1,
+            trackers: Vec::new(),
+            storage_mode: mode,
+        };
+        let id = ses
+            .call(move |e| e.add_torrent(at))
+            .unwrap()
+            .expect("added");
+        wait_state(&ses, id, TorrentState::Downloading, 20);
+        ids.push(id);
+    }
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+    let alloc = dir.join("allocate/alloc");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while size(&alloc.join("b.bin")) != Some(b.len() as u64) {
+        assert!(Instant::now() < deadline, "b.bin not allocated");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(size(&alloc.join("a.bin")), Some(a.len() as u64));
+    // Sparse: nothing is written before data arrives.
+    assert!(size(&dir.join("sparse/alloc/a.bin")).unwrap_or(0) == 0);
+    let modes: Vec<i32> = ids
+        .iter()
+        .map(|&id| {
+            ses.call(move |e| e.status(id))
+                .unwrap()
+                .unwrap()
+                .storage_mode
+        })
+        .collect();
+    assert_eq!(modes, [0, 1]);
+    let errors: Vec<_> = ses
+        .pop_alerts()
+        .into_iter()
+        .filter(|a| matches!(a.kind, AlertKind::FileError { .. }))
+        .collect();
+    assert!(errors.is_empty());
 }
 
 fn tempdir() -> std::path::PathBuf {

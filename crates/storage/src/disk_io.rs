@@ -593,6 +593,13 @@ impl DiskIo {
         }
     }
 
+    /// The files of storage `id` the pool holds open.
+    pub fn open_files(&self, id: StorageId) -> Vec<crate::pool::OpenFile> {
+        self.slot(id)
+            .map(|s| self.shared.pool.open_files(s.storage.uid()))
+            .unwrap_or_default()
+    }
+
     fn slot(&self, id: StorageId) -> Option<Arc<Slot>> {
         lock(&self.shared.storages).get(&id).cloned()
     }

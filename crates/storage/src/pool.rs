@@ -6,6 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use crate::error::{Context, ErrorFile, Operation, Result};
 
@@ -26,6 +27,16 @@ struct Entry {
     file: Arc<File>,
     writable: bool,
     last_use: u64,
+    /// Wall-clock time of the last use, for `file_status()`.
+    used_at: SystemTime,
+}
+
+/// A file the pool holds open (`torrent_handle.file_status()`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenFile {
+    pub file_index: usize,
+    pub writable: bool,
+    pub last_use: SystemTime,
 }
 
 struct Inner {
@@ -98,6 +109,7 @@ impl FilePool {
             if let Some(e) = g.map.get_mut(&key) {
                 if e.writable || mode == OpenMode::Read {
                     e.last_use = tick;
+                    e.used_at = SystemTime::now();
                     return Ok(e.file.clone());
                 }
             }
@@ -111,6 +123,7 @@ impl FilePool {
             // Another thread opened it meanwhile; keep the better handle.
             if e.writable || mode == OpenMode::Read {
                 e.last_use = tick;
+                e.used_at = SystemTime::now();
                 return Ok(e.file.clone());
             }
         }
@@ -124,9 +137,27 @@ impl FilePool {
                 file: f.clone(),
                 writable: mode == OpenMode::ReadWrite,
                 last_use: tick,
+                used_at: SystemTime::now(),
             },
         );
         Ok(f)
+    }
+
+    /// The files of `storage` held open, by file index.
+    pub fn open_files(&self, storage: u64) -> Vec<OpenFile> {
+        let mut v: Vec<OpenFile> = self
+            .lock()
+            .map
+            .iter()
+            .filter(|(k, _)| k.0 == storage)
+            .map(|(k, e)| OpenFile {
+                file_index: k.1,
+                writable: e.writable,
+                last_use: e.used_at,
+            })
+            .collect();
+        v.sort_by_key(|f| f.file_index);
+        v
     }
 
     /// Closes every file of `storage`.

@@ -129,6 +129,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TorrentStorage {
+    /// The key of this storage's files in the file pool.
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
     /// Creates the storage. Does no IO: files and directories are created
     /// when first written.
     pub fn new(params: StorageParams, pool: Arc<FilePool>) -> Self {
@@ -612,7 +617,13 @@ fn remove_empty_dirs(base: &Path, dirs: BTreeSet<PathBuf>) {
 /// systems falls back to copy and remove.
 pub(crate) fn move_file(src: &Path, dst: &Path) -> io::Result<()> {
     if let Some(parent) = dst.parent() {
-        std::fs::create_dir_all(parent)?;
+        if let Err(e) = std::fs::create_dir_all(parent) {
+            // a file where a directory should be: ENOTDIR, as rename(2) says
+            return Err(match parent.symlink_metadata() {
+                Ok(m) if !m.is_dir() => io::Error::from_raw_os_error(libc::ENOTDIR),
+                _ => e,
+            });
+        }
     }
     match std::fs::rename(src, dst) {
         Ok(()) => Ok(()),

@@ -266,6 +266,13 @@ fn move_rename_delete() {
     assert!(!old.join("t/d1/a").exists());
     assert_eq!(read_all(&st, &fs), all);
 
+    // a file where the new name needs a directory: ENOTDIR, nothing moved
+    std::fs::write(old.join("blocker"), b"x").unwrap();
+    let e = st.rename_file(1, Path::new("blocker/b")).unwrap_err();
+    assert_eq!(e.error.raw_os_error(), Some(libc::ENOTDIR));
+    assert!(old.join("t/d2/b").exists());
+    std::fs::remove_file(old.join("blocker")).unwrap();
+
     // delete removes files and the torrent's directories, not the save path.
     st.delete_files(DeleteFlags::Files).unwrap();
     assert!(!old.join("t").exists());

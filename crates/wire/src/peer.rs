@@ -1355,6 +1355,13 @@ impl PeerConnection {
         Ok(())
     }
 
+    /// Sets the `metadata_size` (BEP 9) our extension handshake announces.
+    /// Applies to a handshake not sent yet (call it before the connection
+    /// completes its handshake, e.g. right before [`accept`](Self::accept)).
+    pub fn set_metadata_size(&mut self, size: Option<u64>) {
+        self.cfg.extensions.metadata_size = size;
+    }
+
     /// Sends an updated extension handshake (e.g. `upload_only` changed).
     pub fn send_ext_handshake(&mut self, h: ExtHandshake) -> Result<(), Error> {
         self.check_active()?;

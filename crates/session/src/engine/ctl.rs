@@ -1,0 +1,925 @@
+//! Torrent control: resume data (`save_resume_data`, adding with resume
+//! data without a full recheck, `need_save_resume_data`), the download
+//! queue (`queue_position*`, followed by auto-management), storage moves
+//! and file renames.
+//!
+//! Kept apart from `engine.rs`; the engine calls in through a few hooks:
+//! [`Engine::ctl_take_resume`] from `start_checking`, [`Engine::ctl_on_disk`]
+//! for move/rename completions, [`Engine::ctl_queue_sort`] from
+//! `auto_manage` and [`Engine::ctl_status`] from `status`.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lt_core::error::{Category, ErrorCode};
+use lt_core::ip_filter::IpFilter;
+use lt_resume::ResumeData;
+use lt_storage::{Completion, MoveFlags};
+
+use super::{io_error, storage_op, Engine, Job};
+use crate::alert::{AlertKind, Operation, PeerRef};
+use crate::torrent::{flags, Metadata, Torrent};
+use crate::types::{TorrentId, TorrentState, TorrentStatus};
+
+/// `torrent_handle` resume flags.
+pub mod resume_flags {
+    pub const FLUSH_DISK_CACHE: u32 = 1;
+    pub const SAVE_INFO_DICT: u32 = 2;
+    pub const IF_COUNTERS_CHANGED: u32 = 8;
+    pub const IF_DOWNLOAD_PROGRESS: u32 = 16;
+    pub const IF_CONFIG_CHANGED: u32 = 32;
+    pub const IF_STATE_CHANGED: u32 = 64;
+    pub const IF_METADATA_CHANGED: u32 = 128;
+    /// Any of the `if_*` conditions.
+    pub const ONLY_IF_MODIFIED: u32 = 248;
+}
+
+/// Torrent flags a resume file keeps.
+const SAVED_FLAGS: u64 = flags::SEED_MODE
+    | flags::UPLOAD_MODE
+    | flags::SHARE_MODE
+    | flags::APPLY_IP_FILTER
+    | flags::PAUSED
+    | flags::AUTO_MANAGED
+    | flags::SUPER_SEEDING
+    | flags::SEQUENTIAL_DOWNLOAD
+    | flags::STOP_WHEN_READY
+    | flags::DISABLE_DHT
+    | flags::DISABLE_LSD
+    | flags::DISABLE_PEX
+    | flags::I2P_TORRENT;
+
+/// Resume state given when adding a torrent (the parts of
+/// `add_torrent_params` that `AddTorrent` does not carry).
+#[derive(Clone, Debug, Default)]
+pub struct ResumeExtra {
+    /// Pieces the resume data says we have; trusted when the files exist.
+    pub have_pieces: Vec<bool>,
+    pub total_uploaded: i64,
+    pub total_downloaded: i64,
+    /// Seconds.
+    pub active_time: i64,
+    pub finished_time: i64,
+    pub seeding_time: i64,
+    /// Unix times; 0 keeps the default (now / never).
+    pub added_time: i64,
+    pub completed_time: i64,
+    /// Files renamed before: index → name (relative to the save path, or
+    /// absolute).
+    pub renamed_files: Vec<(usize, String)>,
+}
+
+/// What the last saved resume data looked like, to answer
+/// `need_save_resume_data`. `None` fingerprints count as changed.
+#[derive(Clone, Copy, Default)]
+struct Mark {
+    counters: Option<u64>,
+    download: Option<u64>,
+    config: Option<u64>,
+    state: Option<u64>,
+    metadata_saved: bool,
+}
+
+/// Engine state of this module.
+#[derive(Default)]
+pub(crate) struct Ctl {
+    /// Unfinished torrents in queue order (synced lazily, see
+    /// [`Engine::queue_snapshot`]).
+    queue: Vec<TorrentId>,
+    marks: HashMap<TorrentId, Mark>,
+    /// Resume state of the torrent being added, for `start_checking`.
+    pending: Option<(TorrentId, ResumeExtra)>,
+    /// Moves in flight: the old save path and the flags.
+    moving: HashMap<TorrentId, VecDeque<(String, MoveFlags)>>,
+    /// Renames in flight: (torrent, file) → (old name, new name).
+    renaming: HashMap<(TorrentId, usize), VecDeque<(String, String)>>,
+    /// Files renamed: their new names (relative to the save path or absolute).
+    renamed: HashMap<TorrentId, BTreeMap<usize, String>>,
+    /// The parameters each torrent was added with (without the metadata),
+    /// for `add_torrent_alert.params`.
+    add_params: HashMap<TorrentId, Box<ResumeData>>,
+    /// The session's IP filter, and whether it blocks anything.
+    ip_filter: IpFilter,
+    ip_blocks: bool,
+    /// Seconds each torrent spent running, and seeding, while not paused
+    /// (for the seeding goals), and when that was last accounted.
+    active_secs: HashMap<TorrentId, f64>,
+    seed_secs: HashMap<TorrentId, f64>,
+    last_account: Option<Instant>,
+}
+
+fn fingerprint<T: Hash>(v: &T) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// The oldest request in flight under `key` (forgetting the key when none
+/// is left).
+fn pop_front<K: Hash + Eq, V>(map: &mut HashMap<K, VecDeque<V>>, key: K) -> Option<V> {
+    let q = map.get_mut(&key)?;
+    let v = q.pop_front();
+    if q.is_empty() {
+        map.remove(&key);
+    }
+    v
+}
+
+fn in_queue(t: &Torrent) -> bool {
+    !t.picker.is_finished()
+}
+
+impl Engine {
+    // ------------------------------------------------------------------
+    // resume data
+
+    /// Adds a torrent with resume state: when `extra` claims pieces and the
+    /// files holding them exist, they are trusted without a recheck.
+    /// `params` is what the user passed, kept for `add_torrent_alert`.
+    pub fn add_torrent_resumed(
+        &mut self,
+        p: crate::torrent::AddTorrent,
+        extra: ResumeExtra,
+        params: Option<ResumeData>,
+    ) -> Result<TorrentId, ErrorCode> {
+        let next = TorrentId(self.next_torrent);
+        let restore = extra.clone();
+        self.ctl.pending = Some((next, extra));
+        let r = self.add_torrent(p);
+        self.ctl.pending = None;
+        let id = r?;
+        if id != next {
+            // an existing torrent
+            return Ok(id);
+        }
+        if let Some(mut params) = params {
+            params.ti = None;
+            self.ctl.add_params.insert(id, Box::new(params));
+        }
+        let renamed = self.valid_renames(id, &restore.renamed_files);
+        if !renamed.is_empty() {
+            self.ctl.renamed.insert(id, renamed.into_iter().collect());
+        }
+        if let Some(t) = self.torrents.get_mut(&id) {
+            let now = Instant::now();
+            let secs = |s: i64| Duration::from_secs(s.max(0) as u64);
+            t.total_payload_upload = restore.total_uploaded.max(0);
+            t.total_payload_download = restore.total_downloaded.max(0);
+            // fold the restored totals in so they do not show as a rate
+            let totals = [
+                t.total_download,
+                t.total_upload,
+                t.total_payload_download,
+                t.total_payload_upload,
+            ];
+            t.rates.update(totals, f64::MAX);
+            if let Some(s) = now.checked_sub(secs(restore.active_time)) {
+                t.started_at = s;
+            }
+            if restore.finished_time > 0 {
+                t.finished_at = now.checked_sub(secs(restore.finished_time));
+            }
+            if restore.added_time > 0 {
+                t.added_time = restore.added_time;
+            }
+            if restore.completed_time > 0 {
+                t.completed_time = restore.completed_time;
+            }
+        }
+        self.ctl
+            .active_secs
+            .insert(id, restore.active_time.max(0) as f64);
+        self.ctl
+            .seed_secs
+            .insert(id, restore.seeding_time.max(0) as f64);
+        let mark = self.current_mark(id).map(|m| Mark {
+            counters: None,
+            download: None,
+            metadata_saved: false,
+            ..m
+        });
+        if let Some(m) = mark {
+            self.ctl.marks.insert(id, m);
+        }
+        Ok(id)
+    }
+
+    /// The renames of `list` that name a file of the torrent.
+    fn valid_renames(&self, id: TorrentId, list: &[(usize, String)]) -> Vec<(usize, String)> {
+        let n = self
+            .torrents
+            .get(&id)
+            .map_or(0, |t| Metadata::files(t.meta.as_ref()).num_files());
+        list.iter()
+            .filter(|(i, name)| *i < n && !name.is_empty())
+            .cloned()
+            .collect()
+    }
+
+    /// Hook from `add_torrent`: the renamed files of the torrent being
+    /// added, for its storage.
+    pub(super) fn ctl_pending_renames(&self) -> Vec<(usize, PathBuf)> {
+        let n = self.next_torrent;
+        match &self.ctl.pending {
+            // `add_torrent` took the id already
+            Some((id, extra)) if id.0 + 1 == n => extra
+                .renamed_files
+                .iter()
+                .filter(|(_, name)| !name.is_empty())
+                .map(|(i, name)| (*i, PathBuf::from(name)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Hook from `start_checking`: verifies resume data instead of a full
+    /// check. Returns true when it took over.
+    pub(super) fn ctl_take_resume(&mut self, id: TorrentId) -> bool {
+        let extra = match self.ctl.pending.take() {
+            Some((pid, extra)) if pid == id => extra,
+            other => {
+                self.ctl.pending = other;
+                return false;
+            }
+        };
+        let Some(t) = self.torrents.get(&id) else {
+            return false;
+        };
+        if t.flags & flags::SEED_MODE != 0 || !extra.have_pieces.iter().any(|&b| b) {
+            return false;
+        }
+        let fs = Metadata::files(t.meta.as_ref());
+        let plen = fs.piece_length().max(1) as i64;
+        let prios = &t.file_priorities;
+        let mut paths = Vec::new();
+        for i in 0..fs.num_files() {
+            let size = fs.file_size(i);
+            if fs.pad_file_at(i) || size <= 0 || prios.get(i) == Some(&0) {
+                continue;
+            }
+            let first = fs.file_offset(i) / plen;
+            let last = (fs.file_offset(i) + size - 1) / plen;
+            if (first..=last).any(|p| extra.have_pieces.get(p as usize) == Some(&true)) {
+                let renamed = extra.renamed_files.iter().rev().find(|(f, _)| *f == i);
+                paths.push(match renamed {
+                    Some((_, name)) => Path::new(&t.save_path).join(name),
+                    None => PathBuf::from(fs.file_path(i, &t.save_path)),
+                });
+            }
+        }
+        let have = extra.have_pieces;
+        let jobs = self.jobs.clone();
+        let check = move || {
+            let missing = paths.into_iter().find(|p| !p.is_file());
+            let job: Job = Box::new(move |e: &mut Engine| e.resume_verified(id, have, missing));
+            let _ = jobs.send(job);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(check);
+            }
+            Err(_) => check(),
+        }
+        true
+    }
+
+    /// The files of the resume data were looked at.
+    fn resume_verified(&mut self, id: TorrentId, have: Vec<bool>, missing: Option<PathBuf>) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if t.state != TorrentState::CheckingResumeData {
+            return;
+        }
+        match missing {
+            None => {
+                let n = t.picker.num_pieces();
+                for (i, _) in have.iter().enumerate().filter(|(_, h)| **h) {
+                    if (i as u64) < n as u64 {
+                        t.picker.set_have(i as u32);
+                    }
+                }
+                self.checked(id);
+            }
+            Some(path) => {
+                let tref = t.torrent_ref();
+                self.alert(AlertKind::FastresumeRejected {
+                    torrent: tref,
+                    error: ErrorCode::new(
+                        134, /* mismatching_file_size */
+                        Category::Libtorrent,
+                    ),
+                    op: Operation::FileStat,
+                    path: path.to_string_lossy().into_owned(),
+                });
+                self.start_checking(id);
+            }
+        }
+    }
+
+    /// The parameters the torrent was added with (metadata included).
+    pub fn add_params(&self, id: TorrentId) -> Option<ResumeData> {
+        let t = self.torrents.get(&id)?;
+        let mut p = match self.ctl.add_params.get(&id) {
+            Some(p) => p.as_ref().clone(),
+            None => ResumeData {
+                name: Metadata::name(t.meta.as_ref()).to_owned(),
+                save_path: t.save_path.clone(),
+                flags: t.flags,
+                ..ResumeData::default()
+            },
+        };
+        p.ti = Some(t.meta.as_ref().clone());
+        Some(p)
+    }
+
+    /// The torrent's resume state, as `save_resume_data` reports it.
+    pub fn resume_data(&self, id: TorrentId, save_info_dict: bool) -> Option<ResumeData> {
+        let t = self.torrents.get(&id)?;
+        let meta = t.meta.as_ref();
+        let n = t.picker.num_pieces();
+        let now = Instant::now();
+        let num_files = Metadata::files(meta).num_files();
+        let file_priorities: Vec<u8> = if t.file_priorities.iter().all(|&p| p == 4) {
+            Vec::new()
+        } else {
+            (0..num_files)
+                .map(|i| t.file_priorities.get(i).copied().unwrap_or(4))
+                .collect()
+        };
+        let piece_priorities: Vec<u8> = (0..n).map(|i| t.picker.piece_priority(i)).collect();
+        let piece_priorities = if piece_priorities.iter().all(|&p| p == 4) {
+            Vec::new()
+        } else {
+            piece_priorities
+        };
+        let mut peers: Vec<std::net::SocketAddr> = t
+            .known
+            .iter()
+            .filter(|a| !t.banned.contains(&a.ip()))
+            .copied()
+            .collect();
+        peers.sort();
+        let trackers = t.trackers.trackers();
+        let finished = t
+            .finished_at
+            .map(|f| now.duration_since(f).as_secs() as i32);
+        Some(ResumeData {
+            info_hashes: Metadata::info_hashes(meta),
+            ti: save_info_dict.then(|| meta.clone()),
+            name: Metadata::name(meta).to_owned(),
+            save_path: t.save_path.clone(),
+            flags: t.flags & SAVED_FLAGS,
+            total_uploaded: t.total_payload_upload,
+            total_downloaded: t.total_payload_download,
+            active_time: now.duration_since(t.started_at).as_secs() as i32,
+            finished_time: finished.unwrap_or(0),
+            seeding_time: if t.is_seed() {
+                finished.unwrap_or(0)
+            } else {
+                0
+            },
+            added_time: t.added_time,
+            completed_time: t.completed_time,
+            num_complete: 0xff_ffff,
+            num_incomplete: 0xff_ffff,
+            num_downloaded: 0xff_ffff,
+            max_uploads: t.max_uploads,
+            max_connections: t.max_connections,
+            upload_limit: t.upload_limit,
+            download_limit: t.download_limit,
+            trackers: trackers.iter().map(|a| a.url.clone()).collect(),
+            tracker_tiers: trackers.iter().map(|a| a.tier as i32).collect(),
+            have_pieces: (0..n).map(|i| t.picker.have_piece(i)).collect(),
+            renamed_files: self
+                .ctl
+                .renamed
+                .get(&id)
+                .map(|m| m.iter().map(|(k, v)| (*k as i32, v.clone())).collect())
+                .unwrap_or_default(),
+            peers,
+            file_priorities,
+            piece_priorities,
+            ..ResumeData::default()
+        })
+    }
+
+    /// The fingerprints of what the torrent looks like now.
+    fn current_mark(&self, id: TorrentId) -> Option<Mark> {
+        let t = self.torrents.get(&id)?;
+        let n = t.picker.num_pieces();
+        let have: Vec<bool> = (0..n).map(|i| t.picker.have_piece(i)).collect();
+        let prios: Vec<u8> = (0..n).map(|i| t.picker.piece_priority(i)).collect();
+        let trackers: Vec<(&str, u8)> = t
+            .trackers
+            .trackers()
+            .iter()
+            .map(|a| (a.url.as_str(), a.tier))
+            .collect();
+        let config = (
+            &t.save_path,
+            t.upload_limit,
+            t.download_limit,
+            t.max_connections,
+            t.max_uploads,
+            &t.file_priorities,
+            prios,
+            trackers,
+            t.flags & SAVED_FLAGS & !(flags::PAUSED | flags::AUTO_MANAGED),
+            self.ctl.renamed.get(&id),
+        );
+        Some(Mark {
+            counters: Some(fingerprint(&(
+                t.total_payload_upload,
+                t.total_payload_download,
+                Instant::now().duration_since(t.started_at).as_secs(),
+            ))),
+            download: Some(fingerprint(&have)),
+            config: Some(fingerprint(&config)),
+            state: Some(t.flags & (flags::PAUSED | flags::AUTO_MANAGED)),
+            metadata_saved: true,
+        })
+    }
+
+    /// `need_save_resume_data(flags)`: whether any of the `if_*`
+    /// conditions in `which` changed since the last save.
+    pub fn need_save_resume_data(&self, id: TorrentId, which: u32) -> bool {
+        use resume_flags::*;
+        let Some(now) = self.current_mark(id) else {
+            return false;
+        };
+        let saved = self.ctl.marks.get(&id).copied().unwrap_or_default();
+        (which & IF_COUNTERS_CHANGED != 0 && saved.counters != now.counters)
+            || (which & IF_DOWNLOAD_PROGRESS != 0 && saved.download != now.download)
+            || (which & IF_CONFIG_CHANGED != 0 && saved.config != now.config)
+            || (which & IF_STATE_CHANGED != 0 && saved.state != now.state)
+            || (which & IF_METADATA_CHANGED != 0 && !saved.metadata_saved)
+    }
+
+    /// `save_resume_data(flags)`: posts `save_resume_data_alert` (or the
+    /// failed alert when `only_if_modified` conditions did not change).
+    pub fn save_resume_data(&mut self, id: TorrentId, which: u32) {
+        use resume_flags::*;
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
+        let tref = t.torrent_ref();
+        let storage = t.storage;
+        if which & ONLY_IF_MODIFIED != 0 && !self.need_save_resume_data(id, which) {
+            self.alert(AlertKind::SaveResumeDataFailed {
+                torrent: tref,
+                error: ErrorCode::new(
+                    143, /* resume_data_not_modified */
+                    Category::Libtorrent,
+                ),
+            });
+            return;
+        }
+        if which & FLUSH_DISK_CACHE != 0 {
+            self.disk().async_flush(storage);
+        }
+        let Some(params) = self.resume_data(id, which & SAVE_INFO_DICT != 0) else {
+            return;
+        };
+        if let Some(m) = self.current_mark(id) {
+            self.ctl.marks.insert(id, m);
+        }
+        self.alert(AlertKind::SaveResumeData {
+            torrent: tref,
+            params: Box::new(params),
+        });
+    }
+
+    // ------------------------------------------------------------------
+    // queue
+
+    /// The download queue: the remembered order of torrents still in it,
+    /// then torrents that joined since, oldest first.
+    fn queue_snapshot(&self) -> Vec<TorrentId> {
+        let mut seen = HashSet::new();
+        let mut v: Vec<TorrentId> = self
+            .ctl
+            .queue
+            .iter()
+            .copied()
+            .filter(|id| self.torrents.get(id).is_some_and(in_queue) && seen.insert(*id))
+            .collect();
+        let mut new: Vec<TorrentId> = self
+            .torrents
+            .values()
+            .filter(|t| in_queue(t) && !seen.contains(&t.id))
+            .map(|t| t.id)
+            .collect();
+        new.sort();
+        v.extend(new);
+        v
+    }
+
+    fn sync_queue(&mut self) {
+        self.ctl.queue = self.queue_snapshot();
+    }
+
+    /// The torrent's place in the download queue; -1 when it is not in it
+    /// (finished torrents).
+    pub fn queue_position(&self, id: TorrentId) -> i32 {
+        self.queue_snapshot()
+            .iter()
+            .position(|&q| q == id)
+            .map_or(-1, |p| p as i32)
+    }
+
+    /// Moves the torrent in the queue: `Up`, `Down`, `Top`, `Bottom`, or to
+    /// an absolute position.
+    pub fn queue_move(&mut self, id: TorrentId, to: QueueMove) {
+        self.sync_queue();
+        let q = &mut self.ctl.queue;
+        let Some(at) = q.iter().position(|&x| x == id) else {
+            return;
+        };
+        let last = q.len() - 1;
+        let dest = match to {
+            QueueMove::Up => at.saturating_sub(1),
+            QueueMove::Down => (at + 1).min(last),
+            QueueMove::Top => 0,
+            QueueMove::Bottom => last,
+            QueueMove::Set(p) => (p.max(0) as usize).min(last),
+        };
+        if dest == at {
+            return;
+        }
+        let x = q.remove(at);
+        q.insert(dest, x);
+        self.auto_manage();
+    }
+
+    /// Hook from `auto_manage`: orders candidates by queue position;
+    /// torrents outside the queue (finished ones) come after, those that
+    /// have not reached their seeding goals first, oldest first.
+    pub(super) fn ctl_queue_sort(&mut self, ids: &mut [TorrentId]) {
+        self.account_seeding();
+        self.sync_queue();
+        let pos: HashMap<TorrentId, usize> = self
+            .ctl
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i))
+            .collect();
+        let rank: HashMap<TorrentId, i32> = ids
+            .iter()
+            .filter(|id| !pos.contains_key(id))
+            .map(|id| (*id, self.seed_rank(*id)))
+            .collect();
+        ids.sort_by_key(|id| {
+            (
+                pos.get(id).copied().unwrap_or(usize::MAX),
+                std::cmp::Reverse(rank.get(id).copied().unwrap_or(0)),
+                *id,
+            )
+        });
+    }
+
+    /// Adds the time since the last call to the seeding time of every
+    /// unpaused seeding torrent.
+    fn account_seeding(&mut self) {
+        let now = Instant::now();
+        let dt = self
+            .ctl
+            .last_account
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        self.ctl.last_account = Some(now);
+        for t in self.torrents.values().filter(|t| t.is_active()) {
+            *self.ctl.active_secs.entry(t.id).or_default() += dt;
+            if t.is_finished() {
+                *self.ctl.seed_secs.entry(t.id).or_default() += dt;
+            }
+        }
+    }
+
+    /// The priority of a finished torrent for a seed slot
+    /// ([`Torrent::seed_rank_for`]), over the time it spent running and
+    /// seeding while not paused, as libtorrent counts it.
+    fn seed_rank(&self, id: TorrentId) -> i32 {
+        let Some(t) = self.torrents.get(&id) else {
+            return 0;
+        };
+        let seeds = t
+            .peers
+            .iter()
+            .filter_map(|c| self.peers.get(c))
+            .filter(|p| p.has.all() && !p.has.is_empty())
+            .count() as i32;
+        let active = self.ctl.active_secs.get(&id).copied().unwrap_or(0.0) as i64;
+        let seeded = self.ctl.seed_secs.get(&id).copied().unwrap_or(0.0) as i64;
+        t.seed_rank_for(&self.settings, seeds, t.peers.len() as i32, active, seeded)
+    }
+
+    /// Hook from `checked`: a torrent with `stop_when_ready` is paused (and
+    /// taken out of auto-management) once its files are checked; the flag
+    /// is cleared. Returns true when it paused the torrent.
+    pub(super) fn ctl_stop_when_ready(&mut self, id: TorrentId) -> bool {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return false;
+        };
+        if t.flags & flags::STOP_WHEN_READY == 0 {
+            return false;
+        }
+        t.flags &= !(flags::STOP_WHEN_READY | flags::AUTO_MANAGED);
+        self.pause_torrent(id);
+        true
+    }
+
+    /// `stop_when_ready(on)`: a torrent past checking is paused at once.
+    pub fn stop_when_ready(&mut self, id: TorrentId, on: bool) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if !on {
+            t.flags &= !flags::STOP_WHEN_READY;
+            return;
+        }
+        t.flags |= flags::STOP_WHEN_READY;
+        if matches!(
+            t.state,
+            TorrentState::Downloading | TorrentState::Finished | TorrentState::Seeding
+        ) {
+            self.ctl_stop_when_ready(id);
+        }
+    }
+
+    /// Hook from `status`: the fields this module knows.
+    pub(super) fn ctl_status(&self, id: TorrentId, st: &mut TorrentStatus) {
+        st.queue_position = self.queue_position(id);
+        st.seed_rank = self.seed_rank(id);
+        st.moving_storage = self.ctl.moving.contains_key(&id);
+        st.need_save_resume = self.need_save_resume_data(id, resume_flags::ONLY_IF_MODIFIED);
+    }
+
+    /// Hook from `remove_torrent`.
+    pub(super) fn ctl_forget(&mut self, id: TorrentId) {
+        self.ctl.marks.remove(&id);
+        self.ctl.add_params.remove(&id);
+        self.ctl.seed_secs.remove(&id);
+        self.ctl.active_secs.remove(&id);
+        self.ctl.moving.remove(&id);
+        self.ctl.renamed.remove(&id);
+        self.ctl.renaming.retain(|(t, _), _| *t != id);
+        self.ctl.queue.retain(|t| *t != id);
+    }
+
+    // ------------------------------------------------------------------
+    // storage
+
+    /// `move_storage(path, flags)`; the result comes as
+    /// `storage_moved_alert` or `storage_moved_failed_alert`.
+    pub fn move_storage(&mut self, id: TorrentId, path: String, how: MoveFlags) {
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
+        let storage = t.storage;
+        self.ctl
+            .moving
+            .entry(id)
+            .or_default()
+            .push_back((t.save_path.clone(), how));
+        self.disk()
+            .async_move_storage(storage, PathBuf::from(path), how);
+    }
+
+    /// `rename_file(index, name)`; the result comes as `file_renamed_alert`
+    /// or `file_rename_failed_alert`.
+    pub fn rename_file(&mut self, id: TorrentId, index: i64, name: String) {
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
+        let fs = Metadata::files(t.meta.as_ref());
+        let Some(i) = usize::try_from(index).ok().filter(|&i| i < fs.num_files()) else {
+            let tref = t.torrent_ref();
+            self.alert(AlertKind::FileRenameFailed {
+                torrent: tref,
+                index: index.clamp(0, u32::MAX as i64) as u32,
+                error: ErrorCode::new(libc::EINVAL, Category::System),
+            });
+            return;
+        };
+        let old = self
+            .ctl
+            .renamed
+            .get(&id)
+            .and_then(|m| m.get(&i).cloned())
+            .unwrap_or_else(|| fs.file_path(i, ""));
+        let storage = t.storage;
+        self.ctl
+            .renaming
+            .entry((id, i))
+            .or_default()
+            .push_back((old, name.clone()));
+        self.disk()
+            .async_rename_file(storage, i, PathBuf::from(name));
+    }
+
+    /// Files renamed so far: index → new name.
+    pub fn renamed_files(&self, id: TorrentId) -> BTreeMap<usize, String> {
+        self.ctl.renamed.get(&id).cloned().unwrap_or_default()
+    }
+
+    /// Hook from `on_disk`: move and rename completions.
+    pub(super) fn ctl_on_disk(&mut self, c: Completion) {
+        match c {
+            Completion::Moved { storage, result } => {
+                let Some(&id) = self.by_storage.get(&storage) else {
+                    return;
+                };
+                let Some((old, how)) = pop_front(&mut self.ctl.moving, id) else {
+                    return;
+                };
+                let Some(t) = self.torrents.get_mut(&id) else {
+                    return;
+                };
+                let tref = t.torrent_ref();
+                match result {
+                    Ok(new) => {
+                        let new = new.to_string_lossy().into_owned();
+                        t.save_path = new.clone();
+                        self.alert(AlertKind::StorageMoved {
+                            torrent: tref,
+                            path: new,
+                            old_path: old,
+                        });
+                        // files found at the destination may differ
+                        if matches!(how, MoveFlags::DontReplace | MoveFlags::ResetSavePath) {
+                            self.force_recheck(id);
+                        }
+                    }
+                    Err(e) => {
+                        let exists = e.error.raw_os_error() == Some(libc::EEXIST);
+                        let path = match e.file {
+                            // the file that could not be moved
+                            lt_storage::ErrorFile::Index(i) => {
+                                Metadata::files(t.meta.as_ref()).file_path(i, &t.save_path)
+                            }
+                            _ => String::new(),
+                        };
+                        self.alert(AlertKind::StorageMovedFailed {
+                            torrent: tref,
+                            error: io_error(&e.error),
+                            op: if exists {
+                                Operation::FileStat
+                            } else {
+                                storage_op(e.operation)
+                            },
+                            path,
+                        });
+                    }
+                }
+            }
+            Completion::Renamed {
+                storage,
+                file,
+                result,
+            } => {
+                let Some(&id) = self.by_storage.get(&storage) else {
+                    return;
+                };
+                let Some((old, new)) = pop_front(&mut self.ctl.renaming, (id, file)) else {
+                    return;
+                };
+                let Some(t) = self.torrents.get(&id) else {
+                    return;
+                };
+                let tref = t.torrent_ref();
+                match result {
+                    Ok(_) => {
+                        self.ctl
+                            .renamed
+                            .entry(id)
+                            .or_default()
+                            .insert(file, new.clone());
+                        self.alert(AlertKind::FileRenamed {
+                            torrent: tref,
+                            index: file as u32,
+                            new_name: new,
+                            old_name: old,
+                        });
+                    }
+                    Err(e) => self.alert(AlertKind::FileRenameFailed {
+                        torrent: tref,
+                        index: file as u32,
+                        error: io_error(&e.error),
+                    }),
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Engine {
+    // ------------------------------------------------------------------
+    // IP filter
+
+    /// `session.set_ip_filter`: replaces the filter and disconnects the
+    /// peers it now blocks (of torrents that apply it).
+    pub fn set_ip_filter(&mut self, f: IpFilter) {
+        let (v4, v6) = f.export_filter();
+        self.ctl.ip_blocks = v4.iter().any(|r| r.2 & 1 != 0) || v6.iter().any(|r| r.2 & 1 != 0);
+        self.ctl.ip_filter = f;
+        let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
+        for id in ids {
+            self.ip_filter_updated(id);
+        }
+    }
+
+    pub fn ip_filter(&self) -> IpFilter {
+        self.ctl.ip_filter.clone()
+    }
+
+    /// `torrent_handle.apply_ip_filter(on)`.
+    pub fn apply_ip_filter(&mut self, id: TorrentId, on: bool) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if on {
+            t.flags |= flags::APPLY_IP_FILTER;
+        } else {
+            t.flags &= !flags::APPLY_IP_FILTER;
+        }
+        self.ip_filter_updated(id);
+    }
+
+    /// Disconnects the torrent's peers the filter blocks and forgets them
+    /// as candidates.
+    fn ip_filter_updated(&mut self, id: TorrentId) {
+        if !self.ctl.ip_blocks {
+            return;
+        }
+        let f = &self.ctl.ip_filter;
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        if t.flags & flags::APPLY_IP_FILTER == 0 {
+            return;
+        }
+        t.candidates.retain(|a| f.access(a.ip()) & 1 == 0);
+        let blocked: Vec<_> = t
+            .peers
+            .iter()
+            .filter_map(|c| self.peers.get(c).map(|p| (*c, p.addr)))
+            .filter(|(_, a)| f.access(a.ip()) & 1 != 0)
+            .collect();
+        let tref = t.torrent_ref();
+        for (c, addr) in blocked {
+            self.alert(AlertKind::PeerBlocked {
+                torrent: Some(tref.clone()),
+                peer: PeerRef {
+                    endpoint: addr,
+                    pid: [0; 20],
+                },
+                reason: 0,
+            });
+            self.disconnect(c, None);
+        }
+    }
+
+    /// Hook from `connect_candidates` (with the torrent) and `on_incoming`
+    /// (without): whether the IP filter blocks `addr`; posts
+    /// `peer_blocked_alert` when it does.
+    pub(super) fn ctl_blocked(&mut self, torrent: Option<TorrentId>, addr: SocketAddr) -> bool {
+        if !self.ctl.ip_blocks {
+            return false;
+        }
+        let f = &self.ctl.ip_filter;
+        let tref = match torrent {
+            Some(id) => match self.torrents.get(&id) {
+                Some(t) if t.flags & flags::APPLY_IP_FILTER != 0 => Some(t.torrent_ref()),
+                _ => return false,
+            },
+            None => None,
+        };
+        if f.access(addr.ip()) & 1 == 0 {
+            return false;
+        }
+        self.alert(AlertKind::PeerBlocked {
+            torrent: tref,
+            peer: PeerRef {
+                endpoint: addr,
+                pid: [0; 20],
+            },
+            reason: 0,
+        });
+        true
+    }
+}
+
+/// Where [`Engine::queue_move`] puts a torrent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueMove {
+    Up,
+    Down,
+    Top,
+    Bottom,
+    Set(i32),
+}
