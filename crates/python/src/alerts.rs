@@ -1127,6 +1127,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         Performance { .. } => mk!(t(), PerformanceAlert),
         ExternalIp { .. } => mk!(base(), ExternalIpAlert),
         Log { .. } => mk!(base(), LogAlert),
+        Dht(_) => crate::dht::dht_alert_to_py(py, &d, base(), tr())?,
         SaveResumeData { .. } => mk!(t(), SaveResumeDataAlert),
         SaveResumeDataFailed { .. } => mk!(t(), SaveResumeDataFailedAlert),
         FastresumeRejected { .. } => mk!(t(), FastresumeRejectedAlert),

@@ -384,6 +384,10 @@ impl PyTorrentHandle {
         })
     }
 
+    fn force_dht_announce(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |e, id| e.force_dht_announce(id))
+    }
+
     #[pyo3(signature = (idx = -1))]
     fn scrape_tracker(&self, py: Python<'_>, idx: i64) -> PyResult<()> {
         let idx = usize::try_from(idx).ok();

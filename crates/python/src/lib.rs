@@ -8,6 +8,7 @@ mod alerts;
 mod bencode;
 mod convert;
 mod create;
+mod dht;
 mod enums;
 mod errors;
 mod filters;
@@ -46,6 +47,7 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     handle_ops::register(m)?;
     alerts::register(m)?;
     session::register(m)?;
+    dht::register(m)?;
     session_status::register(m)?;
     resume::register(m)?;
     Ok(())

@@ -107,6 +107,18 @@ impl PySessionParams {
     }
 
     #[getter]
+    fn get_dht_state(&self) -> crate::dht::PyDhtState {
+        crate::dht::PyDhtState {
+            inner: self.dht_state.clone(),
+        }
+    }
+
+    #[setter]
+    fn set_dht_state(&mut self, st: crate::dht::PyDhtState) {
+        self.dht_state = st.inner;
+    }
+
+    #[getter]
     fn get_ip_filter(&self, py: Python<'_>) -> Py<PyIpFilter> {
         self.ip_filter.clone_ref(py)
     }
@@ -132,6 +144,12 @@ fn closed() -> PyErr {
 impl PySession {
     pub(crate) fn get_int(&self, py: Python<'_>, k: lt_settings::IntKey) -> PyResult<i32> {
         self.call(py, move |e| e.settings().get_int(k))
+    }
+
+    fn set_bool(&self, py: Python<'_>, k: lt_settings::BoolKey, v: bool) -> PyResult<()> {
+        let mut pack = SettingsPack::new();
+        pack.set_bool(k, v);
+        self.call(py, move |e| e.apply_settings(&pack))
     }
 
     pub(crate) fn set_int(&self, py: Python<'_>, k: lt_settings::IntKey, v: i32) -> PyResult<()> {
@@ -315,6 +333,7 @@ impl PySession {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let mut pack = SettingsPack::new();
+        let mut dht_state = None;
         let mut filter = None;
         let first = match args.len() {
             0 => kwargs.and_then(|k| k.get_item("settings").ok().flatten()),
@@ -325,6 +344,7 @@ impl PySession {
                 pack = dict_to_pack(d)?;
             } else if let Ok(p) = a.cast::<PySessionParams>() {
                 pack = p.borrow().settings.clone();
+                dht_state = Some(crate::dht::state_to_engine(&p.borrow().dht_state));
                 filter = Some(p.borrow().ip_filter.borrow(py).inner.clone());
             } else if a.hasattr("major")? {
                 // legacy fingerprint form: settings stay at their defaults
@@ -337,6 +357,9 @@ impl PySession {
         let ses = py
             .detach(move || Session::new(&pack))
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start session: {e}")))?;
+        if let Some(st) = dht_state.filter(|s| *s != lt_dht::DhtState::default()) {
+            let _ = ses.call(move |e| e.set_dht_state(st));
+        }
         if let Some(f) = filter {
             let _ = ses.post(move |e| e.set_ip_filter(f));
         }
@@ -648,6 +671,206 @@ impl PySession {
 
     fn post_session_stats(&self, py: Python<'_>) -> PyResult<()> {
         self.call(py, |e| e.post_session_stats())
+    }
+
+    // --- DHT and LSD (conversions in dht.rs) ---
+
+    fn add_dht_node(&self, py: Python<'_>, node: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (host, port) = crate::dht::host_port_from_py(node)?;
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                let a = std::net::SocketAddr::new(ip, port);
+                self.call(py, move |e| e.dht_add_node(a))
+            }
+            // a host name: resolved like a router, then pinged
+            Err(_) => self.call(py, move |e| e.dht_add_router_host(host, port)),
+        }
+    }
+
+    fn add_dht_router(&self, py: Python<'_>, router: String, port: u16) -> PyResult<()> {
+        self.call(py, move |e| e.dht_add_router_host(router, port))
+    }
+
+    fn is_dht_running(&self, py: Python<'_>) -> PyResult<bool> {
+        self.call(py, |e| e.is_dht_running())
+    }
+
+    /// Deprecated: sets `enable_dht`.
+    #[pyo3(signature = (state = None))]
+    fn start_dht(&self, py: Python<'_>, state: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let _ = state;
+        crate::dht::deprecated(py, "start_dht is deprecated")?;
+        self.set_bool(py, lt_settings::keys::ENABLE_DHT, true)
+    }
+
+    /// Deprecated: clears `enable_dht`.
+    fn stop_dht(&self, py: Python<'_>) -> PyResult<()> {
+        crate::dht::deprecated(py, "stop_dht is deprecated")?;
+        self.set_bool(py, lt_settings::keys::ENABLE_DHT, false)
+    }
+
+    /// Deprecated: sets `enable_lsd`.
+    fn start_lsd(&self, py: Python<'_>) -> PyResult<()> {
+        crate::dht::deprecated(py, "start_lsd is deprecated")?;
+        self.set_bool(py, lt_settings::keys::ENABLE_LSD, true)
+    }
+
+    /// Deprecated: clears `enable_lsd`.
+    fn stop_lsd(&self, py: Python<'_>) -> PyResult<()> {
+        crate::dht::deprecated(py, "stop_lsd is deprecated")?;
+        self.set_bool(py, lt_settings::keys::ENABLE_LSD, false)
+    }
+
+    #[pyo3(signature = (info_hash, port = 0, flags = 0))]
+    fn dht_announce(
+        &self,
+        py: Python<'_>,
+        info_hash: &Bound<'_, PyAny>,
+        port: u16,
+        flags: u32,
+    ) -> PyResult<()> {
+        let ih = crate::hashes::sha1_from_py(info_hash)?;
+        self.call(py, move |e| e.dht_announce(ih, port, flags))
+    }
+
+    fn dht_get_peers(&self, py: Python<'_>, info_hash: &Bound<'_, PyAny>) -> PyResult<()> {
+        let ih = crate::hashes::sha1_from_py(info_hash)?;
+        self.call(py, move |e| e.dht_get_peers(ih))
+    }
+
+    /// Stores `data` (any value `bencode` accepts); returns its target.
+    fn dht_put_immutable_item<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, crate::hashes::PySha1Hash>> {
+        let enc = crate::metainfo::native(py)?
+            .getattr("bencode")?
+            .call1((data,))?;
+        let value = enc.cast::<pyo3::types::PyBytes>()?.as_bytes().to_vec();
+        let target = self.call(py, move |e| e.dht_put_immutable(value))?;
+        match target {
+            Some(t) => crate::hashes::sha1_to_py(py, t),
+            None => Err(pyo3::exceptions::PyValueError::new_err(
+                "DHT items must be at most 1000 bytes of bencoded data",
+            )),
+        }
+    }
+
+    fn dht_get_immutable_item(&self, py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<()> {
+        let t = crate::hashes::sha1_from_py(target)?;
+        self.call(py, move |e| e.dht_get_immutable(t))
+    }
+
+    /// `dht_put_mutable_item(private_key, public_key, data, salt)`: keys in
+    /// libtorrent's format (64-byte expanded secret, 32-byte public key);
+    /// `data` is stored as a bencoded string.
+    fn dht_put_mutable_item(
+        &self,
+        py: Python<'_>,
+        private_key: &Bound<'_, PyAny>,
+        public_key: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+        salt: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let sk = crate::dht::bytes_arg(private_key)?;
+        let pk = crate::dht::bytes_arg(public_key)?;
+        let data = crate::dht::bytes_arg(data)?;
+        let salt = crate::dht::bytes_arg(salt)?;
+        let sk: [u8; 64] = sk.as_slice().try_into().map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("private key has wrong length, should be 64")
+        })?;
+        let pk: [u8; 32] = pk.as_slice().try_into().map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("public key has wrong length, should be 32")
+        })?;
+        let keys = lt_dht::KeyPair::from_libtorrent(&sk, &pk).map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("public key does not match the private key")
+        })?;
+        let mut value = format!("{}:", data.len()).into_bytes();
+        value.extend_from_slice(&data);
+        self.call(py, move |e| e.dht_put_mutable(keys, value, salt))
+    }
+
+    fn dht_get_mutable_item(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        salt: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let k = crate::dht::bytes_arg(key)?;
+        let salt = crate::dht::bytes_arg(salt)?;
+        let k: [u8; 32] = k.as_slice().try_into().map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("public key has wrong length, should be 32")
+        })?;
+        self.call(py, move |e| e.dht_get_mutable(k, salt))
+    }
+
+    fn dht_sample_infohashes(
+        &self,
+        py: Python<'_>,
+        endpoint: &Bound<'_, PyAny>,
+        target: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let ep = crate::dht::endpoint_from_py(endpoint)?;
+        let t = crate::hashes::sha1_from_py(target)?;
+        self.call(py, move |e| e.dht_sample_infohashes(ep, t))
+    }
+
+    fn dht_live_nodes(&self, py: Python<'_>, nid: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = crate::hashes::sha1_from_py(nid)?;
+        self.call(py, move |e| e.dht_live_nodes(id))
+    }
+
+    fn post_dht_stats(&self, py: Python<'_>) -> PyResult<()> {
+        self.call(py, |e| e.post_dht_stats())
+    }
+
+    /// Deprecated: the DHT state as a decoded dictionary.
+    fn dht_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::dht::deprecated(py, "dht_state() is deprecated")?;
+        let st = self.call(py, |e| e.dht_state())?;
+        crate::metainfo::native(py)?
+            .getattr("bdecode")?
+            .call1((pyo3::types::PyBytes::new(py, &st.encode()),))
+    }
+
+    fn get_dht_settings(&self, py: Python<'_>) -> PyResult<crate::settings::PyDhtSettings> {
+        let s = self.call(py, |e| e.settings().clone())?;
+        Ok(crate::dht::dht_settings_from(&s))
+    }
+
+    fn set_dht_settings(&self, py: Python<'_>, s: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::dht::deprecated(py, "set_dht_settings is deprecated")?;
+        let s = s
+            .cast::<crate::settings::PyDhtSettings>()
+            .map_err(|_| PyTypeError::new_err("expected dht_settings"))?;
+        let pack = crate::dht::dht_settings_pack(&s.borrow());
+        self.call(py, move |e| e.apply_settings(&pack))
+    }
+
+    /// The session's state: the settings that differ from the defaults,
+    /// the DHT settings and the DHT state (the parts `flags` selects).
+    #[pyo3(signature = (flags = 0xffff_ffff))]
+    fn session_state(&self, py: Python<'_>, flags: u32) -> PyResult<PySessionParams> {
+        use lt_resume::save_state_flags as f;
+        let (settings, dht) = self.call(py, |e| (e.settings().clone(), e.dht_state()))?;
+        let mut state = lt_resume::SessionParams::default();
+        if flags & f::SAVE_SETTINGS != 0 {
+            for (idx, v) in settings.iter() {
+                if lt_settings::default_value(idx).as_ref() != Some(&v) {
+                    let _ = state.settings.set(idx, v);
+                }
+            }
+        }
+        let ds = crate::dht::dht_settings_from(&settings);
+        state.dht_settings = crate::dht::dht_settings_resume(
+            &ds,
+            settings.get_int(lt_settings::keys::DHT_MAX_PEERS),
+        );
+        if flags & f::SAVE_DHT_STATE != 0 {
+            state.dht_state = crate::dht::state_from_engine(&dht);
+        }
+        PySessionParams::from_state(py, state)
     }
 }
 

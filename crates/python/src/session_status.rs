@@ -48,12 +48,18 @@ status_getters!(
     down_bandwidth_queue: i32,
     up_bandwidth_bytes_queue: i32,
     down_bandwidth_bytes_queue: i32,
+    dht_nodes: i64,
+    dht_node_cache: i64,
+    dht_torrents: i64,
+    dht_total_allocations: i64,
+    total_dht_download: i64,
+    total_dht_upload: i64,
 );
 
-/// Counters of traffic we do not account separately: IP overhead, DHT and
-/// tracker traffic are inside the totals above, as no separate channel
-/// exists for them in our engine. They read 0, and so do the DHT node
-/// counts while the session runs no DHT node.
+/// Counters we do not keep: IP overhead and tracker traffic are inside the
+/// totals above, as no separate channel exists for them in our engine; the
+/// DHT's rates and its estimate of the global network size are not
+/// computed. They read 0.
 macro_rules! zero_getters {
     ($($name:ident),* $(,)?) => {
         #[pymethods]
@@ -79,13 +85,7 @@ zero_getters!(
     total_tracker_upload,
     dht_download_rate,
     dht_upload_rate,
-    total_dht_download,
-    total_dht_upload,
-    dht_nodes,
-    dht_node_cache,
-    dht_torrents,
     dht_global_nodes,
-    dht_total_allocations,
     optimistic_unchoke_counter,
     unchoke_counter,
 );

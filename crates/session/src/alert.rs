@@ -325,6 +325,8 @@ pub enum AlertKind {
     Log {
         msg: String,
     },
+    /// DHT and local service discovery alerts (dht_alert.rs).
+    Dht(crate::dht_alert::DhtAlert),
     /// `save_resume_data()` result: the torrent's resume state.
     SaveResumeData {
         torrent: TorrentRef,
@@ -520,6 +522,7 @@ impl Alert {
             Performance { .. } => "performance",
             ExternalIp { .. } => "external_ip",
             Log { .. } => "log",
+            Dht(d) => d.what(),
             SaveResumeData { .. } => "save_resume_data",
             SaveResumeDataFailed { .. } => "save_resume_data_failed",
             FastresumeRejected { .. } => "fastresume_rejected",
@@ -594,6 +597,7 @@ impl Alert {
             SessionStats { .. } => 70,
             Log { .. } => 79,
             AlertsDropped { .. } => 95,
+            Dht(d) => d.alert_type(),
             FileRenamed { .. } => 7,
             FileRenameFailed { .. } => 8,
             StorageMoved { .. } => 33,
@@ -667,6 +671,7 @@ impl Alert {
             Performance { .. } => PERFORMANCE_WARNING,
             ExternalIp { .. } => STATUS,
             Log { .. } => SESSION_LOG,
+            Dht(d) => d.category(),
             SaveResumeData { .. } => STORAGE,
             SaveResumeDataFailed { .. } => STORAGE | ERROR,
             FastresumeRejected { .. } => STATUS | ERROR,
@@ -711,6 +716,7 @@ impl Alert {
             | StorageMovedFailed { error, .. }
             | FileRenameFailed { error, .. }
             | UrlSeed { error, .. } => Some(error),
+            Dht(d) => d.error(),
             _ => None,
         }
     }
@@ -769,6 +775,7 @@ impl Alert {
             | CacheFlushed { torrent }
             | FilePrio { torrent }
             | Stats { torrent, .. } => Some(torrent),
+            Dht(d) => d.torrent(),
             ListenSucceeded { .. }
             | ListenFailed { .. }
             | StateUpdate { .. }
@@ -799,6 +806,7 @@ impl QueuedAlert for Alert {
                 | AlertKind::SessionStatsHeader
                 | AlertKind::SessionStats { .. }
                 | AlertKind::ReadPiece { .. }
+                | AlertKind::Dht(crate::dht_alert::DhtAlert::Stats { .. })
                 | AlertKind::SaveResumeData { .. }
                 | AlertKind::SaveResumeDataFailed { .. }
         )
@@ -1170,6 +1178,7 @@ impl Alert {
             ),
             ExternalIp { address } => format!("external IP received: {address}"),
             Log { msg } => msg.clone(),
+            Dht(d) => d.message(),
             SaveResumeData { torrent, .. } => {
                 format!("{} resume data generated", torrent.short_name())
             }

@@ -40,6 +40,8 @@ use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedC
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
 pub(crate) mod ctl;
+mod dht;
+mod lsd;
 mod magnet;
 mod pex;
 
@@ -203,6 +205,10 @@ pub struct Engine {
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
     tracker_key: u32,
     rng: lt_picker::Rng,
+    /// The DHT nodes on the UDP sockets (engine/dht.rs).
+    dht: dht::DhtDriver,
+    /// Local service discovery (engine/lsd.rs).
+    lsd: lsd::LsdDriver,
     /// Metadata downloads of magnet-link torrents (engine/magnet.rs).
     magnet: magnet::MagnetState,
     /// Peer exchange state (engine/pex.rs).
@@ -299,6 +305,8 @@ impl Engine {
             choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
             rng: lt_picker::Rng::new(random_seed()),
+            dht: Default::default(),
+            lsd: Default::default(),
             magnet: Default::default(),
             pex: Default::default(),
             ctl: Default::default(),
@@ -577,6 +585,8 @@ impl Engine {
             }
             self.pump_utp(idx);
         }
+        self.dht_tick();
+        self.lsd_tick();
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in &ids {
             if let Some(p) = self.peers.get_mut(id) {
@@ -752,6 +762,7 @@ impl Engine {
             self.close_listen_sockets();
             self.open_listen_sockets();
         }
+        self.dht_apply_settings();
     }
 
     pub fn pause(&mut self) {
@@ -1505,6 +1516,9 @@ impl Engine {
         if let Some(disk) = &self.disk {
             let st = disk.stats();
             set("disk.queued_write_bytes", st.buffered_bytes as i64);
+        }
+        for (name, v) in self.dht_metrics() {
+            set(name, v);
         }
         self.alert(AlertKind::SessionStatsHeader);
         self.alert(AlertKind::SessionStats { values });
@@ -3099,6 +3113,10 @@ impl Engine {
 
     /// A datagram on a listen endpoint's UDP socket.
     fn on_udp(&mut self, idx: usize, from: SocketAddr, data: &[u8]) {
+        if data.first() == Some(&b'd') {
+            self.dht_datagram(idx, from, data);
+            return;
+        }
         if !lt_utp::looks_like_utp(data) {
             return;
         }

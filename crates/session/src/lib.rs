@@ -24,6 +24,7 @@
 
 pub mod alert;
 pub mod alert_queue;
+pub mod dht_alert;
 mod engine;
 pub mod listen;
 mod peer_io;

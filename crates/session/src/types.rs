@@ -187,4 +187,12 @@ pub struct SessionStatus {
     pub down_bandwidth_bytes_queue: i32,
     /// uTP connections (all in the connected state once accepted).
     pub utp_connected: i32,
+    /// The DHT nodes' routing tables, replacement lists, stored torrents,
+    /// outstanding queries and traffic (summed over the nodes).
+    pub dht_nodes: i64,
+    pub dht_node_cache: i64,
+    pub dht_torrents: i64,
+    pub dht_total_allocations: i64,
+    pub total_dht_download: i64,
+    pub total_dht_upload: i64,
 }

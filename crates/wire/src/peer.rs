@@ -701,9 +701,11 @@ impl PeerConnection {
                 .and_then(|t| match_info_hash(&t.info_hash, &info_hash));
             match ok {
                 Some(v) if Some(info_hash) == self.sent_info_hash => self.version = v,
-                Some(ProtocolVersion::V2) if reserved.v2() && self.cfg.reserved.v2() => {
-                    self.version = ProtocolVersion::V2
-                }
+                // A hybrid torrent's v1 handshake answered with its v2
+                // hash: libtorrent does so (whatever the reserved bits) to
+                // a peer it learned of through the v2 hash, e.g. from a
+                // local service discovery announce.
+                Some(ProtocolVersion::V2) => self.version = ProtocolVersion::V2,
                 _ => self.close_with(Error::InfoHashMismatch),
             }
         } else {

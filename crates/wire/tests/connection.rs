@@ -1214,3 +1214,46 @@ fn later_bitfield_replaces_the_peers_pieces() {
     assert!(matches!(b.poll_event(), Some(Event::HaveAll)));
     assert!(b.peer_pieces().unwrap().all());
 }
+
+#[test]
+fn v1_handshake_answered_with_v2_hash_without_v2_bit() {
+    // libtorrent answers a hybrid torrent's v1 handshake with the v2 hash
+    // when it learned of us through the v2 hash (a local service discovery
+    // announce), even when neither side set the v2 reserved bit.
+    let v2 = Sha256Hash::digest(b"v2 info");
+    let hybrid = TorrentInfo {
+        info_hash: InfoHash::new(IH, v2),
+        geometry: Some(geometry()),
+        our_pieces: Bitfield::new(3),
+    };
+    let now = Instant::now();
+    let mut a = PeerConnection::outgoing(cfg(1), hybrid, IH, None, now);
+    let _ = a.poll_transmit();
+    let h = lt_wire::Handshake {
+        reserved: Reserved::standard(),
+        info_hash: v2.truncated(),
+        peer_id: Sha1Hash([2; 20]),
+    };
+    a.receive(&h.encode(), now);
+    assert!(matches!(
+        a.poll_event(),
+        Some(Event::Connected {
+            version: ProtocolVersion::V2,
+            ..
+        })
+    ));
+    // a hash that is neither of the torrent's still fails
+    let mut a = PeerConnection::outgoing(cfg(1), torrent(Bitfield::new(3)), IH, None, now);
+    let _ = a.poll_transmit();
+    let h = lt_wire::Handshake {
+        info_hash: Sha1Hash([9; 20]),
+        ..h
+    };
+    a.receive(&h.encode(), now);
+    assert_eq!(
+        a.poll_event(),
+        Some(Event::Disconnect {
+            reason: Error::InfoHashMismatch
+        })
+    );
+}

@@ -199,6 +199,7 @@ impl Engine {
             .iter()
             .map(|u| u.utp.num_connections() as i32)
             .sum();
+        self.dht_status(&mut st);
         st
     }
 
