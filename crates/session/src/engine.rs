@@ -552,13 +552,22 @@ impl Engine {
             return true;
         };
         let out = h.take_output();
+        let utp = p.utp.is_some();
         if !out.is_empty() {
-            p.send_queued += out.len();
-            if let Some(tx) = &p.tx {
-                let _ = tx.send(Bytes::from(out));
+            if utp {
+                // written by flush_utp below, ahead of any BitTorrent bytes
+                p.utp_pending.push_back(Bytes::from(out));
+            } else {
+                p.send_queued += out.len();
+                if let Some(tx) = &p.tx {
+                    let _ = tx.send(Bytes::from(out));
+                }
             }
         }
         if !h.is_done() {
+            if utp {
+                self.flush_utp(id);
+            }
             return true;
         }
         let Some(r) = h.take_result() else {
@@ -573,6 +582,9 @@ impl Engine {
         };
         if !r.initial_payload.is_empty() {
             p.conn.receive_bytes(Bytes::from(r.initial_payload), now);
+        }
+        if utp {
+            self.flush_utp(id);
         }
         true
     }
@@ -3219,7 +3231,11 @@ impl Engine {
         let Some((idx, cid)) = p.utp else {
             return;
         };
-        while let Some(b) = p.conn.poll_transmit() {
+        // The BitTorrent handshake waits for the encryption handshake.
+        while !matches!(p.crypto, Crypto::Handshake(_)) {
+            let Some(b) = p.conn.poll_transmit() else {
+                break;
+            };
             let b = p.crypto.encrypt(b);
             p.utp_pending.push_back(b);
         }
