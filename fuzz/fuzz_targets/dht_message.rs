@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
     let me: SocketAddr = "127.0.0.1:6881".parse().unwrap();
     let peer: SocketAddr = "127.0.0.2:6881".parse().unwrap();
     for read_only in [false, true] {
-        let config = Config { read_only, ..Config::default() };
+        let config = Config {
+            read_only,
+            ..Config::default()
+        };
         let mut d = Dht::new(config, me, [7; 32], now);
         // one outstanding query so that responses can match a transaction
         d.add_node(peer, now);

@@ -9,14 +9,20 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 use lt_core::{PeerId, Sha1Hash};
 use lt_tracker::{
-    parse_announce_response, parse_scrape_response, HttpTrackerConnection, HttpTrackerOutcome, RequestKind,
-    TrackerRequest, TrackerSettings, MAX_PEERS_PER_REPLY,
+    parse_announce_response, parse_scrape_response, HttpTrackerConnection, HttpTrackerOutcome,
+    RequestKind, TrackerRequest, TrackerSettings, MAX_PEERS_PER_REPLY,
 };
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(flags >> 1).max(1);
-    let kind = if flags & 1 == 0 { RequestKind::Announce } else { RequestKind::Scrape };
+    let kind = if flags & 1 == 0 {
+        RequestKind::Announce
+    } else {
+        RequestKind::Scrape
+    };
 
     if let Ok(r) = parse_announce_response(rest) {
         assert!(r.num_peers() <= MAX_PEERS_PER_REPLY);
@@ -31,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
         listen_port: 6881,
         ..Default::default()
     };
-    let settings = TrackerSettings { max_http_recv_buffer_size: 64 * 1024, ..Default::default() };
+    let settings = TrackerSettings {
+        max_http_recv_buffer_size: 64 * 1024,
+        ..Default::default()
+    };
     let t0 = Instant::now();
     let mut c = HttpTrackerConnection::new(req, &settings, t0).expect("valid request");
     let mut outcome = None;

@@ -22,7 +22,8 @@ fuzz_target!(|data: &[u8]| {
     for flags in [save_state_flags::ALL, save_state_flags::SAVE_SETTINGS] {
         if let Ok(sp) = SessionParams::read(data, flags) {
             let first = sp.write(save_state_flags::ALL);
-            let again = SessionParams::read(&first, save_state_flags::ALL).expect("what we write loads");
+            let again =
+                SessionParams::read(&first, save_state_flags::ALL).expect("what we write loads");
             assert_eq!(again.write(save_state_flags::ALL), first);
         }
     }

@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
             offset += fs.file_size(i);
             let p = fs.file_path(i, "");
             assert!(!p.starts_with('/'));
-            assert!(!p.split('/').any(|e| e == ".." || e == "." || e.is_empty()), "{p:?}");
+            assert!(
+                !p.split('/').any(|e| e == ".." || e == "." || e.is_empty()),
+                "{p:?}"
+            );
             let _ = fs.symlink(i);
             let _ = fs.file_name(i);
         }

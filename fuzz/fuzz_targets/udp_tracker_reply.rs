@@ -11,19 +11,31 @@ use libfuzzer_sys::fuzz_target;
 use lt_core::{PeerId, Sha1Hash};
 use lt_tracker::udp::parse_reply;
 use lt_tracker::{
-    ConnectionCache, Event, RequestKind, TrackerRequest, TrackerSettings, UdpStep, UdpTrackerConnection,
-    MAX_PEERS_PER_REPLY,
+    ConnectionCache, Event, RequestKind, TrackerRequest, TrackerSettings, UdpStep,
+    UdpTrackerConnection, MAX_PEERS_PER_REPLY,
 };
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
     let _ = parse_reply(rest, false);
     let _ = parse_reply(rest, true);
 
-    let target: SocketAddr = if flags & 1 == 0 { "127.0.0.1:6969" } else { "[::1]:6969" }.parse().unwrap();
+    let target: SocketAddr = if flags & 1 == 0 {
+        "127.0.0.1:6969"
+    } else {
+        "[::1]:6969"
+    }
+    .parse()
+    .unwrap();
     let req = TrackerRequest {
         url: "udp://tracker.example:6969/announce?x=1".into(),
-        kind: if flags & 2 == 0 { RequestKind::Announce } else { RequestKind::Scrape },
+        kind: if flags & 2 == 0 {
+            RequestKind::Announce
+        } else {
+            RequestKind::Scrape
+        },
         info_hash: Sha1Hash([1; 20]),
         peer_id: PeerId::from([2; 20]),
         event: Event::Started,
@@ -32,7 +44,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let t0 = Instant::now();
     let mut cache = ConnectionCache::new();
-    let mut c = UdpTrackerConnection::new(req, target, &TrackerSettings::default(), t0, u64::from(flags)).unwrap();
+    let mut c = UdpTrackerConnection::new(
+        req,
+        target,
+        &TrackerSettings::default(),
+        t0,
+        u64::from(flags),
+    )
+    .unwrap();
     let _ = c.start(t0, &mut cache);
     // packets separated by 0xff 0xff; each may get the current transaction id
     for (i, pkt) in rest.split(|&b| b == 0xff).enumerate() {
