@@ -45,10 +45,13 @@ while time.time() - t < opts.get("wait", 30):
             alerts.append(["metadata_received", 0])
         elif a.what() == "metadata_failed":
             alerts.append(["metadata_failed", a.error.value()])
+        elif a.what() == "torrent_error":
+            alerts.append(["torrent_error", a.error.value()])
     st = h.status()
     if st.is_seeding:
         break
-    if opts.get("stop_on_failure") and any(x[0] == "metadata_failed" for x in alerts):
+    if opts.get("stop_on_failure") and any(x[0] in ("metadata_failed", "torrent_error")
+                                           for x in alerts):
         break
     time.sleep(0.05)
 ti = h.torrent_file()
@@ -58,6 +61,9 @@ print(json.dumps({"first": first, "seeding": st.is_seeding, "state": str(st.stat
                   "ti_pieces": ti.num_pieces() if ti is not None else 0}), flush=True)
 os._exit(0)
 """
+
+
+V2_ONLY = 32  # create_torrent.v2_only
 
 
 def make_torrent(d, flags, piece_size, private=False):
@@ -487,3 +493,23 @@ def test_set_metadata_matches_reference(v1_torrent, tmp_path, ref, ours):
     assert o == r
     assert r["has_metadata"] and r["state"] == "seeding" and r["name"] == "payload"
     assert "metadata_failed" in r["alerts"]
+
+
+def test_v2_only_magnet_reports_missing_piece_layers(tmp_path_factory, tmp_path):
+    """A v2-only torrent's pieces are checked against piece layers, which
+    the info dictionary does not hold and which we do not fetch from peers
+    yet: after the metadata arrives the torrent stops with libtorrent's
+    "missing piece layer" error instead of failing every piece."""
+    d = tmp_path_factory.mktemp("magnet_v2")
+    info = make_torrent(d, V2_ONLY, 65536)
+    assert "xt=urn:btmh:" in info["uri"] and "xt=urn:btih:" not in info["uri"]
+    seed, port = start_seed("ref", d, tmp_path)
+    try:
+        r, err = run_magnet_leech("ours", info["uri"], tmp_path / "dl", port,
+                                  {"stop_on_failure": True, "wait": 20})
+    finally:
+        seed.kill()
+        seed.wait(10)
+    assert ["metadata_received", 0] in r["alerts"], (r, err[-2000:])
+    assert ["torrent_error", 214] in r["alerts"], r
+    assert r["has_metadata"] and not r["seeding"]

@@ -50,6 +50,9 @@ pub(super) struct MagnetState {
     fetches: HashMap<TorrentId, Fetch>,
 }
 
+/// libtorrent's `missing_piece_layer`.
+const MISSING_PIECE_LAYERS: i32 = 214;
+
 fn lt_err(v: i32) -> ErrorCode {
     ErrorCode::new(v, Category::Libtorrent)
 }
@@ -294,6 +297,20 @@ impl Engine {
         }
     }
 
+    /// Whether a file of the torrent spans more than one piece but has no
+    /// piece layer to check those pieces against.
+    fn lacks_piece_layers(&self, tid: TorrentId) -> bool {
+        let Some(t) = self.torrents.get(&tid) else {
+            return false;
+        };
+        let fs = t.meta.files();
+        (0..fs.num_files()).any(|f| {
+            !fs.pad_file_at(f)
+                && fs.file_size(f) > i64::from(fs.piece_length())
+                && t.meta.piece_layer(f).is_empty()
+        })
+    }
+
     /// The metadata arrived and hashes to the info-hash: build the real
     /// torrent and check the files.
     pub(super) fn promote_magnet(&mut self, tid: TorrentId, info: Vec<u8>) {
@@ -406,7 +423,27 @@ impl Engine {
         for id in dead {
             self.disconnect(id, Some(lt_err(INVALID_METADATA_MESSAGE)));
         }
-        self.alert(AlertKind::MetadataReceived { torrent });
+        self.alert(AlertKind::MetadataReceived {
+            torrent: torrent.clone(),
+        });
+        if kinds == HashKinds::V2 && self.lacks_piece_layers(tid) {
+            // A v2-only torrent's pieces are checked against its piece
+            // layers, which are not part of the info dictionary and are
+            // not fetched from peers yet: say so instead of failing every
+            // piece's hash check.
+            let error = lt_err(MISSING_PIECE_LAYERS);
+            if let Some(t) = self.torrents.get_mut(&tid) {
+                t.error = Some(error);
+                t.error_file = -1;
+            }
+            self.alert(AlertKind::TorrentError {
+                torrent,
+                error,
+                filename: String::new(),
+            });
+            self.pause_torrent(tid);
+            return;
+        }
         self.start_checking(tid);
         // Tell the peers we now have the metadata to share (an updated
         // extension handshake with `metadata_size`).
