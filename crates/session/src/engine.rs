@@ -920,6 +920,7 @@ impl Engine {
             self.by_hash.insert(h, id);
         }
         self.torrents.insert(id, t);
+        self.ctl_added(id);
         if self.should_post(category::STATUS) {
             self.alert(AlertKind::TorrentAdded {
                 torrent: tref.clone(),
@@ -1095,7 +1096,6 @@ impl Engine {
         }
         let mut st = t.status(t.peers.len() as i32, seeds, uploads);
         st.paused = st.paused || self.paused;
-        st.seed_rank = t.seed_rank(&self.settings, seeds, t.peers.len() as i32);
         self.ctl_status(id, &mut st);
         Some(st)
     }

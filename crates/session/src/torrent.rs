@@ -226,19 +226,9 @@ impl Torrent {
     }
 
     /// libtorrent's seed rank: how much a finished torrent deserves a
-    /// seeding slot. Bits 28-30 flag an unmet seeding goal, no seeds and a
-    /// recent start; the low bits grow with downloaders per seed.
-    pub fn seed_rank(&self, settings: &lt_settings::Settings, seeds: i32, peers: i32) -> i32 {
-        let now = Instant::now();
-        let active = now.duration_since(self.started_at).as_secs() as i64;
-        let finished = self
-            .finished_at
-            .map_or(0, |t| now.duration_since(t).as_secs() as i64);
-        self.seed_rank_for(settings, seeds, peers, active, finished)
-    }
-
-    /// [`Torrent::seed_rank`] for given running and finished times
-    /// (seconds).
+    /// seeding slot, for given running and finished times (seconds). Bits
+    /// 28-30 flag an unmet seeding goal, no seeds and a recent start; the
+    /// low bits grow with downloaders per seed.
     pub fn seed_rank_for(
         &self,
         settings: &lt_settings::Settings,

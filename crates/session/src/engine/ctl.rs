@@ -499,6 +499,18 @@ impl Engine {
     /// The download queue: the remembered order of torrents still in it,
     /// then torrents that joined since, oldest first.
     fn queue_snapshot(&self) -> Vec<TorrentId> {
+        // Fast path: `ctl.queue` has no duplicates and every torrent joins
+        // it when added, so usually it already lists every queued torrent.
+        let listed: Vec<TorrentId> = self
+            .ctl
+            .queue
+            .iter()
+            .copied()
+            .filter(|id| self.torrents.get(id).is_some_and(in_queue))
+            .collect();
+        if listed.len() == self.torrents.values().filter(|t| in_queue(t)).count() {
+            return listed;
+        }
         let mut seen = HashSet::new();
         let mut v: Vec<TorrentId> = self
             .ctl
@@ -525,6 +537,22 @@ impl Engine {
     /// The torrent's place in the download queue; -1 when it is not in it
     /// (finished torrents).
     pub fn queue_position(&self, id: TorrentId) -> i32 {
+        if !self.torrents.get(&id).is_some_and(in_queue) {
+            return -1;
+        }
+        // `ctl.queue` holds no duplicates: count the queued torrents ahead
+        // without building the snapshot (status() asks this of every
+        // torrent).
+        let mut pos = 0;
+        for &q in &self.ctl.queue {
+            if q == id {
+                return pos;
+            }
+            if self.torrents.get(&q).is_some_and(in_queue) {
+                pos += 1;
+            }
+        }
+        // Added since the queue was last synced: the full order decides.
         self.queue_snapshot()
             .iter()
             .position(|&q| q == id)
@@ -656,6 +684,12 @@ impl Engine {
         st.seed_rank = self.seed_rank(id);
         st.moving_storage = self.ctl.moving.contains_key(&id);
         st.need_save_resume = self.need_save_resume_data(id, resume_flags::ONLY_IF_MODIFIED);
+    }
+
+    /// Hook from `add_torrent`: the torrent joins the download queue at the
+    /// end.
+    pub(super) fn ctl_added(&mut self, id: TorrentId) {
+        self.ctl.queue.push(id);
     }
 
     /// Hook from `remove_torrent`.
