@@ -2,46 +2,20 @@
 //! without a recheck, or rejected when a file is missing), save_resume_data
 //! with only_if_modified, and queue positions.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lt_bencode::Value;
-use lt_core::Sha1Hash;
 use lt_metainfo::TorrentInfo;
-use lt_session::alert::category;
 use lt_session::torrent::AddTorrent;
 use lt_session::{
     resume_flags, AlertKind, QueueMove, ResumeExtra, Session, TorrentId, TorrentState,
 };
-use lt_settings::{keys, SettingsPack};
 
 const PIECE: usize = 16 * 1024;
-
-fn session() -> Session {
-    let mut p = SettingsPack::new();
-    p.set_str(keys::LISTEN_INTERFACES, "127.0.0.1:0");
-    p.set_int(keys::ALERT_MASK, category::ALL as i32);
-    p.set_bool(keys::ENABLE_DHT, false);
-    p.set_bool(keys::ENABLE_LSD, false);
-    p.set_bool(keys::ENABLE_UPNP, false);
-    p.set_bool(keys::ENABLE_NATPMP, false);
-    Session::new(&p).expect("session")
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "lt-ctl-test-{tag}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn data(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -57,31 +31,8 @@ fn torrent(dir: &Path, name: &str) -> Arc<TorrentInfo> {
     for (n, d) in &files {
         std::fs::write(dir.join(name).join(n), d).unwrap();
     }
-    let all: Vec<u8> = files.iter().flat_map(|f| f.1.iter().copied()).collect();
-    let pieces: Vec<u8> = all
-        .chunks(PIECE)
-        .flat_map(|c| Sha1Hash::digest(c).0)
-        .collect();
-    let list = files
-        .iter()
-        .map(|(n, d)| {
-            let mut f = BTreeMap::new();
-            f.insert(b"length".to_vec(), Value::Int(d.len() as i64));
-            f.insert(
-                b"path".to_vec(),
-                Value::List(vec![Value::Bytes(n.as_bytes().to_vec())]),
-            );
-            Value::Dict(f)
-        })
-        .collect();
-    let mut info = BTreeMap::new();
-    info.insert(b"name".to_vec(), Value::Bytes(name.into()));
-    info.insert(b"piece length".to_vec(), Value::Int(PIECE as i64));
-    info.insert(b"pieces".to_vec(), Value::Bytes(pieces));
-    info.insert(b"files".to_vec(), Value::List(list));
-    let mut t = BTreeMap::new();
-    t.insert(b"info".to_vec(), Value::Dict(info));
-    Arc::new(TorrentInfo::from_bytes(&Value::Dict(t).encode()).expect("valid torrent"))
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+    Arc::new(make_torrent(name, &refs, PIECE))
 }
 
 fn params(ti: &Arc<TorrentInfo>, save: &Path, flags: u64) -> AddTorrent {

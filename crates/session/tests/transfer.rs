@@ -1,102 +1,18 @@
 //! Two sessions in one process trade a torrent over loopback.
 
-use std::collections::BTreeMap;
+mod common;
+use common::*;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lt_bencode::Value;
-use lt_core::Sha1Hash;
-use lt_metainfo::TorrentInfo;
-use lt_session::alert::category;
 use lt_session::torrent::AddTorrent;
-use lt_session::{AlertKind, Session, TorrentState};
-use lt_settings::{keys, SettingsPack};
-
-fn session() -> Session {
-    let mut p = SettingsPack::new();
-    p.set_str(keys::LISTEN_INTERFACES, "127.0.0.1:0");
-    p.set_int(keys::ALERT_MASK, category::ALL as i32);
-    p.set_bool(keys::ENABLE_DHT, false);
-    p.set_bool(keys::ENABLE_LSD, false);
-    p.set_bool(keys::ENABLE_UPNP, false);
-    p.set_bool(keys::ENABLE_NATPMP, false);
-    Session::new(&p).expect("session")
-}
-
-/// Deterministic pseudo-random bytes.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-/// A v1 torrent of `files` (name, bytes) with the given piece length.
-fn make_torrent(name: &str, files: &[(&str, &[u8])], piece_len: usize) -> TorrentInfo {
-    let all: Vec<u8> = files.iter().flat_map(|f| f.1.iter().copied()).collect();
-    let pieces: Vec<u8> = all
-        .chunks(piece_len)
-        .flat_map(|c| Sha1Hash::digest(c).0)
-        .collect();
-    let mut info = BTreeMap::new();
-    info.insert(b"name".to_vec(), Value::Bytes(name.into()));
-    info.insert(b"piece length".to_vec(), Value::Int(piece_len as i64));
-    info.insert(b"pieces".to_vec(), Value::Bytes(pieces));
-    if files.len() == 1 {
-        info.insert(b"length".to_vec(), Value::Int(all.len() as i64));
-    } else {
-        let list = files
-            .iter()
-            .map(|(n, d)| {
-                let mut f = BTreeMap::new();
-                f.insert(b"length".to_vec(), Value::Int(d.len() as i64));
-                f.insert(
-                    b"path".to_vec(),
-                    Value::List(vec![Value::Bytes(n.as_bytes().to_vec())]),
-                );
-                Value::Dict(f)
-            })
-            .collect();
-        info.insert(b"files".to_vec(), Value::List(list));
-    }
-    let mut t = BTreeMap::new();
-    t.insert(b"info".to_vec(), Value::Dict(info));
-    TorrentInfo::from_bytes(&Value::Dict(t).encode()).expect("valid torrent")
-}
-
-fn add(ses: &Session, ti: &Arc<TorrentInfo>, save: &Path) -> lt_session::TorrentId {
-    let at = AddTorrent::new(ti.clone(), save.to_string_lossy().into_owned());
-    ses.call(move |e| e.add_torrent(at))
-        .unwrap()
-        .expect("added")
-}
-
-fn wait_state(ses: &Session, id: lt_session::TorrentId, want: TorrentState, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let st = ses.call(move |e| e.status(id)).unwrap().expect("status");
-        if st.state == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out in state {:?} (progress {})",
-            st.state,
-            st.progress
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use lt_session::{AlertKind, TorrentState};
 
 #[test]
 fn seed_to_leech_multi_file_byte_for_byte() {
-    let dir = tempdir();
+    let dir = tempdir("session");
     let a = data(700_000, 1);
     let b = data(5, 2);
     let c = data(1_300_001, 3);
@@ -142,7 +58,7 @@ fn seed_to_leech_multi_file_byte_for_byte() {
 
 #[test]
 fn existing_files_are_checked_and_partial_data_kept() {
-    let dir = tempdir();
+    let dir = tempdir("session");
     let content = data(1_000_000, 7);
     let ti = Arc::new(make_torrent("one.bin", &[("one.bin", &content)], 32 * 1024));
     // Half the file is right, the rest is garbage.
@@ -164,7 +80,7 @@ fn existing_files_are_checked_and_partial_data_kept() {
 
 #[test]
 fn allocate_mode_allocates_wanted_files_once_checked() {
-    let dir = tempdir();
+    let dir = tempdir("session");
     let a = data(300_000, 11);
     let b = data(70_001, 12);
     let ses = session();
@@ -216,17 +132,4 @@ fn allocate_mode_allocates_wanted_files_once_checked() {
         .filter(|a| matches!(a.kind, AlertKind::FileError { .. }))
         .collect();
     assert!(errors.is_empty());
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "lt-session-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }

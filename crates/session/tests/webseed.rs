@@ -3,96 +3,17 @@
 //! as libtorrent 2.x's Python API ignores them) and BEP 19 with a
 //! `503` + `Retry-After` answer that must be honoured.
 
-use std::collections::BTreeMap;
+mod common;
+use common::*;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lt_bencode::Value;
-use lt_core::Sha1Hash;
-use lt_metainfo::{TorrentInfo, WebSeedKind};
-use lt_session::alert::category;
-use lt_session::torrent::AddTorrent;
-use lt_session::{AlertKind, Session, TorrentState};
-use lt_settings::{keys, SettingsPack};
-
-fn session() -> Session {
-    let mut p = SettingsPack::new();
-    p.set_str(keys::LISTEN_INTERFACES, "127.0.0.1:0");
-    p.set_int(keys::ALERT_MASK, category::ALL as i32);
-    p.set_bool(keys::ENABLE_DHT, false);
-    p.set_bool(keys::ENABLE_LSD, false);
-    p.set_bool(keys::ENABLE_UPNP, false);
-    p.set_bool(keys::ENABLE_NATPMP, false);
-    Session::new(&p).expect("session")
-}
-
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn single_file_torrent(name: &str, content: &[u8], piece_len: usize) -> TorrentInfo {
-    let pieces: Vec<u8> = content
-        .chunks(piece_len)
-        .flat_map(|c| Sha1Hash::digest(c).0)
-        .collect();
-    let mut info = BTreeMap::new();
-    info.insert(b"name".to_vec(), Value::Bytes(name.into()));
-    info.insert(b"piece length".to_vec(), Value::Int(piece_len as i64));
-    info.insert(b"pieces".to_vec(), Value::Bytes(pieces));
-    info.insert(b"length".to_vec(), Value::Int(content.len() as i64));
-    let mut t = BTreeMap::new();
-    t.insert(b"info".to_vec(), Value::Dict(info));
-    TorrentInfo::from_bytes(&Value::Dict(t).encode()).expect("valid torrent")
-}
-
-fn add(ses: &Session, ti: &Arc<TorrentInfo>, save: &Path) -> lt_session::TorrentId {
-    let at = AddTorrent::new(ti.clone(), save.to_string_lossy().into_owned());
-    ses.call(move |e| e.add_torrent(at))
-        .unwrap()
-        .expect("added")
-}
-
-fn wait_seeding(ses: &Session, id: lt_session::TorrentId, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let st = ses.call(move |e| e.status(id)).unwrap().expect("status");
-        if st.state == TorrentState::Seeding {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out in state {:?} (progress {})",
-            st.state,
-            st.progress
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn tempdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "lt-webseed-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use lt_metainfo::WebSeedKind;
+use lt_session::{AlertKind, TorrentState};
 
 /// A keep-alive HTTP/1.1 server: `answer(target, range)` gives the status
 /// line, extra headers and body of each request. Returns the port and the
@@ -159,10 +80,10 @@ fn query<'a>(target: &'a str, key: &str) -> Option<&'a str> {
 
 #[test]
 fn bep17_http_seed_downloads_byte_for_byte() {
-    let dir = tempdir();
+    let dir = tempdir("webseed");
     let piece_len = 32 * 1024;
     let content = Arc::new(data(300_007, 11));
-    let ti = Arc::new(single_file_torrent("h.bin", &content, piece_len));
+    let ti = Arc::new(make_torrent("h.bin", &[("h.bin", &content)], piece_len));
     let c = content.clone();
     let (port, seen) = serve(move |target, _| {
         let piece: usize = query(target, "piece").unwrap().parse().unwrap();
@@ -182,7 +103,7 @@ fn bep17_http_seed_downloads_byte_for_byte() {
     assert!(ses
         .call(move |e| e.add_web_seed(id, url, WebSeedKind::HttpSeed))
         .unwrap());
-    wait_seeding(&ses, id, 30);
+    wait_state(&ses, id, TorrentState::Seeding, 30);
     assert_eq!(std::fs::read(dir.join("h.bin")).unwrap(), *content);
     let seen = seen.lock().unwrap();
     assert!(!seen.is_empty());
@@ -215,9 +136,9 @@ fn bep17_http_seed_downloads_byte_for_byte() {
 
 #[test]
 fn bep19_retry_after_is_honoured() {
-    let dir = tempdir();
+    let dir = tempdir("webseed");
     let content = Arc::new(data(200_000, 5));
-    let ti = Arc::new(single_file_torrent("r.bin", &content, 16 * 1024));
+    let ti = Arc::new(make_torrent("r.bin", &[("r.bin", &content)], 16 * 1024));
     let c = content.clone();
     let calls = Arc::new(AtomicUsize::new(0));
     let calls2 = calls.clone();
@@ -245,7 +166,7 @@ fn bep19_retry_after_is_honoured() {
         .unwrap());
     // the default retry delay (urlseed_wait_retry) is 30 s: finishing
     // well before shows the server's Retry-After was used
-    wait_seeding(&ses, id, 15);
+    wait_state(&ses, id, TorrentState::Seeding, 15);
     assert!(started.elapsed() >= Duration::from_millis(900));
     assert_eq!(std::fs::read(dir.join("r.bin")).unwrap(), *content);
     let alerts = ses.pop_alerts();
