@@ -91,8 +91,11 @@ impl PyTorrentHandle {
         Self::invalid()
     }
 
-    fn is_valid(&self, py: Python<'_>) -> bool {
-        self.with(py, |_, _| ()).is_ok()
+    fn is_valid(&self) -> bool {
+        match (self.id, self.ses.upgrade()) {
+            (Some(id), Some(ses)) => ses.has_torrent(id),
+            _ => false,
+        }
     }
 
     #[pyo3(signature = (flags = 0xffff_ffff))]

@@ -463,17 +463,16 @@ impl PySession {
     }
 
     #[pyo3(signature = (handle, option = 0))]
-    fn remove_torrent(
-        &self,
-        py: Python<'_>,
-        handle: &PyTorrentHandle,
-        option: u32,
-    ) -> PyResult<()> {
+    fn remove_torrent(&self, handle: &PyTorrentHandle, option: u32) -> PyResult<()> {
         let Some(id) = handle.id() else {
             return Err(crate::handle::invalid_handle());
         };
         let delete = option & 1 != 0;
-        if self.call(py, move |e| e.remove_torrent(id, delete))? {
+        if self
+            .inner
+            .remove_torrent(id, delete)
+            .map_err(|_| closed())?
+        {
             Ok(())
         } else {
             Err(crate::handle::invalid_handle())

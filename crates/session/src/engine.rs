@@ -935,6 +935,7 @@ impl Engine {
             self.by_hash.insert(h, id);
         }
         self.torrents.insert(id, Box::new(t));
+        self.shared.live().insert(id);
         self.ctl_added(id);
         if self.should_post(category::STATUS) {
             self.alert(AlertKind::TorrentAdded {
@@ -1078,6 +1079,7 @@ impl Engine {
         let Some(t) = self.torrents.remove(&id) else {
             return false;
         };
+        self.shared.live().remove(&id);
         self.by_storage.remove(&t.storage);
         for h in wire_hashes(&Metadata::info_hashes(t.meta.as_ref())) {
             self.by_hash.remove(&h);
