@@ -233,6 +233,16 @@ assert wait(lambda: progress(hb) > 0, 10)
 time.sleep(2)
 out['slow_progress'] = progress(hb)
 out['slow_class'] = s3.get_peer_class(slow)['upload_limit']
+
+# 4. the deprecated ignore_limits_on_local_network=False: the default
+# filter without the local ranges, so the global limit applies to loopback
+s4, _ = seeder(upload_rate_limit=LIMIT, ignore_limits_on_local_network=False)
+l4, h4 = leecher('e')
+keep += [s4, l4]
+h4.connect_peer(('127.0.0.1', s4.listen_port()))
+assert wait(lambda: progress(h4) > 0, 10)
+time.sleep(2)
+out['no_local_progress'] = progress(h4)
 print(json.dumps(out), flush=True)
 os._exit(0)
 """
@@ -248,3 +258,4 @@ def test_class_limits_over_loopback(impl, ref, ours):
     assert r["fast_done"], r
     assert 0 < r["slow_progress"] < 0.5, r
     assert r["slow_class"] == 64 * 1024
+    assert 0 < r["no_local_progress"] < 0.5, r
