@@ -259,3 +259,61 @@ def test_class_limits_over_loopback(impl, ref, ours):
     assert 0 < r["slow_progress"] < 0.5, r
     assert r["slow_class"] == 64 * 1024
     assert 0 < r["no_local_progress"] < 0.5, r
+
+
+UNCHOKE = r"""
+import hashlib, json, os, sys, tempfile, time
+import libtorrent as lt
+BASE = {'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False,
+        'enable_natpmp': False, 'listen_interfaces': '127.0.0.1:0'}
+SIZE = 256 * 1024
+tmp = tempfile.mkdtemp()
+src = os.path.join(tmp, 'seed', 't')
+os.makedirs(src)
+with open(os.path.join(src, 'x.bin'), 'wb') as f:
+    f.write(hashlib.sha256(b'uc').digest() * (SIZE // 32))
+fs = lt.file_storage()
+fs.add_file('t/x.bin', SIZE)
+ct = lt.create_torrent(fs, 32 * 1024, flags=lt.create_torrent.v1_only)
+lt.set_piece_hashes(ct, os.path.join(tmp, 'seed'))
+ti = lt.torrent_info(lt.bencode(ct.generate()))
+def add(ses, path):
+    atp = lt.add_torrent_params(); atp.ti = ti; atp.save_path = path
+    atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+    return ses.add_torrent(atp)
+def wait(pred, secs):
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        if pred(): return True
+        time.sleep(0.05)
+    return False
+out = {}
+keep = []
+for name, in_global in [('local', False), ('global', True)]:
+    s = lt.session(dict(BASE, unchoke_slots_limit=0))
+    if in_global:
+        f = lt.ip_filter()
+        f.add_rule('0.0.0.0', '255.255.255.255', 1 << lt.session.global_peer_class_id)
+        s.set_peer_class_filter(f)
+    hs = add(s, os.path.join(tmp, 'seed'))
+    assert wait(lambda: hs.status().is_seeding, 20)
+    l = lt.session(BASE)
+    h = add(l, os.path.join(tmp, name))
+    keep += [s, l]
+    h.connect_peer(('127.0.0.1', s.listen_port()))
+    out[name + '_done'] = wait(lambda: h.status().is_seeding, 4)
+    out[name + '_progress'] = h.status().total_wanted_done / SIZE
+print(json.dumps(out), flush=True)
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("impl", ["ours", "ref"])
+def test_local_peers_ignore_unchoke_slots(impl, ref, ours):
+    """With unchoke_slots_limit 0 a loopback peer (local class:
+    ignore_unchoke_slots) is still unchoked and completes; once the class
+    filter puts loopback in the global class it is not, and gets only what
+    its allowed-fast set lets it request while choked."""
+    r = {"ours": ours, "ref": ref}[impl](UNCHOKE, timeout=120)
+    assert r["local_done"] and r["local_progress"] == 1.0, r
+    assert not r["global_done"] and r["global_progress"] < 1.0, r
