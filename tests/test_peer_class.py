@@ -317,3 +317,34 @@ def test_local_peers_ignore_unchoke_slots(impl, ref, ours):
     r = {"ours": ours, "ref": ref}[impl](UNCHOKE, timeout=120)
     assert r["local_done"] and r["local_progress"] == 1.0, r
     assert not r["global_done"] and r["global_progress"] < 1.0, r
+
+
+TYPE_FILTER = r"""
+import libtorrent as lt, json
+out=[]
+def t(f):
+    try: out.append(['ok', f()])
+    except BaseException as e: out.append(['EXC', type(e).__name__, str(e)])
+f=lt.peer_class_type_filter()
+T=lt.peer_class_type_filter
+for st in [T.tcp_socket, T.utp_socket, T.i2p_socket]:
+    t(lambda: f.apply(st, 0xffffffff))
+for cls in [0, 5, 31, 32, 100, -1, 2**32, 'x', 1.5]:
+    t(lambda: f.add(T.utp_socket, cls)); t(lambda: f.apply(T.utp_socket, 0))
+    t(lambda: f.disallow(T.tcp_socket, cls)); t(lambda: f.apply(T.tcp_socket, 0xffffffff))
+for st in [0, 4, 5, -1, 'x', None, lt.peer_class_type_filter_socket_type_t.ssl_utp_socket]:
+    t(lambda: f.add(st, 3)); t(lambda: f.apply(st, 1))
+for m in [-1, 2**32, 2**32-1, 1.5]:
+    t(lambda: f.apply(T.tcp_socket, m))
+t(lambda: f.remove(T.utp_socket, 5)); t(lambda: f.allow(T.tcp_socket, 5)); t(lambda: [f.apply(T.utp_socket, 0), f.apply(T.tcp_socket, 0xffffffff)])
+print(json.dumps(out))
+"""
+
+
+def test_peer_class_type_filter_matches_reference(ref, ours):
+    """add/remove/allow/disallow/apply: values, ignored out-of-range
+    classes and the reference's errors for bad arguments."""
+    r, o = ref(TYPE_FILTER), ours(TYPE_FILTER)
+    assert len(r) == len(o)
+    for i, (a, b) in enumerate(zip(r, o)):
+        assert a == b, (i, a, b)
