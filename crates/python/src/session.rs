@@ -626,20 +626,112 @@ impl PySession {
         self.call(py, |e| e.num_connections())
     }
 
+    /// Deprecated: the global peer class's upload limit.
     fn upload_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
-        self.get_int(py, lt_settings::keys::UPLOAD_RATE_LIMIT)
+        crate::dht::deprecated(py, "upload_rate_limit() is deprecated")?;
+        self.call(py, |e| e.peer_class_rate_limit(0, true))
     }
 
+    /// Deprecated: the global peer class's download limit.
     fn download_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
-        self.get_int(py, lt_settings::keys::DOWNLOAD_RATE_LIMIT)
+        crate::dht::deprecated(py, "download_rate_limit() is deprecated")?;
+        self.call(py, |e| e.peer_class_rate_limit(0, false))
     }
 
+    /// Deprecated: sets the `upload_rate_limit` setting.
     fn set_upload_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        crate::dht::deprecated(py, "set_upload_rate_limit() is deprecated")?;
         self.set_int(py, lt_settings::keys::UPLOAD_RATE_LIMIT, limit)
     }
 
+    /// Deprecated: sets the `download_rate_limit` setting.
     fn set_download_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        crate::dht::deprecated(py, "set_download_rate_limit() is deprecated")?;
         self.set_int(py, lt_settings::keys::DOWNLOAD_RATE_LIMIT, limit)
+    }
+
+    /// Deprecated: the local peer class's upload limit.
+    fn local_upload_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        crate::dht::deprecated(py, "local_upload_rate_limit() is deprecated")?;
+        self.call(py, |e| e.peer_class_rate_limit(2, true))
+    }
+
+    /// Deprecated: the local peer class's download limit.
+    fn local_download_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        crate::dht::deprecated(py, "local_download_rate_limit() is deprecated")?;
+        self.call(py, |e| e.peer_class_rate_limit(2, false))
+    }
+
+    /// Deprecated: sets the `local_upload_rate_limit` setting (the local
+    /// peer class's upload limit).
+    fn set_local_upload_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        crate::dht::deprecated(py, "set_local_upload_rate_limit() is deprecated")?;
+        self.set_int(py, lt_settings::keys::LOCAL_UPLOAD_RATE_LIMIT, limit)
+    }
+
+    /// Deprecated: sets the `local_download_rate_limit` setting.
+    fn set_local_download_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        crate::dht::deprecated(py, "set_local_download_rate_limit() is deprecated")?;
+        self.set_int(py, lt_settings::keys::LOCAL_DOWNLOAD_RATE_LIMIT, limit)
+    }
+
+    /// Deprecated and without effect, as on the reference (libtorrent has
+    /// no half-open connection limit any more).
+    fn set_max_half_open_connections(
+        &self,
+        py: Python<'_>,
+        limit: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        crate::peer_class::int_arg("set_max_half_open_connections", limit)?;
+        crate::dht::deprecated(py, "set_max_half_open_connections() is deprecated")
+    }
+
+    /// A new peer class labelled `name`; returns its id.
+    fn create_peer_class(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<u32> {
+        let label = crate::peer_class::label_arg(name)?;
+        self.call(py, move |e| e.create_peer_class(&label))
+    }
+
+    /// Deletes a peer class (it lives on while peers belong to it).
+    fn delete_peer_class(&self, py: Python<'_>, cid: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = crate::peer_class::class_id("delete_peer_class", cid)?;
+        self.call(py, move |e| e.delete_peer_class(id))
+    }
+
+    /// A peer class's settings as a dict (all zero for no such class).
+    fn get_peer_class<'py>(
+        &self,
+        py: Python<'py>,
+        cid: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let id = crate::peer_class::class_id("get_peer_class", cid)?;
+        let info = self.call(py, move |e| e.peer_class(id))?;
+        crate::peer_class::info_to_dict(py, &info)
+    }
+
+    /// Sets a peer class's settings from a dict.
+    fn set_peer_class(
+        &self,
+        py: Python<'_>,
+        cid: &Bound<'_, PyAny>,
+        info: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let id = crate::peer_class::class_id("set_peer_class", cid)?;
+        let info = crate::peer_class::info_from_py(cid, info)?;
+        self.call(py, move |e| e.set_peer_class(id, info))
+    }
+
+    /// The IP filter whose access values are peer-class masks, for new
+    /// connections.
+    fn set_peer_class_filter(&self, py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<()> {
+        let f = crate::peer_class::class_filter_arg(f)?;
+        self.call(py, move |e| e.set_peer_class_filter(f))
+    }
+
+    /// The socket-type filter applied after the peer-class IP filter.
+    fn set_peer_class_type_filter(&self, py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<()> {
+        let f = crate::peer_class::type_filter_arg(f)?;
+        self.call(py, move |e| e.set_peer_class_type_filter(f))
     }
 
     fn max_connections(&self, py: Python<'_>) -> PyResult<i32> {
