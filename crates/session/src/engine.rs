@@ -2160,6 +2160,7 @@ impl Engine {
     fn flush(&mut self, id: ConnId) {
         if self.peers.get(&id).is_some_and(|p| p.utp.is_some()) {
             self.flush_utp(id);
+            self.count_transfer(id);
             return;
         }
         let Some(p) = self.peers.get_mut(&id) else {
@@ -2179,6 +2180,15 @@ impl Engine {
                 break;
             }
         }
+        self.count_transfer(id);
+    }
+
+    /// Adds what the connection transferred since the last call to its
+    /// torrent's totals (TCP and uTP alike).
+    fn count_transfer(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         let c = p.conn.counters();
         let now = [c.payload_down, c.protocol_down, c.payload_up, c.protocol_up];
         let d: Vec<i64> = now
