@@ -167,6 +167,19 @@ def test_super_seed_swarm(tmp_path, seed_impl, leech_impls):
     assert seed["uploaded"] < 1.6 * size, out
 
 
+def test_upload_to_a_utp_peer_counts_in_the_totals(tmp_path):
+    """The reference connects over uTP first: what our seed sends it counts
+    in total_payload_upload like TCP traffic (the share-ratio rules above
+    depend on it)."""
+    size = 64 * 1024 * 8
+    torrent, src, sha = make_torrent(tmp_path, size, 64 * 1024)
+    nodes = {"seed": ("ours", {"save": str(src)}),
+             "leech0": ("ref", {"save": str(tmp_path / "leech0")})}
+    out = run_swarm(tmp_path, torrent, nodes, ["leech0"])
+    assert file_sha1(tmp_path / "leech0" / "f.bin") == sha
+    assert size <= out["seed"]["uploaded"] < 1.2 * size, out
+
+
 @pytest.mark.parametrize("share_impl,target", [("ours", 3), ("ref", 3), ("ours", 10), ("ref", 10)])
 def test_share_mode_swarm(tmp_path, share_impl, target):
     """A share-mode torrent joining a rate-limited seed and three leechers
