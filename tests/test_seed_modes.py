@@ -260,7 +260,8 @@ p.flags |= lt.torrent_flags.share_mode
 c = s.add_torrent(p); settle(c)
 st = c.status()
 out["share"] = [st.share_mode, c.flags() & 4, str(st.state).split(".")[-1], st.is_finished,
-                st.is_seeding, c.get_piece_priorities(), c.get_file_priorities(), st.total_wanted]
+                st.is_seeding, c.get_piece_priorities(), c.get_file_priorities(), st.total_wanted,
+                st.progress, st.progress_ppm]
 c.set_share_mode(False); time.sleep(0.3); st = c.status()
 out["share_off"] = [st.share_mode, c.get_piece_priorities(), str(st.state).split(".")[-1]]
 p = lt.add_torrent_params(); p.ti = mk("e"); p.save_path = d + "/e"
