@@ -23,6 +23,8 @@
 //! [`Engine::share_flags_changed`] (`set_flags`), [`Engine::share_tick`]
 //! (second tick), [`Engine::share_piece_passed`].
 
+use std::collections::HashSet;
+
 use lt_core::error::{Category, ErrorCode};
 use lt_settings::keys;
 
@@ -76,14 +78,17 @@ pub(crate) struct ShareDecision {
 }
 
 /// libtorrent's share-mode rule (see the module documentation).
+/// `piece(i)` describes piece `i` of `num_pieces`; it is only asked for
+/// when the peers make a download worth considering.
 pub(crate) fn share_decide(
     t: &ShareTorrent,
     peers: &[SharePeer],
-    pieces: &[SharePiece],
+    num_pieces: u32,
+    piece: impl Fn(u32) -> SharePiece,
     random: impl FnOnce(usize) -> usize,
 ) -> ShareDecision {
     let mut d = ShareDecision::default();
-    let num_pieces = pieces.len() as i64;
+    let num_pieces_i = i64::from(num_pieces);
     let num_peers = peers.len() as i64;
     if num_peers == 0 {
         return d;
@@ -93,7 +98,7 @@ pub(crate) fn share_decide(
     let mut missing: i64 = 0;
     for p in peers.iter().filter(|p| !p.seed && !p.not_downloading) {
         num_downloaders += 1;
-        missing += num_pieces - i64::from(p.num_have);
+        missing += num_pieces_i - i64::from(p.num_have);
     }
     let max_conn = t.max_connections.max(1) as i64;
     if num_seeds * 100 / num_peers > 50 && (num_peers * 100 / max_conn > 90 || num_peers > 20) {
@@ -119,12 +124,13 @@ pub(crate) fn share_decide(
     }
     let mut rarest = u32::MAX;
     let mut candidates = Vec::new();
-    for (i, p) in pieces.iter().enumerate() {
+    for i in 0..num_pieces {
+        let p = piece(i);
         if p.peer_count == 0 {
             continue;
         }
         if p.priority == 0 && (p.have || p.downloading) {
-            d.restore.push(i as u32);
+            d.restore.push(i);
             continue;
         }
         if p.priority > 0 || p.have {
@@ -135,7 +141,7 @@ pub(crate) fn share_decide(
             candidates.clear();
         }
         if p.peer_count == rarest {
-            candidates.push(i as u32);
+            candidates.push(i);
         }
     }
     // Download a piece only if enough peers lack it to upload it `target`
@@ -235,14 +241,14 @@ impl Engine {
             conns.push((*c, seed));
         }
         let n = t.picker.num_pieces();
-        let pieces: Vec<SharePiece> = (0..n)
-            .map(|i| SharePiece {
-                peer_count: t.picker.availability(i),
-                priority: t.picker.piece_priority(i),
-                have: t.picker.have_piece(i),
-                downloading: t.picker.partial_piece(i).is_some(),
-            })
-            .collect();
+        let downloading: HashSet<u32> = t.picker.downloading_pieces().into_iter().collect();
+        let picker = &t.picker;
+        let piece = |i| SharePiece {
+            peer_count: picker.availability(i),
+            priority: picker.piece_priority(i),
+            have: picker.have_piece(i),
+            downloading: downloading.contains(&i),
+        };
         let max_connections = if t.max_connections > 0 {
             t.max_connections as usize
         } else {
@@ -257,7 +263,7 @@ impl Engine {
             max_connections,
         };
         let rng = &mut self.rng;
-        let d = share_decide(&inputs, &peers, &pieces, |k| rng.below(k));
+        let d = share_decide(&inputs, &peers, n, piece, |k| rng.below(k));
         if d.drop_seeds > 0 {
             let mut seeds: Vec<ConnId> = conns.iter().filter(|c| c.1).map(|c| c.0).collect();
             self.rng.shuffle(&mut seeds);
@@ -322,9 +328,21 @@ mod tests {
         let mut pieces = vec![piece(2); 10];
         pieces[4] = piece(1);
         pieces[7] = piece(1);
-        let d = share_decide(&torrent(0, 0), &peers, &pieces, |_| 1);
+        let d = share_decide(
+            &torrent(0, 0),
+            &peers,
+            pieces.len() as u32,
+            |i| pieces[i as usize],
+            |_| 1,
+        );
         assert_eq!(d.pick, Some(7));
-        let d = share_decide(&torrent(0, 0), &peers, &pieces, |_| 0);
+        let d = share_decide(
+            &torrent(0, 0),
+            &peers,
+            pieces.len() as u32,
+            |i| pieces[i as usize],
+            |_| 0,
+        );
         assert_eq!(d.pick, Some(4));
         assert_eq!(d.drop_seeds, 0);
     }
@@ -341,10 +359,23 @@ mod tests {
         };
         // One piece of 100 bytes: 300 must be uploaded before the next.
         assert_eq!(
-            share_decide(&torrent(1, 299), &peers, &pieces, |_| 0).pick,
+            share_decide(
+                &torrent(1, 299),
+                &peers,
+                pieces.len() as u32,
+                |i| pieces[i as usize],
+                |_| 0
+            )
+            .pick,
             None
         );
-        let d = share_decide(&torrent(1, 300), &peers, &pieces, |_| 0);
+        let d = share_decide(
+            &torrent(1, 300),
+            &peers,
+            pieces.len() as u32,
+            |i| pieces[i as usize],
+            |_| 0,
+        );
         assert_eq!(d.pick, Some(1));
     }
 
@@ -353,7 +384,13 @@ mod tests {
         // Two leechers: a piece only one peer has is lacked by 2 < 3 peers.
         let pieces = vec![piece(1); 10];
         assert_eq!(
-            share_decide(&torrent(0, 0), &[SEED, leech(0), leech(0)], &pieces, |_| 0),
+            share_decide(
+                &torrent(0, 0),
+                &[SEED, leech(0), leech(0)],
+                pieces.len() as u32,
+                |i| pieces[i as usize],
+                |_| 0
+            ),
             ShareDecision::default()
         );
         // Only seeds and share-mode peers: nobody to upload to.
@@ -361,21 +398,45 @@ mod tests {
             not_downloading: true,
             ..leech(0)
         };
-        let d = share_decide(&torrent(0, 0), &[SEED, sm, sm, sm], &pieces, |_| 0);
+        let d = share_decide(
+            &torrent(0, 0),
+            &[SEED, sm, sm, sm],
+            pieces.len() as u32,
+            |i| pieces[i as usize],
+            |_| 0,
+        );
         assert_eq!(d.pick, None);
         // Downloaders missing fewer pieces than the seeds can serve.
-        let d = share_decide(&torrent(0, 0), &[SEED, SEED, leech(7)], &pieces, |_| 0);
+        let d = share_decide(
+            &torrent(0, 0),
+            &[SEED, SEED, leech(7)],
+            pieces.len() as u32,
+            |i| pieces[i as usize],
+            |_| 0,
+        );
         assert_eq!(d.pick, None);
         // A piece is already downloading.
         let t = ShareTorrent {
             downloading: 1,
             ..torrent(0, 0)
         };
-        let d = share_decide(&t, &[SEED, leech(0), leech(0), leech(0)], &pieces, |_| 0);
+        let d = share_decide(
+            &t,
+            &[SEED, leech(0), leech(0), leech(0)],
+            pieces.len() as u32,
+            |i| pieces[i as usize],
+            |_| 0,
+        );
         assert_eq!(d.pick, None);
         // No peers at all.
         assert_eq!(
-            share_decide(&torrent(0, 0), &[], &pieces, |_| 0),
+            share_decide(
+                &torrent(0, 0),
+                &[],
+                pieces.len() as u32,
+                |i| pieces[i as usize],
+                |_| 0
+            ),
             ShareDecision::default()
         );
     }
@@ -385,11 +446,23 @@ mod tests {
         let mut peers = vec![SEED; 20];
         peers.extend([leech(0), leech(0)]);
         let pieces = vec![piece(21); 4];
-        let d = share_decide(&torrent(0, 0), &peers, &pieces, |_| 0);
+        let d = share_decide(
+            &torrent(0, 0),
+            &peers,
+            pieces.len() as u32,
+            |i| pieces[i as usize],
+            |_| 0,
+        );
         assert_eq!(d.drop_seeds, 20 - 11);
         assert_eq!(d.pick, None);
         // Few peers, far from the limit: seeds stay.
-        let d = share_decide(&torrent(0, 0), &[SEED, SEED, leech(0)], &pieces, |_| 0);
+        let d = share_decide(
+            &torrent(0, 0),
+            &[SEED, SEED, leech(0)],
+            pieces.len() as u32,
+            |i| pieces[i as usize],
+            |_| 0,
+        );
         assert_eq!(d.drop_seeds, 0);
     }
 
@@ -398,7 +471,13 @@ mod tests {
         let peers = [SEED, leech(0), leech(0), leech(0)];
         let mut pieces = vec![piece(1); 4];
         pieces[2].have = true;
-        let d = share_decide(&torrent(1, 1000), &peers, &pieces, |_| 2);
+        let d = share_decide(
+            &torrent(1, 1000),
+            &peers,
+            pieces.len() as u32,
+            |i| pieces[i as usize],
+            |_| 2,
+        );
         assert_eq!(d.restore, vec![2]);
         assert_eq!(d.pick, Some(3));
     }
