@@ -140,7 +140,9 @@ const SHORT: Duration = Duration::from_millis(400);
 fn shows_two_distinct_pieces_per_peer_and_serves_only_those() {
     let (ses, id, ih, content) = super_seed(false);
     let port = ses.listen_port();
-    let mut peers: Vec<Raw> = (0..3).map(|i| Raw::connect(port, ih, b'a' + i, true)).collect();
+    let mut peers: Vec<Raw> = (0..3)
+        .map(|i| Raw::connect(port, ih, b'a' + i, true))
+        .collect();
     let mut shown = Vec::new();
     for p in &mut peers {
         p.send(HAVE_NONE, &[]);
@@ -183,7 +185,10 @@ fn shows_two_distinct_pieces_per_peer_and_serves_only_those() {
     let piece = shown[0][0];
     a.request(piece, PIECE as u32);
     let msgs = a.read_for(SHORT);
-    let got = msgs.iter().find(|m| m.0 == PIECE_MSG).expect("piece served");
+    let got = msgs
+        .iter()
+        .find(|m| m.0 == PIECE_MSG)
+        .expect("piece served");
     let at = piece as usize * PIECE;
     assert_eq!(&got.1[8..], &content[at..at + PIECE]);
 

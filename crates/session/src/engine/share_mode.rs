@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn first_piece_is_the_rarest_when_enough_peers_lack_it() {
         let peers = [SEED, leech(0), leech(0), leech(0)];
-        let mut pieces = vec![piece(2); 10];
+        let mut pieces = [piece(2); 10];
         pieces[4] = piece(1);
         pieces[7] = piece(1);
         let d = share_decide(
@@ -350,7 +350,7 @@ mod tests {
     #[test]
     fn waits_until_uploaded_target_times_what_it_downloaded() {
         let peers = [SEED, leech(0), leech(0), leech(0)];
-        let mut pieces = vec![piece(1); 10];
+        let mut pieces = [piece(1); 10];
         pieces[0] = SharePiece {
             peer_count: 1,
             priority: 4,
@@ -382,7 +382,7 @@ mod tests {
     #[test]
     fn nothing_without_enough_demand() {
         // Two leechers: a piece only one peer has is lacked by 2 < 3 peers.
-        let pieces = vec![piece(1); 10];
+        let pieces = [piece(1); 10];
         assert_eq!(
             share_decide(
                 &torrent(0, 0),
@@ -445,7 +445,7 @@ mod tests {
     fn drops_surplus_seeds_near_the_connection_limit() {
         let mut peers = vec![SEED; 20];
         peers.extend([leech(0), leech(0)]);
-        let pieces = vec![piece(21); 4];
+        let pieces = [piece(21); 4];
         let d = share_decide(
             &torrent(0, 0),
             &peers,
@@ -469,7 +469,7 @@ mod tests {
     #[test]
     fn restores_pieces_had_at_priority_zero() {
         let peers = [SEED, leech(0), leech(0), leech(0)];
-        let mut pieces = vec![piece(1); 4];
+        let mut pieces = [piece(1); 4];
         pieces[2].have = true;
         let d = share_decide(
             &torrent(1, 1000),
