@@ -264,6 +264,11 @@ out["share"] = [st.share_mode, c.flags() & 4, str(st.state).split(".")[-1], st.i
                 st.progress, st.progress_ppm]
 c.set_share_mode(False); time.sleep(0.3); st = c.status()
 out["share_off"] = [st.share_mode, c.get_piece_priorities(), str(st.state).split(".")[-1]]
+p = lt.add_torrent_params(); p.ti = mk("f"); p.save_path = d + "/src"
+p.flags |= lt.torrent_flags.share_mode
+f = s.add_torrent(p); settle(f); st = f.status()
+out["share_seed"] = [st.share_mode, str(st.state).split(".")[-1], st.is_seeding,
+                     f.get_piece_priorities(), f.get_file_priorities(), st.progress]
 p = lt.add_torrent_params(); p.ti = mk("e"); p.save_path = d + "/e"
 e = s.add_torrent(p); settle(e)
 e.set_share_mode(True); time.sleep(0.5); st = e.status()

@@ -991,6 +991,7 @@ impl Engine {
     /// Files checked (or trusted): start downloading or seeding.
     fn checked(&mut self, id: TorrentId) {
         self.ss_checked(id);
+        self.share_checked(id);
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };

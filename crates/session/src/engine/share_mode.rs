@@ -20,6 +20,7 @@
 //! downloaders could use).
 //!
 //! Engine hooks: [`share_zero_priorities`] (adding, metadata received),
+//! [`Engine::share_checked`],
 //! [`Engine::share_flags_changed`] (`set_flags`), [`Engine::share_tick`]
 //! (second tick), [`Engine::share_piece_passed`].
 
@@ -191,6 +192,18 @@ impl Engine {
         self.after_priority_change(tid);
         self.alert(AlertKind::FilePrio { torrent: tref });
         self.share_recalc(tid);
+    }
+
+    /// `checked` hook: a share-mode torrent that turns out to be a seed
+    /// reports its pieces at the default priority (the reference keeps no
+    /// piece priorities for seeds); its file priorities stay 0.
+    pub(super) fn share_checked(&mut self, tid: TorrentId) {
+        if let Some(t) = self.torrents.get_mut(&tid) {
+            if t.flags & flags::SHARE_MODE != 0 && t.is_seed() {
+                let n = t.picker.num_pieces() as usize;
+                t.picker.set_piece_priorities(&vec![DEFAULT_PRIORITY; n]);
+            }
+        }
     }
 
     /// Second-tick hook: every active share-mode torrent reconsiders.
