@@ -45,6 +45,8 @@ mod dht;
 mod lsd;
 mod magnet;
 mod pex;
+mod share_mode;
+mod super_seed;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -227,6 +229,8 @@ pub struct Engine {
     ctl: ctl::Ctl,
     /// Web seeds and their connections.
     web: webseed::WebSeeds,
+    /// Pieces shown to super-seeded peers (engine/super_seed.rs).
+    super_seed: super_seed::SuperSeedState,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -325,6 +329,7 @@ impl Engine {
             pex: Default::default(),
             ctl: Default::default(),
             web: Default::default(),
+            super_seed: Default::default(),
         }
         .with_tracker_key()
     }
@@ -690,6 +695,7 @@ impl Engine {
         self.auto_manage();
         self.magnet_tick();
         self.pex_tick();
+        self.share_tick();
         self.report_second(Duration::from_secs_f64(secs));
     }
 
@@ -931,6 +937,7 @@ impl Engine {
         if t.flags & flags::SEQUENTIAL_DOWNLOAD != 0 {
             t.picker.set_sequential(true);
         }
+        share_mode::share_zero_priorities(&mut t);
         for a in p.peers {
             if t.known.insert(a) {
                 t.candidates.push_back(a);
@@ -1008,6 +1015,8 @@ impl Engine {
 
     /// Files checked (or trusted): start downloading or seeding.
     fn checked(&mut self, id: TorrentId) {
+        self.ss_checked(id);
+        self.share_checked(id);
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
@@ -1173,6 +1182,8 @@ impl Engine {
 
     pub fn set_flags(&mut self, id: TorrentId, value: u64, mask: u64) {
         let paused_before = self.torrents.get(&id).map(|t| t.is_paused());
+        let super_seeding_before = self.super_seeding_active(id);
+        let share_mode_before = self.share_mode_on(id);
         if mask & flags::PAUSED != 0 {
             if value & flags::PAUSED != 0 {
                 self.pause_torrent(id);
@@ -1187,6 +1198,8 @@ impl Engine {
         t.flags = (t.flags & !m) | (value & m);
         t.picker
             .set_sequential(t.flags & flags::SEQUENTIAL_DOWNLOAD != 0);
+        self.ss_flags_changed(id, super_seeding_before);
+        self.share_flags_changed(id, share_mode_before);
     }
 
     pub fn connect_peer(&mut self, id: TorrentId, addr: SocketAddr) {
@@ -1975,6 +1988,7 @@ impl Engine {
                 our.set(i);
             }
         }
+        self.ss_hide_pieces(id, &mut our);
         Some(lt_wire::peer::TorrentInfo {
             info_hash: t.meta.info_hashes(),
             geometry,
@@ -2186,6 +2200,7 @@ impl Engine {
     fn flush(&mut self, id: ConnId) {
         if self.peers.get(&id).is_some_and(|p| p.utp.is_some()) {
             self.flush_utp(id);
+            self.count_transfer(id);
             return;
         }
         let Some(p) = self.peers.get_mut(&id) else {
@@ -2205,6 +2220,15 @@ impl Engine {
                 break;
             }
         }
+        self.count_transfer(id);
+    }
+
+    /// Adds what the connection transferred since the last call to its
+    /// torrent's totals (TCP and uTP alike).
+    fn count_transfer(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         let c = p.conn.counters();
         let now = [c.payload_down, c.protocol_down, c.payload_up, c.protocol_up];
         let d: Vec<i64> = now
@@ -2304,6 +2328,7 @@ impl Engine {
                     });
                 }
                 self.maybe_unchoke(id);
+                self.ss_connected(id);
             }
             PeerEvent::Bitfield | PeerEvent::HaveAll | PeerEvent::HaveNone => {
                 // The peer (re-)announced all its pieces: the wire state holds
@@ -2319,6 +2344,7 @@ impl Engine {
                     }
                 }
                 self.set_peer_pieces(id, has);
+                self.ss_peer_pieces(id);
                 self.update_interest(id);
                 self.request_blocks(id);
             }
@@ -2334,6 +2360,7 @@ impl Engine {
                         p.haves += 1;
                     }
                 }
+                self.ss_have(id, i);
                 self.update_interest(id);
                 self.request_blocks(id);
             }
@@ -3003,6 +3030,7 @@ impl Engine {
         if finished {
             self.on_finished(tid);
         }
+        self.share_piece_passed(tid);
     }
 
     /// Posts `file_completed` for files that piece `piece` completed.
@@ -3133,6 +3161,7 @@ impl Engine {
         self.choker.remove_peer(p.key);
         self.magnet_peer_gone(p.torrent, id);
         self.pex_peer_gone(id);
+        self.ss_peer_gone(id);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = !p.has.is_empty() && p.has.all();
             let both_seeds = t.is_seed() && peer_seed;
