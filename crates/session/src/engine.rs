@@ -44,6 +44,8 @@ mod dht;
 mod lsd;
 mod magnet;
 mod pex;
+mod ssl;
+pub use ssl::SslCertificate;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -79,6 +81,13 @@ pub(crate) enum Event {
     },
     /// A web seed connection's task reports.
     Web(ConnId, crate::webseed_io::WebIoEvent),
+    /// A connection on an SSL listen socket finished its TLS handshake.
+    SslIncoming(Box<crate::ssl::SslIncoming>),
+    /// An outgoing TLS connection (SSL torrent) is established or failed.
+    SslConnected(
+        ConnId,
+        std::io::Result<Box<tokio_rustls::TlsStream<tokio::net::TcpStream>>>,
+    ),
 }
 
 struct ListenSocket {
@@ -217,6 +226,8 @@ pub struct Engine {
     ctl: ctl::Ctl,
     /// Web seeds and their connections.
     web: webseed::WebSeeds,
+    /// SSL torrents: certificates, SSL listen sockets, TLS connections.
+    ssl: ssl::SslState,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -311,6 +322,7 @@ impl Engine {
             pex: Default::default(),
             ctl: Default::default(),
             web: Default::default(),
+            ssl: Default::default(),
         }
         .with_tracker_key()
     }
@@ -457,6 +469,8 @@ impl Engine {
                 result,
             } => self.on_tracker_result(torrent, *job, *result),
             Event::Web(id, ev) => self.on_web_event(id, ev),
+            Event::SslIncoming(inc) => self.on_ssl_incoming(*inc),
+            Event::SslConnected(id, result) => self.on_ssl_connected(id, result),
         }
     }
 
@@ -930,6 +944,7 @@ impl Engine {
             torrent: tref,
             error: ErrorCode::default(),
         });
+        self.ssl_torrent_added(id);
         if magnet {
             self.start_magnet(id);
         } else {
@@ -1051,6 +1066,7 @@ impl Engine {
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
         self.pex_torrent_removed(id);
+        self.ssl_torrent_removed(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
@@ -2017,7 +2033,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
-        if !t.is_active() {
+        if !t.is_active() || self.ssl_blocks_connect(id) {
             return;
         }
         let limit = if t.max_connections > 0 {
@@ -2068,6 +2084,9 @@ impl Engine {
                 Instant::now(),
             );
             let cid = self.new_peer(conn, addr, true, Some(id));
+            if self.ssl_connect(cid, id, addr, timeout) {
+                continue;
+            }
             self.begin_outgoing_mse(cid, id, send_hash);
             let tx = self.events_tx.clone();
             let ports = self.outgoing_ports();
@@ -2208,6 +2227,10 @@ impl Engine {
                     self.disconnect(id, None);
                     return;
                 };
+                if !self.ssl_handshake_allowed(id, tid) {
+                    self.disconnect(id, None);
+                    return;
+                }
                 let banned = self.peers.get(&id).is_some_and(|p| {
                     self.torrents
                         .get(&tid)
@@ -3044,6 +3067,9 @@ impl Engine {
     }
 
     fn socket_type(&self, id: ConnId) -> SocketType {
+        if let Some(t) = self.ssl_socket_type(id) {
+            return t;
+        }
         match self.peers.get(&id) {
             Some(p) if p.utp.is_some() => SocketType::Utp,
             _ => SocketType::Tcp,
@@ -3059,6 +3085,7 @@ impl Engine {
         let Some(mut p) = self.peers.remove(&id) else {
             return;
         };
+        self.ssl_conn_gone(id);
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         let mse_failed = p.outgoing && p.tx.is_some() && matches!(p.crypto, Crypto::Handshake(_));
         p.conn.close();
@@ -3279,6 +3306,7 @@ impl Engine {
             }
         }
         for li in ifaces {
+            let ssl = li.ssl;
             let ip = match &li.host {
                 ListenHost::Ip(ip) => *ip,
                 ListenHost::Device(name) => match device_address(name) {
@@ -3290,12 +3318,20 @@ impl Engine {
                             endpoint,
                             op: Operation::GetInterface,
                             error: ErrorCode::new(libc::ENODEV, Category::System),
-                            socket_type: SocketType::Tcp,
+                            socket_type: if ssl {
+                                SocketType::TcpSsl
+                            } else {
+                                SocketType::Tcp
+                            },
                         });
                         continue;
                     }
                 },
             };
+            if ssl {
+                self.ssl_listen(ip, li.port, li_display(&li.host, li.port));
+                continue;
+            }
             let open = self
                 .listen_sockets
                 .iter()
@@ -3372,6 +3408,7 @@ impl Engine {
         for s in self.listen_sockets.drain(..) {
             s.task.abort();
         }
+        self.ssl_close_listen();
         let utp_peers: Vec<ConnId> = self.utp_conns.values().copied().collect();
         for id in utp_peers {
             self.disconnect(id, None);
