@@ -133,20 +133,43 @@ impl Clone for Identity {
     }
 }
 
-impl Identity {
-    /// Parses a PEM certificate (chain) and an unencrypted PEM private key
-    /// (PKCS#8, PKCS#1 or SEC1), and checks that they belong together.
-    pub fn from_pem(cert: &[u8], key: &[u8]) -> Result<Identity, SslError> {
-        let chain = parse_certs(cert).map_err(SslError::BadCertificate)?;
-        if contains(key, b"ENCRYPTED PRIVATE KEY") || contains(key, b"Proc-Type: 4,ENCRYPTED") {
-            return Err(SslError::EncryptedPrivateKey);
+/// Parses our certificate (chain) from PEM.
+pub fn parse_chain(cert: &[u8]) -> Result<Vec<CertificateDer<'static>>, SslError> {
+    parse_certs(cert).map_err(SslError::BadCertificate)
+}
+
+/// Parses an unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1) and
+/// checks that it is a key our TLS can sign with.
+pub fn parse_key(key: &[u8]) -> Result<PrivateKeyDer<'static>, SslError> {
+    if contains(key, b"ENCRYPTED PRIVATE KEY") || contains(key, b"Proc-Type: 4,ENCRYPTED") {
+        return Err(SslError::EncryptedPrivateKey);
+    }
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            SslError::BadPrivateKey("no PEM private key found".into())
         }
-        let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| match e {
-            rustls::pki_types::pem::Error::NoItemsFound => {
-                SslError::BadPrivateKey("no PEM private key found".into())
-            }
-            e => SslError::BadPrivateKey(format!("bad PEM: {e}")),
-        })?;
+        e => SslError::BadPrivateKey(format!("bad PEM: {e}")),
+    })?;
+    provider()
+        .key_provider
+        .load_private_key(key.clone_key())
+        .map_err(|e| SslError::BadPrivateKey(e.to_string()))?;
+    Ok(key)
+}
+
+/// Whether a PEM text holds Diffie-Hellman parameters (libtorrent's
+/// `dh_params`; checked for the error report only, our TLS does not use
+/// finite-field DH).
+pub fn looks_like_dh_params(pem: &[u8]) -> bool {
+    contains(pem, b"-----BEGIN DH PARAMETERS-----") && contains(pem, b"-----END DH PARAMETERS-----")
+}
+
+impl Identity {
+    /// Our certificate chain and key, checked to belong together.
+    pub fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Identity, SslError> {
         let signer = provider()
             .key_provider
             .load_private_key(key.clone_key())
@@ -161,6 +184,12 @@ impl Identity {
             Err(_) => {}
         }
         Ok(Identity { chain, key })
+    }
+
+    /// Parses a PEM certificate (chain) and an unencrypted PEM private key,
+    /// and checks that they belong together.
+    pub fn from_pem(cert: &[u8], key: &[u8]) -> Result<Identity, SslError> {
+        Identity::new(parse_chain(cert)?, parse_key(key)?)
     }
 }
 

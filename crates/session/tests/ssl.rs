@@ -21,6 +21,14 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 
 const PIECE: usize = 16 * 1024;
 
+/// Diffie-Hellman parameters (`openssl dhparam 1024`): checked, not used.
+const DH: &str = "-----BEGIN DH PARAMETERS-----
+MIGHAoGBAKEwqYfDtKv/sDUHSeWAmU0lyChge4sozDcwMwG44rWQPt1oXSC+QwVA
+DsaxoPZNKBXha4S0moJtIi59GZyvdMD895J8EZy2AySU9yblklGUbRwpHIKeQvQu
+OzANxxHAFMsnrS2AOf7bVZS4vSmjOxoudn3a0Cr8hHrdDagiVgn3AgEC
+-----END DH PARAMETERS-----
+";
+
 /// A certificate authority that issues peer certificates.
 struct Ca {
     params: CertificateParams,
@@ -95,6 +103,7 @@ fn set_cert(ses: &Session, id: TorrentId, cert: &str, key: &str) {
     let src = SslCertificate::Buffers {
         cert: cert.as_bytes().to_vec(),
         key: key.as_bytes().to_vec(),
+        dh: DH.as_bytes().to_vec(),
     };
     ses.call(move |e| e.set_ssl_certificate(id, src)).unwrap();
 }
@@ -284,34 +293,47 @@ fn bad_certificate_input_posts_torrent_error() {
     let p = pair("ssl-bad", &ca.pem, 20_000);
     let (cert, key) = ca.issue("*", &[]);
     let (_, other_key) = ca.issue("*", &[]);
-    let cases: Vec<(SslCertificate, &str)> = vec![
+    let dh = || DH.as_bytes().to_vec();
+    let cases: Vec<(SslCertificate, Vec<&str>)> = vec![
         (
             SslCertificate::Buffers {
                 cert: b"garbage".to_vec(),
                 key: key.as_bytes().to_vec(),
+                dh: dh(),
             },
-            "[certificate]",
+            vec!["[certificate]"],
         ),
         (
             SslCertificate::Buffers {
                 cert: cert.as_bytes().to_vec(),
                 key: b"garbage".to_vec(),
+                dh: dh(),
             },
-            "[private key]",
+            vec!["[private key]"],
         ),
         (
             SslCertificate::Buffers {
                 cert: cert.as_bytes().to_vec(),
                 key: other_key.as_bytes().to_vec(),
+                dh: dh(),
             },
-            "[private key]",
+            vec!["[private key] the private key does not match"],
+        ),
+        (
+            SslCertificate::Buffers {
+                cert: b"garbage".to_vec(),
+                key: b"garbage".to_vec(),
+                dh: Vec::new(),
+            },
+            vec!["[certificate]", "[private key]", "[dh params]"],
         ),
         (
             SslCertificate::Files {
                 cert: "/nonexistent/cert.pem".into(),
                 key: "/nonexistent/key.pem".into(),
+                dh: String::new(),
             },
-            "/nonexistent/cert.pem",
+            vec!["/nonexistent/cert.pem", "/nonexistent/key.pem", ""],
         ),
     ];
     let _ = p.leecher.pop_alerts();
@@ -329,11 +351,36 @@ fn bad_certificate_input_posts_torrent_error() {
                 _ => None,
             })
             .collect();
-        assert_eq!(errors.len(), 1, "{want}: {errors:?}");
-        assert!(errors[0].starts_with(want), "{want}: {errors:?}");
+        assert_eq!(errors.len(), want.len(), "{want:?}: {errors:?}");
+        for (e, w) in errors.iter().zip(&want) {
+            assert!(e.starts_with(w), "{want:?}: {errors:?}");
+        }
     }
     // None of them was taken: the torrent still connects to nobody.
     connect(&p.leecher, p.lid, ssl_addr(&p.seeder));
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(progress(&p.leecher, p.lid).1, 0);
+    // Missing DH parameters are reported, yet the certificate is used.
+    let src = SslCertificate::Buffers {
+        cert: cert.as_bytes().to_vec(),
+        key: key.as_bytes().to_vec(),
+        dh: Vec::new(),
+    };
+    let lid = p.lid;
+    p.leecher
+        .call(move |e| e.set_ssl_certificate(lid, src))
+        .unwrap();
+    let dh_errors = p
+        .leecher
+        .pop_alerts()
+        .iter()
+        .filter(|a| {
+            matches!(&a.kind, AlertKind::TorrentError { filename, .. } if filename.starts_with("[dh params]"))
+        })
+        .count();
+    assert_eq!(dh_errors, 1);
+    set_cert(&p.seeder, p.sid, &cert, &key);
+    connect(&p.leecher, p.lid, ssl_addr(&p.seeder));
+    wait_state(&p.leecher, p.lid, TorrentState::Seeding, 30);
+    assert!(std::fs::read(p.dl.join("payload.bin")).unwrap() == p.content);
 }

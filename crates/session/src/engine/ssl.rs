@@ -40,10 +40,18 @@ struct SslTorrent {
 /// Where `set_ssl_certificate` takes the certificate and key from.
 #[derive(Debug, Clone)]
 pub enum SslCertificate {
-    /// PEM files.
-    Files { cert: String, key: String },
+    /// PEM files (certificate, private key, DH parameters).
+    Files {
+        cert: String,
+        key: String,
+        dh: String,
+    },
     /// PEM text.
-    Buffers { cert: Vec<u8>, key: Vec<u8> },
+    Buffers {
+        cert: Vec<u8>,
+        key: Vec<u8>,
+        dh: Vec<u8>,
+    },
 }
 
 /// The hash named in the TLS server name of connections we open: the one
@@ -228,39 +236,74 @@ impl Engine {
         let tref = t.torrent_ref();
         let name = t.meta.name().to_string();
         let sni = sni_hash_of(&t.meta.info_hashes());
-        let (cert, key) = match src {
-            SslCertificate::Buffers { cert, key } => (cert, key),
-            SslCertificate::Files { cert, key } => {
-                let read = |path: &str| {
-                    std::fs::read(path).map_err(|e| (path.to_string(), io_error(&e)))
-                };
-                match read(&cert).and_then(|c| read(&key).map(|k| (c, k))) {
-                    Ok(ck) => ck,
-                    Err((filename, error)) => {
-                        self.alert(AlertKind::TorrentError {
-                            torrent: tref,
-                            error,
-                            filename,
-                        });
-                        return;
-                    }
-                }
+        if !self.is_ssl_torrent(id) {
+            // As libtorrent: the file form reports `not_an_ssl_torrent`,
+            // the buffer form ignores the call.
+            if matches!(src, SslCertificate::Files { .. }) {
+                self.alert(AlertKind::TorrentError {
+                    torrent: tref,
+                    error: ErrorCode::new(113, Category::Libtorrent),
+                    filename: String::new(),
+                });
             }
-        };
+            return;
+        }
         let Some(roots) = self.ssl.torrents.get(&id).and_then(|s| s.roots.clone()) else {
-            // not an SSL torrent, or its root did not parse: nothing to use
-            // the certificate for
+            // the torrent's root did not parse (reported when it was added):
+            // no peer can be verified
             return;
         };
-        let built = Identity::from_pem(&cert, &key)
-            .and_then(|ident| TorrentTls::new(roots, &name, &sni, &ident));
-        let cfg = match built {
-            Ok(c) => Arc::new(c),
-            Err(e) => {
-                self.ssl_error(tref, &e);
-                return;
+        // As libtorrent, each input's problem is reported on its own, and
+        // the certificate is used when the certificate and key are good
+        // (DH parameters are only checked, not used).
+        let mut errors: Vec<(ErrorCode, String)> = Vec::new();
+        let (cert, key, dh, label) = match src {
+            SslCertificate::Buffers { cert, key, dh } => (
+                Ok(cert),
+                Ok(key),
+                Ok(dh),
+                ["[certificate]", "[private key]", "[dh params]"].map(String::from),
+            ),
+            SslCertificate::Files { cert, key, dh } => {
+                let read = |path: &str| std::fs::read(path).map_err(|e| io_error(&e));
+                (read(&cert), read(&key), read(&dh), [cert, key, dh])
             }
         };
+        let invalid = || ErrorCode::new(libc::EINVAL, Category::System);
+        let chain = match cert {
+            Ok(c) => tls::parse_chain(&c).map_err(|e| (invalid(), format!("{} {e}", label[0]))),
+            Err(e) => Err((e, label[0].clone())),
+        };
+        let key = match key {
+            Ok(k) => tls::parse_key(&k).map_err(|e| (invalid(), format!("{} {e}", label[1]))),
+            Err(e) => Err((e, label[1].clone())),
+        };
+        let chain = chain.map_err(|e| errors.push(e)).ok();
+        let key = key.map_err(|e| errors.push(e)).ok();
+        match dh {
+            Ok(d) if tls::looks_like_dh_params(&d) => {}
+            Ok(_) => errors.push((invalid(), format!("{} no DH parameters", label[2]))),
+            Err(e) => errors.push((e, label[2].clone())),
+        }
+        let built = match (chain, key) {
+            (Some(c), Some(k)) => Some(
+                Identity::new(c, k)
+                    .and_then(|ident| TorrentTls::new(roots, &name, &sni, &ident))
+                    .map_err(|e| errors.push((invalid(), format!("{} {e}", label[1])))),
+            ),
+            _ => None,
+        };
+        for (error, filename) in errors {
+            self.alert(AlertKind::TorrentError {
+                torrent: tref.clone(),
+                error,
+                filename,
+            });
+        }
+        let Some(Ok(cfg)) = built else {
+            return;
+        };
+        let cfg = Arc::new(cfg);
         if let Ok(mut r) = self.ssl.registry.write() {
             for (h, tid) in self.by_hash.iter() {
                 if *tid == id {
