@@ -1588,7 +1588,7 @@ impl Engine {
         Some(lt_tracker::TorrentStatus {
             peer_id: self.peer_id,
             key: self.tracker_key,
-            listen_port: None,
+            listen_port: self.ssl_announce_port(id),
             uploaded: t.total_payload_upload,
             downloaded: t.total_payload_download,
             left: (total - t.picker.bytes_done() as i64).max(0),

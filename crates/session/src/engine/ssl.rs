@@ -368,6 +368,13 @@ impl Engine {
         }
     }
 
+    /// The port trackers are told for an SSL torrent: the SSL listen
+    /// port (`None` for other torrents: the listen socket's own port).
+    pub(super) fn ssl_announce_port(&self, id: TorrentId) -> Option<u16> {
+        let port = self.ssl_listen_port();
+        (self.is_ssl_torrent(id) && port != 0).then_some(port)
+    }
+
     /// The first SSL listen port, 0 when none is open.
     pub fn ssl_listen_port(&self) -> u16 {
         self.ssl.listeners.first().map_or(0, |s| s.local.port())
