@@ -255,7 +255,11 @@ leaf!(TorrentFinishedAlert, "torrent_finished_alert", TorrentAlert);
 leaf!(TorrentPausedAlert, "torrent_paused_alert", TorrentAlert);
 leaf!(TorrentResumedAlert, "torrent_resumed_alert", TorrentAlert);
 leaf!(TorrentErrorAlert, "torrent_error_alert", TorrentAlert);
-leaf!(TorrentNeedCertAlert, "torrent_need_cert_alert", TorrentAlert);
+leaf!(
+    TorrentNeedCertAlert,
+    "torrent_need_cert_alert",
+    TorrentAlert
+);
 leaf!(PieceFinishedAlert, "piece_finished_alert", TorrentAlert);
 leaf!(HashFailedAlert, "hash_failed_alert", TorrentAlert);
 leaf!(UrlSeedAlert, "url_seed_alert", TorrentAlert);

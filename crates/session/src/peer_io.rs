@@ -273,7 +273,8 @@ async fn abandoned(rx: &mpsc::UnboundedReceiver<Bytes>) {
 
 async fn write_all_vectored<W: AsyncWrite + Unpin>(
     wr: &mut W,
-    bufs: &mut Vec<Bytes>) -> std::io::Result<()> {
+    bufs: &mut Vec<Bytes>,
+) -> std::io::Result<()> {
     let mut first = 0;
     while first < bufs.len() {
         let slices: Vec<IoSlice<'_>> = bufs[first..].iter().map(|b| IoSlice::new(b)).collect();

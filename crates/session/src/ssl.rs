@@ -407,13 +407,14 @@ fn timed_out() -> std::io::Error {
 }
 
 /// Runs the client side of the handshake on a connected socket.
-pub async fn connect(
-    stream: TcpStream,
-    tls: &TorrentTls,
-) -> std::io::Result<TlsStream<TcpStream>> {
+pub async fn connect(stream: TcpStream, tls: &TorrentTls) -> std::io::Result<TlsStream<TcpStream>> {
     let _ = stream.set_nodelay(true);
     let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, connector.connect(tls.sni.clone(), stream)).await
+    match tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        connector.connect(tls.sni.clone(), stream),
+    )
+    .await
     {
         Ok(r) => r.map(TlsStream::from),
         Err(_) => Err(timed_out()),

@@ -150,17 +150,31 @@ mod tests {
         let mut subject_body = Vec::new();
         subject_body.extend(seq(
             SET,
-            &seq(SEQUENCE, &cat(&[seq(OID, &[0x55, 4, 10]), seq(0x0c, b"org")])),
+            &seq(
+                SEQUENCE,
+                &cat(&[seq(OID, &[0x55, 4, 10]), seq(0x0c, b"org")]),
+            ),
         ));
         if let Some(cn) = cn {
             subject_body.extend(seq(
                 SET,
-                &seq(SEQUENCE, &cat(&[seq(OID, OID_CN), seq(0x0c, cn.as_bytes())])),
+                &seq(
+                    SEQUENCE,
+                    &cat(&[seq(OID, OID_CN), seq(0x0c, cn.as_bytes())]),
+                ),
             ));
         }
         let subject = seq(SEQUENCE, &subject_body);
         let spki = seq(SEQUENCE, &[0; 10]);
-        let mut parts = vec![version, serial, alg.clone(), issuer, validity, subject, spki];
+        let mut parts = vec![
+            version,
+            serial,
+            alg.clone(),
+            issuer,
+            validity,
+            subject,
+            spki,
+        ];
         if !dns.is_empty() {
             let gns: Vec<u8> = dns.iter().flat_map(|d| seq(GN_DNS, d.as_bytes())).collect();
             let san = seq(

@@ -82,7 +82,9 @@ impl Engine {
                 None
             }
         };
-        self.ssl.torrents.insert(id, SslTorrent { roots, tls: None });
+        self.ssl
+            .torrents
+            .insert(id, SslTorrent { roots, tls: None });
         if self.should_post(category::STATUS) {
             self.alert(AlertKind::TorrentNeedCert {
                 torrent: tref,
@@ -190,7 +192,8 @@ impl Engine {
         }
         let conn = PeerConnection::incoming(self.peer_config(), Some(addr.ip()), Instant::now());
         let id = self.new_peer(conn, addr, false, None);
-        let tx = peer_io::start_stream(id, stream, self.events_tx.clone(), self.recv_budget.clone());
+        let tx =
+            peer_io::start_stream(id, stream, self.events_tx.clone(), self.recv_budget.clone());
         if let Some(p) = self.peers.get_mut(&id) {
             if let Some(local) = inc.local {
                 p.local = local;
