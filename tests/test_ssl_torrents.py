@@ -213,3 +213,46 @@ def test_need_cert_alert_and_errors_match_reference(ref, ours, ssl_torrent):
     o = ours(NEED_CERT, TDIR=str(d))
     assert len(o["need"]) == 1 and o["need"][0][4] and o["need"][0][5]
     assert o == r
+
+
+ANNOUNCE = """
+import json, os, socket, threading, time, libtorrent as lt
+d = os.environ["TDIR"]
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(8)
+lines = []
+def serve():
+    while True:
+        c, _ = srv.accept()
+        lines.append(c.recv(4096).decode(errors="replace").split("\\r\\n")[0]); c.close()
+threading.Thread(target=serve, daemon=True).start()
+url = "http://127.0.0.1:%d/announce" % srv.getsockname()[1]
+s = lt.session({"listen_interfaces": "127.0.0.1:0,127.0.0.1:0s", "enable_dht": False,
+                "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False})
+out = {}
+for kind in ("ssl", "plain"):
+    if kind == "ssl":
+        ti = lt.torrent_info(d + "/t.torrent")
+    else:
+        ti = lt.torrent_info({b"info": {b"name": b"plain", b"piece length": 16384,
+                                         b"pieces": b"a" * 20, b"length": 10}})
+    atp = lt.add_torrent_params(); atp.ti = ti; atp.save_path = d + "/nowhere"
+    atp.trackers = [url]
+    del lines[:]
+    h = s.add_torrent(atp)
+    t = time.time()
+    while not lines and time.time() - t < 10:
+        time.sleep(0.05)
+    ports = {int(p.split("=")[1]) for p in lines[0].split("?", 1)[1].split(" ")[0].split("&")
+             if p.startswith("port=")} if lines else set()
+    out[kind] = ("ssl_port" if ports == {s.ssl_listen_port()} else
+                 "listen_port" if ports == {s.listen_port()} else sorted(ports))
+    s.remove_torrent(h)
+print(json.dumps(out))
+"""
+
+
+def test_ssl_torrent_announces_the_ssl_port(ref, ours, ssl_torrent):
+    d, _ = ssl_torrent
+    o = ours(ANNOUNCE, TDIR=str(d))
+    assert o == {"ssl": "ssl_port", "plain": "listen_port"}
+    assert o == ref(ANNOUNCE, TDIR=str(d))
