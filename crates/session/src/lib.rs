@@ -29,7 +29,6 @@ mod engine;
 pub mod listen;
 mod peer_io;
 pub mod ssl;
-mod ssl_names;
 pub mod torrent;
 mod tracker_io;
 pub mod types;

@@ -272,7 +272,7 @@ fn key_error(e: rustls::Error) -> SslError {
 /// requires: a DNS subject alternative name, else the subject's common
 /// name, equal to the torrent's name or `*`.
 fn names_torrent(cert: &CertificateDer<'_>, torrent_name: &str) -> bool {
-    let Some(names) = crate::ssl_names::cert_names(cert.as_ref()) else {
+    let Some(names) = lt_core::x509_names::cert_names(cert.as_ref()) else {
         return false;
     };
     let ok = |n: &[u8]| n == b"*" || n == torrent_name.as_bytes();

@@ -1,7 +1,7 @@
 //! The names an X.509 certificate is issued to: its subject's common names
 //! and its DNS subject alternative names. Only these are read (for the SSL
-//! torrent rule that a peer certificate names the torrent); the signature
-//! chain is checked by rustls/webpki. A small strict DER walker, bounded by
+//! torrent rule that a peer certificate names the torrent, checked in
+//! lt-session's `ssl.rs`); the signature chain is checked by rustls/webpki. A small strict DER walker, bounded by
 //! its input, that returns `None` for anything malformed.
 
 const SEQUENCE: u8 = 0x30;
