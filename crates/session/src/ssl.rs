@@ -469,6 +469,10 @@ pub async fn accept(
     }
 }
 
+/// How many incoming TLS handshakes one SSL listen socket runs at once;
+/// connections beyond are closed at once.
+pub const MAX_PENDING_HANDSHAKES: usize = 64;
+
 /// Accepts on an SSL listen socket: each connection's handshake runs in its
 /// own task, and finished ones go to the engine.
 pub(crate) async fn accept_loop(
@@ -476,14 +480,20 @@ pub(crate) async fn accept_loop(
     registry: Registry,
     tx: tokio::sync::mpsc::UnboundedSender<crate::engine::Event>,
 ) {
+    let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                // Too many handshakes in progress: this one is dropped.
+                let Ok(permit) = pending.clone().try_acquire_owned() else {
+                    continue;
+                };
                 let registry = registry.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     let local = stream.local_addr().ok();
                     let result = accept(stream, &registry).await;
+                    drop(permit);
                     let _ = tx.send(crate::engine::Event::SslIncoming(Box::new(SslIncoming {
                         peer,
                         local,

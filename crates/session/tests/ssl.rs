@@ -384,3 +384,95 @@ fn bad_certificate_input_posts_torrent_error() {
     wait_state(&p.leecher, p.lid, TorrentState::Seeding, 30);
     assert!(std::fs::read(p.dl.join("payload.bin")).unwrap() == p.content);
 }
+
+#[test]
+fn ssl_port_drops_plaintext_and_unknown_info_hashes() {
+    use lt_session::ssl::{self, Identity, TorrentTls};
+    let ca = Ca::new("test root");
+    let p = pair("ssl-sni", &ca.pem, 50_000);
+    let (cert, key) = ca.issue("*", &[]);
+    set_cert(&p.seeder, p.sid, &cert, &key);
+    let addr = ssl_addr(&p.seeder);
+    let ih = p
+        .seeder
+        .call(move |e| e.torrent_meta(p.sid))
+        .unwrap()
+        .expect("meta")
+        .info_hashes()
+        .v1;
+
+    // A plaintext BitTorrent handshake on the SSL port gets no answer.
+    let mut hs = vec![19u8];
+    hs.extend_from_slice(b"BitTorrent protocol");
+    hs.extend_from_slice(&[0; 8]);
+    hs.extend_from_slice(&ih.0);
+    hs.extend_from_slice(b"-XX0000-plaintextpee");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(&hs).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    assert!(!got.starts_with(&hs[..20]), "answered in plaintext");
+
+    // TLS naming another info-hash fails; naming this torrent succeeds.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let roots = ssl::parse_root(ca.pem.as_bytes()).unwrap();
+    let ident = Identity::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let handshake = |hash: Sha1Hash| {
+        let tls = TorrentTls::new(roots.clone(), "payload.bin", &hash, &ident).unwrap();
+        rt.block_on(async {
+            let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            ssl::connect(s, &tls).await.map(|_| ())
+        })
+    };
+    assert!(handshake(Sha1Hash([0xab; 20])).is_err());
+    assert!(handshake(ih).is_ok());
+
+    // The session still serves a real peer.
+    let (cert, key) = ca.issue("*", &[]);
+    set_cert(&p.leecher, p.lid, &cert, &key);
+    connect(&p.leecher, p.lid, addr);
+    wait_state(&p.leecher, p.lid, TorrentState::Seeding, 30);
+    assert!(std::fs::read(p.dl.join("payload.bin")).unwrap() == p.content);
+}
+
+#[test]
+fn pem_parsing_errors_are_clear() {
+    use lt_session::ssl::{parse_chain, parse_key, parse_root, SslError};
+    let ca = Ca::new("test root");
+    let (cert, key) = ca.issue("*", &[]);
+    assert!(parse_chain(cert.as_bytes()).is_ok());
+    assert!(parse_key(key.as_bytes()).is_ok());
+    let e = parse_chain(b"").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid certificate: no PEM certificate found"
+    );
+    // a PEM block whose contents are no certificate
+    let bogus = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    assert!(matches!(
+        parse_chain(bogus.as_bytes()),
+        Err(SslError::BadCertificate(_))
+    ));
+    assert!(matches!(parse_root(b"nothing"), Err(SslError::BadRoot(_))));
+    assert!(matches!(
+        parse_key(cert.as_bytes()),
+        Err(SslError::BadPrivateKey(_))
+    ));
+    let encrypted =
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    assert_eq!(
+        parse_key(encrypted.as_bytes()).unwrap_err(),
+        SslError::EncryptedPrivateKey
+    );
+    // Truncations of a good key or certificate never panic.
+    for cut in (0..key.len()).step_by(7) {
+        let _ = parse_key(&key.as_bytes()[..cut]);
+    }
+    for cut in (0..cert.len()).step_by(7) {
+        let _ = parse_chain(&cert.as_bytes()[..cut]);
+    }
+}
