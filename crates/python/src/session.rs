@@ -176,10 +176,14 @@ impl PySession {
 /// torrent's own dropped with `override_web_seeds`). `http_seeds` are
 /// ignored, as libtorrent 2.x no longer supports BEP 17 seeds.
 fn with_url_seeds(
-    ti: &lt_metainfo::TorrentInfo,
+    shared: &Arc<lt_metainfo::TorrentInfo>,
     atp: &PyAddTorrentParams,
-) -> lt_metainfo::TorrentInfo {
-    let mut ti = ti.clone();
+) -> Arc<lt_metainfo::TorrentInfo> {
+    if atp.url_seeds.is_empty() && atp.flags & lt_session::torrent::flags::OVERRIDE_WEB_SEEDS == 0 {
+        // Unchanged: the torrent shares the caller's metadata.
+        return Arc::clone(shared);
+    }
+    let mut ti = (**shared).clone();
     if atp.flags & lt_session::torrent::flags::OVERRIDE_WEB_SEEDS != 0 {
         ti.clear_web_seeds();
     }
@@ -204,7 +208,7 @@ fn with_url_seeds(
             });
         }
     }
-    ti
+    Arc::new(ti)
 }
 
 /// Converts `add_torrent_params` (or the legacy dict) into the engine's form.
@@ -269,7 +273,7 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
                 .iter()
                 .map(|t| (t.url.clone(), t.tier))
                 .collect();
-            (Arc::new(with_url_seeds(&ti.inner, &atp)), trackers)
+            (with_url_seeds(&ti.inner, &atp), trackers)
         }
         None => {
             // A magnet link: only the info-hash is known; the engine
@@ -505,13 +509,7 @@ impl PySession {
         pred: &Bound<'py, PyAny>,
         flags: u32,
     ) -> PyResult<Bound<'py, PyList>> {
-        let _ = flags;
-        let all = self.call(py, |e| {
-            e.torrent_ids()
-                .into_iter()
-                .filter_map(|id| e.status(id))
-                .collect::<Vec<_>>()
-        })?;
+        let all = self.call(py, move |e| e.statuses(&e.torrent_ids(), flags))?;
         let out = PyList::empty(py);
         let weak = Arc::downgrade(&self.inner);
         for st in all {
@@ -530,24 +528,25 @@ impl PySession {
         torrents: &Bound<'py, PyList>,
         flags: u32,
     ) -> PyResult<Bound<'py, PyList>> {
-        let _ = flags;
         let mut ids = Vec::new();
+        let mut old = std::collections::HashMap::new();
         for t in torrents.iter() {
             let st = t.cast::<PyTorrentStatus>()?;
             if let Some(id) = st.get().st.id {
                 ids.push(id);
+                old.insert(id, st.clone().unbind());
             }
         }
-        let all = self.call(py, move |e| {
-            ids.into_iter()
-                .filter_map(|id| e.status(id))
-                .collect::<Vec<_>>()
-        })?;
+        let all = self.call(py, move |e| e.statuses(&ids, flags))?;
         let weak = Arc::downgrade(&self.inner);
         PyList::new(
             py,
-            all.into_iter()
-                .map(|st| PyTorrentStatus::new(st, weak.clone())),
+            all.into_iter().map(|mut st| {
+                if let Some(prev) = st.id.and_then(|id| old.get(&id)) {
+                    st.keep_unqueried(&prev.get().st);
+                }
+                PyTorrentStatus::new(st, weak.clone())
+            }),
         )
     }
 

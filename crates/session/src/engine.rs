@@ -188,9 +188,14 @@ pub struct Engine {
     /// A peer has connected to us since the session started.
     had_incoming: bool,
     paused: bool,
+    /// An auto-management pass is due once the current job or event batch
+    /// is done ([`Engine::trigger_auto_manage`]).
+    auto_manage_due: bool,
     peer_id: PeerId,
     disk: Option<DiskIo>,
-    torrents: HashMap<TorrentId, Torrent>,
+    /// Boxed: the table then holds pointers, not the large `Torrent`s
+    /// (idle torrents dominate the memory of big sessions).
+    torrents: HashMap<TorrentId, Box<Torrent>>,
     by_storage: HashMap<StorageId, TorrentId>,
     next_torrent: u64,
     peers: HashMap<ConnId, Peer>,
@@ -295,6 +300,7 @@ impl Engine {
             udp: Vec::new(),
             utp_conns: HashMap::new(),
             shutting_down: false,
+            auto_manage_due: false,
             had_incoming: false,
             paused: false,
             peer_id: make_peer_id(&fingerprint),
@@ -402,6 +408,9 @@ impl Engine {
                     }
                 }
                 _ = tick.tick() => self.on_tick(),
+            }
+            if std::mem::take(&mut self.auto_manage_due) {
+                self.auto_manage();
             }
         }
         self.close_listen_sockets();
@@ -693,6 +702,12 @@ impl Engine {
         self.report_second(Duration::from_secs_f64(secs));
     }
 
+    /// Asks for an auto-management pass after the current job or event
+    /// batch: many torrents checked or added at once cost one pass.
+    pub(crate) fn trigger_auto_manage(&mut self) {
+        self.auto_manage_due = true;
+    }
+
     /// Starts and stops auto-managed torrents so that at most
     /// `active_downloads` download and `active_seeds` seed (and at most
     /// `active_limit` in all), in queue order (the order they were added).
@@ -933,16 +948,18 @@ impl Engine {
         for h in wire_hashes(&ih) {
             self.by_hash.insert(h, id);
         }
-        self.torrents.insert(id, t);
+        self.torrents.insert(id, Box::new(t));
         self.ctl_added(id);
         if self.should_post(category::STATUS) {
             self.alert(AlertKind::TorrentAdded {
                 torrent: tref.clone(),
             });
         }
+        let params = self.ctl_take_add_params();
         self.alert(AlertKind::AddTorrent {
             torrent: tref,
             error: ErrorCode::default(),
+            params,
         });
         self.ssl_torrent_added(id);
         if magnet {
@@ -1032,7 +1049,7 @@ impl Engine {
         if !paused {
             self.start_announcing(id);
         }
-        self.auto_manage();
+        self.trigger_auto_manage();
         self.connect_candidates(id);
     }
 
@@ -1097,6 +1114,17 @@ impl Engine {
     }
 
     pub fn status(&self, id: TorrentId) -> Option<TorrentStatus> {
+        self.status_with(id, crate::types::status_query::ALL, None)
+    }
+
+    /// The status with the optional parts in `query`; `queue` holds the
+    /// queue positions when the caller computed them for many torrents.
+    pub(crate) fn status_with(
+        &self,
+        id: TorrentId,
+        query: u32,
+        queue: Option<&HashMap<TorrentId, i32>>,
+    ) -> Option<TorrentStatus> {
         let t = self.torrents.get(&id)?;
         let mut seeds = 0;
         let mut uploads = 0;
@@ -1110,9 +1138,9 @@ impl Engine {
                 }
             }
         }
-        let mut st = t.status(t.peers.len() as i32, seeds, uploads);
+        let mut st = t.status(t.peers.len() as i32, seeds, uploads, query);
         st.paused = st.paused || self.paused;
-        self.ctl_status(id, &mut st);
+        self.ctl_status(id, &mut st, queue);
         Some(st)
     }
 
@@ -1205,7 +1233,7 @@ impl Engine {
             t.error = None;
             t.error_file = -1;
         }
-        self.auto_manage();
+        self.trigger_auto_manage();
     }
 
     /// Writes out every buffered block of the torrent.
