@@ -200,6 +200,11 @@ pub enum AlertKind {
         error: ErrorCode,
         filename: String,
     },
+    /// An SSL torrent has no certificate of ours (`set_ssl_certificate`).
+    TorrentNeedCert {
+        torrent: TorrentRef,
+        error: ErrorCode,
+    },
     PieceFinished {
         torrent: TorrentRef,
         piece: u32,
@@ -502,6 +507,7 @@ impl Alert {
             TorrentPaused { .. } => "torrent_paused",
             TorrentResumed { .. } => "torrent_resumed",
             TorrentError { .. } => "torrent_error",
+            TorrentNeedCert { .. } => "torrent_need_cert",
             PieceFinished { .. } => "piece_finished",
             HashFailed { .. } => "hash_failed",
             FileCompleted { .. } => "file_completed",
@@ -593,6 +599,7 @@ impl Alert {
             ListenFailed { .. } => 48,
             ListenSucceeded { .. } => 49,
             TorrentError { .. } => 64,
+            TorrentNeedCert { .. } => 65,
             IncomingConnection { .. } => 66,
             AddTorrent { .. } => 67,
             StateUpdate { .. } => 68,
@@ -652,6 +659,7 @@ impl Alert {
             TorrentPaused { .. } => STATUS,
             TorrentResumed { .. } => STATUS,
             TorrentError { .. } => ERROR | STATUS,
+            TorrentNeedCert { .. } => STATUS,
             PieceFinished { .. } => PIECE_PROGRESS | PROGRESS,
             HashFailed { .. } => STATUS,
             FileCompleted { .. } => FILE_PROGRESS | PROGRESS,
@@ -708,6 +716,7 @@ impl Alert {
             | MetadataFailed { error, .. }
             | TorrentDeleteFailed { error, .. }
             | TorrentError { error, .. }
+            | TorrentNeedCert { error, .. }
             | FileError { error, .. }
             | ReadPiece { error, .. }
             | PeerDisconnected { error, .. }
@@ -740,6 +749,7 @@ impl Alert {
             | TorrentPaused { torrent }
             | TorrentResumed { torrent }
             | TorrentError { torrent, .. }
+            | TorrentNeedCert { torrent, .. }
             | PieceFinished { torrent, .. }
             | HashFailed { torrent, .. }
             | FileCompleted { torrent, .. }
@@ -975,6 +985,9 @@ impl Alert {
                 error.message(),
                 filename
             ),
+            TorrentNeedCert { torrent, .. } => {
+                format!("{} needs SSL certificate", torrent.short_name())
+            }
             PieceFinished { torrent, piece } => {
                 format!(
                     "{} piece: {} finished downloading",

@@ -47,6 +47,8 @@ mod magnet;
 mod pex;
 mod share_mode;
 mod super_seed;
+mod ssl;
+pub use ssl::SslCertificate;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -82,6 +84,13 @@ pub(crate) enum Event {
     },
     /// A web seed connection's task reports.
     Web(ConnId, crate::webseed_io::WebIoEvent),
+    /// A connection on an SSL listen socket finished its TLS handshake.
+    SslIncoming(Box<crate::ssl::SslIncoming>),
+    /// An outgoing TLS connection (SSL torrent) is established or failed.
+    SslConnected(
+        ConnId,
+        std::io::Result<Box<tokio_rustls::TlsStream<tokio::net::TcpStream>>>,
+    ),
 }
 
 struct ListenSocket {
@@ -231,6 +240,8 @@ pub struct Engine {
     web: webseed::WebSeeds,
     /// Pieces shown to super-seeded peers (engine/super_seed.rs).
     super_seed: super_seed::SuperSeedState,
+    /// SSL torrents: certificates, SSL listen sockets, TLS connections.
+    ssl: ssl::SslState,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -330,6 +341,7 @@ impl Engine {
             ctl: Default::default(),
             web: Default::default(),
             super_seed: Default::default(),
+            ssl: Default::default(),
         }
         .with_tracker_key()
     }
@@ -476,6 +488,8 @@ impl Engine {
                 result,
             } => self.on_tracker_result(torrent, *job, *result),
             Event::Web(id, ev) => self.on_web_event(id, ev),
+            Event::SslIncoming(inc) => self.on_ssl_incoming(*inc),
+            Event::SslConnected(id, result) => self.on_ssl_connected(id, result),
         }
     }
 
@@ -962,6 +976,7 @@ impl Engine {
             error: ErrorCode::default(),
             params,
         });
+        self.ssl_torrent_added(id);
         if magnet {
             self.start_magnet(id);
         } else {
@@ -1085,6 +1100,7 @@ impl Engine {
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
         self.pex_torrent_removed(id);
+        self.ssl_torrent_removed(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
@@ -1622,7 +1638,7 @@ impl Engine {
         Some(lt_tracker::TorrentStatus {
             peer_id: self.peer_id,
             key: self.tracker_key,
-            listen_port: None,
+            listen_port: self.ssl_announce_port(id),
             uploaded: t.total_payload_upload,
             downloaded: t.total_payload_download,
             left: (total - t.picker.bytes_done() as i64).max(0),
@@ -2069,7 +2085,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
-        if !t.is_active() {
+        if !t.is_active() || self.ssl_blocks_connect(id) {
             return;
         }
         let limit = if t.max_connections > 0 {
@@ -2121,6 +2137,9 @@ impl Engine {
             );
             let cid = self.new_peer(conn, addr, true, Some(id));
             self.join_peer_classes(cid);
+            if self.ssl_connect(cid, id, addr, timeout) {
+                continue;
+            }
             self.begin_outgoing_mse(cid, id, send_hash);
             let tx = self.events_tx.clone();
             let ports = self.outgoing_ports();
@@ -2271,6 +2290,10 @@ impl Engine {
                     self.disconnect(id, None);
                     return;
                 };
+                if !self.ssl_handshake_allowed(id, tid) {
+                    self.disconnect(id, None);
+                    return;
+                }
                 let banned = self.peers.get(&id).is_some_and(|p| {
                     self.torrents
                         .get(&tid)
@@ -3129,6 +3152,9 @@ impl Engine {
     }
 
     fn socket_type(&self, id: ConnId) -> SocketType {
+        if let Some(t) = self.ssl_socket_type(id) {
+            return t;
+        }
         match self.peers.get(&id) {
             Some(p) if p.utp.is_some() => SocketType::Utp,
             _ => SocketType::Tcp,
@@ -3144,6 +3170,7 @@ impl Engine {
         let Some(mut p) = self.peers.remove(&id) else {
             return;
         };
+        self.ssl_conn_gone(id);
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         let mse_failed = p.outgoing && p.tx.is_some() && matches!(p.crypto, Crypto::Handshake(_));
         p.conn.close();
@@ -3366,6 +3393,7 @@ impl Engine {
             }
         }
         for li in ifaces {
+            let ssl = li.ssl;
             let ip = match &li.host {
                 ListenHost::Ip(ip) => *ip,
                 ListenHost::Device(name) => match device_address(name) {
@@ -3377,12 +3405,20 @@ impl Engine {
                             endpoint,
                             op: Operation::GetInterface,
                             error: ErrorCode::new(libc::ENODEV, Category::System),
-                            socket_type: SocketType::Tcp,
+                            socket_type: if ssl {
+                                SocketType::TcpSsl
+                            } else {
+                                SocketType::Tcp
+                            },
                         });
                         continue;
                     }
                 },
             };
+            if ssl {
+                self.ssl_listen(ip, li.port, li_display(&li.host, li.port));
+                continue;
+            }
             let open = self
                 .listen_sockets
                 .iter()
@@ -3459,6 +3495,7 @@ impl Engine {
         for s in self.listen_sockets.drain(..) {
             s.task.abort();
         }
+        self.ssl_close_listen();
         let utp_peers: Vec<ConnId> = self.utp_conns.values().copied().collect();
         for id in utp_peers {
             self.disconnect(id, None);
