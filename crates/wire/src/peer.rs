@@ -948,6 +948,13 @@ impl PeerConnection {
                     Message::HashRequest(h) if !h.validate() => self.push(&Message::HashReject(h)),
                     Message::HashRequest(h) => self.events.push_back(Event::HashRequest(h)),
                     Message::Hashes { request, hashes } => {
+                        // The reply must be the requested run plus exactly
+                        // the proof its header asks for (bounded: `validate`
+                        // caps both counts).
+                        if !request.validate() || (hashes.len() / 32) as u64 != request.reply_len()
+                        {
+                            return Err(Error::InvalidHashes);
+                        }
                         self.events.push_back(Event::Hashes { request, hashes })
                     }
                     Message::HashReject(h) => self.events.push_back(Event::HashReject(h)),
