@@ -44,6 +44,7 @@ mod dht;
 mod lsd;
 mod magnet;
 mod pex;
+mod v2hashes;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -211,6 +212,8 @@ pub struct Engine {
     lsd: lsd::LsdDriver,
     /// Metadata downloads of magnet-link torrents (engine/magnet.rs).
     magnet: magnet::MagnetState,
+    /// BEP 52 hash exchange: piece layers served and fetched (engine/v2hashes.rs).
+    v2hashes: v2hashes::V2HashState,
     /// Peer exchange state (engine/pex.rs).
     pex: pex::PexState,
     /// Resume data, queue and storage control (engine/ctl.rs).
@@ -312,6 +315,7 @@ impl Engine {
             dht: Default::default(),
             lsd: Default::default(),
             magnet: Default::default(),
+            v2hashes: Default::default(),
             pex: Default::default(),
             ctl: Default::default(),
             web: Default::default(),
@@ -679,6 +683,7 @@ impl Engine {
         self.choke_round();
         self.auto_manage();
         self.magnet_tick();
+        self.v2hash_tick();
         self.pex_tick();
         self.report_second(Duration::from_secs_f64(secs));
     }
@@ -1054,6 +1059,7 @@ impl Engine {
         self.ctl_forget(id);
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
+        self.v2hash_torrent_removed(id);
         self.pex_torrent_removed(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
@@ -2367,12 +2373,10 @@ impl Engine {
             }
             PeerEvent::ExtensionHandshake(h) => self.on_ext_handshake(id, &h),
             PeerEvent::Extension(m) => self.on_extension(id, m),
-            PeerEvent::Suggest(_)
-            | PeerEvent::DhtPort(_)
-            | PeerEvent::Extended { .. }
-            | PeerEvent::HashRequest(_)
+            PeerEvent::Suggest(_) | PeerEvent::DhtPort(_) | PeerEvent::Extended { .. } => {}
+            ev @ (PeerEvent::HashRequest(_)
             | PeerEvent::Hashes { .. }
-            | PeerEvent::HashReject(_) => {}
+            | PeerEvent::HashReject(_)) => self.on_hash_event(id, ev),
             PeerEvent::Disconnect { reason } => {
                 let err = peer_error(&reason);
                 self.disconnect(id, Some(err));
@@ -2501,6 +2505,9 @@ impl Engine {
     }
 
     fn request_blocks(&mut self, id: ConnId) {
+        if self.v2hash_blocks_requests(id) {
+            return;
+        }
         let now = Instant::now();
         let now_ms = self.millis(now);
         let Some(p) = self.peers.get_mut(&id) else {
@@ -3078,6 +3085,7 @@ impl Engine {
         }
         self.choker.remove_peer(p.key);
         self.magnet_peer_gone(p.torrent, id);
+        self.v2hash_peer_gone(p.torrent, id);
         self.pex_peer_gone(id);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = !p.has.is_empty() && p.has.all();

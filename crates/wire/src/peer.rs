@@ -401,6 +401,11 @@ impl PeerConnection {
                 return c;
             }
         }
+        if torrent.info_hash.has_v1() && torrent.info_hash.has_v2() {
+            // Like libtorrent, offer the BEP 52 upgrade (and hash
+            // exchange) for a hybrid torrent.
+            c.cfg.reserved.set_v2(true);
+        }
         c.sent_info_hash = Some(send_hash);
         c.set_torrent(torrent);
         c.queue_handshake(send_hash);
@@ -431,6 +436,11 @@ impl PeerConnection {
             self.close_with(Error::InfoHashMismatch);
             return Err(Error::InfoHashMismatch);
         };
+        if torrent.info_hash.has_v1() && torrent.info_hash.has_v2() {
+            // Like libtorrent, offer the BEP 52 upgrade (and hash
+            // exchange) for a hybrid torrent.
+            self.cfg.reserved.set_v2(true);
+        }
         let mut reply = wire;
         if version == ProtocolVersion::V1
             && torrent.info_hash.has_v2()
