@@ -197,6 +197,14 @@ pub enum AlertKind {
         error: ErrorCode,
         filename: String,
     },
+    /// A hybrid torrent's metadata arrived on `torrent` (added by one of
+    /// its info-hashes) while `conflicting` was added by the other: both
+    /// stop with `duplicate_torrent` (libtorrent's `torrent_conflict_alert`).
+    TorrentConflict {
+        torrent: TorrentRef,
+        conflicting: TorrentRef,
+        metadata: std::sync::Arc<lt_metainfo::TorrentInfo>,
+    },
     PieceFinished {
         torrent: TorrentRef,
         piece: u32,
@@ -499,6 +507,7 @@ impl Alert {
             TorrentPaused { .. } => "torrent_paused",
             TorrentResumed { .. } => "torrent_resumed",
             TorrentError { .. } => "torrent_error",
+            TorrentConflict { .. } => "torrent_conflict",
             PieceFinished { .. } => "piece_finished",
             HashFailed { .. } => "hash_failed",
             FileCompleted { .. } => "file_completed",
@@ -590,6 +599,7 @@ impl Alert {
             ListenFailed { .. } => 48,
             ListenSucceeded { .. } => 49,
             TorrentError { .. } => 64,
+            TorrentConflict { .. } => 99,
             IncomingConnection { .. } => 66,
             AddTorrent { .. } => 67,
             StateUpdate { .. } => 68,
@@ -649,6 +659,7 @@ impl Alert {
             TorrentPaused { .. } => STATUS,
             TorrentResumed { .. } => STATUS,
             TorrentError { .. } => ERROR | STATUS,
+            TorrentConflict { .. } => ERROR,
             PieceFinished { .. } => PIECE_PROGRESS | PROGRESS,
             HashFailed { .. } => STATUS,
             FileCompleted { .. } => FILE_PROGRESS | PROGRESS,
@@ -737,6 +748,7 @@ impl Alert {
             | TorrentPaused { torrent }
             | TorrentResumed { torrent }
             | TorrentError { torrent, .. }
+            | TorrentConflict { torrent, .. }
             | PieceFinished { torrent, .. }
             | HashFailed { torrent, .. }
             | FileCompleted { torrent, .. }
@@ -965,12 +977,15 @@ impl Alert {
                 error,
                 filename,
             } => format!(
-                "{} ERROR: ({} {}) {} {}",
+                "{} ERROR: ({} {}) {}",
                 torrent.short_name(),
                 error.value,
-                error.category.name(),
                 error.message(),
                 filename
+            ),
+            TorrentConflict { torrent, .. } => format!(
+                "{} has a conflict with another torrent",
+                torrent.short_name()
             ),
             PieceFinished { torrent, piece } => {
                 format!(

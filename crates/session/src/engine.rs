@@ -39,8 +39,10 @@ use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
+mod conflict;
 pub(crate) mod ctl;
 mod dht;
+mod dht_log;
 mod lsd;
 mod magnet;
 mod pex;

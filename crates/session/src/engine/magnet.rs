@@ -329,6 +329,9 @@ impl Engine {
                 return;
             }
         };
+        if self.magnet_conflict(tid, &ti) {
+            return;
+        }
         let fs = ti.files();
         let Ok(mut picker) = PiecePicker::new(
             fs.total_size().max(0) as u64,
