@@ -60,6 +60,10 @@ fuzz_target!(|data: &[u8]| {
     if flags & 0x40 != 0 {
         cfg.unknown_messages = UnknownMessagePolicy::Ignore;
     }
+    if flags & 8 != 0 {
+        // both sides set the v2 bit: BEP 52 hash messages are allowed
+        cfg.reserved.set_v2(true);
+    }
     let mut reserved = Reserved::NONE;
     reserved
         .set_fast(flags & 1 != 0)
