@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lt_core::{InfoHash, Sha1Hash};
 use lt_metainfo::create::{flags, layout_files, CreateFileEntry, CreateTorrent};
 use lt_metainfo::{LoadLimits, TorrentInfo};
 use lt_session::{AlertKind, Session, TorrentState};
@@ -64,9 +65,14 @@ struct Swarm {
 /// A seeder of `seed_ti` (its data in place) and a leecher that knows only
 /// the info-hashes, connected to it.
 fn swarm(tag: &str, seed_ti: TorrentInfo, seed_dir: &Path) -> Swarm {
+    let ih = seed_ti.info_hashes();
+    swarm_magnet(tag, seed_ti, seed_dir, ih)
+}
+
+/// Like [`swarm`], the leecher's magnet naming the info-hashes `ih`.
+fn swarm_magnet(tag: &str, seed_ti: TorrentInfo, seed_dir: &Path, ih: InfoHash) -> Swarm {
     let seeder = session();
     let leecher = session();
-    let ih = seed_ti.info_hashes();
     let s = add(&seeder, &Arc::new(seed_ti), seed_dir);
     let deadline = Instant::now() + Duration::from_secs(30);
     // a seed without piece layers cannot check its v2 pieces: it never
@@ -151,14 +157,41 @@ fn v2_only_magnet_fetches_piece_layers_and_downloads() {
 }
 
 #[test]
-fn hybrid_magnet_fetches_piece_layers_too() {
+fn hybrid_magnet_by_its_v2_hash_fetches_piece_layers_too() {
+    // a magnet naming only the v2 info-hash of a hybrid torrent: the
+    // connection is opened with the v2 hash, so layers may be asked for;
+    // the pieces are checked with the v1 hashes meanwhile
     let dir = tempdir("v2hashes-hybrid");
     let seed_dir = dir.join("seed");
     let files = payload(&seed_dir);
     let ti = create(&seed_dir, &files, 0);
-    assert!(ti.info_hashes().has_v1() && ti.info_hashes().has_v2());
-    let sw = swarm("v2hashes-hybrid-l", ti.clone(), &seed_dir);
+    let ih = ti.info_hashes();
+    assert!(ih.has_v1() && ih.has_v2());
+    let magnet = InfoHash::new(Sha1Hash::default(), ih.v2);
+    let sw = swarm_magnet("v2hashes-hybrid-l", ti.clone(), &seed_dir, magnet);
     check_download(&sw, &files, &ti);
+}
+
+#[test]
+fn hybrid_magnet_by_its_v1_hash_downloads_without_asking_for_hashes() {
+    // opened with the v1 hash: no hash requests (libtorrent would drop us),
+    // the v1 hashes check the data
+    let dir = tempdir("v2hashes-hybrid-v1");
+    let seed_dir = dir.join("seed");
+    let files = payload(&seed_dir);
+    let ti = create(&seed_dir, &files, 0);
+    let sw = swarm("v2hashes-hybrid-v1-l", ti.clone(), &seed_dir);
+    let l = sw.l;
+    wait_state(&sw.leecher, l, TorrentState::Seeding, 90);
+    for (p, d) in &files {
+        assert_eq!(&std::fs::read(sw.leech_dir.join(p)).unwrap(), d, "{p}");
+    }
+    let meta = sw
+        .leecher
+        .call(move |e| e.torrent_meta(l))
+        .unwrap()
+        .unwrap();
+    assert!(meta.piece_layer(file_index(&meta, "big.bin")).is_empty());
 }
 
 #[test]

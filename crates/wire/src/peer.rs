@@ -504,6 +504,12 @@ impl PeerConnection {
         self.peer_reserved
     }
     /// Whether the connection speaks v1 or v2 (BEP 52) for this torrent.
+    /// The info-hash the connecting side named in its handshake (ours
+    /// for an outgoing connection, the peer's for an incoming one), before
+    /// any BEP 52 upgrade of the reply.
+    pub fn named_info_hash(&self) -> Option<Sha1Hash> {
+        self.sent_info_hash
+    }
     pub fn protocol_version(&self) -> ProtocolVersion {
         self.version
     }

@@ -13,7 +13,8 @@
 //! downloading (until then it requests no blocks). When every connected
 //! peer has refused a run and none is in flight, a v2-only torrent stops
 //! with `missing_piece_layer`; a hybrid one keeps downloading on its v1
-//! hashes and simply does without the layers.
+//! hashes and simply does without the layers. Hashes are asked for only on
+//! connections opened with the v2 info-hash (see [`Engine::hash_capable`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -85,12 +86,22 @@ fn lt_err(v: i32) -> ErrorCode {
 }
 
 impl Engine {
-    /// Whether the peer may exchange hash messages (a v2 connection, or
-    /// the v2 reserved bit on both sides).
+    /// Whether we may ask the peer for hashes: a connection opened with
+    /// the torrent's v2 info-hash. libtorrent drops a peer that sends a
+    /// hash request on a connection opened with the v1 hash of a hybrid
+    /// torrent, even one it upgraded to v2.
     fn hash_capable(&self, id: ConnId) -> bool {
         self.peers.get(&id).is_some_and(|p| {
+            let v2 = p
+                .torrent
+                .and_then(|t| self.torrents.get(&t))
+                .map(|t| t.meta.info_hashes())
+                .filter(|ih| ih.has_v2())
+                .map(|ih| ih.v2.truncated());
             p.conn.is_connected()
-                && (p.conn.protocol_version() == ProtocolVersion::V2 || p.conn.extensions().v2())
+                && p.conn.protocol_version() == ProtocolVersion::V2
+                && v2.is_some()
+                && p.conn.named_info_hash() == v2
         })
     }
 
