@@ -28,7 +28,8 @@ uri, save, port, opts = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(s
 cat = lt.alert.category_t
 s = lt.session(dict({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
                      "enable_upnp": False, "enable_natpmp": False,
-                     "alert_mask": cat.status_notification | cat.error_notification},
+                     "alert_mask": cat.status_notification | cat.error_notification
+                     | cat.storage_notification},
                     **opts.get("settings", {})))
 atp = lt.parse_magnet_uri(uri)
 atp.save_path = save
@@ -54,6 +55,14 @@ while time.time() - t < opts.get("wait", 30):
                                            for x in alerts):
         break
     time.sleep(0.05)
+if st.is_seeding:
+    # the last blocks may still be on their way to disk: flush before exiting
+    h.save_resume_data(lt.torrent_handle.flush_disk_cache)
+    t = time.time()
+    while time.time() - t < 10:
+        if any(a.what().startswith("save_resume_data") for a in s.pop_alerts()):
+            break
+        time.sleep(0.05)
 ti = h.torrent_file()
 print(json.dumps({"first": first, "seeding": st.is_seeding, "state": str(st.state),
                   "has_metadata": st.has_metadata, "alerts": alerts,
