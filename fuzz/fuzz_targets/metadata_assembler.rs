@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
     // the true dictionary: 1 ..= 65536 bytes
     let len = 1 + (usize::from(*a) << 8 | usize::from(*b));
     let truth: Vec<u8> = (0..len)
-        .map(|i| (i as u32).wrapping_mul(2654435761).wrapping_add(u32::from(*seed)) as u8)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2654435761)
+                .wrapping_add(u32::from(*seed)) as u8
+        })
         .collect();
     let ih = match kind % 3 {
         0 => InfoHash::from_v1(Sha1Hash::digest(&truth)),
@@ -58,7 +62,10 @@ fuzz_target!(|data: &[u8]| {
                 // a piece of the true dictionary, maybe damaged
                 let start = piece as usize * PIECE_SIZE;
                 let end = (start + PIECE_SIZE).min(len);
-                let mut d: Vec<u8> = truth.get(start.min(len)..end.max(start.min(len))).unwrap_or(&[]).to_vec();
+                let mut d: Vec<u8> = truth
+                    .get(start.min(len)..end.max(start.min(len)))
+                    .unwrap_or(&[])
+                    .to_vec();
                 match x % 6 {
                     0 => d.truncate(usize::from(y)),
                     1 => d.extend(std::iter::repeat_n(z, usize::from(y))),

@@ -17,8 +17,7 @@ use libfuzzer_sys::fuzz_target;
 use lt_core::{InfoHash, Sha1Hash};
 use lt_wire::{
     Bitfield, Event, ExtHandshake, Handshake, HashRequest, Message, MessageDecoder, MetadataMsg,
-    PeerConfig, PeerConnection, PexMsg, PieceGeometry, Reserved, TorrentInfo,
-    UnknownMessagePolicy,
+    PeerConfig, PeerConnection, PexMsg, PieceGeometry, Reserved, TorrentInfo, UnknownMessagePolicy,
 };
 
 fuzz_target!(|data: &[u8]| {
