@@ -5,12 +5,15 @@ data, checked byte for byte. One file spans more than 512 pieces, so its
 layer comes in two runs, each proved with uncle hashes up to the root."""
 import hashlib
 import json
+import socket
+import struct
 import subprocess
+import threading
 
 import pytest
 
 from ltdiff import REF_PY
-from test_magnet_swarm import V2_ONLY, run_magnet_leech, start_seed
+from test_magnet_swarm import V2_ONLY, bencode, recv_exact, run_magnet_leech, start_seed
 from test_transfer import digest
 
 
@@ -64,3 +67,82 @@ def test_v2_only_magnet_download(v2_torrent, tmp_path, seeder, leecher):
     assert r["seeding"], (r, err[-2000:])
     assert r["ti_pieces"] == info["pieces"]
     assert digest(tmp_path / "dl") == digest(d / "seed")
+
+
+class RejectingSeed(threading.Thread):
+    """A scripted v2 peer that serves the info dictionary (ut_metadata) but
+    answers every hash request with a hash reject."""
+
+    def __init__(self, info):
+        super().__init__(daemon=True)
+        self.info = info
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(20)
+        self.port = self.sock.getsockname()[1]
+        self.hash_requests = []
+
+    def run(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        c.settimeout(20)
+        try:
+            hs = recv_exact(c, 68)
+            reserved = bytearray(8)
+            reserved[5] |= 0x10
+            reserved[7] |= 0x10 | 0x04  # v2, fast
+            c.sendall(b"\x13BitTorrent protocol" + bytes(reserved) + hs[28:48] + b"-FK0001-" + b"y" * 12)
+            ext = bencode({"m": {"ut_metadata": 3}, "metadata_size": len(self.info)})
+            c.sendall(struct.pack(">IBB", len(ext) + 2, 20, 0) + ext)
+            c.sendall(struct.pack(">IB", 1, 14))  # have all
+            their_id = 2
+            while True:
+                (n,) = struct.unpack(">I", recv_exact(c, 4))
+                if n == 0:
+                    continue
+                body = recv_exact(c, n)
+                if body[0] == 21 and len(body) == 49:
+                    self.hash_requests.append(body[1:])
+                    c.sendall(struct.pack(">IB", 49, 23) + body[1:])
+                    continue
+                if body[0] != 20 or body[1] != 3:
+                    continue
+                piece = int(body[2:].split(b"5:piecei", 1)[1].split(b"e", 1)[0])
+                data = self.info[piece * 16384:(piece + 1) * 16384]
+                hdr = bencode({"msg_type": 1, "piece": piece, "total_size": len(self.info)})
+                c.sendall(struct.pack(">IBB", len(hdr) + len(data) + 2, 20, their_id) + hdr + data)
+        except (ConnectionError, socket.timeout, OSError):
+            pass
+        finally:
+            c.close()
+            self.sock.close()
+
+
+def test_v2_only_magnet_stops_when_no_peer_has_the_layers(v2_torrent, tmp_path):
+    """The only peer refuses every hash request: after the metadata the
+    torrent stops with missing_piece_layer (214) and downloads nothing."""
+    d, info = v2_torrent
+    data = (d / "t.torrent").read_bytes()
+    meta = subprocess.run([str(REF_PY), "-c", "import sys, libtorrent as lt; "
+                           "sys.stdout.buffer.write(lt.bencode(lt.bdecode(open(sys.argv[1], 'rb')"
+                           ".read())[b'info']))", str(d / "t.torrent")],
+                          check=True, capture_output=True, timeout=60).stdout
+    assert meta and meta in data
+    fake = RejectingSeed(meta)
+    fake.start()
+    r, err = run_magnet_leech("ours", info["uri"], tmp_path / "dl", fake.port,
+                              {"stop_on_failure": True, "wait": 20,
+                               "settings": {"out_enc_policy": 2}})
+    fake.join(25)
+    assert ["metadata_received", 0] in r["alerts"], (r, err[-2000:])
+    assert ["torrent_error", 214] in r["alerts"], r
+    assert r["has_metadata"] and not r["seeding"]
+    assert fake.hash_requests, "the layers were asked for"
+    # each request names a file root, the piece layer (16 KiB pieces: 0)
+    # and a run of at most 512 hashes
+    for req in fake.hash_requests:
+        base, index, length, proof = struct.unpack(">IIII", req[32:])
+        assert base == 0 and length <= 512 and index % length == 0
