@@ -146,3 +146,65 @@ def test_v2_only_magnet_stops_when_no_peer_has_the_layers(v2_torrent, tmp_path):
     for req in fake.hash_requests:
         base, index, length, proof = struct.unpack(">IIII", req[32:])
         assert base == 0 and length <= 512 and index % length == 0
+
+
+def merkle(leaves, width):
+    """Root of a SHA-256 tree over `leaves` padded with zero hashes to `width`."""
+    layer = list(leaves) + [b"\0" * 32] * (width - len(leaves))
+    while len(layer) > 1:
+        layer = [hashlib.sha256(layer[i] + layer[i + 1]).digest() for i in range(0, len(layer), 2)]
+    return layer[0]
+
+
+def test_our_seed_answers_hash_requests(v2_torrent, tmp_path):
+    """A scripted v2 peer asks our seed for hashes: a valid run comes back
+    with its uncle proof and hashes up to the file's root (computed here
+    from the data); requests outside the tree, with a proof reaching the
+    root, or naming an unknown root are refused with hash reject."""
+    import libtorrent as lt  # ours: only to read the .torrent's v2 hash
+    d, info = v2_torrent
+    ti = lt.torrent_info(str(d / "t.torrent"))
+    v2 = bytes.fromhex(str(ti.info_hashes().v2))
+    big = (d / "seed" / "payload" / "big.bin").read_bytes()
+    blocks = [hashlib.sha256(big[i:i + 16384]).digest() for i in range(0, len(big), 16384)]
+    assert len(blocks) == 531
+    root = merkle(blocks, 1024)   # 531 blocks: 1024 leaves, 10 layers
+    seed, port = start_seed("ours", d, tmp_path, {"in_enc_policy": 2, "out_enc_policy": 2})
+    try:
+        c = socket.create_connection(("127.0.0.1", port), timeout=20)
+        reserved = bytearray(8)
+        reserved[7] |= 0x10 | 0x04
+        c.sendall(b"\x13BitTorrent protocol" + bytes(reserved) + v2[:20] + b"-FK0001-" + b"q" * 12)
+        hs = recv_exact(c, 68)
+        assert hs[28:48] == v2[:20]
+
+        def ask(r, base, index, length, proof):
+            c.sendall(struct.pack(">IB", 49, 21) + r + struct.pack(">IIII", base, index, length, proof))
+
+        ask(root, 0, 0, 512, 9)          # the first run, one uncle up to the root
+        ask(root, 0, 512, 512, 9)        # the second run (19 real hashes, pads)
+        ask(root, 0, 1024, 512, 9)       # past the layer
+        ask(root, 0, 0, 512, 10)         # a proof reaching the root
+        ask(b"\x07" * 32, 0, 0, 2, 0)    # no such file
+        ask(root, 0, 3, 2, 0)            # index not a multiple of the length
+        got = []
+        while len(got) < 6:
+            (n,) = struct.unpack(">I", recv_exact(c, 4))
+            body = recv_exact(c, n) if n else b""
+            if body[:1] in (b"\x16", b"\x17"):
+                got.append(body)
+        c.close()
+    finally:
+        seed.kill()
+        seed.wait(10)
+    replies = {(b[0], struct.unpack(">II", b[37:45])): b for b in got}
+    first = replies[(22, (0, 512))]
+    hashes = [first[49 + 32 * i:49 + 32 * (i + 1)] for i in range((len(first) - 49) // 32)]
+    assert len(hashes) == 513 and hashes[:512] == blocks[:512]
+    assert hashlib.sha256(merkle(hashes[:512], 512) + hashes[512]).digest() == root
+    second = replies[(22, (512, 512))]
+    run2 = [second[49 + 32 * i:49 + 32 * (i + 1)] for i in range(513)]
+    assert run2[:19] == blocks[512:] and run2[19:512] == [b"\0" * 32] * 493
+    assert hashlib.sha256(run2[512] + merkle(run2[:512], 512)).digest() == root
+    rejected = sorted(k[1] for k in replies if k[0] == 23)
+    assert rejected == [(0, 2), (0, 512), (3, 2), (1024, 512)], rejected
