@@ -73,9 +73,11 @@ class RejectingSeed(threading.Thread):
     """A scripted v2 peer that serves the info dictionary (ut_metadata) but
     answers every hash request with a hash reject."""
 
-    def __init__(self, info):
+    def __init__(self, info, corrupt=False):
         super().__init__(daemon=True)
         self.info = info
+        self.corrupt = corrupt  # answer with hashes that do not prove out
+        self.closed_by_peer = False
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
@@ -106,7 +108,13 @@ class RejectingSeed(threading.Thread):
                 body = recv_exact(c, n)
                 if body[0] == 21 and len(body) == 49:
                     self.hash_requests.append(body[1:])
-                    c.sendall(struct.pack(">IB", 49, 23) + body[1:])
+                    if self.corrupt:
+                        _, _, length, proof = struct.unpack(">IIII", body[33:49])
+                        n = length + max(0, proof + 1 - (length.bit_length() - 1))
+                        junk = b"\x5a" * 32 * n
+                        c.sendall(struct.pack(">IB", 49 + len(junk), 22) + body[1:] + junk)
+                    else:
+                        c.sendall(struct.pack(">IB", 49, 23) + body[1:])
                     continue
                 if body[0] != 20 or body[1] != 3:
                     continue
@@ -114,24 +122,45 @@ class RejectingSeed(threading.Thread):
                 data = self.info[piece * 16384:(piece + 1) * 16384]
                 hdr = bencode({"msg_type": 1, "piece": piece, "total_size": len(self.info)})
                 c.sendall(struct.pack(">IBB", len(hdr) + len(data) + 2, 20, their_id) + hdr + data)
-        except (ConnectionError, socket.timeout, OSError):
+        except ConnectionError:
+            self.closed_by_peer = True
+        except (socket.timeout, OSError):
             pass
         finally:
             c.close()
             self.sock.close()
 
 
-def test_v2_only_magnet_stops_when_no_peer_has_the_layers(v2_torrent, tmp_path):
-    """The only peer refuses every hash request: after the metadata the
-    torrent stops with missing_piece_layer (214) and downloads nothing."""
-    d, info = v2_torrent
+def info_dict(d):
     data = (d / "t.torrent").read_bytes()
     meta = subprocess.run([str(REF_PY), "-c", "import sys, libtorrent as lt; "
                            "sys.stdout.buffer.write(lt.bencode(lt.bdecode(open(sys.argv[1], 'rb')"
                            ".read())[b'info']))", str(d / "t.torrent")],
                           check=True, capture_output=True, timeout=60).stdout
     assert meta and meta in data
-    fake = RejectingSeed(meta)
+    return meta
+
+
+def test_hashes_that_do_not_prove_out_get_the_peer_dropped(v2_torrent, tmp_path):
+    """A peer answers the hash requests with hashes of the right count that
+    do not hash up to the file root: we drop it (invalid_hashes) and take
+    nothing from it; the torrent does not start downloading."""
+    d, info = v2_torrent
+    fake = RejectingSeed(info_dict(d), corrupt=True)
+    fake.start()
+    r, err = run_magnet_leech("ours", info["uri"], tmp_path / "dl", fake.port,
+                              {"wait": 5, "settings": {"out_enc_policy": 2}})
+    fake.join(25)
+    assert ["metadata_received", 0] in r["alerts"], (r, err[-2000:])
+    assert fake.hash_requests and fake.closed_by_peer
+    assert not r["seeding"] and not any(a[0] == "torrent_error" for a in r["alerts"]), r
+
+
+def test_v2_only_magnet_stops_when_no_peer_has_the_layers(v2_torrent, tmp_path):
+    """The only peer refuses every hash request: after the metadata the
+    torrent stops with missing_piece_layer (214) and downloads nothing."""
+    d, info = v2_torrent
+    fake = RejectingSeed(info_dict(d))
     fake.start()
     r, err = run_magnet_leech("ours", info["uri"], tmp_path / "dl", fake.port,
                               {"stop_on_failure": True, "wait": 20,
