@@ -1,6 +1,9 @@
 //! Fuzzes the peer wire protocol: an incoming `PeerConnection` fed a valid
 //! handshake (with fuzzer-chosen reserved bits) followed by arbitrary bytes
-//! in fuzzer-chosen chunk sizes, plus the standalone decoders.
+//! in fuzzer-chosen chunk sizes, plus the standalone decoders. BEP 52
+//! hash requests that come out are answered (or refused) as the engine
+//! does, and `hashes` replies are checked to carry exactly their run and
+//! proof.
 //!
 //! Register it in `fuzz/Cargo.toml` with
 //! `[[bin]] name = "peer_stream", path = "fuzz_targets/peer_stream.rs"` and
@@ -13,8 +16,8 @@ use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use lt_core::{InfoHash, Sha1Hash};
 use lt_wire::{
-    Bitfield, Event, ExtHandshake, Handshake, MessageDecoder, MetadataMsg, PeerConfig,
-    PeerConnection, PexMsg, PieceGeometry, Reserved, TorrentInfo, UnknownMessagePolicy,
+    Bitfield, Event, ExtHandshake, Handshake, HashRequest, Message, MessageDecoder, MetadataMsg,
+    PeerConfig, PeerConnection, PexMsg, PieceGeometry, Reserved, TorrentInfo, UnknownMessagePolicy,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -55,6 +58,10 @@ fuzz_target!(|data: &[u8]| {
     cfg.extensions.m.insert("lt_donthave".into(), 5);
     if flags & 0x40 != 0 {
         cfg.unknown_messages = UnknownMessagePolicy::Ignore;
+    }
+    if flags & 8 != 0 {
+        // both sides set the v2 bit: BEP 52 hash messages are allowed
+        cfg.reserved.set_v2(true);
     }
     let mut reserved = Reserved::NONE;
     reserved
@@ -114,6 +121,29 @@ fuzz_target!(|data: &[u8]| {
                 Event::Unchoked => {
                     let _ = conn.request(lt_wire::BlockRequest::new(0, 0, 16384), t);
                 }
+                // BEP 52: answer a hash request as the engine would, for a
+                // file of 40 blocks (a bounded reply), or refuse it.
+                Event::HashRequest(h) => {
+                    assert!(h.validate(), "invalid requests are refused by the wire");
+                    let m = if h.validate_for_file(40) {
+                        let n = h.reply_len();
+                        assert!(n <= u64::from(HashRequest::MAX_LENGTH) + 64);
+                        Message::Hashes {
+                            request: h,
+                            hashes: Bytes::from(vec![0u8; n as usize * 32]),
+                        }
+                    } else {
+                        Message::HashReject(h)
+                    };
+                    let _ = conn.send_hash_message(m);
+                }
+                Event::Hashes { request, hashes } => {
+                    // only replies of exactly the run plus its proof get out
+                    assert!(request.validate());
+                    assert_eq!((hashes.len() / 32) as u64, request.reply_len());
+                    assert_eq!(hashes.len() % 32, 0);
+                }
+                Event::HashReject(_) => {}
                 _ => {}
             }
         }

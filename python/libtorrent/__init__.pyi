@@ -1599,6 +1599,10 @@ class dht_outgoing_get_peers_alert(alert):
 class dht_pkt_alert(alert):
     pkt_buf: Any
 
+class dht_log_alert(alert):
+    module: Any
+    def log_message(self) -> str: ...
+
 class dht_put_alert(alert):
     num_success: Any
     public_key: Any
@@ -1815,6 +1819,10 @@ class torrent_deleted_alert(torrent_alert):
 
 class torrent_error_alert(torrent_alert):
     error: Any
+
+class torrent_conflict_alert(torrent_alert):
+    conflicting_torrent: torrent_handle
+    metadata: torrent_info
 
 class torrent_finished_alert(torrent_alert):
     ...

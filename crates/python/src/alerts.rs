@@ -235,6 +235,31 @@ macro_rules! leaf {
 leaf!(ListenSucceededAlert, "listen_succeeded_alert", PyAlert);
 leaf!(ListenFailedAlert, "listen_failed_alert", PyAlert);
 leaf!(AddTorrentAlert, "add_torrent_alert", TorrentAlert);
+leaf!(TorrentConflictAlert, "torrent_conflict_alert", TorrentAlert);
+
+#[pymethods]
+impl TorrentConflictAlert {
+    /// The torrent added by the hybrid torrent's other info-hash.
+    #[getter]
+    fn conflicting_torrent(&self) -> PyTorrentHandle {
+        match &self.0.alert.kind {
+            AlertKind::TorrentConflict { conflicting, .. } => {
+                PyTorrentHandle::new(self.0.ses.clone(), conflicting.id)
+            }
+            _ => PyTorrentHandle::invalid(),
+        }
+    }
+    /// The metadata that revealed the conflict.
+    #[getter]
+    fn metadata(&self) -> Option<crate::metainfo::PyTorrentInfo> {
+        match &self.0.alert.kind {
+            AlertKind::TorrentConflict { metadata, .. } => Some(crate::metainfo::PyTorrentInfo {
+                inner: metadata.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
 leaf!(TorrentRemovedAlert, "torrent_removed_alert", TorrentAlert);
 leaf!(TorrentDeletedAlert, "torrent_deleted_alert", TorrentAlert);
 leaf!(
@@ -1122,6 +1147,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         TorrentResumed { .. } => mk!(t(), TorrentResumedAlert),
         TorrentError { .. } => mk!(t(), TorrentErrorAlert),
         TorrentNeedCert { .. } => mk!(t(), TorrentNeedCertAlert),
+        TorrentConflict { .. } => mk!(t(), TorrentConflictAlert),
         PieceFinished { .. } => mk!(t(), PieceFinishedAlert),
         HashFailed { .. } => mk!(t(), HashFailedAlert),
         UrlSeed { .. } => mk!(t(), UrlSeedAlert),
@@ -1199,6 +1225,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TorrentResumedAlert>()?;
     m.add_class::<TorrentErrorAlert>()?;
     m.add_class::<TorrentNeedCertAlert>()?;
+    m.add_class::<TorrentConflictAlert>()?;
     m.add_class::<PieceFinishedAlert>()?;
     m.add_class::<HashFailedAlert>()?;
     m.add_class::<UrlSeedAlert>()?;

@@ -298,6 +298,7 @@ dht_leaf!(
 dht_leaf!(DhtStatsAlert, "dht_stats_alert", PyAlert);
 dht_leaf!(LsdErrorAlert, "lsd_error_alert", PyAlert);
 dht_leaf!(DhtPktAlert, "dht_pkt_alert", PyAlert);
+dht_leaf!(DhtLogAlert, "dht_log_alert", PyAlert);
 
 fn kind(d: &AlertData) -> Option<&DhtAlert> {
     match &d.alert.kind {
@@ -618,6 +619,21 @@ impl DhtPktAlert {
     }
 }
 
+#[pymethods]
+impl DhtLogAlert {
+    /// The module that wrote the line (`dht_module_t`).
+    #[getter]
+    fn module<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let m = get!(self, DhtAlert::Log { module, .. } => *module, 0);
+        crate::enums::enum_to_py(py, "dht_module_t", i64::from(m))
+    }
+
+    /// The line itself (`message()` prefixes the module's name).
+    fn log_message(&self) -> String {
+        get!(self, DhtAlert::Log { message, .. } => message.clone(), String::new())
+    }
+}
+
 /// `dht_lookup`: the reference's (empty) lookup record; `dht_stats_alert`
 /// reports lookups as dictionaries.
 #[pyclass(module = "libtorrent", name = "dht_lookup")]
@@ -675,6 +691,7 @@ pub fn dht_alert_to_py(
         DhtAlert::Stats { .. } => mk!(base, DhtStatsAlert),
         DhtAlert::LsdError { .. } => mk!(base, LsdErrorAlert),
         DhtAlert::Pkt { .. } => mk!(base, DhtPktAlert),
+        DhtAlert::Log { .. } => mk!(base, DhtLogAlert),
         // The reference has no class for it: a plain `alert`.
         DhtAlert::LsdPeer { .. } => Py::new(py, base)?.into_any(),
     })
@@ -696,6 +713,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<DhtStatsAlert>()?;
     m.add_class::<LsdErrorAlert>()?;
     m.add_class::<DhtPktAlert>()?;
+    m.add_class::<DhtLogAlert>()?;
     m.add_class::<PyDhtLookup>()?;
     Ok(())
 }

@@ -205,6 +205,14 @@ pub enum AlertKind {
         torrent: TorrentRef,
         error: ErrorCode,
     },
+    /// A hybrid torrent's metadata arrived on `torrent` (added by one of
+    /// its info-hashes) while `conflicting` was added by the other: both
+    /// stop with `duplicate_torrent` (libtorrent's `torrent_conflict_alert`).
+    TorrentConflict {
+        torrent: TorrentRef,
+        conflicting: TorrentRef,
+        metadata: std::sync::Arc<lt_metainfo::TorrentInfo>,
+    },
     PieceFinished {
         torrent: TorrentRef,
         piece: u32,
@@ -508,6 +516,7 @@ impl Alert {
             TorrentResumed { .. } => "torrent_resumed",
             TorrentError { .. } => "torrent_error",
             TorrentNeedCert { .. } => "torrent_need_cert",
+            TorrentConflict { .. } => "torrent_conflict",
             PieceFinished { .. } => "piece_finished",
             HashFailed { .. } => "hash_failed",
             FileCompleted { .. } => "file_completed",
@@ -600,6 +609,7 @@ impl Alert {
             ListenSucceeded { .. } => 49,
             TorrentError { .. } => 64,
             TorrentNeedCert { .. } => 65,
+            TorrentConflict { .. } => 99,
             IncomingConnection { .. } => 66,
             AddTorrent { .. } => 67,
             StateUpdate { .. } => 68,
@@ -660,6 +670,7 @@ impl Alert {
             TorrentResumed { .. } => STATUS,
             TorrentError { .. } => ERROR | STATUS,
             TorrentNeedCert { .. } => STATUS,
+            TorrentConflict { .. } => ERROR,
             PieceFinished { .. } => PIECE_PROGRESS | PROGRESS,
             HashFailed { .. } => STATUS,
             FileCompleted { .. } => FILE_PROGRESS | PROGRESS,
@@ -750,6 +761,7 @@ impl Alert {
             | TorrentResumed { torrent }
             | TorrentError { torrent, .. }
             | TorrentNeedCert { torrent, .. }
+            | TorrentConflict { torrent, .. }
             | PieceFinished { torrent, .. }
             | HashFailed { torrent, .. }
             | FileCompleted { torrent, .. }
@@ -978,16 +990,19 @@ impl Alert {
                 error,
                 filename,
             } => format!(
-                "{} ERROR: ({} {}) {} {}",
+                "{} ERROR: ({} {}) {}",
                 torrent.short_name(),
                 error.value,
-                error.category.name(),
                 error.message(),
                 filename
             ),
             TorrentNeedCert { torrent, .. } => {
                 format!("{} needs SSL certificate", torrent.short_name())
             }
+            TorrentConflict { torrent, .. } => format!(
+                "{} has a conflict with another torrent",
+                torrent.short_name()
+            ),
             PieceFinished { torrent, piece } => {
                 format!(
                     "{} piece: {} finished downloading",

@@ -96,6 +96,9 @@ pub enum DhtAlert {
     },
     /// The LSD socket could not be opened.
     LsdError { error: ErrorCode },
+    /// A line of the DHT's activity (`dht_log_alert`, category
+    /// `dht_log`); `module` is libtorrent's `dht_module_t`.
+    Log { module: u8, message: String },
     /// A DHT datagram received (`incoming`) or sent (category `dht_log`).
     Pkt {
         incoming: bool,
@@ -123,6 +126,7 @@ impl DhtAlert {
             LsdPeer { .. } => "lsd_peer",
             LsdError { .. } => "lsd_error",
             Pkt { .. } => "dht_pkt",
+            Log { .. } => "dht_log",
         }
     }
 
@@ -136,6 +140,7 @@ impl DhtAlert {
             LsdPeer { .. } => 60,
             LsdError { .. } => 82,
             Pkt { .. } => 86,
+            Log { .. } => 85,
             Bootstrap => 62,
             ImmutableItem { .. } => 74,
             MutableItem { .. } => 75,
@@ -158,7 +163,7 @@ impl DhtAlert {
             Stats { .. } => 0,
             LsdPeer { .. } => PEER,
             LsdError { .. } => ERROR,
-            Pkt { .. } => DHT_LOG,
+            Pkt { .. } | Log { .. } => DHT_LOG,
             _ => DHT,
         }
     }
@@ -173,6 +178,19 @@ impl DhtAlert {
     pub fn message(&self) -> String {
         use DhtAlert::*;
         match self {
+            Log { module, message } => {
+                let name = [
+                    "tracker",
+                    "node",
+                    "routing_table",
+                    "rpc_manager",
+                    "traversal",
+                ]
+                .get(*module as usize)
+                .copied()
+                .unwrap_or("");
+                format!("DHT {name}: {message}")
+            }
             Bootstrap => "DHT bootstrap complete".into(),
             GetPeers { info_hash } => format!("incoming dht get_peers: {}", info_hash.to_hex()),
             Announce {

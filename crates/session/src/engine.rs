@@ -40,8 +40,10 @@ use lt_picker::bandwidth::{BandwidthManager, Direction};
 use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedChokingAlgorithm};
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
+mod conflict;
 pub(crate) mod ctl;
 mod dht;
+mod dht_log;
 mod lsd;
 mod magnet;
 mod pex;
@@ -49,6 +51,7 @@ mod share_mode;
 mod super_seed;
 mod ssl;
 pub use ssl::SslCertificate;
+mod v2hashes;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -232,6 +235,8 @@ pub struct Engine {
     lsd: lsd::LsdDriver,
     /// Metadata downloads of magnet-link torrents (engine/magnet.rs).
     magnet: magnet::MagnetState,
+    /// BEP 52 hash exchange: piece layers served and fetched (engine/v2hashes.rs).
+    v2hashes: v2hashes::V2HashState,
     /// Peer exchange state (engine/pex.rs).
     pex: pex::PexState,
     /// Resume data, queue and storage control (engine/ctl.rs).
@@ -270,9 +275,13 @@ fn peer_error(e: &lt_wire::Error) -> ErrorCode {
             16 => 65,
             17 => 66,
             20 => 67,
+            21 => 117,
+            22 => 118,
+            23 => 119,
             _ => 68,
         },
         E::BadBitfield => 42,
+        E::InvalidHashes => 118,
         E::PieceOutOfRange { .. } => 41,
         E::BadRequest => 57,
         E::BadExtension(_) => 67,
@@ -337,6 +346,7 @@ impl Engine {
             dht: Default::default(),
             lsd: Default::default(),
             magnet: Default::default(),
+            v2hashes: Default::default(),
             pex: Default::default(),
             ctl: Default::default(),
             web: Default::default(),
@@ -708,6 +718,7 @@ impl Engine {
         self.choke_round();
         self.auto_manage();
         self.magnet_tick();
+        self.v2hash_tick();
         self.pex_tick();
         self.share_tick();
         self.report_second(Duration::from_secs_f64(secs));
@@ -1099,6 +1110,7 @@ impl Engine {
         self.ctl_forget(id);
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
+        self.v2hash_torrent_removed(id);
         self.pex_torrent_removed(id);
         self.ssl_torrent_removed(id);
         let Some(t) = self.torrents.get(&id) else {
@@ -2452,12 +2464,10 @@ impl Engine {
             }
             PeerEvent::ExtensionHandshake(h) => self.on_ext_handshake(id, &h),
             PeerEvent::Extension(m) => self.on_extension(id, m),
-            PeerEvent::Suggest(_)
-            | PeerEvent::DhtPort(_)
-            | PeerEvent::Extended { .. }
-            | PeerEvent::HashRequest(_)
+            PeerEvent::Suggest(_) | PeerEvent::DhtPort(_) | PeerEvent::Extended { .. } => {}
+            ev @ (PeerEvent::HashRequest(_)
             | PeerEvent::Hashes { .. }
-            | PeerEvent::HashReject(_) => {}
+            | PeerEvent::HashReject(_)) => self.on_hash_event(id, ev),
             PeerEvent::Disconnect { reason } => {
                 let err = peer_error(&reason);
                 self.disconnect(id, Some(err));
@@ -2597,6 +2607,9 @@ impl Engine {
     }
 
     fn request_blocks(&mut self, id: ConnId) {
+        if self.v2hash_blocks_requests(id) {
+            return;
+        }
         let now = Instant::now();
         let now_ms = self.millis(now);
         let Some(p) = self.peers.get_mut(&id) else {
@@ -3187,6 +3200,7 @@ impl Engine {
         self.leave_peer_classes(&p.classes);
         self.choker.remove_peer(p.key);
         self.magnet_peer_gone(p.torrent, id);
+        self.v2hash_peer_gone(p.torrent, id);
         self.pex_peer_gone(id);
         self.ss_peer_gone(id);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {

@@ -28,6 +28,10 @@ pub enum Error {
     UnexpectedMessage(&'static str),
     /// A bitfield of the wrong length, or with spare bits set.
     BadBitfield,
+    /// A BEP 52 `hashes` message that is not a valid reply: a malformed
+    /// request header, or a number of hashes other than the requested run
+    /// plus its proof.
+    InvalidHashes,
     /// A `have`, `suggest`, `allowed fast` or request naming a piece out of range.
     PieceOutOfRange { piece: u32 },
     /// A request whose offset/length fall outside the piece or exceed the limit.
@@ -67,6 +71,7 @@ impl fmt::Display for Error {
             }
             Error::UnexpectedMessage(what) => write!(f, "unexpected message: {what}"),
             Error::BadBitfield => f.write_str("invalid bitfield"),
+            Error::InvalidHashes => f.write_str("invalid hashes"),
             Error::PieceOutOfRange { piece } => write!(f, "piece index {piece} out of range"),
             Error::BadRequest => f.write_str("invalid block request"),
             Error::BadExtension(why) => write!(f, "invalid extension message: {why}"),

@@ -11,6 +11,9 @@
 //!   receive buffer (no copy).
 //! * [`extension`] — the BEP 10 extension handshake, `ut_metadata` (BEP 9),
 //!   `ut_pex` (BEP 11), `lt_donthave`, `upload_only`, `share_mode`.
+//! * [`ut_metadata`] — BEP 9 metadata assembly: which 16 KiB pieces of
+//!   the info dictionary to ask which peer for, collecting them and
+//!   checking the result against the info-hashes.
 //! * [`fast`] — the BEP 6 allowed-fast set.
 //! * [`peer`] — [`PeerConnection`], the per-peer state machine.
 //! * [`mse`] — Message Stream Encryption (the "encryption" handshake and
@@ -122,6 +125,7 @@ pub mod handshake;
 pub mod message;
 pub mod mse;
 pub mod peer;
+pub mod ut_metadata;
 
 pub use bitfield::Bitfield;
 pub use error::Error;

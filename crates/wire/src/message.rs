@@ -81,14 +81,56 @@ impl HashRequest {
     /// Largest `length` accepted by [`HashRequest::validate`] (as libtorrent).
     pub const MAX_LENGTH: u32 = 8192;
 
-    /// BEP 52 semantic checks: `length` a power of two of at least 2 (and at
-    /// most [`MAX_LENGTH`](Self::MAX_LENGTH)), `index` a multiple of
-    /// `length`.
+    /// Highest layer a request may name (`base_layer`, `proof_layers`): a
+    /// file of at most 2^63 bytes has 2^49 blocks, so its tree is 49
+    /// layers tall.
+    pub const MAX_LAYER: u32 = 63;
+
+    /// The checks that need no knowledge of the file: `length` a power of
+    /// two of at most [`MAX_LENGTH`](Self::MAX_LENGTH), `index` a multiple
+    /// of `length`, and layers a tree can have. BEP 52 asks for a length of
+    /// at least 2, but libtorrent itself may ask for one hash (the tail of a
+    /// file whose last 512-piece run holds a single piece), so 1 is allowed.
     pub fn validate(&self) -> bool {
-        self.length >= 2
+        self.length >= 1
             && self.length <= Self::MAX_LENGTH
             && self.length.is_power_of_two()
             && self.index.is_multiple_of(self.length)
+            && self.base_layer <= Self::MAX_LAYER
+            && self.proof_layers <= Self::MAX_LAYER
+    }
+
+    /// [`validate`](Self::validate) plus the checks against the file the
+    /// request names, which has `file_num_blocks` 16 KiB blocks (libtorrent's
+    /// rules): the base layer lies below the root, the hashes lie within
+    /// it, and the proof stops below the root.
+    pub fn validate_for_file(&self, file_num_blocks: u64) -> bool {
+        if !self.validate() || file_num_blocks == 0 {
+            return false;
+        }
+        let Some(leaves) = file_num_blocks.checked_next_power_of_two() else {
+            return false;
+        };
+        let num_layers = leaves.trailing_zeros();
+        if self.base_layer >= num_layers {
+            return false;
+        }
+        let layer_size = leaves >> self.base_layer;
+        u64::from(self.index) + u64::from(self.length) <= layer_size
+            && self.proof_layers < num_layers - self.base_layer
+    }
+
+    /// Number of uncle hashes a `hashes` reply to this request carries
+    /// after its `length` base-layer hashes: one for every layer from the
+    /// root of the requested run up to `proof_layers` above the base layer.
+    pub fn num_proof_hashes(&self) -> u32 {
+        let run_layers = self.length.max(1).trailing_zeros();
+        (self.proof_layers.min(Self::MAX_LAYER) + 1).saturating_sub(run_layers)
+    }
+
+    /// Number of hashes a `hashes` reply to this request carries.
+    pub fn reply_len(&self) -> u64 {
+        u64::from(self.length) + u64::from(self.num_proof_hashes())
     }
 
     fn write(&self, out: &mut BytesMut) {
@@ -680,11 +722,76 @@ mod tests {
         h.length = 3;
         assert!(!h.validate());
         h.length = 1;
+        assert!(h.validate(), "libtorrent asks for single hashes");
+        h.length = 0;
         assert!(!h.validate());
         h.length = 16;
-        assert!(!h.validate());
+        assert!(!h.validate(), "index not a multiple of length");
         h.length = 16384;
         h.index = 0;
         assert!(!h.validate());
+        h.length = 8192;
+        assert!(h.validate());
+        h.proof_layers = 64;
+        assert!(!h.validate());
+        h.proof_layers = 0;
+        h.base_layer = u32::MAX;
+        assert!(!h.validate());
+    }
+
+    fn hr(base_layer: u32, index: u32, length: u32, proof_layers: u32) -> HashRequest {
+        HashRequest {
+            pieces_root: Sha256Hash([3; 32]),
+            base_layer,
+            index,
+            length,
+            proof_layers,
+        }
+    }
+
+    #[test]
+    fn hash_request_against_the_file() {
+        // 12 blocks: 16 leaves, 4 layers above them.
+        assert!(hr(0, 0, 16, 3).validate_for_file(12));
+        assert!(hr(0, 8, 8, 3).validate_for_file(12));
+        assert!(!hr(0, 8, 16, 3).validate_for_file(12), "past the layer");
+        assert!(
+            !hr(0, 16, 16, 0).validate_for_file(12),
+            "index past the layer"
+        );
+        assert!(
+            !hr(0, 0, 16, 4).validate_for_file(12),
+            "proof reaches the root"
+        );
+        // the piece layer of 4-block pieces: 4 nodes, 2 layers above
+        assert!(hr(2, 0, 4, 1).validate_for_file(12));
+        assert!(hr(2, 2, 2, 1).validate_for_file(12));
+        assert!(!hr(2, 0, 4, 2).validate_for_file(12));
+        assert!(!hr(4, 0, 1, 0).validate_for_file(12), "the root layer");
+        assert!(!hr(40, 0, 2, 0).validate_for_file(12));
+        assert!(!hr(0, 0, 2, 0).validate_for_file(0), "empty file");
+        assert!(
+            !hr(0, 0, 2, 0).validate_for_file(1),
+            "one block: only a root"
+        );
+        assert!(!hr(0, 0, 3, 0).validate_for_file(12), "not a power of two");
+        // huge files do not overflow
+        assert!(hr(0, 0, 8192, 40).validate_for_file(u64::MAX / 2));
+        assert!(!hr(0, 0, 2, 0).validate_for_file(u64::MAX));
+    }
+
+    #[test]
+    fn proof_hash_counts() {
+        // a run of 4 hashes has its own 2 layers; proof_layers counts from
+        // the base, so 1 needs no uncle and 2 needs the run root's sibling
+        assert_eq!(hr(0, 0, 4, 1).num_proof_hashes(), 0);
+        assert_eq!(hr(0, 0, 4, 0).num_proof_hashes(), 0);
+        assert_eq!(hr(0, 0, 4, 2).num_proof_hashes(), 1);
+        assert_eq!(hr(0, 0, 4, 5).num_proof_hashes(), 4);
+        assert_eq!(hr(0, 0, 512, 8).num_proof_hashes(), 0);
+        assert_eq!(hr(0, 0, 512, 12).num_proof_hashes(), 4);
+        assert_eq!(hr(0, 0, 1, 0).num_proof_hashes(), 1);
+        assert_eq!(hr(0, 0, 4, 5).reply_len(), 8);
+        assert_eq!(hr(0, 0, 2, u32::MAX).num_proof_hashes(), 63);
     }
 }

@@ -401,6 +401,11 @@ impl PeerConnection {
                 return c;
             }
         }
+        if torrent.info_hash.has_v1() && torrent.info_hash.has_v2() {
+            // Like libtorrent, offer the BEP 52 upgrade (and hash
+            // exchange) for a hybrid torrent.
+            c.cfg.reserved.set_v2(true);
+        }
         c.sent_info_hash = Some(send_hash);
         c.set_torrent(torrent);
         c.queue_handshake(send_hash);
@@ -431,6 +436,11 @@ impl PeerConnection {
             self.close_with(Error::InfoHashMismatch);
             return Err(Error::InfoHashMismatch);
         };
+        if torrent.info_hash.has_v1() && torrent.info_hash.has_v2() {
+            // Like libtorrent, offer the BEP 52 upgrade (and hash
+            // exchange) for a hybrid torrent.
+            self.cfg.reserved.set_v2(true);
+        }
         let mut reply = wire;
         if version == ProtocolVersion::V1
             && torrent.info_hash.has_v2()
@@ -494,6 +504,12 @@ impl PeerConnection {
         self.peer_reserved
     }
     /// Whether the connection speaks v1 or v2 (BEP 52) for this torrent.
+    /// The info-hash the connecting side named in its handshake (ours
+    /// for an outgoing connection, the peer's for an incoming one), before
+    /// any BEP 52 upgrade of the reply.
+    pub fn named_info_hash(&self) -> Option<Sha1Hash> {
+        self.sent_info_hash
+    }
     pub fn protocol_version(&self) -> ProtocolVersion {
         self.version
     }
@@ -948,6 +964,13 @@ impl PeerConnection {
                     Message::HashRequest(h) if !h.validate() => self.push(&Message::HashReject(h)),
                     Message::HashRequest(h) => self.events.push_back(Event::HashRequest(h)),
                     Message::Hashes { request, hashes } => {
+                        // The reply must be the requested run plus exactly
+                        // the proof its header asks for (bounded: `validate`
+                        // caps both counts).
+                        if !request.validate() || (hashes.len() / 32) as u64 != request.reply_len()
+                        {
+                            return Err(Error::InvalidHashes);
+                        }
                         self.events.push_back(Event::Hashes { request, hashes })
                     }
                     Message::HashReject(h) => self.events.push_back(Event::HashReject(h)),

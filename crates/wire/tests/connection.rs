@@ -1257,3 +1257,108 @@ fn v1_handshake_answered_with_v2_hash_without_v2_bit() {
         })
     );
 }
+
+/// Two connected v2 peers (a hybrid torrent upgraded to v2).
+fn v2_pair() -> (PeerConnection, PeerConnection, Instant) {
+    let v2 = Sha256Hash::digest(b"v2 info");
+    let hybrid = |have| TorrentInfo {
+        info_hash: InfoHash::new(IH, v2),
+        geometry: Some(geometry()),
+        our_pieces: have,
+    };
+    let mut c1 = cfg(1);
+    c1.reserved.set_v2(true);
+    let mut c2 = cfg(2);
+    c2.reserved.set_v2(true);
+    let now = Instant::now();
+    let mut a = PeerConnection::outgoing(c1, hybrid(Bitfield::new(3)), IH, None, now);
+    let mut b = PeerConnection::incoming(c2, None, now);
+    b.receive(&a.poll_transmit().unwrap(), now);
+    while let Some(ev) = b.poll_event() {
+        if matches!(ev, Event::IncomingHandshake { .. }) {
+            b.accept(hybrid(Bitfield::full(3)), now).unwrap();
+        }
+    }
+    while let Some(x) = b.poll_transmit() {
+        a.receive(&x, now);
+    }
+    while a.poll_event().is_some() {}
+    (a, b, now)
+}
+
+#[test]
+fn hashes_reply_must_carry_the_run_and_its_proof() {
+    let req = HashRequest {
+        pieces_root: Sha256Hash([1; 32]),
+        base_layer: 0,
+        index: 0,
+        length: 4,
+        proof_layers: 3, // a run of 4 covers 2 layers: 2 uncles
+    };
+    assert_eq!(req.reply_len(), 6);
+    // the exact count is delivered
+    let (mut a, mut b, now) = v2_pair();
+    let ok = Bytes::from(vec![7u8; 6 * 32]);
+    b.send_hash_message(Message::Hashes {
+        request: req,
+        hashes: ok.clone(),
+    })
+    .unwrap();
+    while let Some(x) = b.poll_transmit() {
+        a.receive(&x, now);
+    }
+    let evs: Vec<_> = std::iter::from_fn(|| a.poll_event()).collect();
+    assert!(evs.contains(&Event::Hashes {
+        request: req,
+        hashes: ok
+    }));
+    assert!(a.is_connected());
+    // one hash short, one too many, a malformed header: disconnected
+    for (request, n) in [
+        (req, 5usize),
+        (req, 7),
+        (HashRequest { length: 3, ..req }, 3),
+        (HashRequest { length: 0, ..req }, 0),
+        (
+            HashRequest {
+                proof_layers: u32::MAX,
+                ..req
+            },
+            6,
+        ),
+    ] {
+        let (mut a, mut b, now) = v2_pair();
+        b.send_hash_message(Message::Hashes {
+            request,
+            hashes: Bytes::from(vec![7u8; n * 32]),
+        })
+        .unwrap();
+        while let Some(x) = b.poll_transmit() {
+            a.receive(&x, now);
+        }
+        assert_eq!(
+            disconnect_reason(&mut a),
+            Some(Error::InvalidHashes),
+            "{request:?} with {n} hashes"
+        );
+    }
+}
+
+#[test]
+fn hash_messages_need_v2() {
+    // a plain v1 connection: hash messages are a protocol violation and
+    // cannot be sent
+    let mut p = seed_and_leech();
+    let req = HashRequest {
+        pieces_root: Sha256Hash([1; 32]),
+        base_layer: 0,
+        index: 0,
+        length: 2,
+        proof_layers: 0,
+    };
+    assert_eq!(
+        p.a.send_hash_message(Message::HashRequest(req)),
+        Err(Error::NotSupported("v2"))
+    );
+    assert!(p.a.send_hash_message(Message::Have(1)).is_err());
+}

@@ -123,6 +123,7 @@ impl Engine {
                 endpoint: from,
                 buf: data.to_vec(),
             }));
+            super::dht_log::log_datagram(&self.shared.alerts, true, from, data);
         }
         if let Some(n) = self.dht.nodes.get_mut(pos) {
             n.dht.handle_datagram(data, from, now);
@@ -210,12 +211,24 @@ impl Engine {
             let mut seed = [0u8; 32];
             os_random(&mut seed);
             let mut dht = Dht::with_state(cfg.clone(), local, seed, &self.dht.state, now);
+            use super::dht_log::DhtModule;
+            self.dht_log(DhtModule::Tracker, || {
+                format!(
+                    "starting {} DHT tracker with node id: {}",
+                    local.ip(),
+                    dht.node_id().to_hex()
+                )
+            });
             for r in &self.dht.routers {
                 dht.add_router(*r);
+                self.dht_log(DhtModule::Node, || format!("adding router node: {r}"));
             }
             for a in &self.dht.extra_nodes {
                 dht.add_node(*a, now);
             }
+            self.dht_log(DhtModule::Node, || {
+                format!("bootstrapping with {} nodes", self.dht.extra_nodes.len())
+            });
             dht.bootstrap(now);
             self.dht.nodes.push(DhtNode {
                 udp_idx,
@@ -244,6 +257,7 @@ impl Engine {
                 // A full socket buffer drops the datagram; the DHT retries.
                 let _ = u.socket.try_send_to(&t.data, t.to);
                 if log {
+                    super::dht_log::log_datagram(&self.shared.alerts, false, t.to, &t.data);
                     self.shared
                         .alerts
                         .post(crate::alert::Alert::new(AlertKind::Dht(DhtAlert::Pkt {
@@ -517,6 +531,11 @@ impl Engine {
             }
             for n in &mut self.dht.nodes {
                 n.dht.add_router(a);
+            }
+            if !self.dht.nodes.is_empty() {
+                self.dht_log(super::dht_log::DhtModule::Node, || {
+                    format!("adding router node: {a}")
+                });
             }
         }
     }

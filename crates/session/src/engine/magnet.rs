@@ -50,9 +50,6 @@ pub(super) struct MagnetState {
     fetches: HashMap<TorrentId, Fetch>,
 }
 
-/// libtorrent's `missing_piece_layer`.
-const MISSING_PIECE_LAYERS: i32 = 214;
-
 fn lt_err(v: i32) -> ErrorCode {
     ErrorCode::new(v, Category::Libtorrent)
 }
@@ -332,6 +329,9 @@ impl Engine {
                 return;
             }
         };
+        if self.magnet_conflict(tid, &ti) {
+            return;
+        }
         let fs = ti.files();
         let Ok(mut picker) = PiecePicker::new(
             fs.total_size().max(0) as u64,
@@ -427,25 +427,16 @@ impl Engine {
         self.alert(AlertKind::MetadataReceived {
             torrent: torrent.clone(),
         });
-        if kinds == HashKinds::V2 && self.lacks_piece_layers(tid) {
-            // A v2-only torrent's pieces are checked against its piece
-            // layers, which are not part of the info dictionary and are
-            // not fetched from peers yet: say so instead of failing every
-            // piece's hash check.
-            let error = lt_err(MISSING_PIECE_LAYERS);
-            if let Some(t) = self.torrents.get_mut(&tid) {
-                t.error = Some(error);
-                t.error_file = -1;
-            }
-            self.alert(AlertKind::TorrentError {
-                torrent,
-                error,
-                filename: String::new(),
-            });
-            self.pause_torrent(tid);
-            return;
+        // The info dictionary holds each file's merkle root but not the
+        // piece layers: fetch them from peers (engine/v2hashes.rs). A
+        // v2-only torrent checks its pieces against them, so it waits for
+        // them; a hybrid one checks with its v1 hashes meanwhile.
+        let fetching = ih.has_v2()
+            && self.lacks_piece_layers(tid)
+            && self.v2hash_start(tid, kinds == HashKinds::V2);
+        if !(fetching && kinds == HashKinds::V2) {
+            self.start_checking(tid);
         }
-        self.start_checking(tid);
         // Tell the peers we now have the metadata to share (an updated
         // extension handshake with `metadata_size`).
         let size = self.metadata_size_of(tid);
