@@ -44,6 +44,7 @@ mod dht;
 mod lsd;
 mod magnet;
 mod pex;
+mod proxy;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -217,6 +218,8 @@ pub struct Engine {
     ctl: ctl::Ctl,
     /// Web seeds and their connections.
     web: webseed::WebSeeds,
+    /// Proxied connections (engine/proxy.rs).
+    proxy: proxy::ProxyState,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -262,6 +265,9 @@ fn peer_error(e: &lt_wire::Error) -> ErrorCode {
 
 /// An OS error as an error code.
 pub(crate) fn io_error(e: &std::io::Error) -> ErrorCode {
+    if let Some(c) = proxy::socks_error(e) {
+        return c;
+    }
     ErrorCode::new(e.raw_os_error().unwrap_or(libc::EIO), Category::System)
 }
 
@@ -311,6 +317,7 @@ impl Engine {
             pex: Default::default(),
             ctl: Default::default(),
             web: Default::default(),
+            proxy: Default::default(),
         }
         .with_tracker_key()
     }
@@ -1644,9 +1651,11 @@ impl Engine {
                     let cache = self.udp_cache.clone();
                     let seed = self.rng.next_u64();
                     let tx = self.events_tx.clone();
+                    let proxy = self.tracker_proxy();
                     tokio::spawn(async move {
                         let result =
-                            tracker_io::run(job.request.clone(), settings, cache, seed).await;
+                            tracker_io::run(job.request.clone(), settings, cache, seed, proxy)
+                                .await;
                         let _ = tx.send(Event::Tracker {
                             torrent: id,
                             job: Box::new(job),
@@ -2069,13 +2078,9 @@ impl Engine {
             );
             let cid = self.new_peer(conn, addr, true, Some(id));
             self.begin_outgoing_mse(cid, id, send_hash);
-            let tx = self.events_tx.clone();
             let ports = self.outgoing_ports();
             let start = self.rng.next_u64() as u16;
-            tokio::spawn(async move {
-                let result = peer_io::connect(addr, timeout, ports, start).await;
-                let _ = tx.send(Event::Connected { id: cid, result });
-            });
+            self.spawn_peer_connect(cid, addr, timeout, ports, start);
         }
     }
 
@@ -2100,7 +2105,10 @@ impl Engine {
                 }
                 self.drive_peer(id);
             }
-            Err(e) => self.disconnect(id, Some(io_error(&e))),
+            Err(e) => {
+                self.proxy_connect_failed(id, &e);
+                self.disconnect(id, Some(io_error(&e)));
+            }
         }
     }
 
@@ -3044,6 +3052,9 @@ impl Engine {
     }
 
     fn socket_type(&self, id: ConnId) -> SocketType {
+        if let Some(t) = self.proxy_socket_type(id) {
+            return t;
+        }
         match self.peers.get(&id) {
             Some(p) if p.utp.is_some() => SocketType::Utp,
             _ => SocketType::Tcp,
@@ -3059,6 +3070,7 @@ impl Engine {
         let Some(mut p) = self.peers.remove(&id) else {
             return;
         };
+        self.proxy_forget(id);
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         let mse_failed = p.outgoing && p.tx.is_some() && matches!(p.crypto, Crypto::Handshake(_));
         p.conn.close();
@@ -3516,7 +3528,8 @@ pub fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
         T::UnsupportedUrlProtocol => lt(24),
         T::InvalidUrl(_) => lt(25),
         T::Gzip => lt(152),
-        T::Io(_) => ErrorCode::new(e.errno().unwrap_or(libc::EIO), Category::System),
+        T::Io(m) => crate::proxy_io::socks_code_in(m)
+            .unwrap_or_else(|| ErrorCode::new(e.errno().unwrap_or(libc::EIO), Category::System)),
         T::SsrfMitigation => lt(180),
         T::BlockedByIdna => lt(180),
     }

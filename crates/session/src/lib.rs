@@ -28,6 +28,7 @@ pub mod dht_alert;
 mod engine;
 pub mod listen;
 mod peer_io;
+mod proxy_io;
 pub mod torrent;
 mod tracker_io;
 pub mod types;
