@@ -92,6 +92,9 @@ class ProxyServer:
         self.fail = fail
         self.fail_proto = fail_proto
         self.log = []
+        # local ports of the connections the proxy made to targets: what
+        # the targets see as the client's port
+        self.outbound_ports = []
         self._lock = threading.Lock()
         self._sock = None
         self._threads = []
@@ -166,6 +169,8 @@ class ProxyServer:
         s = socket.create_connection((host, port), timeout=10)
         s.settimeout(None)
         self._others.append(s)
+        with self._lock:
+            self.outbound_ports.append(s.getsockname()[1])
         return s
 
     # -- SOCKS4 --------------------------------------------------------------
@@ -350,24 +355,50 @@ class ProxyServer:
             _pipe(c, t, entry["bytes"])
             t.close()
             return
-        # absolute-URI request: forward it with an origin-form target
+        # absolute-URI requests: each is forwarded with an origin-form
+        # target; responses are copied back as they come
         if not target.startswith("http://"):
             entry["refused"] = 400
             self.record(**entry)
             c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
             return
-        rest = target[len("http://"):]
-        hostport, _, path = rest.partition("/")
-        host, _, port = hostport.rpartition(":") if ":" in hostport.lstrip("[").split("]")[-1] \
-            else (hostport, "", "80")
+        hostport = target[len("http://"):].partition("/")[0]
+        if hostport.startswith("["):
+            host, _, rest = hostport[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else "80"
+        else:
+            host, _, port = hostport.partition(":")
+            port = port or "80"
         self.record(**entry)
         t = self._connect_target(host.strip("[]"), int(port))
-        out = [f"{method} /{path} HTTP/1.1"]
-        for line in lines[1:]:
-            if line and not line.lower().startswith("proxy-"):
-                out.append(line)
-        t.sendall(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
-        entry["bytes"] = [0, 0]
+        entry["requests"] = [target]
+        threading.Thread(target=self._copy_back, args=(t, c), daemon=True).start()
         c.settimeout(None)
-        _pipe(c, t, entry["bytes"])
+        while True:
+            out = [f"{method} /{target[len('http://'):].partition('/')[2]} HTTP/1.1"]
+            for line in lines[1:]:
+                if line and not line.lower().startswith("proxy-"):
+                    out.append(line)
+            t.sendall(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
+            try:
+                head = _recv_until(c, b"\r\n\r\n").decode("latin-1")
+            except (OSError, ConnectionError):
+                break
+            lines = head.split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            entry["requests"].append(target)
         t.close()
+
+    def _copy_back(self, t, c):
+        try:
+            while True:
+                data = t.recv(65536)
+                if not data:
+                    break
+                c.sendall(data)
+        except OSError:
+            pass
+        try:
+            c.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass

@@ -80,6 +80,8 @@ pub(crate) enum Event {
     },
     /// A web seed connection's task reports.
     Web(ConnId, crate::webseed_io::WebIoEvent),
+    /// A SOCKS5 UDP association task of UDP socket `idx` reports.
+    ProxyUdp(usize, proxy::UdpRelayEvent),
 }
 
 struct ListenSocket {
@@ -464,6 +466,7 @@ impl Engine {
                 result,
             } => self.on_tracker_result(torrent, *job, *result),
             Event::Web(id, ev) => self.on_web_event(id, ev),
+            Event::ProxyUdp(idx, ev) => self.on_proxy_udp(idx, ev),
         }
     }
 
@@ -624,6 +627,7 @@ impl Engine {
     }
 
     fn second_tick(&mut self, secs: f64) {
+        self.proxy_udp_tick();
         let now_ms = self.millis(Instant::now());
         for p in self.peers.values_mut() {
             let c = p.conn.counters();
@@ -3137,6 +3141,7 @@ impl Engine {
 
     /// A datagram on a listen endpoint's UDP socket.
     fn on_udp(&mut self, idx: usize, from: SocketAddr, data: &[u8]) {
+        let (from, data) = self.proxy.relayed(idx, from, data).unwrap_or((from, data));
         if data.first() == Some(&b'd') {
             self.dht_datagram(idx, from, data);
             return;
@@ -3195,12 +3200,13 @@ impl Engine {
                 }
             }
         }
+        let route = self.proxy.udp_route(idx, true);
         let Some(u) = self.udp.get_mut(idx) else {
             return;
         };
         while let Some(t) = u.utp.poll_transmit(now) {
             // A full socket buffer drops the datagram; uTP retransmits.
-            let _ = u.socket.try_send_to(&t.data, t.to);
+            proxy::udp_send(&u.socket, route, &t.data, t.to);
         }
     }
 

@@ -222,6 +222,54 @@ impl UdpAssociation {
     }
 }
 
+/// Makes a SOCKS5 UDP ASSOCIATE for datagrams sent from any of our UDP
+/// sockets; returns the control connection (the association ends when it
+/// closes) and the relay address. A failure names the proxy endpoint and
+/// whether connecting or the handshake failed.
+pub(crate) async fn associate(
+    p: &ProxyConfig,
+    timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), (SocketAddr, crate::alert::Operation, io::Error)> {
+    use crate::alert::Operation;
+    let unresolved = SocketAddr::from(([0, 0, 0, 0], p.port));
+    let host = p.host.trim_start_matches('[').trim_end_matches(']');
+    let proxy = match tokio::net::lookup_host((host, p.port)).await {
+        Ok(mut a) => a.next().unwrap_or(unresolved),
+        Err(e) => return Err((unresolved, Operation::HostnameLookup, e)),
+    };
+    let attempt = async {
+        let mut control = TcpStream::connect(proxy)
+            .await
+            .map_err(|e| (Operation::Connect, e))?;
+        let unspecified = Target::Addr(SocketAddr::from(([0, 0, 0, 0], 0)));
+        let hs = Handshake::socks5(unspecified, Command::UdpAssociate, p.auth.clone())
+            .map_err(|e| (Operation::Handshake, failure(e)))?;
+        let est = run_handshake(&mut control, hs)
+            .await
+            .map_err(|e| (Operation::Handshake, e))?;
+        let relay = match est.bound {
+            Some(a) if !a.ip().is_unspecified() => a,
+            Some(a) => SocketAddr::new(proxy.ip(), a.port()),
+            None => {
+                return Err((
+                    Operation::Handshake,
+                    failure(ProxyError::Socks(lt_proxy::socks_errors::GENERAL_FAILURE)),
+                ))
+            }
+        };
+        Ok((control, relay))
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err((op, e))) => Err((proxy, op, e)),
+        Err(_) => Err((
+            proxy,
+            Operation::Connect,
+            io::Error::from_raw_os_error(libc::ETIMEDOUT),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -239,10 +239,11 @@ impl Engine {
             .shared
             .alerts
             .should_post(crate::alert::category::DHT_LOG);
+        let route = self.proxy.udp_route(udp_idx, false);
         if let Some(u) = self.udp.get(udp_idx) {
             while let Some(t) = n.dht.poll_transmit() {
                 // A full socket buffer drops the datagram; the DHT retries.
-                let _ = u.socket.try_send_to(&t.data, t.to);
+                super::proxy::udp_send(&u.socket, route, &t.data, t.to);
                 if log {
                     self.shared
                         .alerts

@@ -20,6 +20,121 @@ pub(crate) struct ProxyState {
     /// Outgoing peer connections made through the proxy, with the socket
     /// type their alerts name.
     peers: HashMap<ConnId, SocketType>,
+    /// The SOCKS5 proxy the UDP associations below were made with.
+    udp_config: Option<ProxyConfig>,
+    /// Per UDP listen socket (by index): its association.
+    udp: HashMap<usize, UdpRelay>,
+    /// Bumped whenever every association is dropped, so reports of old
+    /// association tasks are ignored.
+    generation: u64,
+}
+
+/// How long a failed or lost UDP association waits before it is tried
+/// again.
+const UDP_RETRY: Duration = Duration::from_secs(5);
+
+struct UdpRelay {
+    /// The UDP socket's local address when the association was started.
+    local: SocketAddr,
+    state: RelayState,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+enum RelayState {
+    Connecting,
+    Up(SocketAddr),
+    Retry(std::time::Instant),
+}
+
+impl Drop for UdpRelay {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// What a UDP association task reports.
+pub(crate) enum UdpRelayEvent {
+    /// The association is up: send datagrams to `relay`.
+    Up { generation: u64, relay: SocketAddr },
+    /// It could not be made.
+    Failed {
+        generation: u64,
+        proxy: SocketAddr,
+        op: Operation,
+        error: std::io::Error,
+    },
+    /// The proxy closed the control connection.
+    Closed { generation: u64 },
+}
+
+/// Where a datagram goes.
+#[derive(Clone, Copy)]
+pub(super) enum UdpRoute {
+    Direct,
+    Relay(SocketAddr),
+    /// A SOCKS5 proxy is set but its association is not up: dropped, not
+    /// sent around the proxy.
+    Drop,
+}
+
+impl ProxyState {
+    /// Where a datagram from UDP socket `idx` goes; `peer` for peer (uTP)
+    /// traffic, which follows `proxy_peer_connections`.
+    pub(super) fn udp_route(&self, idx: usize, peer: bool) -> UdpRoute {
+        let Some(cfg) = &self.udp_config else {
+            return UdpRoute::Direct;
+        };
+        if peer && !cfg.peers {
+            return UdpRoute::Direct;
+        }
+        match self.udp.get(&idx).map(|r| &r.state) {
+            Some(RelayState::Up(relay)) => UdpRoute::Relay(*relay),
+            _ => UdpRoute::Drop,
+        }
+    }
+
+    /// A datagram from the relay of socket `idx`: its real source and
+    /// payload. `None` for any other datagram.
+    pub(super) fn relayed<'a>(
+        &self,
+        idx: usize,
+        from: SocketAddr,
+        data: &'a [u8],
+    ) -> Option<(SocketAddr, &'a [u8])> {
+        match self.udp.get(&idx).map(|r| &r.state) {
+            Some(RelayState::Up(relay)) if *relay == from => {
+                match lt_proxy::udp_decapsulate(data) {
+                    Ok((Target::Addr(src), payload)) => Some((src, payload)),
+                    // malformed, fragmented or named sources are dropped
+                    _ => Some((from, &[])),
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Sends a datagram as `route` says (a full socket buffer drops it; the
+/// protocols retransmit).
+pub(super) fn udp_send(
+    socket: &tokio::net::UdpSocket,
+    route: UdpRoute,
+    data: &[u8],
+    to: SocketAddr,
+) {
+    match route {
+        UdpRoute::Direct => {
+            let _ = socket.try_send_to(data, to);
+        }
+        UdpRoute::Relay(relay) => {
+            if let Ok(d) = lt_proxy::udp_encapsulate(&Target::Addr(to), data) {
+                let _ = socket.try_send_to(&d, relay);
+            }
+        }
+        UdpRoute::Drop => {}
+    }
 }
 
 impl Engine {
@@ -78,6 +193,113 @@ impl Engine {
                 }
             }
         });
+    }
+
+    /// Once a second: keeps a SOCKS5 UDP association per UDP socket while
+    /// the proxy is SOCKS5 (DHT and uTP datagrams then go through it, as
+    /// libtorrent's proxied UDP sockets do), retrying failed ones.
+    pub(super) fn proxy_udp_tick(&mut self) {
+        let want = proxy_io::config(&self.settings).filter(|p| p.kind == ProxyKind::Socks5);
+        if want != self.proxy.udp_config {
+            self.proxy.udp.clear();
+            self.proxy.udp_config = want.clone();
+            self.proxy.generation += 1;
+        }
+        let Some(cfg) = want else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        for idx in 0..self.udp.len() {
+            let Some(local) = self.udp.get(idx).and_then(|u| u.socket.local_addr().ok()) else {
+                continue;
+            };
+            let due = match self.proxy.udp.get(&idx) {
+                None => true,
+                Some(r) if r.local != local => true,
+                Some(r) => matches!(r.state, RelayState::Retry(t) if now >= t),
+            };
+            if !due {
+                continue;
+            }
+            let generation = self.proxy.generation;
+            let tx = self.events_tx.clone();
+            let cfg = cfg.clone();
+            let task = tokio::spawn(async move {
+                let timeout = Duration::from_secs(10);
+                let assoc = proxy_io::associate(&cfg, timeout).await;
+                let (mut control, relay) = match assoc {
+                    Ok(a) => a,
+                    Err((proxy, op, error)) => {
+                        let _ = tx.send(Event::ProxyUdp(
+                            idx,
+                            UdpRelayEvent::Failed {
+                                generation,
+                                proxy,
+                                op,
+                                error,
+                            },
+                        ));
+                        return;
+                    }
+                };
+                let _ = tx.send(Event::ProxyUdp(idx, UdpRelayEvent::Up { generation, relay }));
+                // The association lasts as long as the control connection.
+                let mut buf = [0u8; 256];
+                loop {
+                    use tokio::io::AsyncReadExt;
+                    match control.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+                let _ = tx.send(Event::ProxyUdp(idx, UdpRelayEvent::Closed { generation }));
+            });
+            self.proxy.udp.insert(
+                idx,
+                UdpRelay {
+                    local,
+                    state: RelayState::Connecting,
+                    task: Some(task),
+                },
+            );
+        }
+    }
+
+    pub(super) fn on_proxy_udp(&mut self, idx: usize, ev: UdpRelayEvent) {
+        let generation = match &ev {
+            UdpRelayEvent::Up { generation, .. }
+            | UdpRelayEvent::Failed { generation, .. }
+            | UdpRelayEvent::Closed { generation } => *generation,
+        };
+        if generation != self.proxy.generation {
+            return;
+        }
+        let Some(r) = self.proxy.udp.get_mut(&idx) else {
+            return;
+        };
+        let retry = RelayState::Retry(std::time::Instant::now() + UDP_RETRY);
+        match ev {
+            UdpRelayEvent::Up { relay, .. } => r.state = RelayState::Up(relay),
+            UdpRelayEvent::Closed { .. } => r.state = retry,
+            UdpRelayEvent::Failed {
+                proxy, op, error, ..
+            } => {
+                r.state = retry;
+                let error = super::io_error(&error);
+                // As libtorrent: failures to reach the proxy and to agree
+                // on a method are reported; a refused login or request is
+                // only retried.
+                let reported = op == Operation::Connect
+                    || (error.category == Category::Socks && matches!(error.value, 1 | 2 | 5));
+                if reported {
+                    self.alert(AlertKind::Socks5 {
+                        error,
+                        ip: proxy,
+                        op,
+                    });
+                }
+            }
+        }
     }
 
     /// The socket type of a proxied peer connection.
