@@ -273,6 +273,7 @@ class ProxyServer:
             u.bind(("127.0.0.1", 0))
             self._others.append(u)
             entry["datagrams"] = []
+            entry["relay_port"] = u.getsockname()[1]
             self.record(**entry)
             c.sendall(b"\x05\x00\x00" + _socks5_addr("127.0.0.1", u.getsockname()[1]))
             c.settimeout(None)

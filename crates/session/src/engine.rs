@@ -785,6 +785,7 @@ impl Engine {
             self.close_listen_sockets();
             self.open_listen_sockets();
         }
+        self.proxy_udp_tick();
         self.dht_apply_settings();
     }
 
@@ -3200,13 +3201,12 @@ impl Engine {
                 }
             }
         }
-        let route = self.proxy.udp_route(idx, true);
         let Some(u) = self.udp.get_mut(idx) else {
             return;
         };
         while let Some(t) = u.utp.poll_transmit(now) {
             // A full socket buffer drops the datagram; uTP retransmits.
-            proxy::udp_send(&u.socket, route, &t.data, t.to);
+            self.proxy.udp_send(&u.socket, idx, true, &t.data, t.to);
         }
     }
 
@@ -3380,6 +3380,7 @@ impl Engine {
         let cfg = lt_utp::UtpConfig::default();
         let utp = lt_utp::UtpSocket::new(cfg, Instant::now(), self.rng.next_u64());
         self.udp.push(UdpEndpoint { socket, utp, task });
+        self.proxy_udp_tick();
         self.alert(AlertKind::ListenSucceeded {
             endpoint: local,
             socket_type: SocketType::Utp,

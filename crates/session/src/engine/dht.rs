@@ -239,11 +239,10 @@ impl Engine {
             .shared
             .alerts
             .should_post(crate::alert::category::DHT_LOG);
-        let route = self.proxy.udp_route(udp_idx, false);
         if let Some(u) = self.udp.get(udp_idx) {
             while let Some(t) = n.dht.poll_transmit() {
                 // A full socket buffer drops the datagram; the DHT retries.
-                super::proxy::udp_send(&u.socket, route, &t.data, t.to);
+                self.proxy.udp_send(&u.socket, udp_idx, false, &t.data, t.to);
                 if log {
                     self.shared
                         .alerts

@@ -36,6 +36,9 @@ const UDP_RETRY: Duration = Duration::from_secs(5);
 struct UdpRelay {
     /// The UDP socket's local address when the association was started.
     local: SocketAddr,
+    /// Datagrams sent while the association is being made, sent once it
+    /// is up.
+    queue: Vec<(Vec<u8>, SocketAddr)>,
     state: RelayState,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -69,20 +72,23 @@ pub(crate) enum UdpRelayEvent {
     Closed { generation: u64 },
 }
 
+/// Datagrams held per socket while its association is being made.
+const MAX_QUEUED: usize = 256;
+
 /// Where a datagram goes.
 #[derive(Clone, Copy)]
-pub(super) enum UdpRoute {
+enum UdpRoute {
     Direct,
     Relay(SocketAddr),
-    /// A SOCKS5 proxy is set but its association is not up: dropped, not
-    /// sent around the proxy.
-    Drop,
+    /// A SOCKS5 proxy is set but its association is not up: held until it
+    /// is (or dropped when it fails), never sent around the proxy.
+    Hold,
 }
 
 impl ProxyState {
     /// Where a datagram from UDP socket `idx` goes; `peer` for peer (uTP)
     /// traffic, which follows `proxy_peer_connections`.
-    pub(super) fn udp_route(&self, idx: usize, peer: bool) -> UdpRoute {
+    fn udp_route(&self, idx: usize, peer: bool) -> UdpRoute {
         let Some(cfg) = &self.udp_config else {
             return UdpRoute::Direct;
         };
@@ -91,7 +97,38 @@ impl ProxyState {
         }
         match self.udp.get(&idx).map(|r| &r.state) {
             Some(RelayState::Up(relay)) => UdpRoute::Relay(*relay),
-            _ => UdpRoute::Drop,
+            _ => UdpRoute::Hold,
+        }
+    }
+
+    /// Sends a datagram from UDP socket `idx` (`socket`): directly, through
+    /// its SOCKS5 relay, or held while the relay is being set up. `peer`
+    /// marks peer (uTP) traffic, which follows `proxy_peer_connections`.
+    /// A full socket buffer drops the datagram; the protocols retransmit.
+    pub(super) fn udp_send(
+        &mut self,
+        socket: &tokio::net::UdpSocket,
+        idx: usize,
+        peer: bool,
+        data: &[u8],
+        to: SocketAddr,
+    ) {
+        match self.udp_route(idx, peer) {
+            UdpRoute::Direct => {
+                let _ = socket.try_send_to(data, to);
+            }
+            UdpRoute::Relay(relay) => {
+                if let Ok(d) = lt_proxy::udp_encapsulate(&Target::Addr(to), data) {
+                    let _ = socket.try_send_to(&d, relay);
+                }
+            }
+            UdpRoute::Hold => {
+                if let Some(r) = self.udp.get_mut(&idx) {
+                    if r.queue.len() < MAX_QUEUED {
+                        r.queue.push((data.to_vec(), to));
+                    }
+                }
+            }
         }
     }
 
@@ -116,26 +153,6 @@ impl ProxyState {
     }
 }
 
-/// Sends a datagram as `route` says (a full socket buffer drops it; the
-/// protocols retransmit).
-pub(super) fn udp_send(
-    socket: &tokio::net::UdpSocket,
-    route: UdpRoute,
-    data: &[u8],
-    to: SocketAddr,
-) {
-    match route {
-        UdpRoute::Direct => {
-            let _ = socket.try_send_to(data, to);
-        }
-        UdpRoute::Relay(relay) => {
-            if let Ok(d) = lt_proxy::udp_encapsulate(&Target::Addr(to), data) {
-                let _ = socket.try_send_to(&d, relay);
-            }
-        }
-        UdpRoute::Drop => {}
-    }
-}
 
 impl Engine {
     /// The proxy for peer connections and web seeds, if
@@ -258,6 +275,7 @@ impl Engine {
                 idx,
                 UdpRelay {
                     local,
+                    queue: Vec::new(),
                     state: RelayState::Connecting,
                     task: Some(task),
                 },
@@ -279,12 +297,23 @@ impl Engine {
         };
         let retry = RelayState::Retry(std::time::Instant::now() + UDP_RETRY);
         match ev {
-            UdpRelayEvent::Up { relay, .. } => r.state = RelayState::Up(relay),
+            UdpRelayEvent::Up { relay, .. } => {
+                r.state = RelayState::Up(relay);
+                let queued = std::mem::take(&mut r.queue);
+                if let Some(u) = self.udp.get(idx) {
+                    for (data, to) in queued {
+                        if let Ok(d) = lt_proxy::udp_encapsulate(&Target::Addr(to), &data) {
+                            let _ = u.socket.try_send_to(&d, relay);
+                        }
+                    }
+                }
+            }
             UdpRelayEvent::Closed { .. } => r.state = retry,
             UdpRelayEvent::Failed {
                 proxy, op, error, ..
             } => {
                 r.state = retry;
+                r.queue.clear();
                 let error = super::io_error(&error);
                 // As libtorrent: failures to reach the proxy and to agree
                 // on a method are reported; a refused login or request is
