@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use lt_proxy::{ProxyConfig, ProxyKind};
 use lt_tracker::{
     udp_host_port, AnnounceResponse, ConnectionCache, HttpTrackerConnection, HttpTrackerOutcome,
     ReplyError, ScrapeResponse, TrackerError, TrackerRequest, TrackerSettings, UdpOutcome, UdpStep,
     UdpTrackerConnection,
 };
-use lt_proxy::{ProxyConfig, ProxyKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::proxy_io;
@@ -49,12 +49,11 @@ pub(crate) async fn run(
             // As libtorrent: UDP can only be proxied by SOCKS5; through any
             // other proxy a UDP tracker is refused rather than contacted
             // directly.
-            Some(p) if p.kind != ProxyKind::Socks5 => failed(TrackerError::Io(
-                proxy_io::coded_message(lt_core::error::ErrorCode::new(
-                    libc::EACCES,
-                    lt_core::error::Category::Generic,
-                )),
-            )),
+            Some(p) if p.kind != ProxyKind::Socks5 => {
+                failed(TrackerError::Io(proxy_io::coded_message(
+                    lt_core::error::ErrorCode::new(libc::EACCES, lt_core::error::Category::Generic),
+                )))
+            }
             p => run_udp(req, settings, udp_cache, seed, p).await,
         }
     } else {
@@ -206,9 +205,8 @@ async fn run_udp(
     };
     let sock = match &proxy {
         Some(p) => {
-            let timeout = std::time::Duration::from_secs(u64::from(
-                settings.tracker_receive_timeout.max(1),
-            ));
+            let timeout =
+                std::time::Duration::from_secs(u64::from(settings.tracker_receive_timeout.max(1)));
             match proxy_io::UdpAssociation::open(p, timeout).await {
                 Ok(a) => UdpSock::Proxied(a),
                 Err(e) => return failed(TrackerError::Io(proxy_io::io_message(&e))),

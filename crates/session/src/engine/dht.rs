@@ -242,7 +242,8 @@ impl Engine {
         if let Some(u) = self.udp.get(udp_idx) {
             while let Some(t) = n.dht.poll_transmit() {
                 // A full socket buffer drops the datagram; the DHT retries.
-                self.proxy.udp_send(&u.socket, udp_idx, false, &t.data, t.to);
+                self.proxy
+                    .udp_send(&u.socket, udp_idx, false, &t.data, t.to);
                 if log {
                     self.shared
                         .alerts

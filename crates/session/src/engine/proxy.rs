@@ -153,7 +153,6 @@ impl ProxyState {
     }
 }
 
-
 impl Engine {
     /// The proxy for peer connections and web seeds, if
     /// `proxy_peer_connections` is set.
@@ -259,7 +258,10 @@ impl Engine {
                         return;
                     }
                 };
-                let _ = tx.send(Event::ProxyUdp(idx, UdpRelayEvent::Up { generation, relay }));
+                let _ = tx.send(Event::ProxyUdp(
+                    idx,
+                    UdpRelayEvent::Up { generation, relay },
+                ));
                 // The association lasts as long as the control connection.
                 let mut buf = [0u8; 256];
                 loop {
