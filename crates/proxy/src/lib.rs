@@ -492,7 +492,8 @@ impl Handshake {
             }
             State::HttpReply => {
                 let Some(end) = find(&self.buf, b"\r\n\r\n") else {
-                    if self.buf.len() > MAX_HTTP_REPLY {
+                    // no head can end within the bound any more
+                    if self.buf.len() >= MAX_HTTP_REPLY + 4 {
                         return Err(ProxyError::HttpBadReply);
                     }
                     return Ok(None);

@@ -313,6 +313,22 @@ fn http_connect_errors() {
     assert_eq!(h.on_data(b"HTTP/1.1 200 OK\r\n"), Ok(Progress::NeedMore));
     let junk = vec![b'a'; MAX_HTTP_REPLY];
     assert_eq!(h.on_data(&junk).unwrap_err(), ProxyError::HttpBadReply);
+    // a head ending right at the bound is accepted, fed whole or in bytes
+    let mut reply = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+    reply.resize(MAX_HTTP_REPLY, b'x');
+    reply.extend_from_slice(b"\r\n\r\n");
+    let mut h = Handshake::http_connect(v4([1, 1, 1, 1], 1), None);
+    assert!(matches!(h.on_data(&reply), Ok(Progress::Done(_))));
+    let mut h = Handshake::http_connect(v4([1, 1, 1, 1], 1), None);
+    let last = reply.iter().map(|b| h.on_data(&[*b])).last();
+    assert!(matches!(last, Some(Ok(Progress::Done(_)))), "{last:?}");
+    // one byte longer is refused both ways
+    reply.insert(20, b'x');
+    let mut h = Handshake::http_connect(v4([1, 1, 1, 1], 1), None);
+    assert_eq!(h.on_data(&reply).unwrap_err(), ProxyError::HttpBadReply);
+    let mut h = Handshake::http_connect(v4([1, 1, 1, 1], 1), None);
+    let errs = reply.iter().filter_map(|b| h.on_data(&[*b]).err()).next();
+    assert_eq!(errs, Some(ProxyError::HttpBadReply));
 }
 
 // ---------------------------------------------------------------- config
