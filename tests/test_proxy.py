@@ -503,3 +503,76 @@ def test_proxy_settings_api_matches_reference():
     ours, ref = run_ours(API), run_ref(API)
     for k in ref:
         assert ours[k] == ref[k], (k, ours[k], ref[k])
+
+
+# ---------------------------------------------------------------- anonymous mode
+
+ANON = r"""
+import json, os, socket, sys, time, warnings
+warnings.simplefilter("ignore")
+import libtorrent as lt
+a = json.loads(sys.argv[1])
+sys.path.insert(0, a["tests"])
+from proxy_server import ProxyServer
+proxy = ProxyServer(); pport = proxy.start()
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1); port = l.getsockname()[1]
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "enable_upnp": False, "enable_natpmp": False, "enable_outgoing_utp": False,
+                "out_enc_policy": 2, "anonymous_mode": a["anon"],
+                "alert_mask": lt.alert.category_t.all_categories,
+                "proxy_type": 4, "proxy_hostname": "127.0.0.1", "proxy_port": pport,
+                "proxy_peer_connections": False})
+atp = lt.add_torrent_params(); atp.ti = lt.torrent_info(a["torrent"]); atp.save_path = a["save"]
+atp.trackers = ["http://127.0.0.1:1/announce"]
+h = s.add_torrent(atp)
+h.connect_peer(("127.0.0.1", port))
+l.settimeout(10)
+c, _ = l.accept(); c.settimeout(0.5)
+buf, sent, t = b"", False, time.time()
+while time.time() - t < 3:
+    try:
+        d = c.recv(65536)
+    except socket.timeout:
+        d = b"-"
+    if not d:
+        break
+    if d != b"-":
+        buf += d
+    if len(buf) >= 68 and not sent:
+        # our handshake, with the extension protocol bit
+        c.sendall(buf[:20] + b"\0\0\0\0\0\x10\0\0" + buf[28:48] + b"-XX0000-abcdefghijkl")
+        sent = True
+    if len(buf) > 72 and len(buf) >= 72 + int.from_bytes(buf[68:72], "big"):
+        break
+n = int.from_bytes(buf[68:72], "big")
+ext = lt.bdecode(buf[74:72 + n])
+t = time.time()
+while time.time() - t < 10 and not [e for e in proxy.log if e["cmd"] == "GET"]:
+    time.sleep(0.05)
+alerts = [al.what() for al in s.pop_alerts()]
+gets = [e for e in proxy.log if e["cmd"] == "GET"]
+print(json.dumps({"ext_keys": sorted(k.decode() for k in ext), "alerts": alerts,
+                  "user_agent": [e["headers"].get("user-agent") for e in gets]}))
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("anon", [False, True])
+def test_anonymous_mode_matches_reference(torrent, tmp_path, anon):
+    tor, _ = torrent
+    got = {}
+    for impl in ("ours", "ref"):
+        args = {"tests": TESTS, "anon": anon, "torrent": str(tor), "save": str(tmp_path / impl)}
+        p = subprocess.run([PY[impl], "-c", ANON, json.dumps(args)], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 0, p.stderr[-3000:]
+        got[impl] = json.loads(p.stdout.strip().splitlines()[-1])
+    for impl, r in got.items():
+        # the client version is left out of the extension handshake
+        assert ("v" in r["ext_keys"]) == (not anon), (impl, r)
+        # libtorrent 2.x never posts anonymous_mode_alert
+        assert "anonymous_mode" not in r["alerts"], (impl, r)
+        # the tracker request through the HTTP proxy
+        assert r["user_agent"], (impl, r)
+    # the same User-Agent policy: none in anonymous mode
+    assert set(got["ours"]["user_agent"]) == set(got["ref"]["user_agent"]), got

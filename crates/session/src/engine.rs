@@ -1938,6 +1938,7 @@ impl Engine {
         cfg.extensions.v = Some(format!("libtorrent-rs {}", env!("CARGO_PKG_VERSION")));
         cfg.extensions.p = Some(self.listen_port());
         Self::add_our_extensions(&mut cfg.extensions);
+        self.apply_anonymous_mode(&mut cfg);
         cfg
     }
 

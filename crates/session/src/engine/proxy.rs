@@ -333,6 +333,16 @@ impl Engine {
         }
     }
 
+    /// `anonymous_mode`: as libtorrent, the client version (`v`) is left
+    /// out of the extension handshake. (Trackers get no user agent, `ip`
+    /// or local addresses: see `lt-tracker`.) libtorrent 2.x posts no
+    /// `anonymous_mode_alert`; neither does this engine.
+    pub(super) fn apply_anonymous_mode(&self, cfg: &mut lt_wire::peer::PeerConfig) {
+        if self.settings.get_bool(lt_settings::keys::ANONYMOUS_MODE) {
+            cfg.extensions.v = None;
+        }
+    }
+
     /// The socket type of a proxied peer connection.
     pub(super) fn proxy_socket_type(&self, id: ConnId) -> Option<SocketType> {
         self.proxy.peers.get(&id).copied()
