@@ -576,3 +576,24 @@ def test_anonymous_mode_matches_reference(torrent, tmp_path, anon):
         assert r["user_agent"], (impl, r)
     # the same User-Agent policy: none in anonymous mode
     assert set(got["ours"]["user_agent"]) == set(got["ref"]["user_agent"]), got
+
+
+def test_i2p_proxy_refuses_instead_of_connecting_directly(torrent, tmp_path):
+    """proxy_type i2p_proxy: the reference would go through an i2p SAM
+    bridge (and, with none running, its peer connections hang and trackers
+    are never contacted). We support no i2p: connections fail at once
+    with "no i2p router is set up", and nothing is contacted directly."""
+    tor, root = torrent
+    seeder = Seeder("ours", tor, root)
+    try:
+        r = run_client("ours", torrent=str(tor), save=str(tmp_path / "dl"), peers=[seeder.port],
+                       settings={"proxy_type": 6}, trackers=["http"],
+                       stop_on=["peer_disconnected", "tracker_error"], limit=10)
+        seen = seeder.finish()
+    finally:
+        seeder.kill()
+    assert seen == [] and r["http_seen"] == [] and r["proxy_log"] == []
+    disc = of(r, "peer_disconnected")
+    assert disc and disc[0]["error"] == [160, "libtorrent"] and disc[0]["op"] == 16, r["alerts"]
+    terr = of(r, "tracker_error")
+    assert terr and terr[0]["error"] == [160, "libtorrent"], r["alerts"]

@@ -32,12 +32,16 @@ pub mod socks_errors {
 }
 use socks_errors as se;
 
-/// The kinds of proxy (`settings_pack::proxy_type_t`, without i2p).
+/// The kinds of proxy (`settings_pack::proxy_type_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProxyKind {
     Socks4,
     Socks5,
     Http,
+    /// An i2p SAM bridge. Not supported: every connection that would go
+    /// through it fails with "no i2p router is set up" instead of being
+    /// made around it.
+    I2p,
 }
 
 /// A proxy to use, from the `proxy_*` settings.
@@ -63,8 +67,6 @@ pub struct ProxyConfig {
 pub enum NoProxy {
     /// `none`
     None,
-    /// `i2p_proxy`: a SAM bridge, not a proxy for ordinary connections.
-    I2p,
     /// a value out of range
     Invalid,
 }
@@ -89,7 +91,7 @@ impl ProxyConfig {
             3 => (ProxyKind::Socks5, true),
             4 => (ProxyKind::Http, false),
             5 => (ProxyKind::Http, true),
-            6 => return Err(NoProxy::I2p),
+            6 => (ProxyKind::I2p, false),
             _ => return Err(NoProxy::Invalid),
         };
         let auth = if pw || (kind == ProxyKind::Socks4 && !username.is_empty()) {
@@ -117,6 +119,7 @@ impl ProxyConfig {
             }
             ProxyKind::Socks5 => Handshake::socks5(target, Command::Connect, self.auth.clone()),
             ProxyKind::Http => Ok(Handshake::http_connect(target, self.auth.clone())),
+            ProxyKind::I2p => Err(ProxyError::NoI2pRouter),
         }
     }
 }
@@ -180,6 +183,8 @@ pub enum ProxyError {
     /// over SOCKS4, a host name longer than 255 bytes, credentials longer
     /// than 255 bytes).
     InvalidTarget,
+    /// `proxy_type` is `i2p_proxy`, which this library does not support.
+    NoI2pRouter,
 }
 
 impl ProxyError {
@@ -195,6 +200,8 @@ impl ProxyError {
             }
             ProxyError::Eof => ErrorCode::new(libc::ECONNRESET, Category::System),
             ProxyError::InvalidTarget => ErrorCode::new(libc::EAFNOSUPPORT, Category::System),
+            // libtorrent's no_i2p_router
+            ProxyError::NoI2pRouter => ErrorCode::new(160, Category::Libtorrent),
         }
     }
 }

@@ -359,10 +359,11 @@ fn config_from_settings() {
         ProxyConfig::from_settings(0, "", 0, "", "", true, true, true),
         Err(NoProxy::None)
     );
-    assert_eq!(
-        ProxyConfig::from_settings(6, "", 0, "", "", true, true, true),
-        Err(NoProxy::I2p)
-    );
+    let i2p = ProxyConfig::from_settings(6, "", 0, "", "", true, true, true).unwrap();
+    assert_eq!(i2p.kind, ProxyKind::I2p);
+    let e = i2p.connect(v4([1, 2, 3, 4], 5)).unwrap_err();
+    assert_eq!(e, ProxyError::NoI2pRouter);
+    assert_eq!(e.to_string(), "no i2p router is set up");
     assert_eq!(
         ProxyConfig::from_settings(7, "", 0, "", "", true, true, true),
         Err(NoProxy::Invalid)

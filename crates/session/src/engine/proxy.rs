@@ -186,6 +186,7 @@ impl Engine {
         };
         let socket_type = match proxy.kind {
             ProxyKind::Http => SocketType::Http,
+            ProxyKind::I2p => SocketType::I2p,
             // libtorrent names SOCKS4 connections "Socks5" as well
             ProxyKind::Socks4 | ProxyKind::Socks5 => SocketType::Socks5,
         };
