@@ -273,6 +273,139 @@ pub(crate) async fn associate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::net::TcpListener;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    fn socks5(port: u16) -> ProxyConfig {
+        ProxyConfig::from_settings(2, "127.0.0.1", i32::from(port), "", "", true, true, true)
+            .expect("config")
+    }
+
+    /// A one-shot SOCKS5 server: greeting, then a request for an IPv4
+    /// target, answered with `rep`; returns the accepted stream.
+    async fn serve_socks5(listener: &TcpListener, rep: u8, extra: &[u8]) -> TcpStream {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        let mut greet = [0u8; 3];
+        s.read_exact(&mut greet).await.expect("greeting");
+        assert_eq!(greet, [5, 1, 0]);
+        s.write_all(&[5, 0]).await.expect("method");
+        let mut req = [0u8; 10];
+        s.read_exact(&mut req).await.expect("request");
+        let mut reply = vec![5, rep, 0, 1, 0, 0, 0, 0, 0x1a, 0xe1];
+        reply.extend_from_slice(extra);
+        s.write_all(&reply).await.expect("reply");
+        s
+    }
+
+    #[test]
+    fn tunnel_carries_data_and_early_bytes() {
+        rt().block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let server = async {
+                let mut s = serve_socks5(&listener, 0, b"early").await;
+                let mut buf = [0u8; 4];
+                s.read_exact(&mut buf).await.expect("read");
+                s.write_all(&buf).await.expect("echo");
+                s
+            };
+            let target = Target::Addr(SocketAddr::from(([10, 0, 0, 1], 6881)));
+            let client = async {
+                let (mut stream, leftover) = tunnel(&socks5(port), target, Duration::from_secs(5))
+                    .await
+                    .expect("tunnel");
+                assert_eq!(leftover, b"early");
+                stream.write_all(b"ping").await.expect("write");
+                let mut buf = [0u8; 4];
+                stream.read_exact(&mut buf).await.expect("read");
+                assert_eq!(&buf, b"ping");
+            };
+            let (_s, ()) = tokio::join!(server, client);
+        });
+    }
+
+    #[test]
+    fn tunnel_errors_keep_their_codes() {
+        rt().block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let target = Target::Addr(SocketAddr::from(([10, 0, 0, 1], 6881)));
+            let cfg = socks5(port);
+            // "connection not allowed by ruleset" is EPERM, as in libtorrent
+            let (_s, r) = tokio::join!(
+                serve_socks5(&listener, 2, b""),
+                tunnel(&cfg, target.clone(), Duration::from_secs(5))
+            );
+            let e = r.expect_err("refused");
+            assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+            // general failure stays in the socks category
+            let (_s, r) = tokio::join!(
+                serve_socks5(&listener, 1, b""),
+                tunnel(&cfg, target.clone(), Duration::from_secs(5))
+            );
+            let e = r.expect_err("refused");
+            assert_eq!(socks_code(&e), Some(ErrorCode::new(6, Category::Socks)));
+            // a proxy that is not there
+            drop(listener);
+            let e = tunnel(&cfg, target, Duration::from_secs(5))
+                .await
+                .expect_err("down");
+            assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
+        });
+    }
+
+    #[test]
+    fn udp_association_wraps_and_unwraps() {
+        rt().block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let relay = UdpSocket::bind("127.0.0.1:0").await.expect("relay");
+            let relay_port = relay.local_addr().expect("addr").port();
+            let server = async {
+                let (mut s, _) = listener.accept().await.expect("accept");
+                let mut greet = [0u8; 3];
+                s.read_exact(&mut greet).await.expect("greeting");
+                s.write_all(&[5, 0]).await.expect("method");
+                let mut req = [0u8; 10];
+                s.read_exact(&mut req).await.expect("request");
+                assert_eq!(req[..2], [5, 3]);
+                // the relay reported as 0.0.0.0: the proxy's own address
+                let mut reply = vec![5, 0, 0, 1, 0, 0, 0, 0];
+                reply.extend_from_slice(&relay_port.to_be_bytes());
+                s.write_all(&reply).await.expect("reply");
+                s
+            };
+            let cfg = socks5(port);
+            let (_control, assoc) =
+                tokio::join!(server, UdpAssociation::open(&cfg, Duration::from_secs(5)));
+            let assoc = assoc.expect("associate");
+            let to = Target::Addr(SocketAddr::from(([127, 0, 0, 1], 9999)));
+            assoc.send_to(b"query", &to).await.expect("send");
+            let mut buf = [0u8; 256];
+            let (n, from) = relay.recv_from(&mut buf).await.expect("relayed");
+            assert_eq!(
+                lt_proxy::udp_decapsulate(&buf[..n]),
+                Ok((to, &b"query"[..]))
+            );
+            // a datagram from elsewhere is ignored; the relay's is unwrapped
+            let stranger = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+            stranger.send_to(b"noise", from).await.expect("noise");
+            let src = Target::Addr(SocketAddr::from(([5, 6, 7, 8], 1)));
+            let d = lt_proxy::udp_encapsulate(&src, b"answer").expect("wrap");
+            relay.send_to(&d, from).await.expect("answer");
+            let (n, who) = assoc.recv_from(&mut buf).await.expect("recv");
+            assert_eq!(
+                (&buf[..n], who),
+                (&b"answer"[..], "5.6.7.8:1".parse().expect("ip"))
+            );
+        });
+    }
 
     #[test]
     fn socks_errors_survive_io_error_and_text() {
