@@ -427,15 +427,23 @@ def test_web_seed_through_proxy(torrent, tmp_path, impl, ptype):
         assert all(e["cmd"] == "GET" and e["auth"] == ["u", "p"] for e in to_web), to_web
 
 
+@pytest.mark.parametrize("send_local", [False, True])
 @pytest.mark.parametrize("impl", ["ours", "ref"])
-def test_dht_through_socks5(torrent, tmp_path, impl):
+def test_dht_through_socks5(torrent, tmp_path, impl, send_local):
     tor, _ = torrent
+    settings = dict(proxy_settings("socks5"), socks5_udp_send_local_ep=send_local)
     r = run_client(impl, torrent=str(tor), save=str(tmp_path / "dl"), dht=True,
-                   settings=proxy_settings("socks5"), limit=15)
+                   settings=settings, limit=15)
     assoc = [e for e in r["proxy_log"] if e["cmd"] == "udp_associate"]
     relay_ports = {e["relay_port"] for e in assoc}
     # the bootstrap node was contacted, and only through the relay
     assert r["dht_seen"] and set(r["dht_seen"]) <= relay_ports, (r["dht_seen"], relay_ports)
+    # UDP ASSOCIATE names "any" source, or with socks5_udp_send_local_ep
+    # the UDP socket's port
+    if send_local:
+        assert all(e["target"][1] != 0 for e in assoc), assoc
+    else:
+        assert all(e["target"] == ["0.0.0.0", 0] for e in assoc), assoc
 
 
 # ---------------------------------------------------------------- API

@@ -222,12 +222,14 @@ impl UdpAssociation {
     }
 }
 
-/// Makes a SOCKS5 UDP ASSOCIATE for datagrams sent from any of our UDP
-/// sockets; returns the control connection (the association ends when it
-/// closes) and the relay address. A failure names the proxy endpoint and
-/// whether connecting or the handshake failed.
+/// Makes a SOCKS5 UDP ASSOCIATE for datagrams sent from `from` (sent as
+/// `0.0.0.0:0`, "any", when `None`); returns the control connection (the
+/// association ends when it closes) and the relay address. A failure
+/// names the proxy endpoint and whether connecting or the handshake
+/// failed.
 pub(crate) async fn associate(
     p: &ProxyConfig,
+    from: Option<SocketAddr>,
     timeout: Duration,
 ) -> Result<(TcpStream, SocketAddr), (SocketAddr, crate::alert::Operation, io::Error)> {
     use crate::alert::Operation;
@@ -241,8 +243,8 @@ pub(crate) async fn associate(
         let mut control = TcpStream::connect(proxy)
             .await
             .map_err(|e| (Operation::Connect, e))?;
-        let unspecified = Target::Addr(SocketAddr::from(([0, 0, 0, 0], 0)));
-        let hs = Handshake::socks5(unspecified, Command::UdpAssociate, p.auth.clone())
+        let source = Target::Addr(from.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))));
+        let hs = Handshake::socks5(source, Command::UdpAssociate, p.auth.clone())
             .map_err(|e| (Operation::Handshake, failure(e)))?;
         let est = run_handshake(&mut control, hs)
             .await

@@ -226,6 +226,11 @@ impl Engine {
             return;
         };
         let now = std::time::Instant::now();
+        // `socks5_udp_send_local_ep`: tell the proxy where datagrams will
+        // come from instead of "anywhere"
+        let send_local = self
+            .settings
+            .get_bool(lt_settings::keys::SOCKS5_UDP_SEND_LOCAL_EP);
         for idx in 0..self.udp.len() {
             let Some(local) = self.udp.get(idx).and_then(|u| u.socket.local_addr().ok()) else {
                 continue;
@@ -243,7 +248,8 @@ impl Engine {
             let cfg = cfg.clone();
             let task = tokio::spawn(async move {
                 let timeout = Duration::from_secs(10);
-                let assoc = proxy_io::associate(&cfg, timeout).await;
+                let from = send_local.then_some(local);
+                let assoc = proxy_io::associate(&cfg, from, timeout).await;
                 let (mut control, relay) = match assoc {
                     Ok(a) => a,
                     Err((proxy, op, error)) => {
