@@ -337,6 +337,7 @@ leaf!(
 );
 leaf!(SessionStatsAlert, "session_stats_alert", PyAlert);
 leaf!(AlertsDroppedAlert, "alerts_dropped_alert", PyAlert);
+leaf!(Socks5Alert, "socks5_alert", PyAlert);
 leaf!(PerformanceAlert, "performance_alert", TorrentAlert);
 leaf!(ExternalIpAlert, "external_ip_alert", PyAlert);
 leaf!(LogAlert, "log_alert", PyAlert);
@@ -971,6 +972,25 @@ impl AlertsDroppedAlert {
 }
 
 #[pymethods]
+impl Socks5Alert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        alert_error(py, &self.0)
+    }
+    /// The proxy's endpoint.
+    #[getter]
+    fn ip<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let ep = field!(self, AlertKind::Socks5 { ip, .. } => *ip, ([0, 0, 0, 0], 0).into());
+        endpoint_tuple(py, &ep)
+    }
+    #[getter]
+    fn op<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let op = field!(self, AlertKind::Socks5 { op, .. } => *op as i64, 0);
+        enum_to_py(py, "operation_t", op)
+    }
+}
+
+#[pymethods]
 impl PerformanceAlert {
     #[getter]
     fn warning_code<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -1168,6 +1188,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         SessionStatsHeader => mk!(base(), SessionStatsHeaderAlert),
         SessionStats { .. } => mk!(base(), SessionStatsAlert),
         AlertsDropped { .. } => mk!(base(), AlertsDroppedAlert),
+        Socks5 { .. } => mk!(base(), Socks5Alert),
         Performance { .. } => mk!(t(), PerformanceAlert),
         ExternalIp { .. } => mk!(base(), ExternalIpAlert),
         Log { .. } => mk!(base(), LogAlert),
@@ -1246,6 +1267,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SessionStatsHeaderAlert>()?;
     m.add_class::<SessionStatsAlert>()?;
     m.add_class::<AlertsDroppedAlert>()?;
+    m.add_class::<Socks5Alert>()?;
     m.add_class::<PerformanceAlert>()?;
     m.add_class::<ExternalIpAlert>()?;
     m.add_class::<LogAlert>()?;

@@ -19,6 +19,7 @@ mod hashes;
 mod magnet;
 mod metainfo;
 mod peer_class;
+mod proxy;
 mod resume;
 mod session;
 mod session_status;
@@ -52,5 +53,6 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dht::register(m)?;
     session_status::register(m)?;
     resume::register(m)?;
+    proxy::register(m)?;
     Ok(())
 }

@@ -327,6 +327,13 @@ pub enum AlertKind {
     },
     /// Alerts were dropped because the queue was full: bit `i` of the
     /// bitmap stands for alert type id `i`.
+    /// The SOCKS5 UDP association of a UDP socket failed (`ip`: the
+    /// proxy).
+    Socks5 {
+        error: ErrorCode,
+        ip: SocketAddr,
+        op: Operation,
+    },
     AlertsDropped {
         dropped: [u64; 4],
     },
@@ -537,6 +544,7 @@ impl Alert {
             SessionStatsHeader => "session_stats_header",
             SessionStats { .. } => "session_stats",
             AlertsDropped { .. } => "alerts_dropped",
+            Socks5 { .. } => "socks5",
             Performance { .. } => "performance",
             ExternalIp { .. } => "external_ip",
             Log { .. } => "log",
@@ -617,6 +625,7 @@ impl Alert {
             SessionStats { .. } => 70,
             Log { .. } => 79,
             AlertsDropped { .. } => 95,
+            Socks5 { .. } => 96,
             Dht(d) => d.alert_type(),
             FileRenamed { .. } => 7,
             FileRenameFailed { .. } => 8,
@@ -690,6 +699,7 @@ impl Alert {
             ScrapeFailed { .. } => TRACKER | ERROR,
             SessionStatsHeader | SessionStats { .. } => STATS,
             AlertsDropped { .. } => ERROR,
+            Socks5 { .. } => ERROR,
             Performance { .. } => PERFORMANCE_WARNING,
             ExternalIp { .. } => STATUS,
             Log { .. } => SESSION_LOG,
@@ -738,7 +748,8 @@ impl Alert {
             | FastresumeRejected { error, .. }
             | StorageMovedFailed { error, .. }
             | FileRenameFailed { error, .. }
-            | UrlSeed { error, .. } => Some(error),
+            | UrlSeed { error, .. }
+            | Socks5 { error, .. } => Some(error),
             Dht(d) => d.error(),
             _ => None,
         }
@@ -808,6 +819,7 @@ impl Alert {
             | SessionStatsHeader
             | SessionStats { .. }
             | AlertsDropped { .. }
+            | Socks5 { .. }
             | ExternalIp { .. }
             | Log { .. } => None,
         }
@@ -1199,6 +1211,12 @@ impl Alert {
             SessionStatsHeader => "session stats header".to_string(),
             SessionStats { .. } => "session stats".to_string(),
             AlertsDropped { .. } => "dropped alerts: ".to_string(),
+            Socks5 { error, ip, op } => format!(
+                "SOCKS5 error. op: {} ec: {} ep: {}",
+                operation_label(*op),
+                error.message(),
+                ep(ip)
+            ),
             Performance {
                 torrent,
                 warning_code,

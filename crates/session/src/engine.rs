@@ -47,6 +47,7 @@ mod dht_log;
 mod lsd;
 mod magnet;
 mod pex;
+mod proxy;
 mod share_mode;
 mod super_seed;
 mod ssl;
@@ -94,6 +95,8 @@ pub(crate) enum Event {
         ConnId,
         std::io::Result<Box<tokio_rustls::TlsStream<tokio::net::TcpStream>>>,
     ),
+    /// A SOCKS5 UDP association task of UDP socket `idx` reports.
+    ProxyUdp(usize, proxy::UdpRelayEvent),
 }
 
 struct ListenSocket {
@@ -243,6 +246,8 @@ pub struct Engine {
     ctl: ctl::Ctl,
     /// Web seeds and their connections.
     web: webseed::WebSeeds,
+    /// Proxied connections (engine/proxy.rs).
+    proxy: proxy::ProxyState,
     /// Pieces shown to super-seeded peers (engine/super_seed.rs).
     super_seed: super_seed::SuperSeedState,
     /// SSL torrents: certificates, SSL listen sockets, TLS connections.
@@ -296,6 +301,9 @@ fn peer_error(e: &lt_wire::Error) -> ErrorCode {
 
 /// An OS error as an error code.
 pub(crate) fn io_error(e: &std::io::Error) -> ErrorCode {
+    if let Some(c) = proxy::socks_error(e) {
+        return c;
+    }
     ErrorCode::new(e.raw_os_error().unwrap_or(libc::EIO), Category::System)
 }
 
@@ -350,6 +358,7 @@ impl Engine {
             pex: Default::default(),
             ctl: Default::default(),
             web: Default::default(),
+            proxy: Default::default(),
             super_seed: Default::default(),
             ssl: Default::default(),
         }
@@ -500,6 +509,7 @@ impl Engine {
             Event::Web(id, ev) => self.on_web_event(id, ev),
             Event::SslIncoming(inc) => self.on_ssl_incoming(*inc),
             Event::SslConnected(id, result) => self.on_ssl_connected(id, result),
+            Event::ProxyUdp(idx, ev) => self.on_proxy_udp(idx, ev),
         }
     }
 
@@ -660,6 +670,7 @@ impl Engine {
     }
 
     fn second_tick(&mut self, secs: f64) {
+        self.proxy_udp_tick();
         let now_ms = self.millis(Instant::now());
         for p in self.peers.values_mut() {
             let c = p.conn.counters();
@@ -827,6 +838,7 @@ impl Engine {
             self.close_listen_sockets();
             self.open_listen_sockets();
         }
+        self.proxy_udp_tick();
         self.dht_apply_settings();
     }
 
@@ -1722,9 +1734,11 @@ impl Engine {
                     let cache = self.udp_cache.clone();
                     let seed = self.rng.next_u64();
                     let tx = self.events_tx.clone();
+                    let proxy = self.tracker_proxy();
                     tokio::spawn(async move {
                         let result =
-                            tracker_io::run(job.request.clone(), settings, cache, seed).await;
+                            tracker_io::run(job.request.clone(), settings, cache, seed, proxy)
+                                .await;
                         let _ = tx.send(Event::Tracker {
                             torrent: id,
                             job: Box::new(job),
@@ -2002,6 +2016,7 @@ impl Engine {
         cfg.extensions.v = Some(format!("libtorrent-rs {}", env!("CARGO_PKG_VERSION")));
         cfg.extensions.p = Some(self.listen_port());
         Self::add_our_extensions(&mut cfg.extensions);
+        self.apply_anonymous_mode(&mut cfg);
         cfg
     }
 
@@ -2153,13 +2168,9 @@ impl Engine {
                 continue;
             }
             self.begin_outgoing_mse(cid, id, send_hash);
-            let tx = self.events_tx.clone();
             let ports = self.outgoing_ports();
             let start = self.rng.next_u64() as u16;
-            tokio::spawn(async move {
-                let result = peer_io::connect(addr, timeout, ports, start).await;
-                let _ = tx.send(Event::Connected { id: cid, result });
-            });
+            self.spawn_peer_connect(cid, addr, timeout, ports, start);
         }
     }
 
@@ -2184,7 +2195,10 @@ impl Engine {
                 }
                 self.drive_peer(id);
             }
-            Err(e) => self.disconnect(id, Some(io_error(&e))),
+            Err(e) => {
+                self.proxy_connect_failed(id, &e);
+                self.disconnect(id, Some(io_error(&e)));
+            }
         }
     }
 
@@ -3165,7 +3179,10 @@ impl Engine {
     }
 
     fn socket_type(&self, id: ConnId) -> SocketType {
-        if let Some(t) = self.ssl_socket_type(id) {
+        if let Some(t) = self
+            .ssl_socket_type(id)
+            .or_else(|| self.proxy_socket_type(id))
+        {
             return t;
         }
         match self.peers.get(&id) {
@@ -3184,6 +3201,7 @@ impl Engine {
             return;
         };
         self.ssl_conn_gone(id);
+        self.proxy_forget(id);
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         let mse_failed = p.outgoing && p.tx.is_some() && matches!(p.crypto, Crypto::Handshake(_));
         p.conn.close();
@@ -3253,6 +3271,7 @@ impl Engine {
 
     /// A datagram on a listen endpoint's UDP socket.
     fn on_udp(&mut self, idx: usize, from: SocketAddr, data: &[u8]) {
+        let (from, data) = self.proxy.relayed(idx, from, data).unwrap_or((from, data));
         if data.first() == Some(&b'd') {
             self.dht_datagram(idx, from, data);
             return;
@@ -3316,7 +3335,7 @@ impl Engine {
         };
         while let Some(t) = u.utp.poll_transmit(now) {
             // A full socket buffer drops the datagram; uTP retransmits.
-            let _ = u.socket.try_send_to(&t.data, t.to);
+            self.proxy.udp_send(&u.socket, idx, true, &t.data, t.to);
         }
     }
 
@@ -3499,6 +3518,7 @@ impl Engine {
         let cfg = lt_utp::UtpConfig::default();
         let utp = lt_utp::UtpSocket::new(cfg, Instant::now(), self.rng.next_u64());
         self.udp.push(UdpEndpoint { socket, utp, task });
+        self.proxy_udp_tick();
         self.alert(AlertKind::ListenSucceeded {
             endpoint: local,
             socket_type: SocketType::Utp,
@@ -3654,7 +3674,8 @@ pub fn tracker_error_code(e: &lt_tracker::TrackerError) -> ErrorCode {
         T::UnsupportedUrlProtocol => lt(24),
         T::InvalidUrl(_) => lt(25),
         T::Gzip => lt(152),
-        T::Io(_) => ErrorCode::new(e.errno().unwrap_or(libc::EIO), Category::System),
+        T::Io(m) => crate::proxy_io::socks_code_in(m)
+            .unwrap_or_else(|| ErrorCode::new(e.errno().unwrap_or(libc::EIO), Category::System)),
         T::SsrfMitigation => lt(180),
         T::BlockedByIdna => lt(180),
     }

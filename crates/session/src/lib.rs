@@ -30,6 +30,7 @@ pub mod listen;
 pub mod peer_class;
 mod peer_io;
 pub mod ssl;
+mod proxy_io;
 pub mod torrent;
 mod tracker_io;
 pub mod types;

@@ -6,12 +6,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use lt_proxy::{ProxyConfig, ProxyKind};
 use lt_tracker::{
     udp_host_port, AnnounceResponse, ConnectionCache, HttpTrackerConnection, HttpTrackerOutcome,
     ReplyError, ScrapeResponse, TrackerError, TrackerRequest, TrackerSettings, UdpOutcome, UdpStep,
     UdpTrackerConnection,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::proxy_io;
 
 /// What a finished tracker request produced.
 #[derive(Debug)]
@@ -32,17 +35,29 @@ fn failed(e: TrackerError) -> TrackerResult {
 
 const MAX_REDIRECTS: usize = 5;
 
-/// Runs one request to completion (bounded by the request's own timeouts).
+/// Runs one request to completion (bounded by the request's own timeouts),
+/// through `proxy` when given (`proxy_tracker_connections`).
 pub(crate) async fn run(
     req: TrackerRequest,
     settings: TrackerSettings,
     udp_cache: Arc<Mutex<ConnectionCache>>,
     seed: u64,
+    proxy: Option<ProxyConfig>,
 ) -> TrackerResult {
     if req.url.starts_with("udp://") {
-        run_udp(req, settings, udp_cache, seed).await
+        match proxy {
+            // As libtorrent: UDP can only be proxied by SOCKS5; through any
+            // other proxy a UDP tracker is refused rather than contacted
+            // directly.
+            Some(p) if p.kind != ProxyKind::Socks5 => {
+                failed(TrackerError::Io(proxy_io::coded_message(
+                    lt_core::error::ErrorCode::new(libc::EACCES, lt_core::error::Category::Generic),
+                )))
+            }
+            p => run_udp(req, settings, udp_cache, seed, p).await,
+        }
     } else {
-        run_http(req, settings).await
+        run_http(req, settings, proxy).await
     }
 }
 
@@ -56,7 +71,11 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, TrackerError> {
     }
 }
 
-async fn run_http(req: TrackerRequest, settings: TrackerSettings) -> TrackerResult {
+async fn run_http(
+    req: TrackerRequest,
+    settings: TrackerSettings,
+    proxy: Option<ProxyConfig>,
+) -> TrackerResult {
     let mut conn = match HttpTrackerConnection::new(req, &settings, Instant::now()) {
         Ok(c) => c,
         Err(e) => return failed(e),
@@ -65,11 +84,14 @@ async fn run_http(req: TrackerRequest, settings: TrackerSettings) -> TrackerResu
         if conn.is_https() {
             return failed(TrackerError::UnsupportedUrlProtocol);
         }
-        let addr = match resolve(conn.host(), conn.port()).await {
-            Ok(a) => a,
-            Err(e) => return failed(e),
+        let route = match &proxy {
+            Some(p) => Route::Proxy(p),
+            None => match resolve(conn.host(), conn.port()).await {
+                Ok(a) => Route::Direct(a),
+                Err(e) => return failed(e),
+            },
         };
-        match http_once(&mut conn, addr).await {
+        match http_once(&mut conn, route).await {
             HttpTrackerOutcome::Announce(r) => return TrackerResult::Announce(r),
             HttpTrackerOutcome::Scrape(r) => return TrackerResult::Scrape(r),
             HttpTrackerOutcome::Failed(e) => return TrackerResult::Failed(e),
@@ -83,18 +105,56 @@ async fn run_http(req: TrackerRequest, settings: TrackerSettings) -> TrackerResu
     failed(TrackerError::TooManyRedirects)
 }
 
-async fn http_once(conn: &mut HttpTrackerConnection, addr: SocketAddr) -> HttpTrackerOutcome {
+/// How an HTTP request reaches the tracker.
+enum Route<'a> {
+    Direct(SocketAddr),
+    Proxy(&'a ProxyConfig),
+}
+
+/// Connects as `route` says; returns the stream and the request to write
+/// (in absolute form, with `Proxy-Authorization`, for an HTTP proxy).
+async fn open(
+    conn: &HttpTrackerConnection,
+    route: Route<'_>,
+) -> std::io::Result<(tokio::net::TcpStream, Vec<u8>)> {
+    match route {
+        Route::Direct(addr) => Ok((
+            tokio::net::TcpStream::connect(addr).await?,
+            conn.request_bytes().to_vec(),
+        )),
+        Route::Proxy(p) if p.kind == ProxyKind::Http => {
+            let host = p.host.trim_start_matches('[').trim_end_matches(']');
+            let stream = tokio::net::TcpStream::connect((host, p.port)).await?;
+            let origin = format!(
+                "http://{}",
+                lt_proxy::Target::from_host(conn.host(), conn.port()).authority()
+            );
+            let auth = p.auth.as_ref().map(|(u, w)| (u.as_str(), w.as_str()));
+            let req = lt_proxy::absolute_form(conn.request_bytes(), &origin, auth)
+                .ok_or_else(|| std::io::Error::other("malformed tracker request"))?;
+            Ok((stream, req))
+        }
+        Route::Proxy(p) => {
+            let target = proxy_io::target_for(p, conn.host(), conn.port()).await?;
+            // the caller bounds the whole attempt by the tracker's timeout
+            let (stream, _) = proxy_io::tunnel(p, target, std::time::Duration::MAX).await?;
+            Ok((stream, conn.request_bytes().to_vec()))
+        }
+    }
+}
+
+async fn http_once(conn: &mut HttpTrackerConnection, route: Route<'_>) -> HttpTrackerOutcome {
     let io_fail = |e: std::io::Error| {
         HttpTrackerOutcome::Failed(ReplyError {
-            error: TrackerError::Io(e.to_string()),
+            error: TrackerError::Io(proxy_io::io_message(&e)),
             warning_message: String::new(),
             retry_interval: 0,
             min_interval: 0,
         })
     };
     let deadline = conn.next_timeout();
-    let connect = tokio::time::timeout_at(deadline.into(), tokio::net::TcpStream::connect(addr));
-    let mut stream = match connect.await {
+    let connect = tokio::time::timeout_at(deadline.into(), open(conn, route));
+    let (mut stream, request) = match connect.await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return io_fail(e),
         Err(_) => {
@@ -103,7 +163,7 @@ async fn http_once(conn: &mut HttpTrackerConnection, addr: SocketAddr) -> HttpTr
                 .unwrap_or_else(|| io_fail(std::io::ErrorKind::TimedOut.into()))
         }
     };
-    if let Err(e) = stream.write_all(conn.request_bytes()).await {
+    if let Err(e) = stream.write_all(&request).await {
         return io_fail(e);
     }
     let mut buf = vec![0u8; 16 * 1024];
@@ -128,6 +188,7 @@ async fn run_udp(
     settings: TrackerSettings,
     cache: Arc<Mutex<ConnectionCache>>,
     seed: u64,
+    proxy: Option<ProxyConfig>,
 ) -> TrackerResult {
     let (host, port) = match udp_host_port(&req.url) {
         Ok(hp) => hp,
@@ -142,9 +203,19 @@ async fn run_udp(
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let sock = match tokio::net::UdpSocket::bind(bind).await {
-        Ok(s) => s,
-        Err(e) => return failed(TrackerError::Io(e.to_string())),
+    let sock = match &proxy {
+        Some(p) => {
+            let timeout =
+                std::time::Duration::from_secs(u64::from(settings.tracker_receive_timeout.max(1)));
+            match proxy_io::UdpAssociation::open(p, timeout).await {
+                Ok(a) => UdpSock::Proxied(a),
+                Err(e) => return failed(TrackerError::Io(proxy_io::io_message(&e))),
+            }
+        }
+        None => match tokio::net::UdpSocket::bind(bind).await {
+            Ok(s) => UdpSock::Direct(s),
+            Err(e) => return failed(TrackerError::Io(e.to_string())),
+        },
     };
     let mut conn = match UdpTrackerConnection::new(req, target, &settings, Instant::now(), seed) {
         Ok(c) => c,
@@ -182,5 +253,28 @@ async fn run_udp(
             }
             Err(_) => conn.on_timeout(now),
         };
+    }
+}
+
+/// The socket of a UDP tracker request: direct, or through a SOCKS5 UDP
+/// ASSOCIATE.
+enum UdpSock {
+    Direct(tokio::net::UdpSocket),
+    Proxied(proxy_io::UdpAssociation),
+}
+
+impl UdpSock {
+    async fn send_to(&self, data: &[u8], to: SocketAddr) -> std::io::Result<()> {
+        match self {
+            UdpSock::Direct(s) => s.send_to(data, to).await.map(|_| ()),
+            UdpSock::Proxied(a) => a.send_to(data, &lt_proxy::Target::Addr(to)).await,
+        }
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        match self {
+            UdpSock::Direct(s) => s.recv_from(buf).await,
+            UdpSock::Proxied(a) => a.recv_from(buf).await,
+        }
     }
 }

@@ -44,10 +44,48 @@ pub(crate) fn start(
     conn: WebSeedConnection,
     connect_timeout: Duration,
     events: mpsc::UnboundedSender<Event>,
+    proxy: Option<lt_proxy::ProxyConfig>,
 ) -> mpsc::UnboundedSender<WebCmd> {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(id, conn, connect_timeout, rx, events));
+    tokio::spawn(run(id, conn, connect_timeout, rx, events, proxy));
     tx
+}
+
+/// Connects to the seed, or through the proxy: an HTTP proxy gets the
+/// requests in absolute form (see [`Rewrite`]), a SOCKS proxy a tunnel.
+async fn open(
+    host: &str,
+    port: u16,
+    proxy: Option<&lt_proxy::ProxyConfig>,
+    timeout: Duration,
+) -> std::io::Result<(TcpStream, Vec<u8>)> {
+    let attempt = async {
+        match proxy {
+            None => Ok((TcpStream::connect((host, port)).await?, Vec::new())),
+            Some(p) if p.kind == lt_proxy::ProxyKind::Http => {
+                let h = p.host.trim_start_matches('[').trim_end_matches(']');
+                Ok((TcpStream::connect((h, p.port)).await?, Vec::new()))
+            }
+            Some(p) => {
+                let target = crate::proxy_io::target_for(p, host, port).await?;
+                crate::proxy_io::tunnel(p, target, Duration::MAX).await
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "Connection timed out",
+        )),
+    }
+}
+
+/// For an HTTP proxy: the origin to put in front of request targets and
+/// the proxy credentials.
+struct Rewrite {
+    origin: String,
+    auth: Option<(String, String)>,
 }
 
 async fn run(
@@ -56,6 +94,7 @@ async fn run(
     connect_timeout: Duration,
     mut cmds: mpsc::UnboundedReceiver<WebCmd>,
     events: mpsc::UnboundedSender<Event>,
+    proxy: Option<lt_proxy::ProxyConfig>,
 ) {
     let send = |ev: WebIoEvent| events.send(Event::Web(id, ev)).is_ok();
     let host = conn
@@ -64,22 +103,20 @@ async fn run(
         .trim_end_matches(']')
         .to_string();
     let port = conn.port();
-    let stream = match tokio::time::timeout(
-        connect_timeout,
-        TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
+    let rewrite = proxy
+        .as_ref()
+        .filter(|p| p.kind == lt_proxy::ProxyKind::Http)
+        .map(|p| Rewrite {
+            origin: format!(
+                "http://{}",
+                lt_proxy::Target::from_host(&host, port).authority()
+            ),
+            auth: p.auth.clone(),
+        });
+    let (stream, leftover) = match open(&host, port, proxy.as_ref(), connect_timeout).await {
+        Ok(s) => s,
+        Err(e) => {
             send(WebIoEvent::ConnectFailed(e));
-            return;
-        }
-        Err(_) => {
-            send(WebIoEvent::ConnectFailed(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "Connection timed out",
-            )));
             return;
         }
     };
@@ -97,9 +134,25 @@ async fn run(
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = vec![0u8; 64 * 1024];
     let mut engine_gone = false;
+    if !leftover.is_empty() {
+        conn.on_data(&leftover, Instant::now());
+    }
     loop {
         // requests to write
         while let Some(bytes) = conn.poll_transmit(Instant::now()) {
+            let bytes = match &rewrite {
+                None => bytes,
+                Some(r) => {
+                    let auth = r.auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+                    match lt_proxy::absolute_form(&bytes, &r.origin, auth) {
+                        Some(b) => b,
+                        None => {
+                            conn.close();
+                            break;
+                        }
+                    }
+                }
+            };
             if wr.write_all(&bytes).await.is_err() {
                 conn.on_eof(Instant::now());
                 break;

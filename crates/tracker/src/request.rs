@@ -154,16 +154,19 @@ impl TrackerSettings {
         }))
     }
 
-    /// The `User-Agent` to send: none in anonymous mode, except for
-    /// private torrents.
+    /// The `User-Agent` to send: in anonymous mode the generic one
+    /// libtorrent uses (`curl/7.81.0`), except for private torrents.
     pub fn effective_user_agent(&self, private_torrent: bool) -> &str {
         if self.anonymous_mode && !private_torrent {
-            ""
+            ANONYMOUS_USER_AGENT
         } else {
             &self.user_agent
         }
     }
 }
+
+/// The user agent libtorrent sends trackers in anonymous mode.
+pub const ANONYMOUS_USER_AGENT: &str = "curl/7.81.0";
 
 /// The scrape URL of an announce URL: the first `announce` in it replaced by
 /// `scrape` (libtorrent's rule); trackers without one cannot be scraped.

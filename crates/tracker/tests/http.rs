@@ -63,13 +63,14 @@ fn request_bytes() {
     assert!(text.contains("Authorization: Basic dTpw\r\n"));
     assert_eq!((c.port(), c.is_https()), (443, true));
 
-    // anonymous mode drops the user agent (except for private torrents)
+    // anonymous mode sends libtorrent's generic user agent (except for
+    // private torrents)
     let s = TrackerSettings {
         anonymous_mode: true,
         ..Default::default()
     };
     let c = HttpTrackerConnection::new(req("http://t/announce"), &s, Instant::now()).unwrap();
-    assert!(!String::from_utf8_lossy(c.request_bytes()).contains("User-Agent"));
+    assert!(String::from_utf8_lossy(c.request_bytes()).contains("\r\nUser-Agent: curl/7.81.0\r\n"));
     let mut r = req("http://t/announce");
     r.private_torrent = true;
     let c = HttpTrackerConnection::new(r, &s, Instant::now()).unwrap();

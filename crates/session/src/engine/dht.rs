@@ -255,7 +255,8 @@ impl Engine {
         if let Some(u) = self.udp.get(udp_idx) {
             while let Some(t) = n.dht.poll_transmit() {
                 // A full socket buffer drops the datagram; the DHT retries.
-                let _ = u.socket.try_send_to(&t.data, t.to);
+                self.proxy
+                    .udp_send(&u.socket, udp_idx, false, &t.data, t.to);
                 if log {
                     super::dht_log::log_datagram(&self.shared.alerts, false, t.to, &t.data);
                     self.shared

@@ -412,7 +412,13 @@ impl Engine {
         };
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
-        let tx = webseed_io::start(id, conn, connect_timeout, self.events_tx.clone());
+        let tx = webseed_io::start(
+            id,
+            conn,
+            connect_timeout,
+            self.events_tx.clone(),
+            self.peer_proxy(),
+        );
         self.web.conns.insert(
             id,
             WebConn {
