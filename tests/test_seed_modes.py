@@ -190,7 +190,10 @@ def test_share_mode_swarm(tmp_path, share_impl, target):
     size = piece * 64
     torrent, src, sha = make_torrent(tmp_path, size, piece)
     nodes = {
-        "seed": ("ours", {"save": str(src), "settings": {"upload_rate_limit": 96 * 1024}}),
+        # the limit must hold for loopback peers too (by default they are
+        # in the local peer class, which the global limit leaves alone)
+        "seed": ("ours", {"save": str(src), "settings": {"upload_rate_limit": 96 * 1024,
+                                                        "ignore_limits_on_local_network": False}}),
         "share": (share_impl, {"save": str(tmp_path / "share"), "flags": SHARE,
                                "settings": {"share_mode_target": target}}),
     }
