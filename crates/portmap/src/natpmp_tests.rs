@@ -69,7 +69,10 @@ fn pcp_map_request_layout_and_success() {
     assert_eq!(&req[40..42], &6882u16.to_be_bytes());
     assert_eq!(&req[42..44], &6881u16.to_be_bytes());
     // a private local address suggests ::ffff:0.0.0.0
-    assert_eq!(&req[44..60], &Ipv4Addr::UNSPECIFIED.to_ipv6_mapped().octets());
+    assert_eq!(
+        &req[44..60],
+        &Ipv4Addr::UNSPECIFIED.to_ipv6_mapped().octets()
+    );
     assert_eq!(
         logs(&out),
         [
@@ -87,7 +90,8 @@ fn pcp_map_request_layout_and_success() {
         external_ip: Some(EXT),
     }));
     assert!(logs(&out).contains(
-        &"<== port map [ transport: PCP protocol: tcp local: 6882 external: 7000 ttl: 3600 ]".into()
+        &"<== port map [ transport: PCP protocol: tcp local: 6882 external: 7000 ttl: 3600 ]"
+            .into()
     ));
     assert!(logs(&out).contains(&"next expiration [ idx: 0 ttl: 2700 ]".into()));
     assert_eq!(c.mapping(0), Some((Protocol::Tcp, 6882, 7000)));
@@ -169,11 +173,7 @@ fn falls_back_to_natpmp_on_unsupported_version() {
             "==> get public IP address",
         ]
     );
-    c.on_datagram(
-        t0,
-        gw(),
-        &[0, 128, 0, 0, 0, 0, 0, 1, 203, 0, 113, 9],
-    );
+    c.on_datagram(t0, gw(), &[0, 128, 0, 0, 0, 0, 0, 1, 203, 0, 113, 9]);
     c.on_datagram(t0, gw(), &natpmp_reply(&s[0], 0, 7200));
     let out = c.drain();
     assert!(logs(&out).contains(&"<== public IP address [ 203.0.113.9 ]".into()));
@@ -288,9 +288,21 @@ fn malformed_and_foreign_replies_are_ignored() {
         (gw(), vec![], "received packet of invalid size: 0"),
         (gw(), vec![2, 0x81, 0], "received packet of invalid size: 3"),
         (gw(), vec![7, 0, 0, 0, 0], "unexpected version: 7"),
-        (gw(), good[..59].to_vec(), "received packet of invalid size: 59"),
-        (gw(), [&good[..], &[0]].concat(), "received packet of invalid size: 61"),
-        (gw(), vec![0, 130, 0, 0, 0], "received packet of invalid size: 5"),
+        (
+            gw(),
+            good[..59].to_vec(),
+            "received packet of invalid size: 59",
+        ),
+        (
+            gw(),
+            [&good[..], &[0]].concat(),
+            "received packet of invalid size: 61",
+        ),
+        (
+            gw(),
+            vec![0, 130, 0, 0, 0],
+            "received packet of invalid size: 5",
+        ),
     ];
     for (from, d, want) in cases {
         c.on_datagram(t0, from, &d);
