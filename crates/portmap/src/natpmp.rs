@@ -33,24 +33,6 @@ const PCP_OPCODE_MAP: u8 = 1;
 /// PCP result code "unsupported version" (also NAT-PMP result 1).
 const UNSUPP_VERSION: u16 = 1;
 
-/// Messages of libtorrent's "pcp error" category, by result code.
-pub const PCP_MESSAGES: [&str; 14] = [
-    "success",
-    "unsupported version",
-    "not authorized",
-    "malformed request",
-    "unsupported opcode",
-    "unsupported option",
-    "malformed option",
-    "network failure",
-    "no resources",
-    "unsupported protocol",
-    "user exceeded quota",
-    "cannot provide external",
-    "address mismatch",
-    "excessive remote peers",
-];
-
 /// What the client wants done or reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {

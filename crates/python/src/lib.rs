@@ -18,6 +18,7 @@ mod handle_ops;
 mod hashes;
 mod magnet;
 mod metainfo;
+mod portmap;
 mod resume;
 mod session;
 mod session_status;
@@ -48,6 +49,7 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     alerts::register(m)?;
     session::register(m)?;
     dht::register(m)?;
+    portmap::register(m)?;
     session_status::register(m)?;
     resume::register(m)?;
     Ok(())

@@ -327,6 +327,8 @@ pub enum AlertKind {
     },
     /// DHT and local service discovery alerts (dht_alert.rs).
     Dht(crate::dht_alert::DhtAlert),
+    /// Port mapping (NAT-PMP / PCP and UPnP).
+    Portmap(crate::portmap_alert::PortmapAlert),
     /// `save_resume_data()` result: the torrent's resume state.
     SaveResumeData {
         torrent: TorrentRef,
@@ -523,6 +525,7 @@ impl Alert {
             ExternalIp { .. } => "external_ip",
             Log { .. } => "log",
             Dht(d) => d.what(),
+            Portmap(d) => d.what(),
             SaveResumeData { .. } => "save_resume_data",
             SaveResumeDataFailed { .. } => "save_resume_data_failed",
             FastresumeRejected { .. } => "fastresume_rejected",
@@ -598,6 +601,7 @@ impl Alert {
             Log { .. } => 79,
             AlertsDropped { .. } => 95,
             Dht(d) => d.alert_type(),
+            Portmap(d) => d.alert_type(),
             FileRenamed { .. } => 7,
             FileRenameFailed { .. } => 8,
             StorageMoved { .. } => 33,
@@ -672,6 +676,7 @@ impl Alert {
             ExternalIp { .. } => STATUS,
             Log { .. } => SESSION_LOG,
             Dht(d) => d.category(),
+            Portmap(d) => d.category(),
             SaveResumeData { .. } => STORAGE,
             SaveResumeDataFailed { .. } => STORAGE | ERROR,
             FastresumeRejected { .. } => STATUS | ERROR,
@@ -717,6 +722,7 @@ impl Alert {
             | FileRenameFailed { error, .. }
             | UrlSeed { error, .. } => Some(error),
             Dht(d) => d.error(),
+            Portmap(d) => d.error(),
             _ => None,
         }
     }
@@ -776,6 +782,7 @@ impl Alert {
             | FilePrio { torrent }
             | Stats { torrent, .. } => Some(torrent),
             Dht(d) => d.torrent(),
+            Portmap(_) => None,
             ListenSucceeded { .. }
             | ListenFailed { .. }
             | StateUpdate { .. }
@@ -1179,6 +1186,7 @@ impl Alert {
             ExternalIp { address } => format!("external IP received: {address}"),
             Log { msg } => msg.clone(),
             Dht(d) => d.message(),
+            Portmap(d) => d.message(),
             SaveResumeData { torrent, .. } => {
                 format!("{} resume data generated", torrent.short_name())
             }

@@ -44,6 +44,7 @@ mod dht;
 mod lsd;
 mod magnet;
 mod pex;
+mod portmap;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -209,6 +210,8 @@ pub struct Engine {
     dht: dht::DhtDriver,
     /// Local service discovery (engine/lsd.rs).
     lsd: lsd::LsdDriver,
+    /// UPnP and NAT-PMP port mapping (engine/portmap.rs).
+    portmap: portmap::PortmapDriver,
     /// Metadata downloads of magnet-link torrents (engine/magnet.rs).
     magnet: magnet::MagnetState,
     /// Peer exchange state (engine/pex.rs).
@@ -307,6 +310,7 @@ impl Engine {
             rng: lt_picker::Rng::new(random_seed()),
             dht: Default::default(),
             lsd: Default::default(),
+            portmap: Default::default(),
             magnet: Default::default(),
             pex: Default::default(),
             ctl: Default::default(),
@@ -392,6 +396,7 @@ impl Engine {
                 _ = tick.tick() => self.on_tick(),
             }
         }
+        self.portmap_shutdown().await;
         self.close_listen_sockets();
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in ids {
@@ -599,6 +604,7 @@ impl Engine {
         }
         self.dht_tick();
         self.lsd_tick();
+        self.portmap_tick();
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in &ids {
             if let Some(p) = self.peers.get_mut(id) {

@@ -28,6 +28,7 @@ pub mod dht_alert;
 mod engine;
 pub mod listen;
 mod peer_io;
+pub mod portmap_alert;
 pub mod torrent;
 mod tracker_io;
 pub mod types;
