@@ -51,11 +51,14 @@ struct Iface {
     upnp: Option<(Upnp, Sock)>,
 }
 
+/// The listen endpoints mapped, and whether NAT-PMP and UPnP are on.
+type Wanted = (Vec<(Ipv4Addr, u16)>, bool, bool);
+
 #[derive(Default)]
 pub(crate) struct PortmapDriver {
     ifaces: Vec<Iface>,
     /// What the current clients were started for: (endpoints, natpmp, upnp).
-    config: Option<(Vec<(Ipv4Addr, u16)>, bool, bool)>,
+    config: Option<Wanted>,
     last_check: Option<Instant>,
 }
 
@@ -174,7 +177,7 @@ fn seed() -> u64 {
 }
 
 impl Engine {
-    fn portmap_wanted(&self) -> (Vec<(Ipv4Addr, u16)>, bool, bool) {
+    fn portmap_wanted(&self) -> Wanted {
         let natpmp = self.settings.get_bool(keys::ENABLE_NATPMP) && !self.shutting_down;
         let upnp = self.settings.get_bool(keys::ENABLE_UPNP) && !self.shutting_down;
         let mut eps = Vec::new();
@@ -629,16 +632,14 @@ async fn upnp_close(
         for o in c.drain() {
             match o {
                 upnp::Output::Http { id, addr, request } => next = Some((id, addr, request)),
-                upnp::Output::Log(msg) => {
-                    if shared.alerts.should_post(category::PORT_MAPPING_LOG) {
-                        shared.alerts.post(crate::Alert::new(AlertKind::Portmap(
-                            PortmapAlert::Log {
-                                transport: Transport::Upnp,
-                                msg,
-                                local: IpAddr::V4(local),
-                            },
-                        )));
-                    }
+                upnp::Output::Log(msg) if shared.alerts.should_post(category::PORT_MAPPING_LOG) => {
+                    shared
+                        .alerts
+                        .post(crate::Alert::new(AlertKind::Portmap(PortmapAlert::Log {
+                            transport: Transport::Upnp,
+                            msg,
+                            local: IpAddr::V4(local),
+                        })));
                 }
                 _ => {}
             }
