@@ -36,10 +36,14 @@ def log(**kw):
     sys.stdout.flush()
 
 
-def natpmp_server(addr, mode, lifetime):
+def natpmp_socket(addr):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, 5351))
+    return s
+
+
+def natpmp_server(s, mode, lifetime):
     epoch = 1000
     while True:
         d, src = s.recvfrom(2048)
@@ -169,7 +173,7 @@ def make_http(addr, mode):
     return H
 
 
-def ssdp_server(addr, http_port):
+def ssdp_sockets(addr):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", 1900))
@@ -177,6 +181,10 @@ def ssdp_server(addr, http_port):
     s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     out.bind((addr, 0))
+    return s, out
+
+
+def ssdp_server(s, out, addr, http_port):
     while True:
         d, src = s.recvfrom(4096)
         text = d.decode("latin1")
@@ -210,10 +218,13 @@ def main():
     ap.add_argument("--upnp", default="ok")
     ap.add_argument("--lifetime", type=int, default=3600)
     a = ap.parse_args()
-    threading.Thread(target=natpmp_server, args=(a.addr, a.natpmp, a.lifetime), daemon=True).start()
+    # every socket is bound (and the group joined) before "ready"
+    ns = natpmp_socket(a.addr)
+    threading.Thread(target=natpmp_server, args=(ns, a.natpmp, a.lifetime), daemon=True).start()
     httpd = Server((a.addr, 0), make_http(a.addr, a.upnp))
     if a.upnp != "silent":
-        threading.Thread(target=ssdp_server, args=(a.addr, httpd.server_address[1]),
+        s, out = ssdp_sockets(a.addr)
+        threading.Thread(target=ssdp_server, args=(s, out, a.addr, httpd.server_address[1]),
                          daemon=True).start()
     log(kind="ready", http_port=httpd.server_address[1])
     httpd.serve_forever()
