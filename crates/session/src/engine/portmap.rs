@@ -130,6 +130,9 @@ fn udp_socket(local: Ipv4Addr, multicast: bool) -> std::io::Result<tokio::net::U
         s.set_multicast_if_v4(&local)?;
         s.set_multicast_loop_v4(true)?;
         s.set_multicast_ttl_v4(4)?;
+        // fails (ENODEV) where the interface has no multicast route, as
+        // libtorrent's SSDP socket does; UPnP stays off there
+        s.join_multicast_v4(&upnp::SSDP_GROUP, &local)?;
     }
     s.set_nonblocking(true)?;
     tokio::net::UdpSocket::from_std(s.into())
@@ -292,11 +295,14 @@ impl Engine {
                 configured.parse::<Ipv4Addr>().ok()
             };
             match gw {
-                None => self.portmap_log(
-                    Transport::NatPmp,
-                    local,
-                    format!("failed to find default route for \"{device}\" {local}"),
-                ),
+                None => {
+                    self.portmap_log(
+                        Transport::NatPmp,
+                        local,
+                        format!("failed to find default route for \"{device}\" {local}"),
+                    );
+                    self.portmap_log(Transport::NatPmp, local, "closing".into());
+                }
                 Some(gw) => {
                     self.portmap_log(Transport::NatPmp, local, format!("found gateway at: {gw}"));
                     match udp_socket(local, false) {
@@ -326,7 +332,15 @@ impl Engine {
                     let sock = self.portmap_socket(local, s, true);
                     iface.upnp = Some((client, sock));
                 }
-                Err(e) => self.portmap_socket_error(Transport::Upnp, local, &e),
+                Err(e) => {
+                    let msg = e.to_string();
+                    let msg = msg.split(" (os error").next().unwrap_or("").to_owned();
+                    self.portmap_log(
+                        Transport::Upnp,
+                        local,
+                        format!("failed to open multicast socket: \"{msg}\""),
+                    );
+                }
             }
         }
         self.portmap.ifaces.push(iface);
