@@ -269,3 +269,36 @@ def test_api_matches_reference(tmp_path):
     assert got["disabled"] == []
     assert got["handles"] == [2, 2]
     assert got["bad"][:2] == ["ArgumentError", True]
+
+
+NO_ROUTE = """
+import subprocess
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "alert_mask": lt.alert.category_t.port_mapping_notification
+                | lt.alert.category_t.port_mapping_log_notification})
+pump(s, 1.0)
+print(json.dumps([a["message"] for a in ALERTS][:3]))
+"""
+
+
+def test_no_default_route_disables_both(tmp_path):
+    """A namespace with lo and no route at all: NAT-PMP finds no gateway,
+    UPnP cannot join the SSDP group; nothing is sent."""
+    out = {}
+    for who, py in (("ours", sys.executable), ("ref", REF_PY)):
+        if who == "ref" and not REF_PY.exists():
+            continue
+        script = tmp_path / f"noroute_{who}.py"
+        script.write_text(PRELUDE + textwrap.dedent(NO_ROUTE))
+        p = subprocess.run(["unshare", "-n", str(py), str(script)], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        out[who] = json.loads(p.stdout)
+    assert out["ours"] == [
+        'NAT-PMP [127.0.0.1]: failed to find default route for "lo" 127.0.0.1',
+        "NAT-PMP [127.0.0.1]: closing",
+        'UPnP [127.0.0.1]: failed to open multicast socket: "No such device"',
+    ]
+    if "ref" in out:
+        assert out["ours"] == out["ref"]

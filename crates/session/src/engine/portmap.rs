@@ -130,9 +130,9 @@ fn udp_socket(local: Ipv4Addr, multicast: bool) -> std::io::Result<tokio::net::U
         s.set_multicast_if_v4(&local)?;
         s.set_multicast_loop_v4(true)?;
         s.set_multicast_ttl_v4(4)?;
-        // fails (ENODEV) where the interface has no multicast route, as
+        // fails (ENODEV) when no route leads to the group, as
         // libtorrent's SSDP socket does; UPnP stays off there
-        s.join_multicast_v4(&upnp::SSDP_GROUP, &local)?;
+        s.join_multicast_v4(&upnp::SSDP_GROUP, &Ipv4Addr::UNSPECIFIED)?;
     }
     s.set_nonblocking(true)?;
     tokio::net::UdpSocket::from_std(s.into())
