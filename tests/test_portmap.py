@@ -31,7 +31,7 @@ def record(s):
         if not n.startswith("portmap"):
             continue
         d = {"t": round(time.time() - T0, 2), "type": n, "message": a.message(),
-             "map_transport": int(a.map_transport), "map_type": a.map_type}
+             "map_transport": int(a.map_transport), "map_type": a.map_type, "type_": repr(a.type)}
         if n == "portmap_alert":
             d.update(mapping=a.mapping, external_port=a.external_port,
                      map_protocol=int(a.map_protocol))
@@ -224,6 +224,19 @@ s = session(alert_mask=lt.alert.category_t.port_mapping_notification)
 pump(s, 1.0)
 print(json.dumps({"types": sorted({a["type"] for a in ALERTS})}))
 """
+
+
+TYPES = """
+s = session()
+pump(s, 1.0)
+print(json.dumps(sorted({(a["type"], a["type_"], a["map_type"]) for a in ALERTS})))
+"""
+
+
+def test_type_is_the_transport_like_the_reference(tmp_path):
+    got = ours(TYPES, tmp_path, "--natpmp", "error:2")["client"]
+    assert ["portmap_alert", "1", 1] in got and ["portmap_error_alert", "0", 0] in got
+    assert got == ref(TYPES, tmp_path, "--natpmp", "error:2")["client"]
 
 
 def test_log_alerts_only_when_the_mask_asks(tmp_path):

@@ -71,6 +71,11 @@ impl PortmapAlertPy {
     fn map_type(&self) -> i32 {
         map_type(&self.0)
     }
+    /// Deprecated alias of `map_type`.
+    #[getter(r#type)]
+    fn kind(&self) -> i32 {
+        map_type(&self.0)
+    }
 }
 
 #[pymethods]
@@ -103,6 +108,11 @@ impl PortmapErrorAlertPy {
     fn map_type(&self) -> i32 {
         map_type(&self.0)
     }
+    /// Deprecated alias of `map_type`.
+    #[getter(r#type)]
+    fn kind(&self) -> i32 {
+        map_type(&self.0)
+    }
 }
 
 #[pymethods]
@@ -120,6 +130,11 @@ impl PortmapLogAlertPy {
     }
     #[getter]
     fn map_type(&self) -> i32 {
+        map_type(&self.0)
+    }
+    /// Deprecated alias of `map_type`.
+    #[getter(r#type)]
+    fn kind(&self) -> i32 {
         map_type(&self.0)
     }
 }

@@ -35,7 +35,10 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 struct Sock {
-    socket: Arc<tokio::net::UdpSocket>,
+    /// Sends go through the plain (non-blocking) socket: tokio's
+    /// `try_send_to` refuses until the reactor has seen the socket
+    /// writable, which loses the first datagrams of a new socket.
+    send: std::net::UdpSocket,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -122,7 +125,10 @@ pub(crate) fn default_routes(table: &str) -> Vec<(String, Ipv4Addr)> {
     out
 }
 
-fn udp_socket(local: Ipv4Addr, multicast: bool) -> std::io::Result<tokio::net::UdpSocket> {
+fn udp_socket(
+    local: Ipv4Addr,
+    multicast: bool,
+) -> std::io::Result<(tokio::net::UdpSocket, std::net::UdpSocket)> {
     use socket2::{Domain, Protocol as P, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(P::UDP))?;
     s.bind(&SocketAddr::from((local, 0)).into())?;
@@ -135,7 +141,8 @@ fn udp_socket(local: Ipv4Addr, multicast: bool) -> std::io::Result<tokio::net::U
         s.join_multicast_v4(&upnp::SSDP_GROUP, &Ipv4Addr::UNSPECIFIED)?;
     }
     s.set_nonblocking(true)?;
-    tokio::net::UdpSocket::from_std(s.into())
+    let send: std::net::UdpSocket = s.try_clone()?.into();
+    Ok((tokio::net::UdpSocket::from_std(s.into())?, send))
 }
 
 /// One HTTP exchange: connect, send, read until the peer closes.
@@ -374,9 +381,12 @@ impl Engine {
         }
     }
 
-    fn portmap_socket(&self, local: Ipv4Addr, s: tokio::net::UdpSocket, ssdp: bool) -> Sock {
-        let socket = Arc::new(s);
-        let rx = socket.clone();
+    fn portmap_socket(
+        &self,
+        local: Ipv4Addr,
+        (rx, send): (tokio::net::UdpSocket, std::net::UdpSocket),
+        ssdp: bool,
+    ) -> Sock {
         let jobs = self.jobs.clone();
         let task = tokio::spawn(async move {
             let mut buf = vec![0u8; natpmp::MAX_DATAGRAM.max(upnp::MAX_DATAGRAM)];
@@ -394,7 +404,7 @@ impl Engine {
                 }
             }
         });
-        Sock { socket, task }
+        Sock { send, task }
     }
 
     fn portmap_iface(&self, local: Ipv4Addr) -> Option<usize> {
@@ -440,7 +450,7 @@ impl Engine {
             for o in c.drain() {
                 match o {
                     natpmp::Output::Send(b) => {
-                        let _ = sock.socket.try_send_to(&b, gw);
+                        let _ = sock.send.send_to(&b, gw);
                     }
                     natpmp::Output::Log(s) => alerts.push((Transport::NatPmp, Err(s))),
                     natpmp::Output::Mapped {
@@ -476,7 +486,12 @@ impl Engine {
                 match o {
                     upnp::Output::Multicast(b) => {
                         let to = SocketAddr::from((upnp::SSDP_GROUP, upnp::SSDP_PORT));
-                        let _ = sock.socket.try_send_to(&b, to);
+                        if let Err(e) = sock.send.send_to(&b, to) {
+                            alerts.push((
+                                Transport::Upnp,
+                                Err(format!("failed to send SSDP search: {e}")),
+                            ));
+                        }
                     }
                     upnp::Output::Http { id, addr, request } => http.push((id, addr, request)),
                     upnp::Output::Log(s) => alerts.push((Transport::Upnp, Err(s))),
