@@ -1736,6 +1736,7 @@ class portmap_alert(alert):
     map_transport: Any
     map_type: Any
     mapping: Any
+    type: Any
 
 class portmap_error_alert(alert):
     error: Any
@@ -1743,11 +1744,13 @@ class portmap_error_alert(alert):
     map_type: Any
     mapping: Any
     msg: Any
+    type: Any
 
 class portmap_log_alert(alert):
     map_transport: Any
     map_type: Any
     msg: Any
+    type: Any
 
 class read_piece_alert(torrent_alert):
     buffer: Any
