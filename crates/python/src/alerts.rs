@@ -445,21 +445,25 @@ impl AddTorrentAlert {
     #[getter]
     fn params(&self, py: Python<'_>) -> PyResult<crate::metainfo::PyAddTorrentParams> {
         let tref = torrent_of(&self.0).cloned();
-        let ses = self.0.ses.upgrade();
-        let rd = match (&tref, ses) {
-            (Some(t), Some(ses)) => {
-                let id = t.id;
-                py.detach(move || ses.call(move |e| e.add_params(id)))
-                    .ok()
-                    .flatten()
-            }
-            _ => None,
+        let mut rd = match &self.0.alert.kind {
+            AlertKind::AddTorrent {
+                params: Some(p), ..
+            } => p.as_ref().clone(),
+            _ => lt_resume::ResumeData {
+                info_hashes: tref.as_ref().map(|t| t.info_hashes).unwrap_or_default(),
+                name: tref.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+                ..Default::default()
+            },
         };
-        let rd = rd.unwrap_or_else(|| lt_resume::ResumeData {
-            info_hashes: tref.as_ref().map(|t| t.info_hashes).unwrap_or_default(),
-            name: tref.map(|t| t.name).unwrap_or_default(),
-            ..Default::default()
-        });
+        // The metadata the torrent has now (none once it is removed).
+        if let (Some(t), Some(ses)) = (tref, self.0.ses.upgrade()) {
+            let id = t.id;
+            rd.ti = py
+                .detach(move || ses.call(move |e| e.torrent_meta(id)))
+                .ok()
+                .flatten()
+                .map(|m| (*m).clone());
+        }
         crate::resume::resume_to_atp(py, rd)
     }
 }

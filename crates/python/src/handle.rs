@@ -91,15 +91,17 @@ impl PyTorrentHandle {
         Self::invalid()
     }
 
-    fn is_valid(&self, py: Python<'_>) -> bool {
-        self.with(py, |_, _| ()).is_ok()
+    fn is_valid(&self) -> bool {
+        match (self.id, self.ses.upgrade()) {
+            (Some(id), Some(ses)) => ses.has_torrent(id),
+            _ => false,
+        }
     }
 
     #[pyo3(signature = (flags = 0xffff_ffff))]
     fn status(&self, py: Python<'_>, flags: u32) -> PyResult<PyTorrentStatus> {
-        let _ = flags;
         let st = self
-            .with(py, |e, id| e.status(id))?
+            .with(py, move |e, id| e.statuses(&[id], flags).pop())?
             .ok_or_else(invalid_handle)?;
         Ok(PyTorrentStatus::new(st, self.ses.clone()))
     }
@@ -494,9 +496,7 @@ impl PyTorrentHandle {
             .ok()
             .flatten()
             .filter(|t| t.is_valid());
-        Ok(ti.map(|t| crate::metainfo::PyTorrentInfo {
-            inner: (*t).clone(),
-        }))
+        Ok(ti.map(|t| crate::metainfo::PyTorrentInfo { inner: t }))
     }
 
     /// Supplies a magnet link's info dictionary (bencoded).
@@ -977,6 +977,9 @@ impl PyTorrentStatus {
     }
     #[getter]
     fn torrent_file(&self) -> Option<crate::metainfo::PyTorrentInfo> {
+        if self.st.query & lt_session::status_query::TORRENT_FILE == 0 {
+            return None;
+        }
         let ti = self
             .st
             .id
@@ -985,9 +988,7 @@ impl PyTorrentStatus {
                 ses.call(move |e| e.torrent_meta(id)).ok().flatten()
             })
             .filter(|t| t.is_valid());
-        ti.map(|t| crate::metainfo::PyTorrentInfo {
-            inner: (*t).clone(),
-        })
+        ti.map(|t| crate::metainfo::PyTorrentInfo { inner: t })
     }
     #[getter]
     fn is_loaded(&self) -> bool {

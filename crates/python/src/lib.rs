@@ -18,6 +18,7 @@ mod handle_ops;
 mod hashes;
 mod magnet;
 mod metainfo;
+mod peer_class;
 mod portmap;
 mod resume;
 mod session;

@@ -151,6 +151,9 @@ pub enum AlertKind {
     AddTorrent {
         torrent: TorrentRef,
         error: ErrorCode,
+        /// What the user passed, without the metadata (the alert's
+        /// `params`); the engine keeps no copy.
+        params: Option<Box<lt_resume::ResumeData>>,
     },
     TorrentRemoved {
         torrent: TorrentRef,
@@ -929,7 +932,7 @@ impl Alert {
                 error.category.name(),
                 error.message()
             ),
-            AddTorrent { torrent, error } => {
+            AddTorrent { torrent, error, .. } => {
                 if error.is_error() {
                     format!(
                         "failed to add torrent \"{}\": {}",

@@ -33,6 +33,7 @@ use crate::{Job, Shared};
 
 mod handle_ops;
 mod outgoing_mse;
+mod peer_class;
 mod report;
 mod webseed;
 use lt_picker::bandwidth::{BandwidthManager, Direction};
@@ -162,6 +163,8 @@ struct Peer {
     remote_dl_rate: i32,
     /// This connection's own rate limits (`set_peer_*_limit`), if set.
     bw_channel: Option<lt_picker::bandwidth::ChannelId>,
+    /// The peer classes it belongs to (engine/peer_class.rs).
+    classes: crate::peer_class::ClassSet,
 }
 
 /// The engine state. Reached by user calls through [`crate::Session::call`].
@@ -180,9 +183,14 @@ pub struct Engine {
     /// A peer has connected to us since the session started.
     had_incoming: bool,
     paused: bool,
+    /// An auto-management pass is due once the current job or event batch
+    /// is done ([`Engine::trigger_auto_manage`]).
+    auto_manage_due: bool,
     peer_id: PeerId,
     disk: Option<DiskIo>,
-    torrents: HashMap<TorrentId, Torrent>,
+    /// Boxed: the table then holds pointers, not the large `Torrent`s
+    /// (idle torrents dominate the memory of big sessions).
+    torrents: HashMap<TorrentId, Box<Torrent>>,
     by_storage: HashMap<StorageId, TorrentId>,
     next_torrent: u64,
     peers: HashMap<ConnId, Peer>,
@@ -202,6 +210,8 @@ pub struct Engine {
     /// Torrents by v1 and truncated v2 info-hash.
     by_hash: HashMap<Sha1Hash, TorrentId>,
     bw: BandwidthManager,
+    /// Peer classes and their filters (engine/peer_class.rs).
+    classes: crate::peer_class::PeerClasses,
     choker: Choker,
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
     tracker_key: u32,
@@ -277,6 +287,8 @@ impl Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let fingerprint = settings.get_str(keys::PEER_FINGERPRINT).as_bytes().to_vec();
         let recv_limit = settings.get_int(keys::MAX_QUEUED_DISK_BYTES).max(1 << 20) as usize;
+        let mut bw = BandwidthManager::new(0);
+        let classes = crate::peer_class::PeerClasses::new(&mut bw, 0);
         Engine {
             shared,
             jobs,
@@ -287,6 +299,7 @@ impl Engine {
             udp: Vec::new(),
             utp_conns: HashMap::new(),
             shutting_down: false,
+            auto_manage_due: false,
             had_incoming: false,
             paused: false,
             peer_id: make_peer_id(&fingerprint),
@@ -304,7 +317,8 @@ impl Engine {
             udp_cache: Default::default(),
             recv_budget: Arc::new(peer_io::RecvBudget::new(recv_limit)),
             by_hash: HashMap::new(),
-            bw: BandwidthManager::new(0),
+            bw,
+            classes,
             choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
             rng: lt_picker::Rng::new(random_seed()),
@@ -322,18 +336,15 @@ impl Engine {
     fn with_tracker_key(mut self) -> Self {
         self.tracker_key = self.rng.next_u64() as u32;
         self.apply_limits();
+        self.init_peer_class_settings();
         self
     }
 
     /// Applies the rate-limit and choking settings.
     fn apply_limits(&mut self) {
-        let now = self.millis(Instant::now());
+        // the session rate limits are the global peer class's
+        // (engine/peer_class.rs)
         let s = &self.settings;
-        let g = self.bw.global();
-        let up = s.get_int(keys::UPLOAD_RATE_LIMIT).max(0) as u64;
-        let down = s.get_int(keys::DOWNLOAD_RATE_LIMIT).max(0) as u64;
-        self.bw.set_limit(now, g, Direction::Upload, up);
-        self.bw.set_limit(now, g, Direction::Download, down);
         let cfg = ChokerConfig {
             unchoke_slots_limit: s.get_int(keys::UNCHOKE_SLOTS_LIMIT),
             choking_algorithm: ChokingAlgorithm::from_setting(
@@ -394,6 +405,9 @@ impl Engine {
                     }
                 }
                 _ = tick.tick() => self.on_tick(),
+            }
+            if std::mem::take(&mut self.auto_manage_due) {
+                self.auto_manage();
             }
         }
         self.portmap_shutdown().await;
@@ -685,6 +699,12 @@ impl Engine {
         self.report_second(Duration::from_secs_f64(secs));
     }
 
+    /// Asks for an auto-management pass after the current job or event
+    /// batch: many torrents checked or added at once cost one pass.
+    pub(crate) fn trigger_auto_manage(&mut self) {
+        self.auto_manage_due = true;
+    }
+
     /// Starts and stops auto-managed torrents so that at most
     /// `active_downloads` download and `active_seeds` seed (and at most
     /// `active_limit` in all), in queue order (the order they were added).
@@ -758,7 +778,9 @@ impl Engine {
     pub fn apply_settings(&mut self, pack: &SettingsPack) {
         let old_listen = self.settings.get_str(keys::LISTEN_INTERFACES).to_owned();
         let old_fingerprint = self.settings.get_str(keys::PEER_FINGERPRINT).to_owned();
+        let old_classes = self.peer_class_settings_before();
         self.settings.apply(pack);
+        self.peer_class_settings_changed(old_classes);
         if self.settings.get_str(keys::PEER_FINGERPRINT) != old_fingerprint {
             self.peer_id = make_peer_id(self.settings.get_str(keys::PEER_FINGERPRINT).as_bytes());
         }
@@ -925,16 +947,19 @@ impl Engine {
         for h in wire_hashes(&ih) {
             self.by_hash.insert(h, id);
         }
-        self.torrents.insert(id, t);
+        self.torrents.insert(id, Box::new(t));
+        self.shared.live().insert(id);
         self.ctl_added(id);
         if self.should_post(category::STATUS) {
             self.alert(AlertKind::TorrentAdded {
                 torrent: tref.clone(),
             });
         }
+        let params = self.ctl_take_add_params();
         self.alert(AlertKind::AddTorrent {
             torrent: tref,
             error: ErrorCode::default(),
+            params,
         });
         if magnet {
             self.start_magnet(id);
@@ -1023,7 +1048,7 @@ impl Engine {
         if !paused {
             self.start_announcing(id);
         }
-        self.auto_manage();
+        self.trigger_auto_manage();
         self.connect_candidates(id);
     }
 
@@ -1067,6 +1092,7 @@ impl Engine {
         let Some(t) = self.torrents.remove(&id) else {
             return false;
         };
+        self.shared.live().remove(&id);
         self.by_storage.remove(&t.storage);
         for h in wire_hashes(&Metadata::info_hashes(t.meta.as_ref())) {
             self.by_hash.remove(&h);
@@ -1087,6 +1113,17 @@ impl Engine {
     }
 
     pub fn status(&self, id: TorrentId) -> Option<TorrentStatus> {
+        self.status_with(id, crate::types::status_query::ALL, None)
+    }
+
+    /// The status with the optional parts in `query`; `queue` holds the
+    /// queue positions when the caller computed them for many torrents.
+    pub(crate) fn status_with(
+        &self,
+        id: TorrentId,
+        query: u32,
+        queue: Option<&HashMap<TorrentId, i32>>,
+    ) -> Option<TorrentStatus> {
         let t = self.torrents.get(&id)?;
         let mut seeds = 0;
         let mut uploads = 0;
@@ -1100,9 +1137,9 @@ impl Engine {
                 }
             }
         }
-        let mut st = t.status(t.peers.len() as i32, seeds, uploads);
+        let mut st = t.status(t.peers.len() as i32, seeds, uploads, query);
         st.paused = st.paused || self.paused;
-        self.ctl_status(id, &mut st);
+        self.ctl_status(id, &mut st, queue);
         Some(st)
     }
 
@@ -1195,7 +1232,7 @@ impl Engine {
             t.error = None;
             t.error_file = -1;
         }
-        self.auto_manage();
+        self.trigger_auto_manage();
     }
 
     /// Writes out every buffered block of the torrent.
@@ -1351,8 +1388,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return Vec::new();
         };
-        let down_limited =
-            t.download_limit > 0 || self.settings.get_int(keys::DOWNLOAD_RATE_LIMIT) > 0;
+        let down_limited = t.download_limit > 0;
         let n = t.picker.num_pieces();
         t.peers
             .iter()
@@ -1418,7 +1454,8 @@ impl Engine {
                     download_rate_peak: 0,
                     upload_rate_peak: 0,
                     read_state: bw_state(
-                        p.down_credit == 0 && down_limited,
+                        p.down_credit == 0
+                            && (down_limited || self.class_download_limited(&p.classes)),
                         true,
                         self.recv_budget.over(),
                     ),
@@ -1999,6 +2036,7 @@ impl Engine {
                 haves: 0,
                 remote_dl_rate: 0,
                 bw_channel: None,
+                classes: Default::default(),
             },
         );
         if let Some(t) = torrent.and_then(|t| self.torrents.get_mut(&t)) {
@@ -2074,6 +2112,7 @@ impl Engine {
                 Instant::now(),
             );
             let cid = self.new_peer(conn, addr, true, Some(id));
+            self.join_peer_classes(cid);
             self.begin_outgoing_mse(cid, id, send_hash);
             let tx = self.events_tx.clone();
             let ports = self.outgoing_ports();
@@ -2121,12 +2160,12 @@ impl Engine {
         if self.ctl_blocked(None, addr) {
             return;
         }
-        let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
-        if self.paused || self.peers.len() >= max_global {
+        if self.paused || self.incoming_over_limit(addr.ip(), false) {
             return;
         }
         let conn = PeerConnection::incoming(self.peer_config(), Some(addr.ip()), Instant::now());
         let id = self.new_peer(conn, addr, false, None);
+        self.join_peer_classes(id);
         if let (Some(p), Ok(a)) = (self.peers.get_mut(&id), stream.local_addr()) {
             p.local = a;
         }
@@ -2444,9 +2483,15 @@ impl Engine {
             return;
         };
         // A free slot is given at once; the choker rebalances every round.
+        // A peer exempt from the slots (its peer class) is unchoked at once
+        // and the exempt ones don't take slots.
         let slots = self.settings.get_int(keys::UNCHOKE_SLOTS_LIMIT);
-        let unchoked = self.peers.values().filter(|q| !q.conn.am_choking()).count() as i32;
-        if slots < 0 || unchoked < slots {
+        let unchoked = self
+            .peers
+            .values()
+            .filter(|q| !q.conn.am_choking() && !self.classes.ignore_unchoke_slots(&q.classes))
+            .count() as i32;
+        if self.ignores_unchoke_slots(id) || slots < 0 || unchoked < slots {
             if let Some(p) = self.peers.get_mut(&id) {
                 let _ = p.conn.unchoke();
             }
@@ -2466,6 +2511,7 @@ impl Engine {
             .peers
             .values()
             .filter(|p| p.conn.is_connected())
+            .filter(|p| !self.classes.ignore_unchoke_slots(&p.classes))
             .filter_map(|p| {
                 let t = self.torrents.get(&p.torrent?)?;
                 Some(ChokePeer {
@@ -2491,7 +2537,11 @@ impl Engine {
             if !p.conn.is_connected() {
                 continue;
             }
-            let want_unchoked = unchoked.contains(&p.key);
+            let want_unchoked = if self.classes.ignore_unchoke_slots(&p.classes) {
+                p.conn.peer_interested() && p.torrent.is_some()
+            } else {
+                unchoked.contains(&p.key)
+            };
             if want_unchoked && p.conn.am_choking() {
                 let _ = p.conn.unchoke();
             } else if !want_unchoked && !p.conn.am_choking() {
@@ -2530,13 +2580,17 @@ impl Engine {
         let block = u64::from(lt_picker::BLOCK_SIZE);
         let need = (want as u64 * block).saturating_sub(p.down_credit);
         if need > 0 {
-            let channels: Vec<_> = std::iter::once(t.bw_channel).chain(p.bw_channel).collect();
-            let g = self.bw.request(
+            let channels: Vec<_> = std::iter::once(t.bw_channel)
+                .chain(p.bw_channel)
+                .chain(self.classes.channels(&p.classes))
+                .collect();
+            let g = self.bw.request_weighted(
                 now_ms,
                 lt_picker::bandwidth::ConnId(p.key.0),
                 &channels,
                 Direction::Download,
                 need,
+                self.classes.priority(&p.classes, Direction::Download),
             );
             p.down_credit += g.bytes;
         }
@@ -2648,19 +2702,22 @@ impl Engine {
                 .map(|t| t.bw_channel)
                 .into_iter()
                 .chain(p.bw_channel)
+                .chain(self.classes.channels(&p.classes))
                 .collect();
+            let priority = self.classes.priority(&p.classes, Direction::Upload);
             while let Some(r) = p.deferred.front().copied() {
                 if p.send_queued + p.reading >= watermark {
                     break;
                 }
                 let len = u64::from(r.length);
                 if p.up_credit < len {
-                    let g = self.bw.request(
+                    let g = self.bw.request_weighted(
                         now,
                         lt_picker::bandwidth::ConnId(p.key.0),
                         &channels,
                         Direction::Upload,
                         len - p.up_credit,
+                        priority,
                     );
                     p.up_credit += g.bytes;
                     if p.up_credit < len {
@@ -3078,6 +3135,7 @@ impl Engine {
         if let Some(ch) = p.bw_channel {
             self.bw.remove_channel(ch);
         }
+        self.leave_peer_classes(&p.classes);
         self.choker.remove_peer(p.key);
         self.magnet_peer_gone(p.torrent, id);
         self.pex_peer_gone(id);
@@ -3207,9 +3265,8 @@ impl Engine {
             endpoint: addr,
             socket_type: SocketType::Utp,
         });
-        let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
         if self.paused
-            || self.peers.len() >= max_global
+            || self.incoming_over_limit(addr.ip(), true)
             || !self.settings.get_bool(keys::ENABLE_INCOMING_UTP)
         {
             if let Some(u) = self.udp.get_mut(idx) {
@@ -3227,6 +3284,7 @@ impl Engine {
             }
         }
         self.utp_conns.insert((idx, cid), id);
+        self.join_peer_classes(id);
     }
 
     /// Writes a uTP peer's queued bytes into its uTP send buffer.

@@ -121,7 +121,7 @@ impl Engine {
         if !paused {
             self.start_announcing(id);
         }
-        self.auto_manage();
+        self.trigger_auto_manage();
         self.connect_candidates(id);
     }
 
