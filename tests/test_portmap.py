@@ -147,8 +147,19 @@ def test_mappings_created_refreshed_and_deleted_on_shutdown(tmp_path):
 
 
 def test_lifecycle_matches_reference(tmp_path):
-    want = ref(LIFECYCLE, tmp_path, "--lifetime", "4")["client"]
-    got = ours(LIFECYCLE, tmp_path, "--lifetime", "4")["client"]
+    want_r = ref(LIFECYCLE, tmp_path, "--lifetime", "4")
+    got_r = ours(LIFECYCLE, tmp_path, "--lifetime", "4")
+    want, got = want_r["client"], got_r["client"]
+    # what the gateway saw, per protocol (PCP and SOAP interleave by timing)
+    def wire(r, kind):
+        port = str(r["client"]["port"])
+        return [(g.get("action"), g.get("proto"), g.get("lifetime"),
+                 g.get("args", {}).get("NewProtocol"),
+                 g.get("args", {}).get("NewLeaseDuration"),
+                 str(g.get("internal", g.get("args", {}).get("NewExternalPort"))) == port)
+                for g in r["gateway"] if g["kind"] == kind]
+    assert wire(got_r, "pcp") == wire(want_r, "pcp")
+    assert wire(got_r, "soap") == wire(want_r, "soap")
     assert got["handles"] == want["handles"]
     first = lambda c, tr: mapped(c["alerts"], tr)[:2]
     norm = lambda c, tr: [(m, p == c["port"], pr) for m, p, pr in first(c, tr)]
