@@ -302,7 +302,10 @@ s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable
                 "alert_mask": lt.alert.category_t.port_mapping_notification
                 | lt.alert.category_t.port_mapping_log_notification})
 pump(s, 1.0)
-print(json.dumps([a["message"] for a in ALERTS][:3]))
+port = s.listen_port()
+h = s.add_port_mapping(lt.portmap_protocol.tcp, 5000, 5001)
+pump(s, 0.2)
+print(json.dumps({"handles": h, "log": [a["message"].replace(str(port), "P") for a in ALERTS]}))
 """
 
 
@@ -319,10 +322,15 @@ def test_no_default_route_disables_both(tmp_path):
                            text=True, timeout=60)
         assert p.returncode == 0, p.stderr
         out[who] = json.loads(p.stdout)
-    assert out["ours"] == [
+    assert out["ours"]["log"] == [
         'NAT-PMP [127.0.0.1]: failed to find default route for "lo" 127.0.0.1',
         "NAT-PMP [127.0.0.1]: closing",
         'UPnP [127.0.0.1]: failed to open multicast socket: "No such device"',
+        "UPnP [127.0.0.1]: adding port map: [ protocol: tcp ext_port: P local_ep: 127.0.0.1:P device: lo] DISABLED",
+        "UPnP [127.0.0.1]: adding port map: [ protocol: udp ext_port: P local_ep: 127.0.0.1:P device: lo] DISABLED",
+        "UPnP [127.0.0.1]: adding port map: [ protocol: tcp ext_port: 5000 local_ep: 127.0.0.1:5001 device: lo] DISABLED",
     ]
+    # both port mappers are there but unavailable
+    assert out["ours"]["handles"] == [-1, -1]
     if "ref" in out:
         assert out["ours"] == out["ref"]

@@ -50,6 +50,10 @@ impl Drop for Sock {
 
 struct Iface {
     local: Ipv4Addr,
+    device: String,
+    /// Wanted but unavailable (no gateway, or no socket): mappings get -1.
+    natpmp_off: bool,
+    upnp_off: bool,
     natpmp: Option<(NatPmp, Sock)>,
     upnp: Option<(Upnp, Sock)>,
 }
@@ -287,6 +291,9 @@ impl Engine {
             .map(|(_, gw)| *gw);
         let mut iface = Iface {
             local,
+            device: device.clone(),
+            natpmp_off: want_natpmp,
+            upnp_off: want_upnp,
             natpmp: None,
             upnp: None,
         };
@@ -318,6 +325,7 @@ impl Engine {
                             let client = NatPmp::new(local, gw, lease as u32, seed());
                             let sock = self.portmap_socket(local, s, false);
                             iface.natpmp = Some((client, sock));
+                            iface.natpmp_off = false;
                         }
                         Err(e) => self.portmap_socket_error(Transport::NatPmp, local, &e),
                     }
@@ -338,6 +346,7 @@ impl Engine {
                     let client = Upnp::new(cfg, now, seed());
                     let sock = self.portmap_socket(local, s, true);
                     iface.upnp = Some((client, sock));
+                    iface.upnp_off = false;
                 }
                 Err(e) => {
                     let msg = e.to_string();
@@ -368,6 +377,27 @@ impl Engine {
             }
         }
         self.portmap_flush(i);
+        self.portmap_log_disabled(i, Protocol::Tcp, port, port);
+        self.portmap_log_disabled(i, Protocol::Udp, port, port);
+    }
+
+    /// The log line of a mapping added while UPnP is unavailable.
+    fn portmap_log_disabled(&self, i: usize, protocol: Protocol, external: u16, local_port: u16) {
+        let Some(f) = self.portmap.ifaces.get(i) else {
+            return;
+        };
+        if f.upnp_off {
+            self.portmap_log(
+                Transport::Upnp,
+                f.local,
+                format!(
+                    "adding port map: [ protocol: {} ext_port: {external} local_ep: {}:{local_port} device: {}] DISABLED",
+                    protocol.lower(),
+                    f.local,
+                    f.device
+                ),
+            );
+        }
     }
 
     fn portmap_socket_error(&self, transport: Transport, local: Ipv4Addr, e: &std::io::Error) {
@@ -607,16 +637,20 @@ impl Engine {
         let now = Instant::now();
         let mut out = Vec::new();
         for i in 0..self.portmap.ifaces.len() {
+            // as libtorrent: -1 from a port mapper that is unavailable
+            self.portmap_log_disabled(i, protocol, external_port, local_port);
             if let Some(f) = self.portmap.ifaces.get_mut(i) {
                 if let Some((c, _)) = f.upnp.as_mut() {
-                    if let Some(h) = c.add_mapping(protocol, external_port, local_port) {
-                        out.push(h as i32);
-                    }
+                    let h = c.add_mapping(protocol, external_port, local_port);
+                    out.push(h.map_or(-1, |h| h as i32));
+                } else if f.upnp_off {
+                    out.push(-1);
                 }
                 if let Some((c, _)) = f.natpmp.as_mut() {
-                    if let Some(h) = c.add_mapping(now, protocol, external_port, local_port) {
-                        out.push(h as i32);
-                    }
+                    let h = c.add_mapping(now, protocol, external_port, local_port);
+                    out.push(h.map_or(-1, |h| h as i32));
+                } else if f.natpmp_off {
+                    out.push(-1);
                 }
             }
             self.portmap_flush(i);
