@@ -255,6 +255,11 @@ leaf!(TorrentFinishedAlert, "torrent_finished_alert", TorrentAlert);
 leaf!(TorrentPausedAlert, "torrent_paused_alert", TorrentAlert);
 leaf!(TorrentResumedAlert, "torrent_resumed_alert", TorrentAlert);
 leaf!(TorrentErrorAlert, "torrent_error_alert", TorrentAlert);
+leaf!(
+    TorrentNeedCertAlert,
+    "torrent_need_cert_alert",
+    TorrentAlert
+);
 leaf!(PieceFinishedAlert, "piece_finished_alert", TorrentAlert);
 leaf!(HashFailedAlert, "hash_failed_alert", TorrentAlert);
 leaf!(UrlSeedAlert, "url_seed_alert", TorrentAlert);
@@ -677,6 +682,14 @@ impl StateUpdateAlert {
 
 #[pymethods]
 impl TorrentErrorAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        alert_error(py, &self.0)
+    }
+}
+
+#[pymethods]
+impl TorrentNeedCertAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         alert_error(py, &self.0)
@@ -1108,6 +1121,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         TorrentPaused { .. } => mk!(t(), TorrentPausedAlert),
         TorrentResumed { .. } => mk!(t(), TorrentResumedAlert),
         TorrentError { .. } => mk!(t(), TorrentErrorAlert),
+        TorrentNeedCert { .. } => mk!(t(), TorrentNeedCertAlert),
         PieceFinished { .. } => mk!(t(), PieceFinishedAlert),
         HashFailed { .. } => mk!(t(), HashFailedAlert),
         UrlSeed { .. } => mk!(t(), UrlSeedAlert),
@@ -1185,6 +1199,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TorrentPausedAlert>()?;
     m.add_class::<TorrentResumedAlert>()?;
     m.add_class::<TorrentErrorAlert>()?;
+    m.add_class::<TorrentNeedCertAlert>()?;
     m.add_class::<PieceFinishedAlert>()?;
     m.add_class::<HashFailedAlert>()?;
     m.add_class::<UrlSeedAlert>()?;

@@ -181,6 +181,28 @@ impl PyTorrentHandle {
         self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
     }
 
+    /// Deprecated: `super_seeding()` reads `torrent_flags.super_seeding`,
+    /// `super_seeding(on)` sets or clears it.
+    #[pyo3(signature = (on = None))]
+    fn super_seeding(&self, py: Python<'_>, on: Option<bool>) -> PyResult<Option<bool>> {
+        warn_deprecated(py, c"super_seeding() is deprecated")?;
+        let f = lt_session::torrent::flags::SUPER_SEEDING;
+        match on {
+            None => Ok(Some(self.status(py, 0)?.st.flags & f != 0)),
+            Some(on) => {
+                self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Deprecated: sets or clears `torrent_flags.share_mode`.
+    fn set_share_mode(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        warn_deprecated(py, c"set_share_mode() is deprecated")?;
+        let f = lt_session::torrent::flags::SHARE_MODE;
+        self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
+    }
+
     fn info_hash<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let ih = self.hashes(py);
         Ok(sha1_to_py(py, ih.best())?.into_any())

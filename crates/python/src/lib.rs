@@ -24,6 +24,7 @@ mod resume;
 mod session;
 mod session_status;
 mod settings;
+mod ssl;
 
 /// Version reported as `libtorrent.__version__` (the reference API level we mirror).
 pub const VERSION: &str = "2.1.1.0";

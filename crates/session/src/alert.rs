@@ -200,6 +200,11 @@ pub enum AlertKind {
         error: ErrorCode,
         filename: String,
     },
+    /// An SSL torrent has no certificate of ours (`set_ssl_certificate`).
+    TorrentNeedCert {
+        torrent: TorrentRef,
+        error: ErrorCode,
+    },
     PieceFinished {
         torrent: TorrentRef,
         piece: u32,
@@ -504,6 +509,7 @@ impl Alert {
             TorrentPaused { .. } => "torrent_paused",
             TorrentResumed { .. } => "torrent_resumed",
             TorrentError { .. } => "torrent_error",
+            TorrentNeedCert { .. } => "torrent_need_cert",
             PieceFinished { .. } => "piece_finished",
             HashFailed { .. } => "hash_failed",
             FileCompleted { .. } => "file_completed",
@@ -596,6 +602,7 @@ impl Alert {
             ListenFailed { .. } => 48,
             ListenSucceeded { .. } => 49,
             TorrentError { .. } => 64,
+            TorrentNeedCert { .. } => 65,
             IncomingConnection { .. } => 66,
             AddTorrent { .. } => 67,
             StateUpdate { .. } => 68,
@@ -656,6 +663,7 @@ impl Alert {
             TorrentPaused { .. } => STATUS,
             TorrentResumed { .. } => STATUS,
             TorrentError { .. } => ERROR | STATUS,
+            TorrentNeedCert { .. } => STATUS,
             PieceFinished { .. } => PIECE_PROGRESS | PROGRESS,
             HashFailed { .. } => STATUS,
             FileCompleted { .. } => FILE_PROGRESS | PROGRESS,
@@ -713,6 +721,7 @@ impl Alert {
             | MetadataFailed { error, .. }
             | TorrentDeleteFailed { error, .. }
             | TorrentError { error, .. }
+            | TorrentNeedCert { error, .. }
             | FileError { error, .. }
             | ReadPiece { error, .. }
             | PeerDisconnected { error, .. }
@@ -746,6 +755,7 @@ impl Alert {
             | TorrentPaused { torrent }
             | TorrentResumed { torrent }
             | TorrentError { torrent, .. }
+            | TorrentNeedCert { torrent, .. }
             | PieceFinished { torrent, .. }
             | HashFailed { torrent, .. }
             | FileCompleted { torrent, .. }
@@ -982,6 +992,9 @@ impl Alert {
                 error.message(),
                 filename
             ),
+            TorrentNeedCert { torrent, .. } => {
+                format!("{} needs SSL certificate", torrent.short_name())
+            }
             PieceFinished { torrent, piece } => {
                 format!(
                     "{} piece: {} finished downloading",

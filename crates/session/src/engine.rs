@@ -46,6 +46,10 @@ mod lsd;
 mod magnet;
 mod pex;
 mod portmap;
+mod share_mode;
+mod ssl;
+mod super_seed;
+pub use ssl::SslCertificate;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -81,6 +85,13 @@ pub(crate) enum Event {
     },
     /// A web seed connection's task reports.
     Web(ConnId, crate::webseed_io::WebIoEvent),
+    /// A connection on an SSL listen socket finished its TLS handshake.
+    SslIncoming(Box<crate::ssl::SslIncoming>),
+    /// An outgoing TLS connection (SSL torrent) is established or failed.
+    SslConnected(
+        ConnId,
+        std::io::Result<Box<tokio_rustls::TlsStream<tokio::net::TcpStream>>>,
+    ),
 }
 
 struct ListenSocket {
@@ -230,6 +241,10 @@ pub struct Engine {
     ctl: ctl::Ctl,
     /// Web seeds and their connections.
     web: webseed::WebSeeds,
+    /// Pieces shown to super-seeded peers (engine/super_seed.rs).
+    super_seed: super_seed::SuperSeedState,
+    /// SSL torrents: certificates, SSL listen sockets, TLS connections.
+    ssl: ssl::SslState,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -329,6 +344,8 @@ impl Engine {
             pex: Default::default(),
             ctl: Default::default(),
             web: Default::default(),
+            super_seed: Default::default(),
+            ssl: Default::default(),
         }
         .with_tracker_key()
     }
@@ -476,6 +493,8 @@ impl Engine {
                 result,
             } => self.on_tracker_result(torrent, *job, *result),
             Event::Web(id, ev) => self.on_web_event(id, ev),
+            Event::SslIncoming(inc) => self.on_ssl_incoming(*inc),
+            Event::SslConnected(id, result) => self.on_ssl_connected(id, result),
         }
     }
 
@@ -696,6 +715,7 @@ impl Engine {
         self.auto_manage();
         self.magnet_tick();
         self.pex_tick();
+        self.share_tick();
         self.report_second(Duration::from_secs_f64(secs));
     }
 
@@ -937,6 +957,7 @@ impl Engine {
         if t.flags & flags::SEQUENTIAL_DOWNLOAD != 0 {
             t.picker.set_sequential(true);
         }
+        share_mode::share_zero_priorities(&mut t);
         for a in p.peers {
             if t.known.insert(a) {
                 t.candidates.push_back(a);
@@ -961,6 +982,7 @@ impl Engine {
             error: ErrorCode::default(),
             params,
         });
+        self.ssl_torrent_added(id);
         if magnet {
             self.start_magnet(id);
         } else {
@@ -1014,6 +1036,8 @@ impl Engine {
 
     /// Files checked (or trusted): start downloading or seeding.
     fn checked(&mut self, id: TorrentId) {
+        self.ss_checked(id);
+        self.share_checked(id);
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
@@ -1082,6 +1106,7 @@ impl Engine {
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
         self.pex_torrent_removed(id);
+        self.ssl_torrent_removed(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
@@ -1179,6 +1204,8 @@ impl Engine {
 
     pub fn set_flags(&mut self, id: TorrentId, value: u64, mask: u64) {
         let paused_before = self.torrents.get(&id).map(|t| t.is_paused());
+        let super_seeding_before = self.super_seeding_active(id);
+        let share_mode_before = self.share_mode_on(id);
         if mask & flags::PAUSED != 0 {
             if value & flags::PAUSED != 0 {
                 self.pause_torrent(id);
@@ -1193,6 +1220,8 @@ impl Engine {
         t.flags = (t.flags & !m) | (value & m);
         t.picker
             .set_sequential(t.flags & flags::SEQUENTIAL_DOWNLOAD != 0);
+        self.ss_flags_changed(id, super_seeding_before);
+        self.share_flags_changed(id, share_mode_before);
     }
 
     pub fn connect_peer(&mut self, id: TorrentId, addr: SocketAddr) {
@@ -1615,7 +1644,7 @@ impl Engine {
         Some(lt_tracker::TorrentStatus {
             peer_id: self.peer_id,
             key: self.tracker_key,
-            listen_port: None,
+            listen_port: self.ssl_announce_port(id),
             uploaded: t.total_payload_upload,
             downloaded: t.total_payload_download,
             left: (total - t.picker.bytes_done() as i64).max(0),
@@ -1981,6 +2010,7 @@ impl Engine {
                 our.set(i);
             }
         }
+        self.ss_hide_pieces(id, &mut our);
         Some(lt_wire::peer::TorrentInfo {
             info_hash: t.meta.info_hashes(),
             geometry,
@@ -2061,7 +2091,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
-        if !t.is_active() {
+        if !t.is_active() || self.ssl_blocks_connect(id) {
             return;
         }
         let limit = if t.max_connections > 0 {
@@ -2113,6 +2143,9 @@ impl Engine {
             );
             let cid = self.new_peer(conn, addr, true, Some(id));
             self.join_peer_classes(cid);
+            if self.ssl_connect(cid, id, addr, timeout) {
+                continue;
+            }
             self.begin_outgoing_mse(cid, id, send_hash);
             let tx = self.events_tx.clone();
             let ports = self.outgoing_ports();
@@ -2192,6 +2225,7 @@ impl Engine {
     fn flush(&mut self, id: ConnId) {
         if self.peers.get(&id).is_some_and(|p| p.utp.is_some()) {
             self.flush_utp(id);
+            self.count_transfer(id);
             return;
         }
         let Some(p) = self.peers.get_mut(&id) else {
@@ -2211,6 +2245,15 @@ impl Engine {
                 break;
             }
         }
+        self.count_transfer(id);
+    }
+
+    /// Adds what the connection transferred since the last call to its
+    /// torrent's totals (TCP and uTP alike).
+    fn count_transfer(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         let c = p.conn.counters();
         let now = [c.payload_down, c.protocol_down, c.payload_up, c.protocol_up];
         let d: Vec<i64> = now
@@ -2253,6 +2296,10 @@ impl Engine {
                     self.disconnect(id, None);
                     return;
                 };
+                if !self.ssl_handshake_allowed(id, tid) {
+                    self.disconnect(id, None);
+                    return;
+                }
                 let banned = self.peers.get(&id).is_some_and(|p| {
                     self.torrents
                         .get(&tid)
@@ -2310,6 +2357,7 @@ impl Engine {
                     });
                 }
                 self.maybe_unchoke(id);
+                self.ss_connected(id);
             }
             PeerEvent::Bitfield | PeerEvent::HaveAll | PeerEvent::HaveNone => {
                 // The peer (re-)announced all its pieces: the wire state holds
@@ -2325,6 +2373,7 @@ impl Engine {
                     }
                 }
                 self.set_peer_pieces(id, has);
+                self.ss_peer_pieces(id);
                 self.update_interest(id);
                 self.request_blocks(id);
             }
@@ -2340,6 +2389,7 @@ impl Engine {
                         p.haves += 1;
                     }
                 }
+                self.ss_have(id, i);
                 self.update_interest(id);
                 self.request_blocks(id);
             }
@@ -3009,6 +3059,7 @@ impl Engine {
         if finished {
             self.on_finished(tid);
         }
+        self.share_piece_passed(tid);
     }
 
     /// Posts `file_completed` for files that piece `piece` completed.
@@ -3107,6 +3158,9 @@ impl Engine {
     }
 
     fn socket_type(&self, id: ConnId) -> SocketType {
+        if let Some(t) = self.ssl_socket_type(id) {
+            return t;
+        }
         match self.peers.get(&id) {
             Some(p) if p.utp.is_some() => SocketType::Utp,
             _ => SocketType::Tcp,
@@ -3122,6 +3176,7 @@ impl Engine {
         let Some(mut p) = self.peers.remove(&id) else {
             return;
         };
+        self.ssl_conn_gone(id);
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         let mse_failed = p.outgoing && p.tx.is_some() && matches!(p.crypto, Crypto::Handshake(_));
         p.conn.close();
@@ -3139,6 +3194,7 @@ impl Engine {
         self.choker.remove_peer(p.key);
         self.magnet_peer_gone(p.torrent, id);
         self.pex_peer_gone(id);
+        self.ss_peer_gone(id);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = !p.has.is_empty() && p.has.all();
             let both_seeds = t.is_seed() && peer_seed;
@@ -3343,6 +3399,7 @@ impl Engine {
             }
         }
         for li in ifaces {
+            let ssl = li.ssl;
             let ip = match &li.host {
                 ListenHost::Ip(ip) => *ip,
                 ListenHost::Device(name) => match device_address(name) {
@@ -3354,12 +3411,20 @@ impl Engine {
                             endpoint,
                             op: Operation::GetInterface,
                             error: ErrorCode::new(libc::ENODEV, Category::System),
-                            socket_type: SocketType::Tcp,
+                            socket_type: if ssl {
+                                SocketType::TcpSsl
+                            } else {
+                                SocketType::Tcp
+                            },
                         });
                         continue;
                     }
                 },
             };
+            if ssl {
+                self.ssl_listen(ip, li.port, li_display(&li.host, li.port));
+                continue;
+            }
             let open = self
                 .listen_sockets
                 .iter()
@@ -3436,6 +3501,7 @@ impl Engine {
         for s in self.listen_sockets.drain(..) {
             s.task.abort();
         }
+        self.ssl_close_listen();
         let utp_peers: Vec<ConnId> = self.utp_conns.values().copied().collect();
         for id in utp_peers {
             self.disconnect(id, None);

@@ -329,8 +329,9 @@ impl Torrent {
                 self.checking_progress
             }
             TorrentState::DownloadingMetadata => 0.0,
-            _ if total == 0 => 1.0,
-            _ => (total_done as f64 / total as f64) as f32,
+            // Of the wanted bytes, as libtorrent (1 when nothing is wanted).
+            _ if wanted <= 0 => 1.0,
+            _ => (wanted_done as f64 / wanted as f64) as f32,
         };
         let now = Instant::now();
         // The best counts any tracker reported (-1: none did).
