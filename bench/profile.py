@@ -49,7 +49,8 @@ print(json.dumps({{}}))
 
 RECHECK = r"""
 import json, time, libtorrent as lt
-ses = lt.session({{"listen_interfaces": "127.0.0.1:0", "enable_dht": False}})
+ses = lt.session({{"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                      "enable_upnp": False, "enable_natpmp": False}})
 atp = lt.add_torrent_params(); atp.ti = lt.torrent_info({torrent!r}); atp.save_path = {save!r}
 atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
 h = ses.add_torrent(atp)

@@ -252,7 +252,8 @@ def test_disable_dht_flag_and_private_torrents_do_not_announce(network, torrent,
 STATE = """
 import json, time, libtorrent as lt
 base = {"listen_interfaces": "127.0.0.1:0", "enable_dht": True, "dht_bootstrap_nodes": "",
-        "enable_lsd": False, "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False}
+        "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+        "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False}
 a = lt.session(base)
 b = lt.session(base)
 time.sleep(0.3)
@@ -328,7 +329,7 @@ SETTINGS = """
 import json, warnings, libtorrent as lt
 warnings.simplefilter("ignore")
 s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": True, "dht_bootstrap_nodes": "",
-                "enable_lsd": False})
+                "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False})
 out = {}
 ds = s.get_dht_settings()
 out["default_max_peers_reply"] = ds.max_peers_reply
@@ -448,7 +449,8 @@ def test_lsd_finds_peers_on_loopback(torrent, tmp_path, seeder, leecher):
 PKT = """
 import json, time, libtorrent as lt
 base = {"listen_interfaces": "127.0.0.1:0", "enable_dht": True, "dht_bootstrap_nodes": "",
-        "enable_lsd": False, "alert_mask": lt.alert.category_t.dht_log_notification}
+        "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+        "alert_mask": lt.alert.category_t.dht_log_notification}
 a = lt.session(base)
 b = lt.session(base)
 time.sleep(0.3)

@@ -191,7 +191,8 @@ while time.time() - t < 1:
                                   a.filename() if hasattr(a, "filename") else None])
     time.sleep(0.05)
 out["ssl_port"] = s.ssl_listen_port() > 0
-s2 = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False})
+s2 = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                 "enable_upnp": False, "enable_natpmp": False})
 out["no_ssl_port"] = s2.ssl_listen_port()
 for bad in (1, None):
     try:

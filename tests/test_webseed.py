@@ -355,7 +355,8 @@ import json, sys, libtorrent as lt, warnings
 warnings.simplefilter("ignore")
 tor, save = sys.argv[1], sys.argv[2]
 out = {}
-s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False})
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "enable_upnp": False, "enable_natpmp": False})
 ti = lt.torrent_info(tor)
 ti.add_url_seed("http://b.example/")
 ti.add_http_seed("http://h.example/seed")
@@ -374,7 +375,8 @@ h.remove_url_seed("http://b.example/")
 h.remove_url_seed("http://a.example/x/")
 h.remove_url_seed("http://c.example/")
 out["after_remove"] = h.url_seeds()
-s2 = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False})
+s2 = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "enable_upnp": False, "enable_natpmp": False})
 ti = lt.torrent_info(tor)
 ti.add_url_seed("http://t.example/")
 atp = lt.add_torrent_params(); atp.ti = ti; atp.save_path = save + "2"
@@ -429,7 +431,8 @@ def test_remove_url_seed_stops_download(multi, tmp_path):
     code = """
 import json, sys, time, libtorrent as lt
 tor, save, url = sys.argv[1], sys.argv[2], sys.argv[3]
-s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False})
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "enable_upnp": False, "enable_natpmp": False})
 atp = lt.add_torrent_params(); atp.ti = lt.torrent_info(tor); atp.save_path = save
 atp.url_seeds = [url]
 atp.flags |= lt.torrent_flags.paused; atp.flags &= ~lt.torrent_flags.auto_managed
@@ -460,7 +463,8 @@ def test_pause_closes_web_seed_resume_finishes(multi, tmp_path, impl):
 import json, sys, time, libtorrent as lt
 sys.path.insert(0, sys.argv[4])
 tor, save, url = sys.argv[1], sys.argv[2], sys.argv[3]
-s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False})
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "enable_upnp": False, "enable_natpmp": False})
 atp = lt.add_torrent_params(); atp.ti = lt.torrent_info(tor); atp.save_path = save
 atp.url_seeds = [url]
 atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)

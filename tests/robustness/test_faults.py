@@ -185,7 +185,8 @@ def test_storage_mode_is_kept_and_reported(ref, ours, torrent, tmp_path):
     code = f"""
 import json, os, time
 import libtorrent as lt
-ses = lt.session({{"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False}})
+ses = lt.session({{"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                      "enable_upnp": False, "enable_natpmp": False}})
 ti = lt.torrent_info({t.path!r})
 out = {{}}
 for name, mode in (("allocate", lt.storage_mode_t.storage_mode_allocate),

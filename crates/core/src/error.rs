@@ -16,10 +16,13 @@ pub enum Category {
     Upnp,
     Generic,
     System,
+    /// libtorrent's "pcp error" category (PCP / NAT-PMP result codes in
+    /// `portmap_error_alert`); no module function returns it.
+    Pcp,
 }
 
 impl Category {
-    pub const ALL: [Category; 8] = [
+    pub const ALL: [Category; 9] = [
         Category::Generic,
         Category::System,
         Category::Libtorrent,
@@ -28,6 +31,7 @@ impl Category {
         Category::I2p,
         Category::Socks,
         Category::Upnp,
+        Category::Pcp,
     ];
 
     /// The category's name, as `error_category.name()` reports it.
@@ -41,6 +45,7 @@ impl Category {
             Category::I2p => "i2p error",
             Category::Socks => "socks",
             Category::Upnp => "upnp",
+            Category::Pcp => "pcp error",
         }
     }
 
@@ -65,6 +70,7 @@ impl Category {
             Category::Bdecode => dense(&table::BDECODE, "Unknown error"),
             Category::Socks => dense(&table::SOCKS, "unknown error"),
             Category::I2p => dense(&table::I2P, "unknown error"),
+            Category::Pcp => dense(&PCP_MESSAGES, "Unknown error"),
             Category::Upnp => match table::UPNP.iter().find(|(v, _)| *v == value) {
                 Some((_, m)) => (*m).to_owned(),
                 None => format!("unknown UPnP error ({value})"),
@@ -76,6 +82,24 @@ impl Category {
         }
     }
 }
+
+/// Messages of the "pcp error" category, by PCP result code (RFC 6887).
+const PCP_MESSAGES: [&str; 14] = [
+    "success",
+    "unsupported version",
+    "not authorized",
+    "malformed request",
+    "unsupported opcode",
+    "unsupported option",
+    "malformed option",
+    "network failure",
+    "no resources",
+    "unsupported protocol",
+    "user exceeded quota",
+    "cannot provide external",
+    "address mismatch",
+    "excessive remote peers",
+];
 
 /// The operating system's description of errno `value` (`strerror`).
 fn os_message(value: i32) -> String {

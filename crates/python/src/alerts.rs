@@ -1193,6 +1193,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         ExternalIp { .. } => mk!(base(), ExternalIpAlert),
         Log { .. } => mk!(base(), LogAlert),
         Dht(_) => crate::dht::dht_alert_to_py(py, &d, base(), tr())?,
+        Portmap(_) => crate::portmap::portmap_alert_to_py(py, &d, base())?,
         SaveResumeData { .. } => mk!(t(), SaveResumeDataAlert),
         SaveResumeDataFailed { .. } => mk!(t(), SaveResumeDataFailedAlert),
         FastresumeRejected { .. } => mk!(t(), FastresumeRejectedAlert),

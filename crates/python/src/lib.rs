@@ -20,6 +20,7 @@ mod magnet;
 mod metainfo;
 mod peer_class;
 mod proxy;
+mod portmap;
 mod resume;
 mod session;
 mod session_status;
@@ -51,6 +52,7 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     alerts::register(m)?;
     session::register(m)?;
     dht::register(m)?;
+    portmap::register(m)?;
     session_status::register(m)?;
     resume::register(m)?;
     proxy::register(m)?;

@@ -811,6 +811,68 @@ impl PySession {
         self.set_bool(py, lt_settings::keys::ENABLE_LSD, false)
     }
 
+    /// Deprecated: sets `enable_upnp`.
+    fn start_upnp(&self, py: Python<'_>) -> PyResult<()> {
+        crate::dht::deprecated(py, "start_upnp() is deprecated")?;
+        self.set_bool(py, lt_settings::keys::ENABLE_UPNP, true)
+    }
+
+    /// Deprecated: clears `enable_upnp`.
+    fn stop_upnp(&self, py: Python<'_>) -> PyResult<()> {
+        crate::dht::deprecated(py, "stop_upnp() is deprecated")?;
+        self.set_bool(py, lt_settings::keys::ENABLE_UPNP, false)
+    }
+
+    /// Deprecated: sets `enable_natpmp`.
+    fn start_natpmp(&self, py: Python<'_>) -> PyResult<()> {
+        crate::dht::deprecated(py, "start_natpmp() is deprecated")?;
+        self.set_bool(py, lt_settings::keys::ENABLE_NATPMP, true)
+    }
+
+    /// Deprecated: clears `enable_natpmp`.
+    fn stop_natpmp(&self, py: Python<'_>) -> PyResult<()> {
+        crate::dht::deprecated(py, "stop_natpmp() is deprecated")?;
+        self.set_bool(py, lt_settings::keys::ENABLE_NATPMP, false)
+    }
+
+    /// Maps `external_port` on the gateways to `local_port` here; returns
+    /// the mapping's index in each port mapper (UPnP's, then NAT-PMP's,
+    /// for each listen endpoint).
+    fn add_port_mapping(
+        &self,
+        py: Python<'_>,
+        protocol: &Bound<'_, PyAny>,
+        external_port: &Bound<'_, PyAny>,
+        local_port: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<i32>> {
+        let proto_ok = crate::enums::enum_type(py, "portmap_protocol")
+            .and_then(|t| protocol.is_instance(&t))
+            .unwrap_or(false);
+        let ext = external_port.extract::<i32>();
+        let loc = local_port.extract::<i32>();
+        let (true, Ok(ext), Ok(loc)) = (proto_ok, ext, loc) else {
+            let mut names = Vec::new();
+            for a in [protocol, external_port, local_port] {
+                names.push(a.get_type().name()?.to_string());
+            }
+            let msg = format!(
+                "Python argument types in\n    session.add_port_mapping(session, {})\ndid not match C++ signature:\n    add_port_mapping(libtorrent::session {{lvalue}}, libtorrent::portmap_protocol, int, int)",
+                names.join(", ")
+            );
+            let t = crate::bencode::argument_error_type(py)?;
+            return Err(PyErr::from_value(t.call1((msg,))?));
+        };
+        let udp = protocol.extract::<i64>()? == 2;
+        // libtorrent keeps the low 16 bits of the port numbers
+        let (ext, loc) = (ext as u16, loc as u16);
+        self.call(py, move |e| e.add_port_mapping(udp, ext, loc))
+    }
+
+    /// Removes mapping `handle` from every port mapper.
+    fn delete_port_mapping(&self, py: Python<'_>, handle: i32) -> PyResult<()> {
+        self.call(py, move |e| e.delete_port_mapping(handle))
+    }
+
     #[pyo3(signature = (info_hash, port = 0, flags = 0))]
     fn dht_announce(
         &self,

@@ -350,6 +350,8 @@ pub enum AlertKind {
     },
     /// DHT and local service discovery alerts (dht_alert.rs).
     Dht(crate::dht_alert::DhtAlert),
+    /// Port mapping (NAT-PMP / PCP and UPnP).
+    Portmap(crate::portmap_alert::PortmapAlert),
     /// `save_resume_data()` result: the torrent's resume state.
     SaveResumeData {
         torrent: TorrentRef,
@@ -549,6 +551,7 @@ impl Alert {
             ExternalIp { .. } => "external_ip",
             Log { .. } => "log",
             Dht(d) => d.what(),
+            Portmap(d) => d.what(),
             SaveResumeData { .. } => "save_resume_data",
             SaveResumeDataFailed { .. } => "save_resume_data_failed",
             FastresumeRejected { .. } => "fastresume_rejected",
@@ -627,6 +630,7 @@ impl Alert {
             AlertsDropped { .. } => 95,
             Socks5 { .. } => 96,
             Dht(d) => d.alert_type(),
+            Portmap(d) => d.alert_type(),
             FileRenamed { .. } => 7,
             FileRenameFailed { .. } => 8,
             StorageMoved { .. } => 33,
@@ -704,6 +708,7 @@ impl Alert {
             ExternalIp { .. } => STATUS,
             Log { .. } => SESSION_LOG,
             Dht(d) => d.category(),
+            Portmap(d) => d.category(),
             SaveResumeData { .. } => STORAGE,
             SaveResumeDataFailed { .. } => STORAGE | ERROR,
             FastresumeRejected { .. } => STATUS | ERROR,
@@ -751,6 +756,7 @@ impl Alert {
             | UrlSeed { error, .. }
             | Socks5 { error, .. } => Some(error),
             Dht(d) => d.error(),
+            Portmap(d) => d.error(),
             _ => None,
         }
     }
@@ -812,6 +818,7 @@ impl Alert {
             | FilePrio { torrent }
             | Stats { torrent, .. } => Some(torrent),
             Dht(d) => d.torrent(),
+            Portmap(_) => None,
             ListenSucceeded { .. }
             | ListenFailed { .. }
             | StateUpdate { .. }
@@ -1228,6 +1235,7 @@ impl Alert {
             ExternalIp { address } => format!("external IP received: {address}"),
             Log { msg } => msg.clone(),
             Dht(d) => d.message(),
+            Portmap(d) => d.message(),
             SaveResumeData { torrent, .. } => {
                 format!("{} resume data generated", torrent.short_name())
             }

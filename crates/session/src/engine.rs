@@ -48,9 +48,10 @@ mod lsd;
 mod magnet;
 mod pex;
 mod proxy;
+mod portmap;
 mod share_mode;
-mod super_seed;
 mod ssl;
+mod super_seed;
 pub use ssl::SslCertificate;
 mod v2hashes;
 
@@ -236,6 +237,8 @@ pub struct Engine {
     dht: dht::DhtDriver,
     /// Local service discovery (engine/lsd.rs).
     lsd: lsd::LsdDriver,
+    /// UPnP and NAT-PMP port mapping (engine/portmap.rs).
+    portmap: portmap::PortmapDriver,
     /// Metadata downloads of magnet-link torrents (engine/magnet.rs).
     magnet: magnet::MagnetState,
     /// BEP 52 hash exchange: piece layers served and fetched (engine/v2hashes.rs).
@@ -353,6 +356,7 @@ impl Engine {
             rng: lt_picker::Rng::new(random_seed()),
             dht: Default::default(),
             lsd: Default::default(),
+            portmap: Default::default(),
             magnet: Default::default(),
             v2hashes: Default::default(),
             pex: Default::default(),
@@ -442,6 +446,7 @@ impl Engine {
                 self.auto_manage();
             }
         }
+        self.portmap_shutdown().await;
         self.close_listen_sockets();
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in ids {
@@ -652,6 +657,7 @@ impl Engine {
         }
         self.dht_tick();
         self.lsd_tick();
+        self.portmap_tick();
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in &ids {
             if let Some(p) = self.peers.get_mut(id) {

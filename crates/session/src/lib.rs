@@ -29,6 +29,7 @@ mod engine;
 pub mod listen;
 pub mod peer_class;
 mod peer_io;
+pub mod portmap_alert;
 pub mod ssl;
 mod proxy_io;
 pub mod torrent;

@@ -7,6 +7,10 @@ fn pack(listen: &str) -> SettingsPack {
     let mut p = SettingsPack::new();
     p.set_str(keys::LISTEN_INTERFACES, listen);
     p.set_int(keys::ALERT_MASK, category::ALL as i32);
+    p.set_bool(keys::ENABLE_DHT, false);
+    p.set_bool(keys::ENABLE_LSD, false);
+    p.set_bool(keys::ENABLE_UPNP, false);
+    p.set_bool(keys::ENABLE_NATPMP, false);
     p
 }
 

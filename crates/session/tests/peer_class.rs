@@ -20,6 +20,9 @@ fn rate_limit_settings_drive_the_global_and_local_classes() {
     let mut p = SettingsPack::new();
     p.set_str(keys::LISTEN_INTERFACES, "127.0.0.1:0");
     p.set_bool(keys::ENABLE_DHT, false);
+    p.set_bool(keys::ENABLE_LSD, false);
+    p.set_bool(keys::ENABLE_UPNP, false);
+    p.set_bool(keys::ENABLE_NATPMP, false);
     p.set_int(keys::UPLOAD_RATE_LIMIT, 4000);
     p.set_int(keys::LOCAL_DOWNLOAD_RATE_LIMIT, 700);
     let ses = lt_session::Session::new(&p).unwrap();
