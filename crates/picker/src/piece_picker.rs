@@ -1189,6 +1189,13 @@ impl PiecePicker {
         self.downloading.len()
     }
 
+    /// True when block `b` was declared padding ([`Self::mark_pad_block`]).
+    pub fn is_pad_block(&self, b: BlockRef) -> bool {
+        self.pads
+            .get(&b.piece)
+            .is_some_and(|l| l.contains(&b.block))
+    }
+
     /// Indices of the pieces being downloaded.
     pub fn downloading_pieces(&self) -> Vec<u32> {
         self.downloading.iter().map(|d| d.piece).collect()

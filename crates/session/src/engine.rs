@@ -609,6 +609,7 @@ impl Engine {
             self.drive_peer(*id);
         }
         self.web_tick();
+        self.ctl_tick();
         if now.duration_since(self.last_second) >= Duration::from_secs(1) {
             let secs = now.duration_since(self.last_second).as_secs_f64();
             self.last_second = now;
@@ -2853,11 +2854,11 @@ impl Engine {
                 }
             }
             Completion::Flushed { storage, .. } => {
-                if let Some(t) = self
-                    .by_storage
-                    .get(&storage)
-                    .and_then(|id| self.torrents.get(id))
-                {
+                let tid = self.by_storage.get(&storage).copied();
+                if tid.is_some_and(|id| self.ctl_flushed(id)) {
+                    return;
+                }
+                if let Some(t) = tid.and_then(|id| self.torrents.get(&id)) {
                     let torrent = t.torrent_ref();
                     self.alert(AlertKind::CacheFlushed { torrent });
                 }

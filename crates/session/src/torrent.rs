@@ -301,10 +301,22 @@ impl Torrent {
             .filter(|&i| self.picker.piece_priority(i) > 0)
             .map(|i| self.picker.piece_size(i) as i64)
             .sum();
-        let wanted_done: i64 = (0..n)
+        let mut wanted_done: i64 = (0..n)
             .filter(|&i| self.picker.piece_priority(i) > 0 && self.picker.have_piece(i))
             .map(|i| self.picker.piece_size(i) as i64)
             .sum();
+        // finished blocks of wanted partial pieces count too
+        if self.picker.num_downloading() > 0 && n > 0 {
+            wanted_done += self
+                .picker
+                .download_queue()
+                .iter()
+                .filter(|pp| self.picker.piece_priority(pp.piece) > 0)
+                .flat_map(|pp| &pp.blocks)
+                .filter(|b| b.state == lt_picker::BlockState::Finished)
+                .map(|b| i64::from(b.block_size))
+                .sum::<i64>();
+        }
         let progress = match self.state {
             TorrentState::CheckingFiles | TorrentState::CheckingResumeData => {
                 self.checking_progress
