@@ -18,6 +18,7 @@ mod handle_ops;
 mod hashes;
 mod magnet;
 mod metainfo;
+mod renamed;
 mod resume;
 mod session;
 mod session_status;
@@ -50,5 +51,6 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dht::register(m)?;
     session_status::register(m)?;
     resume::register(m)?;
+    renamed::register(m)?;
     Ok(())
 }

@@ -884,6 +884,9 @@ impl Engine {
         st.seed_rank = self.seed_rank(id);
         st.moving_storage = self.ctl.moving.contains_key(&id);
         st.need_save_resume = self.need_save_resume_data(id, resume_flags::ONLY_IF_MODIFIED);
+        if let Some(m) = self.ctl.renamed.get(&id) {
+            st.renamed_files = m.clone();
+        }
     }
 
     /// Hook from `add_torrent`: the torrent joins the download queue at the
