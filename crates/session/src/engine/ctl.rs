@@ -76,6 +76,15 @@ pub struct ResumeExtra {
     pub unfinished_pieces: BTreeMap<u32, Vec<bool>>,
 }
 
+/// A torrent added with resume data whose files are being looked at.
+struct ResumeCheck {
+    id: TorrentId,
+    have: Vec<bool>,
+    partial: BTreeMap<u32, Vec<bool>>,
+    /// The files that must exist for the resume data to be trusted.
+    paths: Vec<PathBuf>,
+}
+
 /// What the last saved resume data looked like, to answer
 /// `need_save_resume_data`. `None` fingerprints count as changed.
 #[derive(Clone, Copy, Default)]
@@ -120,6 +129,9 @@ pub(crate) struct Ctl {
     /// `save_resume_data` calls with `flush_disk_cache` waiting for their
     /// flush: their flags.
     flush_saves: HashMap<TorrentId, VecDeque<u32>>,
+    /// Resume checks waiting for the blocking task, and whether it runs.
+    checks: Vec<ResumeCheck>,
+    checks_running: bool,
 }
 
 /// Stands for the resume data among the contributors of a piece (no
@@ -313,13 +325,42 @@ impl Engine {
                 None => PathBuf::from(fs.file_path(i, &t.save_path)),
             });
         }
-        let have = extra.have_pieces;
-        let partial = extra.unfinished_pieces;
+        self.ctl.checks.push(ResumeCheck {
+            id,
+            have: extra.have_pieces,
+            partial: extra.unfinished_pieces,
+            paths,
+        });
+        if !self.ctl.checks_running {
+            self.run_resume_checks();
+        }
+        true
+    }
+
+    /// Looks at the files of every queued resume check in one blocking
+    /// task (adding many torrents at once costs one thread, not one each).
+    fn run_resume_checks(&mut self) {
+        let batch = std::mem::take(&mut self.ctl.checks);
+        if batch.is_empty() {
+            self.ctl.checks_running = false;
+            return;
+        }
+        self.ctl.checks_running = true;
         let jobs = self.jobs.clone();
         let check = move || {
-            let missing = paths.into_iter().find(|p| !p.is_file());
-            let job: Job =
-                Box::new(move |e: &mut Engine| e.resume_verified(id, have, partial, missing));
+            let done: Vec<(ResumeCheck, Option<PathBuf>)> = batch
+                .into_iter()
+                .map(|c| {
+                    let missing = c.paths.iter().find(|p| !p.is_file()).cloned();
+                    (c, missing)
+                })
+                .collect();
+            let job: Job = Box::new(move |e: &mut Engine| {
+                for (c, missing) in done {
+                    e.resume_verified(c.id, c.have, c.partial, missing);
+                }
+                e.run_resume_checks();
+            });
             let _ = jobs.send(job);
         };
         match tokio::runtime::Handle::try_current() {
@@ -328,7 +369,6 @@ impl Engine {
             }
             Err(_) => check(),
         }
-        true
     }
 
     /// The files of the resume data were looked at.
