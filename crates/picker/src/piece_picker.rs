@@ -694,6 +694,11 @@ impl PiecePicker {
         self.deadlines.clear();
     }
 
+    /// Every piece with a deadline, as (deadline, piece), earliest first.
+    pub fn deadlines(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.deadlines.iter().copied()
+    }
+
     /// Piece `i`'s deadline, if it has one.
     pub fn piece_deadline(&self, i: u32) -> Option<u64> {
         self.deadline_of.get(&i).copied()

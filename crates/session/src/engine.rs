@@ -40,6 +40,7 @@ use lt_picker::choker::{ChokePeer, Choker, ChokerConfig, ChokingAlgorithm, SeedC
 use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
 pub(crate) mod ctl;
+mod deadline;
 mod dht;
 mod lsd;
 mod magnet;
@@ -215,6 +216,7 @@ pub struct Engine {
     pex: pex::PexState,
     /// Resume data, queue and storage control (engine/ctl.rs).
     ctl: ctl::Ctl,
+    deadlines: deadline::Deadlines,
     /// Web seeds and their connections.
     web: webseed::WebSeeds,
 }
@@ -310,6 +312,7 @@ impl Engine {
             magnet: Default::default(),
             pex: Default::default(),
             ctl: Default::default(),
+            deadlines: Default::default(),
             web: Default::default(),
         }
         .with_tracker_key()
@@ -610,6 +613,7 @@ impl Engine {
         }
         self.web_tick();
         self.ctl_tick();
+        self.deadline_tick();
         if now.duration_since(self.last_second) >= Duration::from_secs(1) {
             let secs = now.duration_since(self.last_second).as_secs_f64();
             self.last_second = now;
@@ -1049,6 +1053,7 @@ impl Engine {
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
         self.ctl_forget(id);
+        self.deadline_forget(id);
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
         self.pex_torrent_removed(id);
@@ -2713,8 +2718,12 @@ impl Engine {
                         let Some(t) = self.torrents.get_mut(&tid) else {
                             return;
                         };
-                        if t.picker.mark_finished(b) && t.hashing.insert(piece) {
+                        if t.picker.mark_finished(b)
+                            && t.hashing.insert(piece)
+                            && !self.deadline_hold(tid, piece)
+                        {
                             self.disk().async_hash(storage, piece);
+                            self.deadline_release(tid);
                         }
                     }
                     Err(e) => {
@@ -2767,22 +2776,30 @@ impl Engine {
                             }
                             let got = got + d.len() as u32;
                             if got as usize >= buf.len() {
-                                self.alert(AlertKind::ReadPiece {
-                                    torrent: tref,
+                                self.deadline_read_done(
+                                    storage,
                                     piece,
-                                    data: buf,
-                                    error: ErrorCode::default(),
-                                });
+                                    AlertKind::ReadPiece {
+                                        torrent: tref,
+                                        piece,
+                                        data: buf,
+                                        error: ErrorCode::default(),
+                                    },
+                                );
                             } else {
                                 self.user_reads.insert((storage, piece), (tref, buf, got));
                             }
                         }
-                        Err(e) => self.alert(AlertKind::ReadPiece {
-                            torrent: tref,
+                        Err(e) => self.deadline_read_done(
+                            storage,
                             piece,
-                            data: Vec::new(),
-                            error: io_error(&e.error),
-                        }),
+                            AlertKind::ReadPiece {
+                                torrent: tref,
+                                piece,
+                                data: Vec::new(),
+                                error: io_error(&e.error),
+                            },
+                        ),
                     }
                 }
                 let waiting = self
@@ -2933,6 +2950,7 @@ impl Engine {
         });
         self.file_completions(tid, piece);
         if deadline_alert {
+            self.deadline_read_issued(tid, piece);
             self.read_piece(tid, piece);
         }
         for c in &peers {
