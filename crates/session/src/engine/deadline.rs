@@ -146,10 +146,7 @@ impl Engine {
             return;
         }
         self.deadlines.ready.insert((storage, piece), alert);
-        loop {
-            let Some(q) = self.deadlines.reads.get_mut(&storage) else {
-                break;
-            };
+        while let Some(q) = self.deadlines.reads.get_mut(&storage) {
             let Some(&head) = q.front() else {
                 self.deadlines.reads.remove(&storage);
                 break;
