@@ -49,9 +49,24 @@ RETURNS = {
     ("torrent_handle", "torrent_file"): "Optional[torrent_info]",
     ("torrent_handle", "have_piece"): "bool",
     ("torrent_handle", "name"): "str",
+    ("session", "create_peer_class"): "int",
+    ("session", "get_peer_class"): "Dict[str, Any]",
+    ("session", "set_peer_class"): "None",
+    ("session", "delete_peer_class"): "None",
+    ("session", "set_peer_class_filter"): "None",
+    ("session", "set_peer_class_type_filter"): "None",
+    ("session", "set_max_half_open_connections"): "None",
     ("alert", "what"): "str",
     ("alert", "message"): "str",
     ("alert", "category"): "int",
+}
+
+# Docstrings for methods whose behaviour a reader of the stubs must know.
+DOCS = {
+    ("session", "set_max_half_open_connections"):
+        "Deprecated and without effect, as in the reference (libtorrent 2.x has no half-open limit).",
+    ("session", "set_peer_class"):
+        "Keys left out of the dict get zero values (the reference leaves them undefined): pass a full dict.",
 }
 
 CLASSES = ["session_params", "session", "torrent_handle", "torrent_status", "peer_info",
@@ -86,7 +101,12 @@ def render(cls, base=None):
                 body.append(f"    def {m}(self, other: object) -> bool: ...")
             else:
                 ret = RETURNS.get((name, m), "Any")
-                body.append(f"    def {m}(self, *args: Any, **kwargs: Any) -> {ret}: ...")
+                doc = DOCS.get((name, m))
+                if doc:
+                    body.append(f"    def {m}(self, *args: Any, **kwargs: Any) -> {ret}:")
+                    body.append(f'        """{doc}"""')
+                else:
+                    body.append(f"    def {m}(self, *args: Any, **kwargs: Any) -> {ret}: ...")
     return lines + (body or ["    ..."]) + [""]
 
 

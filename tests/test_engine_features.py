@@ -100,6 +100,11 @@ def test_upload_rate_limit_slows_the_transfer(tmp_path, pair):
 def test_session_download_limit_and_sequential(tmp_path, pair):
     seeder, leecher = pair
     leecher.apply_settings({"download_rate_limit": 150 * 1024})
+    # the session limit is the global peer class's, which leaves out the
+    # local network by default: put loopback in it
+    f = lt.ip_filter()
+    f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+    leecher.set_peer_class_filter(f)
     ti = make(tmp_path, {"x.bin": 400 * 1024})
     s = add(seeder, ti, tmp_path / "seed")
     assert wait(lambda: s.status().is_seeding)

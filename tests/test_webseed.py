@@ -28,6 +28,12 @@ settings = {"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd
             "alert_mask": lt.alert.category_t.all_categories}
 settings.update(a.get("settings", {}))
 s = lt.session(settings)
+if a.get("loopback_in_global"):
+    # rate limits are the global peer class's, which by default leaves out
+    # the local network: put every address in it
+    f = lt.ip_filter()
+    f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+    s.set_peer_class_filter(f)
 atp = lt.add_torrent_params(); atp.ti = lt.torrent_info(a["torrent"]); atp.save_path = a["save"]
 atp.url_seeds = a.get("atp_seeds", [])
 h = s.add_torrent(atp)
@@ -70,6 +76,11 @@ import sys, time, libtorrent as lt
 s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
                 "enable_upnp": False, "enable_natpmp": False, "enable_incoming_utp": False,
                 "upload_rate_limit": int(sys.argv[3])})
+# the upload limit is the global peer class's: put loopback in it (by
+# default local-network peers are in the local class only)
+f = lt.ip_filter()
+f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+s.set_peer_class_filter(f)
 atp = lt.add_torrent_params(); atp.ti = lt.torrent_info(sys.argv[1]); atp.save_path = sys.argv[2]
 h = s.add_torrent(atp)
 t = time.time()
@@ -209,16 +220,25 @@ def test_web_seed_and_peer(multi, tmp_path, impl):
         assert r["types"]["1"] > 0, r["types"]
 
 
-def test_download_rate_limit_applies_to_web_seeds(multi, tmp_path):
+@pytest.mark.parametrize("impl", ["ours", "ref"])
+def test_download_rate_limit_applies_to_web_seeds(multi, tmp_path, impl):
     """download_rate_limit (100 kB/s) holds web seed downloads back: the
-    ~470 kB cannot arrive in much less than 4.7 s (a lower bound only)."""
+    ~470 kB cannot arrive in much less than 4.7 s (a lower bound only).
+    The limit is the global peer class's; a loopback web seed is in it once
+    the peer class filter puts loopback there (by default it is in the
+    local class, which is unlimited)."""
     d, tor = multi
     with WebSeedServer(d / "seed") as srv:
-        r = run_client("ours", torrent=str(tor), save=str(tmp_path / "dl"),
-                       atp_seeds=[srv.url("/")], settings={"download_rate_limit": 100_000})
+        r = run_client(impl, torrent=str(tor), save=str(tmp_path / "dl"),
+                       atp_seeds=[srv.url("/")], settings={"download_rate_limit": 100_000},
+                       loopback_in_global=True)
+        # with the default class filter the limit leaves the seed alone
+        free = run_client(impl, torrent=str(tor), save=str(tmp_path / "dl2"),
+                          atp_seeds=[srv.url("/")], settings={"download_rate_limit": 100_000})
     assert r["seeding"], r
     assert digest(tmp_path / "dl") == digest(d / "seed")
     assert r["secs"] > 2.5, r["secs"]
+    assert free["seeding"] and free["secs"] < 2.5, free
 
 
 @pytest.mark.parametrize("impl", ["ours", "ref"])

@@ -43,7 +43,16 @@ def make_session(listen, upload_rate_limit):
     }
     if upload_rate_limit:
         settings["upload_rate_limit"] = upload_rate_limit
-    return lt.session(settings)
+    ses = lt.session(settings)
+    if upload_rate_limit:
+        # the limit is the global peer class's, which by default leaves out
+        # local-network peers (the swarm runs on loopback): put every
+        # address in it
+        f = lt.ip_filter()
+        f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+        f.add_rule("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1 << lt.session.global_peer_class_id)
+        ses.set_peer_class_filter(f)
+    return ses
 
 
 def emit(**kw):
@@ -83,7 +92,8 @@ def main():
     ap.add_argument("--stay", action="store_true",
                     help="leecher: keep serving after completion until stdin closes")
     ap.add_argument("--upload-rate-limit", type=int, default=0,
-                    help="session upload_rate_limit in bytes/s (0: unlimited)")
+                    help="session upload_rate_limit in bytes/s, applied to every peer, "
+                    "loopback too (0: unlimited)")
     args = ap.parse_args()
 
     ses = make_session(args.listen, args.upload_rate_limit)

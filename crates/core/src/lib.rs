@@ -11,6 +11,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod ip_filter;
 pub mod operation;
+pub mod x509_names;
 
 /// Error returned when a digest is built from a slice of the wrong length
 /// or a hex string that is not valid.

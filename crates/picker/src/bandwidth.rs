@@ -20,6 +20,10 @@
 //! unused is not wasted while a greedy connection still can't starve the
 //! others. In steady state up to half a bucket stays in reserve. Time is
 //! passed in, in milliseconds.
+//!
+//! Priorities: a request may carry a weight ([`BandwidthManager::request_weighted`],
+//! a peer class's `upload_priority`/`download_priority`); shares are then
+//! proportional to the weights of the connections active on the channel.
 
 use std::collections::HashMap;
 
@@ -67,6 +71,8 @@ struct Bucket {
     last: u64,
     /// Per connection: last request time and decayed recent usage.
     active: HashMap<ConnId, Usage>,
+    /// Sum of the weights of `active`.
+    weight_sum: u64,
     last_prune: u64,
 }
 
@@ -76,6 +82,7 @@ struct Usage {
     /// Bytes granted, decayed exponentially with time constant `window`.
     used: f64,
     used_at: u64,
+    weight: u64,
 }
 
 impl Usage {
@@ -93,6 +100,7 @@ impl Bucket {
             rem: 0,
             last: now,
             active: HashMap::new(),
+            weight_sum: 0,
             last_prune: now,
         }
     }
@@ -123,22 +131,27 @@ impl Bucket {
         }
     }
 
-    /// Registers a request of `conn`; returns (active connections, the
-    /// connection's decayed recent usage).
-    fn touch(&mut self, now: u64, conn: ConnId, window: u64) -> (u64, f64) {
+    /// Registers a request of `conn` with weight `weight`; returns (the
+    /// summed weight of the active connections, the connection's decayed
+    /// recent usage).
+    fn touch(&mut self, now: u64, conn: ConnId, window: u64, weight: u64) -> (u64, f64) {
         if now.saturating_sub(self.last_prune) >= window / 4 {
             self.active
                 .retain(|_, u| now.saturating_sub(u.last_request) < window);
+            self.weight_sum = self.active.values().map(|u| u.weight).sum();
             self.last_prune = now;
         }
         let u = self.active.entry(conn).or_insert(Usage {
             last_request: now,
             used: 0.0,
             used_at: now,
+            weight: 0,
         });
         u.last_request = now;
+        self.weight_sum = self.weight_sum - u.weight + weight;
+        u.weight = weight;
         let used = u.decayed(now, window);
-        (self.active.len() as u64, used)
+        (self.weight_sum, used)
     }
 
     fn charge(&mut self, now: u64, conn: ConnId, bytes: u64, window: u64) {
@@ -270,7 +283,9 @@ impl BandwidthManager {
     pub fn remove_conn(&mut self, conn: ConnId) {
         for c in self.channels.iter_mut().flatten() {
             for b in &mut c.buckets {
-                b.active.remove(&conn);
+                if let Some(u) = b.active.remove(&conn) {
+                    b.weight_sum -= u.weight;
+                }
             }
         }
     }
@@ -288,6 +303,22 @@ impl BandwidthManager {
         dir: Direction,
         want: u64,
     ) -> Grant {
+        self.request_weighted(now, conn, channels, dir, want, 1)
+    }
+
+    /// [`Self::request`] with a priority: on each limited channel the
+    /// connection's share is `weight` (at least 1) over the summed weights
+    /// of the connections active there.
+    pub fn request_weighted(
+        &mut self,
+        now: u64,
+        conn: ConnId,
+        channels: &[ChannelId],
+        dir: Direction,
+        want: u64,
+        weight: u64,
+    ) -> Grant {
+        let weight = weight.max(1);
         let burst = self.burst_ms;
         let window = self.fair_window_ms;
         let d = dir.idx();
@@ -299,7 +330,8 @@ impl BandwidthManager {
             }
         }
         let mut grant = want;
-        // per limited channel: (limit, tokens, active connections, budget-bound)
+        // per limited channel: (limit, tokens, summed weight / own weight,
+        // budget-bound)
         let mut limited: Vec<(u64, u64, u64, bool)> = Vec::new();
         for &id in &ids {
             let Some(Some(c)) = self.channels.get_mut(id as usize) else {
@@ -310,14 +342,16 @@ impl BandwidthManager {
                 continue;
             }
             b.refill(now, burst);
-            let (n, used) = b.touch(now, conn, window);
-            let n = n.max(1);
+            let (sum, used) = b.touch(now, conn, window, weight);
+            let sum = sum.max(weight);
+            let share = weight as f64 / sum as f64;
             // this connection's fair share of one window, minus what it used
-            let entitled = b.limit as f64 * window as f64 / 1000.0 / n as f64;
+            let entitled = b.limit as f64 * window as f64 / 1000.0 * share;
             let budget = (entitled - used).max(0.0) as u64;
             // tokens piling up past half the bucket are unclaimed: each
             // connection may take its part of them
-            let surplus = b.tokens.saturating_sub(b.capacity(burst) / 2) / n;
+            let surplus = (b.tokens.saturating_sub(b.capacity(burst) / 2) as f64 * share) as u64;
+            let n = sum.div_ceil(weight).max(1);
             let allowed = b.tokens.min(budget.max(surplus));
             grant = grant.min(allowed);
             limited.push((b.limit, b.tokens, n, allowed < b.tokens));
@@ -481,6 +515,48 @@ mod tests {
         assert!(!m.set_limit(0, class, DOWN, 1));
         assert_eq!(m.add_channel(0), class, "slot reused");
         m.remove_conn(ConnId(1));
+    }
+
+    #[test]
+    fn weights_split_a_channel_proportionally() {
+        let mut m = BandwidthManager::new(0);
+        let ch = m.add_channel(0);
+        m.set_limit(0, ch, UP, 100_000);
+        let mut got = [0u64; 2];
+        let mut retry = [0u64; 2];
+        let weights = [1u64, 3];
+        let mut t = 0;
+        while t < 20_000 {
+            for c in 0..2 {
+                if retry[c] <= t {
+                    let gr =
+                        m.request_weighted(t, ConnId(c as u32), &[ch], UP, 1 << 20, weights[c]);
+                    got[c] += gr.bytes;
+                    retry[c] = gr.retry_at.unwrap_or(t);
+                }
+            }
+            t += 5;
+        }
+        let total = got[0] + got[1];
+        assert!((1_900_000..=2_010_000).contains(&total), "{total}");
+        // three times the share for weight 3
+        let ratio = got[1] as f64 / got[0] as f64;
+        assert!((2.5..=3.5).contains(&ratio), "{got:?}");
+        // forgetting a connection takes its weight out of the sum
+        m.remove_conn(ConnId(1));
+        let g = m.request_weighted(t, ConnId(0), &[ch], UP, 1 << 20, 1);
+        assert!(g.bytes > 0);
+    }
+
+    #[test]
+    fn a_connection_outside_a_channel_is_not_charged_by_it() {
+        let mut m = BandwidthManager::new(0);
+        let class = m.add_channel(0);
+        m.set_limit(0, class, DOWN, 1_000);
+        // not in the class: unlimited
+        assert_eq!(m.request(10, ConnId(1), &[], DOWN, 1 << 20).bytes, 1 << 20);
+        // in the class: held to its bucket
+        assert!(m.request(10, ConnId(2), &[class], DOWN, 1 << 20).bytes <= 1_000);
     }
 
     #[test]

@@ -255,6 +255,11 @@ leaf!(TorrentFinishedAlert, "torrent_finished_alert", TorrentAlert);
 leaf!(TorrentPausedAlert, "torrent_paused_alert", TorrentAlert);
 leaf!(TorrentResumedAlert, "torrent_resumed_alert", TorrentAlert);
 leaf!(TorrentErrorAlert, "torrent_error_alert", TorrentAlert);
+leaf!(
+    TorrentNeedCertAlert,
+    "torrent_need_cert_alert",
+    TorrentAlert
+);
 leaf!(PieceFinishedAlert, "piece_finished_alert", TorrentAlert);
 leaf!(HashFailedAlert, "hash_failed_alert", TorrentAlert);
 leaf!(UrlSeedAlert, "url_seed_alert", TorrentAlert);
@@ -445,21 +450,25 @@ impl AddTorrentAlert {
     #[getter]
     fn params(&self, py: Python<'_>) -> PyResult<crate::metainfo::PyAddTorrentParams> {
         let tref = torrent_of(&self.0).cloned();
-        let ses = self.0.ses.upgrade();
-        let rd = match (&tref, ses) {
-            (Some(t), Some(ses)) => {
-                let id = t.id;
-                py.detach(move || ses.call(move |e| e.add_params(id)))
-                    .ok()
-                    .flatten()
-            }
-            _ => None,
+        let mut rd = match &self.0.alert.kind {
+            AlertKind::AddTorrent {
+                params: Some(p), ..
+            } => p.as_ref().clone(),
+            _ => lt_resume::ResumeData {
+                info_hashes: tref.as_ref().map(|t| t.info_hashes).unwrap_or_default(),
+                name: tref.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+                ..Default::default()
+            },
         };
-        let rd = rd.unwrap_or_else(|| lt_resume::ResumeData {
-            info_hashes: tref.as_ref().map(|t| t.info_hashes).unwrap_or_default(),
-            name: tref.map(|t| t.name).unwrap_or_default(),
-            ..Default::default()
-        });
+        // The metadata the torrent has now (none once it is removed).
+        if let (Some(t), Some(ses)) = (tref, self.0.ses.upgrade()) {
+            let id = t.id;
+            rd.ti = py
+                .detach(move || ses.call(move |e| e.torrent_meta(id)))
+                .ok()
+                .flatten()
+                .map(|m| (*m).clone());
+        }
         crate::resume::resume_to_atp(py, rd)
     }
 }
@@ -673,6 +682,14 @@ impl StateUpdateAlert {
 
 #[pymethods]
 impl TorrentErrorAlert {
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        alert_error(py, &self.0)
+    }
+}
+
+#[pymethods]
+impl TorrentNeedCertAlert {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         alert_error(py, &self.0)
@@ -1104,6 +1121,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         TorrentPaused { .. } => mk!(t(), TorrentPausedAlert),
         TorrentResumed { .. } => mk!(t(), TorrentResumedAlert),
         TorrentError { .. } => mk!(t(), TorrentErrorAlert),
+        TorrentNeedCert { .. } => mk!(t(), TorrentNeedCertAlert),
         PieceFinished { .. } => mk!(t(), PieceFinishedAlert),
         HashFailed { .. } => mk!(t(), HashFailedAlert),
         UrlSeed { .. } => mk!(t(), UrlSeedAlert),
@@ -1180,6 +1198,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TorrentPausedAlert>()?;
     m.add_class::<TorrentResumedAlert>()?;
     m.add_class::<TorrentErrorAlert>()?;
+    m.add_class::<TorrentNeedCertAlert>()?;
     m.add_class::<PieceFinishedAlert>()?;
     m.add_class::<HashFailedAlert>()?;
     m.add_class::<UrlSeedAlert>()?;

@@ -7,7 +7,7 @@ use crate::convert::to_u32;
 use lt_core::ip_filter::{format_ipv6, IpFilter};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyFloat, PyInt, PyList, PyTuple};
 use std::net::{IpAddr, Ipv6Addr};
 
 /// The filter held by a Python `ip_filter`.
@@ -104,14 +104,62 @@ pub struct PyPeerClassTypeFilter {
     pub class_mask: [u32; NUM_SOCKET_TYPES],
 }
 
-fn socket_type(obj: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-    let v = crate::enums::enum_from_py(obj, "peer_class_type_filter_socket_type_t")?;
+const SOCKET_T: &str = "libtorrent::peer_class_type_filter::socket_type_t";
+const CLASS_T: &str =
+    "libtorrent::aux::strong_typedef<unsigned int, libtorrent::peer_class_tag, void>";
+
+/// Boost.Python's `ArgumentError` for `peer_class_type_filter.<func>(st, arg)`
+/// whose arguments match no signature.
+fn type_filter_arg_error(
+    func: &str,
+    st: &Bound<'_, PyAny>,
+    arg: &Bound<'_, PyAny>,
+    arg_cpp: &str,
+) -> PyErr {
+    let py = st.py();
+    let name = |o: &Bound<'_, PyAny>| {
+        o.get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "object".to_owned())
+    };
+    let msg = format!(
+        "Python argument types in\n    peer_class_type_filter.{func}(peer_class_type_filter, {}, {})\ndid not match C++ signature:\n    {func}(libtorrent::peer_class_type_filter {{lvalue}}, {SOCKET_T}, {arg_cpp})",
+        name(st),
+        name(arg)
+    );
+    match crate::bencode::argument_error_type(py).and_then(|t| t.call1((msg,))) {
+        Ok(v) => PyErr::from_value(v),
+        Err(e) => e,
+    }
+}
+
+/// The socket type argument (only the enum matches the signature).
+fn socket_type(
+    func: &str,
+    st: &Bound<'_, PyAny>,
+    arg: &Bound<'_, PyAny>,
+    arg_cpp: &str,
+) -> PyResult<Option<usize>> {
+    let v = crate::enums::enum_from_py(st, "peer_class_type_filter_socket_type_t")
+        .map_err(|_| type_filter_arg_error(func, st, arg, arg_cpp))?;
     Ok(usize::try_from(v).ok().filter(|&i| i < NUM_SOCKET_TYPES))
 }
 
-fn class_bit(obj: &Bound<'_, PyAny>) -> PyResult<Option<u32>> {
-    let c = to_u32(obj)?;
-    Ok((c < 32).then(|| 1u32 << c))
+/// The (socket type, class bit) arguments of add/remove/allow/disallow:
+/// the class is a number (`float` then fails the conversion) or no
+/// signature matches.
+fn type_and_class(
+    func: &str,
+    st: &Bound<'_, PyAny>,
+    class: &Bound<'_, PyAny>,
+) -> PyResult<Option<(usize, u32)>> {
+    if !(class.is_instance_of::<PyInt>() || class.is_instance_of::<PyFloat>()) {
+        return Err(type_filter_arg_error(func, st, class, CLASS_T));
+    }
+    let s = socket_type(func, st, class, CLASS_T)?;
+    let c = to_u32(class)?;
+    Ok(s.zip((c < 32).then(|| 1u32 << c)))
 }
 
 #[pymethods]
@@ -126,14 +174,14 @@ impl PyPeerClassTypeFilter {
 
     /// Peers on socket type `st` get peer class `class`.
     fn add(&mut self, st: &Bound<'_, PyAny>, class: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let (Some(s), Some(bit)) = (socket_type(st)?, class_bit(class)?) {
+        if let Some((s, bit)) = type_and_class("add", st, class)? {
             self.peer_class[s] |= bit;
         }
         Ok(())
     }
 
     fn remove(&mut self, st: &Bound<'_, PyAny>, class: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let (Some(s), Some(bit)) = (socket_type(st)?, class_bit(class)?) {
+        if let Some((s, bit)) = type_and_class("remove", st, class)? {
             self.peer_class[s] &= !bit;
         }
         Ok(())
@@ -141,14 +189,14 @@ impl PyPeerClassTypeFilter {
 
     /// Peers on socket type `st` may not be in peer class `class`.
     fn disallow(&mut self, st: &Bound<'_, PyAny>, class: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let (Some(s), Some(bit)) = (socket_type(st)?, class_bit(class)?) {
+        if let Some((s, bit)) = type_and_class("disallow", st, class)? {
             self.class_mask[s] &= !bit;
         }
         Ok(())
     }
 
     fn allow(&mut self, st: &Bound<'_, PyAny>, class: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let (Some(s), Some(bit)) = (socket_type(st)?, class_bit(class)?) {
+        if let Some((s, bit)) = type_and_class("allow", st, class)? {
             self.class_mask[s] |= bit;
         }
         Ok(())
@@ -157,8 +205,12 @@ impl PyPeerClassTypeFilter {
     /// The peer classes of a peer on socket type `st` that would otherwise
     /// be in `mask`.
     fn apply(&self, st: &Bound<'_, PyAny>, mask: &Bound<'_, PyAny>) -> PyResult<u32> {
+        if !mask.is_instance_of::<PyInt>() {
+            return Err(type_filter_arg_error("apply", st, mask, "unsigned int"));
+        }
+        let s = socket_type("apply", st, mask, "unsigned int")?;
         let mask = to_u32(mask)?;
-        Ok(match socket_type(st)? {
+        Ok(match s {
             Some(s) => (mask & self.class_mask[s]) | self.peer_class[s],
             None => mask,
         })

@@ -91,14 +91,17 @@ impl PyTorrentHandle {
         Self::invalid()
     }
 
-    fn is_valid(&self, py: Python<'_>) -> bool {
-        self.with(py, |_, _| ()).is_ok()
+    fn is_valid(&self) -> bool {
+        match (self.id, self.ses.upgrade()) {
+            (Some(id), Some(ses)) => ses.has_torrent(id),
+            _ => false,
+        }
     }
 
     #[pyo3(signature = (flags = 0xffff_ffff))]
     fn status(&self, py: Python<'_>, flags: u32) -> PyResult<PyTorrentStatus> {
         let mut st = self
-            .with(py, |e, id| e.status(id))?
+            .with(py, move |e, id| e.statuses(&[id], flags).pop())?
             .ok_or_else(invalid_handle)?;
         if flags & 256 == 0 {
             // query_renamed_files
@@ -179,6 +182,28 @@ impl PyTorrentHandle {
 
     fn set_sequential_download(&self, py: Python<'_>, on: bool) -> PyResult<()> {
         let f = lt_session::torrent::flags::SEQUENTIAL_DOWNLOAD;
+        self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
+    }
+
+    /// Deprecated: `super_seeding()` reads `torrent_flags.super_seeding`,
+    /// `super_seeding(on)` sets or clears it.
+    #[pyo3(signature = (on = None))]
+    fn super_seeding(&self, py: Python<'_>, on: Option<bool>) -> PyResult<Option<bool>> {
+        warn_deprecated(py, c"super_seeding() is deprecated")?;
+        let f = lt_session::torrent::flags::SUPER_SEEDING;
+        match on {
+            None => Ok(Some(self.status(py, 0)?.st.flags & f != 0)),
+            Some(on) => {
+                self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Deprecated: sets or clears `torrent_flags.share_mode`.
+    fn set_share_mode(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        warn_deprecated(py, c"set_share_mode() is deprecated")?;
+        let f = lt_session::torrent::flags::SHARE_MODE;
         self.with(py, move |e, id| e.set_flags(id, if on { f } else { 0 }, f))
     }
 
@@ -503,9 +528,7 @@ impl PyTorrentHandle {
             .ok()
             .flatten()
             .filter(|t| t.is_valid());
-        Ok(ti.map(|t| crate::metainfo::PyTorrentInfo {
-            inner: (*t).clone(),
-        }))
+        Ok(ti.map(|t| crate::metainfo::PyTorrentInfo { inner: t }))
     }
 
     /// Supplies a magnet link's info dictionary (bencoded).
@@ -1014,6 +1037,9 @@ impl PyTorrentStatus {
     }
     #[getter]
     fn torrent_file(&self) -> Option<crate::metainfo::PyTorrentInfo> {
+        if self.st.query & lt_session::status_query::TORRENT_FILE == 0 {
+            return None;
+        }
         let ti = self
             .st
             .id
@@ -1022,9 +1048,7 @@ impl PyTorrentStatus {
                 ses.call(move |e| e.torrent_meta(id)).ok().flatten()
             })
             .filter(|t| t.is_valid());
-        ti.map(|t| crate::metainfo::PyTorrentInfo {
-            inner: (*t).clone(),
-        })
+        ti.map(|t| crate::metainfo::PyTorrentInfo { inner: t })
     }
     #[getter]
     fn is_loaded(&self) -> bool {

@@ -18,11 +18,13 @@ mod handle_ops;
 mod hashes;
 mod magnet;
 mod metainfo;
+mod peer_class;
 mod renamed;
 mod resume;
 mod session;
 mod session_status;
 mod settings;
+mod ssl;
 
 /// Version reported as `libtorrent.__version__` (the reference API level we mirror).
 pub const VERSION: &str = "2.1.1.0";

@@ -9,6 +9,7 @@
 //! - [`metainfo_err`] turns a parse error into the reference's exception.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use lt_core::{InfoHash, Sha1Hash};
 use lt_metainfo::{
@@ -559,7 +560,9 @@ impl PyAnnounceEntry {
 #[pyclass(module = "libtorrent", name = "torrent_info", skip_from_py_object)]
 #[derive(Clone, Default)]
 pub struct PyTorrentInfo {
-    pub inner: TorrentInfo,
+    /// Shared with the torrents added from it (copied on write), as
+    /// libtorrent shares its `torrent_info` between the two.
+    pub inner: Arc<TorrentInfo>,
 }
 
 pub(crate) fn limits_from_dict(d: Option<&Bound<'_, PyAny>>) -> PyResult<LoadLimits> {
@@ -587,7 +590,7 @@ pub(crate) fn limits_from_dict(d: Option<&Bound<'_, PyAny>>) -> PyResult<LoadLim
 fn load_ti(arg: &Bound<'_, PyAny>, limits: Option<&Bound<'_, PyAny>>) -> PyResult<TorrentInfo> {
     let py = arg.py();
     if let Ok(t) = arg.cast::<PyTorrentInfo>() {
-        return Ok(t.borrow().inner.clone());
+        return Ok((*t.borrow().inner).clone());
     }
     if let Ok(h) = arg.cast::<PyInfoHash>() {
         let _ = h;
@@ -691,10 +694,10 @@ impl PyTorrentInfo {
         }
         match pos.as_slice() {
             [a] => Ok(PyTorrentInfo {
-                inner: load_ti(a, None)?,
+                inner: Arc::new(load_ti(a, None)?),
             }),
             [a, l] => Ok(PyTorrentInfo {
-                inner: load_ti(a, Some(l))?,
+                inner: Arc::new(load_ti(a, Some(l))?),
             }),
             _ => Err(ti_argument_error(args.py(), args)?),
         }
@@ -718,14 +721,14 @@ impl PyTorrentInfo {
         }
     }
     fn remap_files(&mut self, fs: &PyFileStorage) -> PyResult<()> {
-        if !self.inner.remap_files(fs.inner.clone()) {
+        if !Arc::make_mut(&mut self.inner).remap_files(fs.inner.clone()) {
             return Err(PyRuntimeError::new_err("remap_files: total size differs"));
         }
         Ok(())
     }
     fn rename_file(&mut self, index: i64, new_filename: &str) -> PyResult<()> {
         let i = file_index(self.inner.files(), index)?;
-        self.inner.rename_file(i, new_filename);
+        Arc::make_mut(&mut self.inner).rename_file(i, new_filename);
         Ok(())
     }
     fn file_at(&self, py: Python<'_>, index: i64) -> PyResult<PyFileEntry> {
@@ -855,7 +858,7 @@ impl PyTorrentInfo {
         Ok(self.inner.nodes().to_vec())
     }
     fn add_node(&mut self, host: String, port: i64) {
-        self.inner.add_node(host, port);
+        Arc::make_mut(&mut self.inner).add_node(host, port);
     }
     fn trackers(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         deprecated(py, c"trackers() is deprecated")?;
@@ -884,7 +887,7 @@ impl PyTorrentInfo {
             8 => TrackerSource::Tex,
             _ => TrackerSource::Client,
         };
-        self.inner.add_tracker(
+        Arc::make_mut(&mut self.inner).add_tracker(
             url, // 8-bit tiers, wrapping, as in the reference
             tier as u8, src,
         );
@@ -929,7 +932,7 @@ impl PyTorrentInfo {
                 },
             });
         }
-        self.inner.set_web_seeds(out);
+        Arc::make_mut(&mut self.inner).set_web_seeds(out);
         Ok(())
     }
     #[pyo3(signature = (url, extern_auth = "", extra_headers = None))]
@@ -967,7 +970,7 @@ impl PyTorrentInfo {
                 headers.push((k, v));
             }
         }
-        self.inner.add_web_seed(WebSeed {
+        Arc::make_mut(&mut self.inner).add_web_seed(WebSeed {
             url: url.to_owned(),
             auth: auth.to_owned(),
             extra_headers: headers,
@@ -1222,7 +1225,12 @@ impl PyAddTorrentParams {
         ti.clear_nodes();
         ti.set_comment(String::new());
         ti.set_creator(String::new());
-        p.ti = Some(Py::new(py, PyTorrentInfo { inner: ti })?);
+        p.ti = Some(Py::new(
+            py,
+            PyTorrentInfo {
+                inner: Arc::new(ti),
+            },
+        )?);
         Ok(p)
     }
 }

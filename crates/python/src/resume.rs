@@ -114,7 +114,7 @@ pub fn resume_entry<'py>(py: Python<'py>, rd: &ResumeData) -> PyResult<Bound<'py
 #[allow(dead_code)]
 pub fn atp_to_resume(py: Python<'_>, atp: &PyAddTorrentParams) -> PyResult<ResumeData> {
     let mut rd = atp_fields(atp)?;
-    rd.ti = atp.ti.as_ref().map(|t| t.borrow(py).inner.clone());
+    rd.ti = atp.ti.as_ref().map(|t| (*t.borrow(py).inner).clone());
     Ok(rd)
 }
 
@@ -186,7 +186,12 @@ fn atp_fields(atp: &PyAddTorrentParams) -> PyResult<ResumeData> {
 /// A Python `add_torrent_params` holding `rd`.
 pub fn resume_to_atp(py: Python<'_>, rd: ResumeData) -> PyResult<PyAddTorrentParams> {
     let ti = match rd.ti {
-        Some(ti) => Some(Py::new(py, PyTorrentInfo { inner: ti })?),
+        Some(ti) => Some(Py::new(
+            py,
+            PyTorrentInfo {
+                inner: std::sync::Arc::new(ti),
+            },
+        )?),
         None => None,
     };
     Ok(PyAddTorrentParams {

@@ -176,10 +176,14 @@ impl PySession {
 /// torrent's own dropped with `override_web_seeds`). `http_seeds` are
 /// ignored, as libtorrent 2.x no longer supports BEP 17 seeds.
 fn with_url_seeds(
-    ti: &lt_metainfo::TorrentInfo,
+    shared: &Arc<lt_metainfo::TorrentInfo>,
     atp: &PyAddTorrentParams,
-) -> lt_metainfo::TorrentInfo {
-    let mut ti = ti.clone();
+) -> Arc<lt_metainfo::TorrentInfo> {
+    if atp.url_seeds.is_empty() && atp.flags & lt_session::torrent::flags::OVERRIDE_WEB_SEEDS == 0 {
+        // Unchanged: the torrent shares the caller's metadata.
+        return Arc::clone(shared);
+    }
+    let mut ti = (**shared).clone();
     if atp.flags & lt_session::torrent::flags::OVERRIDE_WEB_SEEDS != 0 {
         ti.clear_web_seeds();
     }
@@ -204,7 +208,7 @@ fn with_url_seeds(
             });
         }
     }
-    ti
+    Arc::new(ti)
 }
 
 /// Converts `add_torrent_params` (or the legacy dict) into the engine's form.
@@ -269,7 +273,7 @@ fn to_add_torrent(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AddTorr
                 .iter()
                 .map(|t| (t.url.clone(), t.tier))
                 .collect();
-            (Arc::new(with_url_seeds(&ti.inner, &atp)), trackers)
+            (with_url_seeds(&ti.inner, &atp), trackers)
         }
         None => {
             // A magnet link: only the info-hash is known; the engine
@@ -459,17 +463,16 @@ impl PySession {
     }
 
     #[pyo3(signature = (handle, option = 0))]
-    fn remove_torrent(
-        &self,
-        py: Python<'_>,
-        handle: &PyTorrentHandle,
-        option: u32,
-    ) -> PyResult<()> {
+    fn remove_torrent(&self, handle: &PyTorrentHandle, option: u32) -> PyResult<()> {
         let Some(id) = handle.id() else {
             return Err(crate::handle::invalid_handle());
         };
         let delete = option & 1 != 0;
-        if self.call(py, move |e| e.remove_torrent(id, delete))? {
+        if self
+            .inner
+            .remove_torrent(id, delete)
+            .map_err(|_| closed())?
+        {
             Ok(())
         } else {
             Err(crate::handle::invalid_handle())
@@ -505,13 +508,7 @@ impl PySession {
         pred: &Bound<'py, PyAny>,
         flags: u32,
     ) -> PyResult<Bound<'py, PyList>> {
-        let _ = flags;
-        let all = self.call(py, |e| {
-            e.torrent_ids()
-                .into_iter()
-                .filter_map(|id| e.status(id))
-                .collect::<Vec<_>>()
-        })?;
+        let all = self.call(py, move |e| e.statuses(&e.torrent_ids(), flags))?;
         let out = PyList::empty(py);
         let weak = Arc::downgrade(&self.inner);
         for st in all {
@@ -530,24 +527,25 @@ impl PySession {
         torrents: &Bound<'py, PyList>,
         flags: u32,
     ) -> PyResult<Bound<'py, PyList>> {
-        let _ = flags;
         let mut ids = Vec::new();
+        let mut old = std::collections::HashMap::new();
         for t in torrents.iter() {
             let st = t.cast::<PyTorrentStatus>()?;
             if let Some(id) = st.get().st.id {
                 ids.push(id);
+                old.insert(id, st.clone().unbind());
             }
         }
-        let all = self.call(py, move |e| {
-            ids.into_iter()
-                .filter_map(|id| e.status(id))
-                .collect::<Vec<_>>()
-        })?;
+        let all = self.call(py, move |e| e.statuses(&ids, flags))?;
         let weak = Arc::downgrade(&self.inner);
         PyList::new(
             py,
-            all.into_iter()
-                .map(|st| PyTorrentStatus::new(st, weak.clone())),
+            all.into_iter().map(|mut st| {
+                if let Some(prev) = st.id.and_then(|id| old.get(&id)) {
+                    st.keep_unqueried(&prev.get().st);
+                }
+                PyTorrentStatus::new(st, weak.clone())
+            }),
         )
     }
 
@@ -628,20 +626,112 @@ impl PySession {
         self.call(py, |e| e.num_connections())
     }
 
+    /// Deprecated: the global peer class's upload limit.
     fn upload_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
-        self.get_int(py, lt_settings::keys::UPLOAD_RATE_LIMIT)
+        crate::dht::deprecated(py, "upload_rate_limit() is deprecated")?;
+        self.call(py, |e| e.peer_class_rate_limit(0, true))
     }
 
+    /// Deprecated: the global peer class's download limit.
     fn download_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
-        self.get_int(py, lt_settings::keys::DOWNLOAD_RATE_LIMIT)
+        crate::dht::deprecated(py, "download_rate_limit() is deprecated")?;
+        self.call(py, |e| e.peer_class_rate_limit(0, false))
     }
 
+    /// Deprecated: sets the `upload_rate_limit` setting.
     fn set_upload_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        crate::dht::deprecated(py, "set_upload_rate_limit() is deprecated")?;
         self.set_int(py, lt_settings::keys::UPLOAD_RATE_LIMIT, limit)
     }
 
+    /// Deprecated: sets the `download_rate_limit` setting.
     fn set_download_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        crate::dht::deprecated(py, "set_download_rate_limit() is deprecated")?;
         self.set_int(py, lt_settings::keys::DOWNLOAD_RATE_LIMIT, limit)
+    }
+
+    /// Deprecated: the local peer class's upload limit.
+    fn local_upload_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        crate::dht::deprecated(py, "local_upload_rate_limit() is deprecated")?;
+        self.call(py, |e| e.peer_class_rate_limit(2, true))
+    }
+
+    /// Deprecated: the local peer class's download limit.
+    fn local_download_rate_limit(&self, py: Python<'_>) -> PyResult<i32> {
+        crate::dht::deprecated(py, "local_download_rate_limit() is deprecated")?;
+        self.call(py, |e| e.peer_class_rate_limit(2, false))
+    }
+
+    /// Deprecated: sets the `local_upload_rate_limit` setting (the local
+    /// peer class's upload limit).
+    fn set_local_upload_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        crate::dht::deprecated(py, "set_local_upload_rate_limit() is deprecated")?;
+        self.set_int(py, lt_settings::keys::LOCAL_UPLOAD_RATE_LIMIT, limit)
+    }
+
+    /// Deprecated: sets the `local_download_rate_limit` setting.
+    fn set_local_download_rate_limit(&self, py: Python<'_>, limit: i32) -> PyResult<()> {
+        crate::dht::deprecated(py, "set_local_download_rate_limit() is deprecated")?;
+        self.set_int(py, lt_settings::keys::LOCAL_DOWNLOAD_RATE_LIMIT, limit)
+    }
+
+    /// Deprecated and without effect, as on the reference (libtorrent has
+    /// no half-open connection limit any more).
+    fn set_max_half_open_connections(
+        &self,
+        py: Python<'_>,
+        limit: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        crate::peer_class::int_arg("set_max_half_open_connections", limit)?;
+        crate::dht::deprecated(py, "set_max_half_open_connections() is deprecated")
+    }
+
+    /// A new peer class labelled `name`; returns its id.
+    fn create_peer_class(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<u32> {
+        let label = crate::peer_class::label_arg(name)?;
+        self.call(py, move |e| e.create_peer_class(&label))
+    }
+
+    /// Deletes a peer class (it lives on while peers belong to it).
+    fn delete_peer_class(&self, py: Python<'_>, cid: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = crate::peer_class::class_id("delete_peer_class", cid)?;
+        self.call(py, move |e| e.delete_peer_class(id))
+    }
+
+    /// A peer class's settings as a dict (all zero for no such class).
+    fn get_peer_class<'py>(
+        &self,
+        py: Python<'py>,
+        cid: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let id = crate::peer_class::class_id("get_peer_class", cid)?;
+        let info = self.call(py, move |e| e.peer_class(id))?;
+        crate::peer_class::info_to_dict(py, &info)
+    }
+
+    /// Sets a peer class's settings from a dict.
+    fn set_peer_class(
+        &self,
+        py: Python<'_>,
+        cid: &Bound<'_, PyAny>,
+        info: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let id = crate::peer_class::class_id("set_peer_class", cid)?;
+        let info = crate::peer_class::info_from_py(cid, info)?;
+        self.call(py, move |e| e.set_peer_class(id, info))
+    }
+
+    /// The IP filter whose access values are peer-class masks, for new
+    /// connections.
+    fn set_peer_class_filter(&self, py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<()> {
+        let f = crate::peer_class::class_filter_arg(f)?;
+        self.call(py, move |e| e.set_peer_class_filter(f))
+    }
+
+    /// The socket-type filter applied after the peer-class IP filter.
+    fn set_peer_class_type_filter(&self, py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<()> {
+        let f = crate::peer_class::type_filter_arg(f)?;
+        self.call(py, move |e| e.set_peer_class_type_filter(f))
     }
 
     fn max_connections(&self, py: Python<'_>) -> PyResult<i32> {

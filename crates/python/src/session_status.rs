@@ -128,10 +128,10 @@ impl PySession {
         self.call(py, move |e| e.set_peer_id(id))
     }
 
-    /// We open no SSL listen sockets, so there is no SSL port (as libtorrent
-    /// reports when SSL listening is off).
-    fn ssl_listen_port(&self) -> i32 {
-        0
+    /// The port of the first SSL listen socket (an `s`-suffixed
+    /// `listen_interfaces` entry), 0 when there is none.
+    fn ssl_listen_port(&self, py: Python<'_>) -> PyResult<u16> {
+        self.call(py, |e| e.ssl_listen_port())
     }
 
     /// Outgoing connections bind to a local port in `[begin, end)`.

@@ -151,6 +151,9 @@ pub enum AlertKind {
     AddTorrent {
         torrent: TorrentRef,
         error: ErrorCode,
+        /// What the user passed, without the metadata (the alert's
+        /// `params`); the engine keeps no copy.
+        params: Option<Box<lt_resume::ResumeData>>,
     },
     TorrentRemoved {
         torrent: TorrentRef,
@@ -196,6 +199,11 @@ pub enum AlertKind {
         torrent: TorrentRef,
         error: ErrorCode,
         filename: String,
+    },
+    /// An SSL torrent has no certificate of ours (`set_ssl_certificate`).
+    TorrentNeedCert {
+        torrent: TorrentRef,
+        error: ErrorCode,
     },
     PieceFinished {
         torrent: TorrentRef,
@@ -499,6 +507,7 @@ impl Alert {
             TorrentPaused { .. } => "torrent_paused",
             TorrentResumed { .. } => "torrent_resumed",
             TorrentError { .. } => "torrent_error",
+            TorrentNeedCert { .. } => "torrent_need_cert",
             PieceFinished { .. } => "piece_finished",
             HashFailed { .. } => "hash_failed",
             FileCompleted { .. } => "file_completed",
@@ -590,6 +599,7 @@ impl Alert {
             ListenFailed { .. } => 48,
             ListenSucceeded { .. } => 49,
             TorrentError { .. } => 64,
+            TorrentNeedCert { .. } => 65,
             IncomingConnection { .. } => 66,
             AddTorrent { .. } => 67,
             StateUpdate { .. } => 68,
@@ -649,6 +659,7 @@ impl Alert {
             TorrentPaused { .. } => STATUS,
             TorrentResumed { .. } => STATUS,
             TorrentError { .. } => ERROR | STATUS,
+            TorrentNeedCert { .. } => STATUS,
             PieceFinished { .. } => PIECE_PROGRESS | PROGRESS,
             HashFailed { .. } => STATUS,
             FileCompleted { .. } => FILE_PROGRESS | PROGRESS,
@@ -705,6 +716,7 @@ impl Alert {
             | MetadataFailed { error, .. }
             | TorrentDeleteFailed { error, .. }
             | TorrentError { error, .. }
+            | TorrentNeedCert { error, .. }
             | FileError { error, .. }
             | ReadPiece { error, .. }
             | PeerDisconnected { error, .. }
@@ -737,6 +749,7 @@ impl Alert {
             | TorrentPaused { torrent }
             | TorrentResumed { torrent }
             | TorrentError { torrent, .. }
+            | TorrentNeedCert { torrent, .. }
             | PieceFinished { torrent, .. }
             | HashFailed { torrent, .. }
             | FileCompleted { torrent, .. }
@@ -927,7 +940,7 @@ impl Alert {
                 error.category.name(),
                 error.message()
             ),
-            AddTorrent { torrent, error } => {
+            AddTorrent { torrent, error, .. } => {
                 if error.is_error() {
                     format!(
                         "failed to add torrent \"{}\": {}",
@@ -977,6 +990,9 @@ impl Alert {
                 error.message(),
                 filename
             ),
+            TorrentNeedCert { torrent, .. } => {
+                format!("{} needs SSL certificate", torrent.short_name())
+            }
             PieceFinished { torrent, piece } => {
                 format!(
                     "{} piece: {} finished downloading",

@@ -33,6 +33,7 @@ use crate::{Job, Shared};
 
 mod handle_ops;
 mod outgoing_mse;
+mod peer_class;
 mod report;
 mod webseed;
 use lt_picker::bandwidth::{BandwidthManager, Direction};
@@ -45,6 +46,10 @@ mod dht;
 mod lsd;
 mod magnet;
 mod pex;
+mod share_mode;
+mod ssl;
+mod super_seed;
+pub use ssl::SslCertificate;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
 pub(crate) enum Event {
@@ -80,6 +85,13 @@ pub(crate) enum Event {
     },
     /// A web seed connection's task reports.
     Web(ConnId, crate::webseed_io::WebIoEvent),
+    /// A connection on an SSL listen socket finished its TLS handshake.
+    SslIncoming(Box<crate::ssl::SslIncoming>),
+    /// An outgoing TLS connection (SSL torrent) is established or failed.
+    SslConnected(
+        ConnId,
+        std::io::Result<Box<tokio_rustls::TlsStream<tokio::net::TcpStream>>>,
+    ),
 }
 
 struct ListenSocket {
@@ -162,6 +174,8 @@ struct Peer {
     remote_dl_rate: i32,
     /// This connection's own rate limits (`set_peer_*_limit`), if set.
     bw_channel: Option<lt_picker::bandwidth::ChannelId>,
+    /// The peer classes it belongs to (engine/peer_class.rs).
+    classes: crate::peer_class::ClassSet,
 }
 
 /// The engine state. Reached by user calls through [`crate::Session::call`].
@@ -180,9 +194,14 @@ pub struct Engine {
     /// A peer has connected to us since the session started.
     had_incoming: bool,
     paused: bool,
+    /// An auto-management pass is due once the current job or event batch
+    /// is done ([`Engine::trigger_auto_manage`]).
+    auto_manage_due: bool,
     peer_id: PeerId,
     disk: Option<DiskIo>,
-    torrents: HashMap<TorrentId, Torrent>,
+    /// Boxed: the table then holds pointers, not the large `Torrent`s
+    /// (idle torrents dominate the memory of big sessions).
+    torrents: HashMap<TorrentId, Box<Torrent>>,
     by_storage: HashMap<StorageId, TorrentId>,
     next_torrent: u64,
     peers: HashMap<ConnId, Peer>,
@@ -202,6 +221,8 @@ pub struct Engine {
     /// Torrents by v1 and truncated v2 info-hash.
     by_hash: HashMap<Sha1Hash, TorrentId>,
     bw: BandwidthManager,
+    /// Peer classes and their filters (engine/peer_class.rs).
+    classes: crate::peer_class::PeerClasses,
     choker: Choker,
     /// The `key` sent to trackers, and the seed of UDP transaction ids.
     tracker_key: u32,
@@ -219,6 +240,10 @@ pub struct Engine {
     deadlines: deadline::Deadlines,
     /// Web seeds and their connections.
     web: webseed::WebSeeds,
+    /// Pieces shown to super-seeded peers (engine/super_seed.rs).
+    super_seed: super_seed::SuperSeedState,
+    /// SSL torrents: certificates, SSL listen sockets, TLS connections.
+    ssl: ssl::SslState,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -276,6 +301,8 @@ impl Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let fingerprint = settings.get_str(keys::PEER_FINGERPRINT).as_bytes().to_vec();
         let recv_limit = settings.get_int(keys::MAX_QUEUED_DISK_BYTES).max(1 << 20) as usize;
+        let mut bw = BandwidthManager::new(0);
+        let classes = crate::peer_class::PeerClasses::new(&mut bw, 0);
         Engine {
             shared,
             jobs,
@@ -286,6 +313,7 @@ impl Engine {
             udp: Vec::new(),
             utp_conns: HashMap::new(),
             shutting_down: false,
+            auto_manage_due: false,
             had_incoming: false,
             paused: false,
             peer_id: make_peer_id(&fingerprint),
@@ -303,7 +331,8 @@ impl Engine {
             udp_cache: Default::default(),
             recv_budget: Arc::new(peer_io::RecvBudget::new(recv_limit)),
             by_hash: HashMap::new(),
-            bw: BandwidthManager::new(0),
+            bw,
+            classes,
             choker: Choker::new(ChokerConfig::default(), random_seed()),
             tracker_key: 0,
             rng: lt_picker::Rng::new(random_seed()),
@@ -314,6 +343,8 @@ impl Engine {
             ctl: Default::default(),
             deadlines: Default::default(),
             web: Default::default(),
+            super_seed: Default::default(),
+            ssl: Default::default(),
         }
         .with_tracker_key()
     }
@@ -321,18 +352,15 @@ impl Engine {
     fn with_tracker_key(mut self) -> Self {
         self.tracker_key = self.rng.next_u64() as u32;
         self.apply_limits();
+        self.init_peer_class_settings();
         self
     }
 
     /// Applies the rate-limit and choking settings.
     fn apply_limits(&mut self) {
-        let now = self.millis(Instant::now());
+        // the session rate limits are the global peer class's
+        // (engine/peer_class.rs)
         let s = &self.settings;
-        let g = self.bw.global();
-        let up = s.get_int(keys::UPLOAD_RATE_LIMIT).max(0) as u64;
-        let down = s.get_int(keys::DOWNLOAD_RATE_LIMIT).max(0) as u64;
-        self.bw.set_limit(now, g, Direction::Upload, up);
-        self.bw.set_limit(now, g, Direction::Download, down);
         let cfg = ChokerConfig {
             unchoke_slots_limit: s.get_int(keys::UNCHOKE_SLOTS_LIMIT),
             choking_algorithm: ChokingAlgorithm::from_setting(
@@ -393,6 +421,9 @@ impl Engine {
                     }
                 }
                 _ = tick.tick() => self.on_tick(),
+            }
+            if std::mem::take(&mut self.auto_manage_due) {
+                self.auto_manage();
             }
         }
         self.close_listen_sockets();
@@ -460,6 +491,8 @@ impl Engine {
                 result,
             } => self.on_tracker_result(torrent, *job, *result),
             Event::Web(id, ev) => self.on_web_event(id, ev),
+            Event::SslIncoming(inc) => self.on_ssl_incoming(*inc),
+            Event::SslConnected(id, result) => self.on_ssl_connected(id, result),
         }
     }
 
@@ -681,7 +714,14 @@ impl Engine {
         self.auto_manage();
         self.magnet_tick();
         self.pex_tick();
+        self.share_tick();
         self.report_second(Duration::from_secs_f64(secs));
+    }
+
+    /// Asks for an auto-management pass after the current job or event
+    /// batch: many torrents checked or added at once cost one pass.
+    pub(crate) fn trigger_auto_manage(&mut self) {
+        self.auto_manage_due = true;
     }
 
     /// Starts and stops auto-managed torrents so that at most
@@ -757,7 +797,9 @@ impl Engine {
     pub fn apply_settings(&mut self, pack: &SettingsPack) {
         let old_listen = self.settings.get_str(keys::LISTEN_INTERFACES).to_owned();
         let old_fingerprint = self.settings.get_str(keys::PEER_FINGERPRINT).to_owned();
+        let old_classes = self.peer_class_settings_before();
         self.settings.apply(pack);
+        self.peer_class_settings_changed(old_classes);
         if self.settings.get_str(keys::PEER_FINGERPRINT) != old_fingerprint {
             self.peer_id = make_peer_id(self.settings.get_str(keys::PEER_FINGERPRINT).as_bytes());
         }
@@ -914,6 +956,7 @@ impl Engine {
         if t.flags & flags::SEQUENTIAL_DOWNLOAD != 0 {
             t.picker.set_sequential(true);
         }
+        share_mode::share_zero_priorities(&mut t);
         for a in p.peers {
             if t.known.insert(a) {
                 t.candidates.push_back(a);
@@ -924,17 +967,21 @@ impl Engine {
         for h in wire_hashes(&ih) {
             self.by_hash.insert(h, id);
         }
-        self.torrents.insert(id, t);
+        self.torrents.insert(id, Box::new(t));
+        self.shared.live().insert(id);
         self.ctl_added(id);
         if self.should_post(category::STATUS) {
             self.alert(AlertKind::TorrentAdded {
                 torrent: tref.clone(),
             });
         }
+        let params = self.ctl_take_add_params();
         self.alert(AlertKind::AddTorrent {
             torrent: tref,
             error: ErrorCode::default(),
+            params,
         });
+        self.ssl_torrent_added(id);
         if magnet {
             self.start_magnet(id);
         } else {
@@ -988,6 +1035,8 @@ impl Engine {
 
     /// Files checked (or trusted): start downloading or seeding.
     fn checked(&mut self, id: TorrentId) {
+        self.ss_checked(id);
+        self.share_checked(id);
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
@@ -1022,7 +1071,7 @@ impl Engine {
         if !paused {
             self.start_announcing(id);
         }
-        self.auto_manage();
+        self.trigger_auto_manage();
         self.connect_candidates(id);
     }
 
@@ -1057,6 +1106,7 @@ impl Engine {
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
         self.pex_torrent_removed(id);
+        self.ssl_torrent_removed(id);
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
@@ -1067,6 +1117,7 @@ impl Engine {
         let Some(t) = self.torrents.remove(&id) else {
             return false;
         };
+        self.shared.live().remove(&id);
         self.by_storage.remove(&t.storage);
         for h in wire_hashes(&Metadata::info_hashes(t.meta.as_ref())) {
             self.by_hash.remove(&h);
@@ -1087,6 +1138,17 @@ impl Engine {
     }
 
     pub fn status(&self, id: TorrentId) -> Option<TorrentStatus> {
+        self.status_with(id, crate::types::status_query::ALL, None)
+    }
+
+    /// The status with the optional parts in `query`; `queue` holds the
+    /// queue positions when the caller computed them for many torrents.
+    pub(crate) fn status_with(
+        &self,
+        id: TorrentId,
+        query: u32,
+        queue: Option<&HashMap<TorrentId, i32>>,
+    ) -> Option<TorrentStatus> {
         let t = self.torrents.get(&id)?;
         let mut seeds = 0;
         let mut uploads = 0;
@@ -1100,9 +1162,9 @@ impl Engine {
                 }
             }
         }
-        let mut st = t.status(t.peers.len() as i32, seeds, uploads);
+        let mut st = t.status(t.peers.len() as i32, seeds, uploads, query);
         st.paused = st.paused || self.paused;
-        self.ctl_status(id, &mut st);
+        self.ctl_status(id, &mut st, queue);
         Some(st)
     }
 
@@ -1142,6 +1204,8 @@ impl Engine {
 
     pub fn set_flags(&mut self, id: TorrentId, value: u64, mask: u64) {
         let paused_before = self.torrents.get(&id).map(|t| t.is_paused());
+        let super_seeding_before = self.super_seeding_active(id);
+        let share_mode_before = self.share_mode_on(id);
         if mask & flags::PAUSED != 0 {
             if value & flags::PAUSED != 0 {
                 self.pause_torrent(id);
@@ -1156,6 +1220,8 @@ impl Engine {
         t.flags = (t.flags & !m) | (value & m);
         t.picker
             .set_sequential(t.flags & flags::SEQUENTIAL_DOWNLOAD != 0);
+        self.ss_flags_changed(id, super_seeding_before);
+        self.share_flags_changed(id, share_mode_before);
     }
 
     pub fn connect_peer(&mut self, id: TorrentId, addr: SocketAddr) {
@@ -1195,7 +1261,7 @@ impl Engine {
             t.error = None;
             t.error_file = -1;
         }
-        self.auto_manage();
+        self.trigger_auto_manage();
     }
 
     /// Writes out every buffered block of the torrent.
@@ -1351,8 +1417,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return Vec::new();
         };
-        let down_limited =
-            t.download_limit > 0 || self.settings.get_int(keys::DOWNLOAD_RATE_LIMIT) > 0;
+        let down_limited = t.download_limit > 0;
         let n = t.picker.num_pieces();
         t.peers
             .iter()
@@ -1418,7 +1483,8 @@ impl Engine {
                     download_rate_peak: 0,
                     upload_rate_peak: 0,
                     read_state: bw_state(
-                        p.down_credit == 0 && down_limited,
+                        p.down_credit == 0
+                            && (down_limited || self.class_download_limited(&p.classes)),
                         true,
                         self.recv_budget.over(),
                     ),
@@ -1578,7 +1644,7 @@ impl Engine {
         Some(lt_tracker::TorrentStatus {
             peer_id: self.peer_id,
             key: self.tracker_key,
-            listen_port: None,
+            listen_port: self.ssl_announce_port(id),
             uploaded: t.total_payload_upload,
             downloaded: t.total_payload_download,
             left: (total - t.picker.bytes_done() as i64).max(0),
@@ -1944,6 +2010,7 @@ impl Engine {
                 our.set(i);
             }
         }
+        self.ss_hide_pieces(id, &mut our);
         Some(lt_wire::peer::TorrentInfo {
             info_hash: t.meta.info_hashes(),
             geometry,
@@ -1999,6 +2066,7 @@ impl Engine {
                 haves: 0,
                 remote_dl_rate: 0,
                 bw_channel: None,
+                classes: Default::default(),
             },
         );
         if let Some(t) = torrent.and_then(|t| self.torrents.get_mut(&t)) {
@@ -2023,7 +2091,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
-        if !t.is_active() {
+        if !t.is_active() || self.ssl_blocks_connect(id) {
             return;
         }
         let limit = if t.max_connections > 0 {
@@ -2074,6 +2142,10 @@ impl Engine {
                 Instant::now(),
             );
             let cid = self.new_peer(conn, addr, true, Some(id));
+            self.join_peer_classes(cid);
+            if self.ssl_connect(cid, id, addr, timeout) {
+                continue;
+            }
             self.begin_outgoing_mse(cid, id, send_hash);
             let tx = self.events_tx.clone();
             let ports = self.outgoing_ports();
@@ -2121,12 +2193,12 @@ impl Engine {
         if self.ctl_blocked(None, addr) {
             return;
         }
-        let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
-        if self.paused || self.peers.len() >= max_global {
+        if self.paused || self.incoming_over_limit(addr.ip(), false) {
             return;
         }
         let conn = PeerConnection::incoming(self.peer_config(), Some(addr.ip()), Instant::now());
         let id = self.new_peer(conn, addr, false, None);
+        self.join_peer_classes(id);
         if let (Some(p), Ok(a)) = (self.peers.get_mut(&id), stream.local_addr()) {
             p.local = a;
         }
@@ -2153,6 +2225,7 @@ impl Engine {
     fn flush(&mut self, id: ConnId) {
         if self.peers.get(&id).is_some_and(|p| p.utp.is_some()) {
             self.flush_utp(id);
+            self.count_transfer(id);
             return;
         }
         let Some(p) = self.peers.get_mut(&id) else {
@@ -2172,6 +2245,15 @@ impl Engine {
                 break;
             }
         }
+        self.count_transfer(id);
+    }
+
+    /// Adds what the connection transferred since the last call to its
+    /// torrent's totals (TCP and uTP alike).
+    fn count_transfer(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         let c = p.conn.counters();
         let now = [c.payload_down, c.protocol_down, c.payload_up, c.protocol_up];
         let d: Vec<i64> = now
@@ -2214,6 +2296,10 @@ impl Engine {
                     self.disconnect(id, None);
                     return;
                 };
+                if !self.ssl_handshake_allowed(id, tid) {
+                    self.disconnect(id, None);
+                    return;
+                }
                 let banned = self.peers.get(&id).is_some_and(|p| {
                     self.torrents
                         .get(&tid)
@@ -2271,6 +2357,7 @@ impl Engine {
                     });
                 }
                 self.maybe_unchoke(id);
+                self.ss_connected(id);
             }
             PeerEvent::Bitfield | PeerEvent::HaveAll | PeerEvent::HaveNone => {
                 // The peer (re-)announced all its pieces: the wire state holds
@@ -2286,6 +2373,7 @@ impl Engine {
                     }
                 }
                 self.set_peer_pieces(id, has);
+                self.ss_peer_pieces(id);
                 self.update_interest(id);
                 self.request_blocks(id);
             }
@@ -2301,6 +2389,7 @@ impl Engine {
                         p.haves += 1;
                     }
                 }
+                self.ss_have(id, i);
                 self.update_interest(id);
                 self.request_blocks(id);
             }
@@ -2444,9 +2533,15 @@ impl Engine {
             return;
         };
         // A free slot is given at once; the choker rebalances every round.
+        // A peer exempt from the slots (its peer class) is unchoked at once
+        // and the exempt ones don't take slots.
         let slots = self.settings.get_int(keys::UNCHOKE_SLOTS_LIMIT);
-        let unchoked = self.peers.values().filter(|q| !q.conn.am_choking()).count() as i32;
-        if slots < 0 || unchoked < slots {
+        let unchoked = self
+            .peers
+            .values()
+            .filter(|q| !q.conn.am_choking() && !self.classes.ignore_unchoke_slots(&q.classes))
+            .count() as i32;
+        if self.ignores_unchoke_slots(id) || slots < 0 || unchoked < slots {
             if let Some(p) = self.peers.get_mut(&id) {
                 let _ = p.conn.unchoke();
             }
@@ -2466,6 +2561,7 @@ impl Engine {
             .peers
             .values()
             .filter(|p| p.conn.is_connected())
+            .filter(|p| !self.classes.ignore_unchoke_slots(&p.classes))
             .filter_map(|p| {
                 let t = self.torrents.get(&p.torrent?)?;
                 Some(ChokePeer {
@@ -2491,7 +2587,11 @@ impl Engine {
             if !p.conn.is_connected() {
                 continue;
             }
-            let want_unchoked = unchoked.contains(&p.key);
+            let want_unchoked = if self.classes.ignore_unchoke_slots(&p.classes) {
+                p.conn.peer_interested() && p.torrent.is_some()
+            } else {
+                unchoked.contains(&p.key)
+            };
             if want_unchoked && p.conn.am_choking() {
                 let _ = p.conn.unchoke();
             } else if !want_unchoked && !p.conn.am_choking() {
@@ -2530,13 +2630,17 @@ impl Engine {
         let block = u64::from(lt_picker::BLOCK_SIZE);
         let need = (want as u64 * block).saturating_sub(p.down_credit);
         if need > 0 {
-            let channels: Vec<_> = std::iter::once(t.bw_channel).chain(p.bw_channel).collect();
-            let g = self.bw.request(
+            let channels: Vec<_> = std::iter::once(t.bw_channel)
+                .chain(p.bw_channel)
+                .chain(self.classes.channels(&p.classes))
+                .collect();
+            let g = self.bw.request_weighted(
                 now_ms,
                 lt_picker::bandwidth::ConnId(p.key.0),
                 &channels,
                 Direction::Download,
                 need,
+                self.classes.priority(&p.classes, Direction::Download),
             );
             p.down_credit += g.bytes;
         }
@@ -2648,19 +2752,22 @@ impl Engine {
                 .map(|t| t.bw_channel)
                 .into_iter()
                 .chain(p.bw_channel)
+                .chain(self.classes.channels(&p.classes))
                 .collect();
+            let priority = self.classes.priority(&p.classes, Direction::Upload);
             while let Some(r) = p.deferred.front().copied() {
                 if p.send_queued + p.reading >= watermark {
                     break;
                 }
                 let len = u64::from(r.length);
                 if p.up_credit < len {
-                    let g = self.bw.request(
+                    let g = self.bw.request_weighted(
                         now,
                         lt_picker::bandwidth::ConnId(p.key.0),
                         &channels,
                         Direction::Upload,
                         len - p.up_credit,
+                        priority,
                     );
                     p.up_credit += g.bytes;
                     if p.up_credit < len {
@@ -2965,6 +3072,7 @@ impl Engine {
         if finished {
             self.on_finished(tid);
         }
+        self.share_piece_passed(tid);
     }
 
     /// Posts `file_completed` for files that piece `piece` completed.
@@ -3063,6 +3171,9 @@ impl Engine {
     }
 
     fn socket_type(&self, id: ConnId) -> SocketType {
+        if let Some(t) = self.ssl_socket_type(id) {
+            return t;
+        }
         match self.peers.get(&id) {
             Some(p) if p.utp.is_some() => SocketType::Utp,
             _ => SocketType::Tcp,
@@ -3078,6 +3189,7 @@ impl Engine {
         let Some(mut p) = self.peers.remove(&id) else {
             return;
         };
+        self.ssl_conn_gone(id);
         let was_connected = p.conn.is_connected() || p.alerted_connect;
         let mse_failed = p.outgoing && p.tx.is_some() && matches!(p.crypto, Crypto::Handshake(_));
         p.conn.close();
@@ -3091,9 +3203,11 @@ impl Engine {
         if let Some(ch) = p.bw_channel {
             self.bw.remove_channel(ch);
         }
+        self.leave_peer_classes(&p.classes);
         self.choker.remove_peer(p.key);
         self.magnet_peer_gone(p.torrent, id);
         self.pex_peer_gone(id);
+        self.ss_peer_gone(id);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = !p.has.is_empty() && p.has.all();
             let both_seeds = t.is_seed() && peer_seed;
@@ -3220,9 +3334,8 @@ impl Engine {
             endpoint: addr,
             socket_type: SocketType::Utp,
         });
-        let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
         if self.paused
-            || self.peers.len() >= max_global
+            || self.incoming_over_limit(addr.ip(), true)
             || !self.settings.get_bool(keys::ENABLE_INCOMING_UTP)
         {
             if let Some(u) = self.udp.get_mut(idx) {
@@ -3240,6 +3353,7 @@ impl Engine {
             }
         }
         self.utp_conns.insert((idx, cid), id);
+        self.join_peer_classes(id);
     }
 
     /// Writes a uTP peer's queued bytes into its uTP send buffer.
@@ -3298,6 +3412,7 @@ impl Engine {
             }
         }
         for li in ifaces {
+            let ssl = li.ssl;
             let ip = match &li.host {
                 ListenHost::Ip(ip) => *ip,
                 ListenHost::Device(name) => match device_address(name) {
@@ -3309,12 +3424,20 @@ impl Engine {
                             endpoint,
                             op: Operation::GetInterface,
                             error: ErrorCode::new(libc::ENODEV, Category::System),
-                            socket_type: SocketType::Tcp,
+                            socket_type: if ssl {
+                                SocketType::TcpSsl
+                            } else {
+                                SocketType::Tcp
+                            },
                         });
                         continue;
                     }
                 },
             };
+            if ssl {
+                self.ssl_listen(ip, li.port, li_display(&li.host, li.port));
+                continue;
+            }
             let open = self
                 .listen_sockets
                 .iter()
@@ -3391,6 +3514,7 @@ impl Engine {
         for s in self.listen_sockets.drain(..) {
             s.task.abort();
         }
+        self.ssl_close_listen();
         let utp_peers: Vec<ConnId> = self.utp_conns.values().copied().collect();
         for id in utp_peers {
             self.disconnect(id, None);

@@ -27,7 +27,9 @@ pub mod alert_queue;
 pub mod dht_alert;
 mod engine;
 pub mod listen;
+pub mod peer_class;
 mod peer_io;
+pub mod ssl;
 pub mod torrent;
 mod tracker_io;
 pub mod types;
@@ -42,7 +44,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use alert::{Alert, AlertKind};
 use alert_queue::AlertQueue;
 pub use engine::ctl::{resume_flags, QueueMove, ResumeExtra};
-pub use engine::{tracker_error_code, Engine};
+pub use engine::{tracker_error_code, Engine, SslCertificate};
 use lt_settings::{keys, Settings, SettingsPack};
 pub use lt_storage::{MoveFlags, OpenFile, StorageMode};
 pub use types::*;
@@ -64,6 +66,15 @@ pub(crate) type Job = Box<dyn FnOnce(&mut Engine) + Send>;
 /// State shared between the user's threads and the engine.
 pub(crate) struct Shared {
     pub alerts: AlertQueue<Alert>,
+    /// The torrents in the session, readable without a round trip to the
+    /// engine (the engine adds; removal is marked here first).
+    pub live: std::sync::Mutex<std::collections::HashSet<TorrentId>>,
+}
+
+impl Shared {
+    pub(crate) fn live(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<TorrentId>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// A BitTorrent session. Dropping it shuts the engine down and waits for it
@@ -88,6 +99,7 @@ impl Session {
                 settings.get_int(keys::ALERT_QUEUE_SIZE).max(1) as usize,
                 settings.get_int(keys::ALERT_MASK) as u32,
             ),
+            live: Default::default(),
         });
         let (jobs, job_rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = oneshot::channel();
@@ -125,6 +137,24 @@ impl Session {
         F: FnOnce(&mut Engine) + Send + 'static,
     {
         self.jobs.send(Box::new(f)).map_err(|_| SessionClosed)
+    }
+
+    /// Whether torrent `id` is in the session (and not being removed),
+    /// answered without waiting for the engine.
+    pub fn has_torrent(&self, id: TorrentId) -> bool {
+        self.shared.live().contains(&id)
+    }
+
+    /// Removes torrent `id` without waiting for the engine (as libtorrent's
+    /// `remove_torrent`); false when it is not in the session.
+    pub fn remove_torrent(&self, id: TorrentId, delete_files: bool) -> Result<bool, SessionClosed> {
+        if !self.shared.live().remove(&id) {
+            return Ok(false);
+        }
+        self.post(move |e| {
+            e.remove_torrent(id, delete_files);
+        })?;
+        Ok(true)
     }
 
     /// Takes every queued alert. When alerts were dropped because the queue

@@ -12,8 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -82,6 +81,35 @@ pub(crate) fn start(
 ) -> mpsc::UnboundedSender<Bytes> {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
+    start_halves(id, rd, wr, events, budget)
+}
+
+/// Starts the reader and writer tasks over any byte stream (a TLS stream of
+/// an SSL torrent's connection).
+pub(crate) fn start_stream<S>(
+    id: ConnId,
+    stream: S,
+    events: mpsc::UnboundedSender<Event>,
+    budget: std::sync::Arc<RecvBudget>,
+) -> mpsc::UnboundedSender<Bytes>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    start_halves(id, rd, wr, events, budget)
+}
+
+fn start_halves<R, W>(
+    id: ConnId,
+    rd: R,
+    wr: W,
+    events: mpsc::UnboundedSender<Event>,
+    budget: std::sync::Arc<RecvBudget>,
+) -> mpsc::UnboundedSender<Bytes>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, rx) = mpsc::unbounded_channel();
     // The writer holds `done` for as long as it runs. When it ends (the
     // engine dropped the sender, or a write failed) the reader stops as
@@ -148,9 +176,9 @@ pub(crate) async fn connect(
     }
 }
 
-async fn read_loop(
+async fn read_loop<R: AsyncRead + Unpin>(
     id: ConnId,
-    mut rd: OwnedReadHalf,
+    mut rd: R,
     events: mpsc::UnboundedSender<Event>,
     mut writer_done: tokio::sync::oneshot::Receiver<()>,
     budget: std::sync::Arc<RecvBudget>,
@@ -190,9 +218,9 @@ async fn read_loop(
     let _ = events.send(Event::Closed(id, reason));
 }
 
-async fn write_loop(
+async fn write_loop<W: AsyncWrite + Unpin>(
     id: ConnId,
-    mut wr: OwnedWriteHalf,
+    mut wr: W,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     events: mpsc::UnboundedSender<Event>,
     _done: tokio::sync::oneshot::Sender<()>,
@@ -243,7 +271,10 @@ async fn abandoned(rx: &mpsc::UnboundedReceiver<Bytes>) {
     }
 }
 
-async fn write_all_vectored(wr: &mut OwnedWriteHalf, bufs: &mut Vec<Bytes>) -> std::io::Result<()> {
+async fn write_all_vectored<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    bufs: &mut Vec<Bytes>,
+) -> std::io::Result<()> {
     let mut first = 0;
     while first < bufs.len() {
         let slices: Vec<IoSlice<'_>> = bufs[first..].iter().map(|b| IoSlice::new(b)).collect();

@@ -13,7 +13,7 @@ use lt_storage::StorageId;
 
 use crate::alert::TorrentRef;
 use crate::peer_io::ConnId;
-use crate::types::{TorrentId, TorrentState, TorrentStatus};
+use crate::types::{status_query, TorrentId, TorrentState, TorrentStatus};
 
 /// What the engine needs to know about a torrent's metadata. Implemented
 /// for `lt_metainfo::TorrentInfo`; tests implement it directly.
@@ -287,7 +287,15 @@ impl Torrent {
         ret
     }
 
-    pub fn status(&self, num_peers: i32, num_seeds: i32, num_uploads: i32) -> TorrentStatus {
+    /// The torrent's status with the optional parts in `query`
+    /// ([`status_query`]).
+    pub fn status(
+        &self,
+        num_peers: i32,
+        num_seeds: i32,
+        num_uploads: i32,
+        query: u32,
+    ) -> TorrentStatus {
         let total = Metadata::files(self.meta.as_ref()).total_size();
         let total_done = self.picker.bytes_done() as i64;
         // A magnet link's placeholder picker has no real pieces.
@@ -296,15 +304,19 @@ impl Torrent {
         } else {
             0
         };
-        let pieces: Vec<bool> = (0..n).map(|i| self.picker.have_piece(i)).collect();
-        let wanted: i64 = (0..n)
-            .filter(|&i| self.picker.piece_priority(i) > 0)
-            .map(|i| self.picker.piece_size(i) as i64)
-            .sum();
-        let mut wanted_done: i64 = (0..n)
-            .filter(|&i| self.picker.piece_priority(i) > 0 && self.picker.have_piece(i))
-            .map(|i| self.picker.piece_size(i) as i64)
-            .sum();
+        let pieces: Vec<bool> = if query & status_query::PIECES != 0 {
+            (0..n).map(|i| self.picker.have_piece(i)).collect()
+        } else {
+            Vec::new()
+        };
+        let (mut wanted, mut wanted_done) = (0i64, 0i64);
+        for i in (0..n).filter(|&i| self.picker.piece_priority(i) > 0) {
+            let size = self.picker.piece_size(i) as i64;
+            wanted += size;
+            if self.picker.have_piece(i) {
+                wanted_done += size;
+            }
+        }
         // finished blocks of wanted partial pieces count too
         if self.picker.num_downloading() > 0 && n > 0 {
             wanted_done += self
@@ -317,13 +329,21 @@ impl Torrent {
                 .map(|b| i64::from(b.block_size))
                 .sum::<i64>();
         }
+        let text = |bit: u32, s: &str| {
+            if query & bit != 0 {
+                s.to_owned()
+            } else {
+                String::new()
+            }
+        };
         let progress = match self.state {
             TorrentState::CheckingFiles | TorrentState::CheckingResumeData => {
                 self.checking_progress
             }
             TorrentState::DownloadingMetadata => 0.0,
-            _ if total == 0 => 1.0,
-            _ => (total_done as f64 / total as f64) as f32,
+            // Of the wanted bytes, as libtorrent (1 when nothing is wanted).
+            _ if wanted <= 0 => 1.0,
+            _ => (wanted_done as f64 / wanted as f64) as f32,
         };
         let now = Instant::now();
         // The best counts any tracker reported (-1: none did).
@@ -340,9 +360,10 @@ impl Torrent {
         }
         TorrentStatus {
             id: Some(self.id),
+            query,
             info_hashes: Metadata::info_hashes(self.meta.as_ref()),
-            name: Metadata::name(self.meta.as_ref()).to_owned(),
-            save_path: self.save_path.clone(),
+            name: text(status_query::NAME, Metadata::name(self.meta.as_ref())),
+            save_path: text(status_query::SAVE_PATH, &self.save_path),
             state: self.state,
             flags: self.flags,
             paused: self.is_paused(),

@@ -25,10 +25,27 @@ pub enum TorrentState {
     CheckingResumeData = 7,
 }
 
+/// `status_flags_t`: the optional parts of a [`TorrentStatus`] to fill in.
+pub mod status_query {
+    pub const DISTRIBUTED_COPIES: u32 = 1;
+    pub const ACCURATE_DOWNLOAD_COUNTERS: u32 = 2;
+    pub const LAST_SEEN_COMPLETE: u32 = 4;
+    pub const PIECES: u32 = 8;
+    pub const VERIFIED_PIECES: u32 = 16;
+    pub const TORRENT_FILE: u32 = 32;
+    pub const NAME: u32 = 64;
+    pub const SAVE_PATH: u32 = 128;
+    pub const RENAMED_FILES: u32 = 256;
+    pub const ALL: u32 = u32::MAX;
+}
+
 /// A snapshot of one torrent (`torrent_status`).
 #[derive(Clone, Debug, Default)]
 pub struct TorrentStatus {
     pub id: Option<TorrentId>,
+    /// The [`status_query`] flags it was made with: the optional fields
+    /// not asked for are left empty.
+    pub query: u32,
     pub info_hashes: InfoHash,
     pub name: String,
     pub save_path: String,
@@ -112,6 +129,28 @@ pub struct TorrentStatus {
     pub seeding_duration: Duration,
     /// Files renamed against the metadata: index → new name.
     pub renamed_files: std::collections::BTreeMap<usize, String>,
+}
+
+impl TorrentStatus {
+    /// Keeps the optional parts of `old` this status was not asked for, as
+    /// `refresh_torrent_status` updates the caller's statuses in place.
+    pub fn keep_unqueried(&mut self, old: &TorrentStatus) {
+        use status_query::*;
+        let kept = old.query & !self.query;
+        if kept & NAME != 0 {
+            self.name.clone_from(&old.name);
+        }
+        if kept & SAVE_PATH != 0 {
+            self.save_path.clone_from(&old.save_path);
+        }
+        if kept & PIECES != 0 {
+            self.pieces.clone_from(&old.pieces);
+        }
+        if kept & VERIFIED_PIECES != 0 {
+            self.verified_pieces.clone_from(&old.verified_pieces);
+        }
+        self.query |= kept;
+    }
 }
 
 /// One peer of a torrent (`peer_info`).

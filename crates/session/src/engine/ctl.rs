@@ -111,9 +111,9 @@ pub(crate) struct Ctl {
     renaming: HashMap<(TorrentId, usize), VecDeque<(String, String)>>,
     /// Files renamed: their new names (relative to the save path or absolute).
     renamed: HashMap<TorrentId, BTreeMap<usize, String>>,
-    /// The parameters each torrent was added with (without the metadata),
-    /// for `add_torrent_alert.params`.
-    add_params: HashMap<TorrentId, Box<ResumeData>>,
+    /// The parameters of the torrent being added (without the metadata),
+    /// for its `add_torrent_alert`.
+    add_params: Option<Box<ResumeData>>,
     /// The session's IP filter, and whether it blocks anything.
     ip_filter: IpFilter,
     ip_blocks: bool,
@@ -175,16 +175,17 @@ impl Engine {
         let next = TorrentId(self.next_torrent);
         let restore = extra.clone();
         self.ctl.pending = Some((next, extra));
+        self.ctl.add_params = params.map(|mut params| {
+            params.ti = None;
+            Box::new(params)
+        });
         let r = self.add_torrent(p);
         self.ctl.pending = None;
+        self.ctl.add_params = None;
         let id = r?;
         if id != next {
             // an existing torrent
             return Ok(id);
-        }
-        if let Some(mut params) = params {
-            params.ti = None;
-            self.ctl.add_params.insert(id, Box::new(params));
         }
         let renamed = self.valid_renames(id, &restore.renamed_files);
         if !renamed.is_empty() {
@@ -535,20 +536,15 @@ impl Engine {
         out
     }
 
-    /// The parameters the torrent was added with (metadata included).
-    pub fn add_params(&self, id: TorrentId) -> Option<ResumeData> {
-        let t = self.torrents.get(&id)?;
-        let mut p = match self.ctl.add_params.get(&id) {
-            Some(p) => p.as_ref().clone(),
-            None => ResumeData {
-                name: Metadata::name(t.meta.as_ref()).to_owned(),
-                save_path: t.save_path.clone(),
-                flags: t.flags,
-                ..ResumeData::default()
-            },
-        };
-        p.ti = Some(t.meta.as_ref().clone());
-        Some(p)
+    /// Hook from `add_torrent`: the parameters for its `add_torrent_alert`
+    /// (only kept when the alert is posted).
+    pub(super) fn ctl_take_add_params(&mut self) -> Option<Box<ResumeData>> {
+        let p = self.ctl.add_params.take();
+        if self.should_post(crate::alert::category::STATUS) {
+            p
+        } else {
+            None
+        }
     }
 
     /// The torrent's resume state, as `save_resume_data` reports it.
@@ -746,7 +742,7 @@ impl Engine {
             .queue
             .iter()
             .copied()
-            .filter(|id| self.torrents.get(id).is_some_and(in_queue))
+            .filter(|id| self.torrents.get(id).is_some_and(|t| in_queue(t)))
             .collect();
         if listed.len() == self.torrents.values().filter(|t| in_queue(t)).count() {
             return listed;
@@ -757,7 +753,7 @@ impl Engine {
             .queue
             .iter()
             .copied()
-            .filter(|id| self.torrents.get(id).is_some_and(in_queue) && seen.insert(*id))
+            .filter(|id| self.torrents.get(id).is_some_and(|t| in_queue(t)) && seen.insert(*id))
             .collect();
         let mut new: Vec<TorrentId> = self
             .torrents
@@ -777,7 +773,7 @@ impl Engine {
     /// The torrent's place in the download queue; -1 when it is not in it
     /// (finished torrents).
     pub fn queue_position(&self, id: TorrentId) -> i32 {
-        if !self.torrents.get(&id).is_some_and(in_queue) {
+        if !self.torrents.get(&id).is_some_and(|t| in_queue(t)) {
             return -1;
         }
         // `ctl.queue` holds no duplicates: count the queued torrents ahead
@@ -788,7 +784,7 @@ impl Engine {
             if q == id {
                 return pos;
             }
-            if self.torrents.get(&q).is_some_and(in_queue) {
+            if self.torrents.get(&q).is_some_and(|t| in_queue(t)) {
                 pos += 1;
             }
         }
@@ -797,6 +793,15 @@ impl Engine {
             .iter()
             .position(|&q| q == id)
             .map_or(-1, |p| p as i32)
+    }
+
+    /// The statuses of `ids` (those that exist) with the optional parts in
+    /// `query`, the queue walked once for all of them.
+    pub fn statuses(&self, ids: &[TorrentId], query: u32) -> Vec<TorrentStatus> {
+        let queue: HashMap<TorrentId, i32> = self.queue_snapshot().into_iter().zip(0..).collect();
+        ids.iter()
+            .filter_map(|&id| self.status_with(id, query, Some(&queue)))
+            .collect()
     }
 
     /// Moves the torrent in the queue: `Up`, `Down`, `Top`, `Bottom`, or to
@@ -820,7 +825,7 @@ impl Engine {
         }
         let x = q.remove(at);
         q.insert(dest, x);
-        self.auto_manage();
+        self.trigger_auto_manage();
     }
 
     /// Hook from `auto_manage`: orders candidates by queue position;
@@ -841,7 +846,7 @@ impl Engine {
             .filter(|id| !pos.contains_key(id))
             .map(|id| (*id, self.seed_rank(*id)))
             .collect();
-        ids.sort_by_key(|id| {
+        ids.sort_by_cached_key(|id| {
             (
                 pos.get(id).copied().unwrap_or(usize::MAX),
                 std::cmp::Reverse(rank.get(id).copied().unwrap_or(0)),
@@ -919,8 +924,16 @@ impl Engine {
     }
 
     /// Hook from `status`: the fields this module knows.
-    pub(super) fn ctl_status(&self, id: TorrentId, st: &mut TorrentStatus) {
-        st.queue_position = self.queue_position(id);
+    pub(super) fn ctl_status(
+        &self,
+        id: TorrentId,
+        st: &mut TorrentStatus,
+        queue: Option<&HashMap<TorrentId, i32>>,
+    ) {
+        st.queue_position = match queue {
+            Some(q) => q.get(&id).copied().unwrap_or(-1),
+            None => self.queue_position(id),
+        };
         st.seed_rank = self.seed_rank(id);
         st.moving_storage = self.ctl.moving.contains_key(&id);
         st.need_save_resume = self.need_save_resume_data(id, resume_flags::ONLY_IF_MODIFIED);
@@ -940,7 +953,6 @@ impl Engine {
         self.ctl.marks.remove(&id);
         self.ctl.restored.remove(&id);
         self.ctl.flush_saves.remove(&id);
-        self.ctl.add_params.remove(&id);
         self.ctl.seed_secs.remove(&id);
         self.ctl.active_secs.remove(&id);
         self.ctl.moving.remove(&id);

@@ -443,7 +443,10 @@ impl Engine {
         let seed = t.is_seed();
         let ih = t.meta.as_ref().info_hashes();
         let hashes = super::wire_hashes(&ih);
-        let port = self.listen_port();
+        // SSL torrents announce their SSL listen port (engine/ssl.rs).
+        let port = self
+            .ssl_announce_port(tid)
+            .unwrap_or_else(|| self.listen_port());
         for (pos, n) in self.dht.nodes.iter_mut().enumerate() {
             if n.dht.routing_table().is_empty() {
                 continue;

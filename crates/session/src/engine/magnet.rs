@@ -121,7 +121,7 @@ impl Engine {
         if !paused {
             self.start_announcing(id);
         }
-        self.auto_manage();
+        self.trigger_auto_manage();
         self.connect_candidates(id);
     }
 
@@ -379,6 +379,7 @@ impl Engine {
             );
             t.picker.set_piece_priorities(&prios);
         }
+        super::share_mode::share_zero_priorities(t);
         let n = t.picker.num_pieces();
         let g = PieceGeometry::new(
             t.meta.files().piece_length().max(1) as u32,

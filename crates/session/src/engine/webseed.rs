@@ -84,6 +84,8 @@ struct WebConn {
     ranges_in_flight: usize,
     /// Bytes granted by the download rate limiter and not requested yet.
     down_credit: u64,
+    /// Its peer classes, once its address is known (engine/peer_class.rs).
+    classes: Option<crate::peer_class::ClassSet>,
     total_download: i64,
     /// Payload bytes over the last second, for the speed in `peer_info`.
     rate_bytes: i64,
@@ -206,6 +208,9 @@ impl Engine {
     fn web_close(&mut self, id: ConnId) -> Option<WebConn> {
         let c = self.web.conns.remove(&id)?;
         self.bw.remove_conn(lt_picker::bandwidth::ConnId(c.key.0));
+        if let Some(set) = &c.classes {
+            self.leave_peer_classes(set);
+        }
         if let Some(t) = self.torrents.get_mut(&c.torrent) {
             for b in &c.outstanding {
                 t.picker.mark_aborted(*b, c.key);
@@ -248,6 +253,9 @@ impl Engine {
         for id in stale {
             if let Some(c) = self.web.conns.remove(&id) {
                 self.bw.remove_conn(lt_picker::bandwidth::ConnId(c.key.0));
+                if let Some(set) = &c.classes {
+                    self.leave_peer_classes(set);
+                }
             }
         }
         let max_conns =
@@ -422,6 +430,7 @@ impl Engine {
                 outstanding: HashSet::new(),
                 ranges_in_flight: 0,
                 down_credit: 0,
+                classes: None,
                 total_download: 0,
                 rate_bytes: 0,
                 down_speed: 0,
@@ -439,6 +448,12 @@ impl Engine {
     }
 
     fn web_connect_alert(&mut self, id: ConnId, remote: SocketAddr) {
+        if self.web.conns.get(&id).is_some_and(|c| c.classes.is_none()) {
+            let set = self.web_seed_classes(remote.ip());
+            if let Some(c) = self.web.conns.get_mut(&id) {
+                c.classes = Some(set);
+            }
+        }
         let Some(c) = self.web.conns.get_mut(&id) else {
             return;
         };
@@ -519,12 +534,18 @@ impl Engine {
             let mut n = (pl / block).clamp(1, max_bytes / block) as usize;
             let need = (n as u64 * block as u64).saturating_sub(c.down_credit);
             if need > 0 {
-                let g = self.bw.request(
+                let dir = lt_picker::bandwidth::Direction::Download;
+                let set = c.classes.as_ref();
+                let channels: Vec<_> = std::iter::once(t.bw_channel)
+                    .chain(set.into_iter().flat_map(|s| self.classes.channels(s)))
+                    .collect();
+                let g = self.bw.request_weighted(
                     now_ms,
                     lt_picker::bandwidth::ConnId(c.key.0),
-                    &[t.bw_channel],
-                    lt_picker::bandwidth::Direction::Download,
+                    &channels,
+                    dir,
                     need,
+                    set.map_or(1, |s| self.classes.priority(s, dir)),
                 );
                 c.down_credit += g.bytes;
             }
