@@ -49,10 +49,7 @@ fn earlier_in_flight(t: &Torrent, deadline: u64, held: Option<&BTreeSet<(u64, u3
             if t.hashing.contains(&q) {
                 return false;
             }
-            match t.picker.partial_piece(q) {
-                Some(pp) => pp.requested == 0 && pp.writing + pp.finished == pp.blocks.len() as u32,
-                None => false,
-            }
+            t.picker.is_piece_received(q)
         })
 }
 
