@@ -152,3 +152,55 @@ def test_unfinished_pieces_cross_module(tmp_path, ref, ours, writer, reader):
     assert {(1, 2), (1, 3), (2, 0), (3, 3)} <= sent, sorted(sent)
     assert r["failed"] == []
     assert r["identical"]
+
+
+TRUST = r"""
+import json, os, time
+import libtorrent as lt
+D = os.environ["DIR"]
+P = 65536
+data = bytes((i * 7 + 13) % 251 for i in range(4 * P))
+os.makedirs(D + "/src", exist_ok=True)
+open(D + "/src/x.bin", "wb").write(data)
+fs = lt.file_storage()
+fs.add_file("x.bin", len(data))
+ct = lt.create_torrent(fs, P, flags=lt.create_torrent.v1_only)
+lt.set_piece_hashes(ct, D + "/src")
+ti = lt.torrent_info(ct.generate())
+out = []
+# (piece list, unfinished pieces): what is trusted and what is checked
+for k, (have, unfinished) in enumerate([([False] * 4, {}), ([False] * 4, {1: [True, True, False, False]}),
+                                        ([], {1: [True, True, False, False]}), ([], {})]):
+    d = D + "/dl%d" % k
+    os.makedirs(d)
+    # on disk: piece 0 whole
+    open(d + "/x.bin", "wb").write(data[:P] + bytes(3 * P))
+    ses = lt.session({"enable_dht": False, "enable_lsd": False, "enable_upnp": False,
+                      "enable_natpmp": False, "listen_interfaces": "127.0.0.1:0",
+                      "alert_mask": lt.alert.category_t.status_notification})
+    atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = d
+    atp.have_pieces = have
+    atp.unfinished_pieces = unfinished
+    h = ses.add_torrent(atp)
+    states = []
+    end = time.time() + 20
+    while time.time() < end:
+        ses.wait_for_alert(100)
+        als = ses.pop_alerts()
+        states += [str(a.state) for a in als if isinstance(a, lt.state_changed_alert)]
+        if any(isinstance(a, lt.torrent_checked_alert) for a in als):
+            break
+    st = h.status()
+    out.append([states, st.total_done, list(st.pieces)])
+print(json.dumps(out))
+"""
+
+
+def test_which_resume_data_is_trusted_matches_reference(tmp_path, ref, ours):
+    r = ref(TRUST, DIR=tmp_path / "ref")
+    assert ours(TRUST, DIR=tmp_path / "ours") == r
+    # a piece list (even empty of pieces) is trusted; none means a check
+    assert r[0][1] == 0 and r[1][1] == 2 * BLOCK
+    assert r[2][1] == P and r[3][1] == P

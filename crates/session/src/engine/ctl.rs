@@ -276,8 +276,10 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
-        let unfinished = extra.unfinished_pieces.values().any(|m| m.contains(&true));
-        if t.flags & flags::SEED_MODE != 0 || (!extra.have_pieces.contains(&true) && !unfinished) {
+        // As libtorrent: resume data without a piece list (whatever its
+        // unfinished pieces) is checked against the files; with one (even
+        // of no piece) it is trusted.
+        if t.flags & flags::SEED_MODE != 0 || extra.have_pieces.is_empty() {
             return false;
         }
         let fs = Metadata::files(t.meta.as_ref());
