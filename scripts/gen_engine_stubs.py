@@ -28,6 +28,8 @@ RETURNS = {
     ("session", "wait_for_alert"): "bool",
     ("session", "num_connections"): "int",
     ("torrent_handle", "status"): "torrent_status",
+    ("torrent_handle", "get_renamed_files"): "renamed_files",
+    ("session", "save_state"): "Dict[bytes, Any]",
     ("session", "status"): "session_status",
     ("torrent_handle", "file_status"): "List[open_file_state]",
     ("torrent_handle", "is_valid"): "bool",

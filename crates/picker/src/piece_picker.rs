@@ -694,6 +694,11 @@ impl PiecePicker {
         self.deadlines.clear();
     }
 
+    /// Every piece with a deadline, as (deadline, piece), earliest first.
+    pub fn deadlines(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.deadlines.iter().copied()
+    }
+
     /// Piece `i`'s deadline, if it has one.
     pub fn piece_deadline(&self, i: u32) -> Option<u64> {
         self.deadline_of.get(&i).copied()
@@ -1187,6 +1192,25 @@ impl PiecePicker {
     /// Number of pieces being downloaded (partial pieces).
     pub fn num_downloading(&self) -> usize {
         self.downloading.len()
+    }
+
+    /// True when every block of piece `i` is received (being written or
+    /// finished), without allocating.
+    pub fn is_piece_received(&self, i: u32) -> bool {
+        match self.pieces.get(i as usize) {
+            Some(p) if p.dl != NONE => self
+                .downloading
+                .get(p.dl as usize)
+                .is_some_and(|d| d.free == 0 && d.requested == 0),
+            _ => false,
+        }
+    }
+
+    /// True when block `b` was declared padding ([`Self::mark_pad_block`]).
+    pub fn is_pad_block(&self, b: BlockRef) -> bool {
+        self.pads
+            .get(&b.piece)
+            .is_some_and(|l| l.contains(&b.block))
     }
 
     /// Indices of the pieces being downloaded.
@@ -1919,6 +1943,26 @@ mod tests {
         }
         let got = p.pick(&Bitfield::full(50), 2, &PickOptions::new(P1));
         assert_eq!(got, vec![BlockRef::new(6, 0), BlockRef::new(7, 0)]);
+        ok(&p);
+    }
+
+    #[test]
+    fn received_pieces_deadline_list_and_pad_blocks() {
+        // two blocks per piece
+        let mut p = PiecePicker::new(4 * 32768, 32768, 3).unwrap();
+        p.set_piece_deadline(2, 20);
+        p.set_piece_deadline(1, 10);
+        assert_eq!(p.deadlines().collect::<Vec<_>>(), vec![(10, 1), (20, 2)]);
+        let (a, b) = (BlockRef::new(1, 0), BlockRef::new(1, 1));
+        assert!(!p.is_piece_received(1));
+        assert!(p.mark_requested(a, P0));
+        assert!(p.mark_received(a, P0).is_some());
+        assert!(!p.is_piece_received(1), "one block still free");
+        assert!(!p.mark_finished(b));
+        assert!(p.is_piece_received(1), "one writing, one finished");
+        p.mark_pad_block(BlockRef::new(3, 1));
+        assert!(p.is_pad_block(BlockRef::new(3, 1)));
+        assert!(!p.is_pad_block(BlockRef::new(3, 0)));
         ok(&p);
     }
 

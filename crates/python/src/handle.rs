@@ -100,9 +100,13 @@ impl PyTorrentHandle {
 
     #[pyo3(signature = (flags = 0xffff_ffff))]
     fn status(&self, py: Python<'_>, flags: u32) -> PyResult<PyTorrentStatus> {
-        let st = self
+        let mut st = self
             .with(py, move |e, id| e.statuses(&[id], flags).pop())?
             .ok_or_else(invalid_handle)?;
+        if flags & 256 == 0 {
+            // query_renamed_files
+            st.renamed_files.clear();
+        }
         Ok(PyTorrentStatus::new(st, self.ses.clone()))
     }
 
@@ -512,6 +516,12 @@ impl PyTorrentHandle {
         self.with(py, |e, id| e.post_status(id))
     }
 
+    /// The files renamed so far (a copy).
+    fn get_renamed_files(&self, py: Python<'_>) -> PyResult<crate::renamed::PyRenamedFiles> {
+        let m = self.with(py, |e, id| e.renamed_files(id))?;
+        Ok(crate::renamed::PyRenamedFiles::from_map(&m))
+    }
+
     fn torrent_file(&self, py: Python<'_>) -> PyResult<Option<crate::metainfo::PyTorrentInfo>> {
         let ti = self
             .with(py, |e, id| e.torrent_meta(id))
@@ -830,11 +840,18 @@ impl PyTorrentHandle {
 pub struct PyTorrentStatus {
     pub st: TorrentStatus,
     ses: Weak<Session>,
+    /// `renamed_files`, made on first access (changes made to it stay, as
+    /// in the reference, where it is a member of the status).
+    renamed: std::sync::OnceLock<Py<crate::renamed::PyRenamedFiles>>,
 }
 
 impl PyTorrentStatus {
     pub fn new(st: TorrentStatus, ses: Weak<Session>) -> Self {
-        PyTorrentStatus { st, ses }
+        PyTorrentStatus {
+            st,
+            ses,
+            renamed: std::sync::OnceLock::new(),
+        }
     }
 }
 
@@ -925,6 +942,27 @@ getters!(
 
 #[pymethods]
 impl PyTorrentStatus {
+    /// A default status (of no torrent).
+    #[new]
+    fn py_new() -> Self {
+        PyTorrentStatus::new(TorrentStatus::default(), Weak::new())
+    }
+    #[getter]
+    fn renamed_files(&self, py: Python<'_>) -> PyResult<Py<crate::renamed::PyRenamedFiles>> {
+        if let Some(r) = self.renamed.get() {
+            return Ok(r.clone_ref(py));
+        }
+        let r = Py::new(
+            py,
+            crate::renamed::PyRenamedFiles::from_map(&self.st.renamed_files),
+        )?;
+        // another thread may have set it meanwhile: use whichever won
+        let _ = self.renamed.set(r);
+        match self.renamed.get() {
+            Some(r) => Ok(r.clone_ref(py)),
+            None => Err(pyo3::exceptions::PyRuntimeError::new_err("renamed_files")),
+        }
+    }
     #[getter]
     fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         enum_to_py(py, "torrent_status.states", self.st.state as i64)

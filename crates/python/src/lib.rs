@@ -21,6 +21,7 @@ mod metainfo;
 mod peer_class;
 mod proxy;
 mod portmap;
+mod renamed;
 mod resume;
 mod session;
 mod session_status;
@@ -56,5 +57,6 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     session_status::register(m)?;
     resume::register(m)?;
     proxy::register(m)?;
+    renamed::register(m)?;
     Ok(())
 }

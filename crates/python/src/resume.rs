@@ -76,6 +76,11 @@ pub fn add_extra(
             .iter()
             .filter_map(|(k, v)| Some((usize::try_from(*k).ok()?, v.clone())))
             .collect(),
+        unfinished_pieces: atp
+            .unfinished_pieces
+            .iter()
+            .filter_map(|(k, v)| Some((u32::try_from(*k).ok()?, v.clone())))
+            .collect(),
     };
     let _ = py;
     // what the reference's `add_torrent_alert.params` keeps: the rest was

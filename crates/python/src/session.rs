@@ -1009,7 +1009,11 @@ impl PySession {
         let mut state = lt_resume::SessionParams::default();
         if flags & f::SAVE_SETTINGS != 0 {
             for (idx, v) in settings.iter() {
-                if lt_settings::default_value(idx).as_ref() != Some(&v) {
+                let default = lt_settings::default_value(idx);
+                // an unset string (no default) reads as ""
+                let unset =
+                    default.is_none() && matches!(&v, lt_settings::Value::Str(s) if s.is_empty());
+                if !unset && default.as_ref() != Some(&v) {
                     let _ = state.settings.set(idx, v);
                 }
             }
@@ -1023,6 +1027,73 @@ impl PySession {
             state.dht_state = crate::dht::state_from_engine(&dht);
         }
         PySessionParams::from_state(py, state)
+    }
+
+    /// Deprecated: the session state as a decoded dictionary (`settings`:
+    /// the settings that differ from the defaults, `dht`: the DHT
+    /// settings, `dht state`: the node ids and nodes of a running DHT),
+    /// the parts `flags` selects.
+    #[pyo3(signature = (flags = 0xffff_ffff))]
+    fn save_state<'py>(&self, py: Python<'py>, flags: u32) -> PyResult<Bound<'py, PyAny>> {
+        use lt_resume::save_state_flags as f;
+        let mut parts = flags & (f::SAVE_SETTINGS | f::SAVE_DHT_SETTINGS | f::SAVE_DHT_STATE);
+        let state = self.session_state(py, parts)?.to_state(py);
+        if state.dht_state == lt_resume::DhtState::default() {
+            // no DHT running: the reference leaves the key out
+            parts &= !f::SAVE_DHT_STATE;
+        }
+        let buf = state.write(parts);
+        crate::metainfo::native(py)?
+            .getattr("bdecode")?
+            .call1((pyo3::types::PyBytes::new(py, &buf),))
+    }
+
+    /// Deprecated: restores what `save_state` returned. The `settings`
+    /// dictionary is applied when `flags` has `save_settings` or
+    /// `save_dht_settings`, the `dht` block (after it) with
+    /// `save_dht_settings`, the DHT node ids and nodes with
+    /// `save_dht_state`. Anything that is not such a dictionary is
+    /// ignored, as the reference does.
+    #[pyo3(signature = (entry, flags = 0xffff_ffff))]
+    fn load_state(&self, py: Python<'_>, entry: &Bound<'_, PyAny>, flags: u32) -> PyResult<()> {
+        use lt_resume::save_state_flags as f;
+        if entry.cast::<PyDict>().is_err() {
+            return Ok(());
+        }
+        let Ok(buf) = crate::metainfo::native(py)?
+            .getattr("bencode")?
+            .call1((entry,))
+            .and_then(|b| Ok(b.cast::<pyo3::types::PyBytes>()?.as_bytes().to_vec()))
+        else {
+            return Ok(());
+        };
+        let read = |which: u32| lt_resume::SessionParams::read(&buf, which).ok();
+        let mut packs = Vec::new();
+        if flags & (f::SAVE_SETTINGS | f::SAVE_DHT_SETTINGS) != 0 {
+            if let Some(p) = read(f::SAVE_SETTINGS) {
+                packs.push(p.settings);
+            }
+        }
+        if flags & f::SAVE_DHT_SETTINGS != 0 {
+            if let Some(p) = read(f::SAVE_DHT_SETTINGS) {
+                packs.push(p.settings);
+            }
+        }
+        let dht = if flags & f::SAVE_DHT_STATE != 0 {
+            read(f::SAVE_DHT_STATE)
+                .map(|p| crate::dht::state_to_engine(&p.dht_state))
+                .filter(|s| *s != lt_dht::DhtState::default())
+        } else {
+            None
+        };
+        self.call(py, move |e| {
+            for p in &packs {
+                e.apply_settings(p);
+            }
+            if let Some(st) = dht {
+                e.set_dht_state(st);
+            }
+        })
     }
 }
 

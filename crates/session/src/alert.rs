@@ -853,6 +853,11 @@ impl QueuedAlert for Alert {
                 | AlertKind::Dht(crate::dht_alert::DhtAlert::Stats { .. })
                 | AlertKind::SaveResumeData { .. }
                 | AlertKind::SaveResumeDataFailed { .. }
+                | AlertKind::FileRenamed { .. }
+                | AlertKind::FileRenameFailed { .. }
+                | AlertKind::CacheFlushed { .. }
+                | AlertKind::TorrentDeleted { .. }
+                | AlertKind::TorrentDeleteFailed { .. }
         )
     }
 }

@@ -42,6 +42,7 @@ use lt_tracker::{AnnounceEntry, AnnounceJob, ConnectionCache, TrackerOutput};
 
 mod conflict;
 pub(crate) mod ctl;
+mod deadline;
 mod dht;
 mod dht_log;
 mod lsd;
@@ -247,6 +248,7 @@ pub struct Engine {
     pex: pex::PexState,
     /// Resume data, queue and storage control (engine/ctl.rs).
     ctl: ctl::Ctl,
+    deadlines: deadline::Deadlines,
     /// Web seeds and their connections.
     web: webseed::WebSeeds,
     /// Proxied connections (engine/proxy.rs).
@@ -361,6 +363,7 @@ impl Engine {
             v2hashes: Default::default(),
             pex: Default::default(),
             ctl: Default::default(),
+            deadlines: Default::default(),
             web: Default::default(),
             proxy: Default::default(),
             super_seed: Default::default(),
@@ -668,6 +671,8 @@ impl Engine {
             self.drive_peer(*id);
         }
         self.web_tick();
+        self.ctl_tick();
+        self.deadline_tick();
         if now.duration_since(self.last_second) >= Duration::from_secs(1) {
             let secs = now.duration_since(self.last_second).as_secs_f64();
             self.last_second = now;
@@ -1126,6 +1131,7 @@ impl Engine {
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
         self.ctl_forget(id);
+        self.deadline_forget(id);
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
         self.v2hash_torrent_removed(id);
@@ -2852,8 +2858,12 @@ impl Engine {
                         let Some(t) = self.torrents.get_mut(&tid) else {
                             return;
                         };
-                        if t.picker.mark_finished(b) && t.hashing.insert(piece) {
+                        if t.picker.mark_finished(b)
+                            && t.hashing.insert(piece)
+                            && !self.deadline_hold(tid, piece)
+                        {
                             self.disk().async_hash(storage, piece);
+                            self.deadline_release(tid);
                         }
                     }
                     Err(e) => {
@@ -2906,22 +2916,30 @@ impl Engine {
                             }
                             let got = got + d.len() as u32;
                             if got as usize >= buf.len() {
-                                self.alert(AlertKind::ReadPiece {
-                                    torrent: tref,
+                                self.deadline_read_done(
+                                    storage,
                                     piece,
-                                    data: buf,
-                                    error: ErrorCode::default(),
-                                });
+                                    AlertKind::ReadPiece {
+                                        torrent: tref,
+                                        piece,
+                                        data: buf,
+                                        error: ErrorCode::default(),
+                                    },
+                                );
                             } else {
                                 self.user_reads.insert((storage, piece), (tref, buf, got));
                             }
                         }
-                        Err(e) => self.alert(AlertKind::ReadPiece {
-                            torrent: tref,
+                        Err(e) => self.deadline_read_done(
+                            storage,
                             piece,
-                            data: Vec::new(),
-                            error: io_error(&e.error),
-                        }),
+                            AlertKind::ReadPiece {
+                                torrent: tref,
+                                piece,
+                                data: Vec::new(),
+                                error: io_error(&e.error),
+                            },
+                        ),
                     }
                 }
                 let waiting = self
@@ -2993,11 +3011,11 @@ impl Engine {
                 }
             }
             Completion::Flushed { storage, .. } => {
-                if let Some(t) = self
-                    .by_storage
-                    .get(&storage)
-                    .and_then(|id| self.torrents.get(id))
-                {
+                let tid = self.by_storage.get(&storage).copied();
+                if tid.is_some_and(|id| self.ctl_flushed(id)) {
+                    return;
+                }
+                if let Some(t) = tid.and_then(|id| self.torrents.get(&id)) {
                     let torrent = t.torrent_ref();
                     self.alert(AlertKind::CacheFlushed { torrent });
                 }
@@ -3072,6 +3090,7 @@ impl Engine {
         });
         self.file_completions(tid, piece);
         if deadline_alert {
+            self.deadline_read_issued(tid, piece);
             self.read_piece(tid, piece);
         }
         for c in &peers {

@@ -317,6 +317,18 @@ impl Torrent {
                 wanted_done += size;
             }
         }
+        // finished blocks of wanted partial pieces count too
+        if self.picker.num_downloading() > 0 && n > 0 {
+            wanted_done += self
+                .picker
+                .download_queue()
+                .iter()
+                .filter(|pp| self.picker.piece_priority(pp.piece) > 0)
+                .flat_map(|pp| &pp.blocks)
+                .filter(|b| b.state == lt_picker::BlockState::Finished)
+                .map(|b| i64::from(b.block_size))
+                .sum::<i64>();
+        }
         let text = |bit: u32, s: &str| {
             if query & bit != 0 {
                 s.to_owned()

@@ -127,6 +127,8 @@ pub struct TorrentStatus {
     pub active_duration: Duration,
     pub finished_duration: Duration,
     pub seeding_duration: Duration,
+    /// Files renamed against the metadata: index → new name.
+    pub renamed_files: std::collections::BTreeMap<usize, String>,
 }
 
 impl TorrentStatus {

@@ -70,6 +70,19 @@ pub struct ResumeExtra {
     /// Files renamed before: index → name (relative to the save path, or
     /// absolute).
     pub renamed_files: Vec<(usize, String)>,
+    /// Partially downloaded pieces: piece → one flag per block, set for
+    /// the blocks already written to disk. Trusted like `have_pieces`; the
+    /// piece is hash-checked once its last block arrives.
+    pub unfinished_pieces: BTreeMap<u32, Vec<bool>>,
+}
+
+/// A torrent added with resume data whose files are being looked at.
+struct ResumeCheck {
+    id: TorrentId,
+    have: Vec<bool>,
+    partial: BTreeMap<u32, Vec<bool>>,
+    /// The files that must exist for the resume data to be trusted.
+    paths: Vec<PathBuf>,
 }
 
 /// What the last saved resume data looked like, to answer
@@ -109,7 +122,21 @@ pub(crate) struct Ctl {
     active_secs: HashMap<TorrentId, f64>,
     seed_secs: HashMap<TorrentId, f64>,
     last_account: Option<Instant>,
+    /// Pieces whose blocks came partly from resume data: the disk does not
+    /// know those blocks, so the piece is hashed explicitly once every
+    /// other block is on its way to disk ([`Engine::ctl_tick`]).
+    restored: HashMap<TorrentId, HashSet<u32>>,
+    /// `save_resume_data` calls with `flush_disk_cache` waiting for their
+    /// flush: their flags.
+    flush_saves: HashMap<TorrentId, VecDeque<u32>>,
+    /// Resume checks waiting for the blocking task, and whether it runs.
+    checks: Vec<ResumeCheck>,
+    checks_running: bool,
 }
+
+/// Stands for the resume data among the contributors of a piece (no
+/// connection has this id).
+const RESUME_CONTRIBUTOR: crate::peer_io::ConnId = crate::peer_io::ConnId(u64::MAX);
 
 fn fingerprint<T: Hash>(v: &T) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -249,33 +276,94 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return false;
         };
-        if t.flags & flags::SEED_MODE != 0 || !extra.have_pieces.iter().any(|&b| b) {
+        // As libtorrent: resume data without a piece list (whatever its
+        // unfinished pieces) is checked against the files; with one (even
+        // of no piece) it is trusted.
+        if t.flags & flags::SEED_MODE != 0 || extra.have_pieces.is_empty() {
             return false;
         }
         let fs = Metadata::files(t.meta.as_ref());
         let plen = fs.piece_length().max(1) as i64;
         let prios = &t.file_priorities;
-        let mut paths = Vec::new();
+        // the files holding data the resume data claims
+        let mut needed = std::collections::BTreeSet::new();
         for i in 0..fs.num_files() {
             let size = fs.file_size(i);
-            if fs.pad_file_at(i) || size <= 0 || prios.get(i) == Some(&0) {
+            if size <= 0 {
                 continue;
             }
             let first = fs.file_offset(i) / plen;
             let last = (fs.file_offset(i) + size - 1) / plen;
             if (first..=last).any(|p| extra.have_pieces.get(p as usize) == Some(&true)) {
-                let renamed = extra.renamed_files.iter().rev().find(|(f, _)| *f == i);
-                paths.push(match renamed {
-                    Some((_, name)) => Path::new(&t.save_path).join(name),
-                    None => PathBuf::from(fs.file_path(i, &t.save_path)),
-                });
+                needed.insert(i);
             }
         }
-        let have = extra.have_pieces;
+        let block = i64::from(lt_picker::BLOCK_SIZE);
+        for (&piece, mask) in &extra.unfinished_pieces {
+            let Ok(p) = i32::try_from(piece) else {
+                continue;
+            };
+            if p >= fs.num_pieces() {
+                continue;
+            }
+            let psize = i64::from(fs.piece_size(p));
+            for (b, _) in mask.iter().enumerate().filter(|(_, set)| **set) {
+                let off = b as i64 * block;
+                if off >= psize {
+                    break;
+                }
+                for sl in fs.map_block(p, off, block.min(psize - off)) {
+                    needed.insert(sl.file_index);
+                }
+            }
+        }
+        let mut paths = Vec::new();
+        for i in needed {
+            if fs.pad_file_at(i) || fs.file_size(i) <= 0 || prios.get(i) == Some(&0) {
+                continue;
+            }
+            let renamed = extra.renamed_files.iter().rev().find(|(f, _)| *f == i);
+            paths.push(match renamed {
+                Some((_, name)) => Path::new(&t.save_path).join(name),
+                None => PathBuf::from(fs.file_path(i, &t.save_path)),
+            });
+        }
+        self.ctl.checks.push(ResumeCheck {
+            id,
+            have: extra.have_pieces,
+            partial: extra.unfinished_pieces,
+            paths,
+        });
+        if !self.ctl.checks_running {
+            self.run_resume_checks();
+        }
+        true
+    }
+
+    /// Looks at the files of every queued resume check in one blocking
+    /// task (adding many torrents at once costs one thread, not one each).
+    fn run_resume_checks(&mut self) {
+        let batch = std::mem::take(&mut self.ctl.checks);
+        if batch.is_empty() {
+            self.ctl.checks_running = false;
+            return;
+        }
+        self.ctl.checks_running = true;
         let jobs = self.jobs.clone();
         let check = move || {
-            let missing = paths.into_iter().find(|p| !p.is_file());
-            let job: Job = Box::new(move |e: &mut Engine| e.resume_verified(id, have, missing));
+            let done: Vec<(ResumeCheck, Option<PathBuf>)> = batch
+                .into_iter()
+                .map(|c| {
+                    let missing = c.paths.iter().find(|p| !p.is_file()).cloned();
+                    (c, missing)
+                })
+                .collect();
+            let job: Job = Box::new(move |e: &mut Engine| {
+                for (c, missing) in done {
+                    e.resume_verified(c.id, c.have, c.partial, missing);
+                }
+                e.run_resume_checks();
+            });
             let _ = jobs.send(job);
         };
         match tokio::runtime::Handle::try_current() {
@@ -284,11 +372,16 @@ impl Engine {
             }
             Err(_) => check(),
         }
-        true
     }
 
     /// The files of the resume data were looked at.
-    fn resume_verified(&mut self, id: TorrentId, have: Vec<bool>, missing: Option<PathBuf>) {
+    fn resume_verified(
+        &mut self,
+        id: TorrentId,
+        have: Vec<bool>,
+        partial: BTreeMap<u32, Vec<bool>>,
+        missing: Option<PathBuf>,
+    ) {
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
@@ -303,6 +396,7 @@ impl Engine {
                         t.picker.set_have(i as u32);
                     }
                 }
+                self.restore_partial(id, partial);
                 self.checked(id);
             }
             Some(path) => {
@@ -319,6 +413,129 @@ impl Engine {
                 self.start_checking(id);
             }
         }
+    }
+
+    /// Marks the blocks of partially downloaded pieces (from resume data)
+    /// as finished in the picker, so they are not requested again. A piece
+    /// that this completes is hashed at once; the others are watched by
+    /// [`Engine::ctl_tick`].
+    fn restore_partial(&mut self, id: TorrentId, partial: BTreeMap<u32, Vec<bool>>) {
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
+        let n = t.picker.num_pieces();
+        let mut hash = Vec::new();
+        let mut watch = HashSet::new();
+        for (piece, mask) in partial {
+            if piece >= n || t.picker.have_piece(piece) {
+                continue;
+            }
+            let blocks = t.picker.blocks_in_piece(piece);
+            let mut complete = false;
+            let mut any = false;
+            for (b, _) in mask.iter().enumerate().filter(|(_, set)| **set) {
+                let Ok(b) = u32::try_from(b) else { break };
+                if b >= blocks {
+                    break;
+                }
+                any = true;
+                complete |= t.picker.mark_finished(lt_picker::BlockRef::new(piece, b));
+            }
+            if any {
+                // the resume data counts as a contributor of the piece: a
+                // failed check then cannot be blamed on one peer alone
+                t.contributors
+                    .entry(piece)
+                    .or_default()
+                    .insert(RESUME_CONTRIBUTOR);
+            }
+            if complete {
+                hash.push(piece);
+            } else if any {
+                watch.insert(piece);
+            }
+        }
+        let storage = t.storage;
+        for piece in hash {
+            if t.hashing.insert(piece) {
+                if let Some(disk) = &self.disk {
+                    disk.async_hash(storage, piece);
+                }
+            }
+        }
+        if !watch.is_empty() {
+            self.ctl.restored.insert(id, watch);
+        }
+    }
+
+    /// Hook from `on_tick`: a piece holding blocks from resume data whose
+    /// remaining blocks are all received is hashed now. (The disk completes
+    /// a piece's writes when it holds the whole piece, which it never does
+    /// for such a piece; hashing writes them out and reads the older
+    /// blocks back.)
+    pub(super) fn ctl_tick(&mut self) {
+        if self.ctl.restored.is_empty() {
+            return;
+        }
+        let mut hash = Vec::new();
+        self.ctl.restored.retain(|id, pieces| {
+            let Some(t) = self.torrents.get_mut(id) else {
+                return false;
+            };
+            pieces.retain(|&piece| {
+                if t.picker.have_piece(piece) || t.hashing.contains(&piece) {
+                    return false;
+                }
+                // no download state left: the piece failed and starts over
+                let Some(pp) = t.picker.partial_piece(piece) else {
+                    return false;
+                };
+                let all = pp.blocks.len() as u32;
+                if pp.requested == 0 && pp.writing > 0 && pp.writing + pp.finished == all {
+                    t.hashing.insert(piece);
+                    hash.push((t.storage, piece));
+                    return false;
+                }
+                true
+            });
+            !pieces.is_empty()
+        });
+        if let Some(disk) = &self.disk {
+            for (storage, piece) in hash {
+                disk.async_hash(storage, piece);
+            }
+        }
+    }
+
+    /// The blocks of partially downloaded pieces that are on disk (pad
+    /// blocks count as present), for the resume data.
+    fn unfinished_pieces(t: &Torrent) -> BTreeMap<i32, Vec<bool>> {
+        let mut out = BTreeMap::new();
+        for pp in t.picker.download_queue() {
+            let mut real = false;
+            let mask: Vec<bool> = pp
+                .blocks
+                .iter()
+                .enumerate()
+                .map(|(b, info)| {
+                    let done = info.state == lt_picker::BlockState::Finished;
+                    if done
+                        && !t
+                            .picker
+                            .is_pad_block(lt_picker::BlockRef::new(pp.piece, b as u32))
+                    {
+                        real = true;
+                    }
+                    done
+                })
+                .collect();
+            if real {
+                if let Ok(p) = i32::try_from(pp.piece) {
+                    out.insert(p, mask);
+                }
+            }
+        }
+        out
     }
 
     /// Hook from `add_torrent`: the parameters for its `add_torrent_alert`
@@ -396,6 +613,7 @@ impl Engine {
                 .get(&id)
                 .map(|m| m.iter().map(|(k, v)| (*k as i32, v.clone())).collect())
                 .unwrap_or_default(),
+            unfinished_pieces: Self::unfinished_pieces(t),
             peers,
             file_priorities,
             piece_priorities,
@@ -475,9 +693,21 @@ impl Engine {
             return;
         }
         if which & FLUSH_DISK_CACHE != 0 {
+            // reported once the written blocks are on disk, so that the
+            // blocks of unfinished pieces count
+            self.ctl.flush_saves.entry(id).or_default().push_back(which);
             self.disk().async_flush(storage);
+            return;
         }
-        let Some(params) = self.resume_data(id, which & SAVE_INFO_DICT != 0) else {
+        self.post_resume_data(id, which);
+    }
+
+    fn post_resume_data(&mut self, id: TorrentId, which: u32) {
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
+        let tref = t.torrent_ref();
+        let Some(params) = self.resume_data(id, which & resume_flags::SAVE_INFO_DICT != 0) else {
             return;
         };
         if let Some(m) = self.current_mark(id) {
@@ -487,6 +717,18 @@ impl Engine {
             torrent: tref,
             params: Box::new(params),
         });
+    }
+
+    /// Hook from `on_disk` (`Flushed`): posts a resume data save that
+    /// waited for the flush. Returns true when it did.
+    pub(super) fn ctl_flushed(&mut self, id: TorrentId) -> bool {
+        match pop_front(&mut self.ctl.flush_saves, id) {
+            Some(which) => {
+                self.post_resume_data(id, which);
+                true
+            }
+            None => false,
+        }
     }
 
     // ------------------------------------------------------------------
@@ -697,6 +939,9 @@ impl Engine {
         st.seed_rank = self.seed_rank(id);
         st.moving_storage = self.ctl.moving.contains_key(&id);
         st.need_save_resume = self.need_save_resume_data(id, resume_flags::ONLY_IF_MODIFIED);
+        if let Some(m) = self.ctl.renamed.get(&id) {
+            st.renamed_files = m.clone();
+        }
     }
 
     /// Hook from `add_torrent`: the torrent joins the download queue at the
@@ -708,6 +953,8 @@ impl Engine {
     /// Hook from `remove_torrent`.
     pub(super) fn ctl_forget(&mut self, id: TorrentId) {
         self.ctl.marks.remove(&id);
+        self.ctl.restored.remove(&id);
+        self.ctl.flush_saves.remove(&id);
         self.ctl.seed_secs.remove(&id);
         self.ctl.active_secs.remove(&id);
         self.ctl.moving.remove(&id);
