@@ -33,6 +33,7 @@ use crate::{Job, Shared};
 
 mod handle_ops;
 mod outgoing_mse;
+mod outgoing_utp;
 mod report;
 mod webseed;
 use lt_picker::bandwidth::{BandwidthManager, Direction};
@@ -217,6 +218,8 @@ pub struct Engine {
     ctl: ctl::Ctl,
     /// Web seeds and their connections.
     web: webseed::WebSeeds,
+    /// Outgoing uTP attempts and addresses without uTP (engine/outgoing_utp.rs).
+    utp_out: outgoing_utp::UtpOut,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -311,6 +314,7 @@ impl Engine {
             pex: Default::default(),
             ctl: Default::default(),
             web: Default::default(),
+            utp_out: Default::default(),
         }
         .with_tracker_key()
     }
@@ -597,6 +601,7 @@ impl Engine {
             }
             self.pump_utp(idx);
         }
+        self.utp_out_tick(now);
         self.dht_tick();
         self.lsd_tick();
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
@@ -775,6 +780,7 @@ impl Engine {
             self.open_listen_sockets();
         }
         self.dht_apply_settings();
+        self.utp_apply_settings();
     }
 
     pub fn pause(&mut self) {
@@ -1374,6 +1380,7 @@ impl Engine {
                 set(p.has.all() && n > 0, 0x400); // seed
                 set(p.pipeline.is_snubbed(), 0x1000); // snubbed
                 set(matches!(p.crypto, Crypto::Rc4 { .. }), 0x80000); // rc4_encrypted
+                set(p.utp.is_some(), 0x20000); // utp_socket
                 PeerInfo {
                     ip: p.addr,
                     local_endpoint: p.local,
@@ -2017,7 +2024,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
-        if !t.is_active() {
+        if !t.is_active() || !self.outgoing_transport_enabled() {
             return;
         }
         let limit = if t.max_connections > 0 {
@@ -2069,13 +2076,7 @@ impl Engine {
             );
             let cid = self.new_peer(conn, addr, true, Some(id));
             self.begin_outgoing_mse(cid, id, send_hash);
-            let tx = self.events_tx.clone();
-            let ports = self.outgoing_ports();
-            let start = self.rng.next_u64() as u16;
-            tokio::spawn(async move {
-                let result = peer_io::connect(addr, timeout, ports, start).await;
-                let _ = tx.send(Event::Connected { id: cid, result });
-            });
+            self.start_outgoing_connect(cid, addr, timeout);
         }
     }
 
@@ -2145,27 +2146,30 @@ impl Engine {
     }
 
     fn flush(&mut self, id: ConnId) {
-        if self.peers.get(&id).is_some_and(|p| p.utp.is_some()) {
+        let utp = self.peers.get(&id).is_some_and(|p| p.utp.is_some());
+        if utp {
             self.flush_utp(id);
-            return;
         }
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
-        let Some(tx) = &p.tx else {
-            return;
-        };
-        if matches!(p.crypto, Crypto::Handshake(_)) {
-            // The BitTorrent handshake waits for the encryption handshake.
-            return;
-        }
-        while let Some(b) = p.conn.poll_transmit() {
-            p.send_queued += b.len();
-            let b = p.crypto.encrypt(b);
-            if tx.send(b).is_err() {
-                break;
+        if !utp {
+            let Some(tx) = &p.tx else {
+                return;
+            };
+            if matches!(p.crypto, Crypto::Handshake(_)) {
+                // The BitTorrent handshake waits for the encryption handshake.
+                return;
+            }
+            while let Some(b) = p.conn.poll_transmit() {
+                p.send_queued += b.len();
+                let b = p.crypto.encrypt(b);
+                if tx.send(b).is_err() {
+                    break;
+                }
             }
         }
+        // uTP peers too: the torrent's transfer totals
         let c = p.conn.counters();
         let now = [c.payload_down, c.protocol_down, c.payload_up, c.protocol_up];
         let d: Vec<i64> = now
@@ -3060,7 +3064,10 @@ impl Engine {
             return;
         };
         let was_connected = p.conn.is_connected() || p.alerted_connect;
-        let mse_failed = p.outgoing && p.tx.is_some() && matches!(p.crypto, Crypto::Handshake(_));
+        let utp_connect_failed = self.utp_connect_failed(id);
+        let mse_failed = p.outgoing
+            && (p.tx.is_some() || (p.utp.is_some() && !utp_connect_failed))
+            && matches!(p.crypto, Crypto::Handshake(_));
         p.conn.close();
         if let Some((idx, cid)) = p.utp {
             self.utp_conns.remove(&(idx, cid));
@@ -3104,6 +3111,9 @@ impl Engine {
         if let (true, Some(tid)) = (mse_failed && !self.shutting_down, p.torrent) {
             self.mse_fallback(tid, p.addr);
         }
+        if let (true, Some(tid)) = (utp_connect_failed && !self.shutting_down, p.torrent) {
+            self.utp_fallback(tid, p.addr);
+        }
         if p.alerted_connect {
             if let Some((torrent, peer)) = refs {
                 let error = error.unwrap_or_default();
@@ -3145,7 +3155,7 @@ impl Engine {
         while let Some(ev) = self.udp.get_mut(idx).and_then(|u| u.utp.poll_event()) {
             match ev {
                 lt_utp::Event::Incoming(cid) => self.on_utp_incoming(idx, cid),
-                lt_utp::Event::Connected(_) => {}
+                lt_utp::Event::Connected(cid) => self.on_utp_connected(idx, cid),
                 lt_utp::Event::Readable(cid) => {
                     let Some(&peer) = self.utp_conns.get(&(idx, cid)) else {
                         continue;
@@ -3173,12 +3183,11 @@ impl Engine {
                         self.flush_utp(peer);
                     }
                 }
-                lt_utp::Event::Closed(cid, _) => {
+                lt_utp::Event::Closed(cid, reason) => {
                     if let Some(peer) = self.utp_conns.remove(&(idx, cid)) {
-                        self.disconnect(
-                            peer,
-                            Some(ErrorCode::new(libc::ECONNRESET, Category::System)),
-                        );
+                        let connecting = self.utp_is_connecting(peer);
+                        let err = Self::utp_close_error(reason, connecting);
+                        self.disconnect(peer, Some(err));
                     }
                 }
             }
@@ -3359,7 +3368,7 @@ impl Engine {
                 }
             }
         });
-        let cfg = lt_utp::UtpConfig::default();
+        let cfg = self.utp_config();
         let utp = lt_utp::UtpSocket::new(cfg, Instant::now(), self.rng.next_u64());
         self.udp.push(UdpEndpoint { socket, utp, task });
         self.alert(AlertKind::ListenSucceeded {
