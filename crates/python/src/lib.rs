@@ -16,6 +16,7 @@ mod fingerprint;
 mod handle;
 mod handle_ops;
 mod hashes;
+mod log_alerts;
 mod magnet;
 mod metainfo;
 mod resume;
@@ -46,6 +47,7 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     handle::register(m)?;
     handle_ops::register(m)?;
     alerts::register(m)?;
+    log_alerts::register(m)?;
     session::register(m)?;
     dht::register(m)?;
     session_status::register(m)?;

@@ -327,6 +327,8 @@ pub enum AlertKind {
     },
     /// DHT and local service discovery alerts (dht_alert.rs).
     Dht(crate::dht_alert::DhtAlert),
+    /// Log alerts, UDP errors, oversized files (log_alert.rs).
+    Extra(crate::log_alert::LogAlert),
     /// `save_resume_data()` result: the torrent's resume state.
     SaveResumeData {
         torrent: TorrentRef,
@@ -523,6 +525,7 @@ impl Alert {
             ExternalIp { .. } => "external_ip",
             Log { .. } => "log",
             Dht(d) => d.what(),
+            Extra(x) => x.what(),
             SaveResumeData { .. } => "save_resume_data",
             SaveResumeDataFailed { .. } => "save_resume_data_failed",
             FastresumeRejected { .. } => "fastresume_rejected",
@@ -598,6 +601,7 @@ impl Alert {
             Log { .. } => 79,
             AlertsDropped { .. } => 95,
             Dht(d) => d.alert_type(),
+            Extra(x) => x.alert_type(),
             FileRenamed { .. } => 7,
             FileRenameFailed { .. } => 8,
             StorageMoved { .. } => 33,
@@ -672,6 +676,7 @@ impl Alert {
             ExternalIp { .. } => STATUS,
             Log { .. } => SESSION_LOG,
             Dht(d) => d.category(),
+            Extra(x) => x.category(),
             SaveResumeData { .. } => STORAGE,
             SaveResumeDataFailed { .. } => STORAGE | ERROR,
             FastresumeRejected { .. } => STATUS | ERROR,
@@ -717,6 +722,7 @@ impl Alert {
             | FileRenameFailed { error, .. }
             | UrlSeed { error, .. } => Some(error),
             Dht(d) => d.error(),
+            Extra(x) => x.error(),
             _ => None,
         }
     }
@@ -776,6 +782,7 @@ impl Alert {
             | FilePrio { torrent }
             | Stats { torrent, .. } => Some(torrent),
             Dht(d) => d.torrent(),
+            Extra(x) => x.torrent(),
             ListenSucceeded { .. }
             | ListenFailed { .. }
             | StateUpdate { .. }
@@ -1179,6 +1186,7 @@ impl Alert {
             ExternalIp { address } => format!("external IP received: {address}"),
             Log { msg } => msg.clone(),
             Dht(d) => d.message(),
+            Extra(x) => x.message(),
             SaveResumeData { torrent, .. } => {
                 format!("{} resume data generated", torrent.short_name())
             }

@@ -32,6 +32,7 @@ use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
 
 mod handle_ops;
+mod log;
 mod outgoing_mse;
 mod outgoing_utp;
 mod report;
@@ -220,6 +221,8 @@ pub struct Engine {
     web: webseed::WebSeeds,
     /// Outgoing uTP attempts and addresses without uTP (engine/outgoing_utp.rs).
     utp_out: outgoing_utp::UtpOut,
+    /// Peer log framing state (engine/log.rs).
+    log: log::LogState,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -315,6 +318,7 @@ impl Engine {
             ctl: Default::default(),
             web: Default::default(),
             utp_out: Default::default(),
+            log: Default::default(),
         }
         .with_tracker_key()
     }
@@ -936,6 +940,12 @@ impl Engine {
             torrent: tref,
             error: ErrorCode::default(),
         });
+        self.torrent_log(id, || {
+            format!(
+                "init torrent: {}",
+                self.torrents.get(&id).map_or("", |t| t.meta.name())
+            )
+        });
         if magnet {
             self.start_magnet(id);
         } else {
@@ -954,6 +964,7 @@ impl Engine {
         }
         t.state = state;
         let tref = t.torrent_ref();
+        self.torrent_log(id, || format!("set_state() {}", state as i32));
         self.alert(AlertKind::StateChanged {
             torrent: tref,
             state,
@@ -981,6 +992,7 @@ impl Engine {
             return;
         }
         let meta = t.meta.clone();
+        self.check_oversized_files(id);
         self.set_state(id, TorrentState::CheckingFiles);
         let verifier: lt_storage::PieceVerifier =
             Box::new(move |piece, h| verify_piece(meta.as_ref(), piece, h));
@@ -1116,6 +1128,9 @@ impl Engine {
         t.flags |= flags::PAUSED;
         let tref = t.torrent_ref();
         let peers: Vec<ConnId> = t.peers.iter().copied().collect();
+        self.torrent_log(id, || {
+            format!("pausing torrent, disconnecting {} peers", peers.len())
+        });
         for c in peers {
             self.disconnect(c, None);
         }
@@ -1135,6 +1150,7 @@ impl Engine {
         let known: Vec<SocketAddr> = t.known.iter().copied().collect();
         t.candidates = known.into_iter().collect();
         let tref = t.torrent_ref();
+        self.torrent_log(id, || "resuming torrent".to_string());
         self.alert(AlertKind::TorrentResumed { torrent: tref });
         self.start_announcing(id);
         self.connect_candidates(id);
@@ -2095,6 +2111,7 @@ impl Engine {
                     self.events_tx.clone(),
                     self.recv_budget.clone(),
                 ));
+                self.log_connected(id);
                 // An outgoing MSE handshake sends its key first.
                 if !self.finish_mse(id) {
                     return;
@@ -2129,6 +2146,7 @@ impl Engine {
         if let Some(p) = self.peers.get_mut(&id) {
             p.tx = Some(tx);
         }
+        self.log_connection(id);
     }
 
     /// Handles a connection's pending events and sends what it queued.
@@ -2150,6 +2168,7 @@ impl Engine {
         if utp {
             self.flush_utp(id);
         }
+        let log_out = self.should_post(category::PEER_LOG);
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
@@ -2161,14 +2180,24 @@ impl Engine {
                 // The BitTorrent handshake waits for the encryption handshake.
                 return;
             }
+            let mut logged = Vec::new();
             while let Some(b) = p.conn.poll_transmit() {
                 p.send_queued += b.len();
+                if log_out {
+                    logged.push(b.clone());
+                }
                 let b = p.crypto.encrypt(b);
                 if tx.send(b).is_err() {
                     break;
                 }
             }
+            for b in logged {
+                self.log_outgoing(id, &b);
+            }
         }
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         // uTP peers too: the torrent's transfer totals
         let c = p.conn.counters();
         let now = [c.payload_down, c.protocol_down, c.payload_up, c.protocol_up];
@@ -2199,6 +2228,7 @@ impl Engine {
     }
 
     fn on_peer_event(&mut self, id: ConnId, ev: PeerEvent) {
+        self.log_peer_event(id, &ev);
         match ev {
             PeerEvent::IncomingHandshake { info_hash, .. } => {
                 let tid = self.torrent_by_wire_hash(&info_hash);
@@ -2232,6 +2262,7 @@ impl Engine {
                 if let Some(t) = self.torrents.get_mut(&tid) {
                     t.peers.insert(id);
                 }
+                self.log_attached(tid, id);
             }
             PeerEvent::Connected { peer_id, .. } => {
                 // Like libtorrent: a second connection to the same torrent
@@ -2550,6 +2581,11 @@ impl Engine {
             return;
         }
         let blocks = t.picker.pick(&p.has, want, &opts);
+        let picked = self
+            .shared
+            .alerts
+            .should_post(category::PICKER_LOG)
+            .then(|| (Self::picker_flags(t, &blocks, false), blocks.clone()));
         let report = self.shared.alerts.should_post(category::BLOCK_PROGRESS);
         let mut requested = Vec::new();
         for b in blocks {
@@ -2566,6 +2602,9 @@ impl Engine {
         }
         for r in requested {
             self.block_alert(id, BlockEvent::Downloading, r.piece, r.offset);
+        }
+        if let Some((flags, blocks)) = picked {
+            self.picker_log(id, flags, &blocks);
         }
     }
 
@@ -2930,6 +2969,10 @@ impl Engine {
         let tref = t.torrent_ref();
         let peers: Vec<ConnId> = t.peers.iter().copied().collect();
         let finished = t.picker.is_finished();
+        let num_have = t.picker.num_have();
+        self.torrent_log(tid, || {
+            format!("PIECE_PASSED ({piece}) (num_have: {num_have})")
+        });
         self.alert(AlertKind::PieceFinished {
             torrent: tref.clone(),
             piece,
@@ -3024,6 +3067,12 @@ impl Engine {
         t.total_failed_bytes += t.picker.piece_size(piece) as i64;
         let contributors = t.contributors.remove(&piece).unwrap_or_default();
         let tref = t.torrent_ref();
+        self.torrent_log(tid, || {
+            format!(
+                "PIECE_FAILED ({piece}) contributors: {}",
+                contributors.len()
+            )
+        });
         self.alert(AlertKind::HashFailed {
             torrent: tref,
             piece,
@@ -3058,6 +3107,7 @@ impl Engine {
     /// peer we still may need is retried later, backing off with each
     /// failure.
     fn disconnect(&mut self, id: ConnId, error: Option<ErrorCode>) {
+        self.log_closed(id, error.as_ref());
         let refs = self.peer_ref(id);
         let socket_type = self.socket_type(id);
         let Some(mut p) = self.peers.remove(&id) else {
@@ -3195,9 +3245,17 @@ impl Engine {
         let Some(u) = self.udp.get_mut(idx) else {
             return;
         };
+        let mut failed = Vec::new();
         while let Some(t) = u.utp.poll_transmit(now) {
             // A full socket buffer drops the datagram; uTP retransmits.
-            let _ = u.socket.try_send_to(&t.data, t.to);
+            if let Err(e) = u.socket.try_send_to(&t.data, t.to) {
+                if e.kind() != std::io::ErrorKind::WouldBlock {
+                    failed.push((t.to, e));
+                }
+            }
+        }
+        for (to, e) in failed {
+            self.udp_error(to, Operation::SockWrite, &e);
         }
     }
 
@@ -3230,6 +3288,7 @@ impl Engine {
             }
         }
         self.utp_conns.insert((idx, cid), id);
+        self.log_connection(id);
     }
 
     /// Writes a uTP peer's queued bytes into its uTP send buffer.
@@ -3241,12 +3300,24 @@ impl Engine {
             return;
         };
         // The BitTorrent handshake waits for the encryption handshake.
+        let log_out = self.shared.alerts.should_post(category::PEER_LOG);
+        let mut logged = Vec::new();
         while !matches!(p.crypto, Crypto::Handshake(_)) {
             let Some(b) = p.conn.poll_transmit() else {
                 break;
             };
+            if log_out {
+                logged.push(b.clone());
+            }
             let b = p.crypto.encrypt(b);
             p.utp_pending.push_back(b);
+        }
+        if !logged.is_empty() {
+            for b in logged {
+                self.log_outgoing(id, &b);
+            }
+            self.flush_utp(id);
+            return;
         }
         let Some(u) = self.udp.get_mut(idx) else {
             return;
@@ -3353,6 +3424,7 @@ impl Engine {
         let idx = self.udp.len();
         let tx = self.events_tx.clone();
         let rx = socket.clone();
+        let shared = self.shared.clone();
         let task = tokio::spawn(async move {
             let mut buf = vec![0u8; 65536];
             loop {
@@ -3364,7 +3436,10 @@ impl Engine {
                         }
                     }
                     // ICMP errors surface as failed receives; keep going.
-                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                    Err(e) => {
+                        log::udp_recv_error(&shared, local, &e);
+                        tokio::time::sleep(Duration::from_millis(1)).await
+                    }
                 }
             }
         });

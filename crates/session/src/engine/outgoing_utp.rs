@@ -109,7 +109,10 @@ impl Engine {
         let want_utp = utp_on && (!tcp_on || !self.utp_out.no_utp.contains(&addr));
         if want_utp {
             match self.start_utp_connect(id, addr) {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.log_connection(id);
+                    return;
+                }
                 Err(e) if !tcp_on => {
                     self.disconnect(id, Some(e));
                     return;
@@ -124,6 +127,7 @@ impl Engine {
             );
             return;
         }
+        self.log_connection(id);
         let tx = self.events_tx.clone();
         let ports = self.outgoing_ports();
         let start = self.rng.next_u64() as u16;
@@ -175,6 +179,7 @@ impl Engine {
             return;
         };
         self.utp_out.connecting.remove(&id);
+        self.log_connected(id);
         if let Some(addr) = self.peers.get(&id).map(|p| p.addr) {
             self.utp_out.no_utp.remove(&addr);
         }
