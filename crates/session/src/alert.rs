@@ -1045,7 +1045,7 @@ impl Alert {
                 "{} {} ({})",
                 peer_prefix(torrent, peer),
                 if *outgoing {
-                    "connecting to peer"
+                    "outgoing connection to peer"
                 } else {
                     "incoming connection to peer"
                 },
