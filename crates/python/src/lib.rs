@@ -14,6 +14,7 @@ mod errors;
 mod filters;
 mod fingerprint;
 mod handle;
+mod handle_compat;
 mod handle_ops;
 mod hashes;
 mod log_alerts;

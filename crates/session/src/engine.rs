@@ -31,6 +31,7 @@ use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
 
+mod handle_compat;
 mod handle_ops;
 mod log;
 mod outgoing_mse;
@@ -223,6 +224,8 @@ pub struct Engine {
     utp_out: outgoing_utp::UtpOut,
     /// Peer log framing state (engine/log.rs).
     log: log::LogState,
+    /// Deprecated per-torrent settings (engine/handle_compat.rs).
+    compat: handle_compat::Compat,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -319,6 +322,7 @@ impl Engine {
             web: Default::default(),
             utp_out: Default::default(),
             log: Default::default(),
+            compat: Default::default(),
         }
         .with_tracker_key()
     }
@@ -1066,6 +1070,7 @@ impl Engine {
 
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
         self.ctl_forget(id);
+        self.compat_forget(id);
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
         self.pex_torrent_removed(id);
@@ -1115,6 +1120,7 @@ impl Engine {
         let mut st = t.status(t.peers.len() as i32, seeds, uploads);
         st.paused = st.paused || self.paused;
         self.ctl_status(id, &mut st);
+        st.priority = self.torrent_priority(id);
         Some(st)
     }
 
@@ -1667,9 +1673,11 @@ impl Engine {
                     let cache = self.udp_cache.clone();
                     let seed = self.rng.next_u64();
                     let tx = self.events_tx.clone();
+                    let login = self.tracker_login(id);
                     tokio::spawn(async move {
                         let result =
-                            tracker_io::run(job.request.clone(), settings, cache, seed).await;
+                            tracker_io::run(job.request.clone(), settings, cache, seed, login)
+                                .await;
                         let _ = tx.send(Event::Tracker {
                             torrent: id,
                             job: Box::new(job),

@@ -38,11 +38,12 @@ pub(crate) async fn run(
     settings: TrackerSettings,
     udp_cache: Arc<Mutex<ConnectionCache>>,
     seed: u64,
+    login: Option<String>,
 ) -> TrackerResult {
     if req.url.starts_with("udp://") {
         run_udp(req, settings, udp_cache, seed).await
     } else {
-        run_http(req, settings).await
+        run_http(req, settings, login).await
     }
 }
 
@@ -56,11 +57,18 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, TrackerError> {
     }
 }
 
-async fn run_http(req: TrackerRequest, settings: TrackerSettings) -> TrackerResult {
+async fn run_http(
+    req: TrackerRequest,
+    settings: TrackerSettings,
+    login: Option<String>,
+) -> TrackerResult {
     let mut conn = match HttpTrackerConnection::new(req, &settings, Instant::now()) {
         Ok(c) => c,
         Err(e) => return failed(e),
     };
+    if let Some(l) = login {
+        conn.set_login(&l);
+    }
     for _ in 0..=MAX_REDIRECTS {
         if conn.is_https() {
             return failed(TrackerError::UnsupportedUrlProtocol);

@@ -110,6 +110,8 @@ pub struct TorrentStatus {
     pub active_duration: Duration,
     pub finished_duration: Duration,
     pub seeding_duration: Duration,
+    /// `set_priority()` (deprecated): the torrent's priority, 0 unless set.
+    pub priority: i32,
 }
 
 /// One peer of a torrent (`peer_info`).
