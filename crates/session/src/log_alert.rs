@@ -115,7 +115,7 @@ pub enum LogAlert {
 }
 
 fn name_of(t: Option<&TorrentRef>) -> String {
-    t.map_or_else(|| " - ".to_string(), TorrentRef::short_name)
+    t.map_or_else(|| "------".to_string(), TorrentRef::short_name)
 }
 
 impl LogAlert {
