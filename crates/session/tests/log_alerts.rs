@@ -195,7 +195,7 @@ fn picker_log_lists_the_picked_blocks() {
     all.dedup();
     // every block of the torrent was picked at some point (4 per piece,
     // the last piece shorter)
-    let total_blocks = (40_000 * 5 + 16383) / 16384;
+    let total_blocks = (40_000usize * 5).div_ceil(16384);
     assert_eq!(all.len(), total_blocks, "{all:?}");
     assert!(all.iter().all(|(p, b)| *p < n && *b < 4));
     assert!(picks.iter().all(|(f, b)| *f != 0 && !b.is_empty()));
