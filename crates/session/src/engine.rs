@@ -3169,7 +3169,9 @@ impl Engine {
         if let (true, Some(tid)) = (mse_failed && !self.shutting_down, p.torrent) {
             self.mse_fallback(tid, p.addr);
         }
-        if let (true, Some(tid)) = (utp_connect_failed && !self.shutting_down, p.torrent) {
+        // (a uTP attempt ended by us, on pause or removal, proves nothing)
+        let utp_failed = utp_connect_failed && error.is_some() && !self.shutting_down;
+        if let (true, Some(tid)) = (utp_failed, p.torrent) {
             self.utp_fallback(tid, p.addr);
         }
         if p.alerted_connect {
