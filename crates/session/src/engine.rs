@@ -3279,7 +3279,8 @@ impl Engine {
             socket_type: SocketType::Utp,
         });
         let max_global = self.settings.get_int(keys::CONNECTIONS_LIMIT).max(1) as usize;
-        if self.paused
+        if self.ctl_blocked(None, addr)
+            || self.paused
             || self.peers.len() >= max_global
             || !self.settings.get_bool(keys::ENABLE_INCOMING_UTP)
         {
