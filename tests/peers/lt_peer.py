@@ -29,7 +29,18 @@ import time
 import libtorrent as lt
 
 
-def make_session(listen, upload_rate_limit):
+def parse_setting(kv):
+    """KEY=VALUE of --set: true/false, an integer, else a string."""
+    key, _, value = kv.partition("=")
+    if value in ("true", "false"):
+        return key, value == "true"
+    try:
+        return key, int(value, 0)
+    except ValueError:
+        return key, value
+
+
+def make_session(listen, upload_rate_limit, extra=()):
     cat = lt.alert.category_t
     settings = {
         "listen_interfaces": listen,
@@ -43,6 +54,7 @@ def make_session(listen, upload_rate_limit):
     }
     if upload_rate_limit:
         settings["upload_rate_limit"] = upload_rate_limit
+    settings.update(dict(extra))
     ses = lt.session(settings)
     if upload_rate_limit:
         # the limit is the global peer class's, which by default leaves out
@@ -61,7 +73,8 @@ def emit(**kw):
 
 def peer_rows(h):
     rows = []
-    utp_flag = getattr(lt.peer_info, "utp_socket", 0)
+    # libtorrent's peer_info::utp_socket bit; its bindings do not export it
+    utp_flag = getattr(lt.peer_info, "utp_socket", 0x20000)
     try:
         peers = h.get_peer_info()
     except Exception as e:  # reported, not hidden: the summary carries it
@@ -94,9 +107,12 @@ def main():
     ap.add_argument("--upload-rate-limit", type=int, default=0,
                     help="session upload_rate_limit in bytes/s, applied to every peer, "
                     "loopback too (0: unlimited)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a session setting (true/false, integer or string)")
     args = ap.parse_args()
 
-    ses = make_session(args.listen, args.upload_rate_limit)
+    ses = make_session(args.listen, args.upload_rate_limit,
+                       [parse_setting(kv) for kv in args.set])
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(args.torrent)
     atp.save_path = args.save_path

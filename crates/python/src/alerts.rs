@@ -98,6 +98,7 @@ fn peer_of(d: &AlertData) -> Option<&PeerRef> {
         | PeerSnubbed { peer, .. }
         | PeerUnsnubbed { peer, .. }
         | InvalidRequest { peer, .. } => Some(peer),
+        Extra(x) => x.peer(),
         _ => None,
     }
 }
@@ -1194,6 +1195,7 @@ pub fn alert_to_py(py: Python<'_>, alert: Alert, ses: Weak<Session>) -> PyResult
         Log { .. } => mk!(base(), LogAlert),
         Dht(_) => crate::dht::dht_alert_to_py(py, &d, base(), tr())?,
         Portmap(_) => crate::portmap::portmap_alert_to_py(py, &d, base())?,
+        Extra(_) => crate::log_alerts::log_alert_to_py(py, &d, base(), t(), p())?,
         SaveResumeData { .. } => mk!(t(), SaveResumeDataAlert),
         SaveResumeDataFailed { .. } => mk!(t(), SaveResumeDataFailedAlert),
         FastresumeRejected { .. } => mk!(t(), FastresumeRejectedAlert),

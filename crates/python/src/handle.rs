@@ -1085,7 +1085,7 @@ impl PyTorrentStatus {
     }
     #[getter]
     fn priority(&self) -> i32 {
-        0
+        self.st.priority
     }
 }
 
@@ -1318,7 +1318,7 @@ fn seed_url_arg(py: Python<'_>, url: &Bound<'_, PyAny>, func: &str) -> PyResult<
     Err(PyErr::from_value(t.call1((msg,))?))
 }
 
-fn warn_deprecated(py: Python<'_>, msg: &std::ffi::CStr) -> PyResult<()> {
+pub(crate) fn warn_deprecated(py: Python<'_>, msg: &std::ffi::CStr) -> PyResult<()> {
     PyErr::warn(
         py,
         &py.get_type::<pyo3::exceptions::PyDeprecationWarning>(),

@@ -14,8 +14,10 @@ mod errors;
 mod filters;
 mod fingerprint;
 mod handle;
+mod handle_compat;
 mod handle_ops;
 mod hashes;
+mod log_alerts;
 mod magnet;
 mod metainfo;
 mod peer_class;
@@ -51,6 +53,7 @@ fn _libtorrent(m: &Bound<'_, PyModule>) -> PyResult<()> {
     handle::register(m)?;
     handle_ops::register(m)?;
     alerts::register(m)?;
+    log_alerts::register(m)?;
     session::register(m)?;
     dht::register(m)?;
     portmap::register(m)?;

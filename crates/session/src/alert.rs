@@ -352,6 +352,8 @@ pub enum AlertKind {
     Dht(crate::dht_alert::DhtAlert),
     /// Port mapping (NAT-PMP / PCP and UPnP).
     Portmap(crate::portmap_alert::PortmapAlert),
+    /// Log alerts, UDP errors, oversized files (log_alert.rs).
+    Extra(crate::log_alert::LogAlert),
     /// `save_resume_data()` result: the torrent's resume state.
     SaveResumeData {
         torrent: TorrentRef,
@@ -552,6 +554,7 @@ impl Alert {
             Log { .. } => "log",
             Dht(d) => d.what(),
             Portmap(d) => d.what(),
+            Extra(x) => x.what(),
             SaveResumeData { .. } => "save_resume_data",
             SaveResumeDataFailed { .. } => "save_resume_data_failed",
             FastresumeRejected { .. } => "fastresume_rejected",
@@ -631,6 +634,7 @@ impl Alert {
             Socks5 { .. } => 96,
             Dht(d) => d.alert_type(),
             Portmap(d) => d.alert_type(),
+            Extra(x) => x.alert_type(),
             FileRenamed { .. } => 7,
             FileRenameFailed { .. } => 8,
             StorageMoved { .. } => 33,
@@ -709,6 +713,7 @@ impl Alert {
             Log { .. } => SESSION_LOG,
             Dht(d) => d.category(),
             Portmap(d) => d.category(),
+            Extra(x) => x.category(),
             SaveResumeData { .. } => STORAGE,
             SaveResumeDataFailed { .. } => STORAGE | ERROR,
             FastresumeRejected { .. } => STATUS | ERROR,
@@ -757,6 +762,7 @@ impl Alert {
             | Socks5 { error, .. } => Some(error),
             Dht(d) => d.error(),
             Portmap(d) => d.error(),
+            Extra(x) => x.error(),
             _ => None,
         }
     }
@@ -819,6 +825,7 @@ impl Alert {
             | Stats { torrent, .. } => Some(torrent),
             Dht(d) => d.torrent(),
             Portmap(_) => None,
+            Extra(x) => x.torrent(),
             ListenSucceeded { .. }
             | ListenFailed { .. }
             | StateUpdate { .. }
@@ -1093,7 +1100,7 @@ impl Alert {
                 "{} {} ({})",
                 peer_prefix(torrent, peer),
                 if *outgoing {
-                    "connecting to peer"
+                    "outgoing connection to peer"
                 } else {
                     "incoming connection to peer"
                 },
@@ -1241,6 +1248,7 @@ impl Alert {
             Log { msg } => msg.clone(),
             Dht(d) => d.message(),
             Portmap(d) => d.message(),
+            Extra(x) => x.message(),
             SaveResumeData { torrent, .. } => {
                 format!("{} resume data generated", torrent.short_name())
             }

@@ -31,8 +31,11 @@ use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
 
+mod handle_compat;
 mod handle_ops;
+mod log;
 mod outgoing_mse;
+mod outgoing_utp;
 mod peer_class;
 mod report;
 mod webseed;
@@ -257,6 +260,12 @@ pub struct Engine {
     super_seed: super_seed::SuperSeedState,
     /// SSL torrents: certificates, SSL listen sockets, TLS connections.
     ssl: ssl::SslState,
+    /// Outgoing uTP attempts and addresses without uTP (engine/outgoing_utp.rs).
+    utp_out: outgoing_utp::UtpOut,
+    /// Peer log framing state (engine/log.rs).
+    log: log::LogState,
+    /// Deprecated per-torrent settings (engine/handle_compat.rs).
+    compat: handle_compat::Compat,
 }
 
 /// The libtorrent error code for a protocol error of a connection.
@@ -368,6 +377,9 @@ impl Engine {
             proxy: Default::default(),
             super_seed: Default::default(),
             ssl: Default::default(),
+            utp_out: Default::default(),
+            log: Default::default(),
+            compat: Default::default(),
         }
         .with_tracker_key()
     }
@@ -658,6 +670,7 @@ impl Engine {
             }
             self.pump_utp(idx);
         }
+        self.utp_out_tick(now);
         self.dht_tick();
         self.lsd_tick();
         self.portmap_tick();
@@ -851,6 +864,7 @@ impl Engine {
         }
         self.proxy_udp_tick();
         self.dht_apply_settings();
+        self.utp_apply_settings();
     }
 
     pub fn pause(&mut self) {
@@ -1011,6 +1025,12 @@ impl Engine {
             params,
         });
         self.ssl_torrent_added(id);
+        self.torrent_log(id, || {
+            format!(
+                "init torrent: {}",
+                self.torrents.get(&id).map_or("", |t| t.meta.name())
+            )
+        });
         if magnet {
             self.start_magnet(id);
         } else {
@@ -1029,6 +1049,7 @@ impl Engine {
         }
         t.state = state;
         let tref = t.torrent_ref();
+        self.torrent_log(id, || format!("set_state() {}", state as i32));
         self.alert(AlertKind::StateChanged {
             torrent: tref,
             state,
@@ -1056,6 +1077,7 @@ impl Engine {
             return;
         }
         let meta = t.meta.clone();
+        self.check_oversized_files(id);
         self.set_state(id, TorrentState::CheckingFiles);
         let verifier: lt_storage::PieceVerifier =
             Box::new(move |piece, h| verify_piece(meta.as_ref(), piece, h));
@@ -1132,6 +1154,7 @@ impl Engine {
     pub fn remove_torrent(&mut self, id: TorrentId, delete_files: bool) -> bool {
         self.ctl_forget(id);
         self.deadline_forget(id);
+        self.compat_forget(id);
         self.stop_announcing(id);
         self.magnet_torrent_removed(id);
         self.v2hash_torrent_removed(id);
@@ -1195,6 +1218,7 @@ impl Engine {
         let mut st = t.status(t.peers.len() as i32, seeds, uploads, query);
         st.paused = st.paused || self.paused;
         self.ctl_status(id, &mut st, queue);
+        st.priority = self.torrent_priority(id);
         Some(st)
     }
 
@@ -1208,6 +1232,9 @@ impl Engine {
         t.flags |= flags::PAUSED;
         let tref = t.torrent_ref();
         let peers: Vec<ConnId> = t.peers.iter().copied().collect();
+        self.torrent_log(id, || {
+            format!("pausing torrent, disconnecting {} peers", peers.len())
+        });
         for c in peers {
             self.disconnect(c, None);
         }
@@ -1227,6 +1254,7 @@ impl Engine {
         let known: Vec<SocketAddr> = t.known.iter().copied().collect();
         t.candidates = known.into_iter().collect();
         let tref = t.torrent_ref();
+        self.torrent_log(id, || "resuming torrent".to_string());
         self.alert(AlertKind::TorrentResumed { torrent: tref });
         self.start_announcing(id);
         self.connect_candidates(id);
@@ -1475,6 +1503,7 @@ impl Engine {
                 set(p.has.all() && n > 0, 0x400); // seed
                 set(p.pipeline.is_snubbed(), 0x1000); // snubbed
                 set(matches!(p.crypto, Crypto::Rc4 { .. }), 0x80000); // rc4_encrypted
+                set(p.utp.is_some(), 0x20000); // utp_socket
                 PeerInfo {
                     ip: p.addr,
                     local_endpoint: p.local,
@@ -1747,10 +1776,17 @@ impl Engine {
                     let seed = self.rng.next_u64();
                     let tx = self.events_tx.clone();
                     let proxy = self.tracker_proxy();
+                    let login = self.tracker_login(id);
                     tokio::spawn(async move {
-                        let result =
-                            tracker_io::run(job.request.clone(), settings, cache, seed, proxy)
-                                .await;
+                        let result = tracker_io::run(
+                            job.request.clone(),
+                            settings,
+                            cache,
+                            seed,
+                            proxy,
+                            login,
+                        )
+                        .await;
                         let _ = tx.send(Event::Tracker {
                             torrent: id,
                             job: Box::new(job),
@@ -2124,7 +2160,7 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return;
         };
-        if !t.is_active() || self.ssl_blocks_connect(id) {
+        if !t.is_active() || self.ssl_blocks_connect(id) || !self.outgoing_transport_enabled() {
             return;
         }
         let limit = if t.max_connections > 0 {
@@ -2180,9 +2216,7 @@ impl Engine {
                 continue;
             }
             self.begin_outgoing_mse(cid, id, send_hash);
-            let ports = self.outgoing_ports();
-            let start = self.rng.next_u64() as u16;
-            self.spawn_peer_connect(cid, addr, timeout, ports, start);
+            self.start_outgoing_connect(cid, addr, timeout);
         }
     }
 
@@ -2201,6 +2235,7 @@ impl Engine {
                     self.events_tx.clone(),
                     self.recv_budget.clone(),
                 ));
+                self.log_connected(id);
                 // An outgoing MSE handshake sends its key first.
                 if !self.finish_mse(id) {
                     return;
@@ -2238,6 +2273,7 @@ impl Engine {
         if let Some(p) = self.peers.get_mut(&id) {
             p.tx = Some(tx);
         }
+        self.log_connection(id);
     }
 
     /// Handles a connection's pending events and sends what it queued.
@@ -2255,37 +2291,41 @@ impl Engine {
     }
 
     fn flush(&mut self, id: ConnId) {
-        if self.peers.get(&id).is_some_and(|p| p.utp.is_some()) {
+        let utp = self.peers.get(&id).is_some_and(|p| p.utp.is_some());
+        if utp {
             self.flush_utp(id);
-            self.count_transfer(id);
-            return;
         }
+        let log_out = self.should_post(category::PEER_LOG);
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
-        let Some(tx) = &p.tx else {
-            return;
-        };
-        if matches!(p.crypto, Crypto::Handshake(_)) {
-            // The BitTorrent handshake waits for the encryption handshake.
-            return;
-        }
-        while let Some(b) = p.conn.poll_transmit() {
-            p.send_queued += b.len();
-            let b = p.crypto.encrypt(b);
-            if tx.send(b).is_err() {
-                break;
+        if !utp {
+            let Some(tx) = &p.tx else {
+                return;
+            };
+            if matches!(p.crypto, Crypto::Handshake(_)) {
+                // The BitTorrent handshake waits for the encryption handshake.
+                return;
+            }
+            let mut logged = Vec::new();
+            while let Some(b) = p.conn.poll_transmit() {
+                p.send_queued += b.len();
+                if log_out {
+                    logged.push(b.clone());
+                }
+                let b = p.crypto.encrypt(b);
+                if tx.send(b).is_err() {
+                    break;
+                }
+            }
+            for b in logged {
+                self.log_outgoing(id, &b);
             }
         }
-        self.count_transfer(id);
-    }
-
-    /// Adds what the connection transferred since the last call to its
-    /// torrent's totals (TCP and uTP alike).
-    fn count_transfer(&mut self, id: ConnId) {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
+        // uTP peers too: the torrent's transfer totals
         let c = p.conn.counters();
         let now = [c.payload_down, c.protocol_down, c.payload_up, c.protocol_up];
         let d: Vec<i64> = now
@@ -2315,6 +2355,7 @@ impl Engine {
     }
 
     fn on_peer_event(&mut self, id: ConnId, ev: PeerEvent) {
+        self.log_peer_event(id, &ev);
         match ev {
             PeerEvent::IncomingHandshake { info_hash, .. } => {
                 let tid = self.torrent_by_wire_hash(&info_hash);
@@ -2352,6 +2393,7 @@ impl Engine {
                 if let Some(t) = self.torrents.get_mut(&tid) {
                     t.peers.insert(id);
                 }
+                self.log_attached(tid, id);
             }
             PeerEvent::Connected { peer_id, .. } => {
                 // Like libtorrent: a second connection to the same torrent
@@ -2689,6 +2731,11 @@ impl Engine {
             return;
         }
         let blocks = t.picker.pick(&p.has, want, &opts);
+        let picked = self
+            .shared
+            .alerts
+            .should_post(category::PICKER_LOG)
+            .then(|| (Self::picker_flags(t, &blocks, false), blocks.clone()));
         let report = self.shared.alerts.should_post(category::BLOCK_PROGRESS);
         let mut requested = Vec::new();
         for b in blocks {
@@ -2705,6 +2752,9 @@ impl Engine {
         }
         for r in requested {
             self.block_alert(id, BlockEvent::Downloading, r.piece, r.offset);
+        }
+        if let Some((flags, blocks)) = picked {
+            self.picker_log(id, flags, &blocks);
         }
     }
 
@@ -3084,6 +3134,10 @@ impl Engine {
         let tref = t.torrent_ref();
         let peers: Vec<ConnId> = t.peers.iter().copied().collect();
         let finished = t.picker.is_finished();
+        let num_have = t.picker.num_have();
+        self.torrent_log(tid, || {
+            format!("PIECE_PASSED ({piece}) (num_have: {num_have})")
+        });
         self.alert(AlertKind::PieceFinished {
             torrent: tref.clone(),
             piece,
@@ -3180,6 +3234,12 @@ impl Engine {
         t.total_failed_bytes += t.picker.piece_size(piece) as i64;
         let contributors = t.contributors.remove(&piece).unwrap_or_default();
         let tref = t.torrent_ref();
+        self.torrent_log(tid, || {
+            format!(
+                "PIECE_FAILED ({piece}) contributors: {}",
+                contributors.len()
+            )
+        });
         self.alert(AlertKind::HashFailed {
             torrent: tref,
             piece,
@@ -3220,6 +3280,7 @@ impl Engine {
     /// peer we still may need is retried later, backing off with each
     /// failure.
     fn disconnect(&mut self, id: ConnId, error: Option<ErrorCode>) {
+        self.log_closed(id, error.as_ref());
         let refs = self.peer_ref(id);
         let socket_type = self.socket_type(id);
         let Some(mut p) = self.peers.remove(&id) else {
@@ -3228,7 +3289,10 @@ impl Engine {
         self.ssl_conn_gone(id);
         self.proxy_forget(id);
         let was_connected = p.conn.is_connected() || p.alerted_connect;
-        let mse_failed = p.outgoing && p.tx.is_some() && matches!(p.crypto, Crypto::Handshake(_));
+        let utp_connect_failed = self.utp_connect_failed(id);
+        let mse_failed = p.outgoing
+            && (p.tx.is_some() || (p.utp.is_some() && !utp_connect_failed))
+            && matches!(p.crypto, Crypto::Handshake(_));
         p.conn.close();
         if let Some((idx, cid)) = p.utp {
             self.utp_conns.remove(&(idx, cid));
@@ -3275,6 +3339,11 @@ impl Engine {
         if let (true, Some(tid)) = (mse_failed && !self.shutting_down, p.torrent) {
             self.mse_fallback(tid, p.addr);
         }
+        // (a uTP attempt ended by us, on pause or removal, proves nothing)
+        let utp_failed = utp_connect_failed && error.is_some() && !self.shutting_down;
+        if let (true, Some(tid)) = (utp_failed, p.torrent) {
+            self.utp_fallback(tid, p.addr);
+        }
         if p.alerted_connect {
             if let Some((torrent, peer)) = refs {
                 let error = error.unwrap_or_default();
@@ -3317,7 +3386,7 @@ impl Engine {
         while let Some(ev) = self.udp.get_mut(idx).and_then(|u| u.utp.poll_event()) {
             match ev {
                 lt_utp::Event::Incoming(cid) => self.on_utp_incoming(idx, cid),
-                lt_utp::Event::Connected(_) => {}
+                lt_utp::Event::Connected(cid) => self.on_utp_connected(idx, cid),
                 lt_utp::Event::Readable(cid) => {
                     let Some(&peer) = self.utp_conns.get(&(idx, cid)) else {
                         continue;
@@ -3345,12 +3414,11 @@ impl Engine {
                         self.flush_utp(peer);
                     }
                 }
-                lt_utp::Event::Closed(cid, _) => {
+                lt_utp::Event::Closed(cid, reason) => {
                     if let Some(peer) = self.utp_conns.remove(&(idx, cid)) {
-                        self.disconnect(
-                            peer,
-                            Some(ErrorCode::new(libc::ECONNRESET, Category::System)),
-                        );
+                        let connecting = self.utp_is_connecting(peer);
+                        let err = Self::utp_close_error(reason, connecting);
+                        self.disconnect(peer, Some(err));
                     }
                 }
             }
@@ -3358,9 +3426,15 @@ impl Engine {
         let Some(u) = self.udp.get_mut(idx) else {
             return;
         };
+        let mut failed = Vec::new();
         while let Some(t) = u.utp.poll_transmit(now) {
             // A full socket buffer drops the datagram; uTP retransmits.
-            self.proxy.udp_send(&u.socket, idx, true, &t.data, t.to);
+            if let Some(e) = self.proxy.udp_send(&u.socket, idx, true, &t.data, t.to) {
+                failed.push((t.to, e));
+            }
+        }
+        for (to, e) in failed {
+            self.udp_error(to, Operation::SockWrite, &e);
         }
     }
 
@@ -3373,7 +3447,8 @@ impl Engine {
             endpoint: addr,
             socket_type: SocketType::Utp,
         });
-        if self.paused
+        if self.ctl_blocked(None, addr)
+            || self.paused
             || self.incoming_over_limit(addr.ip(), true)
             || !self.settings.get_bool(keys::ENABLE_INCOMING_UTP)
         {
@@ -3393,6 +3468,7 @@ impl Engine {
         }
         self.utp_conns.insert((idx, cid), id);
         self.join_peer_classes(id);
+        self.log_connection(id);
     }
 
     /// Writes a uTP peer's queued bytes into its uTP send buffer.
@@ -3404,12 +3480,24 @@ impl Engine {
             return;
         };
         // The BitTorrent handshake waits for the encryption handshake.
+        let log_out = self.shared.alerts.should_post(category::PEER_LOG);
+        let mut logged = Vec::new();
         while !matches!(p.crypto, Crypto::Handshake(_)) {
             let Some(b) = p.conn.poll_transmit() else {
                 break;
             };
+            if log_out {
+                logged.push(b.clone());
+            }
             let b = p.crypto.encrypt(b);
             p.utp_pending.push_back(b);
+        }
+        if !logged.is_empty() {
+            for b in logged {
+                self.log_outgoing(id, &b);
+            }
+            self.flush_utp(id);
+            return;
         }
         let Some(u) = self.udp.get_mut(idx) else {
             return;
@@ -3525,6 +3613,7 @@ impl Engine {
         let idx = self.udp.len();
         let tx = self.events_tx.clone();
         let rx = socket.clone();
+        let shared = self.shared.clone();
         let task = tokio::spawn(async move {
             let mut buf = vec![0u8; 65536];
             loop {
@@ -3536,11 +3625,14 @@ impl Engine {
                         }
                     }
                     // ICMP errors surface as failed receives; keep going.
-                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                    Err(e) => {
+                        log::udp_recv_error(&shared, local, &e);
+                        tokio::time::sleep(Duration::from_millis(1)).await
+                    }
                 }
             }
         });
-        let cfg = lt_utp::UtpConfig::default();
+        let cfg = self.utp_config();
         let utp = lt_utp::UtpSocket::new(cfg, Instant::now(), self.rng.next_u64());
         self.udp.push(UdpEndpoint { socket, utp, task });
         self.proxy_udp_tick();

@@ -27,6 +27,7 @@ pub mod alert_queue;
 pub mod dht_alert;
 mod engine;
 pub mod listen;
+pub mod log_alert;
 pub mod peer_class;
 mod peer_io;
 pub mod portmap_alert;

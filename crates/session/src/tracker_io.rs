@@ -43,6 +43,7 @@ pub(crate) async fn run(
     udp_cache: Arc<Mutex<ConnectionCache>>,
     seed: u64,
     proxy: Option<ProxyConfig>,
+    login: Option<String>,
 ) -> TrackerResult {
     if req.url.starts_with("udp://") {
         match proxy {
@@ -57,7 +58,7 @@ pub(crate) async fn run(
             p => run_udp(req, settings, udp_cache, seed, p).await,
         }
     } else {
-        run_http(req, settings, proxy).await
+        run_http(req, settings, proxy, login).await
     }
 }
 
@@ -75,11 +76,15 @@ async fn run_http(
     req: TrackerRequest,
     settings: TrackerSettings,
     proxy: Option<ProxyConfig>,
+    login: Option<String>,
 ) -> TrackerResult {
     let mut conn = match HttpTrackerConnection::new(req, &settings, Instant::now()) {
         Ok(c) => c,
         Err(e) => return failed(e),
     };
+    if let Some(l) = login {
+        conn.set_login(&l);
+    }
     for _ in 0..=MAX_REDIRECTS {
         if conn.is_https() {
             return failed(TrackerError::UnsupportedUrlProtocol);

@@ -129,6 +129,8 @@ pub struct TorrentStatus {
     pub seeding_duration: Duration,
     /// Files renamed against the metadata: index → new name.
     pub renamed_files: std::collections::BTreeMap<usize, String>,
+    /// `set_priority()` (deprecated): the torrent's priority, 0 unless set.
+    pub priority: i32,
 }
 
 impl TorrentStatus {
@@ -148,6 +150,9 @@ impl TorrentStatus {
         }
         if kept & VERIFIED_PIECES != 0 {
             self.verified_pieces.clone_from(&old.verified_pieces);
+        }
+        if kept & RENAMED_FILES != 0 {
+            self.renamed_files.clone_from(&old.renamed_files);
         }
         self.query |= kept;
     }

@@ -429,6 +429,9 @@ pub struct HttpTrackerConnection {
     max_body: usize,
     min_announce_interval: u32,
     redirects: u8,
+    /// `user:password` for HTTP basic authentication, set by the user
+    /// (`set_tracker_login`); kept across redirects.
+    login: Option<String>,
     start: Instant,
     last_receive: Instant,
     completion_timeout: Duration,
@@ -469,6 +472,7 @@ impl HttpTrackerConnection {
             max_body: settings.max_http_recv_buffer_size,
             min_announce_interval: settings.min_announce_interval,
             redirects: 0,
+            login: None,
             start: now,
             last_receive: now,
             finished: false,
@@ -578,6 +582,14 @@ impl HttpTrackerConnection {
         self.finish(Err(TrackerError::Io(message.into()).into()))
     }
 
+    /// Authenticates the request with HTTP basic authentication as
+    /// `login` (`user:password`), in place of any credentials in the URL.
+    pub fn set_login(&mut self, login: &str) {
+        self.login = Some(login.to_string());
+        self.parsed.auth = Some(login.to_string());
+        self.request = build_http_request(&self.parsed, &self.user_agent);
+    }
+
     /// Re-targets the request at a redirect `location` (absolute, or
     /// relative to the current URL). The driver then opens a new stream.
     pub fn follow_redirect(&mut self, location: &str, now: Instant) -> Result<(), TrackerError> {
@@ -590,6 +602,10 @@ impl HttpTrackerConnection {
             return Err(TrackerError::InvalidRedirect);
         }
         self.redirects += 1;
+        let mut parsed = parsed;
+        if self.login.is_some() {
+            parsed.auth.clone_from(&self.login);
+        }
         self.request = build_http_request(&parsed, &self.user_agent);
         self.parsed = parsed;
         self.url = new_url;

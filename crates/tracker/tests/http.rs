@@ -561,3 +561,27 @@ fn ssrf_mitigation_and_idna() {
         "blocked by IDNA ban"
     );
 }
+
+#[test]
+fn set_login_adds_basic_auth_and_keeps_it_across_redirects() {
+    let s = TrackerSettings::default();
+    let mut c =
+        HttpTrackerConnection::new(req("http://x:y@t.example/announce"), &s, Instant::now())
+            .unwrap();
+    c.set_login("user:pa:ss");
+    let text = String::from_utf8(c.request_bytes().to_vec()).unwrap();
+    // base64("user:pa:ss"); the URL's own credentials are replaced
+    assert!(
+        text.contains("\r\nAuthorization: Basic dXNlcjpwYTpzcw==\r\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("Authorization").count(), 1);
+    c.follow_redirect("http://other.example/announce?x=1", Instant::now())
+        .unwrap();
+    let text = String::from_utf8(c.request_bytes().to_vec()).unwrap();
+    assert!(text.contains("Host: other.example\r\n"));
+    assert!(
+        text.contains("\r\nAuthorization: Basic dXNlcjpwYTpzcw==\r\n"),
+        "{text}"
+    );
+}

@@ -39,7 +39,18 @@ impl Engine {
         os_random(&mut secret);
         let pad_len = (self.rng.next_u64() % 512) as usize;
         let pad: Vec<u8> = (0..pad_len).map(|_| self.rng.next_u64() as u8).collect();
-        let h = MseHandshake::outgoing(skey, &secret, &pad, methods, Vec::new());
+        // As libtorrent, the BitTorrent handshake (all the connection has
+        // queued so far) rides in the third MSE message as the initial
+        // payload: some peers (Transmission over uTP) never become
+        // interested when it only follows the encryption handshake.
+        let mut ia = Vec::new();
+        if let Some(p) = self.peers.get_mut(&id) {
+            while let Some(b) = p.conn.poll_transmit() {
+                ia.extend_from_slice(&b);
+            }
+        }
+        self.log_outgoing(id, &ia);
+        let h = MseHandshake::outgoing(skey, &secret, &pad, methods, ia);
         if let Some(p) = self.peers.get_mut(&id) {
             p.crypto = Crypto::Handshake(Box::new(h));
         }

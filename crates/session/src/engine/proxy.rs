@@ -112,24 +112,26 @@ impl ProxyState {
         peer: bool,
         data: &[u8],
         to: SocketAddr,
-    ) {
-        match self.udp_route(idx, peer) {
-            UdpRoute::Direct => {
-                let _ = socket.try_send_to(data, to);
-            }
-            UdpRoute::Relay(relay) => {
-                if let Ok(d) = lt_proxy::udp_encapsulate(&Target::Addr(to), data) {
-                    let _ = socket.try_send_to(&d, relay);
-                }
-            }
+    ) -> Option<std::io::Error> {
+        let sent = match self.udp_route(idx, peer) {
+            UdpRoute::Direct => socket.try_send_to(data, to),
+            UdpRoute::Relay(relay) => match lt_proxy::udp_encapsulate(&Target::Addr(to), data) {
+                Ok(d) => socket.try_send_to(&d, relay),
+                Err(_) => return None,
+            },
             UdpRoute::Hold => {
                 if let Some(r) = self.udp.get_mut(&idx) {
                     if r.queue.len() < MAX_QUEUED {
                         r.queue.push((data.to_vec(), to));
                     }
                 }
+                return None;
             }
-        }
+        };
+        // A full socket buffer drops the datagram (uTP retransmits); other
+        // errors are the caller's to report (`udp_error_alert`).
+        sent.err()
+            .filter(|e| e.kind() != std::io::ErrorKind::WouldBlock)
     }
 
     /// A datagram from the relay of socket `idx`: its real source and
