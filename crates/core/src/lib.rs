@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+pub mod base64;
 pub mod error;
 pub mod fingerprint;
 pub mod ip_filter;

@@ -212,22 +212,4 @@ pub fn split_url(url: &str) -> Result<(String, String), UrlError> {
     Ok((u.origin(), path))
 }
 
-/// Standard base64 with padding (for `Authorization: Basic`).
-pub fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let b0 = c.first().copied().unwrap_or(0);
-        let b1 = c.get(1).copied().unwrap_or(0);
-        let b2 = c.get(2).copied().unwrap_or(0);
-        let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= c.len() {
-                out.push(char::from(T[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+pub use lt_core::base64::encode as base64;
