@@ -138,10 +138,56 @@ pub(crate) struct Ctl {
 /// connection has this id).
 const RESUME_CONTRIBUTOR: crate::peer_io::ConnId = crate::peer_io::ConnId(u64::MAX);
 
+/// A fast hasher for change fingerprints: the input is the engine's own
+/// state, so SipHash's resistance to chosen keys buys nothing here, and
+/// `torrent_status` asks for the fingerprints of every torrent.
+#[derive(Default)]
+struct Fingerprint(u64);
+
+impl Fingerprint {
+    fn mix(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for Fingerprint {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.mix(u64::from(v));
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.mix(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.mix(v);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.mix(v as u64);
+    }
+}
+
 fn fingerprint<T: Hash>(v: &T) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = Fingerprint::default();
     v.hash(&mut h);
     h.finish()
+}
+
+/// The fingerprint of `n` values without collecting them.
+fn fingerprint_iter(n: u32, f: impl Fn(u32) -> u8) -> u64 {
+    let mut h = Fingerprint::default();
+    for i in 0..n {
+        h.mix(u64::from(f(i)));
+    }
+    h.0
 }
 
 /// The oldest request in flight under `key` (forgetting the key when none
@@ -625,8 +671,8 @@ impl Engine {
     fn current_mark(&self, id: TorrentId) -> Option<Mark> {
         let t = self.torrents.get(&id)?;
         let n = t.picker.num_pieces();
-        let have: Vec<bool> = (0..n).map(|i| t.picker.have_piece(i)).collect();
-        let prios: Vec<u8> = (0..n).map(|i| t.picker.piece_priority(i)).collect();
+        let have = fingerprint_iter(n, |i| u8::from(t.picker.have_piece(i)));
+        let prios = fingerprint_iter(n, |i| t.picker.piece_priority(i));
         let trackers: Vec<(&str, u8)> = t
             .trackers
             .trackers()
@@ -651,7 +697,7 @@ impl Engine {
                 t.total_payload_download,
                 Instant::now().duration_since(t.started_at).as_secs(),
             ))),
-            download: Some(fingerprint(&have)),
+            download: Some(have),
             config: Some(fingerprint(&config)),
             state: Some(t.flags & (flags::PAUSED | flags::AUTO_MANAGED)),
             metadata_saved: true,
