@@ -46,11 +46,16 @@ impl Drop for Tracker {
 }
 
 fn free_port() -> u16 {
-    // a port free for both TCP and UDP
+    // A port free for both TCP and UDP, and never handed out twice: the
+    // tests run in parallel and the kernel may offer a port just released
+    // by the other test's probe, so two trackers would race for it.
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
     for _ in 0..50 {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        if !given.contains(&port) && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
             return port;
         }
     }
@@ -205,13 +210,25 @@ fn two_peers_see_each_other_over_http_and_udp() {
     let udp_url = format!("udp://127.0.0.1:{}/announce", t.port);
     let mut cache = ConnectionCache::new();
 
-    // peer A over HTTP
-    let a = match http(request(
-        http_url.clone(),
-        7001,
-        Event::Started,
-        RequestKind::Announce,
-    )) {
+    // peer A over HTTP. opentracker loads its whitelist in a thread of its
+    // own after it starts listening: until then it refuses the torrent.
+    let mut tries = 0;
+    let first = loop {
+        let o = http(request(
+            http_url.clone(),
+            7001,
+            Event::Started,
+            RequestKind::Announce,
+        ));
+        let refused = matches!(&o, HttpTrackerOutcome::Failed(e)
+            if format!("{:?}", e.error).contains("not authorized"));
+        tries += 1;
+        if !refused || tries == 50 {
+            break o;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let a = match first {
         HttpTrackerOutcome::Announce(r) => r,
         other => panic!("HTTP announce failed: {other:?}"),
     };
