@@ -37,7 +37,7 @@ DOWNLOADER = r"""
 import json, os, sys, time
 import libtorrent as lt
 tor, save, resume, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-ses = lt.session({"enable_dht": False, "enable_lsd": False, "enable_upnp": False,
+ses = lt.session({"enable_outgoing_utp": False, "enable_dht": False, "enable_lsd": False, "enable_upnp": False,
                   "enable_natpmp": False, "listen_interfaces": "127.0.0.1:0",
                   "alert_mask": lt.alert.category_t.status_notification
                   | lt.alert.category_t.storage_notification
