@@ -1,5 +1,6 @@
 """Helpers for differential tests: the reference module runs in its own virtualenv (.venv-ref),
 reached through a subprocess so that it never shares an interpreter with ours."""
+import hashlib
 import json
 import os
 import subprocess
@@ -43,3 +44,46 @@ def run_ours(code: str, timeout: float = 120, **env):
     if p.returncode != 0:
         raise RuntimeError(f"our script failed:\n{p.stderr}")
     return json.loads(p.stdout)
+
+
+# Interpreters by module name, for tests that start peers of either kind.
+PY = {"ours": sys.executable, "ref": str(REF_PY)}
+
+
+def digest(root) -> dict:
+    """SHA-256 of every file below `root`, by path relative to it."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def ref_make_torrent(d: Path, files: dict, piece_size: int, flags: int = 0,
+                     private: bool = False, name: str = "t.torrent") -> dict:
+    """Writes `files` ({name: bytes}) under `d/seed/payload`, makes a torrent
+    of that folder with the reference module into `d/name` and returns its
+    magnet URI, piece count, info section size and v1 info-hash."""
+    src = Path(d) / "seed" / "payload"
+    src.mkdir(parents=True, exist_ok=True)
+    for fname, data in files.items():
+        (src / fname).write_bytes(data)
+    code = f"""
+import libtorrent as lt, warnings, json
+warnings.simplefilter("ignore")
+fs = lt.file_storage()
+lt.add_files(fs, {str(src)!r})
+ct = lt.create_torrent(fs, {piece_size}, flags={flags})
+ct.set_priv({private})
+lt.set_piece_hashes(ct, {str(src.parent)!r})
+data = lt.bencode(ct.generate())
+open({str(Path(d) / name)!r}, "wb").write(data)
+ti = lt.torrent_info(data)
+print(json.dumps({{"uri": lt.make_magnet_uri(ti), "pieces": ti.num_pieces(),
+                  "info_size": ti.metadata_size(), "v1": str(ti.info_hashes().v1)}}))
+"""
+    out = subprocess.run([str(REF_PY), "-c", code], check=True, timeout=120,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout)

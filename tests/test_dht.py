@@ -8,16 +8,14 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 
 import pytest
 
-from ltdiff import REF_PY
+from ltdiff import PY, digest, ref_make_torrent
 
 NODE = os.path.join(os.path.dirname(__file__), "peers", "dht_node.py")
-PY = {"ours": sys.executable, "ref": str(REF_PY)}
 
 P = 2**255 - 19
 D = -121665 * pow(121666, P - 2, P) % P
@@ -176,37 +174,12 @@ def test_mutable_items_both_ways(network):
 @pytest.fixture(scope="module")
 def torrent(tmp_path_factory):
     d = tmp_path_factory.mktemp("dhtswarm")
-    src = d / "seed" / "payload"
-    src.mkdir(parents=True)
-    (src / "a.bin").write_bytes(hashlib.sha256(b"dht a").digest() * 30000)
-    (src / "b.bin").write_bytes(hashlib.sha256(b"dht b").digest() * 7777)
-    code = f"""
-import libtorrent as lt, warnings
-warnings.simplefilter("ignore")
-fs = lt.file_storage()
-lt.add_files(fs, {str(src)!r})
-ct = lt.create_torrent(fs, 32768)
-lt.set_piece_hashes(ct, {str(src.parent)!r})
-open({str(d / 't.torrent')!r}, "wb").write(lt.bencode(ct.generate()))
-ct = lt.create_torrent(fs, 32768)
-ct.set_priv(True)
-lt.set_piece_hashes(ct, {str(src.parent)!r})
-open({str(d / 'private.torrent')!r}, "wb").write(lt.bencode(ct.generate()))
-for name in ("t", "private"):
-    ti = lt.torrent_info({str(d)!r} + "/" + name + ".torrent")
-    open({str(d)!r} + "/" + name + ".ih", "w").write(str(ti.info_hashes().v1))
-"""
-    subprocess.run([str(REF_PY), "-c", code], check=True, timeout=60)
+    files = {"a.bin": hashlib.sha256(b"dht a").digest() * 30000,
+             "b.bin": hashlib.sha256(b"dht b").digest() * 7777}
+    for name, private in (("t", False), ("private", True)):
+        made = ref_make_torrent(d, files, 32768, private=private, name=name + ".torrent")
+        (d / (name + ".ih")).write_text(made["v1"])
     return d
-
-
-def digest(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            p = os.path.join(dirpath, f)
-            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    return out
 
 
 @pytest.mark.parametrize("seeder,leecher", [("ref", "ours"), ("ours", "ref"), ("ours", "ours")])

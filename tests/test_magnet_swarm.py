@@ -8,17 +8,15 @@ import os
 import socket
 import struct
 import subprocess
-import sys
 import textwrap
 import threading
 import time
 
 import pytest
 
-from ltdiff import REF_PY
-from test_transfer import SEED, digest
+from ltdiff import PY, digest, ref_make_torrent
+from test_transfer import SEED
 
-PY = {"ours": sys.executable, "ref": str(REF_PY)}
 HERE = os.path.dirname(os.path.abspath(__file__))
 LT_PEER = os.path.join(HERE, "peers", "lt_peer.py")
 
@@ -76,26 +74,9 @@ V2_ONLY = 32  # create_torrent.v2_only
 
 
 def make_torrent(d, flags, piece_size, private=False):
-    src = d / "seed" / "payload"
-    src.mkdir(parents=True)
-    (src / "a.bin").write_bytes(hashlib.sha256(b"a").digest() * 40000)
-    (src / "b.bin").write_bytes(hashlib.sha256(b"b").digest() * 21111)
-    code = f"""
-import libtorrent as lt, warnings, json
-warnings.simplefilter("ignore")
-fs = lt.file_storage()
-lt.add_files(fs, {str(src)!r})
-ct = lt.create_torrent(fs, {piece_size}, flags={flags})
-ct.set_priv({private})
-lt.set_piece_hashes(ct, {str(src.parent)!r})
-data = lt.bencode(ct.generate())
-open({str(d / 't.torrent')!r}, "wb").write(data)
-ti = lt.torrent_info(data)
-print(json.dumps({{"uri": lt.make_magnet_uri(ti), "info_size": ti.metadata_size()}}))
-"""
-    out = subprocess.run([str(REF_PY), "-c", code], check=True, timeout=60,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout)
+    return ref_make_torrent(d, {"a.bin": hashlib.sha256(b"a").digest() * 40000,
+                                "b.bin": hashlib.sha256(b"b").digest() * 21111},
+                            piece_size, flags=flags, private=private)
 
 
 @pytest.fixture(scope="module")

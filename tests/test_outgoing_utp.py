@@ -5,20 +5,18 @@ compared byte for byte with the seed. Peers run as tests/peers/lt_peer.py
 processes on loopback."""
 import hashlib
 import json
-import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from ltdiff import PY, digest, ref_make_torrent
+
 HERE = Path(__file__).resolve().parent
 LT_PEER = HERE / "peers" / "lt_peer.py"
-REF_PY = HERE.parent / ".venv-ref" / "bin" / "python"
-PY = {"ours": sys.executable, "ref": str(REF_PY)}
 
 UTP_ONLY = ["enable_outgoing_tcp=false"]
 
@@ -27,31 +25,9 @@ UTP_ONLY = ["enable_outgoing_tcp=false"]
 def torrent(tmp_path_factory):
     """A two-file torrent of 1.3 MB made by the reference."""
     d = tmp_path_factory.mktemp("utp")
-    src = d / "seed" / "payload"
-    src.mkdir(parents=True)
-    (src / "a.bin").write_bytes(hashlib.sha256(b"utp-a").digest() * 30000)
-    (src / "b.bin").write_bytes(hashlib.sha256(b"utp-b").digest() * 11111)
-    code = f"""
-import libtorrent as lt, warnings
-warnings.simplefilter("ignore")
-fs = lt.file_storage()
-lt.add_files(fs, {str(src)!r})
-ct = lt.create_torrent(fs, 65536)
-lt.set_piece_hashes(ct, {str(src.parent)!r})
-open({str(d / 't.torrent')!r}, "wb").write(lt.bencode(ct.generate()))
-"""
-    subprocess.run([str(REF_PY), "-c", code], check=True, timeout=60)
+    ref_make_torrent(d, {"a.bin": hashlib.sha256(b"utp-a").digest() * 30000,
+                         "b.bin": hashlib.sha256(b"utp-b").digest() * 11111}, 65536)
     return d
-
-
-def digest(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            p = os.path.join(dirpath, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
-    return out
 
 
 def sets(args):

@@ -2,15 +2,13 @@
 directions, with the reference's default transports (it connects over uTP
 first) and with forced RC4 encryption; data verified byte for byte."""
 import hashlib
-import os
 import subprocess
-import sys
 import textwrap
 import time
 
 import pytest
 
-from ltdiff import REF_PY
+from ltdiff import PY, digest, ref_make_torrent
 
 SEED = """
 import json, sys, time, libtorrent as lt
@@ -63,33 +61,11 @@ import os; os._exit(0)
 def torrent(tmp_path_factory):
     """A hybrid two-file torrent (with a pad file) made by the reference."""
     d = tmp_path_factory.mktemp("transfer")
-    src = d / "seed" / "payload"
-    src.mkdir(parents=True)
-    (src / "a.bin").write_bytes(hashlib.sha256(b"a").digest() * 40000)
-    (src / "b.bin").write_bytes(hashlib.sha256(b"b").digest() * 21111)
-    code = f"""
-import libtorrent as lt, warnings
-warnings.simplefilter("ignore")
-fs = lt.file_storage()
-lt.add_files(fs, {str(src)!r})
-ct = lt.create_torrent(fs, 65536)
-lt.set_piece_hashes(ct, {str(src.parent)!r})
-open({str(d / 't.torrent')!r}, "wb").write(lt.bencode(ct.generate()))
-"""
-    subprocess.run([str(REF_PY), "-c", code], check=True, timeout=60)
+    ref_make_torrent(d, {"a.bin": hashlib.sha256(b"a").digest() * 40000,
+                         "b.bin": hashlib.sha256(b"b").digest() * 21111}, 65536)
     return d
 
 
-def digest(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            p = os.path.join(dirpath, f)
-            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    return out
-
-
-PY = {"ours": sys.executable, "ref": str(REF_PY)}
 
 
 RC4_ONLY = {"out_enc_policy": 0, "allowed_enc_level": 2, "enable_outgoing_utp": False}

@@ -4,7 +4,6 @@ with hash requests (verified against each file's merkle root), then the
 data, checked byte for byte. One file spans more than 512 pieces, so its
 layer comes in two runs, each proved with uncle hashes up to the root."""
 import hashlib
-import json
 import socket
 import struct
 import subprocess
@@ -12,34 +11,17 @@ import threading
 
 import pytest
 
-from ltdiff import REF_PY
+from ltdiff import REF_PY, digest, ref_make_torrent
 from test_magnet_swarm import V2_ONLY, bencode, recv_exact, run_magnet_leech, start_seed
-from test_transfer import digest
 
 
 def make_v2_torrent(d, flags=V2_ONLY, piece_size=16384):
-    src = d / "seed" / "payload"
-    src.mkdir(parents=True)
     # 530 pieces and a bit: two runs of piece-layer hashes
     big = b"".join(hashlib.sha256(b"big%d" % i).digest() for i in range(530 * 512 + 40))
-    (src / "big.bin").write_bytes(big)
-    (src / "small.bin").write_bytes(hashlib.sha256(b"s").digest() * 1300)  # 3 pieces
-    (src / "tiny.bin").write_bytes(b"tiny" * 100)                          # 1 piece
-    code = f"""
-import libtorrent as lt, warnings, json
-warnings.simplefilter("ignore")
-fs = lt.file_storage()
-lt.add_files(fs, {str(src)!r})
-ct = lt.create_torrent(fs, {piece_size}, flags={flags})
-lt.set_piece_hashes(ct, {str(src.parent)!r})
-data = lt.bencode(ct.generate())
-open({str(d / 't.torrent')!r}, "wb").write(data)
-ti = lt.torrent_info(data)
-print(json.dumps({{"uri": lt.make_magnet_uri(ti), "pieces": ti.num_pieces()}}))
-"""
-    out = subprocess.run([str(REF_PY), "-c", code], check=True, timeout=120,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout)
+    return ref_make_torrent(d, {"big.bin": big,
+                                "small.bin": hashlib.sha256(b"s").digest() * 1300,  # 3 pieces
+                                "tiny.bin": b"tiny" * 100},                         # 1 piece
+                            piece_size, flags=flags)
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,9 @@ import time
 
 import pytest
 
-from ltdiff import REF_PY
+from ltdiff import PY, REF_PY, digest
 from webseed_server import WebSeedServer
 
-PY = {"ours": sys.executable, "ref": str(REF_PY)}
 
 CLIENT = """
 import json, sys, time, libtorrent as lt
@@ -118,15 +117,6 @@ open({str(d / 't.torrent')!r}, "wb").write(lt.bencode(ct.generate()))
 """
     subprocess.run([str(REF_PY), "-c", code], check=True, timeout=60)
     return d / "t.torrent"
-
-
-def digest(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            p = os.path.join(dirpath, f)
-            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    return out
 
 
 def blob(tag, n):
