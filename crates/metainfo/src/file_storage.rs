@@ -121,7 +121,9 @@ enum PathKind {
 
 #[derive(Clone, Debug)]
 struct Entry {
-    leaf: Box<str>,
+    /// The leaf name: a byte range of `FileStorageData::leaves`.
+    leaf_start: usize,
+    leaf_len: usize,
     kind: PathKind,
     offset: i64,
     size: i64,
@@ -410,6 +412,11 @@ impl FileStorage {
     pub fn add_file_full(&mut self, f: NewFile<'_>) -> Result<usize, FileStorageError> {
         self.m().add_file_full(f)
     }
+    /// Reserves room for `additional` more files (a hint; the caller's
+    /// count must come from input already in memory, never from a claim).
+    pub fn reserve(&mut self, additional: usize) {
+        self.m().files.reserve(additional);
+    }
     /// Appends a pad file of `size` bytes named `.pad/<size>` below the
     /// storage name.
     pub fn add_pad_file(&mut self, size: i64) -> Result<usize, FileStorageError> {
@@ -448,6 +455,10 @@ impl FileStorage {
 #[derive(Clone, Debug, Default)]
 pub struct FileStorageData {
     files: Vec<Entry>,
+    /// Every file's leaf name, one after the other (one allocation for
+    /// all files instead of one per file, as libtorrent keeps its names).
+    /// A rename appends the new leaf; the old bytes stay unused.
+    leaves: String,
     paths: Vec<String>,
     path_lookup: HashMap<String, u32>,
     symlinks: Vec<String>,
@@ -544,9 +555,11 @@ impl FileStorageData {
             Some(i)
         };
         let (kind, leaf) = self.path_index(f.path);
+        let (leaf_start, leaf_len) = self.push_leaf(leaf);
         let offset = self.total_size;
         self.files.push(Entry {
-            leaf: leaf.into_boxed_str(),
+            leaf_start,
+            leaf_len,
             kind,
             offset,
             size: f.size,
@@ -567,33 +580,60 @@ impl FileStorageData {
         self.add_file(&path, size, FileFlags::PAD_FILE, 0, "")
     }
 
-    fn path_index(&mut self, path: &str) -> (PathKind, String) {
-        if path.starts_with('/') {
-            return (PathKind::Absolute, path.to_owned());
-        }
-        let elements: Vec<&str> = split_elements(path).collect();
-        let Some((leaf, dirs)) = elements.split_last() else {
-            return (PathKind::NoPath, String::new());
-        };
-        if dirs.is_empty() {
-            return (PathKind::NoPath, (*leaf).to_owned());
-        }
-        let (dirs, no_root_dir) = match dirs.split_first() {
-            Some((first, rest)) if *first == self.name => (rest, false),
-            _ => (dirs, true),
-        };
-        let dir = dirs.join("/");
-        let index = self.get_or_add_path(dir);
-        (PathKind::Dir { index, no_root_dir }, (*leaf).to_owned())
+    /// Appends a leaf name to `leaves`; returns its range.
+    fn push_leaf(&mut self, leaf: &str) -> (usize, usize) {
+        let start = self.leaves.len();
+        self.leaves.push_str(leaf);
+        (start, leaf.len())
     }
 
-    fn get_or_add_path(&mut self, dir: String) -> u32 {
-        if let Some(&i) = self.path_lookup.get(&dir) {
+    /// Splits `path` into its directory (interned in `paths`) and its leaf
+    /// name, which borrows from `path`.
+    fn path_index<'p>(&mut self, path: &'p str) -> (PathKind, &'p str) {
+        if path.starts_with('/') {
+            return (PathKind::Absolute, path);
+        }
+        // the leaf is the last non-empty element
+        let trimmed = path.trim_end_matches('/');
+        let (dir_part, leaf) = match trimmed.rfind('/') {
+            Some(i) => (
+                trimmed.get(..i).unwrap_or(""),
+                trimmed.get(i + 1..).unwrap_or(""),
+            ),
+            None => ("", trimmed),
+        };
+        let mut dirs = split_elements(dir_part);
+        let Some(first) = dirs.next() else {
+            return (PathKind::NoPath, leaf);
+        };
+        let no_root_dir = first != self.name;
+        // Without empty elements the directory is a substring of `path`
+        // (the usual case); otherwise it is joined from the elements.
+        let index = if !dir_part.contains("//") && !dir_part.ends_with('/') {
+            let dir = if no_root_dir {
+                dir_part
+            } else {
+                dir_part.get(first.len() + 1..).unwrap_or("")
+            };
+            self.get_or_add_path(dir)
+        } else {
+            let skip = usize::from(!no_root_dir);
+            let dir = split_elements(dir_part)
+                .skip(skip)
+                .collect::<Vec<_>>()
+                .join("/");
+            self.get_or_add_path(&dir)
+        };
+        (PathKind::Dir { index, no_root_dir }, leaf)
+    }
+
+    fn get_or_add_path(&mut self, dir: &str) -> u32 {
+        if let Some(&i) = self.path_lookup.get(dir) {
             return i;
         }
         let i = self.paths.len() as u32;
-        self.paths.push(dir.clone());
-        self.path_lookup.insert(dir, i);
+        self.paths.push(dir.to_owned());
+        self.path_lookup.insert(dir.to_owned(), i);
         i
     }
 
@@ -604,9 +644,11 @@ impl FileStorageData {
             return;
         }
         let (kind, leaf) = self.path_index(new_path);
+        let (leaf_start, leaf_len) = self.push_leaf(leaf);
         if let Some(e) = self.files.get_mut(file) {
             e.kind = kind;
-            e.leaf = leaf.into_boxed_str();
+            e.leaf_start = leaf_start;
+            e.leaf_len = leaf_len;
         }
     }
 
@@ -718,7 +760,13 @@ impl FileStorageData {
     }
     /// The leaf name (the whole path for an absolute one).
     pub fn file_name(&self, file: usize) -> &str {
-        self.entry(file).map_or("", |e| &e.leaf)
+        self.entry(file).map_or("", |e| self.leaf(e))
+    }
+
+    fn leaf(&self, e: &Entry) -> &str {
+        self.leaves
+            .get(e.leaf_start..e.leaf_start.saturating_add(e.leaf_len))
+            .unwrap_or("")
     }
 
     /// The file's path joined onto `save_path` (pass `""` for the path
@@ -728,10 +776,10 @@ impl FileStorageData {
             return String::new();
         };
         match e.kind {
-            PathKind::Absolute => e.leaf.to_string(),
+            PathKind::Absolute => self.leaf(e).to_owned(),
             PathKind::NoPath => {
                 let mut s = save_path.to_owned();
-                append_path(&mut s, &e.leaf);
+                append_path(&mut s, self.leaf(e));
                 s
             }
             PathKind::Dir { index, no_root_dir } => {
@@ -742,7 +790,7 @@ impl FileStorageData {
                 if let Some(p) = self.paths.get(index as usize) {
                     append_path(&mut s, p);
                 }
-                append_path(&mut s, &e.leaf);
+                append_path(&mut s, self.leaf(e));
                 s
             }
         }

@@ -81,6 +81,34 @@ fn valid_path_char(cp: i32) -> bool {
 /// Sanitizes one path element. Returns `"_"` for an empty element and an
 /// empty string when the element is dropped (see the module rules).
 pub fn sanitize_element(e: &[u8]) -> String {
+    sanitize_element_cow(e).into_owned()
+}
+
+/// Whether [`sanitize_element`] leaves `e` exactly as it is: shorter than
+/// the 240-byte cut, printable ASCII only (no control character, DEL,
+/// `/` or backslash), and not `.` or `..`.
+fn element_is_clean(e: &[u8]) -> bool {
+    !e.is_empty()
+        && e.len() < 240
+        && e.iter()
+            .all(|&c| (0x20..0x7f).contains(&c) && c != b'/' && c != b'\\')
+        && e != b"."
+        && e != b".."
+}
+
+/// [`sanitize_element`] without a copy when the element needs no change
+/// (the common case: plain ASCII names).
+pub fn sanitize_element_cow(e: &[u8]) -> std::borrow::Cow<'_, str> {
+    if element_is_clean(e) {
+        // printable ASCII is valid UTF-8
+        if let Ok(s) = std::str::from_utf8(e) {
+            return std::borrow::Cow::Borrowed(s);
+        }
+    }
+    std::borrow::Cow::Owned(sanitize_element_slow(e))
+}
+
+fn sanitize_element_slow(e: &[u8]) -> String {
     if e.is_empty() {
         return "_".to_owned();
     }

@@ -8,7 +8,7 @@ use lt_core::{InfoHash, Sha1Hash, Sha256Hash};
 use crate::error::MetainfoError;
 use crate::file_storage::{FileFlags, FileStorage, NewFile};
 use crate::merkle::root_from_piece_layer;
-use crate::sanitize::{sanitize_element, sanitize_path_elements, sanitize_symlink, sanitize_utf8};
+use crate::sanitize::{sanitize_element, sanitize_element_cow, sanitize_symlink, sanitize_utf8};
 
 /// Bounds applied while loading a torrent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -778,8 +778,12 @@ pub fn read_torrent_file(
 }
 
 fn parse_attr(n: Node<'_, '_>) -> FileFlags {
+    attr_flags(n.get_bytes(b"attr"))
+}
+
+fn attr_flags(attr: Option<&[u8]>) -> FileFlags {
     let mut f = FileFlags::NONE;
-    if let Some(a) = n.get_bytes(b"attr") {
+    if let Some(a) = attr {
         for c in a {
             match c {
                 b'l' => f |= FileFlags::SYMLINK,
@@ -797,10 +801,17 @@ fn symlink_of(n: Node<'_, '_>, flags: &mut FileFlags) -> String {
     if !flags.contains(FileFlags::SYMLINK) {
         return String::new();
     }
-    match n
-        .get_list(b"symlink path.utf-8")
-        .or_else(|| n.get_list(b"symlink path"))
-    {
+    symlink_from(
+        n.get_list(b"symlink path.utf-8")
+            .or_else(|| n.get_list(b"symlink path")),
+        flags,
+    )
+}
+
+/// The sanitized target of a symlink given its (first) `symlink path`
+/// list; clears the flag when there is none.
+fn symlink_from(list: Option<Node<'_, '_>>, flags: &mut FileFlags) -> String {
+    match list {
         Some(l) => sanitize_symlink(l.list_iter().filter_map(|e| e.as_bytes())),
         None => {
             flags.0 &= !FileFlags::SYMLINK.0;
@@ -848,53 +859,105 @@ fn extract_single_file(info: Node<'_, '_>) -> Result<ParsedFiles, MetainfoError>
     Ok(ParsedFiles { fs })
 }
 
+/// The keys of a v1 `files` entry, each the first occurrence in the
+/// dictionary (what [`Node::get`] would return), found in one pass.
+#[derive(Default)]
+struct V1FileKeys<'d, 'a> {
+    length: Option<Node<'d, 'a>>,
+    path_utf8: Option<Node<'d, 'a>>,
+    path: Option<Node<'d, 'a>>,
+    attr: Option<Node<'d, 'a>>,
+    mtime: Option<Node<'d, 'a>>,
+    sha1: Option<Node<'d, 'a>>,
+    symlink_utf8: Option<Node<'d, 'a>>,
+    symlink: Option<Node<'d, 'a>>,
+}
+
+impl<'d, 'a> V1FileKeys<'d, 'a> {
+    fn scan(f: Node<'d, 'a>) -> Self {
+        let mut k = V1FileKeys::default();
+        for (key, v) in f.dict_iter() {
+            let slot = match key {
+                b"length" => &mut k.length,
+                b"path" => &mut k.path,
+                b"path.utf-8" => &mut k.path_utf8,
+                b"attr" => &mut k.attr,
+                b"mtime" => &mut k.mtime,
+                b"sha1" => &mut k.sha1,
+                b"symlink path" => &mut k.symlink,
+                b"symlink path.utf-8" => &mut k.symlink_utf8,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(v);
+            }
+        }
+        k
+    }
+}
+
+fn list_node<'d, 'a>(n: Option<Node<'d, 'a>>) -> Option<Node<'d, 'a>> {
+    n.filter(|n| n.kind() == Kind::List)
+}
+
 fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, MetainfoError> {
     let mut fs = FileStorage::new();
     if list.is_empty() {
         return Err(MetainfoError::NoFiles);
     }
+    fs.reserve(list.len());
     let mut path = String::new();
     for f in list.list_iter() {
         if f.kind() != Kind::Dict {
             return Err(MetainfoError::FailedToParseFiles);
         }
-        let size = f.get_int(b"length").ok_or(MetainfoError::InvalidLength)?;
+        let k = V1FileKeys::scan(f);
+        let size = k
+            .length
+            .and_then(|n| n.as_int())
+            .ok_or(MetainfoError::InvalidLength)?;
         if size < 0 {
             return Err(MetainfoError::InvalidLength);
         }
-        let Some(pl) = f.get_list(b"path.utf-8").or_else(|| f.get_list(b"path")) else {
+        let Some(pl) = list_node(k.path_utf8).or_else(|| list_node(k.path)) else {
             return Err(MetainfoError::MissingName);
         };
         if pl.is_empty() {
             return Err(MetainfoError::MissingName);
         }
-        let mut elements = Vec::with_capacity(pl.len());
-        for e in pl.list_iter() {
-            match e.as_bytes() {
-                Some(b) => elements.push(b),
-                None => return Err(MetainfoError::InvalidName),
-            }
-        }
         path.clear();
         path.push_str(name);
-        for e in sanitize_path_elements(elements.into_iter()) {
+        for e in pl.list_iter() {
+            let Some(b) = e.as_bytes() else {
+                return Err(MetainfoError::InvalidName);
+            };
+            // a dropped element (empty, `.`, `..`) becomes `_`
+            let el = sanitize_element_cow(b);
             path.push('/');
-            path.push_str(&e);
+            path.push_str(if el.is_empty() { "_" } else { &el });
         }
-        let mut flags = parse_attr(f);
+        let mut flags = attr_flags(k.attr.and_then(|n| n.as_bytes()));
         if path.contains("_____padding_file_") {
             flags |= FileFlags::PAD_FILE;
         }
-        let symlink = symlink_of(f, &mut flags);
+        let symlink = if flags.contains(FileFlags::SYMLINK) {
+            symlink_from(
+                list_node(k.symlink_utf8).or_else(|| list_node(k.symlink)),
+                &mut flags,
+            )
+        } else {
+            String::new()
+        };
         fs.add_file_full(NewFile {
             path: &path,
             size,
             flags,
-            mtime: f.get_int(b"mtime").unwrap_or(0),
+            mtime: k.mtime.and_then(|n| n.as_int()).unwrap_or(0),
             symlink: &symlink,
             root: None,
-            filehash: f
-                .get_bytes(b"sha1")
+            filehash: k
+                .sha1
+                .and_then(|n| n.as_bytes())
                 .and_then(|b| Sha1Hash::from_slice(b).ok()),
         })
         .map_err(|_| MetainfoError::InvalidLength)?;
@@ -959,15 +1022,12 @@ fn walk_tree(
         if key.is_empty() {
             return Err(MetainfoError::FailedToParseFiles);
         }
-        let mut elem = sanitize_element(key);
-        if elem.is_empty() {
-            elem = "_".to_owned();
-        }
+        let elem = sanitize_element_cow(key);
         let len_before = path.len();
         if !path.is_empty() {
             path.push('/');
         }
-        path.push_str(&elem);
+        path.push_str(if elem.is_empty() { "_" } else { &elem });
         if let Some(leaf) = value.get(b"") {
             // a file: its dictionary must hold only the "" key
             if value.len() != 1 || leaf.kind() != Kind::Dict {
