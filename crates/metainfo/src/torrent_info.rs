@@ -859,6 +859,10 @@ fn extract_single_file(info: Node<'_, '_>) -> Result<ParsedFiles, MetainfoError>
     Ok(ParsedFiles { fs })
 }
 
+/// A file whose path contains this is a padding file (old BitComet
+/// convention, as libtorrent reads it).
+const PAD_MARKER: &str = "_____padding_file_";
+
 /// The keys of a v1 `files` entry, each the first occurrence in the
 /// dictionary (what [`Node::get`] would return), found in one pass.
 #[derive(Default)]
@@ -906,6 +910,7 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
         return Err(MetainfoError::NoFiles);
     }
     fs.reserve(list.len());
+    let name_is_pad = name.contains(PAD_MARKER);
     let mut path = String::new();
     for f in list.list_iter() {
         if f.kind() != Kind::Dict {
@@ -927,17 +932,21 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
         }
         path.clear();
         path.push_str(name);
+        let mut is_pad = name_is_pad;
         for e in pl.list_iter() {
             let Some(b) = e.as_bytes() else {
                 return Err(MetainfoError::InvalidName);
             };
             // a dropped element (empty, `.`, `..`) becomes `_`
             let el = sanitize_element_cow(b);
+            let el: &str = if el.is_empty() { "_" } else { &el };
+            // the marker holds no `/`, so it lies within one element
+            is_pad = is_pad || (el.len() >= PAD_MARKER.len() && el.contains(PAD_MARKER));
             path.push('/');
-            path.push_str(if el.is_empty() { "_" } else { &el });
+            path.push_str(el);
         }
         let mut flags = attr_flags(k.attr.and_then(|n| n.as_bytes()));
-        if path.contains("_____padding_file_") {
+        if is_pad {
             flags |= FileFlags::PAD_FILE;
         }
         let symlink = if flags.contains(FileFlags::SYMLINK) {
