@@ -999,6 +999,65 @@ mod tests {
     }
 
     #[test]
+    fn directories_are_interned_whatever_the_separators() {
+        let mut fs = FileStorage::new();
+        let paths = [
+            "top/x/y/a",
+            "top/x//y/b",
+            "top/x/y//c/",
+            "top//x/y/d",
+            "other/x/y/e",
+            "other//x/y/f",
+            "top/g",
+            "top/h/",
+            "top//i",
+            "j",
+            "/abs//k",
+        ];
+        for p in paths {
+            fs.add_file(p, 1, FileFlags::NONE, 0, "").unwrap();
+        }
+        let got: Vec<String> = fs.file_range().map(|i| fs.file_path(i, "")).collect();
+        assert_eq!(
+            got,
+            [
+                "top/x/y/a",
+                "top/x/y/b",
+                "top/x/y/c",
+                "top/x/y/d",
+                "other/x/y/e",
+                "other/x/y/f",
+                "top/g",
+                "top/h",
+                "top/i",
+                "j",
+                "/abs//k"
+            ]
+        );
+        // one table entry per distinct directory: "x/y" (under the name),
+        // "other/x/y" (outside it) and "" (files directly below the name)
+        assert_eq!(fs.d.paths, ["x/y", "other/x/y", ""]);
+        let names: Vec<&str> = fs.file_range().map(|i| fs.file_name(i)).collect();
+        assert_eq!(
+            names,
+            ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "/abs//k"]
+        );
+        // a rename stores a new leaf; the others keep theirs
+        fs.rename_file(1, "top/x/y/renamed");
+        fs.rename_file(2, "top/z/q");
+        assert_eq!(fs.file_name(1), "renamed");
+        assert_eq!(fs.file_name(0), "a");
+        assert_eq!(fs.file_name(3), "d");
+        assert_eq!(fs.file_path(2, "/s"), "/s/top/z/q");
+        assert_eq!(fs.d.paths.len(), 4);
+        // a copy taken before a change keeps the old names
+        let before = fs.clone();
+        fs.rename_file(0, "top/new");
+        assert_eq!(before.file_name(0), "a");
+        assert_eq!(fs.file_name(0), "new");
+    }
+
+    #[test]
     fn set_name_moves_rooted_files() {
         let mut fs = FileStorage::new();
         fs.add_file("top/x/a", 1, FileFlags::NONE, 0, "").unwrap();

@@ -228,6 +228,41 @@ mod tests {
     }
 
     #[test]
+    fn clean_elements_are_borrowed_and_match_the_full_rules() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"file.txt".to_vec(),
+            b"a b~!@#$%^&*()".to_vec(),
+            b".".to_vec(),
+            b"..".to_vec(),
+            b"...".to_vec(),
+            b"".to_vec(),
+            b"a/b".to_vec(),
+            b"a\\b".to_vec(),
+            b"a\x7fb".to_vec(),
+            b"a\x1fb".to_vec(),
+            "é".as_bytes().to_vec(),
+            b"\xff".to_vec(),
+        ];
+        for n in [238, 239, 240, 241, 300] {
+            cases.push(vec![b'x'; n]);
+            let mut v = vec![b'x'; n];
+            v.extend_from_slice(b".txt");
+            cases.push(v);
+        }
+        for c in &cases {
+            let fast = sanitize_element_cow(c);
+            assert_eq!(fast, sanitize_element_slow(c), "{c:?}");
+            let borrowed = matches!(fast, std::borrow::Cow::Borrowed(_));
+            assert_eq!(borrowed, element_is_clean(c), "{c:?}");
+            if borrowed {
+                assert_eq!(fast.as_bytes(), c.as_slice());
+            }
+        }
+        assert!(element_is_clean(b"file.txt"));
+        assert!(!element_is_clean(&[b'x'; 240]));
+    }
+
+    #[test]
     fn long_elements() {
         let mut e = vec![b'x'; 239];
         e.extend_from_slice(b".txt");
