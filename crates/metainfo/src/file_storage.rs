@@ -412,6 +412,16 @@ impl FileStorage {
     pub fn add_file_full(&mut self, f: NewFile<'_>) -> Result<usize, FileStorageError> {
         self.m().add_file_full(f)
     }
+    /// Adds the file `top/dir/leaf` (see [`FileStorageData::add_file_split`]).
+    pub fn add_file_split(
+        &mut self,
+        top: &str,
+        dir: &str,
+        leaf: &str,
+        f: NewFile<'_>,
+    ) -> Result<usize, FileStorageError> {
+        self.m().add_file_split(top, dir, leaf, f)
+    }
     /// Reserves room for `additional` more files (a hint; the caller's
     /// count must come from input already in memory, never from a claim).
     pub fn reserve(&mut self, additional: usize) {
@@ -521,18 +531,7 @@ impl FileStorageData {
 
     /// Adds a file with every attribute. Returns its index.
     pub fn add_file_full(&mut self, f: NewFile<'_>) -> Result<usize, FileStorageError> {
-        if f.size < 0 {
-            return Err(FileStorageError::InvalidLength);
-        }
-        if f.size > MAX_FILE_SIZE {
-            return Err(FileStorageError::FileTooLarge);
-        }
-        if MAX_FILE_OFFSET - self.total_size < f.size {
-            return Err(FileStorageError::InvalidLength);
-        }
-        if self.files.len() >= MAX_FILES {
-            return Err(FileStorageError::TooManyFiles);
-        }
+        self.check_new_file(f.size)?;
         if self.files.is_empty() {
             let mut el = split_elements(f.path);
             let first = el.next().unwrap_or("");
@@ -545,6 +544,68 @@ impl FileStorageData {
                 first.to_owned()
             };
         }
+        let (kind, leaf) = self.path_index(f.path);
+        Ok(self.push_file(kind, leaf, &f))
+    }
+
+    /// Adds the file `top/dir/leaf` with every attribute (`f.path` is not
+    /// read), as [`Self::add_file_full`] would with that path, without
+    /// joining and splitting it again. `top` and `leaf` are single
+    /// non-empty path elements and `dir` holds elements joined by one `/`
+    /// (empty for none), as a torrent's sanitized file list gives them.
+    pub fn add_file_split(
+        &mut self,
+        top: &str,
+        dir: &str,
+        leaf: &str,
+        f: NewFile<'_>,
+    ) -> Result<usize, FileStorageError> {
+        let well_formed = |e: &str| !e.is_empty() && !e.contains('/');
+        if !well_formed(top)
+            || !well_formed(leaf)
+            || (!dir.is_empty() && !dir.split('/').all(well_formed))
+        {
+            // not in the form this shortcut assumes: take the general path
+            let mut path = format!("{top}/{dir}");
+            append_path(&mut path, leaf);
+            return self.add_file_full(NewFile { path: &path, ..f });
+        }
+        self.check_new_file(f.size)?;
+        if self.files.is_empty() {
+            self.name = top.to_owned();
+        }
+        let no_root_dir = top != self.name;
+        let index = if no_root_dir {
+            let joined = if dir.is_empty() {
+                top.to_owned()
+            } else {
+                format!("{top}/{dir}")
+            };
+            self.get_or_add_path(&joined)
+        } else {
+            self.get_or_add_path(dir)
+        };
+        Ok(self.push_file(PathKind::Dir { index, no_root_dir }, leaf, &f))
+    }
+
+    fn check_new_file(&self, size: i64) -> Result<(), FileStorageError> {
+        if size < 0 {
+            return Err(FileStorageError::InvalidLength);
+        }
+        if size > MAX_FILE_SIZE {
+            return Err(FileStorageError::FileTooLarge);
+        }
+        if MAX_FILE_OFFSET - self.total_size < size {
+            return Err(FileStorageError::InvalidLength);
+        }
+        if self.files.len() >= MAX_FILES {
+            return Err(FileStorageError::TooManyFiles);
+        }
+        Ok(())
+    }
+
+    /// Appends a file whose size passed `check_new_file`.
+    fn push_file(&mut self, kind: PathKind, leaf: &str, f: &NewFile<'_>) -> usize {
         let mut flags = FileFlags::from_bits(f.flags.bits());
         let symlink = if f.symlink.is_empty() {
             flags.0 &= !FileFlags::SYMLINK.0;
@@ -554,7 +615,6 @@ impl FileStorageData {
             self.symlinks.push(f.symlink.to_owned());
             Some(i)
         };
-        let (kind, leaf) = self.path_index(f.path);
         let (leaf_start, leaf_len) = self.push_leaf(leaf);
         let offset = self.total_size;
         self.files.push(Entry {
@@ -570,7 +630,7 @@ impl FileStorageData {
             filehash: f.filehash.map(Box::new),
         });
         self.total_size += f.size;
-        Ok(self.files.len() - 1)
+        self.files.len() - 1
     }
 
     /// Appends a pad file of `size` bytes named `.pad/<size>` below the
@@ -1055,6 +1115,54 @@ mod tests {
         fs.rename_file(0, "top/new");
         assert_eq!(before.file_name(0), "a");
         assert_eq!(fs.file_name(0), "new");
+    }
+
+    #[test]
+    fn add_file_split_is_add_file_full_of_the_joined_path() {
+        let cases: &[&[(&str, &str, &str)]] = &[
+            &[
+                ("top", "", "a"),
+                ("top", "x/y", "b"),
+                ("top", "x/y", "c"),
+                ("top", "", "d"),
+            ],
+            &[("top", "x", "a"), ("other", "", "b"), ("other", "q/r", "c")],
+            // not in the expected form: handled by the general path
+            &[("top", "x//y", "a"), ("top", "x/", "b"), ("top", "", "c/d")],
+            &[("", "x", "a"), ("top", "", "")],
+        ];
+        for files in cases {
+            let mut split = FileStorage::new();
+            let mut full = FileStorage::new();
+            for (i, (top, dir, leaf)) in files.iter().enumerate() {
+                let f = NewFile {
+                    size: i as i64 + 1,
+                    mtime: 7,
+                    ..Default::default()
+                };
+                let mut path = format!("{top}/{dir}");
+                append_path(&mut path, leaf);
+                let a = split.add_file_split(top, dir, leaf, f.clone());
+                let b = full.add_file_full(NewFile { path: &path, ..f });
+                assert_eq!(a, b, "{files:?}");
+            }
+            assert_eq!(split.name(), full.name(), "{files:?}");
+            assert_eq!(split.d.paths, full.d.paths, "{files:?}");
+            for i in full.file_range() {
+                assert_eq!(
+                    split.file_path(i, "/s"),
+                    full.file_path(i, "/s"),
+                    "{files:?}"
+                );
+                assert_eq!(split.file_name(i), full.file_name(i), "{files:?}");
+                assert_eq!(split.file_offset(i), full.file_offset(i), "{files:?}");
+            }
+            split.set_name("NEW");
+            full.set_name("NEW");
+            for i in full.file_range() {
+                assert_eq!(split.file_path(i, ""), full.file_path(i, ""), "{files:?}");
+            }
+        }
     }
 
     #[test]

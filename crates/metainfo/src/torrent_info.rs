@@ -1,5 +1,6 @@
 //! Parsing of `.torrent` files: v1 (BEP 3), v2 (BEP 52) and hybrid.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use lt_bencode::{Kind, Limits, Node};
@@ -911,7 +912,7 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
     }
     fs.reserve(list.len());
     let name_is_pad = name.contains(PAD_MARKER);
-    let mut path = String::new();
+    let mut dir = String::new();
     for f in list.list_iter() {
         if f.kind() != Kind::Dict {
             return Err(MetainfoError::FailedToParseFiles);
@@ -930,21 +931,29 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
         if pl.is_empty() {
             return Err(MetainfoError::MissingName);
         }
-        path.clear();
-        path.push_str(name);
+        // the path is `name/dir/leaf`: `dir` gets every element but the last
+        dir.clear();
+        let mut leaf: Option<Cow<'_, str>> = None;
         let mut is_pad = name_is_pad;
         for e in pl.list_iter() {
             let Some(b) = e.as_bytes() else {
                 return Err(MetainfoError::InvalidName);
             };
             // a dropped element (empty, `.`, `..`) becomes `_`
-            let el = sanitize_element_cow(b);
-            let el: &str = if el.is_empty() { "_" } else { &el };
+            let mut el = sanitize_element_cow(b);
+            if el.is_empty() {
+                el = Cow::Borrowed("_");
+            }
             // the marker holds no `/`, so it lies within one element
             is_pad = is_pad || (el.len() >= PAD_MARKER.len() && el.contains(PAD_MARKER));
-            path.push('/');
-            path.push_str(el);
+            if let Some(prev) = leaf.replace(el) {
+                if !dir.is_empty() {
+                    dir.push('/');
+                }
+                dir.push_str(&prev);
+            }
         }
+        let leaf = leaf.unwrap_or(Cow::Borrowed("_"));
         let mut flags = attr_flags(k.attr.and_then(|n| n.as_bytes()));
         if is_pad {
             flags |= FileFlags::PAD_FILE;
@@ -957,8 +966,8 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
         } else {
             String::new()
         };
-        fs.add_file_full(NewFile {
-            path: &path,
+        let file = NewFile {
+            path: "",
             size,
             flags,
             mtime: k.mtime.and_then(|n| n.as_int()).unwrap_or(0),
@@ -968,8 +977,9 @@ fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, Metainfo
                 .sha1
                 .and_then(|n| n.as_bytes())
                 .and_then(|b| Sha1Hash::from_slice(b).ok()),
-        })
-        .map_err(|_| MetainfoError::InvalidLength)?;
+        };
+        fs.add_file_split(name, &dir, &leaf, file)
+            .map_err(|_| MetainfoError::InvalidLength)?;
     }
     Ok(ParsedFiles { fs })
 }
