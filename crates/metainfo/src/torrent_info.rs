@@ -881,16 +881,21 @@ struct V1FileKeys<'d, 'a> {
 impl<'d, 'a> V1FileKeys<'d, 'a> {
     fn scan(f: Node<'d, 'a>) -> Self {
         let mut k = V1FileKeys::default();
+        // Compared as fixed-size arrays, the keys compile to a length
+        // switch and integer compares instead of a `memcmp` call per key.
+        fn is<const N: usize>(key: &[u8], want: &[u8; N]) -> bool {
+            <&[u8; N]>::try_from(key).is_ok_and(|k| k == want)
+        }
         for (key, v) in f.dict_iter() {
-            let slot = match key {
-                b"length" => &mut k.length,
-                b"path" => &mut k.path,
-                b"path.utf-8" => &mut k.path_utf8,
-                b"attr" => &mut k.attr,
-                b"mtime" => &mut k.mtime,
-                b"sha1" => &mut k.sha1,
-                b"symlink path" => &mut k.symlink,
-                b"symlink path.utf-8" => &mut k.symlink_utf8,
+            let slot = match key.len() {
+                4 if is(key, b"path") => &mut k.path,
+                4 if is(key, b"attr") => &mut k.attr,
+                4 if is(key, b"sha1") => &mut k.sha1,
+                5 if is(key, b"mtime") => &mut k.mtime,
+                6 if is(key, b"length") => &mut k.length,
+                10 if is(key, b"path.utf-8") => &mut k.path_utf8,
+                12 if is(key, b"symlink path") => &mut k.symlink,
+                18 if is(key, b"symlink path.utf-8") => &mut k.symlink_utf8,
                 _ => continue,
             };
             if slot.is_none() {
