@@ -341,3 +341,41 @@ print(json.dumps(out))
         "unexpected end of file in bencoded string [bdecode:3]",
         "unexpected end of file in bencoded string [bdecode:3]",
     ]
+
+
+GC_STATE = r'''
+import gc, json
+import libtorrent as lt
+# large enough for the collector to be paused during the conversion
+big = lt.bencode({b"files": [{b"length": i, b"path": [b"d", b"f%d" % i]} for i in range(3000)]})
+small = b"d1:ai1ee"
+out = {}
+for enabled in (True, False):
+    gc.enable() if enabled else gc.disable()
+    after = []
+    for data in (big, small, big[:-1]):
+        try:
+            v = lt.bdecode(data)
+            res = len(v[b"files"]) if b"files" in v else sorted(v)
+        except Exception as e:
+            res = type(e).__name__
+        after.append([gc.isenabled(), str(res)])
+    out[str(enabled)] = after
+gc.enable()
+# the result is fully tracked and collectable: a cycle made through it is freed
+v = lt.bdecode(big)
+v[b"self"] = v
+gc.collect()
+out["tracked"] = gc.is_tracked(v) and gc.is_tracked(v[b"files"][0])
+print(json.dumps(out))
+'''
+
+
+def test_bdecode_keeps_the_collector_state(ref, ours):
+    """bdecode pauses the cyclic GC while it builds a large result: the
+    caller's setting (enabled or disabled) is what it finds afterwards,
+    also after an error, and the values are ordinary GC-tracked objects."""
+    o, r = ours(GC_STATE), ref(GC_STATE)
+    assert o["True"] == [[True, "3000"], [True, "[b'a']"], [True, "RuntimeError"]]
+    assert o["False"] == [[False, "3000"], [False, "[b'a']"], [False, "RuntimeError"]]
+    assert o == r

@@ -140,6 +140,13 @@ save("cdate_str", top("multi_v1", b"creation date", b"5"))
 save("ssl", setf("multi_v1", b"ssl-cert", b"CERTDATA"))
 save("unsorted_info", b"d4:infod4:name1:x12:piece lengthi16384e6:lengthi1e6:pieces20:" + b"a" * 20 + b"ee")
 save("dup_key", b"d4:infod4:name1:x4:name1:y12:piece lengthi16384e6:lengthi1e6:pieces20:" + b"a" * 20 + b"ee")
+# keys of a file entry given twice (the first one counts), `path.utf-8` not
+# a list, keys in unusual order, a padding marker in the directory or name
+fl = b"d6:lengthi3e6:lengthi5e4:pathl1:ae4:pathl1:bee" + b"d4:pathl1:ce4:attr1:x6:lengthi4e4:attr1:he"
+fl += b"d10:path.utf-81:u4:pathl1:d2:e1e6:lengthi2ee" + b"d6:lengthi1e4:pathl18:_____padding_file_1:fee"
+fl += b"d6:lengthi1e5:mtimei7e5:mtimei9e4:sha120:" + b"s" * 20 + b"4:pathl1:gee"
+save("dup_key_files", b"d4:infod5:filesl" + fl + b"e4:name3:top12:piece lengthi16384e6:pieces20:" + b"a" * 20 + b"ee")
+save("dup_key_files_pad_name", b"d4:infod5:filesl" + fl + b"e4:name20:x_____padding_file_x12:piece lengthi16384e6:pieces20:" + b"a" * 20 + b"ee")
 save("trailing", lt.bencode(base["multi_v1"]) + b"xx")
 raw = lt.bencode(base["multi_v1"])
 save("leading_zero", raw.replace(b"12:piece lengthi32768e", b"12:piece lengthi032768e"))
@@ -460,6 +467,8 @@ fs.add_file("top/s3", 1, 0, 0, "zzz")
 fs.add_file(b"top/bytes", 2, lt.file_storage.flag_hidden)
 fs.add_file("top//y/", 1)
 fs.add_file("x/../y", 1)
+# doubled, trailing and repeated directory separators; a directory seen before
+fs.add_file("top/x/a2", 1); fs.add_file("top/x//a3", 1); fs.add_file("q/r/s/", 1); fs.add_file("q/r/s2", 1)
 fe = lt.file_entry(); fe.path = "top/fe"; fe.mtime = 3; fe.symlink_path = "qq"
 fs.add_file(fe)
 def files():
@@ -481,6 +490,7 @@ out["hash_root"] = [str(fs.hash(0)), str(fs.root(0)), fs.file_index_for_root(lt.
 fs.set_name("NEW")
 out["renamed_storage"] = files()
 fs.rename_file(0, "NEW/q/r"); fs.rename_file(1, "zz"); fs.rename_file(2, "/a/b")
+fs.rename_file(3, "NEW//m//n/"); fs.rename_file(4, "q/r/t"); fs.rename_file(5, "NEW/x/a")
 out["renamed_files"] = files()
 out["iter"] = [e.path for e in fs]
 out["errors"] = [t(lambda: fs.add_file("top/big", 2 ** 62)), t(lambda: fs.add_file("top/big", 2 ** 63 - 1)),

@@ -121,7 +121,9 @@ enum PathKind {
 
 #[derive(Clone, Debug)]
 struct Entry {
-    leaf: Box<str>,
+    /// The leaf name: a byte range of `FileStorageData::leaves`.
+    leaf_start: usize,
+    leaf_len: usize,
     kind: PathKind,
     offset: i64,
     size: i64,
@@ -410,6 +412,21 @@ impl FileStorage {
     pub fn add_file_full(&mut self, f: NewFile<'_>) -> Result<usize, FileStorageError> {
         self.m().add_file_full(f)
     }
+    /// Adds the file `top/dir/leaf` (see [`FileStorageData::add_file_split`]).
+    pub fn add_file_split(
+        &mut self,
+        top: &str,
+        dir: &str,
+        leaf: &str,
+        f: NewFile<'_>,
+    ) -> Result<usize, FileStorageError> {
+        self.m().add_file_split(top, dir, leaf, f)
+    }
+    /// Reserves room for `additional` more files (a hint; the caller's
+    /// count must come from input already in memory, never from a claim).
+    pub fn reserve(&mut self, additional: usize) {
+        self.m().files.reserve(additional);
+    }
     /// Appends a pad file of `size` bytes named `.pad/<size>` below the
     /// storage name.
     pub fn add_pad_file(&mut self, size: i64) -> Result<usize, FileStorageError> {
@@ -448,6 +465,10 @@ impl FileStorage {
 #[derive(Clone, Debug, Default)]
 pub struct FileStorageData {
     files: Vec<Entry>,
+    /// Every file's leaf name, one after the other (one allocation for
+    /// all files instead of one per file, as libtorrent keeps its names).
+    /// A rename appends the new leaf; the old bytes stay unused.
+    leaves: String,
     paths: Vec<String>,
     path_lookup: HashMap<String, u32>,
     symlinks: Vec<String>,
@@ -510,18 +531,7 @@ impl FileStorageData {
 
     /// Adds a file with every attribute. Returns its index.
     pub fn add_file_full(&mut self, f: NewFile<'_>) -> Result<usize, FileStorageError> {
-        if f.size < 0 {
-            return Err(FileStorageError::InvalidLength);
-        }
-        if f.size > MAX_FILE_SIZE {
-            return Err(FileStorageError::FileTooLarge);
-        }
-        if MAX_FILE_OFFSET - self.total_size < f.size {
-            return Err(FileStorageError::InvalidLength);
-        }
-        if self.files.len() >= MAX_FILES {
-            return Err(FileStorageError::TooManyFiles);
-        }
+        self.check_new_file(f.size)?;
         if self.files.is_empty() {
             let mut el = split_elements(f.path);
             let first = el.next().unwrap_or("");
@@ -534,6 +544,68 @@ impl FileStorageData {
                 first.to_owned()
             };
         }
+        let (kind, leaf) = self.path_index(f.path);
+        Ok(self.push_file(kind, leaf, &f))
+    }
+
+    /// Adds the file `top/dir/leaf` with every attribute (`f.path` is not
+    /// read), as [`Self::add_file_full`] would with that path, without
+    /// joining and splitting it again. `top` and `leaf` are single
+    /// non-empty path elements and `dir` holds elements joined by one `/`
+    /// (empty for none), as a torrent's sanitized file list gives them.
+    pub fn add_file_split(
+        &mut self,
+        top: &str,
+        dir: &str,
+        leaf: &str,
+        f: NewFile<'_>,
+    ) -> Result<usize, FileStorageError> {
+        let well_formed = |e: &str| !e.is_empty() && !e.contains('/');
+        if !well_formed(top)
+            || !well_formed(leaf)
+            || (!dir.is_empty() && !dir.split('/').all(well_formed))
+        {
+            // not in the form this shortcut assumes: take the general path
+            let mut path = format!("{top}/{dir}");
+            append_path(&mut path, leaf);
+            return self.add_file_full(NewFile { path: &path, ..f });
+        }
+        self.check_new_file(f.size)?;
+        if self.files.is_empty() {
+            self.name = top.to_owned();
+        }
+        let no_root_dir = top != self.name;
+        let index = if no_root_dir {
+            let joined = if dir.is_empty() {
+                top.to_owned()
+            } else {
+                format!("{top}/{dir}")
+            };
+            self.get_or_add_path(&joined)
+        } else {
+            self.get_or_add_path(dir)
+        };
+        Ok(self.push_file(PathKind::Dir { index, no_root_dir }, leaf, &f))
+    }
+
+    fn check_new_file(&self, size: i64) -> Result<(), FileStorageError> {
+        if size < 0 {
+            return Err(FileStorageError::InvalidLength);
+        }
+        if size > MAX_FILE_SIZE {
+            return Err(FileStorageError::FileTooLarge);
+        }
+        if MAX_FILE_OFFSET - self.total_size < size {
+            return Err(FileStorageError::InvalidLength);
+        }
+        if self.files.len() >= MAX_FILES {
+            return Err(FileStorageError::TooManyFiles);
+        }
+        Ok(())
+    }
+
+    /// Appends a file whose size passed `check_new_file`.
+    fn push_file(&mut self, kind: PathKind, leaf: &str, f: &NewFile<'_>) -> usize {
         let mut flags = FileFlags::from_bits(f.flags.bits());
         let symlink = if f.symlink.is_empty() {
             flags.0 &= !FileFlags::SYMLINK.0;
@@ -543,10 +615,11 @@ impl FileStorageData {
             self.symlinks.push(f.symlink.to_owned());
             Some(i)
         };
-        let (kind, leaf) = self.path_index(f.path);
+        let (leaf_start, leaf_len) = self.push_leaf(leaf);
         let offset = self.total_size;
         self.files.push(Entry {
-            leaf: leaf.into_boxed_str(),
+            leaf_start,
+            leaf_len,
             kind,
             offset,
             size: f.size,
@@ -557,7 +630,7 @@ impl FileStorageData {
             filehash: f.filehash.map(Box::new),
         });
         self.total_size += f.size;
-        Ok(self.files.len() - 1)
+        self.files.len() - 1
     }
 
     /// Appends a pad file of `size` bytes named `.pad/<size>` below the
@@ -567,33 +640,60 @@ impl FileStorageData {
         self.add_file(&path, size, FileFlags::PAD_FILE, 0, "")
     }
 
-    fn path_index(&mut self, path: &str) -> (PathKind, String) {
-        if path.starts_with('/') {
-            return (PathKind::Absolute, path.to_owned());
-        }
-        let elements: Vec<&str> = split_elements(path).collect();
-        let Some((leaf, dirs)) = elements.split_last() else {
-            return (PathKind::NoPath, String::new());
-        };
-        if dirs.is_empty() {
-            return (PathKind::NoPath, (*leaf).to_owned());
-        }
-        let (dirs, no_root_dir) = match dirs.split_first() {
-            Some((first, rest)) if *first == self.name => (rest, false),
-            _ => (dirs, true),
-        };
-        let dir = dirs.join("/");
-        let index = self.get_or_add_path(dir);
-        (PathKind::Dir { index, no_root_dir }, (*leaf).to_owned())
+    /// Appends a leaf name to `leaves`; returns its range.
+    fn push_leaf(&mut self, leaf: &str) -> (usize, usize) {
+        let start = self.leaves.len();
+        self.leaves.push_str(leaf);
+        (start, leaf.len())
     }
 
-    fn get_or_add_path(&mut self, dir: String) -> u32 {
-        if let Some(&i) = self.path_lookup.get(&dir) {
+    /// Splits `path` into its directory (interned in `paths`) and its leaf
+    /// name, which borrows from `path`.
+    fn path_index<'p>(&mut self, path: &'p str) -> (PathKind, &'p str) {
+        if path.starts_with('/') {
+            return (PathKind::Absolute, path);
+        }
+        // the leaf is the last non-empty element
+        let trimmed = path.trim_end_matches('/');
+        let (dir_part, leaf) = match trimmed.rfind('/') {
+            Some(i) => (
+                trimmed.get(..i).unwrap_or(""),
+                trimmed.get(i + 1..).unwrap_or(""),
+            ),
+            None => ("", trimmed),
+        };
+        let mut dirs = split_elements(dir_part);
+        let Some(first) = dirs.next() else {
+            return (PathKind::NoPath, leaf);
+        };
+        let no_root_dir = first != self.name;
+        // Without empty elements the directory is a substring of `path`
+        // (the usual case); otherwise it is joined from the elements.
+        let index = if !dir_part.contains("//") && !dir_part.ends_with('/') {
+            let dir = if no_root_dir {
+                dir_part
+            } else {
+                dir_part.get(first.len() + 1..).unwrap_or("")
+            };
+            self.get_or_add_path(dir)
+        } else {
+            let skip = usize::from(!no_root_dir);
+            let dir = split_elements(dir_part)
+                .skip(skip)
+                .collect::<Vec<_>>()
+                .join("/");
+            self.get_or_add_path(&dir)
+        };
+        (PathKind::Dir { index, no_root_dir }, leaf)
+    }
+
+    fn get_or_add_path(&mut self, dir: &str) -> u32 {
+        if let Some(&i) = self.path_lookup.get(dir) {
             return i;
         }
         let i = self.paths.len() as u32;
-        self.paths.push(dir.clone());
-        self.path_lookup.insert(dir, i);
+        self.paths.push(dir.to_owned());
+        self.path_lookup.insert(dir.to_owned(), i);
         i
     }
 
@@ -604,9 +704,11 @@ impl FileStorageData {
             return;
         }
         let (kind, leaf) = self.path_index(new_path);
+        let (leaf_start, leaf_len) = self.push_leaf(leaf);
         if let Some(e) = self.files.get_mut(file) {
             e.kind = kind;
-            e.leaf = leaf.into_boxed_str();
+            e.leaf_start = leaf_start;
+            e.leaf_len = leaf_len;
         }
     }
 
@@ -718,7 +820,13 @@ impl FileStorageData {
     }
     /// The leaf name (the whole path for an absolute one).
     pub fn file_name(&self, file: usize) -> &str {
-        self.entry(file).map_or("", |e| &e.leaf)
+        self.entry(file).map_or("", |e| self.leaf(e))
+    }
+
+    fn leaf(&self, e: &Entry) -> &str {
+        self.leaves
+            .get(e.leaf_start..e.leaf_start.saturating_add(e.leaf_len))
+            .unwrap_or("")
     }
 
     /// The file's path joined onto `save_path` (pass `""` for the path
@@ -728,10 +836,10 @@ impl FileStorageData {
             return String::new();
         };
         match e.kind {
-            PathKind::Absolute => e.leaf.to_string(),
+            PathKind::Absolute => self.leaf(e).to_owned(),
             PathKind::NoPath => {
                 let mut s = save_path.to_owned();
-                append_path(&mut s, &e.leaf);
+                append_path(&mut s, self.leaf(e));
                 s
             }
             PathKind::Dir { index, no_root_dir } => {
@@ -742,7 +850,7 @@ impl FileStorageData {
                 if let Some(p) = self.paths.get(index as usize) {
                     append_path(&mut s, p);
                 }
-                append_path(&mut s, &e.leaf);
+                append_path(&mut s, self.leaf(e));
                 s
             }
         }
@@ -948,6 +1056,113 @@ mod tests {
         assert_eq!(fs.file_path(2, ""), "t/c");
         assert_eq!(fs.file_path(2, "/sp"), "/sp/t/c");
         assert_eq!(fs.file_name(2), "c");
+    }
+
+    #[test]
+    fn directories_are_interned_whatever_the_separators() {
+        let mut fs = FileStorage::new();
+        let paths = [
+            "top/x/y/a",
+            "top/x//y/b",
+            "top/x/y//c/",
+            "top//x/y/d",
+            "other/x/y/e",
+            "other//x/y/f",
+            "top/g",
+            "top/h/",
+            "top//i",
+            "j",
+            "/abs//k",
+        ];
+        for p in paths {
+            fs.add_file(p, 1, FileFlags::NONE, 0, "").unwrap();
+        }
+        let got: Vec<String> = fs.file_range().map(|i| fs.file_path(i, "")).collect();
+        assert_eq!(
+            got,
+            [
+                "top/x/y/a",
+                "top/x/y/b",
+                "top/x/y/c",
+                "top/x/y/d",
+                "other/x/y/e",
+                "other/x/y/f",
+                "top/g",
+                "top/h",
+                "top/i",
+                "j",
+                "/abs//k"
+            ]
+        );
+        // one table entry per distinct directory: "x/y" (under the name),
+        // "other/x/y" (outside it) and "" (files directly below the name)
+        assert_eq!(fs.d.paths, ["x/y", "other/x/y", ""]);
+        let names: Vec<&str> = fs.file_range().map(|i| fs.file_name(i)).collect();
+        assert_eq!(
+            names,
+            ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "/abs//k"]
+        );
+        // a rename stores a new leaf; the others keep theirs
+        fs.rename_file(1, "top/x/y/renamed");
+        fs.rename_file(2, "top/z/q");
+        assert_eq!(fs.file_name(1), "renamed");
+        assert_eq!(fs.file_name(0), "a");
+        assert_eq!(fs.file_name(3), "d");
+        assert_eq!(fs.file_path(2, "/s"), "/s/top/z/q");
+        assert_eq!(fs.d.paths.len(), 4);
+        // a copy taken before a change keeps the old names
+        let before = fs.clone();
+        fs.rename_file(0, "top/new");
+        assert_eq!(before.file_name(0), "a");
+        assert_eq!(fs.file_name(0), "new");
+    }
+
+    #[test]
+    fn add_file_split_is_add_file_full_of_the_joined_path() {
+        let cases: &[&[(&str, &str, &str)]] = &[
+            &[
+                ("top", "", "a"),
+                ("top", "x/y", "b"),
+                ("top", "x/y", "c"),
+                ("top", "", "d"),
+            ],
+            &[("top", "x", "a"), ("other", "", "b"), ("other", "q/r", "c")],
+            // not in the expected form: handled by the general path
+            &[("top", "x//y", "a"), ("top", "x/", "b"), ("top", "", "c/d")],
+            &[("", "x", "a"), ("top", "", "")],
+        ];
+        for files in cases {
+            let mut split = FileStorage::new();
+            let mut full = FileStorage::new();
+            for (i, (top, dir, leaf)) in files.iter().enumerate() {
+                let f = NewFile {
+                    size: i as i64 + 1,
+                    mtime: 7,
+                    ..Default::default()
+                };
+                let mut path = format!("{top}/{dir}");
+                append_path(&mut path, leaf);
+                let a = split.add_file_split(top, dir, leaf, f.clone());
+                let b = full.add_file_full(NewFile { path: &path, ..f });
+                assert_eq!(a, b, "{files:?}");
+            }
+            assert_eq!(split.name(), full.name(), "{files:?}");
+            assert_eq!(split.d.paths, full.d.paths, "{files:?}");
+            for i in full.file_range() {
+                assert_eq!(
+                    split.file_path(i, "/s"),
+                    full.file_path(i, "/s"),
+                    "{files:?}"
+                );
+                assert_eq!(split.file_name(i), full.file_name(i), "{files:?}");
+                assert_eq!(split.file_offset(i), full.file_offset(i), "{files:?}");
+            }
+            split.set_name("NEW");
+            full.set_name("NEW");
+            for i in full.file_range() {
+                assert_eq!(split.file_path(i, ""), full.file_path(i, ""), "{files:?}");
+            }
+        }
     }
 
     #[test]

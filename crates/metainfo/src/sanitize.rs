@@ -81,6 +81,36 @@ fn valid_path_char(cp: i32) -> bool {
 /// Sanitizes one path element. Returns `"_"` for an empty element and an
 /// empty string when the element is dropped (see the module rules).
 pub fn sanitize_element(e: &[u8]) -> String {
+    sanitize_element_cow(e).into_owned()
+}
+
+/// Whether [`sanitize_element`] leaves `e` exactly as it is: shorter than
+/// the 240-byte cut, printable ASCII only (no control character, DEL,
+/// `/` or backslash), and not `.` or `..`.
+fn element_is_clean(e: &[u8]) -> bool {
+    !e.is_empty()
+        && e.len() < 240
+        // no short cut inside the loop, so that it compiles to SIMD
+        && e.iter().fold(true, |ok, &c| {
+            ok & (c.wrapping_sub(0x20) < 0x5f) & (c != b'/') & (c != b'\\')
+        })
+        && e != b"."
+        && e != b".."
+}
+
+/// [`sanitize_element`] without a copy when the element needs no change
+/// (the common case: plain ASCII names).
+pub fn sanitize_element_cow(e: &[u8]) -> std::borrow::Cow<'_, str> {
+    if element_is_clean(e) {
+        // printable ASCII is valid UTF-8
+        if let Ok(s) = std::str::from_utf8(e) {
+            return std::borrow::Cow::Borrowed(s);
+        }
+    }
+    std::borrow::Cow::Owned(sanitize_element_slow(e))
+}
+
+fn sanitize_element_slow(e: &[u8]) -> String {
     if e.is_empty() {
         return "_".to_owned();
     }
@@ -197,6 +227,41 @@ mod tests {
         assert_eq!(sanitize_element(b"\xed\xa0\x80"), "_");
         assert_eq!(sanitize_element("😀".as_bytes()), "😀");
         assert_eq!(sanitize_element(b"C:"), "C:");
+    }
+
+    #[test]
+    fn clean_elements_are_borrowed_and_match_the_full_rules() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"file.txt".to_vec(),
+            b"a b~!@#$%^&*()".to_vec(),
+            b".".to_vec(),
+            b"..".to_vec(),
+            b"...".to_vec(),
+            b"".to_vec(),
+            b"a/b".to_vec(),
+            b"a\\b".to_vec(),
+            b"a\x7fb".to_vec(),
+            b"a\x1fb".to_vec(),
+            "é".as_bytes().to_vec(),
+            b"\xff".to_vec(),
+        ];
+        for n in [238, 239, 240, 241, 300] {
+            cases.push(vec![b'x'; n]);
+            let mut v = vec![b'x'; n];
+            v.extend_from_slice(b".txt");
+            cases.push(v);
+        }
+        for c in &cases {
+            let fast = sanitize_element_cow(c);
+            assert_eq!(fast, sanitize_element_slow(c), "{c:?}");
+            let borrowed = matches!(fast, std::borrow::Cow::Borrowed(_));
+            assert_eq!(borrowed, element_is_clean(c), "{c:?}");
+            if borrowed {
+                assert_eq!(fast.as_bytes(), c.as_slice());
+            }
+        }
+        assert!(element_is_clean(b"file.txt"));
+        assert!(!element_is_clean(&[b'x'; 240]));
     }
 
     #[test]

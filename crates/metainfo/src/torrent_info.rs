@@ -1,5 +1,6 @@
 //! Parsing of `.torrent` files: v1 (BEP 3), v2 (BEP 52) and hybrid.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use lt_bencode::{Kind, Limits, Node};
@@ -8,7 +9,7 @@ use lt_core::{InfoHash, Sha1Hash, Sha256Hash};
 use crate::error::MetainfoError;
 use crate::file_storage::{FileFlags, FileStorage, NewFile};
 use crate::merkle::root_from_piece_layer;
-use crate::sanitize::{sanitize_element, sanitize_path_elements, sanitize_symlink, sanitize_utf8};
+use crate::sanitize::{sanitize_element, sanitize_element_cow, sanitize_symlink, sanitize_utf8};
 
 /// Bounds applied while loading a torrent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -778,8 +779,12 @@ pub fn read_torrent_file(
 }
 
 fn parse_attr(n: Node<'_, '_>) -> FileFlags {
+    attr_flags(n.get_bytes(b"attr"))
+}
+
+fn attr_flags(attr: Option<&[u8]>) -> FileFlags {
     let mut f = FileFlags::NONE;
-    if let Some(a) = n.get_bytes(b"attr") {
+    if let Some(a) = attr {
         for c in a {
             match c {
                 b'l' => f |= FileFlags::SYMLINK,
@@ -797,10 +802,17 @@ fn symlink_of(n: Node<'_, '_>, flags: &mut FileFlags) -> String {
     if !flags.contains(FileFlags::SYMLINK) {
         return String::new();
     }
-    match n
-        .get_list(b"symlink path.utf-8")
-        .or_else(|| n.get_list(b"symlink path"))
-    {
+    symlink_from(
+        n.get_list(b"symlink path.utf-8")
+            .or_else(|| n.get_list(b"symlink path")),
+        flags,
+    )
+}
+
+/// The sanitized target of a symlink given its (first) `symlink path`
+/// list; clears the flag when there is none.
+fn symlink_from(list: Option<Node<'_, '_>>, flags: &mut FileFlags) -> String {
+    match list {
         Some(l) => sanitize_symlink(l.list_iter().filter_map(|e| e.as_bytes())),
         None => {
             flags.0 &= !FileFlags::SYMLINK.0;
@@ -848,56 +860,131 @@ fn extract_single_file(info: Node<'_, '_>) -> Result<ParsedFiles, MetainfoError>
     Ok(ParsedFiles { fs })
 }
 
+/// A file whose path contains this is a padding file (old BitComet
+/// convention, as libtorrent reads it).
+const PAD_MARKER: &str = "_____padding_file_";
+
+/// The keys of a v1 `files` entry, each the first occurrence in the
+/// dictionary (what [`Node::get`] would return), found in one pass.
+#[derive(Default)]
+struct V1FileKeys<'d, 'a> {
+    length: Option<Node<'d, 'a>>,
+    path_utf8: Option<Node<'d, 'a>>,
+    path: Option<Node<'d, 'a>>,
+    attr: Option<Node<'d, 'a>>,
+    mtime: Option<Node<'d, 'a>>,
+    sha1: Option<Node<'d, 'a>>,
+    symlink_utf8: Option<Node<'d, 'a>>,
+    symlink: Option<Node<'d, 'a>>,
+}
+
+impl<'d, 'a> V1FileKeys<'d, 'a> {
+    fn scan(f: Node<'d, 'a>) -> Self {
+        let mut k = V1FileKeys::default();
+        // Compared as fixed-size arrays, the keys compile to a length
+        // switch and integer compares instead of a `memcmp` call per key.
+        fn is<const N: usize>(key: &[u8], want: &[u8; N]) -> bool {
+            <&[u8; N]>::try_from(key).is_ok_and(|k| k == want)
+        }
+        for (key, v) in f.dict_iter() {
+            let slot = match key.len() {
+                4 if is(key, b"path") => &mut k.path,
+                4 if is(key, b"attr") => &mut k.attr,
+                4 if is(key, b"sha1") => &mut k.sha1,
+                5 if is(key, b"mtime") => &mut k.mtime,
+                6 if is(key, b"length") => &mut k.length,
+                10 if is(key, b"path.utf-8") => &mut k.path_utf8,
+                12 if is(key, b"symlink path") => &mut k.symlink,
+                18 if is(key, b"symlink path.utf-8") => &mut k.symlink_utf8,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(v);
+            }
+        }
+        k
+    }
+}
+
+fn list_node<'d, 'a>(n: Option<Node<'d, 'a>>) -> Option<Node<'d, 'a>> {
+    n.filter(|n| n.kind() == Kind::List)
+}
+
 fn extract_files(list: Node<'_, '_>, name: &str) -> Result<ParsedFiles, MetainfoError> {
     let mut fs = FileStorage::new();
     if list.is_empty() {
         return Err(MetainfoError::NoFiles);
     }
-    let mut path = String::new();
+    fs.reserve(list.len());
+    let name_is_pad = name.contains(PAD_MARKER);
+    let mut dir = String::new();
     for f in list.list_iter() {
         if f.kind() != Kind::Dict {
             return Err(MetainfoError::FailedToParseFiles);
         }
-        let size = f.get_int(b"length").ok_or(MetainfoError::InvalidLength)?;
+        let k = V1FileKeys::scan(f);
+        let size = k
+            .length
+            .and_then(|n| n.as_int())
+            .ok_or(MetainfoError::InvalidLength)?;
         if size < 0 {
             return Err(MetainfoError::InvalidLength);
         }
-        let Some(pl) = f.get_list(b"path.utf-8").or_else(|| f.get_list(b"path")) else {
+        let Some(pl) = list_node(k.path_utf8).or_else(|| list_node(k.path)) else {
             return Err(MetainfoError::MissingName);
         };
         if pl.is_empty() {
             return Err(MetainfoError::MissingName);
         }
-        let mut elements = Vec::with_capacity(pl.len());
+        // the path is `name/dir/leaf`: `dir` gets every element but the last
+        dir.clear();
+        let mut leaf: Option<Cow<'_, str>> = None;
+        let mut is_pad = name_is_pad;
         for e in pl.list_iter() {
-            match e.as_bytes() {
-                Some(b) => elements.push(b),
-                None => return Err(MetainfoError::InvalidName),
+            let Some(b) = e.as_bytes() else {
+                return Err(MetainfoError::InvalidName);
+            };
+            // a dropped element (empty, `.`, `..`) becomes `_`
+            let mut el = sanitize_element_cow(b);
+            if el.is_empty() {
+                el = Cow::Borrowed("_");
+            }
+            // the marker holds no `/`, so it lies within one element
+            is_pad = is_pad || (el.len() >= PAD_MARKER.len() && el.contains(PAD_MARKER));
+            if let Some(prev) = leaf.replace(el) {
+                if !dir.is_empty() {
+                    dir.push('/');
+                }
+                dir.push_str(&prev);
             }
         }
-        path.clear();
-        path.push_str(name);
-        for e in sanitize_path_elements(elements.into_iter()) {
-            path.push('/');
-            path.push_str(&e);
-        }
-        let mut flags = parse_attr(f);
-        if path.contains("_____padding_file_") {
+        let leaf = leaf.unwrap_or(Cow::Borrowed("_"));
+        let mut flags = attr_flags(k.attr.and_then(|n| n.as_bytes()));
+        if is_pad {
             flags |= FileFlags::PAD_FILE;
         }
-        let symlink = symlink_of(f, &mut flags);
-        fs.add_file_full(NewFile {
-            path: &path,
+        let symlink = if flags.contains(FileFlags::SYMLINK) {
+            symlink_from(
+                list_node(k.symlink_utf8).or_else(|| list_node(k.symlink)),
+                &mut flags,
+            )
+        } else {
+            String::new()
+        };
+        let file = NewFile {
+            path: "",
             size,
             flags,
-            mtime: f.get_int(b"mtime").unwrap_or(0),
+            mtime: k.mtime.and_then(|n| n.as_int()).unwrap_or(0),
             symlink: &symlink,
             root: None,
-            filehash: f
-                .get_bytes(b"sha1")
+            filehash: k
+                .sha1
+                .and_then(|n| n.as_bytes())
                 .and_then(|b| Sha1Hash::from_slice(b).ok()),
-        })
-        .map_err(|_| MetainfoError::InvalidLength)?;
+        };
+        fs.add_file_split(name, &dir, &leaf, file)
+            .map_err(|_| MetainfoError::InvalidLength)?;
     }
     Ok(ParsedFiles { fs })
 }
@@ -959,15 +1046,12 @@ fn walk_tree(
         if key.is_empty() {
             return Err(MetainfoError::FailedToParseFiles);
         }
-        let mut elem = sanitize_element(key);
-        if elem.is_empty() {
-            elem = "_".to_owned();
-        }
+        let elem = sanitize_element_cow(key);
         let len_before = path.len();
         if !path.is_empty() {
             path.push('/');
         }
-        path.push_str(&elem);
+        path.push_str(if elem.is_empty() { "_" } else { &elem });
         if let Some(leaf) = value.get(b"") {
             // a file: its dictionary must hold only the "" key
             if value.len() != 1 || leaf.kind() != Kind::Dict {

@@ -214,8 +214,52 @@ fn decode_to_py<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>
         lt_bencode::decode_compat(data, BDECODE_LIMITS)
     };
     match doc {
-        Ok(doc) => ToPy::new(py).convert(doc.root()),
+        Ok(doc) => {
+            let _gc = if doc.token_count() >= GC_PAUSE_TOKENS {
+                GcPause::new(py)?
+            } else {
+                None
+            };
+            ToPy::new(py).convert(doc.root())
+        }
         Err(e) => Err(bdecode_error(e.kind)),
+    }
+}
+
+/// From this many values on, the cyclic garbage collector is paused while
+/// the Python objects are built.
+const GC_PAUSE_TOKENS: usize = 4096;
+
+/// Pauses Python's cyclic garbage collector while a large decoded value is
+/// converted, restoring it when dropped (also on error).
+///
+/// Building tens of thousands of dicts and lists otherwise triggers
+/// collection after collection that traverse the growing (acyclic, hence
+/// uncollectable) result: a third of the time of `bdecode` of a 50,000-file
+/// torrent. The conversion runs no Python code and keeps the GIL, so no
+/// other code can observe the pause.
+pub(crate) struct GcPause<'py> {
+    gc: Bound<'py, PyModule>,
+}
+
+impl<'py> GcPause<'py> {
+    /// `None` when the collector was already disabled (nothing to restore).
+    pub(crate) fn new(py: Python<'py>) -> PyResult<Option<Self>> {
+        let gc = py.import("gc")?;
+        if !gc.call_method0("isenabled")?.is_truthy()? {
+            return Ok(None);
+        }
+        gc.call_method0("disable")?;
+        Ok(Some(GcPause { gc }))
+    }
+}
+
+impl Drop for GcPause<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.gc.call_method0("enable") {
+            // cannot propagate from `drop`; report it like an unraisable error
+            e.write_unraisable(self.gc.py(), None);
+        }
     }
 }
 

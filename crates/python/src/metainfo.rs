@@ -608,9 +608,11 @@ fn load_ti(arg: &Bound<'_, PyAny>, limits: Option<&Bound<'_, PyAny>>) -> PyResul
     }
     let lim = limits_from_dict(limits)?;
     if let Ok(b) = arg.cast::<PyBytes>() {
-        let data = b.as_bytes().to_vec();
+        // `bytes` is immutable and `arg` keeps it alive for this call, so
+        // it is parsed in place (no copy) with the GIL released.
+        let data: &[u8] = b.as_bytes();
         return py
-            .detach(|| TorrentInfo::from_bytes_with(&data, &lim))
+            .detach(|| TorrentInfo::from_bytes_with(data, &lim))
             .map_err(metainfo_err);
     }
     if let Ok(b) = arg.cast::<PyByteArray>() {
