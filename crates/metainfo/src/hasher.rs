@@ -11,7 +11,7 @@
 //!
 //! The work is split in jobs of whole pieces (about 1 MiB each) taken by
 //! one worker thread per core. Each worker reads its job's bytes in
-//! positional reads of 256 KiB (whole pieces when pieces are smaller) into
+//! positional reads of 128 KiB (whole pieces when pieces are smaller) into
 //! one reused buffer and hashes each read while it is still in the core's
 //! cache: SHA-1 incrementally over the piece, SHA-256 per 16 KiB block,
 //! both from the same read for hybrid torrents. Results go
@@ -352,7 +352,7 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result
 /// there), large enough that per-read costs do not matter. A power of two,
 /// so with v2 (power-of-two pieces of at least 16 KiB) a read never splits
 /// a 16 KiB block.
-const CHUNK: u64 = 256 * 1024;
+const CHUNK: u64 = 128 * 1024;
 
 /// Hashes of the piece being read.
 struct PieceAcc {
@@ -850,7 +850,7 @@ mod tests {
 
     #[test]
     fn pieces_larger_than_a_read_hybrid() {
-        // 1 MiB pieces are read in 256 KiB parts; file a's second piece has
+        // 1 MiB pieces are read in 128 KiB parts; file a's second piece has
         // a v2 part shorter than the piece, then a pad file.
         let d = tmpdir("large");
         let pl = 1u64 << 20;
