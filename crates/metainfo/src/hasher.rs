@@ -551,10 +551,9 @@ pub fn hash_files(
                     let first = j * pieces_per_job;
                     let last = (first + pieces_per_job).min(npieces);
                     let (done, err) = hash_job(lay, first, last, &mut buf, &mut cache);
-                    if !done.v1.is_empty() || !done.v2.is_empty() {
-                        if tx.send(Ok(done)).is_err() {
-                            return;
-                        }
+                    let any = !done.v1.is_empty() || !done.v2.is_empty();
+                    if any && tx.send(Ok(done)).is_err() {
+                        return;
                     }
                     if let Some(e) = err {
                         let _ = tx.send(Err(e));

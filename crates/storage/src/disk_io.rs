@@ -1539,7 +1539,7 @@ impl Shared {
                         }
                     };
                     have.push(ok);
-                    if (piece + 1) % step == 0 || piece + 1 == total {
+                    if (piece + 1).is_multiple_of(step) || piece + 1 == total {
                         self.sink.complete(Completion::CheckProgress {
                             storage: slot.id,
                             checked: piece + 1,
