@@ -1480,10 +1480,33 @@ impl Shared {
         let mut have = Vec::with_capacity(total as usize);
         let step = (total / 100).max(1);
         let abort = &slot.abort_check;
+        // No threads for pieces that are not there: a torrent with nothing
+        // on disk (a new download) is checked without starting any.
+        let on_disk = (0..total)
+            .filter(|&p| storage.piece_on_disk(p, &sizes))
+            .take(64)
+            .count();
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
-            .min(total.max(1) as usize);
+            .min(on_disk);
+        if threads == 0 {
+            for piece in 0..total {
+                if abort.load(Ordering::Acquire) {
+                    break;
+                }
+                have.push(false);
+                if (piece + 1).is_multiple_of(step) || piece + 1 == total {
+                    self.sink.complete(Completion::CheckProgress {
+                        storage: slot.id,
+                        checked: piece + 1,
+                        total,
+                    });
+                }
+            }
+            let aborted = have.len() < total as usize;
+            return Ok(CheckResult { have, aborted });
+        }
         let next = AtomicU32::new(0);
         let stop = AtomicBool::new(false);
         std::thread::scope(|sc| {
