@@ -9,9 +9,12 @@
 //!   layer and the file's root;
 //! * hybrid: both at once, reading every byte once.
 //!
-//! The work is split in jobs of whole pieces (a few MiB each) taken by one
-//! worker thread per core. Each worker reads its job's bytes with large
-//! positional reads and hashes them while they are hot in cache. Results go
+//! The work is split in jobs of whole pieces (about 1 MiB each) taken by
+//! one worker thread per core. Each worker reads its job's bytes in
+//! positional reads of 128 KiB (whole pieces when pieces are smaller) into
+//! one reused buffer and hashes each read while it is still in the core's
+//! cache: SHA-1 incrementally over the piece, SHA-256 per 16 KiB block,
+//! both from the same read for hybrid torrents. Results go
 //! back to the calling thread over a channel; the caller's progress callback
 //! runs on the calling thread, once per piece, in completion order.
 
@@ -344,45 +347,154 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result
     Ok(())
 }
 
-/// Hashes the pieces of one job; `data` holds exactly the job's bytes.
-fn hash_job(lay: &Layout<'_>, first_piece: u64, data: &[u8]) -> JobResult {
-    let pl = lay.req.piece_length as usize;
-    let mut v1 = Vec::new();
-    let mut v2 = Vec::new();
-    let mut leaves: Vec<Sha256Hash> = Vec::with_capacity(lay.blocks_per_piece as usize);
-    for (k, piece) in data.chunks(pl).enumerate() {
-        let p = first_piece + k as u64;
-        if lay.req.v1 {
-            v1.push(sha1(piece));
+/// Bytes read at a time: small enough that what was read is still in the
+/// core's cache when it is hashed (both hashes of a hybrid torrent read it
+/// there), large enough that per-read costs do not matter. A power of two,
+/// so with v2 (power-of-two pieces of at least 16 KiB) a read never splits
+/// a 16 KiB block.
+const CHUNK: u64 = 128 * 1024;
+
+/// Hashes of the piece being read.
+struct PieceAcc {
+    v1: Option<sha1::Sha1>,
+    leaves: Vec<Sha256Hash>,
+}
+
+impl PieceAcc {
+    fn new(lay: &Layout<'_>) -> Self {
+        PieceAcc {
+            v1: None,
+            leaves: Vec::with_capacity(if lay.req.v2 {
+                lay.blocks_per_piece as usize
+            } else {
+                0
+            }),
+        }
+    }
+
+    fn start(&mut self, lay: &Layout<'_>) {
+        use sha1::Digest;
+        self.v1 = lay.req.v1.then(sha1::Sha1::new);
+        self.leaves.clear();
+    }
+
+    /// Feeds `data`, the piece's bytes from `at` (relative to the piece
+    /// start; a multiple of 16 KiB unless this is the piece's last part).
+    fn update(&mut self, lay: &Layout<'_>, p: u64, at: u64, data: &[u8]) {
+        use sha1::Digest;
+        if let Some(h) = self.v1.as_mut() {
+            h.update(data);
+        }
+        if let Some((len, _)) = v2_part(lay, p) {
+            if at < len {
+                let end = ((len - at) as usize).min(data.len());
+                self.leaves
+                    .extend(data[..end].chunks(BLOCK_SIZE as usize).map(sha256));
+            }
+        }
+    }
+
+    /// Appends the finished piece's hashes to `out`.
+    fn finish(&mut self, lay: &Layout<'_>, p: u64, out: &mut JobResult) {
+        use sha1::Digest;
+        if let Some(h) = self.v1.take() {
+            out.v1.push(Sha1Hash(h.finalize().into()));
         }
         if lay.req.v2 {
-            let slot = lay.piece_file.get(p as usize).copied().unwrap_or(u32::MAX);
-            let Some(f) = lay.v2files.get(slot as usize) else {
-                v2.push(None);
-                continue;
-            };
-            let pstart = p * lay.req.piece_length;
-            let fend = f.offset + f.size;
-            let len = (fend.min(pstart + lay.req.piece_length) - pstart) as usize;
-            leaves.clear();
-            for block in piece[..len.min(piece.len())].chunks(BLOCK_SIZE as usize) {
-                leaves.push(sha256(block));
-            }
-            let h = if f.size <= lay.req.piece_length {
-                // the whole file: its tree is as wide as its block count
-                let width = (leaves.len() as u64).next_power_of_two();
-                merkle_root(&leaves, width, Sha256Hash::zero())
-            } else {
-                merkle_root(&leaves, lay.blocks_per_piece, Sha256Hash::zero())
-            };
-            v2.push(Some(h));
+            out.v2.push(v2_part(lay, p).map(|(_, f)| {
+                if f.size <= lay.req.piece_length {
+                    // the whole file: its tree is as wide as its block count
+                    let width = (self.leaves.len() as u64).next_power_of_two();
+                    merkle_root(&self.leaves, width, Sha256Hash::zero())
+                } else {
+                    merkle_root(&self.leaves, lay.blocks_per_piece, Sha256Hash::zero())
+                }
+            }));
         }
     }
-    JobResult {
-        first_piece,
-        v1,
-        v2,
+}
+
+/// With v2: how many bytes of piece `p` are file data (the rest is pad or
+/// past the end), and the file, or `None` for a piece with no file data.
+fn v2_part<'l>(lay: &'l Layout<'_>, p: u64) -> Option<(u64, &'l V2File)> {
+    if !lay.req.v2 {
+        return None;
     }
+    let slot = lay.piece_file.get(p as usize).copied().unwrap_or(u32::MAX);
+    let f = lay.v2files.get(slot as usize)?;
+    let pstart = p * lay.req.piece_length;
+    let fend = f.offset + f.size;
+    Some((fend.min(pstart + lay.req.piece_length) - pstart, f))
+}
+
+/// Reads and hashes pieces `first..last`, a chunk at a time into `buf`.
+/// On a read error, returns the pieces finished before it and the error.
+fn hash_job(
+    lay: &Layout<'_>,
+    first: u64,
+    last: u64,
+    buf: &mut Vec<u8>,
+    cache: &mut Option<OpenFile>,
+) -> (JobResult, Option<HashError>) {
+    let pl = lay.req.piece_length;
+    let mut out = JobResult {
+        first_piece: first,
+        v1: Vec::new(),
+        v2: Vec::new(),
+    };
+    let mut acc = PieceAcc::new(lay);
+    let mut p = first;
+    while p < last {
+        let pstart = p * pl;
+        if pl <= CHUNK {
+            // Several whole pieces per read.
+            let n = (CHUNK / pl).clamp(1, last - p);
+            let end = ((p + n) * pl).min(lay.total);
+            buf.resize((end - pstart) as usize, 0);
+            if let Err(e) = read_range(lay, pstart, buf, cache) {
+                if n == 1 {
+                    return (out, Some(e));
+                }
+                // Find the failing piece: the ones before it are done.
+                for q in p..p + n {
+                    let qend = ((q + 1) * pl).min(lay.total);
+                    buf.resize((qend - q * pl) as usize, 0);
+                    if let Err(e) = read_range(lay, q * pl, buf, cache) {
+                        return (out, Some(e));
+                    }
+                    acc.start(lay);
+                    acc.update(lay, q, 0, buf);
+                    acc.finish(lay, q, &mut out);
+                }
+                // Every piece read on its own: the error went away.
+                p += n;
+                continue;
+            }
+            for (k, piece) in buf.chunks(pl as usize).enumerate() {
+                acc.start(lay);
+                acc.update(lay, p + k as u64, 0, piece);
+                acc.finish(lay, p + k as u64, &mut out);
+            }
+            p += n;
+        } else {
+            // One piece, read in chunks.
+            let pend = (pstart + pl).min(lay.total);
+            acc.start(lay);
+            let mut at = pstart;
+            while at < pend {
+                let e = (at + CHUNK).min(pend);
+                buf.resize((e - at) as usize, 0);
+                if let Err(err) = read_range(lay, at, buf, cache) {
+                    return (out, Some(err));
+                }
+                acc.update(lay, p, at - pstart, buf);
+                at = e;
+            }
+            acc.finish(lay, p, &mut out);
+            p += 1;
+        }
+    }
+    (out, None)
 }
 
 /// Hashes everything `req` describes. `progress` runs on the calling thread
@@ -437,41 +549,11 @@ pub fn hash_files(
                         return;
                     }
                     let first = j * pieces_per_job;
-                    let start = first * pl;
-                    let end = ((first + pieces_per_job) * pl).min(lay.total);
-                    buf.resize((end - start) as usize, 0);
-                    if read_range(lay, start, &mut buf, &mut cache).is_ok() {
-                        if tx.send(Ok(hash_job(lay, first, &buf))).is_err() {
-                            return;
-                        }
-                        continue;
-                    }
-                    // Something failed: go piece by piece to report the
-                    // pieces before the failing one, then the error.
-                    let mut p = first;
-                    let mut piece_end = start;
-                    let err = loop {
-                        let ps = p * pl;
-                        let pe = ((p + 1) * pl).min(end);
-                        if ps >= end {
-                            break None;
-                        }
-                        if let Err(e) = read_range(
-                            lay,
-                            ps,
-                            &mut buf[(ps - start) as usize..(pe - start) as usize],
-                            &mut cache,
-                        ) {
-                            break Some(e);
-                        }
-                        piece_end = pe;
-                        p += 1;
-                    };
-                    if piece_end > start {
-                        let done = hash_job(lay, first, &buf[..(piece_end - start) as usize]);
-                        if tx.send(Ok(done)).is_err() {
-                            return;
-                        }
+                    let last = (first + pieces_per_job).min(npieces);
+                    let (done, err) = hash_job(lay, first, last, &mut buf, &mut cache);
+                    let any = !done.v1.is_empty() || !done.v2.is_empty();
+                    if any && tx.send(Ok(done)).is_err() {
+                        return;
                     }
                     if let Some(e) = err {
                         let _ = tx.send(Err(e));
@@ -757,6 +839,88 @@ mod tests {
         });
         assert!(matches!(r, Err(HashError::Aborted)));
         assert_eq!(n, 3);
+    }
+
+    fn write(d: &std::path::Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = d.join(name);
+        std::fs::File::create(&p).unwrap().write_all(bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn pieces_larger_than_a_read_hybrid() {
+        // 1 MiB pieces are read in 128 KiB parts; file a's second piece has
+        // a v2 part shorter than the piece, then a pad file.
+        let d = tmpdir("large");
+        let pl = 1u64 << 20;
+        let a = data(1_300_000, 7);
+        let b = data(2_600_000, 8);
+        let req = HashRequest {
+            files: vec![
+                HashFile {
+                    path: write(&d, "a", &a),
+                    size: a.len() as u64,
+                    pad: false,
+                },
+                HashFile {
+                    path: PathBuf::new(),
+                    size: 2 * pl - a.len() as u64,
+                    pad: true,
+                },
+                HashFile {
+                    path: write(&d, "b", &b),
+                    size: b.len() as u64,
+                    pad: false,
+                },
+            ],
+            piece_length: pl,
+            v1: true,
+            v2: true,
+            threads: 2,
+        };
+        let out = hash_files(&req, |_| true).unwrap();
+        let mut all = a.clone();
+        all.resize(2 * pl as usize, 0);
+        all.extend_from_slice(&b);
+        let want: Vec<Sha1Hash> = all.chunks(pl as usize).map(Sha1Hash::digest).collect();
+        assert_eq!(out.v1, want);
+        let ta = out.v2[0].as_ref().unwrap();
+        assert_eq!(ta.root, naive_root(&a, 128));
+        assert_eq!(ta.piece_layer[1], naive_root(&a[pl as usize..], 64));
+        let tb = out.v2[2].as_ref().unwrap();
+        assert_eq!(tb.root, naive_root(&b, 256));
+        assert_eq!(tb.piece_layer.len(), 3);
+        assert_eq!(tb.piece_layer[2], naive_root(&b[2 * pl as usize..], 64));
+    }
+
+    #[test]
+    fn a_short_file_reports_the_pieces_before_it() {
+        // Small pieces (several per read) and large pieces (several reads
+        // per piece): the pieces before the missing bytes are reported.
+        for (pl, on_disk, declared, before) in [
+            (16384u64, 100_000usize, 200_000u64, 6u64),
+            (1 << 20, 2_200_000, 3 << 20, 2),
+        ] {
+            let d = tmpdir("shortmid");
+            let req = HashRequest {
+                files: vec![HashFile {
+                    path: write(&d, "a", &data(on_disk, 3)),
+                    size: declared,
+                    pad: false,
+                }],
+                piece_length: pl,
+                v1: true,
+                v2: true,
+                threads: 1,
+            };
+            let mut seen = Vec::new();
+            let r = hash_files(&req, |p| {
+                seen.push(p);
+                true
+            });
+            assert!(matches!(r, Err(HashError::FileTooShort { .. })), "{pl}");
+            assert_eq!(seen, (0..before).collect::<Vec<_>>(), "{pl}");
+        }
     }
 
     #[test]

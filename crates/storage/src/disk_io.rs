@@ -6,7 +6,9 @@
 //! (move, rename, delete, release, flush, initialise, priorities);
 //! `hashing_threads` workers hash pieces; `checking_threads` workers (one
 //! by default, like libtorrent's `active_checking`) check files, so a long
-//! check does not hold up piece verification of other torrents.
+//! check does not hold up piece verification of other torrents. A check
+//! reads and hashes its pieces on one scoped thread per core and verifies
+//! them in piece order on its checking worker.
 //!
 //! # Ordering
 //! Jobs of one storage run concurrently, except *fence* jobs (move, rename,
@@ -1466,54 +1468,35 @@ impl Shared {
         Ok(Sha256Hash::digest(&buf))
     }
 
-    /// Checks every piece. A reader thread reads pieces ahead (at most
-    /// `CHECK_READ_AHEAD` pieces buffered) while this thread hashes, so disk
-    /// reads and hashing overlap.
+    /// Checks every piece. One worker per core (scoped threads) takes the
+    /// next piece, reads it in cache-sized chunks and hashes each chunk
+    /// while it is hot; this thread receives the hashes, puts them back in
+    /// piece order and runs the verifier and the progress reports in that
+    /// order, as a single reader would.
     fn do_check(&self, slot: &Arc<Slot>, mut verifier: PieceVerifier) -> Result<CheckResult> {
-        const CHECK_READ_AHEAD: usize = 2;
         let storage = &slot.storage;
         let total = storage.layout().num_pieces();
         let sizes = storage.existing_sizes();
         let mut have = Vec::with_capacity(total as usize);
         let step = (total / 100).max(1);
         let abort = &slot.abort_check;
-        std::thread::scope(|sc| {
-            let (tx, rx) =
-                std::sync::mpsc::sync_channel::<(u32, Result<Option<Vec<u8>>>)>(CHECK_READ_AHEAD);
-            let sizes = &sizes;
-            std::thread::Builder::new()
-                .name("lt-check-read".into())
-                .spawn_scoped(sc, move || {
-                    for piece in 0..total {
-                        if abort.load(Ordering::Acquire) {
-                            break;
-                        }
-                        let r = if storage.piece_on_disk(piece, sizes) {
-                            let mut buf = vec![0u8; storage.layout().piece_size(piece) as usize];
-                            storage.read(piece, 0, &mut buf).map(|()| Some(buf))
-                        } else {
-                            Ok(None)
-                        };
-                        let fatal = r.as_ref().is_err_and(|e| !is_missing(e));
-                        // The receiver is gone when the check stopped early.
-                        if tx.send((piece, r)).is_err() || fatal {
-                            break;
-                        }
-                    }
-                })
-                .map_err(|e| StorageError::new(e, ErrorFile::None, Operation::CheckResume))?;
-            for (piece, r) in rx {
+        // No threads for pieces that are not there: a torrent with nothing
+        // on disk (a new download) is checked without starting any.
+        let on_disk = (0..total)
+            .filter(|&p| storage.piece_on_disk(p, &sizes))
+            .take(64)
+            .count();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(on_disk);
+        if threads == 0 {
+            for piece in 0..total {
                 if abort.load(Ordering::Acquire) {
                     break;
                 }
-                let ok = match r {
-                    Ok(Some(buf)) => verifier(piece, &hash_buffer(slot, piece, &buf)),
-                    Ok(None) => false,
-                    Err(e) if is_missing(&e) => false,
-                    Err(e) => return Err(e),
-                };
-                have.push(ok);
-                if (piece + 1) % step == 0 || piece + 1 == total {
+                have.push(false);
+                if (piece + 1).is_multiple_of(step) || piece + 1 == total {
                     self.sink.complete(Completion::CheckProgress {
                         storage: slot.id,
                         checked: piece + 1,
@@ -1521,11 +1504,125 @@ impl Shared {
                     });
                 }
             }
+            let aborted = have.len() < total as usize;
+            return Ok(CheckResult { have, aborted });
+        }
+        let next = AtomicU32::new(0);
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|sc| {
+            type Msg = (u32, Result<Option<PieceHash>>);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(threads * 2);
+            for i in 0..threads {
+                let tx = tx.clone();
+                let (sizes, next, stop) = (&sizes, &next, &stop);
+                std::thread::Builder::new()
+                    .name(format!("lt-check-hash-{i}"))
+                    .spawn_scoped(sc, move || {
+                        let mut buf = Vec::new();
+                        loop {
+                            if stop.load(Ordering::Acquire) || abort.load(Ordering::Acquire) {
+                                break;
+                            }
+                            let piece = next.fetch_add(1, Ordering::Relaxed);
+                            if piece >= total {
+                                break;
+                            }
+                            let r = if storage.piece_on_disk(piece, sizes) {
+                                read_and_hash(slot, piece, &mut buf).map(Some)
+                            } else {
+                                Ok(None)
+                            };
+                            let fatal = r.as_ref().is_err_and(|e| !is_missing(e));
+                            // The receiver is gone when the check stopped early.
+                            if tx.send((piece, r)).is_err() || fatal {
+                                break;
+                            }
+                        }
+                    })
+                    .map_err(|e| StorageError::new(e, ErrorFile::None, Operation::CheckResume))?;
+            }
+            drop(tx);
+            // Every piece handed out is sent, so the pieces before any one
+            // received arrive too; `pending` holds those that came early.
+            let mut pending: BTreeMap<u32, Result<Option<PieceHash>>> = BTreeMap::new();
+            'recv: for (piece, r) in rx {
+                pending.insert(piece, r);
+                while let Some(r) = pending.remove(&(have.len() as u32)) {
+                    if abort.load(Ordering::Acquire) {
+                        break 'recv;
+                    }
+                    let piece = have.len() as u32;
+                    let ok = match r {
+                        Ok(Some(h)) => verifier(piece, &h),
+                        Ok(None) => false,
+                        Err(e) if is_missing(&e) => false,
+                        Err(e) => {
+                            stop.store(true, Ordering::Release);
+                            return Err(e);
+                        }
+                    };
+                    have.push(ok);
+                    if (piece + 1).is_multiple_of(step) || piece + 1 == total {
+                        self.sink.complete(Completion::CheckProgress {
+                            storage: slot.id,
+                            checked: piece + 1,
+                            total,
+                        });
+                    }
+                }
+            }
+            stop.store(true, Ordering::Release);
             Ok(())
         })?;
         let aborted = have.len() < total as usize;
         Ok(CheckResult { have, aborted })
     }
+}
+
+/// Bytes read at a time while checking: a multiple of [`BLOCK_SIZE`], small
+/// enough that the chunk is still in the core's cache when it is hashed.
+const CHECK_CHUNK: u32 = 128 * 1024;
+
+/// Reads `piece` in chunks of [`CHECK_CHUNK`] into `buf` (reused between
+/// calls) and hashes each chunk right after reading it: SHA-1 over the
+/// whole piece, SHA-256 of each 16 KiB block of its v2 part, both from the
+/// same read.
+fn read_and_hash(slot: &Slot, piece: u32, buf: &mut Vec<u8>) -> Result<PieceHash> {
+    let storage = &slot.storage;
+    let size = storage.layout().piece_size(piece);
+    let v2_len = if slot.kinds.v2 {
+        storage.v2_piece_len(piece).min(size)
+    } else {
+        0
+    };
+    let mut v1 = slot.kinds.v1.then(sha1::Sha1::new);
+    let mut out = PieceHash::default();
+    if slot.kinds.v2 {
+        out.v2_blocks.reserve(v2_len.div_ceil(BLOCK_SIZE) as usize);
+    }
+    buf.resize(CHECK_CHUNK.min(size) as usize, 0);
+    let mut off = 0u32;
+    while off < size {
+        let n = (size - off).min(CHECK_CHUNK);
+        let chunk = &mut buf[..n as usize];
+        storage.read(piece, off, chunk)?;
+        if let Some(h) = v1.as_mut() {
+            h.update(&*chunk);
+        }
+        if off < v2_len {
+            let end = (v2_len - off).min(n) as usize;
+            out.v2_blocks.extend(
+                chunk[..end]
+                    .chunks(BLOCK_SIZE as usize)
+                    .map(Sha256Hash::digest),
+            );
+        }
+        off += n;
+    }
+    if let Some(h) = v1 {
+        out.v1 = Some(Sha1Hash(h.finalize().into()));
+    }
+    Ok(out)
 }
 
 /// A file that does not exist or is too short: its pieces are just not
@@ -1535,22 +1632,6 @@ fn is_missing(e: &StorageError) -> bool {
         e.error.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
     )
-}
-
-/// The hashes of a whole piece held in `buf`.
-fn hash_buffer(slot: &Slot, piece: u32, buf: &[u8]) -> PieceHash {
-    let mut out = PieceHash::default();
-    if slot.kinds.v1 {
-        out.v1 = Some(Sha1Hash::digest(buf));
-    }
-    if slot.kinds.v2 {
-        let v2_len = (slot.storage.v2_piece_len(piece) as usize).min(buf.len());
-        out.v2_blocks = buf[..v2_len]
-            .chunks(BLOCK_SIZE as usize)
-            .map(Sha256Hash::digest)
-            .collect();
-    }
-    out
 }
 
 /// Feeds the SHA-1 state with buffered bytes contiguous to what it has seen.

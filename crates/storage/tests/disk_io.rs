@@ -774,3 +774,64 @@ fn failed_flush_is_not_hashed_from_memory_and_recovers() {
     let (h, _) = wait_hash(&rx, id, 0);
     assert_eq!(h.v1, Some(Sha1Hash::digest(&all)));
 }
+
+#[test]
+fn hybrid_check_hashes_large_pieces_in_parallel_and_verifies_in_order() {
+    // Pieces of 512 KiB (read in several chunks), a v2 part shorter than the
+    // piece before a pad file, a short last piece; pieces 2 and 4 corrupt.
+    let dir = TempDir::new("io-check-hybrid");
+    let pl = 512 * 1024;
+    let fs = layout(
+        &[
+            ("t/a", 600_000, N),
+            ("t/.pad/1", 2 * pl as i64 - 600_000, PAD),
+            ("t/b", 1_700_000, N),
+        ],
+        pl,
+    );
+    let all = stream(&fs, 23);
+    let n = fs.num_pieces() as u32;
+    assert_eq!(n, 6);
+    let expect_hash = |p: u32| {
+        let bytes = piece_bytes(&fs, &all, p);
+        let v2_len = match p {
+            1 => 600_000 - pl as usize,
+            _ => bytes.len(),
+        };
+        PieceHash {
+            v1: Some(Sha1Hash::digest(bytes)),
+            v2_blocks: bytes[..v2_len]
+                .chunks(16 * 1024)
+                .map(Sha256Hash::digest)
+                .collect(),
+        }
+    };
+    let want: Vec<PieceHash> = (0..n).map(expect_hash).collect();
+    let sp = dir.path();
+    std::fs::create_dir_all(sp.join("t")).unwrap();
+    let a = all[..600_000].to_vec();
+    let mut b = all[2 * pl as usize..].to_vec();
+    b[10] ^= 1; // piece 2
+    b[2 * pl as usize + 300_000] ^= 1; // piece 4
+    std::fs::write(sp.join("t/a"), &a).unwrap();
+    std::fs::write(sp.join("t/b"), &b).unwrap();
+
+    let (io, rx) = service(small_cfg());
+    let id = io.add_storage(StorageParams::new(fs.clone(), sp), HashKinds::BOTH);
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen_order = order.clone();
+    io.async_check_files(
+        id,
+        Box::new(move |p, h: &PieceHash| {
+            seen_order.lock().unwrap().push(p);
+            *h == want[p as usize]
+        }),
+    );
+    let (res, _) = until(&rx, |c| match c {
+        Completion::CheckDone { result, .. } => Some(result.as_ref().unwrap().clone()),
+        _ => None,
+    });
+    assert!(!res.aborted);
+    assert_eq!(res.have, vec![true, true, false, true, false, true]);
+    assert_eq!(*order.lock().unwrap(), (0..n).collect::<Vec<_>>());
+}
