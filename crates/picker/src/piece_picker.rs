@@ -291,7 +291,8 @@ impl PiecePicker {
                 have: false,
             })
             .collect();
-        buckets[usize::from(DEFAULT_PRIORITY)].push(first);
+        // exactly one bucket (availability 0): no spare capacity
+        buckets[usize::from(DEFAULT_PRIORITY)] = vec![first];
         let mut p = Self {
             pieces,
             buckets,
