@@ -3,7 +3,7 @@
 //! [`DiskIo`](crate::DiskIo) service runs these calls on its worker threads;
 //! they can also be used directly (tests, tools).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -97,7 +97,8 @@ impl StorageParams {
 struct State {
     save_path: PathBuf,
     priorities: Vec<u8>,
-    renamed: HashMap<usize, PathBuf>,
+    /// A `BTreeMap`: 24 bytes while empty (a `HashMap` is 48).
+    renamed: BTreeMap<usize, PathBuf>,
 }
 
 const PF_UNKNOWN: u8 = 0;
