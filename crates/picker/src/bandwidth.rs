@@ -27,6 +27,8 @@
 
 use std::collections::HashMap;
 
+use crate::lazy::LazyBox;
+
 /// Which way the bytes flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -70,14 +72,15 @@ struct Bucket {
     rem: u64,
     last: u64,
     /// Per connection: last request time and decayed recent usage.
-    active: HashMap<ConnId, Usage>,
+    /// Allocated on the first request (most channels never see one).
+    active: LazyBox<HashMap<ConnId, Usage>>,
     /// Sum of the weights of `active`.
     weight_sum: u64,
     last_prune: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Usage {
+pub(crate) struct Usage {
     last_request: u64,
     /// Bytes granted, decayed exponentially with time constant `window`.
     used: f64,
@@ -99,7 +102,7 @@ impl Bucket {
             tokens: 0,
             rem: 0,
             last: now,
-            active: HashMap::new(),
+            active: LazyBox::default(),
             weight_sum: 0,
             last_prune: now,
         }
@@ -283,7 +286,7 @@ impl BandwidthManager {
     pub fn remove_conn(&mut self, conn: ConnId) {
         for c in self.channels.iter_mut().flatten() {
             for b in &mut c.buckets {
-                if let Some(u) = b.active.remove(&conn) {
+                if let Some(u) = b.active.if_allocated().and_then(|a| a.remove(&conn)) {
                     b.weight_sum -= u.weight;
                 }
             }

@@ -20,6 +20,7 @@
 pub mod bandwidth;
 pub mod bitfield;
 pub mod choker;
+mod lazy;
 pub mod piece_picker;
 pub mod pipeline;
 pub mod rng;

@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use crate::bitfield::Bitfield;
+use crate::lazy::LazyBox;
 use crate::rng::Rng;
 
 /// Size of a block (the unit of a request), 16 KiB.
@@ -238,11 +239,11 @@ pub struct PiecePicker {
     /// indices), so picks don't scan fully requested pieces.
     open: Vec<u32>,
     /// Extra (end-game) requesters of blocks, beyond the first.
-    dups: HashMap<BlockRef, Vec<PeerKey>>,
+    dups: LazyBox<HashMap<BlockRef, Vec<PeerKey>>>,
     /// Pad blocks, by piece.
-    pads: BTreeMap<u32, Vec<u32>>,
-    deadlines: BTreeSet<(u64, u32)>,
-    deadline_of: HashMap<u32, u64>,
+    pads: LazyBox<BTreeMap<u32, Vec<u32>>>,
+    deadlines: LazyBox<BTreeSet<(u64, u32)>>,
+    deadline_of: LazyBox<HashMap<u32, u64>>,
     have: Bitfield,
     seeds: u32,
     piece_length: u32,
@@ -291,16 +292,17 @@ impl PiecePicker {
                 have: false,
             })
             .collect();
-        buckets[usize::from(DEFAULT_PRIORITY)].push(first);
+        // exactly one bucket (availability 0): no spare capacity
+        buckets[usize::from(DEFAULT_PRIORITY)] = vec![first];
         let mut p = Self {
             pieces,
             buckets,
             downloading: Vec::new(),
             open: Vec::new(),
-            dups: HashMap::new(),
-            pads: BTreeMap::new(),
-            deadlines: BTreeSet::new(),
-            deadline_of: HashMap::new(),
+            dups: LazyBox::default(),
+            pads: LazyBox::default(),
+            deadlines: LazyBox::default(),
+            deadline_of: LazyBox::default(),
             have: Bitfield::new(n as usize),
             seeds: 0,
             piece_length,
@@ -683,15 +685,15 @@ impl PiecePicker {
 
     /// Removes piece `i`'s deadline.
     pub fn clear_piece_deadline(&mut self, i: u32) {
-        if let Some(old) = self.deadline_of.remove(&i) {
+        if let Some(old) = self.deadline_of.if_allocated().and_then(|d| d.remove(&i)) {
             self.deadlines.remove(&(old, i));
         }
     }
 
     /// Removes every deadline.
     pub fn clear_deadlines(&mut self) {
-        self.deadline_of.clear();
-        self.deadlines.clear();
+        self.deadline_of.reset();
+        self.deadlines.reset();
     }
 
     /// Every piece with a deadline, as (deadline, piece), earliest first.
@@ -812,7 +814,9 @@ impl PiecePicker {
         let d = self.downloading.swap_remove(dl);
         for (bi, b) in d.blocks.iter().enumerate() {
             if b.extra > 0 {
-                self.dups.remove(&BlockRef::new(i, bi as u32));
+                if let Some(d) = self.dups.if_allocated() {
+                    d.remove(&BlockRef::new(i, bi as u32));
+                }
             }
         }
         if let Some(moved) = self.downloading.get(dl).map(|d| d.piece) {
@@ -896,7 +900,9 @@ impl PiecePicker {
                     d.blocks[bi].extra = 0;
                     d.pads += 1;
                     if had_dups {
-                        self.dups.remove(&b);
+                        if let Some(d) = self.dups.if_allocated() {
+                            d.remove(&b);
+                        }
                     }
                 }
             }
@@ -1019,7 +1025,9 @@ impl PiecePicker {
         let mut cancel = self.requesters(b, &blk);
         cancel.retain(|&p| p != peer);
         if blk.extra > 0 {
-            self.dups.remove(&b);
+            if let Some(d) = self.dups.if_allocated() {
+                d.remove(&b);
+            }
         }
         let d = &mut self.downloading[dl];
         let bi = b.block as usize;
@@ -1045,7 +1053,9 @@ impl PiecePicker {
         let bi = b.block as usize;
         let blk = self.downloading[dl].blocks[bi];
         if blk.extra > 0 {
-            self.dups.remove(&b);
+            if let Some(d) = self.dups.if_allocated() {
+                d.remove(&b);
+            }
         }
         let d = &mut self.downloading[dl];
         d.set_state(bi, BlockState::Finished);
@@ -1103,7 +1113,9 @@ impl PiecePicker {
             }
             if let Some((d, bi)) = self.block_mut(b) {
                 if d.blocks[bi].extra == 0 {
-                    self.dups.remove(&b);
+                    if let Some(d) = self.dups.if_allocated() {
+                        d.remove(&b);
+                    }
                 }
             }
         }

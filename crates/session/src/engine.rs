@@ -50,6 +50,7 @@ mod dht;
 mod dht_log;
 mod lsd;
 mod magnet;
+mod mem;
 mod pex;
 mod portmap;
 mod proxy;
@@ -212,6 +213,8 @@ pub struct Engine {
     /// Boxed: the table then holds pointers, not the large `Torrent`s
     /// (idle torrents dominate the memory of big sessions).
     torrents: HashMap<TorrentId, Box<Torrent>>,
+    /// The tracker settings the torrents share (engine/mem.rs).
+    shared_tracker_settings: Option<Arc<lt_tracker::TrackerSettings>>,
     by_storage: HashMap<StorageId, TorrentId>,
     next_torrent: u64,
     peers: HashMap<ConnId, Peer>,
@@ -348,6 +351,7 @@ impl Engine {
             peer_id: make_peer_id(&fingerprint),
             disk: None,
             torrents: HashMap::new(),
+            shared_tracker_settings: None,
             by_storage: HashMap::new(),
             next_torrent: 1,
             peers: HashMap::new(),
@@ -725,7 +729,9 @@ impl Engine {
                     .filter(|(at, _)| *at <= now)
                     .map(|(_, a)| *a)
                     .collect();
-                t.retry.retain(|(at, _)| *at > now);
+                if !due.is_empty() {
+                    t.retry.retain(|(at, _)| *at > now);
+                }
                 for a in due {
                     if !t.candidates.contains(&a) {
                         t.candidates.push_back(a);
@@ -939,7 +945,7 @@ impl Engine {
             candidates: Default::default(),
             known: Default::default(),
             banned: Default::default(),
-            retry: Vec::new(),
+            retry: Default::default(),
             failcount: Default::default(),
             hashing: Default::default(),
             contributors: Default::default(),
@@ -976,7 +982,7 @@ impl Engine {
             last_upload: 0,
             plaintext_peers: Default::default(),
             trackers: {
-                let mut list = lt_tracker::TrackerList::new(ih, self.tracker_settings());
+                let mut list = lt_tracker::TrackerList::new(ih, self.shared_tracker_settings());
                 for (url, tier) in &p.trackers {
                     list.add_tracker(AnnounceEntry::new(url, *tier, lt_tracker::source::TORRENT));
                 }
@@ -2188,7 +2194,7 @@ impl Engine {
             let Some(addr) = self
                 .torrents
                 .get_mut(&id)
-                .and_then(|t| t.candidates.pop_front())
+                .and_then(|t| t.candidates.if_allocated()?.pop_front())
             else {
                 break;
             };

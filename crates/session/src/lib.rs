@@ -26,6 +26,7 @@ pub mod alert;
 pub mod alert_queue;
 pub mod dht_alert;
 mod engine;
+mod lazy;
 pub mod listen;
 pub mod log_alert;
 pub mod peer_class;

@@ -3,7 +3,7 @@
 //! [`DiskIo`](crate::DiskIo) service runs these calls on its worker threads;
 //! they can also be used directly (tests, tools).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -97,7 +97,8 @@ impl StorageParams {
 struct State {
     save_path: PathBuf,
     priorities: Vec<u8>,
-    renamed: HashMap<usize, PathBuf>,
+    /// A `BTreeMap`: 24 bytes while empty (a `HashMap` is 48).
+    renamed: BTreeMap<usize, PathBuf>,
 }
 
 const PF_UNKNOWN: u8 = 0;
@@ -120,8 +121,17 @@ pub struct TorrentStorage {
     /// Per file: whether writes for a priority-0 file go to the part file
     /// (decided on first use: a file that already exists keeps being used).
     use_part: Vec<AtomicU8>,
+    /// Its path is the save path joined with the part file name (which is
+    /// not kept separately: a moved part file keeps its name).
     part: Mutex<PartFile>,
-    part_name: String,
+}
+
+/// The part file's name inside the save path.
+fn part_file_name(part: &PartFile) -> std::ffi::OsString {
+    part.path()
+        .file_name()
+        .map(|n| n.to_owned())
+        .unwrap_or_default()
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -154,7 +164,6 @@ impl TorrentStorage {
             }),
             use_part: (0..n).map(|_| AtomicU8::new(PF_UNKNOWN)).collect(),
             part: Mutex::new(part),
-            part_name: params.part_file_name,
             layout,
             pool,
         }
@@ -472,7 +481,9 @@ impl TorrentStorage {
             MoveFlags::ResetSavePath | MoveFlags::ResetSavePathUnchecked
         ) {
             st.save_path = new_save_path.clone();
-            lock(&self.part).set_path(new_save_path.join(&self.part_name));
+            let mut part = lock(&self.part);
+            let name = part_file_name(&part);
+            part.set_path(new_save_path.join(name));
             return Ok(new_save_path);
         }
         let old_base = st.save_path.clone();
@@ -522,7 +533,8 @@ impl TorrentStorage {
         }
         {
             let mut part = lock(&self.part);
-            if let Err(e) = part.move_to(new_save_path.join(&self.part_name)) {
+            let name = part_file_name(&part);
+            if let Err(e) = part.move_to(new_save_path.join(name)) {
                 for (s, d) in done.iter().rev() {
                     let _ = move_file(d, s);
                 }

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lt_core::{InfoHash, PeerId, ProtocolVersion};
@@ -291,7 +292,8 @@ fn vidx(v: ProtocolVersion) -> usize {
 pub struct TrackerList {
     trackers: Vec<AnnounceEntry>,
     info_hash: InfoHash,
-    settings: TrackerSettings,
+    /// Shared: every torrent of a session has the same settings.
+    settings: Arc<TrackerSettings>,
     listen: Vec<SocketAddr>,
     announcing: bool,
     complete_sent: bool,
@@ -301,11 +303,11 @@ pub struct TrackerList {
 }
 
 impl TrackerList {
-    pub fn new(info_hash: InfoHash, settings: TrackerSettings) -> Self {
+    pub fn new(info_hash: InfoHash, settings: impl Into<Arc<TrackerSettings>>) -> Self {
         TrackerList {
             trackers: Vec::new(),
             info_hash,
-            settings,
+            settings: settings.into(),
             listen: Vec::new(),
             announcing: false,
             complete_sent: false,
@@ -318,8 +320,8 @@ impl TrackerList {
     pub fn settings(&self) -> &TrackerSettings {
         &self.settings
     }
-    pub fn set_settings(&mut self, s: TrackerSettings) {
-        self.settings = s;
+    pub fn set_settings(&mut self, s: impl Into<Arc<TrackerSettings>>) {
+        self.settings = s.into();
     }
     /// The trackers, ordered by tier.
     pub fn trackers(&self) -> &[AnnounceEntry] {
