@@ -2784,12 +2784,13 @@ impl Engine {
                 t.contributors.entry(piece).or_default().insert(id);
                 let storage = t.storage;
                 let others: Vec<ConnId> = cancel.iter().map(|k| ConnId(k.0 as u64)).collect();
+                let len = data.len() as u32;
                 if let Some(disk) = &self.disk {
                     self.recv_budget.add(data.len());
-                    disk.async_write(storage, piece, offset, data.to_vec());
+                    disk.async_write(storage, piece, offset, data);
                 }
                 for o in others {
-                    self.cancel_request(o, BlockRequest::new(piece, offset, data.len() as u32));
+                    self.cancel_request(o, BlockRequest::new(piece, offset, len));
                 }
             }
         }

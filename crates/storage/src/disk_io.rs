@@ -35,6 +35,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use lt_core::{Sha1Hash, Sha256Hash};
 use sha1::Digest as _;
 
@@ -285,7 +286,7 @@ enum JobKind {
     Write {
         entry: Arc<PieceEntry>,
         offset: u32,
-        data: Vec<u8>,
+        data: Bytes,
     },
     Read {
         piece: u32,
@@ -413,8 +414,9 @@ impl RangeSet {
 
 #[derive(Default)]
 struct PieceState {
-    /// Blocks in memory, not yet written, by offset.
-    blocks: BTreeMap<u32, Vec<u8>>,
+    /// Blocks in memory, not yet written, by offset. They are slices of
+    /// the buffers the engine received them in (no copy).
+    blocks: BTreeMap<u32, Bytes>,
     /// Write jobs waiting for their block to reach the file.
     waiters: Vec<(u32, u32)>,
     received: RangeSet,
@@ -437,9 +439,31 @@ struct PieceEntry {
     st: Mutex<PieceState>,
 }
 
+/// A job queue of one pool.
+///
+/// A worker is woken for a new job only when there are more queued jobs
+/// than workers awake (between jobs or running a short one): a worker
+/// already awake takes the next job when it is done, so a stream of small
+/// jobs (blocks to write) does not wake a thread per job. A worker running
+/// a fence job (which may take long: a move, a delete) does not count as
+/// awake, so jobs behind it get a worker of their own.
 struct Queue {
     q: Mutex<VecDeque<Job>>,
     cv: Condvar,
+    /// Workers awake and not running a fence job. Decremented only with
+    /// `q` locked, so a dispatcher holding `q` never counts a worker that is
+    /// about to sleep.
+    awake: AtomicUsize,
+}
+
+impl Queue {
+    fn new() -> Self {
+        Queue {
+            q: Mutex::new(VecDeque::new()),
+            cv: Condvar::new(),
+            awake: AtomicUsize::new(0),
+        }
+    }
 }
 
 struct Shared {
@@ -507,18 +531,9 @@ impl DiskIo {
             cfg: cfg.clone(),
             storages: Mutex::new(HashMap::new()),
             next_id: AtomicU32::new(0),
-            aio: Queue {
-                q: Mutex::new(VecDeque::new()),
-                cv: Condvar::new(),
-            },
-            hash: Queue {
-                q: Mutex::new(VecDeque::new()),
-                cv: Condvar::new(),
-            },
-            check: Queue {
-                q: Mutex::new(VecDeque::new()),
-                cv: Condvar::new(),
-            },
+            aio: Queue::new(),
+            hash: Queue::new(),
+            check: Queue::new(),
             cache: Mutex::new(HashMap::new()),
             buffered: AtomicUsize::new(0),
             epoch: Instant::now(),
@@ -613,8 +628,11 @@ impl DiskIo {
     }
 
     /// Writes a block (`data` at `offset` inside `piece`). Completes with
-    /// [`Completion::Write`] once the block is in its file(s).
-    pub fn async_write(&self, id: StorageId, piece: u32, offset: u32, data: Vec<u8>) {
+    /// [`Completion::Write`] once the block is in its file(s). `data` is
+    /// kept as is until written (a `Bytes` slice of a receive buffer is not
+    /// copied).
+    pub fn async_write(&self, id: StorageId, piece: u32, offset: u32, data: impl Into<Bytes>) {
+        let data: Bytes = data.into();
         let Some(slot) = self.slot(id) else {
             return self.shared.sink.complete(Completion::Write {
                 storage: id,
@@ -893,23 +911,30 @@ enum Pool {
 fn worker(shared: Arc<Shared>, pool: Pool) {
     let queue = shared.queue(pool);
     let tick = Duration::from_millis(500);
+    queue.awake.fetch_add(1, Ordering::AcqRel);
     loop {
         let job = {
             let mut q = lock(&queue.q);
             loop {
                 if let Some(j) = q.pop_front() {
+                    if j.kind.is_fence() {
+                        queue.awake.fetch_sub(1, Ordering::AcqRel);
+                    }
                     break Some(j);
                 }
                 if shared.shutdown.load(Ordering::Acquire)
                     && shared.pending_jobs.load(Ordering::Acquire) == 0
                 {
+                    queue.awake.fetch_sub(1, Ordering::AcqRel);
                     return;
                 }
+                queue.awake.fetch_sub(1, Ordering::AcqRel);
                 let (g, timeout) = queue
                     .cv
                     .wait_timeout(q, tick)
                     .unwrap_or_else(|e| e.into_inner());
                 q = g;
+                queue.awake.fetch_add(1, Ordering::AcqRel);
                 if timeout.timed_out() && q.is_empty() {
                     break None;
                 }
@@ -936,6 +961,10 @@ fn worker(shared: Arc<Shared>, pool: Pool) {
                         shared.sink.complete(failed(slot.id, tag, e));
                         shared.job_done(&slot, fence);
                     }
+                }
+                if fence {
+                    // Not counted while it ran (see `Queue`).
+                    queue.awake.fetch_add(1, Ordering::AcqRel);
                 }
             }
             None => {
@@ -1012,8 +1041,14 @@ impl Shared {
 
     fn dispatch(&self, job: Job) {
         let q = self.queue(job.kind.pool());
-        lock(&q.q).push_back(job);
-        q.cv.notify_one();
+        let wake = {
+            let mut jobs = lock(&q.q);
+            jobs.push_back(job);
+            jobs.len() > q.awake.load(Ordering::Acquire)
+        };
+        if wake {
+            q.cv.notify_one();
+        }
     }
 
     fn job_done(&self, slot: &Arc<Slot>, fence: bool) {
@@ -1206,7 +1241,7 @@ impl Shared {
         Outcome::Done
     }
 
-    fn do_write(&self, slot: &Arc<Slot>, entry: Arc<PieceEntry>, offset: u32, data: Vec<u8>) {
+    fn do_write(&self, slot: &Arc<Slot>, entry: Arc<PieceEntry>, offset: u32, data: Bytes) {
         let piece = entry.piece;
         entry.last_use.store(self.now_ms(), Ordering::Relaxed);
         let len = data.len() as u32;
@@ -1276,12 +1311,27 @@ impl Shared {
         let blocks = std::mem::take(&mut ps.blocks);
         let mut errors: Vec<(u32, u32, StorageError)> = Vec::new();
         let mut freed = 0;
+        // One vectored write per run of contiguous blocks (per file slice).
+        let mut run: Vec<&[u8]> = Vec::new();
+        let mut run_start = 0u32;
+        let mut run_end = 0u32;
         for (off, data) in &blocks {
             freed += data.len();
-            if let Err(e) = storage.write(entry.piece, *off, data) {
-                errors.push((*off, *off + data.len() as u32, e));
+            if !run.is_empty() && *off != run_end {
+                errors.extend(storage.write_vectored(entry.piece, run_start, &run));
+                run.clear();
             }
+            if run.is_empty() {
+                run_start = *off;
+                run_end = *off;
+            }
+            run.push(data);
+            run_end += data.len() as u32;
         }
+        if !run.is_empty() {
+            errors.extend(storage.write_vectored(entry.piece, run_start, &run));
+        }
+        drop(run);
         entry.buffered.fetch_sub(freed, Ordering::Relaxed);
         self.buffered.fetch_sub(freed, Ordering::Relaxed);
         if !errors.is_empty() {
@@ -1371,7 +1421,7 @@ impl Shared {
         for e in self.storage_entries(slot.id) {
             {
                 let mut ps = lock(&e.st);
-                let freed: usize = ps.blocks.values().map(Vec::len).sum();
+                let freed: usize = ps.blocks.values().map(Bytes::len).sum();
                 e.buffered.fetch_sub(freed, Ordering::Relaxed);
                 self.buffered.fetch_sub(freed, Ordering::Relaxed);
                 for (offset, len) in std::mem::take(&mut ps.waiters) {
@@ -1680,14 +1730,14 @@ mod tests {
     fn v1_advances_over_contiguous_blocks_only() {
         let data: Vec<u8> = (0..100u8).collect();
         let mut ps = PieceState::default();
-        ps.blocks.insert(30, data[30..60].to_vec());
+        ps.blocks.insert(30, Bytes::copy_from_slice(&data[30..60]));
         advance_v1(&mut ps);
         assert_eq!(ps.hashed_upto, 0);
-        ps.blocks.insert(0, data[0..30].to_vec());
-        ps.blocks.insert(70, data[70..100].to_vec());
+        ps.blocks.insert(0, Bytes::copy_from_slice(&data[0..30]));
+        ps.blocks.insert(70, Bytes::copy_from_slice(&data[70..100]));
         advance_v1(&mut ps);
         assert_eq!(ps.hashed_upto, 60);
-        ps.blocks.insert(60, data[60..70].to_vec());
+        ps.blocks.insert(60, Bytes::copy_from_slice(&data[60..70]));
         advance_v1(&mut ps);
         assert_eq!(ps.hashed_upto, 100);
         let h = ps.v1.take().unwrap().finalize();

@@ -279,6 +279,68 @@ impl TorrentStorage {
         Ok(())
     }
 
+    /// Writes the buffers `bufs`, laid end to end from `offset` inside
+    /// `piece`, with one vectored positional write (`pwritev`) per file
+    /// slice instead of one write per buffer. Pad files are skipped, bytes
+    /// of part-file files go to the part file, files are created on first
+    /// write, as with [`write`](Self::write).
+    ///
+    /// Returns the ranges `[start, end)` (offsets inside the piece) that did
+    /// not reach their file, each with its error; empty when all did. A
+    /// failure in one file slice does not stop the others.
+    pub fn write_vectored(
+        &self,
+        piece: u32,
+        offset: u32,
+        bufs: &[&[u8]],
+    ) -> Vec<(u32, u32, StorageError)> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if let Err(e) = self.check_range(piece, offset, total) {
+            return vec![(offset, offset.saturating_add(total as u32), e)];
+        }
+        let st = self.read_state();
+        let mut failed = Vec::new();
+        // Cursor over `bufs`: buffer index and offset inside it.
+        let mut cur = (0usize, 0usize);
+        let mut pos = 0usize;
+        for s in self.layout.map_block(piece, offset, total as u32) {
+            let n = usize::try_from(s.size)
+                .unwrap_or(usize::MAX)
+                .min(total - pos);
+            let in_piece = offset + pos as u32;
+            pos += n;
+            let parts = take_slices(bufs, &mut cur, n);
+            if self.layout.pad_file_at(s.file_index) {
+                continue;
+            }
+            let result = if self.uses_part_file(&st, s.file_index) {
+                // Rare (bytes shared with a skipped file): gather and copy.
+                let chunk: Vec<u8> = parts.concat();
+                lock(&self.part)
+                    .write(piece, in_piece, &chunk)
+                    .map_err(|e| (0, e))
+            } else {
+                match self.open(&st, s.file_index, OpenMode::ReadWrite) {
+                    Ok(f) => pwritev_all(&f, &parts, s.offset).map_err(|(done, e)| {
+                        (
+                            done,
+                            StorageError::new(
+                                e,
+                                ErrorFile::Index(s.file_index),
+                                Operation::FileWrite,
+                            ),
+                        )
+                    }),
+                    Err(e) => Err((0, e)),
+                }
+            };
+            if let Err((done, e)) = result {
+                failed.push((in_piece + done as u32, in_piece + n as u32, e));
+            }
+        }
+        failed
+    }
+
     /// Reads `buf.len()` bytes at `offset` inside `piece`. Pad files read as
     /// zeros. A missing file or a file too short for the range is an error
     /// (`NotFound` / `UnexpectedEof`).
@@ -689,4 +751,103 @@ fn allocate(f: &File, size: u64) -> io::Result<()> {
         }
         e => Err(io::Error::from_raw_os_error(e)),
     }
+}
+
+/// The next `n` bytes of `bufs` from the cursor `cur` (buffer index, offset
+/// inside it) as slices, advancing the cursor. Stops early if `bufs` runs out.
+fn take_slices<'a>(bufs: &[&'a [u8]], cur: &mut (usize, usize), mut n: usize) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    while n > 0 {
+        let Some(b) = bufs.get(cur.0) else {
+            break;
+        };
+        let rest = b.get(cur.1..).unwrap_or_default();
+        let k = rest.len().min(n);
+        if k > 0 {
+            out.push(&rest[..k]);
+        }
+        n -= k;
+        if k == rest.len() {
+            *cur = (cur.0 + 1, 0);
+        } else {
+            cur.1 += k;
+        }
+    }
+    out
+}
+
+/// Most buffers passed to one `pwritev` (Linux's `IOV_MAX`).
+const MAX_IOV: usize = 1024;
+
+/// Writes all of `parts`, laid end to end, at `pos` in `f` with vectored
+/// positional writes, retrying short writes and `EINTR`. On failure returns
+/// how many bytes were written before it, with the error.
+fn pwritev_all(f: &File, parts: &[&[u8]], pos: u64) -> std::result::Result<(), (usize, io::Error)> {
+    use std::os::fd::AsRawFd;
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut done = 0usize;
+    // Cursor: first part not fully written, and bytes of it already written.
+    let (mut first, mut skip) = (0usize, 0usize);
+    while done < total {
+        let iov: Vec<libc::iovec> = parts
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let p = if i == 0 { p.get(skip..)? } else { p };
+                (!p.is_empty()).then_some(libc::iovec {
+                    iov_base: p.as_ptr() as *mut libc::c_void,
+                    iov_len: p.len(),
+                })
+            })
+            .take(MAX_IOV)
+            .collect();
+        let at = pos
+            .checked_add(done as u64)
+            .and_then(|p| libc::off_t::try_from(p).ok())
+            .ok_or_else(|| {
+                (
+                    done,
+                    io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"),
+                )
+            })?;
+        // SAFETY: every iovec points into a slice of `parts`, borrowed for
+        // the whole call, with its exact length; pwritev only reads from
+        // them. The descriptor belongs to `f`, open for the call's duration.
+        // `iov.len()` is at most MAX_IOV, so it fits in a c_int.
+        let r = unsafe { libc::pwritev(f.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int, at) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err((done, e));
+        }
+        if r == 0 {
+            return Err((done, io::ErrorKind::WriteZero.into()));
+        }
+        let mut n = r as usize;
+        done += n;
+        while n > 0 {
+            let Some(p) = parts.get(first) else {
+                break;
+            };
+            let left = p.len() - skip;
+            if n >= left {
+                n -= left;
+                first += 1;
+                skip = 0;
+            } else {
+                skip += n;
+                n = 0;
+            }
+        }
+        // Skip parts that are empty.
+        while parts.get(first).is_some_and(|p| p.len() == skip) {
+            first += 1;
+            skip = 0;
+        }
+    }
+    Ok(())
 }
