@@ -445,6 +445,11 @@ impl Engine {
                     None => break,
                 },
                 Some(ev) = events.recv() => {
+                    // Blocks written while handling the batch wake one disk
+                    // worker at its end, not one per block.
+                    if let Some(d) = &self.disk {
+                        d.hold_wakeups();
+                    }
                     self.on_event(ev);
                     // Drain what is already queued before looking at jobs
                     // again, so a busy swarm is processed in batches.
@@ -453,6 +458,9 @@ impl Engine {
                             Ok(ev) => self.on_event(ev),
                             Err(_) => break,
                         }
+                    }
+                    if let Some(d) = &self.disk {
+                        d.release_wakeups();
                     }
                 }
                 _ = tick.tick() => self.on_tick(),
