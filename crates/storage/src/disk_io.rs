@@ -1515,9 +1515,7 @@ impl Shared {
                 self.flush_entry(&e);
             }
         }
-        let mut buf = vec![0u8; len as usize];
-        slot.storage.read(piece, offset, &mut buf)?;
-        Ok(buf)
+        slot.storage.read_to_vec(piece, offset, len)
     }
 
     fn do_block_hash(&self, slot: &Arc<Slot>, piece: u32, offset: u32) -> Result<Sha256Hash> {
