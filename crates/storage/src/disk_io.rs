@@ -361,6 +361,10 @@ struct Slot {
     sched: Mutex<Sched>,
     abort_check: AtomicBool,
     removed: AtomicBool,
+    /// Held while a piece's blocks are written out, so that two workers do
+    /// not write into the storage's files at once: they would contend on
+    /// the file's inode lock in the kernel, spinning, rather than wait here.
+    flush_lock: Mutex<()>,
 }
 
 /// Ranges `[start, end)` received for a piece, sorted and disjoint.
@@ -595,6 +599,7 @@ impl DiskIo {
             sched: Mutex::new(Sched::default()),
             abort_check: AtomicBool::new(false),
             removed: AtomicBool::new(false),
+            flush_lock: Mutex::new(()),
         });
         lock(&self.shared.storages).insert(id, slot);
         id
@@ -1350,10 +1355,13 @@ impl Shared {
         // blocks, which lie in separate buffers, was measured several times
         // slower in the kernel's copy (copy_folio_from_iter_atomic) than
         // separate writes of the same buffers.
-        for (off, data) in &blocks {
-            freed += data.len();
-            if let Err(e) = storage.write(entry.piece, *off, data) {
-                errors.push((*off, *off + data.len() as u32, e));
+        if !blocks.is_empty() {
+            let _serial = lock(&entry.slot.flush_lock);
+            for (off, data) in &blocks {
+                freed += data.len();
+                if let Err(e) = storage.write(entry.piece, *off, data) {
+                    errors.push((*off, *off + data.len() as u32, e));
+                }
             }
         }
         entry.buffered.fetch_sub(freed, Ordering::Relaxed);
