@@ -449,6 +449,11 @@ impl Engine {
                     None => break,
                 },
                 Some(ev) = events.recv() => {
+                    // Blocks written while handling the batch wake one disk
+                    // worker at its end, not one per block.
+                    if let Some(d) = &self.disk {
+                        d.hold_wakeups();
+                    }
                     self.on_event(ev);
                     // Drain what is already queued before looking at jobs
                     // again, so a busy swarm is processed in batches.
@@ -457,6 +462,9 @@ impl Engine {
                             Ok(ev) => self.on_event(ev),
                             Err(_) => break,
                         }
+                    }
+                    if let Some(d) = &self.disk {
+                        d.release_wakeups();
                     }
                 }
                 _ = tick.tick() => self.on_tick(),
@@ -2790,12 +2798,13 @@ impl Engine {
                 t.contributors.entry(piece).or_default().insert(id);
                 let storage = t.storage;
                 let others: Vec<ConnId> = cancel.iter().map(|k| ConnId(k.0 as u64)).collect();
+                let len = data.len() as u32;
                 if let Some(disk) = &self.disk {
                     self.recv_budget.add(data.len());
-                    disk.async_write(storage, piece, offset, data.to_vec());
+                    disk.async_write(storage, piece, offset, data);
                 }
                 for o in others {
-                    self.cancel_request(o, BlockRequest::new(piece, offset, data.len() as u32));
+                    self.cancel_request(o, BlockRequest::new(piece, offset, len));
                 }
             }
         }

@@ -37,6 +37,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use lt_core::{Sha1Hash, Sha256Hash};
 use sha1::Digest as _;
 
@@ -287,7 +288,7 @@ enum JobKind {
     Write {
         entry: Arc<PieceEntry>,
         offset: u32,
-        data: Vec<u8>,
+        data: Bytes,
     },
     Read {
         piece: u32,
@@ -362,6 +363,10 @@ struct Slot {
     sched: Mutex<Sched>,
     abort_check: AtomicBool,
     removed: AtomicBool,
+    /// Held while a piece's blocks are written out, so that two workers do
+    /// not write into the storage's files at once: they would contend on
+    /// the file's inode lock in the kernel, spinning, rather than wait here.
+    flush_lock: Mutex<()>,
 }
 
 /// Ranges `[start, end)` received for a piece, sorted and disjoint.
@@ -415,8 +420,9 @@ impl RangeSet {
 
 #[derive(Default)]
 struct PieceState {
-    /// Blocks in memory, not yet written, by offset.
-    blocks: BTreeMap<u32, Vec<u8>>,
+    /// Blocks in memory, not yet written, by offset. They are slices of
+    /// the buffers the engine received them in (no copy).
+    blocks: BTreeMap<u32, Bytes>,
     /// Write jobs waiting for their block to reach the file.
     waiters: Vec<(u32, u32)>,
     received: RangeSet,
@@ -439,9 +445,31 @@ struct PieceEntry {
     st: Mutex<PieceState>,
 }
 
+/// A job queue of one pool.
+///
+/// A worker is woken for a new job only when there are more queued jobs
+/// than workers awake (between jobs or running a short one): a worker
+/// already awake takes the next job when it is done, so a stream of small
+/// jobs (blocks to write) does not wake a thread per job. A worker running
+/// a fence job (which may take long: a move, a delete) does not count as
+/// awake, so jobs behind it get a worker of their own.
 struct Queue {
     q: Mutex<VecDeque<Job>>,
     cv: Condvar,
+    /// Workers awake and not running a fence job. Decremented only with
+    /// `q` locked, so a dispatcher holding `q` never counts a worker that is
+    /// about to sleep.
+    awake: AtomicUsize,
+}
+
+impl Queue {
+    fn new() -> Self {
+        Queue {
+            q: Mutex::new(VecDeque::new()),
+            cv: Condvar::new(),
+            awake: AtomicUsize::new(0),
+        }
+    }
 }
 
 struct Shared {
@@ -458,7 +486,13 @@ struct Shared {
     epoch: Instant,
     pending_jobs: AtomicUsize,
     shutdown: AtomicBool,
+    /// Set by [`DiskIo::hold_wakeups`]: IO workers are not woken for new
+    /// jobs (up to `HOLD_MAX` queued) until [`DiskIo::release_wakeups`].
+    hold: AtomicBool,
 }
+
+/// Most jobs queued beyond the awake workers while wake-ups are held.
+const HOLD_MAX: usize = 32;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -509,23 +543,15 @@ impl DiskIo {
             cfg: cfg.clone(),
             storages: Mutex::new(HashMap::new()),
             next_id: AtomicU32::new(0),
-            aio: Queue {
-                q: Mutex::new(VecDeque::new()),
-                cv: Condvar::new(),
-            },
-            hash: Queue {
-                q: Mutex::new(VecDeque::new()),
-                cv: Condvar::new(),
-            },
-            check: Queue {
-                q: Mutex::new(VecDeque::new()),
-                cv: Condvar::new(),
-            },
+            aio: Queue::new(),
+            hash: Queue::new(),
+            check: Queue::new(),
             cache: Mutex::new(HashMap::new()),
             buffered: AtomicUsize::new(0),
             epoch: Instant::now(),
             pending_jobs: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            hold: AtomicBool::new(false),
         });
         // Built first so that a failed spawn drops it, which stops and joins
         // the threads already started.
@@ -575,6 +601,7 @@ impl DiskIo {
             sched: Mutex::new(Sched::default()),
             abort_check: AtomicBool::new(false),
             removed: AtomicBool::new(false),
+            flush_lock: Mutex::new(()),
         });
         lock(&self.shared.storages).insert(id, slot);
         id
@@ -615,8 +642,11 @@ impl DiskIo {
     }
 
     /// Writes a block (`data` at `offset` inside `piece`). Completes with
-    /// [`Completion::Write`] once the block is in its file(s).
-    pub fn async_write(&self, id: StorageId, piece: u32, offset: u32, data: Vec<u8>) {
+    /// [`Completion::Write`] once the block is in its file(s). `data` is
+    /// kept as is until written (a `Bytes` slice of a receive buffer is not
+    /// copied).
+    pub fn async_write(&self, id: StorageId, piece: u32, offset: u32, data: impl Into<Bytes>) {
+        let data: Bytes = data.into();
         let Some(slot) = self.slot(id) else {
             return self.shared.sink.complete(Completion::Write {
                 storage: id,
@@ -649,6 +679,29 @@ impl DiskIo {
                 data,
             },
         });
+    }
+
+    /// Holds back waking IO workers for jobs submitted from now on, until
+    /// [`release_wakeups`](Self::release_wakeups), so that a batch of
+    /// blocks (e.g. everything parsed from one socket read) wakes one worker
+    /// instead of one per block. A held job still wakes a worker when more
+    /// than a few dozen are queued, and an idle worker looks at the queue at
+    /// least every 500 ms, so a forgotten release delays but never strands
+    /// a job.
+    pub fn hold_wakeups(&self) {
+        self.shared.hold.store(true, Ordering::Release);
+    }
+
+    /// Ends [`hold_wakeups`](Self::hold_wakeups) and wakes a worker if jobs
+    /// are queued and none is awake to take them.
+    pub fn release_wakeups(&self) {
+        if self.shared.hold.swap(false, Ordering::AcqRel) {
+            let q = &self.shared.aio;
+            let wake = lock(&q.q).len() > q.awake.load(Ordering::Acquire);
+            if wake {
+                q.cv.notify_one();
+            }
+        }
     }
 
     /// Reads `len` bytes at `offset` inside `piece`, for upload.
@@ -895,23 +948,30 @@ enum Pool {
 fn worker(shared: Arc<Shared>, pool: Pool) {
     let queue = shared.queue(pool);
     let tick = Duration::from_millis(500);
+    queue.awake.fetch_add(1, Ordering::AcqRel);
     loop {
         let job = {
             let mut q = lock(&queue.q);
             loop {
                 if let Some(j) = q.pop_front() {
+                    if j.kind.is_fence() {
+                        queue.awake.fetch_sub(1, Ordering::AcqRel);
+                    }
                     break Some(j);
                 }
                 if shared.shutdown.load(Ordering::Acquire)
                     && shared.pending_jobs.load(Ordering::Acquire) == 0
                 {
+                    queue.awake.fetch_sub(1, Ordering::AcqRel);
                     return;
                 }
+                queue.awake.fetch_sub(1, Ordering::AcqRel);
                 let (g, timeout) = queue
                     .cv
                     .wait_timeout(q, tick)
                     .unwrap_or_else(|e| e.into_inner());
                 q = g;
+                queue.awake.fetch_add(1, Ordering::AcqRel);
                 if timeout.timed_out() && q.is_empty() {
                     break None;
                 }
@@ -938,6 +998,10 @@ fn worker(shared: Arc<Shared>, pool: Pool) {
                         shared.sink.complete(failed(slot.id, tag, e));
                         shared.job_done(&slot, fence);
                     }
+                }
+                if fence {
+                    // Not counted while it ran (see `Queue`).
+                    queue.awake.fetch_add(1, Ordering::AcqRel);
                 }
             }
             None => {
@@ -1013,9 +1077,20 @@ impl Shared {
     }
 
     fn dispatch(&self, job: Job) {
-        let q = self.queue(job.kind.pool());
-        lock(&q.q).push_back(job);
-        q.cv.notify_one();
+        let pool = job.kind.pool();
+        let q = self.queue(pool);
+        let wake = {
+            let mut jobs = lock(&q.q);
+            jobs.push_back(job);
+            let awake = q.awake.load(Ordering::Acquire);
+            let held = pool == Pool::Aio
+                && self.hold.load(Ordering::Acquire)
+                && jobs.len() <= awake + HOLD_MAX;
+            jobs.len() > awake && !held
+        };
+        if wake {
+            q.cv.notify_one();
+        }
     }
 
     fn job_done(&self, slot: &Arc<Slot>, fence: bool) {
@@ -1208,7 +1283,7 @@ impl Shared {
         Outcome::Done
     }
 
-    fn do_write(&self, slot: &Arc<Slot>, entry: Arc<PieceEntry>, offset: u32, data: Vec<u8>) {
+    fn do_write(&self, slot: &Arc<Slot>, entry: Arc<PieceEntry>, offset: u32, data: Bytes) {
         let piece = entry.piece;
         entry.last_use.store(self.now_ms(), Ordering::Relaxed);
         let len = data.len() as u32;
@@ -1278,10 +1353,17 @@ impl Shared {
         let blocks = std::mem::take(&mut ps.blocks);
         let mut errors: Vec<(u32, u32, StorageError)> = Vec::new();
         let mut freed = 0;
-        for (off, data) in &blocks {
-            freed += data.len();
-            if let Err(e) = storage.write(entry.piece, *off, data) {
-                errors.push((*off, *off + data.len() as u32, e));
+        // One write per block: a vectored write (pwritev) of a piece's
+        // blocks, which lie in separate buffers, was measured several times
+        // slower in the kernel's copy (copy_folio_from_iter_atomic) than
+        // separate writes of the same buffers.
+        if !blocks.is_empty() {
+            let _serial = lock(&entry.slot.flush_lock);
+            for (off, data) in &blocks {
+                freed += data.len();
+                if let Err(e) = storage.write(entry.piece, *off, data) {
+                    errors.push((*off, *off + data.len() as u32, e));
+                }
             }
         }
         entry.buffered.fetch_sub(freed, Ordering::Relaxed);
@@ -1373,7 +1455,7 @@ impl Shared {
         for e in self.storage_entries(slot.id) {
             {
                 let mut ps = lock(&e.st);
-                let freed: usize = ps.blocks.values().map(Vec::len).sum();
+                let freed: usize = ps.blocks.values().map(Bytes::len).sum();
                 e.buffered.fetch_sub(freed, Ordering::Relaxed);
                 self.buffered.fetch_sub(freed, Ordering::Relaxed);
                 for (offset, len) in std::mem::take(&mut ps.waiters) {
@@ -1443,9 +1525,7 @@ impl Shared {
                 self.flush_entry(&e);
             }
         }
-        let mut buf = vec![0u8; len as usize];
-        slot.storage.read(piece, offset, &mut buf)?;
-        Ok(buf)
+        slot.storage.read_to_vec(piece, offset, len)
     }
 
     fn do_block_hash(&self, slot: &Arc<Slot>, piece: u32, offset: u32) -> Result<Sha256Hash> {
@@ -1761,14 +1841,14 @@ mod tests {
     fn v1_advances_over_contiguous_blocks_only() {
         let data: Vec<u8> = (0..100u8).collect();
         let mut ps = PieceState::default();
-        ps.blocks.insert(30, data[30..60].to_vec());
+        ps.blocks.insert(30, Bytes::copy_from_slice(&data[30..60]));
         advance_v1(&mut ps);
         assert_eq!(ps.hashed_upto, 0);
-        ps.blocks.insert(0, data[0..30].to_vec());
-        ps.blocks.insert(70, data[70..100].to_vec());
+        ps.blocks.insert(0, Bytes::copy_from_slice(&data[0..30]));
+        ps.blocks.insert(70, Bytes::copy_from_slice(&data[70..100]));
         advance_v1(&mut ps);
         assert_eq!(ps.hashed_upto, 60);
-        ps.blocks.insert(60, data[60..70].to_vec());
+        ps.blocks.insert(60, Bytes::copy_from_slice(&data[60..70]));
         advance_v1(&mut ps);
         assert_eq!(ps.hashed_upto, 100);
         let h = ps.v1.take().unwrap().finalize();

@@ -318,6 +318,42 @@ impl TorrentStorage {
         Ok(())
     }
 
+    /// Reads `len` bytes at `offset` inside `piece` into a new buffer, like
+    /// [`read`](Self::read), without zero-filling it first when every byte
+    /// comes from a regular file (the common case when serving blocks).
+    pub fn read_to_vec(&self, piece: u32, offset: u32, len: u32) -> Result<Vec<u8>> {
+        let n = len as usize;
+        self.check_range(piece, offset, n)?;
+        let slices = self.layout.map_block(piece, offset, len);
+        let st = self.read_state();
+        let plain = slices.iter().all(|s| {
+            !self.layout.pad_file_at(s.file_index) && !self.uses_part_file(&st, s.file_index)
+        });
+        if !plain {
+            drop(st);
+            let mut buf = vec![0u8; n];
+            self.read(piece, offset, &mut buf)?;
+            return Ok(buf);
+        }
+        let mut buf: Vec<u8> = Vec::with_capacity(n);
+        for s in slices {
+            let want = usize::try_from(s.size)
+                .unwrap_or(usize::MAX)
+                .min(n - buf.len());
+            let f = self.open(&st, s.file_index, OpenMode::Read)?;
+            pread_append(&f, &mut buf, want, s.offset)
+                .ctx(ErrorFile::Index(s.file_index), Operation::FileRead)?;
+        }
+        if buf.len() != n {
+            return Err(StorageError::new(
+                io::Error::new(io::ErrorKind::UnexpectedEof, "failed to fill whole buffer"),
+                ErrorFile::None,
+                Operation::FileRead,
+            ));
+        }
+        Ok(buf)
+    }
+
     /// Length of the part of `piece` that v2 hashes cover
     /// ([`FileLayout::piece_size_v2`]).
     pub fn v2_piece_len(&self, piece: u32) -> u32 {
@@ -701,4 +737,46 @@ fn allocate(f: &File, size: u64) -> io::Result<()> {
         }
         e => Err(io::Error::from_raw_os_error(e)),
     }
+}
+
+/// Appends exactly `want` bytes read from `f` at `pos` to `buf` (which must
+/// have the capacity), without initialising the memory first. Retries short
+/// reads and `EINTR`; end of file before `want` bytes is `UnexpectedEof`.
+fn pread_append(f: &File, buf: &mut Vec<u8>, want: usize, pos: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    buf.reserve(want);
+    let mut got = 0usize;
+    while got < want {
+        let at = pos
+            .checked_add(got as u64)
+            .and_then(|p| libc::off_t::try_from(p).ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+        let spare = buf.spare_capacity_mut();
+        let n = (want - got).min(spare.len());
+        // SAFETY: `spare` is the vector's unused capacity, at least `n`
+        // bytes long (reserved above, and `got` bytes of it are already
+        // filled and counted in the length); pread writes at most `n` bytes
+        // there and reads nothing from it. The descriptor belongs to `f`,
+        // open for the whole call.
+        let r = unsafe { libc::pread(f.as_raw_fd(), spare.as_mut_ptr().cast(), n, at) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "failed to fill whole buffer",
+            ));
+        }
+        let r = r as usize;
+        // SAFETY: pread initialised the first `r` (<= `n` <= spare length)
+        // bytes after the current length.
+        unsafe { buf.set_len(buf.len() + r) };
+        got += r;
+    }
+    Ok(())
 }

@@ -375,3 +375,64 @@ fn dropping_a_storage_closes_its_pooled_files() {
     assert_eq!(pool.open_count(), 0);
     assert_eq!(open_fds_under(dir.path()), 0);
 }
+
+/// `read_to_vec` (no zero-fill) returns the same bytes as `read` for ranges
+/// within a file, across files and over pad files, and the same errors for
+/// a missing or too short file.
+#[test]
+fn read_to_vec_matches_read() {
+    let dir = TempDir::new("st-read-to-vec");
+    let fs = layout(
+        &[
+            ("t/a", 40_000, N),
+            ("t/pad", 9_152, PAD),
+            ("t/b", 70_000, N),
+        ],
+        16 * 1024,
+    );
+    let st = storage(&fs, dir.path());
+    let all = stream(&fs, 31);
+    write_all(&st, &fs, &all, Some(3));
+    for p in 0..fs.num_pieces() as u32 {
+        let size = fs.piece_size(p as i32) as u32;
+        for (off, len) in [
+            (0, size),
+            (100, size - 100),
+            (size / 2, size - size / 2),
+            (0, 1),
+        ] {
+            let mut want = vec![0u8; len as usize];
+            st.read(p, off, &mut want).unwrap();
+            assert_eq!(
+                st.read_to_vec(p, off, len).unwrap(),
+                want,
+                "piece {p} off {off}"
+            );
+        }
+    }
+    assert!(st.read_to_vec(0, 0, 16 * 1024 + 1).is_err());
+    // t/b cut short: the same UnexpectedEof as `read`.
+    let b = dir.path().join("t/b");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&b)
+        .unwrap()
+        .set_len(1_000)
+        .unwrap();
+    let last = fs.num_pieces() as u32 - 1;
+    let len = fs.piece_size(last as i32) as u32;
+    let e = st.read_to_vec(last, 0, len).unwrap_err();
+    let mut buf = vec![0u8; len as usize];
+    let e2 = st.read(last, 0, &mut buf).unwrap_err();
+    assert_eq!(e.error.kind(), std::io::ErrorKind::UnexpectedEof);
+    assert_eq!(
+        (e.error.kind(), e.file, e.operation),
+        (e2.error.kind(), e2.file, e2.operation)
+    );
+    assert_eq!(e.file, ErrorFile::Index(2));
+    // Missing file: NotFound, as with `read`.
+    std::fs::remove_file(&b).unwrap();
+    st.release_files();
+    let e = st.read_to_vec(last, 0, len).unwrap_err();
+    assert_eq!(e.error.kind(), std::io::ErrorKind::NotFound);
+}

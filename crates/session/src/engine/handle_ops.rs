@@ -63,8 +63,7 @@ impl Engine {
         }
         for (offset, block) in writes {
             self.recv_budget.add(block.len());
-            self.disk()
-                .async_write(storage, piece, offset, block.to_vec());
+            self.disk().async_write(storage, piece, offset, block);
         }
         for (c, r) in cancels {
             self.cancel_request(c, r);
