@@ -461,6 +461,7 @@ impl Engine {
                             Err(_) => break,
                         }
                     }
+                    self.utp_pump_due();
                 }
                 _ = tick.tick() => self.on_tick(),
             }
@@ -3387,8 +3388,8 @@ impl Engine {
         if let Some(u) = self.udp.get_mut(idx) {
             u.utp.handle_datagram(data, from, now);
         }
-        self.pump_utp(idx);
-        self.utp_serve_waiting();
+        // pumped once the queued events are handled (engine/utp_pace.rs)
+        self.utp_pace.pump_due(idx);
     }
 
     /// Handles the uTP socket's events and sends its datagrams.
