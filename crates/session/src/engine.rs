@@ -3640,11 +3640,12 @@ impl Engine {
                     // ICMP errors surface as failed receives; keep going.
                     Err(e) => {
                         log::udp_recv_error(&shared, local, &e);
-                        let gone = {
+                        let (queued, gone) = {
                             use std::os::fd::AsRawFd;
                             crate::udp_errqueue::drain(rx.as_raw_fd(), 256)
                         };
-                        if gone.is_empty() {
+                        // (an ICMP report is no reason to slow down)
+                        if queued == 0 {
                             tokio::time::sleep(Duration::from_millis(1)).await
                         }
                         for to in gone {

@@ -40,12 +40,14 @@ pub(crate) fn enable(sock: &std::net::UdpSocket) {
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn enable(_sock: &std::net::UdpSocket) {}
 
-/// Empties the error queue of `fd` (non-blocking); returns the
-/// destinations reported unreachable (ICMP/ICMPv6 port unreachable).
-/// Other queued errors are discarded. At most `limit` entries are read.
+/// Empties the error queue of `fd` (non-blocking); returns how many
+/// entries were read and the destinations reported unreachable
+/// (ICMP/ICMPv6 port unreachable). Other queued errors are discarded. At
+/// most `limit` entries are read.
 #[cfg(target_os = "linux")]
-pub(crate) fn drain(fd: std::os::fd::RawFd, limit: usize) -> Vec<SocketAddr> {
+pub(crate) fn drain(fd: std::os::fd::RawFd, limit: usize) -> (usize, Vec<SocketAddr>) {
     let mut out = Vec::new();
+    let mut read = 0;
     for _ in 0..limit {
         let mut name = [0u8; 128];
         // u64 elements: aligned for cmsghdr
@@ -72,6 +74,7 @@ pub(crate) fn drain(fd: std::os::fd::RawFd, limit: usize) -> Vec<SocketAddr> {
         if n < 0 {
             break;
         }
+        read += 1;
         let clen = (msg.msg_controllen as usize).min(std::mem::size_of_val(&control));
         let cbytes: Vec<u8> = control.iter().flat_map(|w| w.to_ne_bytes()).collect();
         let nlen = (msg.msg_namelen as usize).min(name.len());
@@ -82,12 +85,12 @@ pub(crate) fn drain(fd: std::os::fd::RawFd, limit: usize) -> Vec<SocketAddr> {
             out.push(to);
         }
     }
-    out
+    (read, out)
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn drain(_fd: i32, _limit: usize) -> Vec<SocketAddr> {
-    Vec::new()
+pub(crate) fn drain(_fd: i32, _limit: usize) -> (usize, Vec<SocketAddr>) {
+    (0, Vec::new())
 }
 
 fn ne_usize(b: &[u8], at: usize) -> Option<usize> {
@@ -172,12 +175,12 @@ mod tests {
             let mut buf = [0u8; 16];
             // the error first makes a receive fail
             let _ = sock.recv_from(&mut buf);
-            got = drain(sock.as_raw_fd(), 16);
+            got = drain(sock.as_raw_fd(), 16).1;
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(got, vec![to]);
         // drained: nothing more
-        assert!(drain(sock.as_raw_fd(), 16).is_empty());
+        assert_eq!(drain(sock.as_raw_fd(), 16), (0, vec![]));
     }
 
     #[test]
