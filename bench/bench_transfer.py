@@ -1,7 +1,7 @@
 """One seeder process and one leecher process on loopback, all four pairings.
 
     python bench/bench_transfer.py [--size-mib 4096] [--files 10000] [--file-avg-kib 32]
-                                   [--runs 3] [--cold] [--quick] [--only big|many]
+                                   [--runs 3] [--cold] [--quick] [--only big|many] [--utp]
 
 Two torrents, generated once (deterministic, incompressible, no holes) under
 $LT_BENCH_DATA (default $TMPDIR/lt-bench-data) and reused by later runs:
@@ -18,6 +18,10 @@ core): a leecher has to receive and hash every byte. With --cold the seed
 data is evicted from the page cache before each run; otherwise it is hot
 (the fraction resident is printed). The leecher writes into the page cache
 (the machine has enough RAM); dirty pages are written back in the background.
+
+With --utp both peers speak uTP only (TCP disabled on both sides, no
+encryption): the same transfer over the transport libtorrent picks by
+default. The limit printed is still the TCP one.
 """
 import argparse
 import json
@@ -32,6 +36,9 @@ import common  # noqa: E402
 import limits  # noqa: E402
 
 GiB = 1 << 30
+# --utp: both sides reachable and connecting over uTP only
+UTP_ONLY = {"enable_outgoing_utp": True, "enable_incoming_utp": True,
+            "enable_outgoing_tcp": False, "enable_incoming_tcp": False}
 
 
 def one_run(seed_impl, leech_impl, torrent, save, args):
@@ -40,12 +47,13 @@ def one_run(seed_impl, leech_impl, torrent, save, args):
     cache = common.page_cache_fraction(save)
     dl = tempfile.mkdtemp(prefix="lt-bench-leech-", dir=args.data_root)
     try:
-        seed = common.Peer(seed_impl, torrent, save, seed_mode=args.seed_mode)
+        extra = UTP_ONLY if args.utp else None
+        seed = common.Peer(seed_impl, torrent, save, seed_mode=args.seed_mode, settings=extra)
         r = seed.wait_event("ready")
         if not r["is_seeding"]:
             seed.close()
             raise RuntimeError(f"{seed_impl} seed is not seeding after its check: {r}")
-        leech = common.Peer(leech_impl, torrent, dl)
+        leech = common.Peer(leech_impl, torrent, dl, settings=extra)
         leech.wait_event("ready")
         t0 = time.monotonic()
         leech.send(f"connect 127.0.0.1:{r['port']}")
@@ -114,6 +122,7 @@ def main():
     ap.add_argument("--data-root", default=common.default_data_root())
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--quick", action="store_true", help="64 MiB, 500 files, 1 run")
+    ap.add_argument("--utp", action="store_true", help="uTP only on both sides (TCP disabled)")
     args = ap.parse_args()
     if args.quick:
         args.size_mib, args.files, args.runs = min(args.size_mib, 64), min(args.files, 500), 1
@@ -122,7 +131,7 @@ def main():
     lim = limits.get(quick=args.quick)
     limit = min(lim["tcp_loopback_MBps"], lim["sha1_MBps"])
     common.print_header("transfer", size_mib=args.size_mib, files=args.files, file_avg_kib=args.file_avg_kib,
-                        runs=args.runs, cold=args.cold, impls=impls)
+                        runs=args.runs, cold=args.cold, impls=impls, utp=args.utp)
     print(f"# limit: loopback TCP {lim['tcp_loopback_MBps']:.0f} MB/s, SHA-1 {lim['sha1_MBps']:.0f} MB/s "
           f"-> {limit:.0f} MB/s", flush=True)
     if args.only in (None, "big"):
@@ -130,13 +139,13 @@ def main():
                                                   seed=11, multi=False)
         print(f"# big: {total / GiB:.2f} GiB single file ({'generated in %.1fs' % gen if gen else 'reused'}); "
               f"page cache resident {common.page_cache_fraction(save)}", flush=True)
-        run_case(f"big-{args.size_mib}MiB", t, save, total, impls, args, limit)
+        run_case(f"big-{args.size_mib}MiB" + ("-utp" if args.utp else ""), t, save, total, impls, args, limit)
     if args.only in (None, "many"):
         sizes = common.file_sizes_many(args.files, args.file_avg_kib << 10, seed=12)
         t, save, total, gen = common.make_dataset(args.data_root, "many", sizes, 256 << 10, seed=12)
         print(f"# many: {args.files} files, {total / GiB:.2f} GiB ({'generated in %.1fs' % gen if gen else 'reused'})"
               f"; page cache resident {common.page_cache_fraction(save)}", flush=True)
-        run_case(f"many-{args.files}files", t, save, total, impls, args, limit)
+        run_case(f"many-{args.files}files" + ("-utp" if args.utp else ""), t, save, total, impls, args, limit)
 
 
 if __name__ == "__main__":

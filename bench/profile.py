@@ -23,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_scale  # noqa: E402
+import bench_transfer  # noqa: E402
 import common  # noqa: E402
 
 OUT = os.path.join(tempfile.gettempdir(), "lt-bench-perf")
@@ -94,6 +95,7 @@ def main():
                     "so a seeder profile shows serving only")
     ap.add_argument("--files", type=int, default=0, help="transfer: a many-file torrent of this many files "
                     "(32 KiB average) instead of one --size-mib file")
+    ap.add_argument("--utp", action="store_true", help="transfer: uTP only on both sides (TCP disabled)")
     ap.add_argument("--torrents", type=int, default=1000)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--data-root", default=common.default_data_root())
@@ -114,10 +116,11 @@ def main():
         try:
             other = args.other or args.impl
             s_impl, l_impl = (args.impl, other) if args.case.endswith("seed") else (other, args.impl)
-            name += f"-with-{other}"
-            seed = common.Peer(s_impl, t, save, seed_mode=args.seed_mode, wrap=perf_cmd(name) if args.case.endswith("seed") else ())
+            name += f"-with-{other}" + ("-utp" if args.utp else "")
+            extra = bench_transfer.UTP_ONLY if args.utp else None
+            seed = common.Peer(s_impl, t, save, seed_mode=args.seed_mode, settings=extra, wrap=perf_cmd(name) if args.case.endswith("seed") else ())
             r = seed.wait_event("ready")
-            leech = common.Peer(l_impl, t, dl, wrap=perf_cmd(name) if args.case.endswith("leech") else ())
+            leech = common.Peer(l_impl, t, dl, settings=extra, wrap=perf_cmd(name) if args.case.endswith("leech") else ())
             leech.wait_event("ready")
             t0 = time.monotonic()
             leech.send(f"connect 127.0.0.1:{r['port']}")

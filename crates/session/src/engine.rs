@@ -58,6 +58,7 @@ mod share_mode;
 mod ssl;
 mod super_seed;
 pub use ssl::SslCertificate;
+mod utp_pace;
 mod v2hashes;
 
 /// Events that socket tasks, connect attempts and the disk send the engine.
@@ -84,6 +85,9 @@ pub(crate) enum Event {
         from: SocketAddr,
         data: Bytes,
     },
+    /// The network reported `to` unreachable for a datagram sent from the
+    /// UDP socket of listen endpoint `idx` (ICMP port unreachable).
+    UdpUnreachable { idx: usize, to: SocketAddr },
     /// A disk job finished.
     Disk(Completion),
     /// A tracker request finished.
@@ -265,6 +269,8 @@ pub struct Engine {
     ssl: ssl::SslState,
     /// Outgoing uTP attempts and addresses without uTP (engine/outgoing_utp.rs).
     utp_out: outgoing_utp::UtpOut,
+    /// uTP peers held back at the send watermark (engine/utp_pace.rs).
+    utp_pace: utp_pace::UtpPace,
     /// Peer log framing state (engine/log.rs).
     log: log::LogState,
     /// Deprecated per-torrent settings (engine/handle_compat.rs).
@@ -382,6 +388,7 @@ impl Engine {
             super_seed: Default::default(),
             ssl: Default::default(),
             utp_out: Default::default(),
+            utp_pace: Default::default(),
             log: Default::default(),
             compat: Default::default(),
         }
@@ -463,6 +470,7 @@ impl Engine {
                             Err(_) => break,
                         }
                     }
+                    self.utp_pump_due();
                     if let Some(d) = &self.disk {
                         d.release_wakeups();
                     }
@@ -532,6 +540,7 @@ impl Engine {
                 self.serve_deferred(id);
             }
             Event::Udp { idx, from, data } => self.on_udp(idx, from, &data),
+            Event::UdpUnreachable { idx, to } => self.on_udp_unreachable(idx, to),
             Event::Disk(c) => self.on_disk(c),
             Event::Tracker {
                 torrent,
@@ -2840,6 +2849,7 @@ impl Engine {
             .max(16 * 1024) as usize;
         let now = self.millis(Instant::now());
         let mut ready = Vec::new();
+        let utp_backlog = self.utp_backlog(id);
         {
             let Some(p) = self.peers.get_mut(&id) else {
                 return;
@@ -2854,7 +2864,8 @@ impl Engine {
                 .collect();
             let priority = self.classes.priority(&p.classes, Direction::Upload);
             while let Some(r) = p.deferred.front().copied() {
-                if p.send_queued + p.reading >= watermark {
+                if utp_backlog.unwrap_or(p.send_queued) + p.reading >= watermark {
+                    self.utp_pace.wait(id, utp_backlog.is_some());
                     break;
                 }
                 let len = u64::from(r.length);
@@ -3392,7 +3403,8 @@ impl Engine {
         if let Some(u) = self.udp.get_mut(idx) {
             u.utp.handle_datagram(data, from, now);
         }
-        self.pump_utp(idx);
+        // pumped once the queued events are handled (engine/utp_pace.rs)
+        self.utp_pace.pump_due(idx);
     }
 
     /// Handles the uTP socket's events and sends its datagrams.
@@ -3620,6 +3632,7 @@ impl Engine {
         let Ok(std_sock) = std::net::UdpSocket::bind(local) else {
             return;
         };
+        crate::udp_errqueue::enable(&std_sock);
         let _ = std_sock.set_nonblocking(true);
         let Ok(sock) = tokio::net::UdpSocket::from_std(std_sock) else {
             return;
@@ -3642,7 +3655,19 @@ impl Engine {
                     // ICMP errors surface as failed receives; keep going.
                     Err(e) => {
                         log::udp_recv_error(&shared, local, &e);
-                        tokio::time::sleep(Duration::from_millis(1)).await
+                        let (queued, gone) = {
+                            use std::os::fd::AsRawFd;
+                            crate::udp_errqueue::drain(rx.as_raw_fd(), 256)
+                        };
+                        // (an ICMP report is no reason to slow down)
+                        if queued == 0 {
+                            tokio::time::sleep(Duration::from_millis(1)).await
+                        }
+                        for to in gone {
+                            if tx.send(Event::UdpUnreachable { idx, to }).is_err() {
+                                return;
+                            }
+                        }
                     }
                 }
             }

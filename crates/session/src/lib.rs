@@ -37,6 +37,7 @@ pub mod ssl;
 pub mod torrent;
 mod tracker_io;
 pub mod types;
+mod udp_errqueue;
 pub mod ut_metadata;
 mod webseed_io;
 

@@ -942,6 +942,11 @@ impl Conn {
         }
     }
 
+    /// Written bytes not yet packetised.
+    pub fn unsent(&self) -> usize {
+        self.send_queue.len()
+    }
+
     pub fn has_data(&self) -> bool {
         !self.recv_buf.is_empty()
     }

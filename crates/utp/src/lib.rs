@@ -124,6 +124,9 @@ pub enum CloseReason {
     Reset,
     /// The peer stopped acknowledging (or never answered the SYN).
     TimedOut,
+    /// The network reported the peer's port unreachable (an ICMP error
+    /// for a datagram we sent it, see [`UtpSocket::peer_unreachable`]).
+    Unreachable,
 }
 
 impl fmt::Display for CloseReason {
@@ -131,6 +134,7 @@ impl fmt::Display for CloseReason {
         f.write_str(match self {
             CloseReason::Reset => "connection reset by peer",
             CloseReason::TimedOut => "connection timed out",
+            CloseReason::Unreachable => "connection refused",
         })
     }
 }
@@ -587,6 +591,40 @@ impl UtpSocket {
         self.conns
             .get(&id)
             .map_or(0, |c| c.info(&self.cfg).recv_buffered)
+    }
+
+    /// Bytes written to a connection that are not in a packet yet (they
+    /// wait for the congestion or receive window). 0 for an unknown id.
+    pub fn unsent_bytes(&self, id: ConnectionId) -> usize {
+        self.conns.get(&id).map_or(0, |c| c.unsent())
+    }
+
+    /// The network says `addr` is unreachable (an ICMP port or host
+    /// unreachable for a datagram we sent there, as the UDP socket's error
+    /// queue reports it): every connection to that address ends at once
+    /// with [`CloseReason::Unreachable`] instead of waiting for its
+    /// retransmissions to time out. Returns how many connections ended.
+    pub fn peer_unreachable(&mut self, addr: SocketAddr) -> usize {
+        let ids: Vec<ConnectionId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.addr == addr && !matches!(c.state, State::Dead(_)))
+            .map(|(id, _)| *id)
+            .collect();
+        for &id in &ids {
+            if let Some(c) = self.conns.get_mut(&id) {
+                let mut ctx = Ctx {
+                    cfg: &self.cfg,
+                    epoch: self.epoch,
+                    out: &mut self.out,
+                    events: &mut self.events,
+                    stats: &mut self.stats,
+                };
+                c.die(CloseReason::Unreachable, &mut ctx);
+            }
+            self.after_change(id);
+        }
+        ids.len()
     }
 
     /// The peer's address.

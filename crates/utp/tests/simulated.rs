@@ -440,6 +440,40 @@ fn dead_peer_times_out_after_num_resends() {
 }
 
 #[test]
+fn unreachable_peer_ends_its_connections_at_once() {
+    let mut sim = Sim::new(18, cfgs(), [Link::default(), Link::default()]);
+    let (c, _s) = sim.connect();
+    sim.filter = Some(Box::new(|from, _| from == 0)); // the peer is gone
+    sim.sockets[0].write(c, &data(50_000, 1)).unwrap();
+    sim.step(Duration::from_millis(10));
+    assert!(
+        sim.sockets[0].unsent_bytes(c) > 0,
+        "the window holds data back"
+    );
+    // an ICMP error for another address changes nothing
+    let other = "127.0.0.9:9".parse().unwrap();
+    assert_eq!(sim.sockets[0].peer_unreachable(other), 0);
+    let addr = sim.addrs[1];
+    assert_eq!(sim.sockets[0].peer_unreachable(addr), 1);
+    sim.pump();
+    assert_eq!(
+        sim.events[0].last(),
+        Some(&Event::Closed(c, CloseReason::Unreachable))
+    );
+    assert_eq!(sim.sockets[0].unsent_bytes(c), 0);
+    assert_eq!(
+        sim.sockets[0].write(c, b"x"),
+        Err(lt_utp::Error::Closed(CloseReason::Unreachable))
+    );
+    // already dead: nothing more to end
+    assert_eq!(sim.sockets[0].peer_unreachable(addr), 0);
+    let now = sim.now;
+    sim.sockets[0].close(c, now);
+    sim.pump();
+    assert_eq!(sim.sockets[0].num_connections(), 0);
+}
+
+#[test]
 fn reset_closes_the_peer_and_refused_connects_fail() {
     let mut sim = Sim::new(16, cfgs(), [Link::default(), Link::default()]);
     let (c, s) = sim.connect();

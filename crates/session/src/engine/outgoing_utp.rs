@@ -231,6 +231,7 @@ impl Engine {
         let v = match reason {
             lt_utp::CloseReason::TimedOut => libc::ETIMEDOUT,
             lt_utp::CloseReason::Reset if connecting => libc::ECONNREFUSED,
+            lt_utp::CloseReason::Unreachable => libc::ECONNREFUSED,
             lt_utp::CloseReason::Reset => libc::ECONNRESET,
         };
         ErrorCode::new(v, Category::System)
