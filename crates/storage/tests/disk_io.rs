@@ -834,6 +834,8 @@ fn hybrid_check_hashes_large_pieces_in_parallel_and_verifies_in_order() {
     assert!(!res.aborted);
     assert_eq!(res.have, vec![true, true, false, true, false, true]);
     assert_eq!(*order.lock().unwrap(), (0..n).collect::<Vec<_>>());
+}
+
 /// Blocks handed over as `Bytes` slices of one shared receive buffer (with
 /// message headers between them, as the engine does), submitted while
 /// worker wake-ups are held: all are written and hashed once released.
