@@ -106,7 +106,9 @@ const RC4: u32 = 0x80000;
 fn utp_only_leecher_downloads_over_utp() {
     let mut leech = SettingsPack::new();
     leech.set_bool(keys::ENABLE_OUTGOING_TCP, false);
-    // slow enough to see the connection in peer_info
+    // slow enough to see the connection in peer_info (loopback peers are
+    // exempt from rate limits unless told otherwise)
+    leech.set_bool(keys::IGNORE_LIMITS_ON_LOCAL_NETWORK, false);
     leech.set_int(keys::DOWNLOAD_RATE_LIMIT, 4 << 20);
     let sw = swarm("utp-only", 3_000_000, SettingsPack::new(), leech);
     let (alerts, flags) = finish(&sw, 60);
@@ -152,6 +154,7 @@ fn forced_rc4_over_outgoing_utp() {
     leech.set_bool(keys::ENABLE_OUTGOING_TCP, false);
     leech.set_int(keys::OUT_ENC_POLICY, 0);
     leech.set_int(keys::ALLOWED_ENC_LEVEL, 2);
+    leech.set_bool(keys::IGNORE_LIMITS_ON_LOCAL_NETWORK, false);
     leech.set_int(keys::DOWNLOAD_RATE_LIMIT, 4 << 20);
     let sw = swarm("utp-rc4", 3_000_000, seed, leech);
     let (alerts, flags) = finish(&sw, 60);
