@@ -3601,8 +3601,8 @@ impl Engine {
                 continue;
             }
             let addr = SocketAddr::new(ip, li.port);
-            match bind_listener(addr) {
-                Ok(listener) => {
+            match bind_pair(addr) {
+                Ok((listener, udp)) => {
                     let local = listener.local_addr().unwrap_or(addr);
                     let tx = self.events_tx.clone();
                     let task = tokio::spawn(accept_loop(listener, tx));
@@ -3611,7 +3611,16 @@ impl Engine {
                         endpoint: local,
                         socket_type: SocketType::Tcp,
                     });
-                    self.open_udp(local);
+                    match udp {
+                        Ok(udp) => self.open_udp(udp, local),
+                        Err(e) => self.alert(AlertKind::ListenFailed {
+                            interface: li_display(&li.host, li.port),
+                            endpoint: local,
+                            op: Operation::SockBind,
+                            error: io_error(&e),
+                            socket_type: SocketType::Utp,
+                        }),
+                    }
                 }
                 Err((op, e)) => {
                     self.alert(AlertKind::ListenFailed {
@@ -3628,10 +3637,7 @@ impl Engine {
 
     /// Binds the UDP socket of a listen endpoint (same address and port)
     /// for uTP.
-    fn open_udp(&mut self, local: SocketAddr) {
-        let Ok(std_sock) = std::net::UdpSocket::bind(local) else {
-            return;
-        };
+    fn open_udp(&mut self, std_sock: std::net::UdpSocket, local: SocketAddr) {
         crate::udp_errqueue::enable(&std_sock);
         let _ = std_sock.set_nonblocking(true);
         let Ok(sock) = tokio::net::UdpSocket::from_std(std_sock) else {
@@ -3902,6 +3908,27 @@ fn device_address(name: &str) -> Option<IpAddr> {
         "lo" => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         "lo6" => Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
         _ => None,
+    }
+}
+
+/// Binds a TCP listener and the UDP socket for uTP on the same address and
+/// port. With port 0 the kernel picks the TCP port, which UDP may already
+/// use elsewhere: then another port is tried, so that both halves share
+/// one. The UDP result is an error when no pair was found (or the fixed
+/// port is taken for UDP); the TCP listener still serves.
+fn bind_pair(
+    addr: SocketAddr,
+) -> Result<(TcpListener, std::io::Result<std::net::UdpSocket>), (Operation, std::io::Error)> {
+    const ATTEMPTS: usize = 16;
+    let mut attempt = 0;
+    loop {
+        let listener = bind_listener(addr)?;
+        let local = listener.local_addr().unwrap_or(addr);
+        match std::net::UdpSocket::bind(local) {
+            Ok(udp) => return Ok((listener, Ok(udp))),
+            Err(e) if addr.port() != 0 || attempt + 1 >= ATTEMPTS => return Ok((listener, Err(e))),
+            Err(_) => attempt += 1,
+        }
     }
 }
 

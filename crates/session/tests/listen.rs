@@ -61,6 +61,33 @@ fn bad_interface_reports_listen_failed() {
 }
 
 #[test]
+fn a_port_taken_for_udp_fails_utp_only() {
+    // A port whose UDP half is in use: TCP listens, uTP reports the failure.
+    let (udp, port) = loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            break (udp, port);
+        }
+    };
+    let ses = Session::new(&pack(&format!("127.0.0.1:{port}"))).unwrap();
+    assert!(ses.wait_for_alert(Duration::from_secs(5)));
+    assert_eq!(ses.listen_port(), port);
+    use lt_session::alert::SocketType::{Tcp, Utp};
+    let got: Vec<_> = ses
+        .pop_alerts()
+        .into_iter()
+        .filter_map(|a| match a.kind {
+            AlertKind::ListenSucceeded { socket_type, .. } => Some((true, socket_type)),
+            AlertKind::ListenFailed { socket_type, .. } => Some((false, socket_type)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, [(true, Tcp), (false, Utp)]);
+    drop(udp);
+}
+
+#[test]
 fn drop_shuts_down_promptly() {
     let t = std::time::Instant::now();
     for _ in 0..5 {
