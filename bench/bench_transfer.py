@@ -75,30 +75,36 @@ def one_run(seed_impl, leech_impl, torrent, save, args):
 
 def run_case(label, torrent, save, total, impls, args, limit):
     results = {}
-    for s_impl in impls:
-        for l_impl in impls:
-            runs = [one_run(s_impl, l_impl, torrent, save, args) for _ in range(args.runs)]
-            wall = common.median_of(runs, "wall")
-            mbps = total / wall / 1e6
-            gib = total / GiB
-            rec = {
-                "wall_s": wall, "MBps": mbps,
-                "seed_cpu_s_per_GiB": common.median_of(runs, "seed_cpu") / gib,
-                "leech_cpu_s_per_GiB": common.median_of(runs, "leech_cpu") / gib,
-                "seed_peak_rss_MiB": common.median_of(runs, "seed_hwm_mib"),
-                "leech_peak_rss_MiB": common.median_of(runs, "leech_hwm_mib"),
-                "seed_check_s": common.median_of(runs, "seed_check_s"),
-                "page_cache_resident": runs[0]["page_cache_resident"],
-                "samples_wall": [x["wall"] for x in runs],
-            }
-            results[(s_impl, l_impl)] = rec
-            frac = mbps / limit
-            print(f"{label} {s_impl}->{l_impl:<4}  {wall:8.2f}s {mbps:8.1f} MB/s ({frac:5.1%} of limit)  "
-                  f"cpu/GiB seed {rec['seed_cpu_s_per_GiB']:.2f}s leech {rec['leech_cpu_s_per_GiB']:.2f}s  "
-                  f"rss seed {rec['seed_peak_rss_MiB']:.0f} leech {rec['leech_peak_rss_MiB']:.0f} MiB", flush=True)
-            print(json.dumps({"case": f"transfer {label} {s_impl}->{l_impl}", "impl": f"{s_impl}->{l_impl}",
-                              "bytes": total, **rec, "limit": limit, "limit_label": "MB/s",
-                              "fraction_of_limit": frac}), flush=True)
+    pairs = [(s, l) for s in impls for l in impls]
+    # Round by round, so that no pairing always gets the machine's first
+    # (coldest, or still writing back the last run) slot.
+    samples = {p: [] for p in pairs}
+    for _ in range(args.runs):
+        for s_impl, l_impl in pairs:
+            samples[(s_impl, l_impl)].append(one_run(s_impl, l_impl, torrent, save, args))
+    for s_impl, l_impl in pairs:
+        runs = samples[(s_impl, l_impl)]
+        wall = common.median_of(runs, "wall")
+        mbps = total / wall / 1e6
+        gib = total / GiB
+        rec = {
+            "wall_s": wall, "MBps": mbps,
+            "seed_cpu_s_per_GiB": common.median_of(runs, "seed_cpu") / gib,
+            "leech_cpu_s_per_GiB": common.median_of(runs, "leech_cpu") / gib,
+            "seed_peak_rss_MiB": common.median_of(runs, "seed_hwm_mib"),
+            "leech_peak_rss_MiB": common.median_of(runs, "leech_hwm_mib"),
+            "seed_check_s": common.median_of(runs, "seed_check_s"),
+            "page_cache_resident": runs[0]["page_cache_resident"],
+            "samples_wall": [x["wall"] for x in runs],
+        }
+        results[(s_impl, l_impl)] = rec
+        frac = mbps / limit
+        print(f"{label} {s_impl}->{l_impl:<4}  {wall:8.2f}s {mbps:8.1f} MB/s ({frac:5.1%} of limit)  "
+              f"cpu/GiB seed {rec['seed_cpu_s_per_GiB']:.2f}s leech {rec['leech_cpu_s_per_GiB']:.2f}s  "
+              f"rss seed {rec['seed_peak_rss_MiB']:.0f} leech {rec['leech_peak_rss_MiB']:.0f} MiB", flush=True)
+        print(json.dumps({"case": f"transfer {label} {s_impl}->{l_impl}", "impl": f"{s_impl}->{l_impl}",
+                          "bytes": total, **rec, "limit": limit, "limit_label": "MB/s",
+                          "fraction_of_limit": frac}), flush=True)
     if ("ours", "ours") in results and ("ref", "ref") in results:
         o, r = results[("ours", "ours")], results[("ref", "ref")]
         common.report(f"transfer {label} ours->ours vs ref->ref", o["MBps"], r["MBps"], unit=" MB/s",
