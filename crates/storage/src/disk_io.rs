@@ -434,6 +434,8 @@ struct PieceState {
     /// The piece's pad-file ranges were added to `received` (they are never
     /// written, so without them a piece with padding would never complete).
     pads_marked: bool,
+    /// The piece's disk blocks were reserved before its first write.
+    reserved: bool,
 }
 
 struct PieceEntry {
@@ -1359,6 +1361,10 @@ impl Shared {
         // separate writes of the same buffers.
         if !blocks.is_empty() {
             let _serial = lock(&entry.slot.flush_lock);
+            if !ps.reserved {
+                ps.reserved = true;
+                storage.reserve_piece(entry.piece);
+            }
             for (off, data) in &blocks {
                 freed += data.len();
                 if let Err(e) = storage.write(entry.piece, *off, data) {
