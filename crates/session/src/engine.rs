@@ -225,6 +225,9 @@ pub struct Engine {
     next_conn: u64,
     /// Reads in flight: (storage, piece, offset) → connections waiting.
     pending_reads: HashMap<(StorageId, u32, u32), Vec<(ConnId, u32)>>,
+    /// Reads of several contiguous blocks as one disk job, by the key of
+    /// their first block: each block's (offset, length).
+    read_runs: HashMap<(StorageId, u32, u32), Vec<(u32, u32)>>,
     /// `read_piece()` calls in flight: the blocks gathered so far.
     /// The buffer holds the whole piece; the count is the bytes read so far.
     user_reads: HashMap<(StorageId, u32), (crate::alert::TorrentRef, Vec<u8>, u32)>,
@@ -363,6 +366,7 @@ impl Engine {
             peers: HashMap::new(),
             next_conn: 1,
             pending_reads: HashMap::new(),
+            read_runs: HashMap::new(),
             user_reads: HashMap::new(),
             deleting: HashMap::new(),
             epoch: Instant::now(),
@@ -2889,12 +2893,14 @@ impl Engine {
                 ready.push(r);
             }
         }
-        for r in ready {
-            self.read_for_peer(id, r);
-        }
+        self.read_for_peer(id, &ready);
     }
 
-    fn read_for_peer(&mut self, id: ConnId, r: BlockRequest) {
+    /// Reads the blocks `ready` asked by peer `id`. Runs of contiguous
+    /// blocks of one piece that no one else is reading are read as one
+    /// disk job (fewer reads, completions and wake-ups per byte served).
+    fn read_for_peer(&mut self, id: ConnId, ready: &[BlockRequest]) {
+        const RUN_MAX: u32 = 256 * 1024;
         let Some(storage) = self
             .peers
             .get(&id)
@@ -2904,6 +2910,49 @@ impl Engine {
         else {
             return;
         };
+        let mut i = 0;
+        while let Some(first) = ready.get(i).copied() {
+            let mut end = first.offset + first.length;
+            let mut j = i + 1;
+            while let Some(r) = ready.get(j) {
+                if r.piece != first.piece
+                    || r.offset != end
+                    || end - first.offset + r.length > RUN_MAX
+                {
+                    break;
+                }
+                end += r.length;
+                j += 1;
+            }
+            let run = &ready[i..j];
+            let start = (storage, first.piece, first.offset);
+            let free = !self.read_runs.contains_key(&start)
+                && run.iter().all(|r| {
+                    !self
+                        .pending_reads
+                        .contains_key(&(storage, r.piece, r.offset))
+                });
+            if run.len() > 1 && free {
+                for r in run {
+                    self.pending_reads
+                        .entry((storage, r.piece, r.offset))
+                        .or_default()
+                        .push((id, r.length));
+                }
+                self.read_runs
+                    .insert(start, run.iter().map(|r| (r.offset, r.length)).collect());
+                self.disk()
+                    .async_read(storage, first.piece, first.offset, end - first.offset);
+            } else {
+                for r in run {
+                    self.read_block_for_peer(storage, id, *r);
+                }
+            }
+            i = j;
+        }
+    }
+
+    fn read_block_for_peer(&mut self, storage: StorageId, id: ConnId, r: BlockRequest) {
         let key = (storage, r.piece, r.offset);
         let first = !self.pending_reads.contains_key(&key);
         self.pending_reads
@@ -2982,6 +3031,33 @@ impl Engine {
                 offset,
                 result,
             } => {
+                let key = (storage, piece, offset);
+                let run_len =
+                    |b: &Vec<(u32, u32)>| b.iter().map(|(_, l)| *l as usize).sum::<usize>();
+                let is_run = match (&result, self.read_runs.get(&key)) {
+                    (Ok(d), Some(b)) => run_len(b) == d.len(),
+                    (Err(_), Some(_)) => true,
+                    _ => false,
+                };
+                if is_run {
+                    let blocks = self.read_runs.remove(&key).unwrap_or_default();
+                    match result {
+                        Ok(d) => {
+                            let data = Bytes::from(d);
+                            for (off, len) in blocks {
+                                let at = (off - offset) as usize;
+                                let block = data.slice(at..at + len as usize);
+                                self.serve_read(storage, piece, off, Ok(block), false);
+                            }
+                        }
+                        Err(e) => {
+                            for (i, (off, _)) in blocks.into_iter().enumerate() {
+                                self.serve_read(storage, piece, off, Err(&e), i == 0);
+                            }
+                        }
+                    }
+                    return;
+                }
                 if let Some((tref, mut buf, got)) = self.user_reads.remove(&(storage, piece)) {
                     match &result {
                         Ok(d) => {
@@ -3018,37 +3094,11 @@ impl Engine {
                         ),
                     }
                 }
-                let waiting = self
-                    .pending_reads
-                    .remove(&(storage, piece, offset))
-                    .unwrap_or_default();
                 match result {
                     Ok(data) => {
-                        let data = Bytes::from(data);
-                        for (cid, len) in waiting {
-                            if let Some(p) = self.peers.get_mut(&cid) {
-                                p.reading = p.reading.saturating_sub(len as usize);
-                                let block = data.slice(..(len as usize).min(data.len()));
-                                if p.conn.send_block(piece, offset, block).is_ok() {
-                                    self.block_alert(cid, BlockEvent::Uploaded, piece, offset);
-                                }
-                            }
-                            self.flush(cid);
-                        }
+                        self.serve_read(storage, piece, offset, Ok(Bytes::from(data)), false)
                     }
-                    Err(e) => {
-                        for (cid, len) in waiting {
-                            if let Some(p) = self.peers.get_mut(&cid) {
-                                p.reading = p.reading.saturating_sub(len as usize);
-                                let _ =
-                                    p.conn.reject_request(BlockRequest::new(piece, offset, len));
-                            }
-                            self.flush(cid);
-                        }
-                        if let Some(&tid) = self.by_storage.get(&storage) {
-                            self.storage_error(tid, &e);
-                        }
-                    }
+                    Err(e) => self.serve_read(storage, piece, offset, Err(&e), true),
                 }
             }
             Completion::CheckProgress {
@@ -3119,6 +3169,51 @@ impl Engine {
                 }
             }
             other => self.ctl_on_disk(other),
+        }
+    }
+
+    /// A block read for peers finished: it goes to every peer waiting for
+    /// it, or they are told it cannot be served (and, with `report`, the
+    /// torrent gets the storage error).
+    fn serve_read(
+        &mut self,
+        storage: StorageId,
+        piece: u32,
+        offset: u32,
+        result: Result<Bytes, &lt_storage::StorageError>,
+        report: bool,
+    ) {
+        let waiting = self
+            .pending_reads
+            .remove(&(storage, piece, offset))
+            .unwrap_or_default();
+        match result {
+            Ok(data) => {
+                for (cid, len) in waiting {
+                    if let Some(p) = self.peers.get_mut(&cid) {
+                        p.reading = p.reading.saturating_sub(len as usize);
+                        let block = data.slice(..(len as usize).min(data.len()));
+                        if p.conn.send_block(piece, offset, block).is_ok() {
+                            self.block_alert(cid, BlockEvent::Uploaded, piece, offset);
+                        }
+                    }
+                    self.flush(cid);
+                }
+            }
+            Err(e) => {
+                for (cid, len) in waiting {
+                    if let Some(p) = self.peers.get_mut(&cid) {
+                        p.reading = p.reading.saturating_sub(len as usize);
+                        let _ = p.conn.reject_request(BlockRequest::new(piece, offset, len));
+                    }
+                    self.flush(cid);
+                }
+                if report {
+                    if let Some(&tid) = self.by_storage.get(&storage) {
+                        self.storage_error(tid, e);
+                    }
+                }
+            }
         }
     }
 

@@ -133,3 +133,47 @@ fn allocate_mode_allocates_wanted_files_once_checked() {
         .collect();
     assert!(errors.is_empty());
 }
+
+#[test]
+fn seed_read_failure_is_a_file_error_and_serves_nothing() {
+    // The seed's file shrinks under it after the check: the blocks it was
+    // asked for (read several at a time) cannot be read. The seeder reports
+    // a file error; the leecher gets none of the missing data.
+    let dir = tempdir("readfail");
+    let content = data(1_000_000, 9);
+    let ti = Arc::new(make_torrent("f.bin", &[("f.bin", &content)], 256 * 1024));
+    let seed_dir = dir.join("seed");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    std::fs::write(seed_dir.join("f.bin"), &content).unwrap();
+    let seeder = session();
+    let leecher = session();
+    let s = add(&seeder, &ti, &seed_dir);
+    wait_state(&seeder, s, TorrentState::Seeding, 20);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(seed_dir.join("f.bin"))
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    let leech_dir = dir.join("leech");
+    let l = add(&leecher, &ti, &leech_dir);
+    let port = seeder.listen_port();
+    leecher
+        .call(move |e| e.connect_peer(l, ([127, 0, 0, 1], port).into()))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut file_errors = 0;
+    while file_errors == 0 {
+        assert!(Instant::now() < deadline, "no file error on the seeder");
+        file_errors += seeder
+            .pop_alerts()
+            .iter()
+            .filter(|a| matches!(a.kind, AlertKind::FileError { .. }))
+            .count();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let st = leecher.call(move |e| e.status(l)).unwrap().unwrap();
+    assert_eq!(st.num_pieces, 0, "no piece can be complete");
+    assert_eq!(st.total_failed_bytes, 0, "no bad data was sent");
+}
