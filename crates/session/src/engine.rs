@@ -209,8 +209,10 @@ pub struct Engine {
     /// A peer has connected to us since the session started.
     had_incoming: bool,
     paused: bool,
-    /// When the pending auto-management pass runs (`trigger_auto_manage`).
+    /// When the pending auto-management pass runs (`trigger_auto_manage`),
+    /// and when the last one ran.
     auto_manage_at: Option<tokio::time::Instant>,
+    auto_managed_at: tokio::time::Instant,
     peer_id: PeerId,
     disk: Option<DiskIo>,
     /// Boxed: the table then holds pointers, not the large `Torrent`s
@@ -354,6 +356,7 @@ impl Engine {
             utp_conns: HashMap::new(),
             shutting_down: false,
             auto_manage_at: None,
+            auto_managed_at: tokio::time::Instant::now(),
             had_incoming: false,
             paused: false,
             peer_id: make_peer_id(&fingerprint),
@@ -486,11 +489,9 @@ impl Engine {
                     }
                 }
                 _ = tick.tick() => self.on_tick(),
-                _ = auto_manage => {
-                    self.auto_manage_at = None;
-                    self.auto_manage();
-                }
+                _ = auto_manage => {}
             }
+            self.auto_manage_if_due(false);
         }
         self.portmap_shutdown().await;
         self.close_listen_sockets();
@@ -533,6 +534,9 @@ impl Engine {
     }
 
     fn on_event(&mut self, ev: Event) {
+        // What comes from the network sees the queue settled (a torrent just
+        // added is started before a peer can find it paused).
+        self.auto_manage_if_due(!matches!(ev, Event::Disk(_)));
         match ev {
             Event::Incoming { stream, peer } => self.on_incoming(stream, peer),
             Event::Connected { id, result } => self.on_connected(id, result),
@@ -793,14 +797,29 @@ impl Engine {
         self.report_second(Duration::from_secs_f64(secs));
     }
 
-    /// Asks for an auto-management pass shortly (as libtorrent, which
-    /// posts it): every torrent added, checked or finished within
-    /// `AUTO_MANAGE_DELAY` shares one pass, which sorts the whole queue.
-    /// (Adding 1,000 torrents one call at a time ran 1,000 passes.)
+    /// Asks for an auto-management pass (as libtorrent, which posts it):
+    /// after the current job or event batch, but at most one pass per
+    /// `AUTO_MANAGE_INTERVAL`, since a pass sorts the whole queue (adding
+    /// 1,000 torrents one call at a time ran 1,000 passes). Network events
+    /// run a pending pass first.
     pub(crate) fn trigger_auto_manage(&mut self) {
-        const AUTO_MANAGE_DELAY: Duration = Duration::from_millis(2);
-        self.auto_manage_at
-            .get_or_insert_with(|| tokio::time::Instant::now() + AUTO_MANAGE_DELAY);
+        const AUTO_MANAGE_INTERVAL: Duration = Duration::from_millis(2);
+        let earliest = self.auto_managed_at + AUTO_MANAGE_INTERVAL;
+        self.auto_manage_at.get_or_insert(earliest);
+    }
+
+    /// Runs the pending auto-management pass if its time has come, or
+    /// with `now_anyway` if one is pending at all.
+    fn auto_manage_if_due(&mut self, now_anyway: bool) {
+        let Some(at) = self.auto_manage_at else {
+            return;
+        };
+        let now = tokio::time::Instant::now();
+        if now_anyway || at <= now {
+            self.auto_manage_at = None;
+            self.auto_managed_at = now;
+            self.auto_manage();
+        }
     }
 
     /// Starts and stops auto-managed torrents so that at most
