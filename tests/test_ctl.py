@@ -45,6 +45,7 @@ def pump(until, secs=20):
                 rec["save_path"] = p.save_path
                 rec["flags"] = p.flags
                 rec["keys"] = sorted(k.decode() for k in a.resume_data.keys())
+                rec["times"] = [p.active_time, p.finished_time, p.seeding_time]
             if isinstance(a, (lt.save_resume_data_failed_alert, lt.file_rename_failed_alert)):
                 rec["error"] = a.error.value()
                 rec["message"] = a.message()
@@ -131,6 +132,38 @@ def damage_c(tdir):
     pieces bad; trusting resume data keeps them."""
     p = tdir / "dl" / "t" / "c.bin"
     p.write_bytes(b"\xee" * FILES["c.bin"])
+
+
+TIMES = PRELUDE + r"""
+secs = lambda h: [int(d.total_seconds()) for d in (h.status().active_duration,
+                  h.status().finished_duration, h.status().seeding_duration)]
+h = add(active_time=100, finished_time=40, seeding_time=30)
+checked(h)
+time.sleep(1.6)
+running = secs(h)
+h.pause()
+pump(lambda r: r["what"] == "torrent_paused")
+time.sleep(2.2)
+paused = secs(h)
+h.resume()
+time.sleep(1.2)
+h.save_resume_data()
+r = pump(lambda r: r["what"] == "save_resume_data")
+print(json.dumps({"running": running, "paused": paused, "saved": r["times"]}))
+"""
+
+
+def test_active_time_counts_only_unpaused(tdir, ref, ours):
+    for run in (ref, ours):
+        o = run(TIMES, DIR=tdir)
+        shutil.rmtree(tdir / "dl", ignore_errors=True)
+        # restored from resume data; the torrent is downloading, so only the
+        # active time grows, and not while paused
+        run_s, paused_s, saved = o["running"], o["paused"], o["saved"]
+        assert run_s[1:] == paused_s[1:] == saved[1:] == [40, 30], o
+        assert 101 <= run_s[0] <= 103, o
+        assert paused_s[0] - run_s[0] <= 1, o
+        assert 1 <= saved[0] - paused_s[0] <= 2, o
 
 
 @pytest.mark.parametrize("writer,reader", [("ours", "ref"), ("ref", "ours"), ("ours", "ours")])

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use crate::alert::{category, Alert, AlertKind, BlockEvent, Operation, PeerRef, SocketType};
 use crate::listen::{parse_listen_interfaces, ListenHost};
 use crate::peer_io::{self, Closed, ConnId};
-use crate::torrent::{flags, unix_now, AddTorrent, Metadata, Rates, Torrent};
+use crate::torrent::{flags, unix_now, whole_secs, AddTorrent, Metadata, Rates, Times, Torrent};
 use crate::tracker_io::{self, TrackerResult};
 use crate::types::{PeerInfo, TorrentId, TorrentState, TorrentStatus};
 use crate::{Job, Shared};
@@ -731,6 +731,8 @@ impl Engine {
 
     fn second_tick(&mut self, secs: f64) {
         self.proxy_udp_tick();
+        // (errors and piece checks change what counts without a hook)
+        self.account_times();
         let now_ms = self.millis(Instant::now());
         for p in self.peers.values_mut() {
             let c = p.conn.counters();
@@ -928,6 +930,7 @@ impl Engine {
         if self.paused {
             return;
         }
+        self.account_times();
         self.paused = true;
         let ids: Vec<ConnId> = self.peers.keys().copied().collect();
         for id in ids {
@@ -936,7 +939,16 @@ impl Engine {
     }
 
     pub fn resume(&mut self) {
+        self.account_times();
         self.paused = false;
+    }
+
+    /// Brings every torrent's time counters up to now.
+    fn account_times(&mut self) {
+        let now = Instant::now();
+        for t in self.torrents.values_mut() {
+            t.account_time(now, !self.paused);
+        }
     }
 
     pub fn is_paused(&self) -> bool {
@@ -995,6 +1007,7 @@ impl Engine {
             peers: Default::default(),
             candidates: Default::default(),
             known: Default::default(),
+            known_seeds: Default::default(),
             banned: Default::default(),
             retry: Default::default(),
             failcount: Default::default(),
@@ -1004,8 +1017,7 @@ impl Engine {
             file_priorities: p.file_priorities,
             added_time: unix_now(),
             completed_time: 0,
-            finished_at: None,
-            started_at: now,
+            times: Times::new(now),
             total_payload_download: 0,
             total_payload_upload: 0,
             total_download: 0,
@@ -1104,6 +1116,7 @@ impl Engine {
         if prev == state {
             return;
         }
+        t.account_time(Instant::now(), !self.paused);
         t.state = state;
         let tref = t.torrent_ref();
         self.torrent_log(id, || format!("set_state() {}", state as i32));
@@ -1157,9 +1170,6 @@ impl Engine {
         } else {
             TorrentState::Downloading
         };
-        if state != TorrentState::Downloading && t.finished_at.is_none() {
-            t.finished_at = Some(Instant::now());
-        }
         if t.storage_mode == lt_storage::StorageMode::Allocate && state == TorrentState::Downloading
         {
             // Allocate every wanted file in full now, so a disk that cannot
@@ -1273,6 +1283,10 @@ impl Engine {
             }
         }
         let mut st = t.status(t.peers.len() as i32, seeds, uploads, query);
+        let times = t.times_at(Instant::now(), !self.paused);
+        st.active_duration = whole_secs(times.active);
+        st.finished_duration = whole_secs(times.finished);
+        st.seeding_duration = whole_secs(times.seeding);
         st.paused = st.paused || self.paused;
         self.ctl_status(id, &mut st, queue);
         st.priority = self.torrent_priority(id);
@@ -1286,6 +1300,7 @@ impl Engine {
         if t.flags & flags::PAUSED != 0 {
             return;
         }
+        t.account_time(Instant::now(), !self.paused);
         t.flags |= flags::PAUSED;
         let tref = t.torrent_ref();
         let peers: Vec<ConnId> = t.peers.iter().copied().collect();
@@ -1306,6 +1321,7 @@ impl Engine {
         if t.flags & flags::PAUSED == 0 {
             return;
         }
+        t.account_time(Instant::now(), !self.paused);
         t.flags &= !flags::PAUSED;
         // Reconnect to every peer we knew.
         let known: Vec<SocketAddr> = t.known.iter().copied().collect();
@@ -3349,7 +3365,6 @@ impl Engine {
             return;
         };
         t.completed_time = unix_now();
-        t.finished_at = Some(Instant::now());
         let seed = t.picker.is_seeding();
         let tref = t.torrent_ref();
         self.alert(AlertKind::TorrentFinished { torrent: tref });
@@ -3463,6 +3478,9 @@ impl Engine {
         self.ss_peer_gone(id);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             let peer_seed = !p.has.is_empty() && p.has.all();
+            if peer_seed && t.known.contains(&p.addr) {
+                t.known_seeds.insert(p.addr);
+            }
             let both_seeds = t.is_seed() && peer_seed;
             let useful = !both_seeds && !t.banned.contains(&p.addr.ip());
             if p.outgoing && useful && !self.shutting_down && t.is_active() {

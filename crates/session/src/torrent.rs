@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use lt_core::error::ErrorCode;
 use lt_core::{InfoHash, Sha1Hash, Sha256Hash};
@@ -110,6 +110,8 @@ pub(crate) struct Torrent {
     pub candidates: LazyBox<VecDeque<SocketAddr>>,
     /// Addresses we know (connected or not), to avoid duplicates.
     pub known: LazyBox<HashSet<SocketAddr>>,
+    /// Those of `known` seen to have every piece (for the seed rank).
+    pub known_seeds: LazyBox<HashSet<SocketAddr>>,
     /// Peers to try again later: when, and how often they failed.
     pub retry: LazyBox<Vec<(Instant, SocketAddr)>>,
     pub failcount: LazyBox<HashMap<SocketAddr, u32>>,
@@ -123,8 +125,8 @@ pub(crate) struct Torrent {
     pub file_priorities: Vec<u8>,
     pub added_time: i64,
     pub completed_time: i64,
-    pub finished_at: Option<Instant>,
-    pub started_at: Instant,
+    /// Time spent unpaused, accounted up to `times.since`.
+    pub times: Times,
     pub total_payload_download: i64,
     pub total_payload_upload: i64,
     pub total_download: i64,
@@ -151,6 +153,34 @@ pub(crate) struct Torrent {
     /// Peers that dropped an encrypted connection attempt: reached in
     /// plaintext from then on (`out_enc_policy` = enabled).
     pub plaintext_peers: LazyBox<HashSet<SocketAddr>>,
+}
+
+/// Seconds a torrent spent active (not paused, not in error, past
+/// checking): in all, while finished, and while a seed; libtorrent's
+/// active, finished and seeding time, which goals and seed ranks use.
+#[derive(Clone, Copy)]
+pub(crate) struct Times {
+    pub active: f64,
+    pub finished: f64,
+    pub seeding: f64,
+    /// When the counters were last brought up to date.
+    pub since: Instant,
+}
+
+impl Times {
+    pub fn new(now: Instant) -> Self {
+        Times {
+            active: 0.0,
+            finished: 0.0,
+            seeding: 0.0,
+            since: now,
+        }
+    }
+}
+
+/// Whole seconds, as libtorrent reports these durations.
+pub(crate) fn whole_secs(secs: f64) -> Duration {
+    Duration::from_secs(secs.max(0.0).round() as u64)
 }
 
 /// Byte rates over a sliding window, updated once a second.
@@ -224,6 +254,31 @@ impl Torrent {
                     | TorrentState::Finished
                     | TorrentState::Seeding
             )
+    }
+
+    /// The time counters brought up to `now`, the torrent having been in
+    /// its present state since they were last accounted (`running`:
+    /// the session is not paused).
+    pub fn times_at(&self, now: Instant, running: bool) -> Times {
+        let mut t = self.times;
+        let dt = now.saturating_duration_since(t.since).as_secs_f64();
+        t.since = now;
+        if running && self.is_active() {
+            t.active += dt;
+            if self.is_finished() {
+                t.finished += dt;
+            }
+            if self.is_seed() {
+                t.seeding += dt;
+            }
+        }
+        t
+    }
+
+    /// Brings the time counters up to `now`: called before anything that
+    /// changes whether the torrent is active, finished or a seed.
+    pub fn account_time(&mut self, now: Instant, running: bool) {
+        self.times = self.times_at(now, running);
     }
 
     /// libtorrent's seed rank: how much a finished torrent deserves a
@@ -346,7 +401,6 @@ impl Torrent {
             _ if wanted <= 0 => 1.0,
             _ => (wanted_done as f64 / wanted as f64) as f32,
         };
-        let now = Instant::now();
         // The best counts any tracker reported (-1: none did).
         let (mut num_complete, mut num_incomplete) = (-1, -1);
         for ih in self
@@ -428,18 +482,6 @@ impl Torrent {
             upload_limit: self.upload_limit,
             added_time: self.added_time,
             completed_time: self.completed_time,
-            active_duration: now.duration_since(self.started_at),
-            finished_duration: self
-                .finished_at
-                .map(|t| now.duration_since(t))
-                .unwrap_or_default(),
-            seeding_duration: if self.is_seed() {
-                self.finished_at
-                    .map(|t| now.duration_since(t))
-                    .unwrap_or_default()
-            } else {
-                Default::default()
-            },
             storage_mode: self.storage_mode as i32,
             ..Default::default()
         }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lt_core::error::{Category, ErrorCode};
 use lt_core::ip_filter::IpFilter;
@@ -21,7 +21,7 @@ use lt_storage::{Completion, MoveFlags};
 
 use super::{io_error, storage_op, Engine, Job};
 use crate::alert::{AlertKind, Operation, PeerRef};
-use crate::torrent::{flags, Metadata, Torrent};
+use crate::torrent::{flags, whole_secs, Metadata, Times, Torrent};
 use crate::types::{TorrentId, TorrentState, TorrentStatus};
 
 /// `torrent_handle` resume flags.
@@ -127,11 +127,6 @@ pub(crate) struct Ctl {
     /// The session's IP filter, and whether it blocks anything.
     ip_filter: IpFilter,
     ip_blocks: bool,
-    /// Seconds each torrent spent running, and seeding, while not paused
-    /// (for the seeding goals), and when that was last accounted.
-    active_secs: HashMap<TorrentId, f64>,
-    seed_secs: HashMap<TorrentId, f64>,
-    last_account: Option<Instant>,
     /// Pieces whose blocks came partly from resume data: the disk does not
     /// know those blocks, so the piece is hashed explicitly once every
     /// other block is on its way to disk ([`Engine::ctl_tick`]).
@@ -249,7 +244,6 @@ impl Engine {
         }
         if let Some(t) = self.torrents.get_mut(&id) {
             let now = Instant::now();
-            let secs = |s: i64| Duration::from_secs(s.max(0) as u64);
             t.total_payload_upload = restore.total_uploaded.max(0);
             t.total_payload_download = restore.total_downloaded.max(0);
             // fold the restored totals in so they do not show as a rate
@@ -260,12 +254,12 @@ impl Engine {
                 t.total_payload_upload,
             ];
             t.rates.update(totals, f64::MAX);
-            if let Some(s) = now.checked_sub(secs(restore.active_time)) {
-                t.started_at = s;
-            }
-            if restore.finished_time > 0 {
-                t.finished_at = now.checked_sub(secs(restore.finished_time));
-            }
+            t.times = Times {
+                active: restore.active_time.max(0) as f64,
+                finished: restore.finished_time.max(0) as f64,
+                seeding: restore.seeding_time.max(0) as f64,
+                since: now,
+            };
             if restore.added_time > 0 {
                 t.added_time = restore.added_time;
             }
@@ -273,12 +267,6 @@ impl Engine {
                 t.completed_time = restore.completed_time;
             }
         }
-        self.ctl
-            .active_secs
-            .insert(id, restore.active_time.max(0) as f64);
-        self.ctl
-            .seed_secs
-            .insert(id, restore.seeding_time.max(0) as f64);
         let mark = self.current_mark(id).map(|m| Mark {
             counters: None,
             download: None,
@@ -633,9 +621,7 @@ impl Engine {
             .collect();
         peers.sort();
         let trackers = t.trackers.trackers();
-        let finished = t
-            .finished_at
-            .map(|f| now.duration_since(f).as_secs() as i32);
+        let times = t.times_at(now, !self.paused);
         Some(ResumeData {
             info_hashes: Metadata::info_hashes(meta),
             ti: save_info_dict.then(|| meta.clone()),
@@ -644,13 +630,9 @@ impl Engine {
             flags: t.flags & SAVED_FLAGS,
             total_uploaded: t.total_payload_upload,
             total_downloaded: t.total_payload_download,
-            active_time: now.duration_since(t.started_at).as_secs() as i32,
-            finished_time: finished.unwrap_or(0),
-            seeding_time: if t.is_seed() {
-                finished.unwrap_or(0)
-            } else {
-                0
-            },
+            active_time: whole_secs(times.active).as_secs() as i32,
+            finished_time: whole_secs(times.finished).as_secs() as i32,
+            seeding_time: whole_secs(times.seeding).as_secs() as i32,
             added_time: t.added_time,
             completed_time: t.completed_time,
             num_complete: 0xff_ffff,
@@ -705,7 +687,7 @@ impl Engine {
             counters: fp(fingerprint(&(
                 t.total_payload_upload,
                 t.total_payload_download,
-                Instant::now().duration_since(t.started_at).as_secs(),
+                whole_secs(t.times_at(Instant::now(), !self.paused).active).as_secs(),
             ))),
             download: fp(have),
             config: fp(fingerprint(&config)),
@@ -890,7 +872,6 @@ impl Engine {
     /// torrents outside the queue (finished ones) come after, those that
     /// have not reached their seeding goals first, oldest first.
     pub(super) fn ctl_queue_sort(&mut self, ids: &mut [TorrentId]) {
-        self.account_seeding();
         self.sync_queue();
         let pos: HashMap<TorrentId, usize> = self
             .ctl
@@ -913,23 +894,6 @@ impl Engine {
         });
     }
 
-    /// Adds the time since the last call to the seeding time of every
-    /// unpaused seeding torrent.
-    fn account_seeding(&mut self) {
-        let now = Instant::now();
-        let dt = self
-            .ctl
-            .last_account
-            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
-        self.ctl.last_account = Some(now);
-        for t in self.torrents.values().filter(|t| t.is_active()) {
-            *self.ctl.active_secs.entry(t.id).or_default() += dt;
-            if t.is_finished() {
-                *self.ctl.seed_secs.entry(t.id).or_default() += dt;
-            }
-        }
-    }
-
     /// The priority of a finished torrent for a seed slot
     /// ([`Torrent::seed_rank_for`]), over the time it spent running and
     /// seeding while not paused, as libtorrent counts it.
@@ -937,15 +901,22 @@ impl Engine {
         let Some(t) = self.torrents.get(&id) else {
             return 0;
         };
-        let seeds = t
-            .peers
-            .iter()
-            .filter_map(|c| self.peers.get(c))
-            .filter(|p| p.has.all() && !p.has.is_empty())
-            .count() as i32;
-        let active = self.ctl.active_secs.get(&id).copied().unwrap_or(0.0) as i64;
-        let seeded = self.ctl.seed_secs.get(&id).copied().unwrap_or(0.0) as i64;
-        t.seed_rank_for(&self.settings, seeds, t.peers.len() as i32, active, seeded)
+        // the peer list counts, as libtorrent's: known peers, connected or
+        // not, and those seen to be seeds
+        let (mut seeds, mut peers) = (t.known_seeds.len(), t.known.len());
+        for p in t.peers.iter().filter_map(|c| self.peers.get(c)) {
+            let seed = p.has.all() && !p.has.is_empty();
+            seeds += usize::from(seed && !t.known_seeds.contains(&p.addr));
+            peers += usize::from(!t.known.contains(&p.addr));
+        }
+        let times = t.times_at(Instant::now(), !self.paused);
+        t.seed_rank_for(
+            &self.settings,
+            seeds as i32,
+            peers as i32,
+            times.active as i64,
+            times.finished as i64,
+        )
     }
 
     /// Hook from `checked`: a torrent with `stop_when_ready` is paused (and
@@ -1011,8 +982,6 @@ impl Engine {
         self.ctl.marks.remove(&id);
         self.ctl.restored.remove(&id);
         self.ctl.flush_saves.remove(&id);
-        self.ctl.seed_secs.remove(&id);
-        self.ctl.active_secs.remove(&id);
         self.ctl.moving.remove(&id);
         self.ctl.renamed.remove(&id);
         self.ctl.renaming.retain(|(t, _), _| *t != id);
