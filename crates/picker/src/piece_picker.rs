@@ -279,24 +279,21 @@ impl PiecePicker {
             return Err(PickerError::TooManyPieces);
         }
         let n = n as u32;
-        let mut buckets = vec![Vec::new(); usize::from(MAX_PRIORITY) + 1];
-        let mut first = Vec::with_capacity(n as usize);
-        first.extend(0..n);
         let pieces = (0..n)
-            .map(|i| Piece {
+            .map(|_| Piece {
                 avail: 0,
-                pos: i,
+                pos: NONE,
                 dl: NONE,
                 visit: 0,
                 prio: DEFAULT_PRIORITY,
                 have: false,
             })
             .collect();
-        // exactly one bucket (availability 0): no spare capacity
-        buckets[usize::from(DEFAULT_PRIORITY)] = vec![first];
         let mut p = Self {
             pieces,
-            buckets,
+            // built at the first pick: a torrent that never has a peer
+            // (idle, or queued) never allocates them
+            buckets: Vec::new(),
             downloading: Vec::new(),
             open: Vec::new(),
             dups: LazyBox::default(),
@@ -313,7 +310,7 @@ impl PiecePicker {
             sequential: false,
             seq_cursor: 0,
             epoch: 0,
-            dirty: false,
+            dirty: true,
             rng: Rng::new(seed),
         };
         p.free_wanted = (0..n).map(|i| u64::from(p.blocks_in_piece(i))).sum();
@@ -514,6 +511,8 @@ impl PiecePicker {
             return;
         }
         self.dirty = false;
+        self.buckets
+            .resize_with(usize::from(MAX_PRIORITY) + 1, Vec::new);
         for (i, p) in self.pieces.iter_mut().enumerate() {
             if Self::wanted(p) && p.dl == NONE {
                 let pb = &mut self.buckets[usize::from(p.prio)];
@@ -1736,6 +1735,27 @@ mod tests {
         p.peer_lost_have_all();
         assert_eq!(p.availability(3), 1);
         assert_eq!(p.piece_availability()[7], 2);
+        ok(&p);
+    }
+
+    #[test]
+    fn buckets_are_built_at_the_first_pick() {
+        let mut p = PiecePicker::new(8 * 16384, 16384, 5).unwrap();
+        p.set_piece_priority(2, 7);
+        p.peer_have(2);
+        p.peer_have(6);
+        p.peer_have(6);
+        assert!(p.buckets.is_empty(), "an idle torrent's picker allocates none");
+        ok(&p);
+        let got: Vec<u32> = p
+            .pick(&Bitfield::full(8), 8 * 16, &PickOptions::new(P0))
+            .iter()
+            .map(|b| b.piece)
+            .collect();
+        // the high-priority piece first, the most common one last
+        assert_eq!(got[0], 2);
+        assert_eq!(got[got.len() - 1], 6);
+        assert!(!p.buckets.is_empty());
         ok(&p);
     }
 

@@ -981,8 +981,7 @@ impl Engine {
         .map_err(|_| ErrorCode::new(10 /* parse_failed files */, Category::Libtorrent))?;
         let id = TorrentId(self.next_torrent);
         self.next_torrent += 1;
-        let layout: Arc<dyn lt_storage::FileLayout> = Arc::new(fs.clone());
-        let mut sp = StorageParams::new(layout, p.save_path.clone());
+        let mut sp = StorageParams::new(p.meta.clone(), p.save_path.clone());
         sp.file_priorities = p.file_priorities.clone();
         sp.mode = p.storage_mode;
         sp.part_file_name = format!(".{}.parts", ih.best().to_hex());

@@ -129,3 +129,44 @@ impl FileLayout for lt_metainfo::FileStorage {
         }
     }
 }
+
+/// [`FileLayout`] for a whole torrent: its file list, shared with the
+/// engine through the `Arc` the torrent already holds instead of a copy.
+impl FileLayout for lt_metainfo::TorrentInfo {
+    fn num_files(&self) -> usize {
+        FileLayout::num_files(self.files())
+    }
+    fn file_size(&self, index: usize) -> u64 {
+        FileLayout::file_size(self.files(), index)
+    }
+    fn file_offset(&self, index: usize) -> u64 {
+        FileLayout::file_offset(self.files(), index)
+    }
+    fn file_path(&self, index: usize) -> PathBuf {
+        FileLayout::file_path(self.files(), index)
+    }
+    fn pad_file_at(&self, index: usize) -> bool {
+        FileLayout::pad_file_at(self.files(), index)
+    }
+    fn symlink_target(&self, index: usize) -> Option<PathBuf> {
+        FileLayout::symlink_target(self.files(), index)
+    }
+    fn piece_length(&self) -> u32 {
+        FileLayout::piece_length(self.files())
+    }
+    fn num_pieces(&self) -> u32 {
+        FileLayout::num_pieces(self.files())
+    }
+    fn piece_size(&self, piece: u32) -> u32 {
+        FileLayout::piece_size(self.files(), piece)
+    }
+    fn total_size(&self) -> u64 {
+        FileLayout::total_size(self.files())
+    }
+    fn map_block(&self, piece: u32, offset: u32, size: u32) -> Vec<FileSlice> {
+        FileLayout::map_block(self.files(), piece, offset, size)
+    }
+    fn piece_size_v2(&self, piece: u32) -> u32 {
+        FileLayout::piece_size_v2(self.files(), piece)
+    }
+}

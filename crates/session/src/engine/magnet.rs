@@ -332,6 +332,7 @@ impl Engine {
         if self.magnet_conflict(tid, &ti) {
             return;
         }
+        let ti = Arc::new(ti);
         let fs = ti.files();
         let Ok(mut picker) = PiecePicker::new(
             fs.total_size().max(0) as u64,
@@ -360,14 +361,14 @@ impl Engine {
         let Some(t) = self.torrents.get_mut(&tid) else {
             return;
         };
-        let mut sp = StorageParams::new(Arc::new(ti.files().clone()), t.save_path.clone());
+        let mut sp = StorageParams::new(ti.clone(), t.save_path.clone());
         sp.file_priorities = t.file_priorities.clone();
         sp.part_file_name = format!(".{}.parts", ih.best().to_hex());
         if t.flags & flags::SEQUENTIAL_DOWNLOAD != 0 {
             picker.set_sequential(true);
         }
         let old_storage = t.storage;
-        t.meta = Arc::new(ti);
+        t.meta = ti;
         t.picker = picker;
         mark_pad_blocks(t);
         if !t.file_priorities.is_empty() {
