@@ -253,6 +253,8 @@ pub struct PiecePicker {
     free_wanted: u64,
     /// Pieces with priority > 0 that we don't have.
     wanted_missing: u32,
+    /// Pieces with priority > 0 that we have.
+    wanted_have: u32,
     sequential: bool,
     seq_cursor: u32,
     epoch: u32,
@@ -307,6 +309,7 @@ impl PiecePicker {
             blocks_per_piece: piece_length.div_ceil(BLOCK_SIZE),
             free_wanted: 0,
             wanted_missing: n,
+            wanted_have: 0,
             sequential: false,
             seq_cursor: 0,
             epoch: 0,
@@ -393,6 +396,9 @@ impl PiecePicker {
             return;
         };
         let (prio, avail, pos, dl, wanted) = (p.prio, p.avail, p.pos, p.dl, Self::wanted(p));
+        if prio > 0 && p.have {
+            self.wanted_have -= 1;
+        }
         if wanted {
             self.free_wanted -= u64::from(free);
             self.wanted_missing -= 1;
@@ -443,6 +449,9 @@ impl PiecePicker {
             return;
         };
         let (prio, avail, dl, wanted) = (p.prio, p.avail, p.dl, Self::wanted(p));
+        if prio > 0 && p.have {
+            self.wanted_have += 1;
+        }
         if wanted {
             self.free_wanted += u64::from(free);
             self.wanted_missing += 1;
@@ -736,6 +745,23 @@ impl PiecePicker {
     /// Number of pieces with priority > 0 that we still miss.
     pub fn num_wanted_missing(&self) -> u32 {
         self.wanted_missing
+    }
+
+    /// Bytes of the pieces with priority > 0 (`total_wanted`), and of
+    /// those we have (`total_wanted_done` without partial pieces).
+    pub fn wanted_bytes(&self) -> (u64, u64) {
+        let len = u64::from(self.piece_length);
+        let mut wanted = u64::from(self.wanted_missing + self.wanted_have) * len;
+        let mut done = u64::from(self.wanted_have) * len;
+        // every counted piece is full-sized but the last one
+        if let Some(last) = self.pieces.last().filter(|p| p.prio > 0) {
+            let short = len - u64::from(self.piece_size(self.num_pieces() - 1));
+            wanted -= short;
+            if last.have {
+                done -= short;
+            }
+        }
+        (wanted, done)
     }
 
     /// Marks piece `i` as had (resume data, or a passed hash check), dropping
@@ -1571,8 +1597,14 @@ impl PiecePicker {
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut free_wanted = 0u64;
         let mut wanted_missing = 0u32;
+        let (mut wanted_bytes, mut wanted_done) = (0u64, 0u64);
         for (i, p) in self.pieces.iter().enumerate() {
             let i32_ = i as u32;
+            if p.prio > 0 {
+                let size = u64::from(self.piece_size(i32_));
+                wanted_bytes += size;
+                wanted_done += if p.have { size } else { 0 };
+            }
             if p.have != self.have.get(i) {
                 return Err(format!("piece {i}: have flag mismatch"));
             }
@@ -1639,6 +1671,13 @@ impl PiecePicker {
         }
         if free_wanted != self.free_wanted {
             return Err(format!("free_wanted {} vs {free_wanted}", self.free_wanted));
+        }
+        if (wanted_bytes, wanted_done) != self.wanted_bytes() {
+            return Err(format!(
+                "wanted bytes {:?} vs {:?}",
+                self.wanted_bytes(),
+                (wanted_bytes, wanted_done)
+            ));
         }
         if wanted_missing != self.wanted_missing {
             return Err(format!(
@@ -1739,13 +1778,33 @@ mod tests {
     }
 
     #[test]
+    fn wanted_bytes_follow_priorities_and_haves() {
+        // three full pieces of 32 KiB and a last one of 20,000 bytes
+        let mut p = PiecePicker::new(3 * 32768 + 20000, 32768, 1).unwrap();
+        assert_eq!(p.wanted_bytes(), (3 * 32768 + 20000, 0));
+        p.set_have(3);
+        p.set_have(0);
+        assert_eq!(p.wanted_bytes(), (3 * 32768 + 20000, 32768 + 20000));
+        p.set_piece_priority(3, 0);
+        p.set_piece_priority(1, 0);
+        assert_eq!(p.wanted_bytes(), (2 * 32768, 32768));
+        p.clear_have(0);
+        p.set_piece_priority(3, 1);
+        assert_eq!(p.wanted_bytes(), (32768 * 2 + 20000, 20000));
+        ok(&p);
+    }
+
+    #[test]
     fn buckets_are_built_at_the_first_pick() {
         let mut p = PiecePicker::new(8 * 16384, 16384, 5).unwrap();
         p.set_piece_priority(2, 7);
         p.peer_have(2);
         p.peer_have(6);
         p.peer_have(6);
-        assert!(p.buckets.is_empty(), "an idle torrent's picker allocates none");
+        assert!(
+            p.buckets.is_empty(),
+            "an idle torrent's picker allocates none"
+        );
         ok(&p);
         let got: Vec<u32> = p
             .pick(&Bitfield::full(8), 8 * 16, &PickOptions::new(P0))

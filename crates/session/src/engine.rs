@@ -1257,7 +1257,7 @@ impl Engine {
     }
 
     pub fn status(&self, id: TorrentId) -> Option<TorrentStatus> {
-        self.status_with(id, crate::types::status_query::ALL, None)
+        self.status_with(id, crate::types::status_query::ALL, None, Instant::now())
     }
 
     /// The status with the optional parts in `query`; `queue` holds the
@@ -1267,6 +1267,7 @@ impl Engine {
         id: TorrentId,
         query: u32,
         queue: Option<&HashMap<TorrentId, i32>>,
+        now: Instant,
     ) -> Option<TorrentStatus> {
         let t = self.torrents.get(&id)?;
         let mut seeds = 0;
@@ -1282,12 +1283,12 @@ impl Engine {
             }
         }
         let mut st = t.status(t.peers.len() as i32, seeds, uploads, query);
-        let times = t.times_at(Instant::now(), !self.paused);
+        let times = t.times_at(now, !self.paused);
         st.active_duration = whole_secs(times.active);
         st.finished_duration = whole_secs(times.finished);
         st.seeding_duration = whole_secs(times.seeding);
         st.paused = st.paused || self.paused;
-        self.ctl_status(id, &mut st, queue);
+        self.ctl_status(id, &mut st, queue, now);
         st.priority = self.torrent_priority(id);
         Some(st)
     }

@@ -365,14 +365,12 @@ impl Torrent {
         } else {
             Vec::new()
         };
-        let (mut wanted, mut wanted_done) = (0i64, 0i64);
-        for i in (0..n).filter(|&i| self.picker.piece_priority(i) > 0) {
-            let size = self.picker.piece_size(i) as i64;
-            wanted += size;
-            if self.picker.have_piece(i) {
-                wanted_done += size;
-            }
-        }
+        let (wanted, mut wanted_done) = if n > 0 {
+            let (w, d) = self.picker.wanted_bytes();
+            (w as i64, d as i64)
+        } else {
+            (0, 0)
+        };
         // finished blocks of wanted partial pieces count too
         if self.picker.num_downloading() > 0 && n > 0 {
             wanted_done += self

@@ -195,6 +195,18 @@ fn fingerprint_iter(n: u32, f: impl Fn(u32) -> u8) -> u64 {
     h.0
 }
 
+/// What `if_download_progress` watches: the pieces we have.
+fn download_fp(t: &Torrent) -> Fp {
+    fp(fingerprint_iter(t.picker.num_pieces(), |i| {
+        u8::from(t.picker.have_piece(i))
+    }))
+}
+
+/// What `if_state_changed` watches: paused and auto-managed.
+fn state_fp(t: &Torrent) -> Fp {
+    fp(t.flags & (flags::PAUSED | flags::AUTO_MANAGED))
+}
+
 /// The oldest request in flight under `key` (forgetting the key when none
 /// is left).
 fn pop_front<K: Hash + Eq, V>(map: &mut HashMap<K, VecDeque<V>>, key: K) -> Option<V> {
@@ -662,53 +674,66 @@ impl Engine {
     /// The fingerprints of what the torrent looks like now.
     fn current_mark(&self, id: TorrentId) -> Option<Mark> {
         let t = self.torrents.get(&id)?;
-        let n = t.picker.num_pieces();
-        let have = fingerprint_iter(n, |i| u8::from(t.picker.have_piece(i)));
-        let prios = fingerprint_iter(n, |i| t.picker.piece_priority(i));
-        let trackers: Vec<(&str, u8)> = t
-            .trackers
-            .trackers()
-            .iter()
-            .map(|a| (a.url.as_str(), a.tier))
-            .collect();
-        let config = (
+        Some(Mark {
+            counters: self.counters_fp(t, Instant::now()),
+            download: download_fp(t),
+            config: self.config_fp(t),
+            state: state_fp(t),
+            metadata_saved: true,
+        })
+    }
+
+    /// What `if_counters_changed` watches: the payload totals and the
+    /// active time.
+    fn counters_fp(&self, t: &Torrent, now: Instant) -> Fp {
+        let active = whole_secs(t.times_at(now, !self.paused).active).as_secs();
+        fp(fingerprint(&(
+            t.total_payload_upload,
+            t.total_payload_download,
+            active,
+        )))
+    }
+
+    /// What `if_config_changed` watches: the settings a resume file keeps.
+    fn config_fp(&self, t: &Torrent) -> Fp {
+        let mut h = Fingerprint::default();
+        (
             &t.save_path,
             t.upload_limit,
             t.download_limit,
             t.max_connections,
             t.max_uploads,
             &t.file_priorities,
-            prios,
-            trackers,
+            fingerprint_iter(t.picker.num_pieces(), |i| t.picker.piece_priority(i)),
             t.flags & SAVED_FLAGS & !(flags::PAUSED | flags::AUTO_MANAGED),
-            self.ctl.renamed.get(&id),
-        );
-        Some(Mark {
-            counters: fp(fingerprint(&(
-                t.total_payload_upload,
-                t.total_payload_download,
-                whole_secs(t.times_at(Instant::now(), !self.paused).active).as_secs(),
-            ))),
-            download: fp(have),
-            config: fp(fingerprint(&config)),
-            state: fp(t.flags & (flags::PAUSED | flags::AUTO_MANAGED)),
-            metadata_saved: true,
-        })
+            self.ctl.renamed.get(&t.id),
+        )
+            .hash(&mut h);
+        for a in t.trackers.trackers() {
+            (a.url.as_str(), a.tier).hash(&mut h);
+        }
+        fp(h.finish())
     }
 
     /// `need_save_resume_data(flags)`: whether any of the `if_*`
     /// conditions in `which` changed since the last save.
     pub fn need_save_resume_data(&self, id: TorrentId, which: u32) -> bool {
+        self.need_save_resume_at(id, which, Instant::now())
+    }
+
+    /// [`Self::need_save_resume_data`] at `now`, the cheap conditions
+    /// first.
+    fn need_save_resume_at(&self, id: TorrentId, which: u32, now: Instant) -> bool {
         use resume_flags::*;
-        let Some(now) = self.current_mark(id) else {
+        let Some(t) = self.torrents.get(&id) else {
             return false;
         };
         let saved = self.ctl.marks.get(&id).copied().unwrap_or_default();
-        (which & IF_COUNTERS_CHANGED != 0 && saved.counters != now.counters)
-            || (which & IF_DOWNLOAD_PROGRESS != 0 && saved.download != now.download)
-            || (which & IF_CONFIG_CHANGED != 0 && saved.config != now.config)
-            || (which & IF_STATE_CHANGED != 0 && saved.state != now.state)
-            || (which & IF_METADATA_CHANGED != 0 && !saved.metadata_saved)
+        (which & IF_METADATA_CHANGED != 0 && !saved.metadata_saved)
+            || (which & IF_STATE_CHANGED != 0 && saved.state != state_fp(t))
+            || (which & IF_COUNTERS_CHANGED != 0 && saved.counters != self.counters_fp(t, now))
+            || (which & IF_DOWNLOAD_PROGRESS != 0 && saved.download != download_fp(t))
+            || (which & IF_CONFIG_CHANGED != 0 && saved.config != self.config_fp(t))
     }
 
     /// `save_resume_data(flags)`: posts `save_resume_data_alert` (or the
@@ -839,8 +864,9 @@ impl Engine {
     /// `query`, the queue walked once for all of them.
     pub fn statuses(&self, ids: &[TorrentId], query: u32) -> Vec<TorrentStatus> {
         let queue: HashMap<TorrentId, i32> = self.queue_snapshot().into_iter().zip(0..).collect();
+        let now = Instant::now();
         ids.iter()
-            .filter_map(|&id| self.status_with(id, query, Some(&queue)))
+            .filter_map(|&id| self.status_with(id, query, Some(&queue), now))
             .collect()
     }
 
@@ -880,10 +906,11 @@ impl Engine {
             .enumerate()
             .map(|(i, id)| (*id, i))
             .collect();
+        let now = Instant::now();
         let rank: HashMap<TorrentId, i32> = ids
             .iter()
             .filter(|id| !pos.contains_key(id))
-            .map(|id| (*id, self.seed_rank(*id)))
+            .map(|id| (*id, self.seed_rank(*id, now)))
             .collect();
         ids.sort_by_cached_key(|id| {
             (
@@ -897,7 +924,7 @@ impl Engine {
     /// The priority of a finished torrent for a seed slot
     /// ([`Torrent::seed_rank_for`]), over the time it spent running and
     /// seeding while not paused, as libtorrent counts it.
-    fn seed_rank(&self, id: TorrentId) -> i32 {
+    fn seed_rank(&self, id: TorrentId, now: Instant) -> i32 {
         let Some(t) = self.torrents.get(&id) else {
             return 0;
         };
@@ -909,7 +936,7 @@ impl Engine {
             seeds += usize::from(seed && !t.known_seeds.contains(&p.addr));
             peers += usize::from(!t.known.contains(&p.addr));
         }
-        let times = t.times_at(Instant::now(), !self.paused);
+        let times = t.times_at(now, !self.paused);
         t.seed_rank_for(
             &self.settings,
             seeds as i32,
@@ -958,14 +985,15 @@ impl Engine {
         id: TorrentId,
         st: &mut TorrentStatus,
         queue: Option<&HashMap<TorrentId, i32>>,
+        now: Instant,
     ) {
         st.queue_position = match queue {
             Some(q) => q.get(&id).copied().unwrap_or(-1),
             None => self.queue_position(id),
         };
-        st.seed_rank = self.seed_rank(id);
+        st.seed_rank = self.seed_rank(id, now);
         st.moving_storage = self.ctl.moving.contains_key(&id);
-        st.need_save_resume = self.need_save_resume_data(id, resume_flags::ONLY_IF_MODIFIED);
+        st.need_save_resume = self.need_save_resume_at(id, resume_flags::ONLY_IF_MODIFIED, now);
         if let Some(m) = self.ctl.renamed.get(&id) {
             st.renamed_files = m.clone();
         }
