@@ -66,6 +66,9 @@ print(json.dumps({"first": first, "seeding": st.is_seeding, "state": str(st.stat
                   "has_metadata": st.has_metadata, "alerts": alerts,
                   "ti_name": ti.name() if ti is not None else None,
                   "ti_pieces": ti.num_pieces() if ti is not None else 0}), flush=True)
+# the reference may still hold written blocks in memory: its session's
+# destructor writes them out (an interpreter exit may not run it)
+del ti, h, s
 os._exit(0)
 """
 
