@@ -2,6 +2,7 @@
 
     python bench/bench_transfer.py [--size-mib 4096] [--files 10000] [--file-avg-kib 32]
                                    [--runs 3] [--cold] [--quick] [--only big|many] [--utp]
+                                   [--delete-each-run]
 
 Two torrents, generated once (deterministic, incompressible, no holes) under
 $LT_BENCH_DATA (default $TMPDIR/lt-bench-data) and reused by later runs:
@@ -41,7 +42,9 @@ UTP_ONLY = {"enable_outgoing_utp": True, "enable_incoming_utp": True,
             "enable_outgoing_tcp": False, "enable_incoming_tcp": False}
 
 
-def one_run(seed_impl, leech_impl, torrent, save, args):
+def one_run(seed_impl, leech_impl, torrent, save, args, keep):
+    """One transfer. The leecher's directory is deleted at once, or, when
+    `keep` is a list, appended to it for the caller to delete later."""
     if args.cold:
         common.drop_cache(save)
     cache = common.page_cache_fraction(save)
@@ -62,7 +65,10 @@ def one_run(seed_impl, leech_impl, torrent, save, args):
         sx = seed.close()
         lx = leech.close()
     finally:
-        shutil.rmtree(dl, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(dl, ignore_errors=True)
+        else:
+            keep.append(dl)
     return {
         "wall": wall, "seed_check_s": r["t_check"], "page_cache_resident": cache,
         "seed_cpu": (sx["cpu_user"] + sx["cpu_sys"] - r["cpu"]) if sx else None,
@@ -79,9 +85,24 @@ def run_case(label, torrent, save, total, impls, args, limit):
     # Round by round, so that no pairing always gets the machine's first
     # (coldest, or still writing back the last run) slot.
     samples = {p: [] for p in pairs}
-    for _ in range(args.runs):
-        for s_impl, l_impl in pairs:
-            samples[(s_impl, l_impl)].append(one_run(s_impl, l_impl, torrent, save, args))
+    # Many files: the leechers' directories stay until the case ends. When
+    # ext4 (without a journal, as here) creates a file it looks for a free
+    # inode that was not freed recently (fs/ext4/ialloc.c, recently_deleted),
+    # and after 10,000 deletions that search dominates: creating 10,000
+    # empty files took 0.4 s in a fresh directory and 3.7-5.5 s after
+    # deleting 10,000, even after a sync and 12 s (profile of a leecher:
+    # find_get_block_common and recently_deleted in the disk threads,
+    # 15-20 CPU s/GiB against 6-10). That is the benchmark's
+    # delete-then-create pattern, not a download's; the first round may
+    # still pay it for the deletions of an earlier case or run.
+    keep = [] if args.files_kept and label.startswith("many") else None
+    try:
+        for _ in range(args.runs):
+            for s_impl, l_impl in pairs:
+                samples[(s_impl, l_impl)].append(one_run(s_impl, l_impl, torrent, save, args, keep))
+    finally:
+        for dl in keep or []:
+            shutil.rmtree(dl, ignore_errors=True)
     for s_impl, l_impl in pairs:
         runs = samples[(s_impl, l_impl)]
         wall = common.median_of(runs, "wall")
@@ -124,6 +145,9 @@ def main():
     ap.add_argument("--cold", action="store_true", help="evict the seed data from the page cache before each run")
     ap.add_argument("--seed-mode", action="store_true", help="seeders skip their check (torrent_flags.seed_mode)")
     ap.add_argument("--only", choices=["big", "many"])
+    ap.add_argument("--delete-each-run", dest="files_kept", action="store_false",
+                    help="many files: delete each leecher's directory after its run (the "
+                         "default keeps them until the case ends; see run_case)")
     ap.add_argument("--impls", default="both", choices=["both", "ours", "ref"])
     ap.add_argument("--data-root", default=common.default_data_root())
     ap.add_argument("--timeout", type=float, default=3600)
