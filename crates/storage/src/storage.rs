@@ -296,6 +296,7 @@ impl TorrentStorage {
     /// allocation on every write (measured on ext4: 16 KiB writes in
     /// random piece order cost 0.34 instead of 0.42 CPU-s per GiB). Only a
     /// hint: errors are ignored, and the writes report any real failure.
+    /// Ranges shorter than [`RESERVE_MIN`] are left to delayed allocation.
     pub fn reserve_piece(&self, piece: u32) {
         if self.mode != StorageMode::Sparse {
             return;
@@ -303,7 +304,10 @@ impl TorrentStorage {
         let st = self.read_state();
         let size = self.layout.piece_size(piece);
         for s in self.layout.map_block(piece, 0, size) {
-            if self.layout.pad_file_at(s.file_index) || self.uses_part_file(&st, s.file_index) {
+            if s.size < RESERVE_MIN
+                || self.layout.pad_file_at(s.file_index)
+                || self.uses_part_file(&st, s.file_index)
+            {
                 continue;
             }
             if let Ok(f) = self.open(&st, s.file_index, OpenMode::ReadWrite) {
@@ -762,6 +766,13 @@ fn allocate(f: &File, size: u64) -> io::Result<()> {
         e => Err(io::Error::from_raw_os_error(e)),
     }
 }
+
+/// The shortest range of one file that [`TorrentStorage::reserve_piece`]
+/// reserves. Below it the `fallocate` costs more than it saves: writing
+/// 10,000 files of 32 KiB, it was 9% of the leecher's CPU, in its own
+/// thread, where delayed allocation would have run in the kernel's
+/// writeback threads.
+const RESERVE_MIN: u64 = 128 << 10;
 
 /// Reserves `len` bytes at `offset` of `f` without changing its size
 /// (see [`TorrentStorage::reserve_piece`]); failures are ignored.

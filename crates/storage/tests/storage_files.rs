@@ -230,23 +230,31 @@ fn allocate_mode_allocates_full_files() {
 #[test]
 fn reserve_piece_keeps_sizes_and_contents() {
     let dir = TempDir::new("reserve");
-    let fs = layout(&[("t/a", 40_000, N), ("t/b", 60_000, N)], 64 * 1024);
+    let fs = layout(
+        &[("t/a", 200_000, N), ("t/b", 300_000, N), ("t/c", 10_000, N)],
+        256 * 1024,
+    );
     let st = storage(&fs, dir.path());
     st.initialize().unwrap();
-    // Piece 1 is the end of `b`: 34,464 bytes at offset 25,536.
+    // Piece 1 is the last 237,856 bytes of `b` (from offset 62,144) and all
+    // of `c`.
     st.write(1, 0, &[7u8; 100]).unwrap();
     let b = dir.path().join("t/b");
-    assert_eq!(std::fs::metadata(&b).unwrap().len(), 25_536 + 100);
-    st.reserve_piece(0); // covers all of `a` and the head of `b`
+    assert_eq!(std::fs::metadata(&b).unwrap().len(), 62_144 + 100);
+    st.reserve_piece(0); // all of `a` and the head of `b` (too short to reserve)
     st.reserve_piece(1);
     use std::os::unix::fs::MetadataExt;
     let mb = std::fs::metadata(&b).unwrap();
     // Sizes do not change; the blocks are reserved (ext4 and tmpfs, where
     // the tests run, support it).
-    assert_eq!(mb.len(), 25_536 + 100);
-    assert!(mb.blocks() * 512 >= 60_000, "{} blocks", mb.blocks());
-    let a = std::fs::read(dir.path().join("t/a")).unwrap_or_default();
-    assert!(a.iter().all(|&x| x == 0), "reserved range reads as zeros");
+    assert_eq!(mb.len(), 62_144 + 100);
+    assert!(mb.blocks() * 512 >= 237_856, "{} blocks", mb.blocks());
+    let ma = std::fs::metadata(dir.path().join("t/a")).unwrap();
+    assert_eq!(ma.len(), 0);
+    assert!(ma.blocks() * 512 >= 200_000, "{} blocks", ma.blocks());
+    // A range shorter than 128 KiB is left to the writes: `c` is not even
+    // created.
+    assert!(!dir.path().join("t/c").exists());
     let mut got = vec![0u8; 100];
     st.read(1, 0, &mut got).unwrap();
     assert_eq!(got, [7u8; 100]);
