@@ -29,15 +29,16 @@ pub(crate) enum Closed {
     Io(std::io::Error),
 }
 
-/// Starts the reader and writer tasks of an established connection and
-/// returns the sender for outgoing data.
 /// Read-side backpressure shared by all connections of a session: bytes
-/// received and not yet on disk (or discarded). Readers stop reading while
-/// it is above the limit (`max_queued_disk_bytes`), so a slow disk throttles
-/// the sockets instead of growing memory.
+/// received and not yet on disk (or discarded). Readers stop reading once
+/// it reaches three quarters of the limit (`max_queued_disk_bytes`) and
+/// resume when it is back under half of it, as libtorrent's disk buffer
+/// watermarks do, so a slow disk throttles the sockets instead of growing
+/// memory, and readers wake for a batch rather than for every block.
 pub(crate) struct RecvBudget {
     pub queued: std::sync::atomic::AtomicUsize,
     pub limit: std::sync::atomic::AtomicUsize,
+    blocked: std::sync::atomic::AtomicBool,
     pub drained: tokio::sync::Notify,
 }
 
@@ -46,33 +47,41 @@ impl RecvBudget {
         RecvBudget {
             queued: 0.into(),
             limit: limit.into(),
+            blocked: false.into(),
             drained: tokio::sync::Notify::new(),
         }
     }
 
     pub fn over(&self) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.queued.load(Relaxed) > self.limit.load(Relaxed)
+        self.blocked.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn add(&self, n: usize) {
-        self.queued
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.queued.fetch_add(n, Relaxed).saturating_add(n);
+        let limit = self.limit.load(Relaxed);
+        if now >= limit - limit / 4 {
+            self.blocked.store(true, Relaxed);
+        }
     }
 
-    /// Releases `n` bytes and wakes readers once below the limit.
+    /// Releases `n` bytes and wakes readers once under the low watermark.
     pub fn release(&self, n: usize) {
         use std::sync::atomic::Ordering::Relaxed;
         let prev = self
             .queued
             .fetch_update(Relaxed, Relaxed, |q| Some(q.saturating_sub(n)))
             .unwrap_or(0);
-        if prev.saturating_sub(n) <= self.limit.load(Relaxed) {
+        if prev.saturating_sub(n) < self.limit.load(Relaxed) / 2
+            && self.blocked.swap(false, Relaxed)
+        {
             self.drained.notify_waiters();
         }
     }
 }
 
+/// Starts the reader and writer tasks of an established connection and
+/// returns the sender for outgoing data.
 pub(crate) fn start(
     id: ConnId,
     stream: TcpStream,
@@ -308,6 +317,24 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime")
+    }
+
+    /// Reading stops at three quarters of the limit and resumes under half.
+    #[test]
+    fn recv_budget_watermarks() {
+        let b = RecvBudget::new(100);
+        b.add(74);
+        assert!(!b.over());
+        b.add(1);
+        assert!(b.over(), "75 of 100 queued");
+        b.release(25);
+        assert!(b.over(), "50 is not under half");
+        b.release(1);
+        assert!(!b.over(), "49 of 100 queued");
+        b.add(20);
+        assert!(!b.over(), "69: under the high watermark again");
+        b.release(1000);
+        assert_eq!(b.queued.load(std::sync::atomic::Ordering::Relaxed), 0);
     }
 
     /// Both tasks end (and so the socket is closed) once the engine drops
