@@ -214,6 +214,48 @@ def test_missing_file_rejects_resume_data(tdir, ref, ours):
         assert o[k] == r[k], k
 
 
+SEED_MODE = PRELUDE + r"""
+h = add(flags=lt.torrent_flags.seed_mode)
+checked(h)
+st = h.status()
+print(json.dumps({
+    "have": list(st.pieces), "states": [r["state"] for r in seen if "state" in r],
+    "rejected": [r for r in seen if r["what"] == "fastresume_rejected"],
+    "seed_mode": st.seed_mode, "seeding": st.is_seeding,
+}))
+"""
+
+
+def test_seed_mode_needs_every_file_at_its_size(tdir, ref, ours):
+    """Seed mode trusts the files without hashing them, but only when each
+    one exists with its size; otherwise the add is a fastresume rejection,
+    seed mode ends and the files are checked."""
+    dl = tdir / "dl" / "t"
+    cases = {}
+    for case in ("b_missing", "complete", "c_short"):
+        if case == "complete":
+            (dl / "b.bin").write_bytes(content("b.bin", FILES["b.bin"]))
+        if case == "c_short":
+            with open(dl / "c.bin", "r+b") as f:
+                f.truncate(FILES["c.bin"] - 1)
+        cases[case] = {"ref": ref(SEED_MODE, DIR=tdir), "ours": ours(SEED_MODE, DIR=tdir)}
+    for case, outs in cases.items():
+        r, o = outs["ref"], outs["ours"]
+        for k in ("have", "seed_mode", "seeding"):
+            assert o[k] == r[k], (case, k, o, r)
+        assert (1 in o["states"]) == (1 in r["states"]), (case, o, r)
+        assert len(o["rejected"]) == len(r["rejected"]), (case, o, r)
+        for ro, rr in zip(o["rejected"], r["rejected"]):
+            for k in ("error", "op", "operation", "path", "message"):
+                assert ro[k] == rr[k], (case, k, ro, rr)
+    o = cases["complete"]["ours"]
+    assert o["seed_mode"] and o["seeding"] and o["rejected"] == [] and 1 not in o["states"], o
+    for case in ("b_missing", "c_short"):
+        o = cases[case]["ours"]
+        assert not o["seed_mode"] and len(o["rejected"]) == 1 and 1 in o["states"], (case, o)
+    assert cases["b_missing"]["ours"]["have"][:3] == [True] * 3
+
+
 NEED = PRELUDE + r"""
 h = add(file_priorities=[4, 1, 7])
 checked(h)

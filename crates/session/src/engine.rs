@@ -1135,14 +1135,9 @@ impl Engine {
         };
         let storage = t.storage;
         if t.flags & flags::SEED_MODE != 0 {
-            // Seed mode: trust the files; pieces are verified on first upload.
-            let n = t.picker.num_pieces();
-            if let Some(t) = self.torrents.get_mut(&id) {
-                for i in 0..n {
-                    t.picker.set_have(i);
-                }
-            }
-            self.checked(id);
+            // Seed mode: trust the files if they have their sizes; pieces
+            // are verified on first upload.
+            self.ctl_check_seed_mode(id);
             return;
         }
         let meta = t.meta.clone();

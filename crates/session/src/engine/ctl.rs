@@ -81,8 +81,11 @@ struct ResumeCheck {
     id: TorrentId,
     have: Vec<bool>,
     partial: BTreeMap<u32, Vec<bool>>,
-    /// The files that must exist for the resume data to be trusted.
-    paths: Vec<PathBuf>,
+    /// The files that must exist for the resume data to be trusted, with
+    /// the exact size each must have when the data says the torrent is a
+    /// seed (as libtorrent, which rejects a seed's resume data, or seed
+    /// mode, on any file of the wrong size).
+    paths: Vec<(PathBuf, Option<u64>)>,
 }
 
 /// What the last saved resume data looked like, to answer
@@ -340,7 +343,6 @@ impl Engine {
         }
         let fs = Metadata::files(t.meta.as_ref());
         let plen = fs.piece_length().max(1) as i64;
-        let prios = &t.file_priorities;
         // the files holding data the resume data claims
         let mut needed = std::collections::BTreeSet::new();
         for i in 0..fs.num_files() {
@@ -373,27 +375,46 @@ impl Engine {
                 }
             }
         }
-        let mut paths = Vec::new();
-        for i in needed {
-            if fs.pad_file_at(i) || fs.file_size(i) <= 0 || prios.get(i) == Some(&0) {
-                continue;
-            }
-            let renamed = extra.renamed_files.iter().rev().find(|(f, _)| *f == i);
-            paths.push(match renamed {
-                Some((_, name)) => Path::new(&t.save_path).join(name),
-                None => PathBuf::from(fs.file_path(i, &t.save_path)),
-            });
-        }
-        self.ctl.checks.push(ResumeCheck {
+        let seed = extra.have_pieces.len() as u64 >= u64::from(t.picker.num_pieces())
+            && extra.have_pieces.iter().all(|h| *h);
+        let paths = resume_paths(t, needed, &extra.renamed_files, seed);
+        self.queue_resume_check(ResumeCheck {
             id,
             have: extra.have_pieces,
             partial: extra.unfinished_pieces,
             paths,
         });
+        true
+    }
+
+    /// Seed mode: the files are trusted without a check once each exists
+    /// with its size; otherwise seed mode ends with a
+    /// `fastresume_rejected_alert` and the files are checked.
+    pub(super) fn ctl_check_seed_mode(&mut self, id: TorrentId) {
+        let Some(t) = self.torrents.get(&id) else {
+            return;
+        };
+        let n = t.picker.num_pieces() as usize;
+        let paths = resume_paths(
+            t,
+            0..Metadata::files(t.meta.as_ref()).num_files(),
+            &[],
+            true,
+        );
+        self.set_state(id, TorrentState::CheckingResumeData);
+        self.queue_resume_check(ResumeCheck {
+            id,
+            have: vec![true; n],
+            partial: BTreeMap::new(),
+            paths,
+        });
+    }
+
+    fn queue_resume_check(&mut self, check: ResumeCheck) {
+        self.ctl.checks.push(check);
         if !self.ctl.checks_running {
             self.run_resume_checks();
         }
-        true
     }
 
     /// Looks at the files of every queued resume check in one blocking
@@ -407,10 +428,19 @@ impl Engine {
         self.ctl.checks_running = true;
         let jobs = self.jobs.clone();
         let check = move || {
-            let done: Vec<(ResumeCheck, Option<PathBuf>)> = batch
+            let done: Vec<(ResumeCheck, Option<(PathBuf, Operation)>)> = batch
                 .into_iter()
                 .map(|c| {
-                    let missing = c.paths.iter().find(|p| !p.is_file()).cloned();
+                    // a missing file fails its stat; one of the wrong size
+                    // fails the resume check (libtorrent's operations)
+                    let missing = c
+                        .paths
+                        .iter()
+                        .find_map(|(p, size)| match std::fs::metadata(p) {
+                            Ok(m) if m.is_file() && size.is_none_or(|s| m.len() == s) => None,
+                            Ok(m) if m.is_file() => Some((p.clone(), Operation::CheckResume)),
+                            _ => Some((p.clone(), Operation::FileStat)),
+                        });
                     (c, missing)
                 })
                 .collect();
@@ -436,7 +466,7 @@ impl Engine {
         id: TorrentId,
         have: Vec<bool>,
         partial: BTreeMap<u32, Vec<bool>>,
-        missing: Option<PathBuf>,
+        missing: Option<(PathBuf, Operation)>,
     ) {
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
@@ -455,7 +485,7 @@ impl Engine {
                 self.restore_partial(id, partial);
                 self.checked(id);
             }
-            Some(path) => {
+            Some((path, op)) => {
                 let tref = t.torrent_ref();
                 self.alert(AlertKind::FastresumeRejected {
                     torrent: tref,
@@ -463,9 +493,12 @@ impl Engine {
                         134, /* mismatching_file_size */
                         Category::Libtorrent,
                     ),
-                    op: Operation::FileStat,
+                    op,
                     path: path.to_string_lossy().into_owned(),
                 });
+                if let Some(t) = self.torrents.get_mut(&id) {
+                    t.flags &= !flags::SEED_MODE;
+                }
                 self.start_checking(id);
             }
         }
@@ -1268,4 +1301,29 @@ pub enum QueueMove {
     Top,
     Bottom,
     Set(i32),
+}
+
+/// The paths (and, for a seed, the sizes) a resume check looks at: the
+/// files of `files` that hold data, skipping pad files and files not
+/// downloaded (priority 0), under their renamed paths.
+fn resume_paths(
+    t: &Torrent,
+    files: impl IntoIterator<Item = usize>,
+    renamed: &[(usize, String)],
+    seed: bool,
+) -> Vec<(PathBuf, Option<u64>)> {
+    let fs = Metadata::files(t.meta.as_ref());
+    let mut paths = Vec::new();
+    for i in files {
+        let size = fs.file_size(i);
+        if fs.pad_file_at(i) || size <= 0 || t.file_priorities.get(i) == Some(&0) {
+            continue;
+        }
+        let path = match renamed.iter().rev().find(|(f, _)| *f == i) {
+            Some((_, name)) => Path::new(&t.save_path).join(name),
+            None => PathBuf::from(fs.file_path(i, &t.save_path)),
+        };
+        paths.push((path, seed.then_some(size as u64)));
+    }
+    paths
 }
