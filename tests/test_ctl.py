@@ -256,6 +256,30 @@ def test_seed_mode_needs_every_file_at_its_size(tdir, ref, ours):
     assert cases["b_missing"]["ours"]["have"][:3] == [True] * 3
 
 
+SEED_MODE_RECHECK = PRELUDE + r"""
+h = add(flags=lt.torrent_flags.seed_mode)
+checked(h)
+before = [h.status().seed_mode, list(h.status().pieces)]
+with open(D + "/dl/t/a.bin", "r+b") as f:
+    f.write(b"\xee" * 100)
+h.force_recheck()
+checked(h)
+st = h.status()
+print(json.dumps({"before": before, "after": [st.seed_mode, list(st.pieces)]}))
+"""
+
+
+def test_force_recheck_leaves_seed_mode(tdir, ref, ours):
+    (tdir / "dl" / "t" / "b.bin").write_bytes(content("b.bin", FILES["b.bin"]))
+    r = ref(SEED_MODE_RECHECK, DIR=tdir)
+    (tdir / "dl" / "t" / "a.bin").write_bytes(content("a.bin", FILES["a.bin"]))
+    o = ours(SEED_MODE_RECHECK, DIR=tdir)
+    assert o == r
+    # trusted at first; the recheck finds the damaged first piece
+    assert o["before"] == [True, [True] * 8]
+    assert o["after"] == [False, [False] + [True] * 7]
+
+
 NEED = PRELUDE + r"""
 h = add(file_priorities=[4, 1, 7])
 checked(h)

@@ -1135,8 +1135,8 @@ impl Engine {
         };
         let storage = t.storage;
         if t.flags & flags::SEED_MODE != 0 {
-            // Seed mode: trust the files if they have their sizes; pieces
-            // are verified on first upload.
+            // Seed mode: trust the files if they have their sizes. (Unlike
+            // libtorrent, pieces are not hashed before their first upload.)
             self.ctl_check_seed_mode(id);
             return;
         }
@@ -1375,6 +1375,8 @@ impl Engine {
             t.picker.clear_have(i);
         }
         t.error = None;
+        // Every piece is hashed now: the torrent leaves seed mode.
+        t.flags &= !flags::SEED_MODE;
         for c in peers {
             self.disconnect(c, None);
         }
