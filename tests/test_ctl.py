@@ -531,8 +531,11 @@ ses = lt.session(dict(S, active_seeds=1, active_downloads=4, active_limit=10,
                       seed_time_limit=6, share_ratio_limit=100000,
                       seed_time_ratio_limit=100000))
 hs = []
+tis = []
 # "one" is done downloading ~1 s before "two", and seeds well short of its
-# goal when "two" is done
+# goal when "two" is done (both seeder torrents seed before the leecher
+# connects: a connection refused while the seeder still checks is retried
+# only seconds later, and "one" could meet its goal before "two" finished)
 for name, size in (("one", 150000), ("two", 210000)):
     fs = lt.file_storage()
     fs.add_file(name + "/x.bin", size)
@@ -546,7 +549,12 @@ for name, size in (("one", 150000), ("two", 210000)):
     atp.save_path = D + "/g"
     atp.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
     atp.upload_limit = 60000      # each download takes a few seconds
-    seeder.add_torrent(atp)
+    tis.append(ti)
+    sh = seeder.add_torrent(atp)
+    end = time.time() + 20
+    while time.time() < end and not sh.status().is_seeding:
+        time.sleep(0.02)
+for ti in tis:
     atp = lt.add_torrent_params()
     atp.ti = ti
     atp.save_path = D + "/dl"

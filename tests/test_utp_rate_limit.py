@@ -6,9 +6,9 @@ with ICMP port unreachable; its uTP connections must end at once, not keep
 their share of the class's quota while their retransmissions time out (they
 took ~7.5 s each and starved the next leecher: ~30-35% of the limit with six
 dead ones). The bounds are loose lower bounds on progress (60% of what the
-limit allows in the window), not speed measurements. Leechers are our
-module in their own processes; the seeder runs in this one. Loopback only,
-bounded (~20 s)."""
+limit allows in the window, 50% after the kills), not speed measurements.
+Leechers are our module in their own processes; the seeder runs in this
+one. Loopback only, bounded (~20 s)."""
 import json
 import os
 import signal
@@ -125,5 +125,9 @@ def test_killed_utp_leechers_do_not_keep_the_quota(tmp_path):
             proc.wait()
             proc.stdout.close()
     # (no wait for the dead connections to go: the next leecher starts now)
+    left = h.status().num_peers
     got = measure(tmp_path, tor, port)
-    assert got >= 0.6 * RATE * WINDOW, f"{got} bytes in {WINDOW}s after killed uTP leechers"
+    # (half the limit: dead connections that keep their share leave ~30-35%;
+    # one CI run on a loaded machine gave 59%, locally it is ~96%)
+    assert got >= 0.5 * RATE * WINDOW, (
+        f"{got} bytes in {WINDOW}s after killed uTP leechers ({left} of their connections left)")

@@ -3292,6 +3292,9 @@ impl Engine {
         let Some(t) = self.torrents.get_mut(&tid) else {
             return;
         };
+        // (the last piece makes it finished or a seed: the time so far
+        // counts as before)
+        t.account_time(Instant::now(), !self.paused);
         t.picker.piece_passed(piece);
         t.contributors.remove(&piece);
         let deadline_alert = t.deadline_alerts.remove(&piece);

@@ -178,9 +178,9 @@ impl Times {
     }
 }
 
-/// Whole seconds, as libtorrent reports these durations.
+/// Whole seconds (truncated), as libtorrent reports these durations.
 pub(crate) fn whole_secs(secs: f64) -> Duration {
-    Duration::from_secs(secs.max(0.0).round() as u64)
+    Duration::from_secs(secs.max(0.0) as u64)
 }
 
 /// Byte rates over a sliding window, updated once a second.
