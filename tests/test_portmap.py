@@ -158,8 +158,14 @@ def test_lifecycle_matches_reference(tmp_path):
                  g.get("args", {}).get("NewLeaseDuration"),
                  str(g.get("internal", g.get("args", {}).get("NewExternalPort"))) == port)
                 for g in r["gateway"] if g["kind"] == kind]
-    assert wire(got_r, "pcp") == wire(want_r, "pcp")
-    assert wire(got_r, "soap") == wire(want_r, "soap")
+    # (each message once, in order of first sending: how many renewals fall
+    # inside the 5 s run depends on timing, and the reference's UPnP renewal
+    # of UDP sometimes comes after it, once in CI; the renewals themselves
+    # are checked in the test above)
+    def firsts(seq):
+        return [x for i, x in enumerate(seq) if x not in seq[:i]]
+    assert firsts(wire(got_r, "pcp")) == firsts(wire(want_r, "pcp"))
+    assert firsts(wire(got_r, "soap")) == firsts(wire(want_r, "soap"))
     assert got["handles"] == want["handles"]
     first = lambda c, tr: mapped(c["alerts"], tr)[:2]
     norm = lambda c, tr: [(m, p == c["port"], pr) for m, p, pr in first(c, tr)]
