@@ -54,6 +54,7 @@ mod mem;
 mod pex;
 mod portmap;
 mod proxy;
+mod seed_mode;
 mod share_mode;
 mod ssl;
 mod super_seed;
@@ -1011,6 +1012,7 @@ impl Engine {
             retry: Default::default(),
             failcount: Default::default(),
             hashing: Default::default(),
+            seed_verify: None,
             contributors: Default::default(),
             checking_progress: 0.0,
             file_priorities: p.file_priorities,
@@ -1135,8 +1137,8 @@ impl Engine {
         };
         let storage = t.storage;
         if t.flags & flags::SEED_MODE != 0 {
-            // Seed mode: trust the files if they have their sizes. (Unlike
-            // libtorrent, pieces are not hashed before their first upload.)
+            // Seed mode: trust the files if they have their sizes; each
+            // piece is hashed before its first upload (engine/seed_mode.rs).
             self.ctl_check_seed_mode(id);
             return;
         }
@@ -1377,6 +1379,7 @@ impl Engine {
         t.error = None;
         // Every piece is hashed now: the torrent leaves seed mode.
         t.flags &= !flags::SEED_MODE;
+        t.seed_verify = None;
         for c in peers {
             self.disconnect(c, None);
         }
@@ -2944,6 +2947,14 @@ impl Engine {
     /// disk job (fewer reads, completions and wake-ups per byte served).
     fn read_for_peer(&mut self, id: ConnId, ready: &[BlockRequest]) {
         const RUN_MAX: u32 = 256 * 1024;
+        let held;
+        let ready = match self.seed_mode_hold(id, ready) {
+            Some(now) => {
+                held = now;
+                &held[..]
+            }
+            None => ready,
+        };
         let Some(storage) = self
             .peers
             .get(&id)
@@ -3059,13 +3070,25 @@ impl Engine {
                             .torrents
                             .get(&tid)
                             .is_some_and(|t| verify_piece(t.meta.as_ref(), piece, &h));
+                        if self.seed_mode_hashed(tid, piece, ok) {
+                            return;
+                        }
                         if ok {
                             self.piece_passed(tid, piece);
                         } else {
                             self.piece_failed(tid, piece);
                         }
                     }
-                    Err(e) => self.storage_error(tid, &e),
+                    Err(e) => {
+                        if let Some(sv) = self
+                            .torrents
+                            .get_mut(&tid)
+                            .and_then(|t| t.seed_verify.as_mut())
+                        {
+                            sv.waiting.remove(&piece);
+                        }
+                        self.storage_error(tid, &e)
+                    }
                 }
             }
             Completion::Read {

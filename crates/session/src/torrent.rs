@@ -121,6 +121,9 @@ pub(crate) struct Torrent {
     pub hashing: LazyBox<HashSet<u32>>,
     /// Peers that sent blocks of each downloading piece (for banning).
     pub contributors: LazyBox<HashMap<u32, HashSet<ConnId>>>,
+    /// Seed mode: the pieces hashed before their first upload so far, and
+    /// the requests waiting for a hash (allocated at the first request).
+    pub seed_verify: Option<Box<SeedVerify>>,
     pub checking_progress: f32,
     pub file_priorities: Vec<u8>,
     pub added_time: i64,
@@ -176,6 +179,17 @@ impl Times {
             since: now,
         }
     }
+}
+
+/// Seed mode's record of verified pieces (libtorrent hashes each piece of
+/// a seed-mode torrent before it first uploads it).
+#[derive(Default)]
+pub(crate) struct SeedVerify {
+    /// One flag per piece.
+    pub verified: Vec<bool>,
+    pub count: usize,
+    /// Requests per piece waiting for that piece's hash.
+    pub waiting: HashMap<u32, Vec<(ConnId, lt_wire::message::BlockRequest)>>,
 }
 
 /// Whole seconds (truncated), as libtorrent reports these durations.
@@ -467,7 +481,12 @@ impl Torrent {
                 self.picker.num_have() as i32
             },
             pieces,
-            verified_pieces: Vec::new(),
+            verified_pieces: match &self.seed_verify {
+                _ if query & status_query::VERIFIED_PIECES == 0 => Vec::new(),
+                Some(sv) if self.flags & flags::SEED_MODE != 0 => sv.verified.clone(),
+                None if self.flags & flags::SEED_MODE != 0 => vec![false; n as usize],
+                _ => Vec::new(),
+            },
             distributed_copies: -1.0,
             distributed_full_copies: -1,
             distributed_fraction: -1,

@@ -498,6 +498,7 @@ impl Engine {
                 });
                 if let Some(t) = self.torrents.get_mut(&id) {
                     t.flags &= !flags::SEED_MODE;
+                    t.seed_verify = None;
                 }
                 self.start_checking(id);
             }
@@ -700,6 +701,10 @@ impl Engine {
             peers,
             file_priorities,
             piece_priorities,
+            verified_pieces: match &t.seed_verify {
+                Some(sv) if t.flags & flags::SEED_MODE != 0 => sv.verified.clone(),
+                _ => Vec::new(),
+            },
             ..ResumeData::default()
         })
     }
