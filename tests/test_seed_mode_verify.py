@@ -70,6 +70,35 @@ out = {"before": seed_state()}
 if not corrupt:
     ses1, h1, have1 = leech("l1", [7 if i in (1, 3) else 0 for i in range(N)], 10)
     out["partial"] = dict(seed_state(), leecher=have1)
+    # resume data keeps the verified pieces, and adding it restores them
+    hs.save_resume_data()
+    end = time.time() + 5
+    rd = None
+    while rd is None and time.time() < end:
+        for a in seeder.pop_alerts():
+            if isinstance(a, lt.save_resume_data_alert):
+                rd = lt.write_resume_data_buf(a.params)
+        time.sleep(0.02)
+    atp = lt.read_resume_data(rd)
+    out["resume_verified"] = [i for i, v in enumerate(atp.verified_pieces) if v]
+    out["resume_seed_mode"] = bool(atp.flags & lt.torrent_flags.seed_mode)
+    other = lt.session(S)
+    atp.ti = ti
+    # with its piece list the resume data is trusted and ends seed mode;
+    # without it, seed mode goes on from the pieces verified so far
+    restored = []
+    for have in (atp.have_pieces, []):
+        atp.have_pieces = have
+        h3 = other.add_torrent(atp)
+        time.sleep(0.5)
+        st = h3.status(lt.torrent_handle.query_verified_pieces)
+        restored.append([bool(st.flags & lt.torrent_flags.seed_mode),
+                         [i for i, v in enumerate(st.verified_pieces) if v],
+                         str(st.state).split(".")[-1], st.num_pieces])
+        other.remove_torrent(h3)
+        time.sleep(0.2)
+    out["restored"] = restored
+    del other
     ses2, h2, have2 = leech("l2", [1] * N, 10)
     got = open(D + "/l2/t/f.bin", "rb").read() if len(have2) == N else b""
     out["full"] = dict(seed_state(), leecher=len(have2), same=got == data)
@@ -96,6 +125,10 @@ def test_pieces_are_verified_before_their_first_upload(ref, ours, tmp_path):
         assert o["partial"]["leecher"] == [1, 3], (run.__name__, o)
         assert o["partial"]["verified"] == [1, 3], (run.__name__, o)
         assert o["partial"]["seed_mode"], (run.__name__, o)
+        assert o["resume_verified"] == [1, 3], (run.__name__, o)
+        assert o["resume_seed_mode"], (run.__name__, o)
+        assert o["restored"] == [[False, [], "seeding", 12],
+                                 [True, [1, 3], "seeding", 12]], (run.__name__, o)
         # all verified: an ordinary seed, no verified list any more
         assert o["full"] == {"seed_mode": False, "verified": [], "verified_len": 0,
                              "num_pieces": 12, "leecher": 12, "same": True}, (run.__name__, o)

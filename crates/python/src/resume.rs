@@ -64,6 +64,7 @@ pub fn add_extra(
     let atp = atp.borrow();
     let extra = lt_session::ResumeExtra {
         have_pieces: atp.have_pieces.clone(),
+        verified_pieces: atp.verified_pieces.clone(),
         total_uploaded: atp.total_uploaded,
         total_downloaded: atp.total_downloaded,
         active_time: atp.active_time,

@@ -74,6 +74,9 @@ pub struct ResumeExtra {
     /// the blocks already written to disk. Trusted like `have_pieces`; the
     /// piece is hash-checked once its last block arrives.
     pub unfinished_pieces: BTreeMap<u32, Vec<bool>>,
+    /// Seed mode: the pieces already hashed (not hashed again before their
+    /// first upload).
+    pub verified_pieces: Vec<bool>,
 }
 
 /// A torrent added with resume data whose files are being looked at.
@@ -281,6 +284,15 @@ impl Engine {
             if restore.completed_time > 0 {
                 t.completed_time = restore.completed_time;
             }
+            if t.flags & flags::SEED_MODE != 0 && restore.verified_pieces.contains(&true) {
+                let mut verified = restore.verified_pieces.clone();
+                verified.resize(t.picker.num_pieces() as usize, false);
+                t.seed_verify = Some(Box::new(crate::torrent::SeedVerify {
+                    count: verified.iter().filter(|v| **v).count(),
+                    verified,
+                    ..Default::default()
+                }));
+            }
         }
         let mark = self.current_mark(id).map(|m| Mark {
             counters: None,
@@ -332,15 +344,18 @@ impl Engine {
                 return false;
             }
         };
-        let Some(t) = self.torrents.get(&id) else {
+        let Some(t) = self.torrents.get_mut(&id) else {
             return false;
         };
         // As libtorrent: resume data without a piece list (whatever its
         // unfinished pieces) is checked against the files; with one (even
-        // of no piece) it is trusted.
-        if t.flags & flags::SEED_MODE != 0 || extra.have_pieces.is_empty() {
+        // of no piece) it is trusted, and ends seed mode.
+        if extra.have_pieces.is_empty() {
             return false;
         }
+        t.flags &= !flags::SEED_MODE;
+        t.seed_verify = None;
+        let t = &*t;
         let fs = Metadata::files(t.meta.as_ref());
         let plen = fs.piece_length().max(1) as i64;
         // the files holding data the resume data claims
