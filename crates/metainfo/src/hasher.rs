@@ -11,7 +11,7 @@
 //!
 //! The work is split in jobs of whole pieces (about 1 MiB each) taken by
 //! one worker thread per core. Each worker reads its job's bytes in
-//! positional reads of 128 KiB (whole pieces when pieces are smaller) into
+//! positional reads of 64 KiB (whole pieces when pieces are smaller) into
 //! one reused buffer and hashes each read while it is still in the core's
 //! cache: SHA-1 incrementally over the piece, SHA-256 per 16 KiB block,
 //! both from the same read for hybrid torrents. Results go
@@ -351,8 +351,11 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result
 /// core's cache when it is hashed (both hashes of a hybrid torrent read it
 /// there), large enough that per-read costs do not matter. A power of two,
 /// so with v2 (power-of-two pieces of at least 16 KiB) a read never splits
-/// a 16 KiB block.
-const CHUNK: u64 = 128 * 1024;
+/// a 16 KiB block. (Measured on the AMD EPYC machine of bench/RESULTS.md:
+/// with 128 KiB reads between SHA-256 runs, the kernel's copy out of the
+/// page cache took 6 times as long as with 64 KiB, SHA-1 or not; 64 KiB
+/// costs SHA-1 nothing.)
+const CHUNK: u64 = 64 * 1024;
 
 /// Hashes of the piece being read.
 struct PieceAcc {
@@ -849,7 +852,7 @@ mod tests {
 
     #[test]
     fn pieces_larger_than_a_read_hybrid() {
-        // 1 MiB pieces are read in 128 KiB parts; file a's second piece has
+        // 1 MiB pieces are read in 64 KiB parts; file a's second piece has
         // a v2 part shorter than the piece, then a pad file.
         let d = tmpdir("large");
         let pl = 1u64 << 20;

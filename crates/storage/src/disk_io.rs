@@ -1666,8 +1666,9 @@ impl Shared {
 }
 
 /// Bytes read at a time while checking: a multiple of [`BLOCK_SIZE`], small
-/// enough that the chunk is still in the core's cache when it is hashed.
-const CHECK_CHUNK: u32 = 128 * 1024;
+/// enough that the chunk is still in the core's cache when it is hashed
+/// (64 KiB: see `CHUNK` in `lt-metainfo`'s hasher for why not 128).
+const CHECK_CHUNK: u32 = 64 * 1024;
 
 /// Reads `piece` in chunks of [`CHECK_CHUNK`] into `buf` (reused between
 /// calls) and hashes each chunk right after reading it: SHA-1 over the
