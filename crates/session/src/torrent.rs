@@ -183,13 +183,25 @@ impl Times {
 
 /// Seed mode's record of verified pieces (libtorrent hashes each piece of
 /// a seed-mode torrent before it first uploads it).
-#[derive(Default)]
 pub(crate) struct SeedVerify {
     /// One flag per piece.
     pub verified: Vec<bool>,
     pub count: usize,
     /// Requests per piece waiting for that piece's hash.
     pub waiting: HashMap<u32, Vec<(ConnId, lt_wire::message::BlockRequest)>>,
+}
+
+impl SeedVerify {
+    /// The record for `num_pieces` pieces, of which `verified` (as many
+    /// flags as given; the rest unverified).
+    pub fn new(mut verified: Vec<bool>, num_pieces: usize) -> Box<SeedVerify> {
+        verified.resize(num_pieces, false);
+        Box::new(SeedVerify {
+            count: verified.iter().filter(|v| **v).count(),
+            verified,
+            waiting: HashMap::new(),
+        })
+    }
 }
 
 /// Whole seconds (truncated), as libtorrent reports these durations.

@@ -285,13 +285,10 @@ impl Engine {
                 t.completed_time = restore.completed_time;
             }
             if t.flags & flags::SEED_MODE != 0 && restore.verified_pieces.contains(&true) {
-                let mut verified = restore.verified_pieces.clone();
-                verified.resize(t.picker.num_pieces() as usize, false);
-                t.seed_verify = Some(Box::new(crate::torrent::SeedVerify {
-                    count: verified.iter().filter(|v| **v).count(),
-                    verified,
-                    ..Default::default()
-                }));
+                t.seed_verify = Some(crate::torrent::SeedVerify::new(
+                    restore.verified_pieces.clone(),
+                    t.picker.num_pieces() as usize,
+                ));
             }
         }
         let mark = self.current_mark(id).map(|m| Mark {

@@ -27,12 +27,9 @@ impl Engine {
             return None;
         }
         let n = t.picker.num_pieces() as usize;
-        let sv = t.seed_verify.get_or_insert_with(|| {
-            Box::new(SeedVerify {
-                verified: vec![false; n],
-                ..SeedVerify::default()
-            })
-        });
+        let sv = t
+            .seed_verify
+            .get_or_insert_with(|| SeedVerify::new(Vec::new(), n));
         let mut now = Vec::with_capacity(ready.len());
         let mut to_hash = Vec::new();
         for r in ready {
@@ -80,7 +77,7 @@ impl Engine {
                 sv.count += 1;
             }
         }
-        if sv.count == sv.verified.len() && sv.waiting.is_empty() {
+        if sv.count == sv.verified.len() {
             // every piece verified: an ordinary seed from now on
             t.flags &= !flags::SEED_MODE;
             t.seed_verify = None;
