@@ -214,6 +214,10 @@ def test_share_mode_swarm(tmp_path, share_impl, target):
         assert share["num_pieces"] == 0 and share["downloaded"] == 0, share
         return
     # measured: ours 6 pieces down / 17 up, the reference 1 down / 3 up
+    if share_impl == "ref" and share["num_pieces"] == 0:
+        # (the reference's share mode fetched nothing before the swarm
+        # finished once in CI; it is the oracle here, ours is what is tested)
+        pytest.skip(f"the reference's share mode fetched no piece this run: {share}")
     assert 0 < share["num_pieces"] < 64, share
     assert share["uploaded"] > 0, share
     # a piece is only fetched once `target` times what it has went out
