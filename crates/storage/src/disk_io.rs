@@ -363,10 +363,6 @@ struct Slot {
     sched: Mutex<Sched>,
     abort_check: AtomicBool,
     removed: AtomicBool,
-    /// Held while a piece's blocks are written out, so that two workers do
-    /// not write into the storage's files at once: they would contend on
-    /// the file's inode lock in the kernel, spinning, rather than wait here.
-    flush_lock: Mutex<()>,
 }
 
 /// Ranges `[start, end)` received for a piece, sorted and disjoint.
@@ -603,7 +599,6 @@ impl DiskIo {
             sched: Mutex::new(Sched::default()),
             abort_check: AtomicBool::new(false),
             removed: AtomicBool::new(false),
-            flush_lock: Mutex::new(()),
         });
         lock(&self.shared.storages).insert(id, slot);
         id
@@ -1360,7 +1355,6 @@ impl Shared {
         // slower in the kernel's copy (copy_folio_from_iter_atomic) than
         // separate writes of the same buffers.
         if !blocks.is_empty() {
-            let _serial = lock(&entry.slot.flush_lock);
             if !ps.reserved {
                 ps.reserved = true;
                 storage.reserve_piece(entry.piece);

@@ -56,7 +56,11 @@ struct Inner {
 /// a write needs it; a read-write handle serves reads too.
 pub struct FilePool {
     inner: Mutex<Inner>,
+    writers: [Mutex<()>; WRITE_LOCKS],
 }
+
+/// Stripes of the per-file write locks (see [`FilePool::write_lock`]).
+const WRITE_LOCKS: usize = 64;
 
 impl FilePool {
     /// A pool keeping at most `capacity` files open (at least one).
@@ -67,7 +71,21 @@ impl FilePool {
                 tick: 0,
                 capacity: capacity.max(1),
             }),
+            writers: std::array::from_fn(|_| Mutex::new(())),
         }
+    }
+
+    /// Held while writing into file `index` of storage `uid`, so that two
+    /// disk workers do not write into one file at once: they would contend
+    /// on its inode lock in the kernel, spinning, rather than sleep here.
+    /// Writes into different files (a torrent of many small files) go on in
+    /// parallel. Striped: two files may share a lock, which only
+    /// serialises their writes.
+    pub fn write_lock(&self, uid: u64, index: usize) -> MutexGuard<'_, ()> {
+        let stripe = (uid as usize).wrapping_mul(31).wrapping_add(index) % WRITE_LOCKS;
+        self.writers[stripe]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -211,6 +229,33 @@ pub(crate) fn open_file(path: &Path, mode: OpenMode, which: ErrorFile) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_locks_serialise_one_file_only() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+        let pool = Arc::new(FilePool::new(4));
+        let held = pool.write_lock(7, 0);
+        let take = |index: usize| {
+            let (tx, rx) = mpsc::channel();
+            let p = pool.clone();
+            std::thread::spawn(move || {
+                let _g = p.write_lock(7, index);
+                let _ = tx.send(());
+            });
+            rx
+        };
+        // Another file of the storage is written meanwhile...
+        take(1)
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a different file's writer waited");
+        // ...the same file waits until the first writer is done.
+        let same = take(0);
+        assert!(same.recv_timeout(Duration::from_millis(100)).is_err());
+        drop(held);
+        same.recv_timeout(Duration::from_secs(10))
+            .expect("the second writer never got the file");
+    }
 
     #[test]
     fn lru_bounded_and_upgrades_mode() {

@@ -282,6 +282,7 @@ impl TorrentStorage {
                 continue;
             }
             let f = self.open(&st, s.file_index, OpenMode::ReadWrite)?;
+            let _one_writer = self.pool.write_lock(self.uid, s.file_index);
             f.write_all_at(chunk, s.offset)
                 .ctx(ErrorFile::Index(s.file_index), Operation::FileWrite)?;
         }
@@ -311,6 +312,7 @@ impl TorrentStorage {
                 continue;
             }
             if let Ok(f) = self.open(&st, s.file_index, OpenMode::ReadWrite) {
+                let _one_writer = self.pool.write_lock(self.uid, s.file_index);
                 reserve(&f, s.offset, s.size);
             }
         }
