@@ -1729,10 +1729,14 @@ impl Engine {
                 .filter(|p| p.conn.peer_interested())
                 .count() as i64,
         );
-        if let Some(disk) = &self.disk {
-            let st = disk.stats();
-            set("disk.queued_write_bytes", st.buffered_bytes as i64);
-        }
+        // Bytes handed to the disk for writing and not written yet: queued
+        // write jobs and blocks held in the write cache alike.
+        set(
+            "disk.queued_write_bytes",
+            self.recv_budget
+                .queued
+                .load(std::sync::atomic::Ordering::Relaxed) as i64,
+        );
         for (name, v) in self.dht_metrics() {
             set(name, v);
         }
