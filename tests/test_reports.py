@@ -64,10 +64,11 @@ status = {
     'eq_other': h1.status() == h2.status(),
 }
 pinfo = [{k: type(getattr(p, k)).__name__ for k in (
-    'download_queue_time', 'estimated_reciprocation_rate', 'load_balancing',
+    'client', 'download_queue_time', 'estimated_reciprocation_rate', 'load_balancing',
     'pending_disk_bytes', 'read_state', 'receive_quota', 'remote_dl_rate', 'send_quota',
     'write_state')} for p in peers]
 ses = {'ids': [str(s2.id()), s2.get_settings()['peer_fingerprint']],
+       'client_seen_by_seed': [repr(p.client) for p in peers],
        'pid_seen_by_seed': [str(p.pid) for p in peers],
        'ssl': s1.ssl_listen_port()}
 sst1, sst2 = s1.status(), s2.status()
@@ -245,3 +246,210 @@ def test_tracker_alerts_name_the_announced_version(ref, ours):
     assert o[0][1].endswith("-v1] sending announce (started)")
     assert o[1][1].endswith("-v2] sending announce (started)")
     assert o == ref(TRACKER_VERSIONS)
+
+
+# Connections still being made are peers too: one whose TCP connect hangs
+# (the listener's accept queue is full, so its SYNs go unanswered) and one
+# accepted by a listener that never answers the handshake.
+HALF_OPEN = r"""
+import json, os, socket, tempfile, time
+import libtorrent as lt
+full = socket.socket(); full.bind(('127.0.0.1', 0)); full.listen(0)
+fillers = []
+for _ in range(3):
+    c = socket.socket(); c.setblocking(False)
+    try:
+        c.connect(full.getsockname())
+    except BlockingIOError:
+        pass
+    fillers.append(c)
+mute = socket.socket(); mute.bind(('127.0.0.1', 0)); mute.listen(5)
+d = tempfile.mkdtemp()
+fs = lt.file_storage(); fs.add_file('f.bin', 4 * 16384)
+ct = lt.create_torrent(fs, piece_size=16384, flags=lt.create_torrent.v1_only)
+for i in range(4):
+    ct.set_hash(i, bytes([1]) * 20)
+s = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
+                'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
+                'allow_multiple_connections_per_ip': True})
+h = s.add_torrent({'ti': lt.torrent_info(ct.generate()), 'save_path': d})
+deadline = time.time() + 10
+while time.time() < deadline and h.status().state != lt.torrent_status.downloading:
+    time.sleep(0.05)
+time.sleep(0.5)
+h.connect_peer(full.getsockname())
+h.connect_peer(mute.getsockname())
+c, _ = mute.accept()
+# the reference makes the attempts one tick apart
+deadline = time.time() + 5
+while time.time() < deadline and len(h.get_peer_info()) < 2:
+    time.sleep(0.1)
+time.sleep(0.5)
+st = h.status()
+s.post_session_stats()
+stats = None
+deadline = time.time() + 5
+while stats is None and time.time() < deadline:
+    for a in s.pop_alerts():
+        if isinstance(a, lt.session_stats_alert):
+            stats = [a.values['peer.num_peers_connected'], a.values['peer.num_peers_half_open']]
+    time.sleep(0.05)
+kind = {full.getsockname()[1]: 'connecting', mute.getsockname()[1]: 'handshake'}
+peers = sorted([kind.get(p.ip[1]), hex(p.flags), repr(p.client), str(p.pid), p.num_pieces,
+                len(p.pieces), p.progress, p.source, p.connection_type]
+               for p in h.get_peer_info())
+print(json.dumps({'peers': peers, 'status': [st.num_peers, st.num_connections],
+                  'stats': stats, 'session_peers': s.status().num_peers}))
+"""
+
+
+def test_peer_info_lists_connections_being_made(ref, ours):
+    o = ours(HALF_OPEN)
+    # connecting|outgoing|choked|remote_choked, handshake|outgoing|choked|remote_choked
+    assert [p[:3] for p in o["peers"]] == [["connecting", "0xaa", "b''"],
+                                           ["handshake", "0x6a", "b''"]]
+    assert o["status"] == [1, 2]  # num_peers leaves out the connecting one
+    assert o["stats"] == [1, 1]  # connected, half open
+    assert o["session_peers"] == 1
+    assert o == ref(HALF_OPEN)
+
+
+# Without allow_multiple_connections_per_ip (the default) a torrent keeps one
+# connection per IP: a second peer from 127.0.0.1 is turned away.
+ONE_PER_IP = r"""
+import json, tempfile, time
+import libtorrent as lt
+fs = lt.file_storage(); fs.add_file('f.bin', 4 * 16384)
+ct = lt.create_torrent(fs, piece_size=16384, flags=lt.create_torrent.v1_only)
+for i in range(4):
+    ct.set_hash(i, bytes([1]) * 20)
+ti = lt.torrent_info(ct.generate())
+def session(**extra):
+    s = lt.session(dict({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False,
+                         'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+                         'alert_mask': lt.alert.category_t.peer_notification}, **extra))
+    return s, s.add_torrent({'ti': lt.torrent_info(ti), 'save_path': tempfile.mkdtemp()})
+(a, ha), (b, hb), (c, hc) = session(), session(), session()
+def established(h):
+    return [p for p in h.get_peer_info() if p.flags & 0xc0 == 0]
+def wait(cond, secs):
+    deadline = time.time() + secs
+    while time.time() < deadline and not cond():
+        time.sleep(0.05)
+time.sleep(1)
+hb.connect_peer(('127.0.0.1', a.listen_port()))
+wait(lambda: established(ha), 10)
+out = {'first': len(established(ha))}
+hc.connect_peer(('127.0.0.1', a.listen_port()))
+time.sleep(2)
+out['second'] = [len(established(ha)), len(established(hb)), len(established(hc))]
+# a torrent that allows it takes the second connection
+(d, hd), (e, he), (f, hf) = session(allow_multiple_connections_per_ip=True), session(), session()
+time.sleep(1)
+he.connect_peer(('127.0.0.1', d.listen_port()))
+hf.connect_peer(('127.0.0.1', d.listen_port()))
+wait(lambda: len(established(hd)) >= 2, 10)
+out['allowed'] = len(established(hd))
+print(json.dumps(out))
+"""
+
+
+def test_one_connection_per_ip_by_default(ref, ours):
+    o = ours(ONE_PER_IP)
+    assert o == {"first": 1, "second": [1, 1, 0], "allowed": 2}
+    assert o == ref(ONE_PER_IP)
+
+
+# A connection attempt is reported when it starts (peer_connect_alert) and
+# when it fails (peer_disconnected_alert, operation "connect").
+REFUSED = r"""
+import json, re, socket, tempfile, time
+import libtorrent as lt
+fs = lt.file_storage(); fs.add_file('f.bin', 4 * 16384)
+ct = lt.create_torrent(fs, piece_size=16384, flags=lt.create_torrent.v1_only)
+for i in range(4):
+    ct.set_hash(i, bytes([1]) * 20)
+s = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
+                'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
+                'alert_mask': lt.alert.category_t.peer_notification
+                              | lt.alert.category_t.connect_notification})
+h = s.add_torrent({'ti': lt.torrent_info(ct.generate()), 'save_path': tempfile.mkdtemp()})
+x = socket.socket(); x.bind(('127.0.0.1', 0)); port = x.getsockname()[1]; x.close()
+time.sleep(1)
+s.pop_alerts()
+h.connect_peer(('127.0.0.1', port))
+seen = []
+deadline = time.time() + 5
+while time.time() < deadline and len(seen) < 2:
+    for a in s.pop_alerts():
+        if isinstance(a, (lt.peer_connect_alert, lt.peer_disconnected_alert)):
+            seen.append([type(a).__name__, a.category(),
+                         re.sub(r':\d+ ', ':PORT ', a.message())])
+    time.sleep(0.05)
+print(json.dumps(seen))
+"""
+
+
+def test_connection_attempt_alerts(ref, ours):
+    o = ours(REFUSED)
+    assert [a[0] for a in o] == ["peer_connect_alert", "peer_disconnected_alert"], o
+    assert "[connect]" in o[1][2] and "Connection refused" in o[1][2], o
+    assert o == ref(REFUSED)
+
+
+# The live peer_info fields of a transfer the seed paces at 1 MB/s.
+LIVE_FIELDS = r"""
+import json, os, random, tempfile, time
+import libtorrent as lt
+d = tempfile.mkdtemp()
+data = random.Random(3).randbytes(6 << 20)
+open(d + '/a.bin', 'wb').write(data)
+fs = lt.file_storage(); fs.add_file('a.bin', len(data))
+ct = lt.create_torrent(fs, piece_size=256 * 1024, flags=lt.create_torrent.v1_only)
+lt.set_piece_hashes(ct, d)
+ti = lt.torrent_info(ct.generate())
+base = {'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
+        'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
+        'enable_incoming_utp': False}
+a, b = lt.session(base), lt.session(base)
+a.set_peer_class(lt.session.local_peer_class_id, dict(
+    label='local', upload_limit=1000000, download_limit=0, upload_priority=1,
+    download_priority=1, ignore_unchoke_slots=False, connection_limit_factor=100))
+ha = a.add_torrent({'ti': ti, 'save_path': d})
+hb = b.add_torrent({'ti': lt.torrent_info(ti), 'save_path': d + '/dl'})
+time.sleep(1)
+hb.connect_peer(('127.0.0.1', a.listen_port()))
+leech, seed = [], []
+deadline = time.time() + 30
+while time.time() < deadline and not hb.status().is_seeding:
+    leech += [p for p in hb.get_peer_info() if p.flags & 0xc0 == 0]
+    seed += [p for p in ha.get_peer_info() if p.flags & 0xc0 == 0]
+    time.sleep(0.1)
+out = {
+    'done': hb.status().is_seeding,
+    'types': sorted({k: type(getattr(leech[0], k)).__name__ for k in (
+        'queue_bytes', 'request_timeout', 'rtt', 'last_request', 'last_active',
+        'downloading_piece_index', 'download_rate_peak', 'used_receive_buffer')}.items()),
+    'some_queued': any(p.queue_bytes > 0 for p in leech),
+    'timeouts': all(p.request_timeout == -1 or p.request_timeout >= 2 for p in leech)
+                and any(p.request_timeout >= 2 for p in leech),
+    'peak_seen': any(p.download_rate_peak > 0 for p in leech),
+    'upload_peak_seen': any(p.upload_rate_peak > 0 for p in seed),
+    'recent': all(0 <= p.last_request <= 3 and 0 <= p.last_active <= 3 for p in leech),
+    'receiving': all(p.downloading_progress <= p.downloading_total
+                     and (p.downloading_piece_index == -1) == (p.downloading_total == 0)
+                     for p in leech),
+    'recv_buffer': all(0 <= p.used_receive_buffer <= p.receive_buffer_size for p in leech),
+    'failures': [max(p.failcount for p in leech), max(p.num_hashfails for p in leech)],
+    'seed_never_requests': all(p.request_timeout == -1 and p.queue_bytes == 0 for p in seed),
+}
+print(json.dumps(out))
+"""
+
+
+def test_live_peer_info_fields(ref, ours):
+    o = ours(LIVE_FIELDS)
+    assert o["done"], o
+    assert all(v is True for k, v in o.items() if isinstance(v, bool)), o
+    assert o["failures"] == [0, 0]
+    assert o == ref(LIVE_FIELDS)

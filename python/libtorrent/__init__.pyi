@@ -1434,7 +1434,7 @@ class peer_info:
     bw_network: int
     bw_torrent: int
     choked: int
-    client: Any
+    client: bytes
     connecting: int
     connection_type: Any
     dht: int

@@ -83,7 +83,7 @@ def peer_rows(h):
         ip = p.ip
         rows.append({
             "ip": f"{ip[0]}:{ip[1]}",
-            "client": p.client if isinstance(p.client, str) else repr(p.client),
+            "client": p.client.decode("utf-8", "replace"),
             "total_download": p.total_download,
             "total_upload": p.total_upload,
             "seed": bool(p.flags & lt.peer_info.seed),

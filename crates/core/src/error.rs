@@ -19,10 +19,13 @@ pub enum Category {
     /// libtorrent's "pcp error" category (PCP / NAT-PMP result codes in
     /// `portmap_error_alert`); no module function returns it.
     Pcp,
+    /// Boost.Asio's "asio.misc" category: end of file (2) when a peer
+    /// closes its connection.
+    AsioMisc,
 }
 
 impl Category {
-    pub const ALL: [Category; 9] = [
+    pub const ALL: [Category; 10] = [
         Category::Generic,
         Category::System,
         Category::Libtorrent,
@@ -32,6 +35,7 @@ impl Category {
         Category::Socks,
         Category::Upnp,
         Category::Pcp,
+        Category::AsioMisc,
     ];
 
     /// The category's name, as `error_category.name()` reports it.
@@ -46,6 +50,7 @@ impl Category {
             Category::Socks => "socks",
             Category::Upnp => "upnp",
             Category::Pcp => "pcp error",
+            Category::AsioMisc => "asio.misc",
         }
     }
 
@@ -71,6 +76,7 @@ impl Category {
             Category::Socks => dense(&table::SOCKS, "unknown error"),
             Category::I2p => dense(&table::I2P, "unknown error"),
             Category::Pcp => dense(&PCP_MESSAGES, "Unknown error"),
+            Category::AsioMisc => dense(&ASIO_MISC_MESSAGES, "asio.misc error"),
             Category::Upnp => match table::UPNP.iter().find(|(v, _)| *v == value) {
                 Some((_, m)) => (*m).to_owned(),
                 None => format!("unknown UPnP error ({value})"),
@@ -82,6 +88,15 @@ impl Category {
         }
     }
 }
+
+/// Messages of the "asio.misc" category, by value.
+const ASIO_MISC_MESSAGES: [&str; 5] = [
+    "Success",
+    "Already open",
+    "End of file",
+    "Element not found",
+    "The descriptor does not fit into the select call's fd_set",
+];
 
 /// Messages of the "pcp error" category, by PCP result code (RFC 6887).
 const PCP_MESSAGES: [&str; 14] = [

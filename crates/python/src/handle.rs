@@ -12,7 +12,7 @@ use lt_metainfo::WebSeedKind;
 use lt_session::{Engine, PeerInfo, Session, TorrentId, TorrentStatus};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::enums::enum_to_py;
 use crate::hashes::{info_hash_to_py, sha1_to_py};
@@ -1140,7 +1140,6 @@ macro_rules! peer_getters {
 }
 
 peer_getters!(
-    client: String,
     flags: u32,
     source: u32,
     connection_type: u32,
@@ -1188,6 +1187,12 @@ impl PyPeerInfo {
     }
     fn local_endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         endpoint_to_py(py, &self.p.local_endpoint)
+    }
+    /// The client's name from its peer id, as bytes (empty until the
+    /// handshake), as in libtorrent's bindings.
+    #[getter]
+    fn client<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.p.client)
     }
     #[getter]
     fn pid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -130,10 +130,20 @@ enum Crypto {
     Detect(Vec<u8>),
     Handshake(Box<MseHandshake>),
     Plain,
+    /// The MSE handshake chose plaintext (`plaintext_encrypted`).
+    MsePlain,
     Rc4 {
         enc: Box<Rc4>,
         dec: Box<Rc4>,
     },
+}
+
+impl Peer {
+    /// A seed, or a peer that said it only uploads (`upload_only`).
+    fn upload_only(&self) -> bool {
+        (self.has.all() && !self.has.is_empty())
+            || self.conn.peer_extensions().and_then(|e| e.upload_only) == Some(true)
+    }
 }
 
 impl Crypto {
@@ -169,7 +179,16 @@ struct Peer {
     pipeline: RequestPipeline,
     /// The peer's pieces in the picker's representation.
     has: lt_picker::Bitfield,
+    /// `peer_connect_alert` was posted (so `peer_disconnected_alert` will
+    /// be): when an outgoing connection starts, or an incoming one names
+    /// its torrent.
     alerted_connect: bool,
+    /// Both handshakes completed at some point.
+    handshaked: bool,
+    /// Pieces this peer sent part of that failed the hash check.
+    hashfails: u32,
+    /// Bytes of its blocks waiting to be written.
+    writing: usize,
     /// Bytes handed to the writer task and not yet written.
     send_queued: usize,
     /// Requests not yet read from disk: the send queue is full or the
@@ -226,6 +245,9 @@ pub struct Engine {
     peers: HashMap<ConnId, Peer>,
     next_conn: u64,
     /// Reads in flight: (storage, piece, offset) → connections waiting.
+    /// Blocks handed to the disk and not written yet, by the connection
+    /// they came from (`peer_info.pending_disk_bytes`).
+    pending_writes: HashMap<(StorageId, u32, u32), ConnId>,
     pending_reads: HashMap<(StorageId, u32, u32), Vec<(ConnId, u32)>>,
     /// Reads of several contiguous blocks as one disk job, by the key of
     /// their first block: each block's (offset, length).
@@ -369,6 +391,7 @@ impl Engine {
             peers: HashMap::new(),
             next_conn: 1,
             pending_reads: HashMap::new(),
+            pending_writes: HashMap::new(),
             read_runs: HashMap::new(),
             user_reads: HashMap::new(),
             deleting: HashMap::new(),
@@ -543,11 +566,12 @@ impl Engine {
             Event::Connected { id, result } => self.on_connected(id, result),
             Event::Data(id, data) => self.on_data(id, data),
             Event::Closed(id, why) => {
-                let err = match why {
-                    Closed::Eof => ErrorCode::default(),
-                    Closed::Io(e) => io_error(&e),
+                let (err, op) = match why {
+                    Closed::Eof => (eof_error(), Operation::SockRead),
+                    Closed::Read(e) => (io_error(&e), Operation::SockRead),
+                    Closed::Write(e) => (io_error(&e), Operation::SockWrite),
                 };
-                self.disconnect(id, Some(err));
+                self.disconnect_op(id, Some(err), Some(op));
             }
             Event::Written(id, n) => {
                 if let Some(p) = self.peers.get_mut(&id) {
@@ -580,7 +604,7 @@ impl Engine {
                 return;
             };
             match &mut p.crypto {
-                Crypto::Plain => p.conn.receive_bytes(data, now),
+                Crypto::Plain | Crypto::MsePlain => p.conn.receive_bytes(data, now),
                 Crypto::Rc4 { dec, .. } => {
                     let mut buf = data.to_vec();
                     dec.apply(&mut buf);
@@ -688,7 +712,7 @@ impl Engine {
                 enc: Box::new(enc),
                 dec: Box::new(dec),
             },
-            _ => Crypto::Plain,
+            _ => Crypto::MsePlain,
         };
         if !r.initial_payload.is_empty() {
             p.conn.receive_bytes(Bytes::from(r.initial_payload), now);
@@ -1070,10 +1094,9 @@ impl Engine {
             t.picker.set_sequential(true);
         }
         share_mode::share_zero_priorities(&mut t);
+        let one_per_ip = self.one_per_ip();
         for a in p.peers {
-            if t.known.insert(a) {
-                t.candidates.push_back(a);
-            }
+            t.learn_peer(a, one_per_ip, false);
         }
         let tref = t.torrent_ref();
         self.by_storage.insert(storage, id);
@@ -1235,6 +1258,7 @@ impl Engine {
         };
         self.shared.live().remove(&id);
         self.by_storage.remove(&t.storage);
+        self.pending_writes.retain(|k, _| k.0 != t.storage);
         for h in wire_hashes(&Metadata::info_hashes(t.meta.as_ref())) {
             self.by_hash.remove(&h);
         }
@@ -1279,7 +1303,8 @@ impl Engine {
                 }
             }
         }
-        let mut st = t.status(t.peers.len() as i32, seeds, uploads, query);
+        let peers = self.num_not_connecting(t.peers.iter()) as i32;
+        let mut st = t.status(peers, t.peers.len() as i32, seeds, uploads, query);
         let times = t.times_at(now, !self.paused);
         st.active_duration = whole_secs(times.active);
         st.finished_duration = whole_secs(times.finished);
@@ -1353,6 +1378,7 @@ impl Engine {
     }
 
     pub fn connect_peer(&mut self, id: TorrentId, addr: SocketAddr) {
+        let one_per_ip = self.one_per_ip();
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
@@ -1360,10 +1386,7 @@ impl Engine {
         if t.banned.contains(&addr.ip()) {
             return;
         }
-        t.known.insert(addr);
-        if !t.candidates.contains(&addr) {
-            t.candidates.push_front(addr);
-        }
+        t.learn_peer(addr, one_per_ip, true);
         self.connect_candidates(id);
     }
 
@@ -1544,22 +1567,58 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// libtorrent's default: one connection per IP and torrent (unless
+    /// `allow_multiple_connections_per_ip`).
+    fn one_per_ip(&self) -> bool {
+        !self
+            .settings
+            .get_bool(keys::ALLOW_MULTIPLE_CONNECTIONS_PER_IP)
+    }
+
+    /// Whether an outgoing connection is still being established (the
+    /// TCP or uTP connect has not completed): libtorrent's half-open
+    /// connections, which count as connections but not as peers.
+    fn is_connecting(&self, cid: ConnId, p: &Peer) -> bool {
+        p.outgoing && ((p.tx.is_none() && p.utp.is_none()) || self.utp_is_connecting(cid))
+    }
+
+    /// Connections that are not [connecting](Self::is_connecting).
+    fn num_not_connecting<'a>(&self, ids: impl Iterator<Item = &'a ConnId>) -> usize {
+        ids.filter(|c| {
+            self.peers
+                .get(c)
+                .is_some_and(|p| !self.is_connecting(**c, p))
+        })
+        .count()
+    }
+
     pub fn peer_info(&self, id: TorrentId) -> Vec<PeerInfo> {
         let Some(t) = self.torrents.get(&id) else {
             return Vec::new();
         };
         let down_limited = t.download_limit > 0;
         let n = t.picker.num_pieces();
+        let now = Instant::now();
+        let max_timeout = self.settings.get_int(keys::REQUEST_TIMEOUT).max(1) as i64;
         t.peers
             .iter()
-            .filter_map(|c| self.peers.get(c))
-            .filter(|p| p.conn.is_connected())
-            .map(|p| {
+            .filter_map(|c| Some((*c, self.peers.get(c)?)))
+            .map(|(cid, p)| {
+                let connecting = self.is_connecting(cid, p);
                 let pieces: Vec<bool> = (0..n).map(|i| p.has.get(i as usize)).collect();
                 let have = pieces.iter().filter(|&&b| b).count();
                 let progress = if n == 0 { 0.0 } else { have as f32 / n as f32 };
                 let c = p.conn.counters();
-                let pid = p.conn.peer_id().map(|h| h.0).unwrap_or([0; 20]);
+                let receiving = p.conn.receiving_block();
+                let requested: i64 = p
+                    .conn
+                    .outstanding_requests()
+                    .map(|r| i64::from(r.length))
+                    .sum();
+                let rt = p.conn.round_trips();
+                let (recv_cap, recv_used) = p.conn.recv_buffer_use();
+                let peer_id = p.conn.peer_id();
+                let pid = peer_id.map(|h| h.0).unwrap_or([0; 20]);
                 // peer_info flag bits
                 let mut fl = 0u32;
                 let mut set = |cond: bool, bit: u32| {
@@ -1573,15 +1632,25 @@ impl Engine {
                 set(p.conn.peer_choking(), 0x8); // remote_choked
                 set(p.conn.peer_extensions().is_some(), 0x10); // supports_extensions
                 set(p.outgoing, 0x20); // outgoing_connection
+                set(!connecting && !p.conn.is_connected(), 0x40); // handshake
+                set(connecting, 0x80); // connecting
                 set(p.has.all() && n > 0, 0x400); // seed
                 set(p.pipeline.is_snubbed(), 0x1000); // snubbed
                 set(matches!(p.crypto, Crypto::Rc4 { .. }), 0x80000); // rc4_encrypted
+                set(matches!(p.crypto, Crypto::MsePlain), 0x100000); // plaintext_encrypted
                 set(p.utp.is_some(), 0x20000); // utp_socket
                 PeerInfo {
                     ip: p.addr,
                     local_endpoint: p.local,
                     pid,
-                    client: lt_core::fingerprint::identify_client(&pid),
+                    // As libtorrent: the version the extension handshake
+                    // names, else what the peer id tells (nothing before
+                    // the handshake).
+                    client: match p.conn.peer_extensions().and_then(|e| e.v.as_ref()) {
+                        Some(v) if !v.is_empty() => v.as_bytes().to_vec(),
+                        _ if peer_id.is_some() => lt_core::fingerprint::identify_client_bytes(&pid),
+                        _ => Vec::new(),
+                    },
                     flags: fl,
                     source: self.peer_source(id, p.addr, p.outgoing),
                     connection_type: 1, // standard_bittorrent
@@ -1595,25 +1664,34 @@ impl Engine {
                     total_upload: c.payload_up as i64,
                     download_queue_length: p.pipeline.num_outstanding() as i32,
                     upload_queue_length: p.conn.peer_requests().count() as i32,
-                    queue_bytes: 0,
-                    request_timeout: 0,
-                    num_hashfails: 0,
-                    failcount: 0,
-                    downloading_piece_index: -1,
-                    downloading_block_index: -1,
-                    downloading_progress: 0,
-                    downloading_total: 0,
+                    // requested bytes not received yet
+                    queue_bytes: (requested - receiving.map_or(0, |b| i64::from(b.2)))
+                        .clamp(0, i64::from(i32::MAX)) as i32,
+                    request_timeout: if requested == 0 {
+                        -1
+                    } else {
+                        request_timeout_secs(rt, max_timeout)
+                    },
+                    num_hashfails: p.hashfails as i32,
+                    failcount: t.failcount.get(&p.addr).map_or(0, |&f| f as i32),
+                    downloading_piece_index: receiving.map_or(-1, |b| b.0 as i32),
+                    downloading_block_index: receiving
+                        .map_or(-1, |b| (b.1 / lt_picker::BLOCK_SIZE) as i32),
+                    downloading_progress: receiving.map_or(0, |b| b.2 as i32),
+                    downloading_total: receiving.map_or(0, |b| b.3 as i32),
                     progress,
                     progress_ppm: (progress as f64 * 1e6) as i32,
-                    last_request: Duration::ZERO,
-                    last_active: Duration::ZERO,
-                    rtt: 0,
-                    send_buffer_size: 0,
-                    used_send_buffer: 0,
-                    receive_buffer_size: 0,
-                    used_receive_buffer: 0,
-                    download_rate_peak: 0,
-                    upload_rate_peak: 0,
+                    last_request: now.saturating_duration_since(p.conn.last_request()),
+                    last_active: now.saturating_duration_since(p.conn.last_active()),
+                    rtt: rt.mean_ms().min(i64::from(i32::MAX)) as i32,
+                    // bytes handed to the socket writer and not yet sent:
+                    // our send queue has no capacity beyond what it holds
+                    send_buffer_size: p.send_queued.min(i32::MAX as usize) as i32,
+                    used_send_buffer: p.send_queued.min(i32::MAX as usize) as i32,
+                    receive_buffer_size: recv_cap.min(i32::MAX as usize) as i32,
+                    used_receive_buffer: recv_used.min(i32::MAX as usize) as i32,
+                    download_rate_peak: p.rates.download_peak,
+                    upload_rate_peak: p.rates.upload_peak,
                     read_state: bw_state(
                         p.down_credit == 0
                             && (down_limited || self.class_download_limited(&p.classes)),
@@ -1625,7 +1703,7 @@ impl Engine {
                         p.send_queued > 0,
                         p.reading > 0,
                     ),
-                    pending_disk_bytes: p.reading as i32,
+                    pending_disk_bytes: p.writing.min(i32::MAX as usize) as i32,
                     send_quota: p.up_credit.min(i32::MAX as u64) as i32,
                     receive_quota: p.down_credit.min(i32::MAX as u64) as i32,
                     remote_dl_rate: p.remote_dl_rate,
@@ -1694,11 +1772,7 @@ impl Engine {
             "ses.num_upload_only_torrents",
             by_state[TorrentState::Finished as usize],
         );
-        let connected = self
-            .peers
-            .values()
-            .filter(|p| p.conn.is_connected())
-            .count() as i64;
+        let connected = self.num_not_connecting(self.peers.keys()) as i64;
         set("peer.num_peers_connected", connected);
         set(
             "peer.num_peers_half_open",
@@ -1936,6 +2010,7 @@ impl Engine {
             return;
         };
         let own = self.listen_endpoints();
+        let one_per_ip = self.one_per_ip();
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
@@ -1958,9 +2033,7 @@ impl Engine {
                     if own.contains(&a) || t.banned.contains(&a.ip()) || a.port() == 0 {
                         continue;
                     }
-                    if t.known.insert(a) {
-                        t.candidates.push_back(a);
-                    }
+                    t.learn_peer(a, one_per_ip, false);
                 }
             }
             TrackerResult::Scrape(resp) => t.trackers.on_scrape_response(&job, &resp),
@@ -2138,7 +2211,12 @@ impl Engine {
             Duration::from_secs(self.settings.get_int(keys::REQUEST_TIMEOUT).max(1) as u64);
         cfg.allowed_fast_set_size =
             self.settings.get_int(keys::ALLOWED_FAST_SET_SIZE).max(0) as u32;
-        cfg.extensions.v = Some(format!("libtorrent-rs {}", env!("CARGO_PKG_VERSION")));
+        // As libtorrent: `handshake_client_version`, else the user agent.
+        let v = match self.settings.get_str(keys::HANDSHAKE_CLIENT_VERSION) {
+            "" => self.settings.get_str(keys::USER_AGENT),
+            v => v,
+        };
+        cfg.extensions.v = Some(v.to_string()).filter(|v| !v.is_empty());
         cfg.extensions.p = Some(self.listen_port());
         Self::add_our_extensions(&mut cfg.extensions);
         self.apply_anonymous_mode(&mut cfg);
@@ -2201,6 +2279,9 @@ impl Engine {
                 pipeline,
                 has: lt_picker::Bitfield::new(n as usize),
                 alerted_connect: false,
+                handshaked: false,
+                hashfails: 0,
+                writing: 0,
                 send_queued: 0,
                 deferred: Default::default(),
                 up_credit: 0,
@@ -2261,6 +2342,7 @@ impl Engine {
         };
         let timeout =
             Duration::from_secs(self.settings.get_int(keys::PEER_CONNECT_TIMEOUT).max(1) as u64);
+        let one_per_ip = self.one_per_ip();
         while budget > 0 {
             let Some(addr) = self
                 .torrents
@@ -2269,14 +2351,19 @@ impl Engine {
             else {
                 break;
             };
-            if self
-                .peers
-                .values()
-                .any(|p| p.addr == addr && p.torrent == Some(id))
-            {
+            if self.peers.values().any(|p| {
+                p.torrent == Some(id) && (p.addr == addr || one_per_ip && p.addr.ip() == addr.ip())
+            }) {
                 continue;
             }
             if self.ctl_blocked(Some(id), addr) {
+                continue;
+            }
+            // a seed has nothing for a finished torrent
+            let finished = self.torrents.get(&id).is_some_and(|t| {
+                t.is_finished() && t.meta.is_valid() && t.known_seeds.contains(&addr)
+            });
+            if finished {
                 continue;
             }
             budget -= 1;
@@ -2290,6 +2377,7 @@ impl Engine {
             let cid = self.new_peer(conn, addr, true, Some(id));
             self.join_peer_classes(cid);
             if self.ssl_connect(cid, id, addr, timeout) {
+                self.alert_peer_connect(cid);
                 continue;
             }
             self.begin_outgoing_mse(cid, id, send_hash);
@@ -2419,6 +2507,30 @@ impl Engine {
         }
     }
 
+    /// Posts `peer_connect_alert` for a connection bound to its torrent, as
+    /// libtorrent: an outgoing one as it starts connecting, an incoming one
+    /// once its handshake names the torrent.
+    fn alert_peer_connect(&mut self, id: ConnId) {
+        let Some((torrent, peer)) = self.peer_ref(id) else {
+            return;
+        };
+        let socket_type = self.socket_type(id);
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if p.alerted_connect {
+            return;
+        }
+        p.alerted_connect = true;
+        let outgoing = p.outgoing;
+        self.alert(AlertKind::PeerConnect {
+            torrent,
+            peer,
+            socket_type,
+            outgoing,
+        });
+    }
+
     fn peer_ref(&self, id: ConnId) -> Option<(crate::alert::TorrentRef, PeerRef)> {
         let p = self.peers.get(&id)?;
         let t = self.torrents.get(&p.torrent?)?;
@@ -2429,6 +2541,41 @@ impl Engine {
                 pid: p.conn.peer_id().map(|h| h.0).unwrap_or([0; 20]),
             },
         ))
+    }
+
+    /// An incoming connection names torrent `tid`. Under
+    /// [one connection per IP](Self::one_per_ip), as libtorrent: if the
+    /// torrent has a connection with that IP already, the new one is closed
+    /// (`duplicate_peer_id`), unless ours is still connecting, then that one
+    /// goes. False when `id` was closed.
+    fn admit_one_per_ip(&mut self, id: ConnId, tid: TorrentId) -> bool {
+        let (Some(p), Some(t)) = (self.peers.get(&id), self.torrents.get(&tid)) else {
+            return false;
+        };
+        if !self.one_per_ip() {
+            return true;
+        }
+        let ip = p.addr.ip();
+        let other = t
+            .peers
+            .iter()
+            .copied()
+            .find(|c| *c != id && self.peers.get(c).is_some_and(|q| q.addr.ip() == ip));
+        let Some(other) = other else {
+            return true;
+        };
+        let duplicate = ErrorCode::new(79 /* duplicate_peer_id */, Category::Libtorrent);
+        let connecting = self
+            .peers
+            .get(&other)
+            .is_some_and(|q| self.is_connecting(other, q));
+        if connecting {
+            self.disconnect(other, Some(duplicate));
+            true
+        } else {
+            self.disconnect(id, Some(duplicate));
+            false
+        }
     }
 
     fn on_peer_event(&mut self, id: ConnId, ev: PeerEvent) {
@@ -2459,6 +2606,9 @@ impl Engine {
                     self.disconnect(id, None);
                     return;
                 }
+                if !self.admit_one_per_ip(id, tid) {
+                    return;
+                }
                 let n = self.torrents.get(&tid).map_or(0, |t| t.picker.num_pieces());
                 let metadata_size = self.metadata_size_of(tid);
                 if let Some(p) = self.peers.get_mut(&id) {
@@ -2471,6 +2621,7 @@ impl Engine {
                     t.peers.insert(id);
                 }
                 self.log_attached(tid, id);
+                self.alert_peer_connect(id);
             }
             PeerEvent::Connected { peer_id, .. } => {
                 // Like libtorrent: a second connection to the same torrent
@@ -2493,19 +2644,8 @@ impl Engine {
                     );
                     return;
                 }
-                if let Some((torrent, peer)) = self.peer_ref(id) {
-                    let socket_type = self.socket_type(id);
-                    let mut outgoing = false;
-                    if let Some(p) = self.peers.get_mut(&id) {
-                        p.alerted_connect = true;
-                        outgoing = p.outgoing;
-                    }
-                    self.alert(AlertKind::PeerConnect {
-                        torrent,
-                        peer,
-                        socket_type,
-                        outgoing,
-                    });
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.handshaked = true;
                 }
                 self.maybe_unchoke(id);
                 self.ss_connected(id);
@@ -2524,6 +2664,9 @@ impl Engine {
                     }
                 }
                 self.set_peer_pieces(id, has);
+                if self.close_if_redundant(id, 37 /* upload_upload_connection */) {
+                    return;
+                }
                 self.ss_peer_pieces(id);
                 self.update_interest(id);
                 self.request_blocks(id);
@@ -2538,6 +2681,9 @@ impl Engine {
                     self.with_picker(id, |picker, _| picker.peer_have(i));
                     if let Some(p) = self.peers.get_mut(&id) {
                         p.haves += 1;
+                    }
+                    if self.close_if_redundant(id, 37 /* upload_upload_connection */) {
+                        return;
                     }
                 }
                 self.ss_have(id, i);
@@ -2607,7 +2753,10 @@ impl Engine {
                 }
                 self.request_blocks(id);
             }
-            PeerEvent::ExtensionHandshake(h) => self.on_ext_handshake(id, &h),
+            PeerEvent::ExtensionHandshake(h) => {
+                self.on_ext_handshake(id, &h);
+                self.close_if_redundant(id, 37 /* upload_upload_connection */);
+            }
             PeerEvent::Extension(m) => self.on_extension(id, m),
             PeerEvent::Suggest(_) | PeerEvent::DhtPort(_) | PeerEvent::Extended { .. } => {}
             ev @ (PeerEvent::HashRequest(_)
@@ -2865,6 +3014,10 @@ impl Engine {
                 if let Some(disk) = &self.disk {
                     self.recv_budget.add(data.len());
                     disk.async_write(storage, piece, offset, data);
+                    self.pending_writes.insert((storage, piece, offset), id);
+                    if let Some(p) = self.peers.get_mut(&id) {
+                        p.writing += len as usize;
+                    }
                 }
                 for o in others {
                     self.cancel_request(o, BlockRequest::new(piece, offset, len));
@@ -3032,6 +3185,10 @@ impl Engine {
                 result,
             } => {
                 self.recv_budget.release(len as usize);
+                let from = self.pending_writes.remove(&(storage, piece, offset));
+                if let Some(p) = from.and_then(|c| self.peers.get_mut(&c)) {
+                    p.writing = p.writing.saturating_sub(len as usize);
+                }
                 let Some(&tid) = self.by_storage.get(&storage) else {
                     return;
                 };
@@ -3401,22 +3558,40 @@ impl Engine {
         self.set_state(tid, TorrentState::Finished);
         if seed {
             self.set_state(tid, TorrentState::Seeding);
-            // Seeds have nothing to trade with other seeds.
-            let peers: Vec<ConnId> = self
-                .torrents
-                .get(&tid)
-                .map(|t| t.peers.iter().copied().collect())
-                .unwrap_or_default();
-            for c in peers {
-                let both_seeds = self
-                    .peers
-                    .get(&c)
-                    .is_some_and(|p| p.has.all() && !p.has.is_empty());
-                if both_seeds {
-                    self.disconnect(c, None);
-                }
-            }
         }
+        // Peers that only upload have nothing left to give us.
+        let peers: Vec<ConnId> = self
+            .torrents
+            .get(&tid)
+            .map(|t| t.peers.iter().copied().collect())
+            .unwrap_or_default();
+        for c in peers {
+            self.close_if_redundant(c, 98 /* torrent_finished */);
+        }
+    }
+
+    /// libtorrent's `close_redundant_connections`: once our torrent is
+    /// finished, a connection to a peer that only uploads (a seed, or one
+    /// that said `upload_only`) can serve neither side and is closed, with
+    /// libtorrent error `code` (`upload_upload_connection` when the peer's
+    /// news made it so, `torrent_finished` when ours did). True if closed.
+    fn close_if_redundant(&mut self, id: ConnId, code: i32) -> bool {
+        if !self.settings.get_bool(keys::CLOSE_REDUNDANT_CONNECTIONS) {
+            return false;
+        }
+        let Some(p) = self.peers.get(&id) else {
+            return false;
+        };
+        let Some(t) = p.torrent.and_then(|t| self.torrents.get(&t)) else {
+            return false;
+        };
+        let finished = matches!(t.state, TorrentState::Finished | TorrentState::Seeding)
+            && t.flags & flags::SHARE_MODE == 0;
+        if !finished || !p.upload_only() {
+            return false;
+        }
+        self.disconnect(id, Some(ErrorCode::new(code, Category::Libtorrent)));
+        true
     }
 
     fn piece_failed(&mut self, tid: TorrentId, piece: u32) {
@@ -3438,6 +3613,11 @@ impl Engine {
             piece,
         });
         self.web_piece_failed(tid, &contributors);
+        for c in &contributors {
+            if let Some(p) = self.peers.get_mut(c) {
+                p.hashfails += 1;
+            }
+        }
         // A piece that came from a single peer proves that peer sent bad
         // data: ban it. With several contributors we cannot tell.
         if contributors.len() == 1 {
@@ -3473,15 +3653,26 @@ impl Engine {
     /// peer we still may need is retried later, backing off with each
     /// failure.
     fn disconnect(&mut self, id: ConnId, error: Option<ErrorCode>) {
+        self.disconnect_op(id, error, None);
+    }
+
+    /// [`disconnect`](Self::disconnect), naming the failed operation for
+    /// `peer_disconnected_alert` (else: `connect` for an attempt that
+    /// failed, `bittorrent` otherwise, as libtorrent).
+    fn disconnect_op(&mut self, id: ConnId, error: Option<ErrorCode>, op: Option<Operation>) {
         self.log_closed(id, error.as_ref());
         let refs = self.peer_ref(id);
         let socket_type = self.socket_type(id);
+        let op = match self.peers.get(&id) {
+            Some(p) if error.is_some() && self.is_connecting(id, p) => Operation::Connect,
+            _ => op.unwrap_or(Operation::Bittorrent),
+        };
         let Some(mut p) = self.peers.remove(&id) else {
             return;
         };
         self.ssl_conn_gone(id);
         self.proxy_forget(id);
-        let was_connected = p.conn.is_connected() || p.alerted_connect;
+        let was_connected = p.conn.is_connected() || p.handshaked;
         let utp_connect_failed = self.utp_connect_failed(id);
         let mse_failed = p.outgoing
             && (p.tx.is_some() || (p.utp.is_some() && !utp_connect_failed))
@@ -3508,8 +3699,9 @@ impl Engine {
             if peer_seed && t.known.contains(&p.addr) {
                 t.known_seeds.insert(p.addr);
             }
-            let both_seeds = t.is_seed() && peer_seed;
-            let useful = !both_seeds && !t.banned.contains(&p.addr.ip());
+            // a peer that only uploads is no use to a finished torrent
+            let redundant = t.is_finished() && t.meta.is_valid() && p.upload_only();
+            let useful = !redundant && !t.banned.contains(&p.addr.ip());
             if p.outgoing && useful && !self.shutting_down && t.is_active() {
                 let fails = t.failcount.entry(p.addr).or_insert(0);
                 if was_connected {
@@ -3547,7 +3739,7 @@ impl Engine {
                     torrent,
                     peer,
                     socket_type,
-                    op: Operation::Bittorrent,
+                    op,
                     error,
                     reason: 0,
                 });
@@ -3595,7 +3787,11 @@ impl Engine {
                             .map(|u| u.utp.read_bytes(cid, 256 * 1024));
                         match r {
                             Some(Ok(b)) if b.is_empty() => {
-                                self.disconnect(peer, Some(ErrorCode::default()));
+                                self.disconnect_op(
+                                    peer,
+                                    Some(eof_error()),
+                                    Some(Operation::SockRead),
+                                );
                                 break;
                             }
                             Some(Ok(b)) => self.on_data(peer, b),
@@ -4126,4 +4322,23 @@ async fn accept_loop(listener: TcpListener, tx: mpsc::UnboundedSender<Event>) {
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
+}
+
+/// Seconds a request may take before it times out, as libtorrent reports it
+/// (`peer_info.request_timeout`): the round-trip mean plus four mean
+/// deviations (a fifth of the mean after one sample; `request_timeout`
+/// before any), rounded up, at most `max_secs`, at least 2 (the check runs
+/// once a second).
+fn request_timeout_secs(rt: lt_wire::peer::RoundTrips, max_secs: i64) -> i32 {
+    let ms = match rt.samples() {
+        0 => return max_secs.min(i64::from(i32::MAX)) as i32,
+        1 => rt.mean_ms() + rt.mean_ms() / 5,
+        _ => rt.mean_ms() + 4 * rt.deviation_ms(),
+    };
+    ((ms + 999) / 1000).min(max_secs).max(2) as i32
+}
+
+/// The error of a connection the peer closed (asio's end of file).
+fn eof_error() -> ErrorCode {
+    ErrorCode::new(2, Category::AsioMisc)
 }

@@ -26,7 +26,8 @@ pub struct ConnId(pub u64);
 #[derive(Debug)]
 pub(crate) enum Closed {
     Eof,
-    Io(std::io::Error),
+    Read(std::io::Error),
+    Write(std::io::Error),
 }
 
 /// Read-side backpressure shared by all connections of a session: bytes
@@ -221,7 +222,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     return;
                 }
             }
-            Err(e) => break Closed::Io(e),
+            Err(e) => break Closed::Read(e),
         }
     };
     let _ = events.send(Event::Closed(id, reason));
@@ -253,7 +254,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             _ = abandoned(&rx) => return,
         };
         if let Err(e) = written {
-            let _ = events.send(Event::Closed(id, Closed::Io(e)));
+            let _ = events.send(Event::Closed(id, Closed::Write(e)));
             return;
         }
         if events.send(Event::Written(id, total)).is_err() {

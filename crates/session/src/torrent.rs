@@ -216,6 +216,9 @@ pub(crate) struct Rates {
     pub upload: i32,
     pub payload_download: i32,
     pub payload_upload: i32,
+    /// The highest `download` and `upload` seen.
+    pub download_peak: i32,
+    pub upload_peak: i32,
     last_totals: [i64; 4],
 }
 
@@ -231,6 +234,8 @@ impl Rates {
         self.upload = rate(1, self.upload);
         self.payload_download = rate(2, self.payload_download);
         self.payload_upload = rate(3, self.payload_upload);
+        self.download_peak = self.download_peak.max(self.download);
+        self.upload_peak = self.upload_peak.max(self.upload);
         self.last_totals = totals;
     }
 
@@ -369,11 +374,45 @@ impl Torrent {
         ret
     }
 
+    /// Records a peer address (from a tracker, the DHT, PEX, local
+    /// discovery, resume data or `connect_peer`) and queues it to connect
+    /// to, at the front when `first`. True when the address is new.
+    ///
+    /// With `one_per_ip` (libtorrent's default, without
+    /// `allow_multiple_connections_per_ip`) the torrent knows one port per
+    /// IP: a new port replaces the one known before.
+    pub fn learn_peer(&mut self, a: SocketAddr, one_per_ip: bool, first: bool) -> bool {
+        let known = !self.known.insert(a);
+        if one_per_ip && !known {
+            let old: Vec<SocketAddr> = self
+                .known
+                .iter()
+                .filter(|k| k.ip() == a.ip() && **k != a)
+                .copied()
+                .collect();
+            for o in old {
+                self.known.remove(&o);
+                if let Some(c) = self.candidates.if_allocated() {
+                    c.retain(|c| *c != o);
+                }
+            }
+        }
+        if !self.candidates.contains(&a) {
+            if first {
+                self.candidates.push_front(a);
+            } else if !known {
+                self.candidates.push_back(a);
+            }
+        }
+        !known
+    }
+
     /// The torrent's status with the optional parts in `query`
     /// ([`status_query`]).
     pub fn status(
         &self,
         num_peers: i32,
+        num_connections: i32,
         num_seeds: i32,
         num_uploads: i32,
         query: u32,
@@ -504,7 +543,7 @@ impl Torrent {
             distributed_fraction: -1,
             block_size: lt_picker::BLOCK_SIZE as i32,
             num_uploads,
-            num_connections: num_peers,
+            num_connections,
             uploads_limit: self.max_uploads,
             connections_limit: self.max_connections,
             download_limit: self.download_limit,

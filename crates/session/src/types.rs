@@ -164,7 +164,7 @@ pub struct PeerInfo {
     pub ip: SocketAddr,
     pub local_endpoint: SocketAddr,
     pub pid: [u8; 20],
-    pub client: String,
+    pub client: Vec<u8>,
     pub flags: u32,
     pub source: u32,
     pub connection_type: u32,

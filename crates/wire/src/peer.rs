@@ -270,6 +270,54 @@ struct Outstanding {
     timed_out: bool,
 }
 
+/// A running mean and mean deviation of request round trips, in
+/// milliseconds, weighting the last 20 samples or so (libtorrent reports
+/// both in `peer_info` and derives its request timeout from them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RoundTrips {
+    /// Fixed point: 1/64 ms.
+    mean: i64,
+    deviation: i64,
+    samples: i64,
+}
+
+impl RoundTrips {
+    const WINDOW: i64 = 20;
+
+    pub fn add(&mut self, ms: i64) {
+        let s = ms.saturating_mul(64);
+        let dev = if self.samples > 0 {
+            (self.mean - s).abs()
+        } else {
+            0
+        };
+        self.samples = (self.samples + 1).min(Self::WINDOW);
+        self.mean += (s - self.mean) / self.samples;
+        if self.samples > 1 {
+            self.deviation += (dev - self.deviation) / (self.samples - 1);
+        }
+    }
+    pub fn samples(&self) -> i64 {
+        self.samples
+    }
+    /// The mean round trip (0 before the first sample).
+    pub fn mean_ms(&self) -> i64 {
+        if self.samples > 0 {
+            (self.mean + 32) / 64
+        } else {
+            0
+        }
+    }
+    /// The mean deviation (0 before the second sample).
+    pub fn deviation_ms(&self) -> i64 {
+        if self.samples > 1 {
+            (self.deviation + 32) / 64
+        } else {
+            0
+        }
+    }
+}
+
 /// Pieces the peer announced before the piece count was known.
 #[derive(Clone, Debug, Default)]
 struct PendingPieces {
@@ -323,6 +371,9 @@ pub struct PeerConnection {
     created: Instant,
     last_received: Instant,
     last_sent: Instant,
+    /// When we last sent a request (the connection's start before that).
+    last_request: Instant,
+    round_trips: RoundTrips,
     /// The latest `Instant` we were given; stamps queued output.
     now: Instant,
 }
@@ -377,6 +428,8 @@ impl PeerConnection {
             created: now,
             last_received: now,
             last_sent: now,
+            last_request: now,
+            round_trips: RoundTrips::default(),
             now,
         }
     }
@@ -542,6 +595,35 @@ impl PeerConnection {
         self.outstanding.iter().map(|o| o.req)
     }
     /// Requests from the peer waiting for [`send_block`](Self::send_block).
+    /// Round trips of our requests answered so far.
+    pub fn round_trips(&self) -> RoundTrips {
+        self.round_trips
+    }
+    /// When we last sent a request (the connection's start before that).
+    pub fn last_request(&self) -> Instant {
+        self.last_request
+    }
+    /// When bytes last went either way.
+    pub fn last_active(&self) -> Instant {
+        self.last_received.max(self.last_sent)
+    }
+    /// The `piece` message being received, once its header is in: the
+    /// block's piece, offset, bytes received so far and length.
+    pub fn receiving_block(&self) -> Option<(u32, u32, u32, u32)> {
+        let b = &self.recv;
+        if self.phase != Phase::Active || b.len() < 13 || b[4] != 7 {
+            return None;
+        }
+        let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let length = be(0).checked_sub(9)?;
+        let got = ((b.len() - 13) as u32).min(length);
+        Some((be(5), be(9), got, length))
+    }
+    /// The receive buffer's capacity and the bytes in it.
+    pub fn recv_buffer_use(&self) -> (usize, usize) {
+        (self.recv.capacity(), self.recv.len())
+    }
+
     pub fn peer_requests(&self) -> impl Iterator<Item = BlockRequest> + '_ {
         self.peer_requests.iter().copied()
     }
@@ -907,7 +989,11 @@ impl PeerConnection {
                 }
                 match self.outstanding.iter().position(|o| o.req == req) {
                     Some(pos) => {
-                        self.outstanding.remove(pos);
+                        let o = self.outstanding.remove(pos);
+                        if !o.timed_out {
+                            let rtt = self.now.saturating_duration_since(o.sent_at);
+                            self.round_trips.add(rtt.as_millis() as i64);
+                        }
                         self.events.push_back(Event::Block {
                             piece,
                             offset,
@@ -1275,6 +1361,7 @@ impl PeerConnection {
             sent_at: now,
             timed_out: false,
         });
+        self.last_request = now;
         self.push(&Message::Request(r));
         Ok(())
     }

@@ -1362,3 +1362,50 @@ fn hash_messages_need_v2() {
     );
     assert!(p.a.send_hash_message(Message::Have(1)).is_err());
 }
+
+#[test]
+fn request_timing_and_the_block_being_received() {
+    let mut p = seed_and_leech();
+    let start = p.now;
+    assert_eq!(p.a.last_request(), start);
+    assert_eq!(p.a.round_trips().samples(), 0);
+    p.a.interested().unwrap();
+    p.pump();
+    p.b.unchoke().unwrap();
+    p.pump();
+    let r = BlockRequest::new(0, 0, BLOCK);
+    p.now += Duration::from_millis(5);
+    p.a.request(r, p.now).unwrap();
+    assert_eq!(p.a.last_request(), p.now);
+    p.pump();
+    p.b.send_block(0, 0, content(0, 0, BLOCK)).unwrap();
+    let mut wire = Vec::new();
+    while let Some(x) = p.b.poll_transmit() {
+        wire.extend_from_slice(&x);
+    }
+    // The header and 100 bytes of the block arrive 40 ms after the request.
+    p.now += Duration::from_millis(40);
+    p.a.receive(&wire[..13 + 100], p.now);
+    assert_eq!(p.a.receiving_block(), Some((0, 0, 100, BLOCK)));
+    assert!(p.a.recv_buffer_use().1 >= 113);
+    p.a.receive(&wire[13 + 100..], p.now);
+    assert_eq!(p.a.receiving_block(), None);
+    let rt = p.a.round_trips();
+    assert_eq!((rt.samples(), rt.mean_ms(), rt.deviation_ms()), (1, 40, 0));
+    assert_eq!(p.a.last_active(), p.now);
+}
+
+#[test]
+fn round_trips_average_and_deviation() {
+    let mut rt = lt_wire::peer::RoundTrips::default();
+    rt.add(100);
+    rt.add(200);
+    // mean 150; deviation of the second sample from the first mean: 100
+    assert_eq!((rt.mean_ms(), rt.deviation_ms()), (150, 100));
+    for _ in 0..100 {
+        rt.add(10);
+    }
+    // the window forgets old samples
+    assert!(rt.mean_ms() <= 11, "{}", rt.mean_ms());
+    assert!(rt.deviation_ms() < 10, "{}", rt.deviation_ms());
+}

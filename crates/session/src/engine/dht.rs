@@ -401,6 +401,7 @@ impl Engine {
     /// Peers a torrent's announce found: connect candidates.
     fn dht_torrent_peers(&mut self, tid: TorrentId, peers: Vec<SocketAddr>) {
         let own = self.listen_endpoints();
+        let one_per_ip = self.one_per_ip();
         let Some(t) = self.torrents.get_mut(&tid) else {
             return;
         };
@@ -410,9 +411,7 @@ impl Engine {
             if own.contains(&a) || t.banned.contains(&a.ip()) || a.port() == 0 {
                 continue;
             }
-            if t.known.insert(a) {
-                t.candidates.push_back(a);
-            }
+            t.learn_peer(a, one_per_ip, false);
         }
         self.alert(AlertKind::Dht(DhtAlert::Reply { torrent, num_peers }));
         self.connect_candidates(tid);

@@ -185,6 +185,7 @@ impl Engine {
             return;
         };
         let own = self.listen_endpoints();
+        let one_per_ip = self.one_per_ip();
         for p in peers {
             let Some(tid) = self.find_torrent(&p.torrent) else {
                 continue;
@@ -196,9 +197,7 @@ impl Engine {
                 continue;
             }
             let torrent = t.torrent_ref();
-            if t.known.insert(p.peer) {
-                t.candidates.push_back(p.peer);
-            }
+            t.learn_peer(p.peer, one_per_ip, false);
             if self.should_post(category::PEER) {
                 self.alert(AlertKind::Dht(DhtAlert::LsdPeer {
                     torrent,

@@ -114,6 +114,7 @@ impl Engine {
             match self.start_utp_connect(id, addr) {
                 Ok(()) => {
                     self.log_connection(id);
+                    self.alert_peer_connect(id);
                     return;
                 }
                 Err(e) if !tcp_on => {
@@ -134,6 +135,7 @@ impl Engine {
         let ports = self.outgoing_ports();
         let start = self.rng.next_u64() as u16;
         self.spawn_peer_connect(id, addr, timeout, ports, start);
+        self.alert_peer_connect(id);
     }
 
     fn start_utp_connect(&mut self, id: ConnId, addr: SocketAddr) -> Result<(), ErrorCode> {

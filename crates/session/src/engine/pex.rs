@@ -65,7 +65,7 @@ impl Engine {
             return 0;
         };
         let mut f = 0;
-        if matches!(p.crypto, Crypto::Rc4 { .. }) {
+        if matches!(p.crypto, Crypto::Rc4 { .. } | Crypto::MsePlain) {
             f |= pex_flags::ENCRYPTION;
         }
         let upload_only = p
@@ -176,6 +176,7 @@ impl Engine {
             _ => 4000,
         };
         let ours: Vec<SocketAddr> = self.listen_endpoints();
+        let one_per_ip = self.one_per_ip();
         let Some(t) = self.torrents.get_mut(&tid) else {
             return;
         };
@@ -196,8 +197,7 @@ impl Engine {
             if t.banned.contains(&a.ip()) {
                 continue;
             }
-            if t.known.insert(a) {
-                t.candidates.push_back(a);
+            if t.learn_peer(a, one_per_ip, false) {
                 self.pex.learnt.insert((tid, a));
                 added = true;
             }

@@ -183,8 +183,8 @@ impl Engine {
             st.total_failed_bytes += t.total_failed_bytes;
             st.total_redundant_bytes += t.total_redundant_bytes;
         }
+        st.num_peers = self.num_not_connecting(self.peers.keys()) as i32;
         for p in self.peers.values().filter(|p| p.conn.is_connected()) {
-            st.num_peers += 1;
             if !p.conn.am_choking() {
                 st.num_unchoked += 1;
             }

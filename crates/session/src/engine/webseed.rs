@@ -908,7 +908,7 @@ impl Engine {
                     ip: remote,
                     local_endpoint: c.local.unwrap_or(remote),
                     pid: [0; 20],
-                    client: String::new(),
+                    client: Vec::new(),
                     // interesting, outgoing_connection, seed
                     flags: 0x1 | 0x20 | 0x400,
                     source: 0,
