@@ -435,6 +435,7 @@ out = {
                 and any(p.request_timeout >= 2 for p in leech),
     'peak_seen': any(p.download_rate_peak > 0 for p in leech),
     'upload_peak_seen': any(p.upload_rate_peak > 0 for p in seed),
+    'seed_says_upload_only': all(p.flags & lt.peer_info.upload_only for p in leech),
     'recent': all(0 <= p.last_request <= 3 and 0 <= p.last_active <= 3 for p in leech),
     'receiving': all(p.downloading_progress <= p.downloading_total
                      and (p.downloading_piece_index == -1) == (p.downloading_total == 0)

@@ -1531,6 +1531,16 @@ impl Engine {
             self.on_finished(id);
         } else if !finished && matches!(state, TorrentState::Finished) {
             self.set_state(id, TorrentState::Downloading);
+            // the seeds left alone while finished are worth dialling again
+            if let Some(t) = self.torrents.get_mut(&id) {
+                let seeds: Vec<SocketAddr> = t.known_seeds.iter().copied().collect();
+                for a in seeds {
+                    if t.known.contains(&a) && !t.candidates.contains(&a) {
+                        t.candidates.push_back(a);
+                    }
+                }
+            }
+            self.connect_candidates(id);
         }
         let conns: Vec<ConnId> = self
             .torrents
@@ -1636,6 +1646,8 @@ impl Engine {
                 set(connecting, 0x80); // connecting
                 set(p.has.all() && n > 0, 0x400); // seed
                 set(p.pipeline.is_snubbed(), 0x1000); // snubbed
+                let says_upload_only = p.conn.peer_extensions().and_then(|e| e.upload_only);
+                set(says_upload_only == Some(true), 0x2000); // upload_only
                 set(matches!(p.crypto, Crypto::Rc4 { .. }), 0x80000); // rc4_encrypted
                 set(matches!(p.crypto, Crypto::MsePlain), 0x100000); // plaintext_encrypted
                 set(p.utp.is_some(), 0x20000); // utp_socket
@@ -2367,13 +2379,14 @@ impl Engine {
                 continue;
             }
             budget -= 1;
-            let conn = PeerConnection::outgoing(
+            let mut conn = PeerConnection::outgoing(
                 self.peer_config(),
                 wire.clone(),
                 send_hash,
                 Some(addr.ip()),
                 Instant::now(),
             );
+            conn.set_upload_only(self.says_upload_only(id));
             let cid = self.new_peer(conn, addr, true, Some(id));
             self.join_peer_classes(cid);
             if self.ssl_connect(cid, id, addr, timeout) {
@@ -2611,10 +2624,12 @@ impl Engine {
                 }
                 let n = self.torrents.get(&tid).map_or(0, |t| t.picker.num_pieces());
                 let metadata_size = self.metadata_size_of(tid);
+                let upload_only = self.says_upload_only(tid);
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.torrent = Some(tid);
                     p.has = lt_picker::Bitfield::new(n as usize);
                     p.conn.set_metadata_size(metadata_size);
+                    p.conn.set_upload_only(upload_only);
                     let _ = p.conn.accept(wire, Instant::now());
                 }
                 if let Some(t) = self.torrents.get_mut(&tid) {
@@ -3568,6 +3583,17 @@ impl Engine {
         for c in peers {
             self.close_if_redundant(c, 98 /* torrent_finished */);
         }
+    }
+
+    /// Whether our extension handshake says `upload_only` for torrent
+    /// `tid`, as libtorrent's: it is finished, and not in share mode or
+    /// super seeding, and we are not anonymous.
+    fn says_upload_only(&self, tid: TorrentId) -> bool {
+        self.torrents.get(&tid).is_some_and(|t| {
+            matches!(t.state, TorrentState::Finished | TorrentState::Seeding)
+                && t.flags & (flags::SHARE_MODE | flags::SUPER_SEEDING) == 0
+                && !self.settings.get_bool(keys::ANONYMOUS_MODE)
+        })
     }
 
     /// libtorrent's `close_redundant_connections`: once our torrent is

@@ -1473,6 +1473,12 @@ impl PeerConnection {
     }
 
     /// Sends an updated extension handshake (e.g. `upload_only` changed).
+    /// Says `upload_only` in the extension handshake still to be sent (we
+    /// want nothing from the peer: our torrent is finished).
+    pub fn set_upload_only(&mut self, v: bool) {
+        self.cfg.extensions.upload_only = v.then_some(true);
+    }
+
     pub fn send_ext_handshake(&mut self, h: ExtHandshake) -> Result<(), Error> {
         self.check_active()?;
         if !self.extensions.extension_protocol() {
