@@ -244,10 +244,10 @@ pub struct Engine {
     next_torrent: u64,
     peers: HashMap<ConnId, Peer>,
     next_conn: u64,
-    /// Reads in flight: (storage, piece, offset) → connections waiting.
     /// Blocks handed to the disk and not written yet, by the connection
     /// they came from (`peer_info.pending_disk_bytes`).
     pending_writes: HashMap<(StorageId, u32, u32), ConnId>,
+    /// Reads in flight: (storage, piece, offset) → connections waiting.
     pending_reads: HashMap<(StorageId, u32, u32), Vec<(ConnId, u32)>>,
     /// Reads of several contiguous blocks as one disk job, by the key of
     /// their first block: each block's (offset, length).
