@@ -126,6 +126,8 @@ fn super_seed(strict: bool) -> (Session, lt_session::TorrentId, [u8; 20], Vec<u8
     let ses = session();
     let mut p = SettingsPack::new();
     p.set_bool(keys::STRICT_SUPER_SEEDING, strict);
+    // the hand-driven peers all come from 127.0.0.1
+    p.set_bool(keys::ALLOW_MULTIPLE_CONNECTIONS_PER_IP, true);
     ses.call(move |e| e.apply_settings(&p)).unwrap();
     let mut at = AddTorrent::new(ti.clone(), dir.to_string_lossy().into_owned());
     at.flags |= flags::SUPER_SEEDING;
