@@ -100,6 +100,8 @@ fn finish(sw: &Swarm, secs: u64) -> (Vec<lt_session::Alert>, Vec<u32>) {
 }
 
 const UTP_SOCKET: u32 = 0x20000;
+const HANDSHAKE: u32 = 0x40;
+const CONNECTING: u32 = 0x80;
 const RC4: u32 = 0x80000;
 
 #[test]
@@ -181,7 +183,12 @@ fn falls_back_to_tcp_when_the_peer_refuses_utp() {
         vec![(SocketType::Utp, true), (SocketType::Tcp, true)],
         "{types:?}"
     );
-    assert!(flags.iter().all(|f| f & UTP_SOCKET == 0));
+    // no uTP connection got through (the attempt is listed while it
+    // connects; the transfer may end before a poll sees the TCP one)
+    assert!(flags
+        .iter()
+        .filter(|f| *f & (CONNECTING | HANDSHAKE) == 0)
+        .all(|f| f & UTP_SOCKET == 0));
     // A RESET answers the SYN: no waiting for the connect timeout.
     assert!(started.elapsed() < Duration::from_secs(20));
 }
