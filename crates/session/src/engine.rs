@@ -1542,11 +1542,7 @@ impl Engine {
             }
             self.connect_candidates(id);
         }
-        let conns: Vec<ConnId> = self
-            .torrents
-            .get(&id)
-            .map(|t| t.peers.iter().copied().collect())
-            .unwrap_or_default();
+        let conns = self.torrent_conns(id);
         for c in conns {
             self.update_interest(c);
             self.request_blocks(c);
@@ -1574,6 +1570,15 @@ impl Engine {
         self.torrents
             .get(&id)
             .map(|t| t.picker.download_queue())
+            .unwrap_or_default()
+    }
+
+    /// The connections of torrent `id` (none if it is gone), to act on
+    /// while the engine changes.
+    fn torrent_conns(&self, id: TorrentId) -> Vec<ConnId> {
+        self.torrents
+            .get(&id)
+            .map(|t| t.peers.iter().copied().collect())
             .unwrap_or_default()
     }
 
@@ -2174,11 +2179,7 @@ impl Engine {
                 t.deadline_alerts.insert(piece);
             }
         }
-        let conns: Vec<ConnId> = self
-            .torrents
-            .get(&id)
-            .map(|t| t.peers.iter().copied().collect())
-            .unwrap_or_default();
+        let conns = self.torrent_conns(id);
         for c in conns {
             self.request_blocks(c);
             self.flush(c);
@@ -3575,11 +3576,7 @@ impl Engine {
             self.set_state(tid, TorrentState::Seeding);
         }
         // Peers that only upload have nothing left to give us.
-        let peers: Vec<ConnId> = self
-            .torrents
-            .get(&tid)
-            .map(|t| t.peers.iter().copied().collect())
-            .unwrap_or_default();
+        let peers = self.torrent_conns(tid);
         for c in peers {
             self.close_if_redundant(c, 98 /* torrent_finished */);
         }

@@ -283,11 +283,7 @@ impl Engine {
     pub(super) fn magnet_tick(&mut self) {
         let tids: Vec<TorrentId> = self.magnet.fetches.keys().copied().collect();
         for tid in tids {
-            let peers: Vec<ConnId> = self
-                .torrents
-                .get(&tid)
-                .map(|t| t.peers.iter().copied().collect())
-                .unwrap_or_default();
+            let peers = self.torrent_conns(tid);
             for id in peers {
                 self.request_metadata(tid, id);
             }

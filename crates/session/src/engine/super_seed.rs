@@ -180,11 +180,7 @@ impl Engine {
         if shown_to_from && !single {
             return;
         }
-        let conns: Vec<ConnId> = self
-            .torrents
-            .get(&tid)
-            .map(|t| t.peers.iter().copied().collect())
-            .unwrap_or_default();
+        let conns = self.torrent_conns(tid);
         for c in conns {
             let shown = self.super_seed.shown(c).contains(&Some(piece));
             let has = self
@@ -267,11 +263,7 @@ impl Engine {
 
     /// Super seeding stopped for `tid`: every tracked peer is shown all.
     pub(super) fn ss_stop(&mut self, tid: TorrentId) {
-        let conns: Vec<ConnId> = self
-            .torrents
-            .get(&tid)
-            .map(|t| t.peers.iter().copied().collect())
-            .unwrap_or_default();
+        let conns = self.torrent_conns(tid);
         for c in conns {
             if self.super_seed.is_tracked(c) {
                 self.ss_show_all(c);
