@@ -165,15 +165,21 @@ def test_peer_info_fields(both):
         assert idle_r == idle_w == 1 and same_ep
 
 
-INVALID_REQUEST = r"""
-import json, os, socket, struct, tempfile, time
-import libtorrent as lt
-d = tempfile.mkdtemp()
+# A 4-piece torrent that no data matches: enough to connect to (for the
+# scripts below; they import libtorrent as lt first).
+FAKE_TORRENT = r"""
 fs = lt.file_storage(); fs.add_file('f.bin', 4 * 16384)
 ct = lt.create_torrent(fs, piece_size=16384, flags=lt.create_torrent.v1_only)
 for i in range(4):
     ct.set_hash(i, bytes([1]) * 20)
 ti = lt.torrent_info(ct.generate())
+"""
+
+INVALID_REQUEST = r"""
+import json, os, socket, struct, tempfile, time
+import libtorrent as lt
+d = tempfile.mkdtemp()
+""" + FAKE_TORRENT + r"""
 s = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
                 'enable_upnp': False, 'enable_natpmp': False,
                 'alert_mask': lt.alert.category_t.peer_notification})
@@ -265,14 +271,11 @@ for _ in range(3):
     fillers.append(c)
 mute = socket.socket(); mute.bind(('127.0.0.1', 0)); mute.listen(5)
 d = tempfile.mkdtemp()
-fs = lt.file_storage(); fs.add_file('f.bin', 4 * 16384)
-ct = lt.create_torrent(fs, piece_size=16384, flags=lt.create_torrent.v1_only)
-for i in range(4):
-    ct.set_hash(i, bytes([1]) * 20)
+""" + FAKE_TORRENT + r"""
 s = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
                 'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
                 'allow_multiple_connections_per_ip': True})
-h = s.add_torrent({'ti': lt.torrent_info(ct.generate()), 'save_path': d})
+h = s.add_torrent({'ti': ti, 'save_path': d})
 deadline = time.time() + 10
 while time.time() < deadline and h.status().state != lt.torrent_status.downloading:
     time.sleep(0.05)
@@ -319,11 +322,7 @@ def test_peer_info_lists_connections_being_made(ref, ours):
 ONE_PER_IP = r"""
 import json, tempfile, time
 import libtorrent as lt
-fs = lt.file_storage(); fs.add_file('f.bin', 4 * 16384)
-ct = lt.create_torrent(fs, piece_size=16384, flags=lt.create_torrent.v1_only)
-for i in range(4):
-    ct.set_hash(i, bytes([1]) * 20)
-ti = lt.torrent_info(ct.generate())
+""" + FAKE_TORRENT + r"""
 def session(**extra):
     s = lt.session(dict({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False,
                          'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
@@ -365,15 +364,12 @@ def test_one_connection_per_ip_by_default(ref, ours):
 REFUSED = r"""
 import json, re, socket, tempfile, time
 import libtorrent as lt
-fs = lt.file_storage(); fs.add_file('f.bin', 4 * 16384)
-ct = lt.create_torrent(fs, piece_size=16384, flags=lt.create_torrent.v1_only)
-for i in range(4):
-    ct.set_hash(i, bytes([1]) * 20)
+""" + FAKE_TORRENT + r"""
 s = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
                 'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
                 'alert_mask': lt.alert.category_t.peer_notification
                               | lt.alert.category_t.connect_notification})
-h = s.add_torrent({'ti': lt.torrent_info(ct.generate()), 'save_path': tempfile.mkdtemp()})
+h = s.add_torrent({'ti': ti, 'save_path': tempfile.mkdtemp()})
 x = socket.socket(); x.bind(('127.0.0.1', 0)); port = x.getsockname()[1]; x.close()
 time.sleep(1)
 s.pop_alerts()
