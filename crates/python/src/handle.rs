@@ -1188,8 +1188,9 @@ impl PyPeerInfo {
     fn local_endpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         endpoint_to_py(py, &self.p.local_endpoint)
     }
-    /// The client's name from its peer id, as bytes (empty until the
-    /// handshake), as in libtorrent's bindings.
+    /// The client's name, as bytes (the engine's `PeerInfo::client`: the
+    /// extension handshake's version, else what the peer id tells; empty
+    /// until the handshake), as in libtorrent's bindings.
     #[getter]
     fn client<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.p.client)

@@ -397,12 +397,13 @@ impl Torrent {
                 }
             }
         }
-        if !self.candidates.contains(&a) {
-            if first {
+        // (a new address is in no queue yet: only `first` needs the scan)
+        if first {
+            if !self.candidates.contains(&a) {
                 self.candidates.push_front(a);
-            } else if !known {
-                self.candidates.push_back(a);
             }
+        } else if !known {
+            self.candidates.push_back(a);
         }
         !known
     }
