@@ -11,6 +11,7 @@ pub mod base64;
 pub mod error;
 pub mod fingerprint;
 pub mod ip_filter;
+pub mod mapped;
 pub mod operation;
 pub mod x509_names;
 
