@@ -1599,6 +1599,7 @@ impl Shared {
                     .name(format!("lt-check-hash-{i}"))
                     .spawn_scoped(sc, move || {
                         let mut buf = Vec::new();
+                        let mut window = None;
                         loop {
                             if stop.load(Ordering::Acquire) || abort.load(Ordering::Acquire) {
                                 break;
@@ -1608,7 +1609,7 @@ impl Shared {
                                 break;
                             }
                             let r = if storage.piece_on_disk(piece, sizes) {
-                                read_and_hash(slot, piece, &mut buf).map(Some)
+                                read_and_hash(slot, piece, &mut buf, &mut window).map(Some)
                             } else {
                                 Ok(None)
                             };
@@ -1659,16 +1660,71 @@ impl Shared {
     }
 }
 
-/// Bytes read at a time while checking: a multiple of [`BLOCK_SIZE`], small
-/// enough that the chunk is still in the core's cache when it is hashed
-/// (64 KiB: see `CHUNK` in `lt-metainfo`'s hasher for why not 128).
+/// Bytes hashed at a time while checking: a multiple of [`BLOCK_SIZE`],
+/// small enough that the chunk is still in the core's cache for the second
+/// hash of a hybrid torrent (and, when read with `pread`, after the copy;
+/// 64 KiB: see `CHUNK` in `lt-metainfo`'s hasher for why not 128).
 const CHECK_CHUNK: u32 = 64 * 1024;
 
-/// Reads `piece` in chunks of [`CHECK_CHUNK`] into `buf` (reused between
-/// calls) and hashes each chunk right after reading it: SHA-1 over the
-/// whole piece, SHA-256 of each 16 KiB block of its v2 part, both from the
-/// same read.
-fn read_and_hash(slot: &Slot, piece: u32, buf: &mut Vec<u8>) -> Result<PieceHash> {
+/// Bytes of a file a check thread maps at a time (see `WINDOW` in
+/// `lt-metainfo`'s hasher, which reads the same way).
+const CHECK_WINDOW: u64 = 16 * 1024 * 1024;
+
+/// A check thread's read-only mapping of part of one file, so chunks are
+/// hashed straight from the page cache (`lt_core::mapped`).
+struct CheckWindow {
+    file: usize,
+    start: u64,
+    map: lt_core::mapped::Mapping,
+}
+
+/// The `n` bytes at `off` inside `piece` from the thread's mapped window
+/// (mapping the window first), or `None` when they must be read: they span
+/// files, or lie in a file that cannot be mapped.
+fn mapped_chunk<'w>(
+    storage: &TorrentStorage,
+    window: &'w mut Option<CheckWindow>,
+    piece: u32,
+    off: u32,
+    n: u32,
+) -> Option<&'w [u8]> {
+    let slices = storage.layout().map_block(piece, off, n);
+    let [s] = slices.as_slice() else {
+        return None;
+    };
+    let (start, end) = (s.offset, s.offset + u64::from(n));
+    let hit = window.as_ref().is_some_and(|w| {
+        w.file == s.file_index && w.start <= start && end <= w.start + w.map.bytes().len() as u64
+    });
+    if !hit {
+        // Unmap the old window before mapping the next.
+        *window = None;
+        let wstart = start - start % CHECK_WINDOW;
+        let need = (end - wstart) as usize;
+        let max = need.max(CHECK_WINDOW as usize);
+        let map = storage.map_file(s.file_index, wstart, need, max)?;
+        *window = Some(CheckWindow {
+            file: s.file_index,
+            start: wstart,
+            map,
+        });
+    }
+    let w = window.as_ref()?;
+    w.map
+        .bytes()
+        .get((start - w.start) as usize..(end - w.start) as usize)
+}
+
+/// Hashes `piece` [`CHECK_CHUNK`] bytes at a time, each chunk from the
+/// thread's mapped `window` or, where it cannot be mapped, read into `buf`
+/// (reused between calls): SHA-1 over the whole piece, SHA-256 of each
+/// 16 KiB block of its v2 part, both from the same bytes.
+fn read_and_hash(
+    slot: &Slot,
+    piece: u32,
+    buf: &mut Vec<u8>,
+    window: &mut Option<CheckWindow>,
+) -> Result<PieceHash> {
     let storage = &slot.storage;
     let size = storage.layout().piece_size(piece);
     let v2_len = if slot.kinds.v2 {
@@ -1681,14 +1737,19 @@ fn read_and_hash(slot: &Slot, piece: u32, buf: &mut Vec<u8>) -> Result<PieceHash
     if slot.kinds.v2 {
         out.v2_blocks.reserve(v2_len.div_ceil(BLOCK_SIZE) as usize);
     }
-    buf.resize(CHECK_CHUNK.min(size) as usize, 0);
     let mut off = 0u32;
     while off < size {
         let n = (size - off).min(CHECK_CHUNK);
-        let chunk = &mut buf[..n as usize];
-        storage.read(piece, off, chunk)?;
+        let chunk = match mapped_chunk(storage, window, piece, off, n) {
+            Some(bytes) => bytes,
+            None => {
+                buf.resize(n as usize, 0);
+                storage.read(piece, off, buf)?;
+                &buf[..]
+            }
+        };
         if let Some(h) = v1.as_mut() {
-            h.update(&*chunk);
+            h.update(chunk);
         }
         if off < v2_len {
             let end = (v2_len - off).min(n) as usize;
@@ -1697,6 +1758,16 @@ fn read_and_hash(slot: &Slot, piece: u32, buf: &mut Vec<u8>) -> Result<PieceHash
                     .chunks(BLOCK_SIZE as usize)
                     .map(Sha256Hash::digest),
             );
+        }
+        if window.as_ref().is_some_and(|w| w.map.faulted()) {
+            // The file was cut while mapped: what was hashed were zeros,
+            // and the piece is not there.
+            *window = None;
+            return Err(StorageError::new(
+                io::ErrorKind::UnexpectedEof.into(),
+                ErrorFile::None,
+                Operation::FileRead,
+            ));
         }
         off += n;
     }

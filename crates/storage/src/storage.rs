@@ -11,6 +11,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use lt_core::mapped::Mapping;
+
 use crate::error::{Context, ErrorFile, Operation, Result, StorageError};
 use crate::layout::{FileLayout, FileSlice};
 use crate::part_file::PartFile;
@@ -346,6 +348,31 @@ impl TorrentStorage {
                 .ctx(ErrorFile::Index(s.file_index), Operation::FileRead)?;
         }
         Ok(())
+    }
+
+    /// Maps file `index` for reading from byte `offset`: up to `max_len`
+    /// bytes, as many as the file has now, and at least `need`. `None` when
+    /// those bytes must be read with [`read`](Self::read) instead: a pad
+    /// file, a file kept in the part file, one that cannot be opened or
+    /// mapped, or that holds fewer than `offset + need` bytes.
+    pub fn map_file(
+        &self,
+        index: usize,
+        offset: u64,
+        need: usize,
+        max_len: usize,
+    ) -> Option<Mapping> {
+        let st = self.read_state();
+        if self.layout.pad_file_at(index) || self.uses_part_file(&st, index) {
+            return None;
+        }
+        let f = self.open(&st, index, OpenMode::Read).ok()?;
+        let has = f.metadata().ok()?.len().checked_sub(offset)?;
+        let len = usize::try_from(has).unwrap_or(usize::MAX).min(max_len);
+        if len < need {
+            return None;
+        }
+        Mapping::new(&f, offset, len).ok()
     }
 
     /// Reads `len` bytes at `offset` inside `piece` into a new buffer, like
