@@ -469,3 +469,44 @@ fn read_to_vec_matches_read() {
     let e = st.read_to_vec(last, 0, len).unwrap_err();
     assert_eq!(e.error.kind(), std::io::ErrorKind::NotFound);
 }
+
+#[test]
+fn map_file_maps_what_the_file_holds_and_refuses_pads_and_short_files() {
+    let dir = TempDir::new("mapfile");
+    let fs = layout(
+        &[
+            ("t/a", 100_000, N),
+            ("t/.pad/x", 31_072, PAD),
+            ("t/b", 50_000, N),
+        ],
+        32 * 1024,
+    );
+    let st = storage(&fs, dir.path());
+    let all = stream(&fs, 3);
+    write_all(&st, &fs, &all, None);
+    // Up to max_len, from any offset.
+    let m = st.map_file(0, 10, 1000, 5000).expect("mapped");
+    assert_eq!(m.bytes(), &all[10..5010]);
+    // Clipped to what the file holds.
+    let m = st.map_file(0, 90_000, 10_000, 1 << 20).expect("mapped");
+    assert_eq!(m.bytes(), &all[90_000..100_000]);
+    let b = fs.file_offset(2) as usize;
+    let m = st.map_file(2, 0, 50_000, 1 << 20).expect("mapped");
+    assert_eq!(m.bytes(), &all[b..b + 50_000]);
+    assert!(!m.faulted());
+    // Pad files are never on disk; a file shorter than needed is read
+    // instead (and its reader reports where it ends).
+    assert!(st.map_file(1, 0, 1, 1000).is_none());
+    assert!(st.map_file(0, 90_000, 10_001, 1 << 20).is_none());
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("t/b"))
+        .unwrap()
+        .set_len(20_000)
+        .unwrap();
+    assert!(st.map_file(2, 0, 20_001, 1 << 20).is_none());
+    assert_eq!(
+        st.map_file(2, 0, 1, 1 << 20).expect("mapped").bytes().len(),
+        20_000
+    );
+}
