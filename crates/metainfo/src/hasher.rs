@@ -13,7 +13,7 @@
 //! one worker thread per core. Each worker hashes its job 64 KiB at a time
 //! (whole pieces when pieces are smaller): SHA-1 incrementally over the
 //! piece, SHA-256 per 16 KiB block, both from the same bytes for hybrid
-//! torrents. It reads them through a read-only mapping of a 4 MiB window of
+//! torrents. It reads them through a read-only mapping of a 16 MiB window of
 //! the file ([`lt_core::mapped`]), so they are hashed straight from the
 //! page cache, without the copy a `pread` makes; where a range crosses
 //! files or pad files, or a file cannot be mapped, it reads them with
