@@ -450,3 +450,48 @@ def test_live_peer_info_fields(ref, ours):
     assert all(v is True for k, v in o.items() if isinstance(v, bool)), o
     assert o["failures"] == [0, 0]
     assert o == ref(LIVE_FIELDS)
+
+
+# A torrent that becomes finished while connected says so with libtorrent's
+# upload_only extension message; the other side, still downloading, closes a
+# peer that only uploads and has nothing it wants (uninteresting_upload_peer).
+UPLOAD_ONLY_MESSAGE = r"""
+import json, tempfile, time
+import libtorrent as lt
+""" + FAKE_TORRENT + r"""
+d = tempfile.mkdtemp()
+base = {'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
+        'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
+        'enable_incoming_utp': False,
+        'alert_mask': lt.alert.category_t.peer_notification
+                      | lt.alert.category_t.connect_notification}
+a, b = lt.session(base), lt.session(base)
+ha = a.add_torrent({'ti': ti, 'save_path': d + '/a'})
+hb = b.add_torrent({'ti': lt.torrent_info(ti), 'save_path': d + '/b'})
+time.sleep(0.5)
+hb.connect_peer(('127.0.0.1', a.listen_port()))
+def flags():
+    # b's view of a, once connected: the upload_only flag
+    return [p.flags & 0x2000 for p in hb.get_peer_info() if not p.flags & 0xc0]
+def wait(pred):
+    deadline = time.time() + 5
+    while time.time() < deadline and not pred(flags()):
+        time.sleep(0.05)
+    return flags()
+seen = [wait(lambda f: len(f) == 1)]
+ha.prioritize_files([0])   # a wants nothing: finished
+seen.append(wait(lambda f: f != [0]))
+finished = str(ha.status().state)
+time.sleep(0.5)
+def closed(s):
+    return sorted([a.error.value(), a.error.category().name(), str(a.op)] for a in s.pop_alerts()
+                  if isinstance(a, lt.peer_disconnected_alert))
+print(json.dumps({"seen": seen, "finished": finished, "a_closed": closed(a), "b_closed": closed(b)}))
+"""
+
+
+def test_upload_only_message_closes_an_uninteresting_peer(ref, ours):
+    o = ours(UPLOAD_ONLY_MESSAGE)
+    assert o["seen"] == [[0], []], o
+    assert o["b_closed"] == [[38, "libtorrent", "bittorrent"]], o
+    assert o == ref(UPLOAD_ONLY_MESSAGE)

@@ -179,6 +179,10 @@ struct Peer {
     pipeline: RequestPipeline,
     /// The peer's pieces in the picker's representation.
     has: lt_picker::Bitfield,
+    /// `has` holds what the peer said it has (a bitfield, have all/none,
+    /// or a have): the wire may have parsed more than the engine has
+    /// taken in yet.
+    pieces_known: bool,
     /// `peer_connect_alert` was posted (so `peer_disconnected_alert` will
     /// be): when an outgoing connection starts, or an incoming one names
     /// its torrent.
@@ -1140,6 +1144,10 @@ impl Engine {
         if prev == state {
             return;
         }
+        let said = self.says_upload_only(id);
+        let Some(t) = self.torrents.get_mut(&id) else {
+            return;
+        };
         t.account_time(Instant::now(), !self.paused);
         t.state = state;
         let tref = t.torrent_ref();
@@ -1149,6 +1157,17 @@ impl Engine {
             state,
             prev_state: prev,
         });
+        let says = self.says_upload_only(id);
+        // As libtorrent, tell the peers only where they may close the
+        // connection over it, i.e. with `close_redundant_connections`.
+        if says != said && self.settings.get_bool(keys::CLOSE_REDUNDANT_CONNECTIONS) {
+            for c in self.torrent_conns(id) {
+                if let Some(p) = self.peers.get_mut(&c) {
+                    p.conn.set_upload_only(says);
+                }
+                self.flush(c);
+            }
+        }
     }
 
     fn start_checking(&mut self, id: TorrentId) {
@@ -2304,6 +2323,7 @@ impl Engine {
                 rates: Rates::default(),
                 reported_snubbed: false,
                 haves: 0,
+                pieces_known: false,
                 remote_dl_rate: 0,
                 bw_channel: None,
                 classes: Default::default(),
@@ -2691,7 +2711,10 @@ impl Engine {
                 let newly = self
                     .peers
                     .get_mut(&id)
-                    .map(|p| !p.has.get(i as usize) && p.has.set(i as usize))
+                    .map(|p| {
+                        p.pieces_known = true;
+                        !p.has.get(i as usize) && p.has.set(i as usize)
+                    })
                     .unwrap_or(false);
                 if newly {
                     self.with_picker(id, |picker, _| picker.peer_have(i));
@@ -2792,6 +2815,7 @@ impl Engine {
             return;
         };
         let old = std::mem::replace(&mut p.has, has);
+        p.pieces_known = true;
         let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) else {
             return;
         };
@@ -2814,18 +2838,23 @@ impl Engine {
         f(&mut t.picker, &p.has);
     }
 
-    fn update_interest(&mut self, id: ConnId) {
+    /// Whether the peer has a piece we want.
+    fn is_interesting(&self, id: ConnId) -> bool {
         let Some(p) = self.peers.get(&id) else {
-            return;
+            return false;
         };
         let Some(t) = p.torrent.and_then(|t| self.torrents.get(&t)) else {
-            return;
+            return false;
         };
-        let interesting = !t.picker.is_finished()
+        !t.picker.is_finished()
             && p.has.iter_ones().any(|i| {
                 let i = i as u32;
                 !t.picker.have_piece(i) && t.picker.piece_priority(i) > 0
-            });
+            })
+    }
+
+    fn update_interest(&mut self, id: ConnId) {
+        let interesting = self.is_interesting(id);
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
@@ -2834,6 +2863,8 @@ impl Engine {
         } else if !interesting && p.conn.am_interested() {
             let _ = p.conn.not_interested();
         }
+        // As libtorrent after each interest update (may close the peer).
+        self.close_if_redundant(id, 37 /* upload_upload_connection */);
     }
 
     fn maybe_unchoke(&mut self, id: ConnId) {
@@ -3593,11 +3624,15 @@ impl Engine {
         })
     }
 
-    /// libtorrent's `close_redundant_connections`: once our torrent is
-    /// finished, a connection to a peer that only uploads (a seed, or one
-    /// that said `upload_only`) can serve neither side and is closed, with
+    /// libtorrent's `close_redundant_connections`, for a peer that only
+    /// uploads (a seed, or one that said `upload_only`): once our torrent
+    /// is finished the connection serves neither side and is closed with
     /// libtorrent error `code` (`upload_upload_connection` when the peer's
-    /// news made it so, `torrent_finished` when ours did). True if closed.
+    /// news made it so, `torrent_finished` when ours did); while we are
+    /// downloading it is closed if the peer has nothing we want
+    /// (`uninteresting_upload_peer`), once it has said what it has and our
+    /// files are checked. Never in share mode or without the metadata.
+    /// True if closed.
     fn close_if_redundant(&mut self, id: ConnId, code: i32) -> bool {
         if !self.settings.get_bool(keys::CLOSE_REDUNDANT_CONNECTIONS) {
             return false;
@@ -3608,11 +3643,16 @@ impl Engine {
         let Some(t) = p.torrent.and_then(|t| self.torrents.get(&t)) else {
             return false;
         };
-        let finished = matches!(t.state, TorrentState::Finished | TorrentState::Seeding)
-            && t.flags & flags::SHARE_MODE == 0;
-        if !finished || !p.upload_only() {
+        if !p.upload_only() || t.flags & flags::SHARE_MODE != 0 || !t.meta.is_valid() {
             return false;
         }
+        let code = match t.state {
+            TorrentState::Finished | TorrentState::Seeding => code,
+            TorrentState::Downloading if p.pieces_known && !self.is_interesting(id) => {
+                38 // uninteresting_upload_peer
+            }
+            _ => return false,
+        };
         self.disconnect(id, Some(ErrorCode::new(code, Category::Libtorrent)));
         true
     }

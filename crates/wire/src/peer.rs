@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use lt_core::{InfoHash, PeerId, ProtocolVersion, Sha1Hash};
 
-use crate::extension::{ExtHandshake, ExtensionMessage};
+use crate::extension::{names, ExtHandshake, ExtensionMessage};
 use crate::fast::allowed_fast_set;
 use crate::handshake::{
     match_info_hash, Handshake, HandshakeDecoder, HandshakeProgress, Reserved, HANDSHAKE_LEN,
@@ -1184,6 +1184,15 @@ impl PeerConnection {
                 }
                 self.events.push_back(Event::DontHave(i));
             }
+            Some(ExtensionMessage::UploadOnly(v)) => {
+                // The peer's news since its handshake: what
+                // `peer_extensions().upload_only` says from now on.
+                if let Some(e) = self.peer_ext.as_mut() {
+                    e.upload_only = Some(v);
+                }
+                self.events
+                    .push_back(Event::Extension(ExtensionMessage::UploadOnly(v)));
+            }
             Some(m) => self.events.push_back(Event::Extension(m)),
             None => self.events.push_back(Event::Extended {
                 id,
@@ -1472,13 +1481,19 @@ impl PeerConnection {
         self.cfg.extensions.metadata_size = size;
     }
 
-    /// Sends an updated extension handshake (e.g. `upload_only` changed).
-    /// Says `upload_only` in the extension handshake still to be sent (we
-    /// want nothing from the peer: our torrent is finished).
+    /// Whether we want nothing from the peer (our torrent is finished):
+    /// said as `upload_only` in the extension handshake if it is still to
+    /// be sent; once connected, a change is sent as libtorrent's
+    /// `upload_only` message (if the peer registered it).
     pub fn set_upload_only(&mut self, v: bool) {
+        let was = self.cfg.extensions.upload_only == Some(true);
         self.cfg.extensions.upload_only = v.then_some(true);
+        if was != v && self.phase == Phase::Active && self.peer_supports(names::UPLOAD_ONLY) {
+            let _ = self.send_extension(&ExtensionMessage::UploadOnly(v));
+        }
     }
 
+    /// Sends an updated extension handshake.
     pub fn send_ext_handshake(&mut self, h: ExtHandshake) -> Result<(), Error> {
         self.check_active()?;
         if !self.extensions.extension_protocol() {

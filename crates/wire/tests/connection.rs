@@ -634,6 +634,38 @@ fn extension_messages() {
 }
 
 #[test]
+fn upload_only_changes_are_sent_as_messages() {
+    let mut p = seed_and_leech();
+    p.take_a();
+    p.take_b();
+    assert_eq!(p.b.peer_extensions().and_then(|h| h.upload_only), None);
+    // Connected: a change goes out as an `upload_only` message, and the
+    // receiver's view of the peer's handshake follows it.
+    p.a.set_upload_only(true);
+    p.pump();
+    assert!(p
+        .take_b()
+        .contains(&Event::Extension(ExtensionMessage::UploadOnly(true))));
+    assert_eq!(
+        p.b.peer_extensions().and_then(|h| h.upload_only),
+        Some(true)
+    );
+    // Saying the same again sends nothing.
+    p.a.set_upload_only(true);
+    p.pump();
+    assert!(p.take_b().is_empty());
+    p.a.set_upload_only(false);
+    p.pump();
+    assert!(p
+        .take_b()
+        .contains(&Event::Extension(ExtensionMessage::UploadOnly(false))));
+    assert_eq!(
+        p.b.peer_extensions().and_then(|h| h.upload_only),
+        Some(false)
+    );
+}
+
+#[test]
 fn magnet_bitfield_validated_once_geometry_known() {
     let magnet = |have| TorrentInfo {
         info_hash: InfoHash::from_v1(IH),

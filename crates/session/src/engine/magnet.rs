@@ -55,10 +55,14 @@ fn lt_err(v: i32) -> ErrorCode {
 }
 
 impl Engine {
-    /// Our extensions, advertised in every extension handshake.
+    /// Our extensions, advertised in every extension handshake under
+    /// libtorrent's ids: the messages the wire state machine takes in
+    /// (`lt_donthave`, `upload_only`) and those the engine does.
     pub(super) fn add_our_extensions(h: &mut ExtHandshake) {
         h.m.insert(names::UT_METADATA.to_string(), UT_METADATA_ID);
         h.m.insert(names::UT_PEX.to_string(), UT_PEX_ID);
+        h.m.insert(names::UPLOAD_ONLY.to_string(), 3);
+        h.m.insert(names::LT_DONTHAVE.to_string(), 7);
     }
 
     /// The `metadata_size` to announce to peers of torrent `tid`: the info
@@ -193,12 +197,15 @@ impl Engine {
         self.flush(id);
     }
 
-    /// A `ut_metadata` or `ut_pex` message (other extension messages are
-    /// handled by the wire state machine or ignored).
+    /// A `ut_metadata`, `ut_pex` or `upload_only` message (other extension
+    /// messages are handled by the wire state machine or ignored).
     pub(super) fn on_extension(&mut self, id: ConnId, m: ExtensionMessage) {
         match m {
             ExtensionMessage::Metadata(m) => self.on_metadata_msg(id, m),
             ExtensionMessage::Pex(m) => self.on_pex(id, m),
+            ExtensionMessage::UploadOnly(true) => {
+                self.close_if_redundant(id, 37 /* upload_upload_connection */);
+            }
             _ => {}
         }
     }
