@@ -188,23 +188,33 @@ fn download(
         let mut buf = vec![0u8; 32 * 1024];
         while !c.is_closed() {
             assert!(Instant::now() < deadline, "download did not finish in time");
+            let mut written = true;
             while let Some(bytes) = c.poll_transmit(Instant::now()) {
-                sock.write_all(&bytes).unwrap();
+                // the server may have closed (Connection: close) with
+                // requests of ours still to write: like a reset
+                if sock.write_all(&bytes).is_err() {
+                    written = false;
+                    break;
+                }
             }
             let wait = c.next_timeout().map_or(Duration::from_secs(1), |t| {
                 t.saturating_duration_since(Instant::now())
             });
             sock.set_read_timeout(Some(wait.max(Duration::from_millis(1))))
                 .unwrap();
-            match sock.read(&mut buf) {
-                Ok(0) => c.on_eof(Instant::now()),
-                Ok(n) => c.on_data(&buf[..n], Instant::now()),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    c.tick(Instant::now())
+            if !written {
+                c.on_eof(Instant::now());
+            } else {
+                match sock.read(&mut buf) {
+                    Ok(0) => c.on_eof(Instant::now()),
+                    Ok(n) => c.on_data(&buf[..n], Instant::now()),
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        c.tick(Instant::now())
+                    }
+                    // a reset (the server closed with our pipelined
+                    // requests unread) loses what was in flight: like EOF
+                    Err(_) => c.on_eof(Instant::now()),
                 }
-                // a reset (the server closed with our pipelined requests
-                // unread) loses what was in flight: like EOF
-                Err(_) => c.on_eof(Instant::now()),
             }
             while let Some(ev) = c.poll_event() {
                 match ev {
