@@ -495,3 +495,42 @@ def test_upload_only_message_closes_an_uninteresting_peer(ref, ours):
     assert o["seen"] == [[0], []], o
     assert o["b_closed"] == [[38, "libtorrent", "bittorrent"]], o
     assert o == ref(UPLOAD_ONLY_MESSAGE)
+
+
+# last_seen_complete: when the torrent last saw a complete copy (a seed it
+# connected to); a seed's own copy does not count, as in the reference.
+LAST_SEEN_COMPLETE = r"""
+import json, random, tempfile, time
+import libtorrent as lt
+d = tempfile.mkdtemp()
+data = random.Random(3).randbytes(1 << 20)
+open(d + '/a.bin', 'wb').write(data)
+fs = lt.file_storage(); fs.add_file('a.bin', len(data))
+ct = lt.create_torrent(fs, piece_size=256 * 1024, flags=lt.create_torrent.v1_only)
+lt.set_piece_hashes(ct, d)
+ti = lt.torrent_info(ct.generate())
+base = {'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
+        'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
+        'enable_incoming_utp': False}
+a, b = lt.session(base), lt.session(base)
+ha = a.add_torrent({'ti': ti, 'save_path': d})
+hb = b.add_torrent({'ti': lt.torrent_info(ti), 'save_path': d + '/dl'})
+time.sleep(1)
+before = hb.status().last_seen_complete
+t0 = int(time.time())
+hb.connect_peer(('127.0.0.1', a.listen_port()))
+deadline = time.time() + 20
+while time.time() < deadline and not hb.status().is_seeding:
+    time.sleep(0.05)
+time.sleep(1.5)
+seen = hb.status().last_seen_complete
+print(json.dumps({"before": before, "seeding": hb.status().is_seeding,
+                  "seen_in_window": t0 <= seen <= int(time.time()),
+                  "seed_own": ha.status().last_seen_complete}))
+"""
+
+
+def test_last_seen_complete(ref, ours):
+    o = ours(LAST_SEEN_COMPLETE)
+    assert o == {"before": 0, "seeding": True, "seen_in_window": True, "seed_own": 0}, o
+    assert o == ref(LAST_SEEN_COMPLETE)

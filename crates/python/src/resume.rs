@@ -72,6 +72,7 @@ pub fn add_extra(
         seeding_time: atp.seeding_time,
         added_time: atp.added_time,
         completed_time: atp.completed_time,
+        last_seen_complete: atp.last_seen_complete,
         renamed_files: atp
             .renamed_files
             .iter()

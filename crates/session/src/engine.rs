@@ -814,6 +814,14 @@ impl Engine {
                 if t.total_payload_upload > up {
                     t.last_upload = unix_now();
                 }
+                let seed_connected = t.peers.iter().any(|c| {
+                    self.peers
+                        .get(c)
+                        .is_some_and(|p| !p.has.is_empty() && p.has.all())
+                });
+                if seed_connected {
+                    t.last_seen_complete = unix_now();
+                }
             }
             self.connect_candidates(tid);
             self.tracker_timer(tid);
@@ -1046,6 +1054,7 @@ impl Engine {
             file_priorities: p.file_priorities,
             added_time: unix_now(),
             completed_time: 0,
+            last_seen_complete: 0,
             times: Times::new(now),
             total_payload_download: 0,
             total_payload_upload: 0,
@@ -2407,7 +2416,9 @@ impl Engine {
                 Some(addr.ip()),
                 Instant::now(),
             );
-            conn.set_upload_only(self.says_upload_only(id));
+            let (upload_only, complete_ago) = self.ext_handshake_state(id);
+            conn.set_upload_only(upload_only);
+            conn.set_complete_ago(complete_ago);
             let cid = self.new_peer(conn, addr, true, Some(id));
             self.join_peer_classes(cid);
             if self.ssl_connect(cid, id, addr, timeout) {
@@ -2645,12 +2656,13 @@ impl Engine {
                 }
                 let n = self.torrents.get(&tid).map_or(0, |t| t.picker.num_pieces());
                 let metadata_size = self.metadata_size_of(tid);
-                let upload_only = self.says_upload_only(tid);
+                let (upload_only, complete_ago) = self.ext_handshake_state(tid);
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.torrent = Some(tid);
                     p.has = lt_picker::Bitfield::new(n as usize);
                     p.conn.set_metadata_size(metadata_size);
                     p.conn.set_upload_only(upload_only);
+                    p.conn.set_complete_ago(complete_ago);
                     let _ = p.conn.accept(wire, Instant::now());
                 }
                 if let Some(t) = self.torrents.get_mut(&tid) {
@@ -2721,6 +2733,7 @@ impl Engine {
                     if let Some(p) = self.peers.get_mut(&id) {
                         p.haves += 1;
                     }
+                    self.saw_if_seed(id);
                     if self.close_if_redundant(id, 37 /* upload_upload_connection */) {
                         return;
                     }
@@ -2824,6 +2837,21 @@ impl Engine {
         }
         if p.has.count() > 0 {
             t.picker.peer_bitfield(&p.has);
+        }
+        self.saw_if_seed(id);
+    }
+
+    /// `last_seen_complete`: the peer is a seed, so the swarm has a
+    /// complete copy now.
+    fn saw_if_seed(&mut self, id: ConnId) {
+        let Some(p) = self.peers.get(&id) else {
+            return;
+        };
+        if p.has.is_empty() || !p.has.all() {
+            return;
+        }
+        if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
+            t.last_seen_complete = unix_now();
         }
     }
 
@@ -3611,6 +3639,19 @@ impl Engine {
         for c in peers {
             self.close_if_redundant(c, 98 /* torrent_finished */);
         }
+    }
+
+    /// What our extension handshake says of torrent `tid` besides the
+    /// extensions: `upload_only`, and `complete_ago` (-1 until we have seen
+    /// a complete copy, as libtorrent).
+    fn ext_handshake_state(&self, tid: TorrentId) -> (bool, i64) {
+        let seen = self.torrents.get(&tid).map_or(0, |t| t.last_seen_complete);
+        let complete_ago = if seen > 0 {
+            (unix_now() - seen).max(0)
+        } else {
+            -1
+        };
+        (self.says_upload_only(tid), complete_ago)
     }
 
     /// Whether our extension handshake says `upload_only` for torrent

@@ -128,6 +128,9 @@ pub(crate) struct Torrent {
     pub file_priorities: Vec<u8>,
     pub added_time: i64,
     pub completed_time: i64,
+    /// Unix time we last saw a complete copy in the swarm (a seed connected
+    /// to us, or a peer's `complete_ago`); 0 never.
+    pub last_seen_complete: i64,
     /// Time spent unpaused, accounted up to `times.since`.
     pub times: Times,
     pub total_payload_download: i64,
@@ -551,6 +554,7 @@ impl Torrent {
             upload_limit: self.upload_limit,
             added_time: self.added_time,
             completed_time: self.completed_time,
+            last_seen_complete: self.last_seen_complete,
             storage_mode: self.storage_mode as i32,
             ..Default::default()
         }

@@ -1493,6 +1493,12 @@ impl PeerConnection {
         }
     }
 
+    /// The `complete_ago` of the extension handshake still to be sent:
+    /// seconds since we last saw a complete copy of the torrent, -1 never.
+    pub fn set_complete_ago(&mut self, secs: i64) {
+        self.cfg.extensions.complete_ago = Some(secs);
+    }
+
     /// Sends an updated extension handshake.
     pub fn send_ext_handshake(&mut self, h: ExtHandshake) -> Result<(), Error> {
         self.check_active()?;

@@ -67,6 +67,7 @@ pub struct ResumeExtra {
     /// Unix times; 0 keeps the default (now / never).
     pub added_time: i64,
     pub completed_time: i64,
+    pub last_seen_complete: i64,
     /// Files renamed before: index → name (relative to the save path, or
     /// absolute).
     pub renamed_files: Vec<(usize, String)>,
@@ -284,6 +285,7 @@ impl Engine {
             if restore.completed_time > 0 {
                 t.completed_time = restore.completed_time;
             }
+            t.last_seen_complete = t.last_seen_complete.max(restore.last_seen_complete);
             if t.flags & flags::SEED_MODE != 0 && restore.verified_pieces.contains(&true) {
                 t.seed_verify = Some(crate::torrent::SeedVerify::new(
                     restore.verified_pieces.clone(),
@@ -693,6 +695,7 @@ impl Engine {
             seeding_time: whole_secs(times.seeding).as_secs() as i32,
             added_time: t.added_time,
             completed_time: t.completed_time,
+            last_seen_complete: t.last_seen_complete,
             num_complete: 0xff_ffff,
             num_incomplete: 0xff_ffff,
             num_downloaded: 0xff_ffff,

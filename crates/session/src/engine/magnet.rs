@@ -23,6 +23,7 @@ use super::{file_ranges, mark_pad_blocks, wire_hashes, Engine};
 use crate::alert::AlertKind;
 use crate::peer_io::ConnId;
 use crate::torrent::flags;
+use crate::torrent::unix_now;
 use crate::types::{TorrentId, TorrentState};
 use crate::ut_metadata::{MetaError, MetadataAssembler, Progress, PIECE_SIZE};
 
@@ -143,6 +144,13 @@ impl Engine {
         let Some(tid) = self.peers.get(&id).and_then(|p| p.torrent) else {
             return;
         };
+        // A peer that saw a complete copy `complete_ago` seconds ago.
+        if let (Some(ago), Some(t)) = (
+            h.complete_ago.filter(|&a| a >= 0),
+            self.torrents.get_mut(&tid),
+        ) {
+            t.last_seen_complete = t.last_seen_complete.max(unix_now() - ago);
+        }
         let Some(f) = self.magnet.fetches.get_mut(&tid) else {
             return;
         };
