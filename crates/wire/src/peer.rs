@@ -855,6 +855,15 @@ impl PeerConnection {
             self.push(&Message::Bitfield(bf));
         }
         if self.extensions.extension_protocol() {
+            // BEP 10 `yourip`: the peer's address as we see it (libtorrent
+            // sends it on every connection); our listen port `p` only to a
+            // peer we connected to, which cannot know it (as libtorrent).
+            if self.cfg.extensions.yourip.is_none() {
+                self.cfg.extensions.yourip = self.peer_ip;
+            }
+            if !self.outgoing {
+                self.cfg.extensions.p = None;
+            }
             let payload = Bytes::from(self.cfg.extensions.encode());
             self.push(&Message::Extended { id: 0, payload });
         }

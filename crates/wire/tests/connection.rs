@@ -44,6 +44,7 @@ fn cfg(id: u8) -> PeerConfig {
     c.extensions.m.insert(names::UT_METADATA.into(), 3);
     c.extensions.m.insert(names::LT_DONTHAVE.into(), 7);
     c.extensions.m.insert(names::UPLOAD_ONLY.into(), 8);
+    c.extensions.p = Some(6881);
     c
 }
 
@@ -155,6 +156,13 @@ fn handshake_and_initial_messages() {
     assert!(p.a.peer_pieces().unwrap().all());
     assert_eq!(p.b.peer_pieces().unwrap().count(), 0);
     assert!(p.a.peer_supports(names::UT_METADATA));
+    // Each side tells the other its address as seen (`yourip`).
+    let lo = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
+    assert_eq!(p.a.peer_extensions().and_then(|h| h.yourip), lo);
+    assert_eq!(p.b.peer_extensions().and_then(|h| h.yourip), lo);
+    // The listen port goes only to a peer we connected to.
+    assert_eq!(p.b.peer_extensions().and_then(|h| h.p), Some(6881));
+    assert_eq!(p.a.peer_extensions().and_then(|h| h.p), None);
     assert_eq!(p.a.peer_request_limit(), 2000);
     assert_eq!(p.a.extensions(), Reserved::standard());
     assert!(p.a.peer_choking() && p.a.am_choking() && !p.a.am_interested());
