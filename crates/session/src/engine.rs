@@ -139,10 +139,14 @@ enum Crypto {
 }
 
 impl Peer {
+    /// The peer has every piece.
+    fn is_seed(&self) -> bool {
+        !self.has.is_empty() && self.has.all()
+    }
+
     /// A seed, or a peer that said it only uploads (`upload_only`).
     fn upload_only(&self) -> bool {
-        (self.has.all() && !self.has.is_empty())
-            || self.conn.peer_extensions().and_then(|e| e.upload_only) == Some(true)
+        self.is_seed() || self.conn.peer_extensions().and_then(|e| e.upload_only) == Some(true)
     }
 }
 
@@ -814,12 +818,10 @@ impl Engine {
                 if t.total_payload_upload > up {
                     t.last_upload = unix_now();
                 }
-                let seed_connected = t.peers.iter().any(|c| {
-                    self.peers
-                        .get(c)
-                        .is_some_and(|p| !p.has.is_empty() && p.has.all())
-                });
-                if seed_connected {
+                if t.peers
+                    .iter()
+                    .any(|c| self.peers.get(c).is_some_and(Peer::is_seed))
+                {
                     t.last_seen_complete = unix_now();
                 }
             }
@@ -1323,7 +1325,7 @@ impl Engine {
         let mut uploads = 0;
         for c in &t.peers {
             if let Some(p) = self.peers.get(c) {
-                if p.has.all() && !p.has.is_empty() {
+                if p.is_seed() {
                     seeds += 1;
                 }
                 if !p.conn.am_choking() {
@@ -2844,12 +2846,9 @@ impl Engine {
     /// `last_seen_complete`: the peer is a seed, so the swarm has a
     /// complete copy now.
     fn saw_if_seed(&mut self, id: ConnId) {
-        let Some(p) = self.peers.get(&id) else {
+        let Some(p) = self.peers.get(&id).filter(|p| p.is_seed()) else {
             return;
         };
-        if p.has.is_empty() || !p.has.all() {
-            return;
-        }
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
             t.last_seen_complete = unix_now();
         }
@@ -3799,7 +3798,7 @@ impl Engine {
         self.pex_peer_gone(id);
         self.ss_peer_gone(id);
         if let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) {
-            let peer_seed = !p.has.is_empty() && p.has.all();
+            let peer_seed = p.is_seed();
             if peer_seed && t.known.contains(&p.addr) {
                 t.known_seeds.insert(p.addr);
             }

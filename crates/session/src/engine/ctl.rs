@@ -985,7 +985,7 @@ impl Engine {
         // not, and those seen to be seeds
         let (mut seeds, mut peers) = (t.known_seeds.len(), t.known.len());
         for p in t.peers.iter().filter_map(|c| self.peers.get(c)) {
-            let seed = p.has.all() && !p.has.is_empty();
+            let seed = p.is_seed();
             seeds += usize::from(seed && !t.known_seeds.contains(&p.addr));
             peers += usize::from(!t.known.contains(&p.addr));
         }

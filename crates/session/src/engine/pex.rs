@@ -73,7 +73,7 @@ impl Engine {
             .peer_extensions()
             .and_then(|h| h.upload_only)
             .unwrap_or(false);
-        if (!p.has.is_empty() && p.has.all()) || upload_only {
+        if p.is_seed() || upload_only {
             f |= pex_flags::SEED;
         }
         if p.utp.is_some() {

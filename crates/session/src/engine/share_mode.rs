@@ -245,7 +245,7 @@ impl Engine {
             let ext = p.conn.peer_extensions();
             let not_downloading =
                 ext.is_some_and(|h| h.share_mode == Some(true) || h.upload_only == Some(true));
-            let seed = !p.has.is_empty() && p.has.all();
+            let seed = p.is_seed();
             peers.push(SharePeer {
                 seed,
                 not_downloading,
