@@ -66,6 +66,13 @@ while time.time() - t < a.get("limit", 40):
 out["seeding"] = h.status().is_seeding
 out["secs"] = time.time() - t
 out["url_seeds"] = h.url_seeds()
+# Seeding can be reported while the last blocks are still being written
+# (the reference hashes them from memory): have them on disk before the
+# hard exit, for the caller to compare files.
+h.flush_cache()
+t = time.time()
+while time.time() - t < 10 and not any(al.what() == "cache_flushed" for al in s.pop_alerts()):
+    time.sleep(0.02)
 print(json.dumps(out), flush=True)
 import os; os._exit(0)
 """
