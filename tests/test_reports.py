@@ -393,13 +393,15 @@ def test_connection_attempt_alerts(ref, ours):
     assert o == ref(REFUSED)
 
 
-# The live peer_info fields of a transfer the seed paces at 1 MB/s.
-LIVE_FIELDS = r"""
+def two_sessions_and_a_seed(size):
+    """Script preamble: `size` random bytes in d/a.bin, their v1 torrent
+    `ti` (256 KiB pieces) and two loopback sessions `a` and `b`."""
+    return r"""
 import json, os, random, tempfile, time
 import libtorrent as lt
 d = tempfile.mkdtemp()
-data = random.Random(3).randbytes(6 << 20)
-open(d + '/a.bin', 'wb').write(data)
+data = random.Random(3).randbytes(%d)
+""" % size + r"""open(d + '/a.bin', 'wb').write(data)
 fs = lt.file_storage(); fs.add_file('a.bin', len(data))
 ct = lt.create_torrent(fs, piece_size=256 * 1024, flags=lt.create_torrent.v1_only)
 lt.set_piece_hashes(ct, d)
@@ -408,6 +410,11 @@ base = {'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': F
         'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
         'enable_incoming_utp': False}
 a, b = lt.session(base), lt.session(base)
+"""
+
+
+# The live peer_info fields of a transfer the seed paces at 1 MB/s.
+LIVE_FIELDS = two_sessions_and_a_seed(6 << 20) + r"""
 a.set_peer_class(lt.session.local_peer_class_id, dict(
     label='local', upload_limit=1000000, download_limit=0, upload_priority=1,
     download_priority=1, ignore_unchoke_slots=False, connection_limit_factor=100))
@@ -499,20 +506,7 @@ def test_upload_only_message_closes_an_uninteresting_peer(ref, ours):
 
 # last_seen_complete: when the torrent last saw a complete copy (a seed it
 # connected to); a seed's own copy does not count, as in the reference.
-LAST_SEEN_COMPLETE = r"""
-import json, random, tempfile, time
-import libtorrent as lt
-d = tempfile.mkdtemp()
-data = random.Random(3).randbytes(1 << 20)
-open(d + '/a.bin', 'wb').write(data)
-fs = lt.file_storage(); fs.add_file('a.bin', len(data))
-ct = lt.create_torrent(fs, piece_size=256 * 1024, flags=lt.create_torrent.v1_only)
-lt.set_piece_hashes(ct, d)
-ti = lt.torrent_info(ct.generate())
-base = {'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
-        'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
-        'enable_incoming_utp': False}
-a, b = lt.session(base), lt.session(base)
+LAST_SEEN_COMPLETE = two_sessions_and_a_seed(1 << 20) + r"""
 ha = a.add_torrent({'ti': ti, 'save_path': d})
 hb = b.add_torrent({'ti': lt.torrent_info(ti), 'save_path': d + '/dl'})
 time.sleep(1)
