@@ -529,34 +529,68 @@ WebUI\\CSRFProtection=false
 
 
 class QbtRunning:
+    # qbittorrent-nox 4.5 can crash on its own at start-up (SIGSEGV in
+    # FreeDiskSpaceChecker::checked, a race in its WebUI's pooled thread:
+    # qbittorrent issue 19732). A crash (SIGSEGV, SIGBUS, SIGABRT) before the
+    # client is ready starts it again with a fresh profile, up to this many
+    # launches in all; a crash later, or any other exit, fails the test
+    LAUNCHES = 2
+
     def __init__(self, procs, ds, variant, work, seed, connect):
+        self.procs = procs
+        self.ds = ds
+        self.variant = variant
+        self.seed = seed
+        self.connect = connect
         self.work = Path(work)
         self.data = self.work / "data"
         self.data.mkdir(parents=True, exist_ok=True)
+        self.label = f"qbittorrent {'seed' if seed else 'leech'}"
+        self.log = self.work / "qbittorrent.log"
+        self.launches = 0
+        self.hash = ds["v1"]
+        while True:
+            try:
+                self._launch()
+                return
+            except HarnessError:
+                if not self._may_relaunch():
+                    raise
+
+    def _launch(self):
+        self.launches += 1
         self.port = free_port()
         self.webui = free_port()
-        self.seed = seed
-        self.ds = ds
-        self.label = f"qbittorrent {'seed' if seed else 'leech'}"
-        profile = self.work / "profile"
+        profile = self.work / f"profile{self.launches}"
         conf = profile / "qBittorrent" / "config"
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "qBittorrent.conf").write_text(QBT_CONF.format(
-            port=self.port, webui=self.webui, data=self.data, log_dir=self.work / "qbt-logs"))
-        self.log = self.work / "qbittorrent.log"
+            port=self.port, webui=self.webui, data=self.data, log_dir=self.qbt_logs()))
         env = dict(os.environ, HOME=str(self.work), XDG_CONFIG_HOME=str(self.work / "xdg"))
-        self.proc = procs.start(["qbittorrent-nox", f"--profile={profile}",
-                                 f"--webui-port={self.webui}"], self.log, env=env)
+        self.proc = self.procs.start(["qbittorrent-nox", f"--profile={profile}",
+                                      f"--webui-port={self.webui}"], self.log, env=env)
         wait_until(self._api_up, 30, f"{self.label} WebUI", diag=self.diagnostics)
         self._check_isolation()
-        self._add(ds["torrents"][variant])
-        self.hash = ds["v1"]
+        self._add(self.ds["torrents"][self.variant])
+        self.hash = self.ds["v1"]
         row = wait_until(lambda: self.info(), 15, f"{self.label} to add the torrent",
                          diag=self.diagnostics)
         # qbittorrent's own id of a hybrid torrent is not its v1 info-hash
         self.hash = row["hash"]
-        for p in connect or []:
+        for p in self.connect or []:
             self._post("torrents/addPeers", {"hashes": self.hash, "peers": f"127.0.0.1:{p}"})
+
+    def qbt_logs(self):
+        return self.work / f"qbt-logs{self.launches}"
+
+    def _may_relaunch(self):
+        """After the process ended: whether it crashed and may start again."""
+        if self.proc.poll() is None or self.launches >= self.LAUNCHES:
+            return False
+        crashed = -self.proc.returncode in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT)
+        if crashed:
+            self.log.rename(self.log.with_suffix(f".crash{self.launches}.log"))
+        return crashed
 
     def _url(self, path):
         return f"http://127.0.0.1:{self.webui}/api/v2/{path}"
@@ -620,7 +654,10 @@ class QbtRunning:
     def wait_ready(self, timeout):
         def ready():
             if self.proc.poll() is not None:
-                raise HarnessError(f"{self.label} exited\n{self.diagnostics()}")
+                if not self._may_relaunch():
+                    raise HarnessError(f"{self.label} exited\n{self.diagnostics()}")
+                self._launch()
+                return False
             if not tcp_listening(self.port):
                 return False
             return (not self.seed) or self.is_complete()
@@ -657,7 +694,7 @@ class QbtRunning:
         return (f"--- {self.label} torrent: {json.dumps(info)[:1500]}\n"
                 f"--- peers: {json.dumps(peers)[:1500]}\n--- trackers: {json.dumps(trackers)[:800]}\n"
                 f"--- output:\n{tail(self.log, 1500)}\n"
-                f"--- log:\n{tail(self.work / 'qbt-logs' / 'qbittorrent.log', 3000)}")
+                f"--- log:\n{tail(self.qbt_logs() / 'qbittorrent.log', 3000)}")
 
 
 class Qbittorrent:
