@@ -1053,6 +1053,7 @@ impl Engine {
             seed_verify: None,
             contributors: Default::default(),
             checking_progress: 0.0,
+            full_check: false,
             file_priorities: p.file_priorities,
             added_time: unix_now(),
             completed_time: 0,
@@ -1197,7 +1198,14 @@ impl Engine {
         }
         let meta = t.meta.clone();
         self.check_oversized_files(id);
-        self.set_state(id, TorrentState::CheckingFiles);
+        // As libtorrent: the torrent is in checking_resume_data until the
+        // check finds data on disk (Completion::CheckStarted); a torrent
+        // with none goes straight on to downloading.
+        self.set_state(id, TorrentState::CheckingResumeData);
+        if let Some(t) = self.torrents.get_mut(&id) {
+            t.full_check = true;
+            t.checking_progress = 0.0;
+        }
         let verifier: lt_storage::PieceVerifier =
             Box::new(move |piece, h| verify_piece(meta.as_ref(), piece, h));
         self.disk().async_check_files(storage, verifier);
@@ -1226,10 +1234,21 @@ impl Engine {
             let storage = t.storage;
             self.disk().async_initialize(storage);
         }
-        let Some(t) = self.torrents.get(&id) else {
+        let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
         let paused = t.is_paused();
+        if state != TorrentState::Downloading {
+            // Complete already, as a download that ends: libtorrent passes
+            // through `finished` and posts `torrent_finished_alert`.
+            if t.completed_time == 0 {
+                t.completed_time = unix_now();
+            }
+            self.set_state(id, TorrentState::Finished);
+            self.alert(AlertKind::TorrentFinished {
+                torrent: tref.clone(),
+            });
+        }
         self.set_state(id, state);
         self.alert(AlertKind::TorrentChecked { torrent: tref });
         if self.ctl_stop_when_ready(id) {
@@ -3402,6 +3421,16 @@ impl Engine {
                     Err(e) => self.serve_read(storage, piece, offset, Err(&e), true),
                 }
             }
+            Completion::CheckStarted { storage } => {
+                let tid = self.by_storage.get(&storage).copied();
+                if let Some(id) = tid.filter(|id| {
+                    self.torrents.get(id).is_some_and(|t| {
+                        t.full_check && t.state == TorrentState::CheckingResumeData
+                    })
+                }) {
+                    self.set_state(id, TorrentState::CheckingFiles);
+                }
+            }
             Completion::CheckProgress {
                 storage,
                 checked,
@@ -3423,6 +3452,9 @@ impl Engine {
                 let Some(&tid) = self.by_storage.get(&storage) else {
                     return;
                 };
+                if let Some(t) = self.torrents.get_mut(&tid) {
+                    t.full_check = false;
+                }
                 match result {
                     Ok(r) => {
                         if let Some(t) = self.torrents.get_mut(&tid) {

@@ -125,6 +125,8 @@ pub(crate) struct Torrent {
     /// the requests waiting for a hash (allocated at the first request).
     pub seed_verify: Option<Box<SeedVerify>>,
     pub checking_progress: f32,
+    /// A full check of the files (not of resume data) is running.
+    pub full_check: bool,
     pub file_priorities: Vec<u8>,
     pub added_time: i64,
     pub completed_time: i64,

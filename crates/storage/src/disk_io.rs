@@ -193,6 +193,9 @@ pub enum Completion {
         offset: u32,
         result: Result<Sha256Hash>,
     },
+    /// A file check found data on disk and is reading it (a check of a
+    /// torrent with nothing on disk finishes without this).
+    CheckStarted { storage: StorageId },
     /// Progress of a file check: `checked` of `total` pieces done.
     CheckProgress {
         storage: StorageId,
@@ -1557,6 +1560,10 @@ impl Shared {
         let storage = &slot.storage;
         let total = storage.layout().num_pieces();
         let sizes = storage.existing_sizes();
+        if storage.any_data_on_disk(&sizes) {
+            self.sink
+                .complete(Completion::CheckStarted { storage: slot.id });
+        }
         let mut have = Vec::with_capacity(total as usize);
         let step = (total / 100).max(1);
         let abort = &slot.abort_check;

@@ -438,6 +438,23 @@ impl TorrentStorage {
             .collect()
     }
 
+    /// Whether any of the torrent's data is on disk, by `sizes` from
+    /// [`existing_sizes`](Self::existing_sizes): a file (not a pad file)
+    /// with at least one byte, or the part file. As libtorrent, a check
+    /// only looks at the files then: without any, there is nothing to check.
+    pub fn any_data_on_disk(&self, sizes: &[Option<u64>]) -> bool {
+        let mut part = false;
+        for (i, size) in sizes.iter().enumerate() {
+            match size {
+                _ if self.layout.pad_file_at(i) => {}
+                Some(u64::MAX) => part = true,
+                Some(n) if *n > 0 => return true,
+                _ => {}
+            }
+        }
+        part && self.part_file_path().is_file()
+    }
+
     /// Whether the files needed by `piece` exist and are long enough,
     /// according to `sizes` from [`existing_sizes`](Self::existing_sizes).
     pub fn piece_on_disk(&self, piece: u32, sizes: &[Option<u64>]) -> bool {

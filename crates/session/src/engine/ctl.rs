@@ -485,7 +485,7 @@ impl Engine {
         let Some(t) = self.torrents.get_mut(&id) else {
             return;
         };
-        if t.state != TorrentState::CheckingResumeData {
+        if t.state != TorrentState::CheckingResumeData || t.full_check {
             return;
         }
         match missing {
@@ -515,6 +515,9 @@ impl Engine {
                     t.seed_verify = None;
                 }
                 self.start_checking(id);
+                // as libtorrent: a rejected resume is checked in full, in
+                // checking_files even with nothing on disk
+                self.set_state(id, TorrentState::CheckingFiles);
             }
         }
     }
