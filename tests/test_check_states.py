@@ -119,3 +119,48 @@ def test_check_states_and_alerts_are_the_references(ref_states):
         "torrent_finished_alert", "finished->seeding", "torrent_checked_alert"]
     assert ref_states["complete"]["completed"]
     assert "fastresume_rejected_alert" in ref_states["seed mode, no files"]["alerts"]
+
+
+MAGNET = r"""
+import hashlib, json, os, tempfile, time, warnings
+import libtorrent as lt
+warnings.simplefilter("ignore")
+
+S = {"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+     "enable_upnp": False, "enable_natpmp": False,
+     "alert_mask": lt.alert.category_t.status_notification}
+PIECE = 1 << 18
+seed_dir, leech_dir = tempfile.mkdtemp(), tempfile.mkdtemp()
+data = os.urandom(4 * PIECE)
+with open(os.path.join(seed_dir, "t.bin"), "wb") as f:
+    f.write(data)
+pieces = b"".join(hashlib.sha1(data[k:k + PIECE]).digest() for k in range(0, len(data), PIECE))
+ti = lt.torrent_info(lt.bencode({b"info": {b"name": b"t.bin", b"piece length": PIECE,
+                                           b"length": len(data), b"pieces": pieces}}))
+seed, leech = lt.session(S), lt.session(S)
+p = lt.add_torrent_params()
+p.ti = ti
+p.save_path = seed_dir
+seed.add_torrent(p)
+m = lt.parse_magnet_uri(lt.make_magnet_uri(ti))
+m.save_path = leech_dir
+h = leech.add_torrent(m)
+h.connect_peer(("127.0.0.1", seed.listen_port()))
+seen = []
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline and "finished->seeding" not in seen:
+    leech.wait_for_alert(100)
+    for a in leech.pop_alerts():
+        if isinstance(a, lt.state_changed_alert):
+            seen.append(f"{a.prev_state}->{a.state}")
+        elif type(a).__name__ in ("torrent_checked_alert", "torrent_finished_alert",
+                                  "metadata_received_alert"):
+            seen.append(type(a).__name__)
+print(json.dumps(seen))
+"""
+
+
+def test_magnet_download_states_and_alerts_are_the_references():
+    ref = run_ref(MAGNET)
+    assert run_ours(MAGNET) == ref
+    assert ref[-3:] == ["downloading->finished", "torrent_finished_alert", "finished->seeding"]

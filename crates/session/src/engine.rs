@@ -3657,11 +3657,12 @@ impl Engine {
         t.completed_time = unix_now();
         let seed = t.picker.is_seeding();
         let tref = t.torrent_ref();
-        self.alert(AlertKind::TorrentFinished { torrent: tref });
         if seed {
             self.drive_trackers(tid, |list, st, now| list.completed(now, st));
         }
+        // as libtorrent: the state change first, then the alert
         self.set_state(tid, TorrentState::Finished);
+        self.alert(AlertKind::TorrentFinished { torrent: tref });
         if seed {
             self.set_state(tid, TorrentState::Seeding);
         }
