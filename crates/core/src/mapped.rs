@@ -63,6 +63,17 @@ impl Mapping {
         }
     }
 
+    /// `bytes()[from..from + len]`, for a reader that goes front to back:
+    /// the pages before `from` are first dropped from the process's page
+    /// tables, a megabyte or more at a time (the page cache keeps them, and
+    /// reading them again maps them again). A window read this way adds
+    /// about a megabyte to the process's resident set, not its whole size.
+    pub fn read_at(&mut self, from: usize, len: usize) -> Option<&[u8]> {
+        #[cfg(target_os = "linux")]
+        self.inner.discard_before(from);
+        self.bytes().get(from..from.checked_add(len)?)
+    }
+
     /// Whether any read of the mapping has faulted since it was made: the
     /// bytes read may then be zeros where the file had data, and anything
     /// computed from them is wrong.
@@ -122,6 +133,9 @@ mod imp {
         skip: usize,
         len: usize,
         slot: usize,
+        /// Bytes of the mapping, from its start, whose pages were dropped
+        /// by `discard_before` (page-aligned).
+        discarded: usize,
     }
 
     // SAFETY: `Inner` owns its mapping; the pointer is only read through
@@ -284,7 +298,35 @@ mod imp {
                 skip,
                 len,
                 slot,
+                discarded: 0,
             })
+        }
+
+        /// Drops the pages wholly before byte `upto` of the bytes, once a
+        /// megabyte or more of them is mapped past `discarded`.
+        pub(super) fn discard_before(&mut self, upto: usize) {
+            const STEP: usize = 1 << 20;
+            let page = PAGE.load(Ordering::Acquire);
+            let end = (self.skip + upto.min(self.len)) / page * page;
+            if end < self.discarded + STEP {
+                return;
+            }
+            // SAFETY: `discarded..end` lies inside our live mapping and no
+            // borrow of it is alive (`bytes()` borrows `self`, and we have
+            // `&mut self`). MADV_DONTNEED only unmaps the range's pages from
+            // this process: file pages stay in the page cache and are mapped
+            // again by the next read; a zero page placed by the handler
+            // becomes a fresh zero page. A file cut meanwhile makes that
+            // read fault, which the handler catches as for any read of the
+            // mapping, since the mapping stays registered.
+            unsafe {
+                libc::madvise(
+                    (self.base as *mut u8).add(self.discarded).cast(),
+                    end - self.discarded,
+                    libc::MADV_DONTNEED,
+                )
+            };
+            self.discarded = end;
         }
 
         pub(super) fn bytes(&self) -> &[u8] {
@@ -359,6 +401,49 @@ mod tests {
         }
         let e = Mapping::new(&f, 19_999, 2).err().expect("past the end");
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// Bytes of the mapping mapped into this process (its `Rss` in
+    /// /proc/self/smaps; mincore would count page-cache residency instead).
+    fn rss_of(m: &Mapping) -> usize {
+        let start = m.bytes().as_ptr() as usize & !4095;
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        let mut lines = smaps.lines();
+        while let Some(l) = lines.next() {
+            let range = l.split_whitespace().next().unwrap_or("");
+            let lo = range.split('-').next().unwrap_or("");
+            if usize::from_str_radix(lo, 16).ok() == Some(start) {
+                for l in lines.by_ref() {
+                    if let Some(kb) = l.strip_prefix("Rss:") {
+                        let kb = kb.trim().trim_end_matches("kB").trim();
+                        return kb.parse::<usize>().expect("kB") * 1024;
+                    }
+                }
+            }
+        }
+        panic!("mapping not in smaps")
+    }
+
+    #[test]
+    fn reading_front_to_back_keeps_little_mapped() {
+        const MIB: usize = 1 << 20;
+        let data: Vec<u8> = (0..8 * MIB as u32).map(|i| (i % 253) as u8).collect();
+        let (path, f) = file_with("front", &data);
+        let mut m = Mapping::new(&f, 0, data.len()).expect("map");
+        let chunk = 64 * 1024;
+        let mut peak = 0;
+        for from in (0..data.len()).step_by(chunk) {
+            let got = m.read_at(from, chunk).expect("in range");
+            assert_eq!(got, &data[from..from + chunk]);
+            peak = peak.max(rss_of(&m));
+        }
+        assert!(rss_of(&m) > 0);
+        assert!(peak <= 2 * MIB + 256 * 1024, "peak {peak} bytes mapped");
+        // A range read again after its pages were dropped has the file's bytes.
+        assert_eq!(m.read_at(100, 5000).expect("in range"), &data[100..5100]);
+        assert_eq!(m.read_at(data.len() - 1, 2), None);
+        assert!(!m.faulted());
         let _ = std::fs::remove_file(path);
     }
 

@@ -301,9 +301,9 @@ impl Reader {
     /// The torrent's `len` bytes from `start`.
     fn read(&mut self, lay: &Layout<'_>, start: u64, len: usize) -> Result<&[u8], HashError> {
         if self.map(lay, start, len) {
-            if let Some(w) = &self.window {
+            if let Some(w) = &mut self.window {
                 let from = (start - lay.offsets[w.index] - w.start) as usize;
-                if let Some(bytes) = w.map.bytes().get(from..from + len) {
+                if let Some(bytes) = w.map.read_at(from, len) {
                     return Ok(bytes);
                 }
             }

@@ -1716,10 +1716,8 @@ fn mapped_chunk<'w>(
             map,
         });
     }
-    let w = window.as_ref()?;
-    w.map
-        .bytes()
-        .get((start - w.start) as usize..(end - w.start) as usize)
+    let w = window.as_mut()?;
+    w.map.read_at((start - w.start) as usize, n as usize)
 }
 
 /// Hashes `piece` [`CHECK_CHUNK`] bytes at a time, each chunk from the
