@@ -97,8 +97,12 @@ def run_case(label, torrent, save, total, impls, args, limit):
     # still pay it for the deletions of an earlier case or run.
     keep = [] if args.files_kept and label.startswith("many") else None
     try:
-        for _ in range(args.runs):
-            for s_impl, l_impl in pairs:
+        for r in range(args.runs):
+            # each round starts one pairing later, so that no pairing always
+            # runs right after the same other one (whose files may still be
+            # written back while it runs)
+            k = r % len(pairs)
+            for s_impl, l_impl in pairs[k:] + pairs[:k]:
                 samples[(s_impl, l_impl)].append(one_run(s_impl, l_impl, torrent, save, args, keep))
     finally:
         for dl in keep or []:
