@@ -648,29 +648,19 @@ fn upload_only_changes_are_sent_as_messages() {
     p.take_b();
     assert_eq!(p.b.peer_extensions().and_then(|h| h.upload_only), None);
     // Connected: a change goes out as an `upload_only` message, and the
-    // receiver's view of the peer's handshake follows it.
-    p.a.set_upload_only(true);
-    p.pump();
-    assert!(p
-        .take_b()
-        .contains(&Event::Extension(ExtensionMessage::UploadOnly(true))));
-    assert_eq!(
-        p.b.peer_extensions().and_then(|h| h.upload_only),
-        Some(true)
-    );
-    // Saying the same again sends nothing.
-    p.a.set_upload_only(true);
-    p.pump();
-    assert!(p.take_b().is_empty());
-    p.a.set_upload_only(false);
-    p.pump();
-    assert!(p
-        .take_b()
-        .contains(&Event::Extension(ExtensionMessage::UploadOnly(false))));
-    assert_eq!(
-        p.b.peer_extensions().and_then(|h| h.upload_only),
-        Some(false)
-    );
+    // receiver's view of the peer's handshake follows it; saying the same
+    // again sends nothing.
+    for v in [true, false] {
+        p.a.set_upload_only(v);
+        p.pump();
+        assert!(p
+            .take_b()
+            .contains(&Event::Extension(ExtensionMessage::UploadOnly(v))));
+        assert_eq!(p.b.peer_extensions().and_then(|h| h.upload_only), Some(v));
+        p.a.set_upload_only(v);
+        p.pump();
+        assert!(p.take_b().is_empty());
+    }
 }
 
 #[test]
