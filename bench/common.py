@@ -160,6 +160,12 @@ def file_sizes_many(n_files, avg, seed):
     return [r.randint(1, 2 * avg) for _ in range(n_files)]
 
 
+def dataset_paths(n_files, multi=True):
+    """The path (a list of components under the torrent's name) of each file
+    of a dataset from make_dataset."""
+    return [[f"d{i // 1000:03d}", f"f{i:06d}.bin"] for i in range(n_files)] if multi else [[]]
+
+
 def make_dataset(root, name, sizes, piece_len, seed=1, multi=True):
     """Writes the files of a torrent under root/name and the .torrent (v1)
     next to it, hashing with hashlib so neither module is involved. Reuses a
@@ -178,10 +184,7 @@ def make_dataset(root, name, sizes, piece_len, seed=1, multi=True):
     shutil.rmtree(base, ignore_errors=True)
     os.makedirs(save)
     payload = Payload(seed)
-    if multi:
-        paths = [[f"d{i // 1000:03d}", f"f{i:06d}.bin"] for i in range(len(sizes))]
-    else:
-        paths = [[]]
+    paths = dataset_paths(len(sizes), multi)
     pieces = []
     ph = hashlib.sha1()
     in_piece = 0

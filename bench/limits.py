@@ -14,6 +14,12 @@ Measures (each a median of 3):
 The figures are cached in $TMPDIR/lt-bench-limits.json for 6 hours so every
 script of one run shares them (`--refresh` re-measures). Prints one human
 line and one JSON line per limit.
+
+`leech_floor(files, root)` (called by bench_transfer.py per case, not
+cached) measures the least CPU any leecher of a torrent's files spends on
+this machine: a fresh process receives the bytes over loopback TCP, hashes
+them with SHA-1 and creates and writes the files, each with the fewest
+system calls (1 MiB receives and writes, one open and close per file).
 """
 import argparse
 import hashlib
@@ -113,6 +119,73 @@ def disk_write(mb):
         f.flush()
         os.fdatasync(f.fileno())
         return mb / (time.perf_counter() - t0) * 1.048576
+
+
+_FLOOR = r"""
+import hashlib, json, os, resource, socket, sys, time
+files = json.loads(sys.stdin.read())
+root, port = sys.argv[1], int(sys.argv[2])
+total = sum(size for _, size in files)
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+buf = bytearray(1 << 20); mv = memoryview(buf)
+s = socket.create_connection(("127.0.0.1", port))
+c0 = cpu(); n = 0
+while n < total:
+    k = s.recv_into(mv)
+    if not k: raise SystemExit("sender closed early")
+    n += k
+recv = cpu() - c0
+s.close()
+c0 = cpu(); h = hashlib.sha1(); left = total
+while left:
+    k = min(left, len(mv)); h.update(mv[:k]); left -= k
+sha1 = cpu() - c0
+c0 = cpu(); w0 = time.perf_counter(); made = set()
+for rel, size in files:
+    path = os.path.join(root, rel)
+    d = os.path.dirname(path)
+    if d not in made:
+        os.makedirs(d, exist_ok=True); made.add(d)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    off = 0
+    while off < size:
+        off += os.pwrite(fd, mv[:min(size - off, len(mv))], off)
+    os.close(fd)
+files_cpu, files_wall = cpu() - c0, time.perf_counter() - w0
+print(json.dumps({"recv_cpu": recv, "sha1_cpu": sha1, "files_cpu": files_cpu, "files_wall": files_wall}))
+"""
+
+
+def leech_floor(files, root):
+    """The least CPU seconds a leecher of `files` ([(relative path, size)])
+    spends here: receiving the bytes over loopback TCP, SHA-1 and creating
+    and writing the files under `root` (which it creates; the caller deletes
+    it). A fresh process, so its pages are as new as a leecher's. Returns
+    {"recv_cpu", "sha1_cpu", "files_cpu", "files_wall"} in seconds."""
+    total = sum(size for _, size in files)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    p = subprocess.Popen([sys.executable, "-c", _FLOOR, root, str(lsock.getsockname()[1])],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p.stdin.write(json.dumps(files))
+    p.stdin.close()
+    lsock.settimeout(60)
+    conn, _ = lsock.accept()
+    lsock.close()
+    buf = memoryview(os.urandom(1 << 20))
+    left = total
+    with conn:
+        while left:
+            k = min(left, len(buf))
+            conn.sendall(buf[:k])
+            left -= k
+        out = p.stdout.read()
+    if p.wait(timeout=3600) != 0:
+        raise RuntimeError("leech floor process failed")
+    return json.loads(out)
 
 
 def measure_all(quick=False):
