@@ -18,7 +18,8 @@ The physical limit is min(loopback TCP between two processes, SHA-1 on one
 core): a leecher has to receive and hash every byte. With --cold the seed
 data is evicted from the page cache before each run; otherwise it is hot
 (the fraction resident is printed). The leecher writes into the page cache
-(the machine has enough RAM); dirty pages are written back in the background.
+(the machine has enough RAM); dirty pages are written back in the background,
+and before the next run starts (sync).
 
 With --utp both peers speak uTP only (TCP disabled on both sides, no
 encryption): the same transfer over the transport libtorrent picks by
@@ -45,6 +46,9 @@ UTP_ONLY = {"enable_outgoing_utp": True, "enable_incoming_utp": True,
 def one_run(seed_impl, leech_impl, torrent, save, args, keep):
     """One transfer. The leecher's directory is deleted at once, or, when
     `keep` is a list, appended to it for the caller to delete later."""
+    # the earlier runs' downloads are written back first, so that no run
+    # shares the disk and the journal with the write-back of another's
+    os.sync()
     if args.cold:
         common.drop_cache(save)
     cache = common.page_cache_fraction(save)
@@ -82,6 +86,7 @@ def one_run(seed_impl, leech_impl, torrent, save, args, keep):
 def leech_floor(files, args, keep):
     """limits.leech_floor for this case's files, in a directory of the data
     root handled like a leecher's. Returns (floor CPU s/GiB, its parts)."""
+    os.sync()
     dl = tempfile.mkdtemp(prefix="lt-bench-floor-", dir=args.data_root)
     try:
         f = limits.leech_floor(files, dl)
