@@ -83,24 +83,35 @@ def one_run(seed_impl, leech_impl, torrent, save, args, keep):
     }
 
 
-def leech_floor(files, args, keep):
-    """limits.leech_floor for this case's files, in a directory of the data
-    root handled like a leecher's. Returns (floor CPU s/GiB, its parts)."""
+def floor_run(files, args, keep):
+    """One measurement of limits.leech_floor for this case's files, in a
+    directory of the data root handled like a leecher's: CPU seconds of
+    each part and the files' write time."""
     os.sync()
     dl = tempfile.mkdtemp(prefix="lt-bench-floor-", dir=args.data_root)
     try:
-        f = limits.leech_floor(files, dl)
+        return limits.leech_floor(files, dl)
     finally:
         if keep is None:
             shutil.rmtree(dl, ignore_errors=True)
         else:
             keep.append(dl)
-    gib = sum(size for _, size in files) / GiB
-    cpu = (f["recv_cpu"] + f["sha1_cpu"] + f["files_cpu"]) / gib
-    print(f"# leecher floor: {cpu:.2f} CPU s/GiB (receive {f['recv_cpu'] / gib:.2f}, SHA-1 "
-          f"{f['sha1_cpu'] / gib:.2f}, create and write the files {f['files_cpu'] / gib:.2f}); "
-          f"one thread writes the files at {gib * GiB / f['files_wall'] / 1e6:.0f} MB/s", flush=True)
-    return cpu, f
+
+
+def floor_summary(runs, total):
+    """The median floor run (by total CPU), printed; returns (its CPU
+    s/GiB, the run)."""
+    gib = total / GiB
+
+    def cpu(f):
+        return (f["recv_cpu"] + f["sha1_cpu"] + f["files_cpu"]) / gib
+
+    f = sorted(runs, key=cpu)[len(runs) // 2]
+    print(f"# leecher floor (median of {len(runs)}): {cpu(f):.2f} CPU s/GiB (receive {f['recv_cpu'] / gib:.2f}, "
+          f"SHA-1 {f['sha1_cpu'] / gib:.2f}, create and write the files {f['files_cpu'] / gib:.2f}); one "
+          f"thread writes the files at {total / f['files_wall'] / 1e6:.0f} MB/s; all runs "
+          + ", ".join(f"{cpu(x):.2f}" for x in runs), flush=True)
+    return cpu(f), f
 
 
 def run_case(label, torrent, save, total, impls, args, limit, files):
@@ -121,18 +132,26 @@ def run_case(label, torrent, save, total, impls, args, limit, files):
     # delete-then-create pattern, not a download's; the first round may
     # still pay it for the deletions of an earlier case or run.
     keep = [] if args.files_kept and label.startswith("many") else None
+    # The leecher floor is measured in the same rotation, as one more
+    # pairing: it pays what the runs around it pay (a host that hands out
+    # new memory slowly after an idle spell, for one).
+    floors = []
+    order = pairs + ["floor"]
     try:
-        floor, floor_parts = leech_floor(files, args, keep)
         for r in range(args.runs):
             # each round starts one pairing later, so that no pairing always
             # runs right after the same other one (whose files may still be
             # written back while it runs)
-            k = r % len(pairs)
-            for s_impl, l_impl in pairs[k:] + pairs[:k]:
-                samples[(s_impl, l_impl)].append(one_run(s_impl, l_impl, torrent, save, args, keep))
+            k = r % len(order)
+            for p in order[k:] + order[:k]:
+                if p == "floor":
+                    floors.append(floor_run(files, args, keep))
+                else:
+                    samples[p].append(one_run(p[0], p[1], torrent, save, args, keep))
     finally:
         for dl in keep or []:
             shutil.rmtree(dl, ignore_errors=True)
+    floor, floor_parts = floor_summary(floors, total)
     for s_impl, l_impl in pairs:
         runs = samples[(s_impl, l_impl)]
         wall = common.median_of(runs, "wall")
