@@ -3194,7 +3194,9 @@ impl Engine {
 
     /// Reads the blocks `ready` asked by peer `id`. Runs of contiguous
     /// blocks of one piece that no one else is reading are read as one
-    /// disk job (fewer reads, completions and wake-ups per byte served).
+    /// disk job (fewer reads, completions and wake-ups per byte served),
+    /// or right here when the bytes are in the page cache
+    /// (`DiskIo::read_cached`: no disk thread, no completion).
     fn read_for_peer(&mut self, id: ConnId, ready: &[BlockRequest]) {
         const RUN_MAX: u32 = 256 * 1024;
         let held;
@@ -3236,7 +3238,24 @@ impl Engine {
                         .pending_reads
                         .contains_key(&(storage, r.piece, r.offset))
                 });
-            if run.len() > 1 && free {
+            let cached = if free {
+                self.disk()
+                    .read_cached(storage, first.piece, first.offset, end - first.offset)
+            } else {
+                None
+            };
+            if let Some(data) = cached {
+                let data = Bytes::from(data);
+                for r in run {
+                    self.pending_reads
+                        .entry((storage, r.piece, r.offset))
+                        .or_default()
+                        .push((id, r.length));
+                    let at = (r.offset - first.offset) as usize;
+                    let block = data.slice(at..at + r.length as usize);
+                    self.serve_read(storage, r.piece, r.offset, Ok(block), false);
+                }
+            } else if run.len() > 1 && free {
                 for r in run {
                     self.pending_reads
                         .entry((storage, r.piece, r.offset))

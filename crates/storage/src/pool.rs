@@ -161,6 +161,18 @@ impl FilePool {
         Ok(f)
     }
 
+    /// The handle of file `file` of `storage` if the pool holds it open
+    /// (it counts as a use); never opens a file.
+    pub fn get_open(&self, storage: u64, file: usize) -> Option<Arc<File>> {
+        let mut g = self.lock();
+        g.tick += 1;
+        let tick = g.tick;
+        let e = g.map.get_mut(&(storage, file))?;
+        e.last_use = tick;
+        e.used_at = SystemTime::now();
+        Some(e.file.clone())
+    }
+
     /// The files of `storage` held open, by file index.
     pub fn open_files(&self, storage: u64) -> Vec<OpenFile> {
         let mut v: Vec<OpenFile> = self

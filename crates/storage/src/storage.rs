@@ -411,6 +411,31 @@ impl TorrentStorage {
         Ok(buf)
     }
 
+    /// Reads `len` bytes at `offset` inside `piece` on the calling thread,
+    /// only if that cannot wait for the disk: every file is already open
+    /// in the pool and every byte is in the page cache now (Linux
+    /// `preadv2` with `RWF_NOWAIT`, which returns at once instead of
+    /// starting disk reads). `None` when it would wait, fails, or touches
+    /// a pad file or a file of priority 0 (which may be in the part file):
+    /// the caller then reads through the disk threads.
+    pub fn read_cached(&self, piece: u32, offset: u32, len: u32) -> Option<Vec<u8>> {
+        let n = len as usize;
+        self.check_range(piece, offset, n).ok()?;
+        let st = self.read_state();
+        let mut buf: Vec<u8> = Vec::with_capacity(n);
+        for s in self.layout.map_block(piece, offset, len) {
+            if self.layout.pad_file_at(s.file_index) || priority(&st, s.file_index) == 0 {
+                return None;
+            }
+            let want = usize::try_from(s.size).ok()?.min(n - buf.len());
+            let f = self.pool.get_open(self.uid, s.file_index)?;
+            if !pread_append_nowait(&f, &mut buf, want, s.offset) {
+                return None;
+            }
+        }
+        (buf.len() == n).then_some(buf)
+    }
+
     /// Length of the part of `piece` that v2 hashes cover
     /// ([`FileLayout::piece_size_v2`]).
     pub fn v2_piece_len(&self, piece: u32) -> u32 {
@@ -831,6 +856,54 @@ fn reserve(f: &File, offset: u64, len: u64) {
     // call, so its descriptor is valid; fallocate takes only integers and
     // touches no memory of ours.
     let _ = unsafe { libc::fallocate(f.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, off, len) };
+}
+
+/// Appends exactly `want` bytes of `f` at `pos` to `buf` if they are all in
+/// the page cache now (`preadv2` with `RWF_NOWAIT`: it never waits for the
+/// disk). `false`, with `buf` unchanged, when any byte is not, or on any
+/// error (a file system without `RWF_NOWAIT` reports `EOPNOTSUPP`).
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn pread_append_nowait(f: &File, buf: &mut Vec<u8>, want: usize, pos: u64) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(at) = libc::c_long::try_from(pos) else {
+        return false;
+    };
+    buf.reserve(want);
+    let spare = buf.spare_capacity_mut();
+    let iov = libc::iovec {
+        iov_base: spare.as_mut_ptr().cast(),
+        iov_len: want,
+    };
+    // SAFETY: the one iovec points into `buf`'s unused capacity, at least
+    // `want` bytes long (reserved above); the kernel writes at most
+    // `iov_len` bytes there and reads nothing from it. `iov` lives until
+    // the call returns. The descriptor belongs to `f`, open for the whole
+    // call. The raw system call is used (not glibc's wrapper, which needs
+    // glibc 2.26); on 64-bit targets the offset is passed whole as the
+    // low half and the high half is 0.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_preadv2,
+            f.as_raw_fd(),
+            &iov as *const libc::iovec,
+            1 as libc::c_int,
+            at,
+            0 as libc::c_long,
+            libc::RWF_NOWAIT,
+        )
+    };
+    if usize::try_from(r).ok() != Some(want) {
+        return false;
+    }
+    // SAFETY: the call returned `want`: it initialised the first `want`
+    // bytes after the current length.
+    unsafe { buf.set_len(buf.len() + want) };
+    true
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn pread_append_nowait(_f: &File, _buf: &mut Vec<u8>, _want: usize, _pos: u64) -> bool {
+    false
 }
 
 /// Appends exactly `want` bytes read from `f` at `pos` to `buf` (which must

@@ -908,3 +908,49 @@ fn held_wakeups_never_strand_a_job() {
     let (h, _) = wait_hash(&rx, id, 1);
     assert_eq!(h.v1, Some(Sha1Hash::digest(&all[16_384..])));
 }
+
+#[test]
+fn read_cached_leaves_pieces_in_the_write_cache_and_waits_for_fences() {
+    let dir = TempDir::new("io-cached");
+    let fs = layout(&[("t/a", 100_000, N)], 32 * 1024);
+    let (io, rx) = service(small_cfg());
+    let id = io.add_storage(
+        StorageParams::new(fs.clone(), dir.path().join("one")),
+        HashKinds::V1,
+    );
+    let all = stream(&fs, 3);
+    // Piece 0 written and hashed: no cache state left, its file open.
+    let bl: Vec<_> = blocks(&fs, 16 * 1024)
+        .into_iter()
+        .filter(|b| b.0 == 0)
+        .collect();
+    submit_blocks(&io, id, &fs, &all, &bl);
+    io.async_hash(id, 0);
+    wait_hash(&rx, id, 0);
+    assert_eq!(
+        io.read_cached(id, 0, 0, 32 * 1024).expect("cached"),
+        piece_bytes(&fs, &all, 0)
+    );
+    // Piece 1 has a block in the write cache: a disk thread reads it.
+    io.async_write(id, 1, 0, all[32 * 1024..48 * 1024].to_vec());
+    assert!(io.read_cached(id, 1, 0, 16 * 1024).is_none());
+    // While a move is queued or running, reads wait for it.
+    io.async_move_storage(id, dir.path().join("two"), MoveFlags::AlwaysReplaceFiles);
+    assert!(io.read_cached(id, 0, 0, 16 * 1024).is_none());
+    until(&rx, |c| match c {
+        Completion::Moved { result, .. } => Some(result.as_ref().unwrap().clone()),
+        _ => None,
+    });
+    // Afterwards the file at its new place is read (opened by a disk
+    // thread first).
+    io.async_read(id, 0, 0, 16 * 1024);
+    until(&rx, |c| match c {
+        Completion::Read { result, .. } => Some(result.as_ref().unwrap().len()),
+        _ => None,
+    });
+    assert!(dir.path().join("two/t/a").exists());
+    assert_eq!(
+        io.read_cached(id, 0, 0, 16 * 1024).expect("cached"),
+        &all[..16 * 1024]
+    );
+}

@@ -510,3 +510,61 @@ fn map_file_maps_what_the_file_holds_and_refuses_pads_and_short_files() {
         20_000
     );
 }
+
+/// Drops the clean pages of `path` from the page cache.
+fn evict(path: &Path) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).unwrap();
+    f.sync_all().unwrap();
+    // SAFETY: a plain call on a descriptor `f` keeps open.
+    let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(r, 0);
+}
+
+#[test]
+fn read_cached_reads_open_files_from_the_page_cache_only() {
+    let dir = TempDir::new("cached");
+    let fs = layout(
+        &[
+            ("t/a", 100_000, N),
+            ("t/.pad/x", 31_072, PAD),
+            ("t/b", 50_000, N),
+            ("t/c", 40_000, N),
+        ],
+        32 * 1024,
+    );
+    let st = storage(&fs, dir.path());
+    let all = stream(&fs, 5);
+    write_all(&st, &fs, &all, None);
+    // Just written through the pool: open, and in the page cache.
+    assert_eq!(
+        st.read_cached(0, 100, 16_384).expect("cached"),
+        &all[100..16_484]
+    );
+    // Across two files (piece 5: the end of b, the start of c).
+    let p5 = 5 * 32 * 1024;
+    assert_eq!(
+        st.read_cached(5, 0, 32 * 1024).expect("cached"),
+        &all[p5..p5 + 32 * 1024]
+    );
+    // A range touching a pad file, or out of range: not here.
+    assert!(st.read_cached(3, 0, 32 * 1024).is_none());
+    assert!(st.read_cached(0, 32 * 1024 - 1, 2).is_none());
+    // Files the pool does not hold open are not opened.
+    st.release_files();
+    assert!(st.read_cached(0, 0, 16_384).is_none());
+    let mut buf = vec![0u8; 16_384];
+    st.read(0, 0, &mut buf).unwrap();
+    assert_eq!(st.read_cached(0, 0, 16_384).expect("open again"), buf);
+    // Bytes not in the page cache would wait for the disk: refused, until
+    // a read through the disk path brings them back.
+    evict(&dir.path().join("t/a"));
+    assert!(st.read_cached(0, 0, 16_384).is_none());
+    st.read(0, 0, &mut buf).unwrap();
+    assert_eq!(st.read_cached(0, 0, 16_384).expect("cached again"), buf);
+    // A file of priority 0 may be in the part file: refused.
+    st.read(4, 0, &mut buf).unwrap();
+    st.set_file_priorities(&[0, 1, 1, 1]).unwrap();
+    assert!(st.read_cached(0, 0, 16_384).is_none());
+    assert!(st.read_cached(4, 0, 16_384).is_some());
+}
