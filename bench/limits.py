@@ -15,11 +15,14 @@ The figures are cached in $TMPDIR/lt-bench-limits.json for 6 hours so every
 script of one run shares them (`--refresh` re-measures). Prints one human
 line and one JSON line per limit.
 
-`leech_floor(files, root)` (called by bench_transfer.py per case, not
-cached) measures the least CPU any leecher of a torrent's files spends on
-this machine: a fresh process receives the bytes over loopback TCP, hashes
-them with SHA-1 and creates and writes the files, each with the fewest
-system calls (1 MiB receives and writes, one open and close per file).
+`leech_baseline(files, root)` (called by bench_transfer.py per case, not
+cached) measures what a plain leecher of a torrent's files spends on this
+machine: a fresh single-threaded process receives the bytes over loopback
+TCP, hashes them with SHA-1 and creates and writes the files with the
+fewest system calls (1 MiB receives and writes, one open and close per
+file). For many small files that is close to a floor: each file costs one
+create and one write whatever the engine. For one big file an engine can
+spend less (reserving the file's blocks before writing them, for one).
 """
 import argparse
 import hashlib
@@ -121,7 +124,7 @@ def disk_write(mb):
         return mb / (time.perf_counter() - t0) * 1.048576
 
 
-_FLOOR = r"""
+_BASELINE = r"""
 import hashlib, json, os, resource, socket, sys, time
 files = json.loads(sys.stdin.read())
 root, port = sys.argv[1], int(sys.argv[2])
@@ -158,8 +161,8 @@ print(json.dumps({"recv_cpu": recv, "sha1_cpu": sha1, "files_cpu": files_cpu, "f
 """
 
 
-def leech_floor(files, root):
-    """The least CPU seconds a leecher of `files` ([(relative path, size)])
+def leech_baseline(files, root):
+    """CPU seconds a plain leecher of `files` ([(relative path, size)])
     spends here: receiving the bytes over loopback TCP, SHA-1 and creating
     and writing the files under `root` (which it creates; the caller deletes
     it). A fresh process, so its pages are as new as a leecher's. Returns
@@ -168,7 +171,7 @@ def leech_floor(files, root):
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(1)
-    p = subprocess.Popen([sys.executable, "-c", _FLOOR, root, str(lsock.getsockname()[1])],
+    p = subprocess.Popen([sys.executable, "-c", _BASELINE, root, str(lsock.getsockname()[1])],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     p.stdin.write(json.dumps(files))
     p.stdin.close()
@@ -184,7 +187,7 @@ def leech_floor(files, root):
             left -= k
         out = p.stdout.read()
     if p.wait(timeout=3600) != 0:
-        raise RuntimeError("leech floor process failed")
+        raise RuntimeError("leech baseline process failed")
     return json.loads(out)
 
 
