@@ -21,6 +21,11 @@ data is evicted from the page cache before each run; otherwise it is hot
 (the machine has enough RAM); dirty pages are written back in the background,
 and before the next run starts (sync).
 
+Every round starts with a plain leecher (limits.leech_baseline: one
+single-threaded process that receives, SHA-1s and writes the same files with
+the fewest calls); each leecher's CPU is also printed as a multiple of it.
+For many small files it is close to the floor of the leecher's CPU.
+
 With --utp both peers speak uTP only (TCP disabled on both sides, no
 encryption): the same transfer over the transport libtorrent picks by
 default. The limit printed is still the TCP one.
