@@ -3244,28 +3244,28 @@ impl Engine {
             } else {
                 None
             };
-            if let Some(data) = cached {
-                let data = Bytes::from(data);
-                for r in run {
-                    self.pending_reads
-                        .entry((storage, r.piece, r.offset))
-                        .or_default()
-                        .push((id, r.length));
-                    let at = (r.offset - first.offset) as usize;
-                    let block = data.slice(at..at + r.length as usize);
-                    self.serve_read(storage, r.piece, r.offset, Ok(block), false);
-                }
-            } else if run.len() > 1 && free {
+            if cached.is_some() || (run.len() > 1 && free) {
                 for r in run {
                     self.pending_reads
                         .entry((storage, r.piece, r.offset))
                         .or_default()
                         .push((id, r.length));
                 }
-                self.read_runs
-                    .insert(start, run.iter().map(|r| (r.offset, r.length)).collect());
-                self.disk()
-                    .async_read(storage, first.piece, first.offset, end - first.offset);
+                let blocks = run.iter().map(|r| (r.offset, r.length)).collect();
+                match cached {
+                    Some(data) => {
+                        self.serve_run(storage, first.piece, first.offset, blocks, Ok(data))
+                    }
+                    None => {
+                        self.read_runs.insert(start, blocks);
+                        self.disk().async_read(
+                            storage,
+                            first.piece,
+                            first.offset,
+                            end - first.offset,
+                        );
+                    }
+                }
             } else {
                 for r in run {
                     self.read_block_for_peer(storage, id, *r);
@@ -3380,21 +3380,7 @@ impl Engine {
                 };
                 if is_run {
                     let blocks = self.read_runs.remove(&key).unwrap_or_default();
-                    match result {
-                        Ok(d) => {
-                            let data = Bytes::from(d);
-                            for (off, len) in blocks {
-                                let at = (off - offset) as usize;
-                                let block = data.slice(at..at + len as usize);
-                                self.serve_read(storage, piece, off, Ok(block), false);
-                            }
-                        }
-                        Err(e) => {
-                            for (i, (off, _)) in blocks.into_iter().enumerate() {
-                                self.serve_read(storage, piece, off, Err(&e), i == 0);
-                            }
-                        }
-                    }
+                    self.serve_run(storage, piece, offset, blocks, result);
                     return;
                 }
                 if let Some((tref, mut buf, got)) = self.user_reads.remove(&(storage, piece)) {
@@ -3521,6 +3507,34 @@ impl Engine {
                 }
             }
             other => self.ctl_on_disk(other),
+        }
+    }
+
+    /// A read of the run of blocks `blocks` (offset, length) of `piece`
+    /// starting at `offset` finished: each block goes to the peers waiting
+    /// for it, as a view of the one buffer; a failure is reported once.
+    fn serve_run(
+        &mut self,
+        storage: StorageId,
+        piece: u32,
+        offset: u32,
+        blocks: Vec<(u32, u32)>,
+        result: Result<Vec<u8>, lt_storage::StorageError>,
+    ) {
+        match result {
+            Ok(d) => {
+                let data = Bytes::from(d);
+                for (off, len) in blocks {
+                    let at = (off - offset) as usize;
+                    let block = data.slice(at..at + len as usize);
+                    self.serve_read(storage, piece, off, Ok(block), false);
+                }
+            }
+            Err(e) => {
+                for (i, (off, _)) in blocks.into_iter().enumerate() {
+                    self.serve_read(storage, piece, off, Err(&e), i == 0);
+                }
+            }
         }
     }
 
