@@ -31,6 +31,7 @@ encryption): the same transfer over the transport libtorrent picks by
 default. The limit printed is still the TCP one.
 """
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -48,17 +49,30 @@ UTP_ONLY = {"enable_outgoing_utp": True, "enable_incoming_utp": True,
             "enable_outgoing_tcp": False, "enable_incoming_tcp": False}
 
 
-def one_run(seed_impl, leech_impl, torrent, save, args, keep):
-    """One transfer. The leecher's directory is deleted at once, or, when
-    `keep` is a list, appended to it for the caller to delete later."""
-    # the earlier runs' downloads are written back first, so that no run
-    # shares the disk and the journal with the write-back of another's
+@contextlib.contextmanager
+def leecher_dir(prefix, args, keep):
+    """A new directory in the data root for one leecher. The earlier runs'
+    downloads are written back first (sync), so that no run shares the disk
+    and the journal with the write-back of another's. Afterwards the
+    directory is deleted at once, or, when `keep` is a list, appended to it
+    for the caller to delete later."""
     os.sync()
+    dl = tempfile.mkdtemp(prefix=prefix, dir=args.data_root)
+    try:
+        yield dl
+    finally:
+        if keep is None:
+            shutil.rmtree(dl, ignore_errors=True)
+        else:
+            keep.append(dl)
+
+
+def one_run(seed_impl, leech_impl, torrent, save, args, keep):
+    """One transfer, its leecher in a leecher_dir."""
     if args.cold:
         common.drop_cache(save)
     cache = common.page_cache_fraction(save)
-    dl = tempfile.mkdtemp(prefix="lt-bench-leech-", dir=args.data_root)
-    try:
+    with leecher_dir("lt-bench-leech-", args, keep) as dl:
         extra = UTP_ONLY if args.utp else None
         seed = common.Peer(seed_impl, torrent, save, seed_mode=args.seed_mode, settings=extra)
         r = seed.wait_event("ready")
@@ -73,11 +87,6 @@ def one_run(seed_impl, leech_impl, torrent, save, args, keep):
         wall = time.monotonic() - t0
         sx = seed.close()
         lx = leech.close()
-    finally:
-        if keep is None:
-            shutil.rmtree(dl, ignore_errors=True)
-        else:
-            keep.append(dl)
     return {
         "wall": wall, "seed_check_s": r["t_check"], "page_cache_resident": cache,
         "seed_cpu": (sx["cpu_user"] + sx["cpu_sys"] - r["cpu"]) if sx else None,
@@ -90,17 +99,9 @@ def one_run(seed_impl, leech_impl, torrent, save, args, keep):
 
 def baseline_run(files, args, keep):
     """One measurement of limits.leech_baseline for this case's files, in a
-    directory of the data root handled like a leecher's: CPU seconds of
-    each part and the files' write time."""
-    os.sync()
-    dl = tempfile.mkdtemp(prefix="lt-bench-baseline-", dir=args.data_root)
-    try:
+    leecher_dir: CPU seconds of each part and the files' write time."""
+    with leecher_dir("lt-bench-baseline-", args, keep) as dl:
         return limits.leech_baseline(files, dl)
-    finally:
-        if keep is None:
-            shutil.rmtree(dl, ignore_errors=True)
-        else:
-            keep.append(dl)
 
 
 def baseline_summary(runs, total):
