@@ -17,9 +17,11 @@ from ltdiff import REF_PY
 
 PY = {"ours": sys.executable, "ref": str(REF_PY)}
 
-# One swarm node. Writes its port to <dir>/<name>.port once its torrent is
-# checked, connects to every other node that wrote one, writes
-# <dir>/<name>.done when it has every piece, and keeps serving until
+# One swarm node. Writes <dir>/<name>.checked once its torrent is checked,
+# then its port to <dir>/<name>.port (with cfg "after": only once each node
+# named there is connected to all the others named), connects to every other
+# node that wrote one, keeps <dir>/<name>.peers at its number of peers,
+# writes <dir>/<name>.done when it has every piece, and keeps serving until
 # <dir>/stop exists (or the timeout passes). Prints a summary.
 NODE = """
 import json, os, sys, time, warnings, libtorrent as lt
@@ -42,6 +44,15 @@ while time.time() - t0 < 20 and str(h.status().state).split(".")[-1] in (
     time.sleep(0.02)
 first = {"super_seeding": h.status().super_seeding, "flags": h.flags(),
          "state": str(h.status().state).split(".")[-1]}
+open(os.path.join(d, name + ".checked"), "w").write("1")
+def num_peers(other):
+    try:
+        return int(open(os.path.join(d, other + ".peers")).read())
+    except (OSError, ValueError):
+        return -1
+after = cfg.get("after", [])
+while time.time() - t0 < cfg["timeout"] and any(num_peers(o) < len(after) - 1 for o in after):
+    time.sleep(0.02)
 port_file = os.path.join(d, name + ".port")
 open(port_file + ".tmp", "w").write(str(s.listen_port()))
 os.replace(port_file + ".tmp", port_file)
@@ -61,6 +72,9 @@ while time.time() - t0 < cfg["timeout"] and not os.path.exists(os.path.join(d, "
                 h.connect_peer(("127.0.0.1", port))
                 connected[f] = time.time()
     st = h.status()
+    peers_file = os.path.join(d, name + ".peers")
+    open(peers_file + ".tmp", "w").write(str(st.num_peers))
+    os.replace(peers_file + ".tmp", peers_file)
     if st.is_seeding and not os.path.exists(os.path.join(d, name + ".done")):
         open(os.path.join(d, name + ".done"), "w").write("1")
     max_pieces_in_flight = max(max_pieces_in_flight, len(h.get_download_queue()))
@@ -108,7 +122,7 @@ def run_swarm(tmp_path, torrent, nodes, leechers, timeout=90):
             # the seed first, so leechers find it checked
             if name == "seed":
                 deadline = time.time() + 30
-                while not (d / "seed.port").exists():
+                while not (d / "seed.checked").exists():
                     assert time.time() < deadline, "seed never listened"
                     assert procs[name].poll() is None, procs[name].stderr.read().decode()
                     time.sleep(0.05)
@@ -146,14 +160,15 @@ SHARE = 4
 def test_super_seed_swarm(tmp_path, seed_impl, leech_impls):
     """A super seed and several leechers: every leecher ends byte-identical
     and the seed uploaded not much more than one copy (the leechers pass
-    the pieces on)."""
+    the pieces on). The seed joins once the leechers are connected to each
+    other: a leecher alone with a super seed is shown piece after piece and
+    takes a whole copy from it, as it would from the reference, so leechers
+    starting one after another would measure their start-up times."""
     size = 64 * 1024 * 24
     torrent, src, sha = make_torrent(tmp_path, size, 64 * 1024)
-    nodes = {"seed": (seed_impl, {"save": str(src), "flags": SUPER})}
-    leechers = []
-    for i, impl in enumerate(leech_impls):
-        name = "leech%d" % i
-        leechers.append(name)
+    leechers = ["leech%d" % i for i in range(len(leech_impls))]
+    nodes = {"seed": (seed_impl, {"save": str(src), "flags": SUPER, "after": leechers})}
+    for name, impl in zip(leechers, leech_impls):
         nodes[name] = (impl, {"save": str(tmp_path / name)})
     out = run_swarm(tmp_path, torrent, nodes, leechers)
     seed = out["seed"]
@@ -162,10 +177,11 @@ def test_super_seed_swarm(tmp_path, seed_impl, leech_impls):
         assert out[name]["seeding"], (name, out)
         assert file_sha1(tmp_path / name / "f.bin") == sha, name
     assert seed["uploaded"] >= size
-    # Each piece leaves the seed about once (measured: 1.05-1.25 copies on
-    # a quiet machine, 1.8 once under heavy load, when leechers are slow to
-    # pass pieces on); a plain seed in the same swarm uploads about 2.9.
-    assert seed["uploaded"] < 2.1 * size, out
+    print("super seed uploaded %.2f copies" % (seed["uploaded"] / size))
+    # Each piece leaves the seed about once (measured: ours 1.11-1.22
+    # copies, also beside two busy loops; the reference 1.03-1.11); a plain
+    # seed in the same swarm uploads about 2.9.
+    assert seed["uploaded"] < 1.6 * size, out
 
 
 def test_upload_to_a_utp_peer_counts_in_the_totals(tmp_path):

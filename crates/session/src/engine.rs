@@ -766,7 +766,6 @@ impl Engine {
         self.proxy_udp_tick();
         // (errors and piece checks change what counts without a hook)
         self.account_times();
-        let now_ms = self.millis(Instant::now());
         for p in self.peers.values_mut() {
             let c = p.conn.counters();
             let totals = [
@@ -784,7 +783,6 @@ impl Engine {
                 .map_or(0.0, |t| t.picker.piece_length() as f64);
             let rate = f64::from(std::mem::take(&mut p.haves)) * piece_len / secs.max(0.001);
             p.remote_dl_rate = (f64::from(p.remote_dl_rate) * 0.5 + rate * 0.5) as i32;
-            let _ = now_ms;
         }
         let tids: Vec<TorrentId> = self.torrents.keys().copied().collect();
         let now = Instant::now();
@@ -835,6 +833,7 @@ impl Engine {
         self.v2hash_tick();
         self.pex_tick();
         self.share_tick();
+        self.ss_tick(now);
         self.report_second(Duration::from_secs_f64(secs));
     }
 
@@ -2786,7 +2785,7 @@ impl Engine {
                 }
             }
             PeerEvent::Interested => self.maybe_unchoke(id),
-            PeerEvent::NotInterested => {}
+            PeerEvent::NotInterested => self.ss_not_interested(id),
             PeerEvent::Block {
                 piece,
                 offset,

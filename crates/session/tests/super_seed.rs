@@ -139,7 +139,7 @@ fn super_seed(strict: bool) -> (Session, lt_session::TorrentId, [u8; 20], Vec<u8
 const SHORT: Duration = Duration::from_millis(400);
 
 #[test]
-fn shows_two_distinct_pieces_per_peer_and_serves_only_those() {
+fn shows_one_piece_per_peer_and_serves_only_those() {
     let (ses, id, ih, content) = super_seed(false);
     let port = ses.listen_port();
     let mut peers: Vec<Raw> = (0..3)
@@ -154,21 +154,21 @@ fn shows_two_distinct_pieces_per_peer_and_serves_only_those() {
         assert_eq!(m.first(), Some(&HAVE_NONE), "{m:?}");
         assert!(!m.contains(&BITFIELD) && !m.contains(&HAVE_ALL), "{m:?}");
         let h = haves(&msgs);
-        assert_eq!(h.len(), 2, "{m:?}");
+        assert_eq!(h.len(), 1, "{m:?}");
         shown.push(h);
     }
     // Each piece goes to one peer while unshown pieces remain.
     let all: HashSet<u32> = shown.iter().flatten().copied().collect();
-    assert_eq!(all.len(), 6, "{shown:?}");
+    assert_eq!(all.len(), 3, "{shown:?}");
 
-    // A peer without the fast extension gets no bitfield at all, then the
-    // two pieces nobody was shown.
+    // A peer without the fast extension gets no bitfield at all, then a
+    // piece nobody was shown.
     let mut d = Raw::connect(port, ih, b'd', false);
     let msgs = d.read_for(SHORT);
     assert!(!ids(&msgs).contains(&BITFIELD), "{msgs:?}");
-    let dh: HashSet<u32> = haves(&msgs).into_iter().collect();
-    let rest: HashSet<u32> = (0..PIECES).filter(|i| !all.contains(i)).collect();
-    assert_eq!(dh, rest);
+    let dh = haves(&msgs);
+    assert_eq!(dh.len(), 1, "{msgs:?}");
+    assert!(!all.contains(&dh[0]), "{dh:?} {all:?}");
 
     // Requests: a piece not shown to the peer is rejected, a shown one is
     // served.
@@ -209,7 +209,7 @@ fn shows_two_distinct_pieces_per_peer_and_serves_only_those() {
     let mut seen: HashSet<u32> = shown[1].iter().copied().collect();
     seen.extend(haves(&msgs));
     assert_eq!(seen.len(), PIECES as usize, "{msgs:?}");
-    assert_eq!(haves(&msgs).len(), PIECES as usize - 2);
+    assert_eq!(haves(&msgs).len(), PIECES as usize - 1);
 }
 
 #[test]
@@ -219,11 +219,11 @@ fn strict_shows_a_new_piece_once_another_peer_has_it() {
     let mut a = Raw::connect(port, ih, b'a', true);
     a.send(HAVE_NONE, &[]);
     let shown_a = haves(&a.read_for(SHORT));
-    assert_eq!(shown_a.len(), 2);
+    assert_eq!(shown_a.len(), 1);
     let mut b = Raw::connect(port, ih, b'b', true);
     b.send(HAVE_NONE, &[]);
     let shown_b = haves(&b.read_for(SHORT));
-    assert_eq!(shown_b.len(), 2);
+    assert_eq!(shown_b.len(), 1);
     let pa = shown_a[0];
     // A downloading its piece is not enough in strict mode.
     a.send(HAVE, &pa.to_be_bytes());
@@ -235,6 +235,35 @@ fn strict_shows_a_new_piece_once_another_peer_has_it() {
     assert_eq!(new_a.len(), 1, "{new_a:?}");
     assert!(!shown_a.contains(&new_a[0]) && new_a[0] != pa);
     assert!(haves(&b.read_for(SHORT)).is_empty());
+}
+
+#[test]
+fn a_peer_uninterested_for_ten_seconds_is_shown_another_piece_every_second() {
+    let (ses, _id, ih, _) = super_seed(false);
+    let port = ses.listen_port();
+    let mut a = Raw::connect(port, ih, b'a', true);
+    let mut b = Raw::connect(port, ih, b'b', true);
+    a.send(HAVE_NONE, &[]);
+    b.send(HAVE_NONE, &[]);
+    // B is interested from the start; A never is.
+    b.send(INTERESTED, &[]);
+    let first = haves(&a.read_for(Duration::from_secs(8)));
+    assert_eq!(first.len(), 1, "{first:?}");
+    // Ten seconds after the handshake (at the next second tick), A is
+    // shown another piece, and another each second after that.
+    let next = haves(&a.read_for(Duration::from_millis(4500)));
+    assert!(
+        !next.is_empty() && !next.contains(&first[0]),
+        "{first:?} {next:?}"
+    );
+    let more = haves(&a.read_for(Duration::from_millis(2500)));
+    assert!(!more.is_empty(), "{more:?}");
+    // B, interested all along, still has only its first piece.
+    assert_eq!(haves(&b.read_for(SHORT)).len(), 1);
+    // Once interested, A is left with what it was shown.
+    a.send(INTERESTED, &[]);
+    a.read_for(Duration::from_millis(200));
+    assert!(haves(&a.read_for(Duration::from_millis(2500))).is_empty());
 }
 
 #[test]

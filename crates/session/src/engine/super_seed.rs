@@ -2,12 +2,18 @@
 //!
 //! A torrent with `torrent_flags::super_seeding` that is a seed hides its
 //! pieces: a new connection is given an empty bitfield (`have_none` with the
-//! fast extension, nothing without it), and each peer is then shown at most
-//! two pieces at a time with `have` messages, the rarest ones no other peer
-//! is being shown. A shown piece is replaced by another one when
+//! fast extension, nothing without it), and each peer is then shown one
+//! piece at a time with a `have` message, the rarest one no other peer is
+//! being shown. The reference shows one piece at a time too (its peer log
+//! has one `HAVE (super seed)` per peer until that piece comes back). The
+//! shown piece is replaced by another one when
 //! - the peer itself announces it (default), or, with
 //!   `strict_super_seeding`, when *another* peer announces it, i.e. the piece
-//!   has spread beyond the peer we gave it to (the peer must have it too).
+//!   has spread beyond the peer we gave it to (the peer must have it too);
+//! - the peer has not been interested in us for [`UNINTERESTED`] (since the
+//!   handshake or its last `not_interested`): it may not want the piece, or
+//!   got it elsewhere without saying so. This repeats every second while
+//!   the peer stays uninterested, as in the reference.
 //!
 //! Requests for pieces a peer was never shown are rejected by the peer wire
 //! state machine (its `our_pieces` is the set shown to that peer). Turning
@@ -16,12 +22,13 @@
 //! loses the flag, as in the reference.
 //!
 //! Engine hooks: [`Engine::ss_hide_pieces`] (from `wire_torrent`),
-//! [`Engine::ss_connected`], [`Engine::ss_peer_pieces`], [`Engine::ss_have`]
-//! (peer events), [`Engine::ss_flags_changed`] (`set_flags`),
-//! [`Engine::ss_checked`] (`checked`), [`Engine::ss_peer_gone`]
-//! (`disconnect`).
+//! [`Engine::ss_connected`], [`Engine::ss_peer_pieces`], [`Engine::ss_have`],
+//! [`Engine::ss_not_interested`] (peer events), [`Engine::ss_tick`] (second
+//! tick), [`Engine::ss_flags_changed`] (`set_flags`), [`Engine::ss_checked`]
+//! (`checked`), [`Engine::ss_peer_gone`] (`disconnect`).
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use lt_settings::keys;
 
@@ -29,13 +36,22 @@ use super::{ConnId, Engine};
 use crate::torrent::flags;
 use crate::types::TorrentId;
 
-/// How many pieces a peer is shown at once.
-pub(crate) const SLOTS: usize = 2;
+/// How long a peer may stay uninterested in its shown piece before it is
+/// shown another one.
+pub(crate) const UNINTERESTED: Duration = Duration::from_secs(10);
 
-/// The pieces currently shown to each super-seeded connection.
+/// What a super-seeded connection is shown.
+struct Shown {
+    /// The piece shown now (`None`: nothing left to show).
+    piece: Option<u32>,
+    /// Since when the peer has not been interested in us.
+    uninterested_since: Instant,
+}
+
+/// The piece currently shown to each super-seeded connection.
 #[derive(Default)]
 pub(crate) struct SuperSeedState {
-    peers: HashMap<ConnId, [Option<u32>; SLOTS]>,
+    peers: HashMap<ConnId, Shown>,
 }
 
 /// Picks the piece to show a peer next: one the peer lacks (and was not
@@ -82,19 +98,13 @@ impl SuperSeedState {
         self.peers.contains_key(&id)
     }
 
-    pub(crate) fn shown(&self, id: ConnId) -> [Option<u32>; SLOTS] {
-        self.peers.get(&id).copied().unwrap_or([None; SLOTS])
+    /// The piece shown to `id` now.
+    pub(crate) fn shown(&self, id: ConnId) -> Option<u32> {
+        self.peers.get(&id).and_then(|s| s.piece)
     }
 
-    pub(crate) fn remove(&mut self, id: ConnId) -> Option<[Option<u32>; SLOTS]> {
-        self.peers.remove(&id)
-    }
-
-    fn set_slot(&mut self, id: ConnId, old: Option<u32>, new: Option<u32>) {
-        let slots = self.peers.entry(id).or_insert([None; SLOTS]);
-        if let Some(s) = slots.iter_mut().find(|s| **s == old) {
-            *s = new;
-        }
+    pub(crate) fn remove(&mut self, id: ConnId) {
+        self.peers.remove(&id);
     }
 }
 
@@ -115,7 +125,7 @@ impl Engine {
     }
 
     /// The handshake with `id` completed. A connection started while super
-    /// seeding is tracked and shown its first pieces; one that was started
+    /// seeding is tracked and shown its first piece; one that was started
     /// super seeding but whose torrent stopped meanwhile is shown all.
     pub(super) fn ss_connected(&mut self, id: ConnId) {
         let Some((tid, hidden)) = self.peers.get(&id).and_then(|p| {
@@ -135,26 +145,26 @@ impl Engine {
             self.ss_show_all(id);
             return;
         }
-        self.super_seed.peers.insert(id, [None; SLOTS]);
-        for _ in 0..SLOTS {
-            self.ss_replace(id, None);
-        }
+        let shown = Shown {
+            piece: None,
+            uninterested_since: Instant::now(),
+        };
+        self.super_seed.peers.insert(id, shown);
+        self.ss_replace(id);
     }
 
-    /// The peer (re)announced all its pieces: pieces shown to it that it
-    /// already has are replaced.
+    /// The peer (re)announced all its pieces: if it has the piece shown to
+    /// it (or was shown none), it is shown another.
     pub(super) fn ss_peer_pieces(&mut self, id: ConnId) {
         if !self.super_seed.is_tracked(id) {
             return;
         }
-        for piece in self.super_seed.shown(id) {
-            let has = self
-                .peers
-                .get(&id)
-                .is_some_and(|p| piece.is_some_and(|i| p.has.get(i as usize)));
-            if has || piece.is_none() {
-                self.ss_replace(id, piece);
-            }
+        let stale = match self.super_seed.shown(id) {
+            Some(i) => self.peers.get(&id).is_some_and(|p| p.has.get(i as usize)),
+            None => true,
+        };
+        if stale {
+            self.ss_replace(id);
         }
     }
 
@@ -166,11 +176,11 @@ impl Engine {
         if !self.super_seeding_active(tid) {
             return;
         }
-        let shown_to_from = self.super_seed.shown(from).contains(&Some(piece));
+        let shown_to_from = self.super_seed.shown(from) == Some(piece);
         if !self.settings.get_bool(keys::STRICT_SUPER_SEEDING) {
             // The peer got the piece we showed it: show it another one.
             if shown_to_from {
-                self.ss_replace(from, Some(piece));
+                self.ss_replace(from);
             }
             return;
         }
@@ -182,32 +192,62 @@ impl Engine {
         }
         let conns = self.torrent_conns(tid);
         for c in conns {
-            let shown = self.super_seed.shown(c).contains(&Some(piece));
             let has = self
                 .peers
                 .get(&c)
                 .is_some_and(|p| p.has.get(piece as usize));
-            if shown && has {
-                self.ss_replace(c, Some(piece));
+            if self.super_seed.shown(c) == Some(piece) && has {
+                self.ss_replace(c);
             }
         }
     }
 
-    /// Replaces the shown piece `old` (`None`: an empty slot) of peer `id`
-    /// by a newly picked one and sends its `have`.
-    fn ss_replace(&mut self, id: ConnId, old: Option<u32>) {
+    /// Peer `id` sent `not_interested`.
+    pub(super) fn ss_not_interested(&mut self, id: ConnId) {
+        if let Some(s) = self.super_seed.peers.get_mut(&id) {
+            s.uninterested_since = Instant::now();
+        }
+    }
+
+    /// Second tick: a peer uninterested in us for [`UNINTERESTED`] is shown
+    /// another piece.
+    pub(super) fn ss_tick(&mut self, now: Instant) {
+        let due: Vec<ConnId> = self
+            .super_seed
+            .peers
+            .iter()
+            .filter(|(id, s)| {
+                // (`None`: the peer has or was shown every piece; showing
+                // is never undone, so there is nothing to pick later either)
+                s.piece.is_some()
+                    && now.duration_since(s.uninterested_since) >= UNINTERESTED
+                    && self
+                        .peers
+                        .get(id)
+                        .is_some_and(|p| !p.conn.peer_interested())
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.ss_replace(id);
+        }
+    }
+
+    /// Shows peer `id` a newly picked piece in place of the one it was
+    /// shown, and sends its `have`.
+    fn ss_replace(&mut self, id: ConnId) {
         let Some(tid) = self.peers.get(&id).and_then(|p| p.torrent) else {
             return;
         };
         let Some(t) = self.torrents.get(&tid) else {
             return;
         };
-        let mut shown_elsewhere = HashSet::new();
-        for c in &t.peers {
-            if *c != id {
-                shown_elsewhere.extend(self.super_seed.shown(*c).into_iter().flatten());
-            }
-        }
+        let shown_elsewhere: HashSet<u32> = t
+            .peers
+            .iter()
+            .filter(|c| **c != id)
+            .filter_map(|c| self.super_seed.shown(*c))
+            .collect();
         let Some(p) = self.peers.get(&id) else {
             return;
         };
@@ -220,7 +260,9 @@ impl Engine {
             &shown_elsewhere,
             |k| rng.below(k),
         );
-        self.super_seed.set_slot(id, old, new);
+        if let Some(s) = self.super_seed.peers.get_mut(&id) {
+            s.piece = new;
+        }
         if let Some(i) = new {
             if let Some(p) = self.peers.get_mut(&id) {
                 let _ = p.conn.we_have(i);
