@@ -558,11 +558,30 @@ impl Engine {
                 Ok(d) => self.disk = Some(d),
                 Err(e) => panic!("cannot start the disk threads: {e}"),
             }
+            self.apply_file_settings();
         }
         match &self.disk {
             Some(d) => d,
             None => unreachable!("created above"),
         }
+    }
+
+    /// `file_pool_size`, `disk_io_write_mode` and `no_atime_storage`, for
+    /// the files opened from now on (nothing to do before the disk threads
+    /// start: they start with them).
+    fn apply_file_settings(&self) {
+        let Some(d) = &self.disk else {
+            return;
+        };
+        let s = &self.settings;
+        let pool = d.file_pool();
+        pool.set_capacity(s.get_int(keys::FILE_POOL_SIZE).max(1) as usize);
+        // libtorrent's io_buffer_mode_t: 2 disable_os_cache, 3 write_through
+        let mode = s.get_int(keys::DISK_IO_WRITE_MODE);
+        pool.set_open_flags(lt_storage::OpenFlags {
+            sync: mode == 2 || mode == 3,
+            noatime: s.get_bool(keys::NO_ATIME_STORAGE),
+        });
     }
 
     fn on_event(&mut self, ev: Event) {
@@ -962,6 +981,7 @@ impl Engine {
         self.proxy_udp_tick();
         self.dht_apply_settings();
         self.utp_apply_settings();
+        self.apply_file_settings();
     }
 
     pub fn pause(&mut self) {

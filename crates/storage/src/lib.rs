@@ -63,7 +63,7 @@ pub use disk_io::{
 };
 pub use error::{ErrorFile, Operation, Result, StorageError};
 pub use layout::{FileLayout, FileSlice};
-pub use pool::{FilePool, OpenFile, OpenMode};
+pub use pool::{FilePool, OpenFile, OpenFlags, OpenMode};
 pub use storage::{
     DeleteFlags, MoveFlags, StorageMode, StorageParams, TorrentStorage, DEFAULT_PRIORITY,
 };

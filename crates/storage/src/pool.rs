@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -54,9 +55,39 @@ struct Inner {
 ///
 /// A file opened read-only is re-opened read-write (replacing the entry) when
 /// a write needs it; a read-write handle serves reads too.
+///
+/// How files are opened follows [`OpenFlags`]; a change applies to files
+/// opened afterwards (as in libtorrent, which sets them at open).
 pub struct FilePool {
     inner: Mutex<Inner>,
     writers: [Mutex<()>; WRITE_LOCKS],
+    /// [`OpenFlags`] as bits: 1 sync, 2 noatime.
+    flags: AtomicU8,
+}
+
+/// How the pool opens files, from libtorrent's settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenFlags {
+    /// `O_SYNC`: each write returns once the data is on the device
+    /// (`disk_io_write_mode` `disable_os_cache` or `write_through`; the
+    /// reference opens every file this way then, read-only ones too).
+    pub sync: bool,
+    /// `O_NOATIME` (`no_atime_storage`), where the system allows it: it is
+    /// refused for files of another owner, which are then opened without.
+    pub noatime: bool,
+}
+
+impl OpenFlags {
+    fn bits(self) -> u8 {
+        u8::from(self.sync) | u8::from(self.noatime) << 1
+    }
+
+    fn from_bits(b: u8) -> Self {
+        Self {
+            sync: b & 1 != 0,
+            noatime: b & 2 != 0,
+        }
+    }
 }
 
 /// Stripes of the per-file write locks (see [`FilePool::write_lock`]).
@@ -72,7 +103,18 @@ impl FilePool {
                 capacity: capacity.max(1),
             }),
             writers: std::array::from_fn(|_| Mutex::new(())),
+            flags: AtomicU8::new(0),
         }
+    }
+
+    /// Sets how files are opened from now on.
+    pub fn set_open_flags(&self, flags: OpenFlags) {
+        self.flags.store(flags.bits(), Ordering::Relaxed);
+    }
+
+    /// How files are opened now.
+    pub fn open_flags(&self) -> OpenFlags {
+        OpenFlags::from_bits(self.flags.load(Ordering::Relaxed))
     }
 
     /// Held while writing into file `index` of storage `uid`, so that two
@@ -133,7 +175,8 @@ impl FilePool {
             }
         }
         // Open outside the lock: it may block on a slow disk.
-        let f = Arc::new(open_file(path, mode, ErrorFile::Index(file))?);
+        let flags = self.open_flags();
+        let f = Arc::new(open_file(path, mode, flags, ErrorFile::Index(file))?);
         let mut g = self.lock();
         g.tick += 1;
         let tick = g.tick;
@@ -215,14 +258,42 @@ fn evict_down_to(g: &mut Inner, n: usize) {
     }
 }
 
-/// Opens `path`, creating parent directories for writing.
-pub(crate) fn open_file(path: &Path, mode: OpenMode, which: ErrorFile) -> Result<File> {
+/// Opens `path` with `flags`, creating parent directories for writing.
+pub(crate) fn open_file(
+    path: &Path,
+    mode: OpenMode,
+    flags: OpenFlags,
+    which: ErrorFile,
+) -> Result<File> {
     let mut oo = OpenOptions::new();
     oo.read(true);
     if mode == OpenMode::ReadWrite {
         oo.write(true).create(true);
     }
-    match oo.open(path) {
+    #[cfg(unix)]
+    let (sync, noatime) = {
+        use std::os::unix::fs::OpenOptionsExt;
+        let sync = if flags.sync { libc::O_SYNC } else { 0 };
+        #[cfg(target_os = "linux")]
+        let noatime = if flags.noatime { libc::O_NOATIME } else { 0 };
+        #[cfg(not(target_os = "linux"))]
+        let noatime = 0;
+        oo.custom_flags(sync | noatime);
+        (sync, noatime)
+    };
+    #[cfg(not(unix))]
+    let _ = flags;
+    let first = oo.open(path);
+    // Only a file's owner may open it without updating its access time.
+    #[cfg(unix)]
+    let first = match first {
+        Err(e) if noatime != 0 && e.raw_os_error() == Some(libc::EPERM) => {
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut oo, sync);
+            oo.open(path)
+        }
+        r => r,
+    };
+    match first {
         Ok(f) => Ok(f),
         Err(e) if e.kind() == io::ErrorKind::NotFound && mode == OpenMode::ReadWrite => {
             if let Some(parent) = path.parent() {
@@ -300,6 +371,57 @@ mod tests {
         assert_eq!(err.operation, Operation::FileOpen);
         assert_eq!(err.file, ErrorFile::Index(1));
         assert!(!dir.join("missing").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The status flags of `f` as `/proc/self/fdinfo` shows them.
+    #[cfg(target_os = "linux")]
+    fn fd_flags(f: &File) -> i32 {
+        use std::os::unix::io::AsRawFd;
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd())).unwrap();
+        let line = info.lines().find(|l| l.starts_with("flags:")).unwrap();
+        i32::from_str_radix(line["flags:".len()..].trim(), 8).unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn files_open_with_the_flags_set_at_their_opening() {
+        let dir = std::env::temp_dir().join(format!("lt-pool-flags-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pool = FilePool::new(8);
+        let plain = pool
+            .open(1, 0, &dir.join("a"), OpenMode::ReadWrite)
+            .unwrap();
+        assert_eq!(fd_flags(&plain) & (libc::O_SYNC | libc::O_NOATIME), 0);
+        pool.set_open_flags(OpenFlags {
+            sync: true,
+            noatime: true,
+        });
+        assert!(pool.open_flags().sync && pool.open_flags().noatime);
+        // A file already open keeps its handle; new ones get the flags,
+        // read-only ones too.
+        let again = pool.open(1, 0, &dir.join("a"), OpenMode::Read).unwrap();
+        assert!(Arc::ptr_eq(&plain, &again));
+        let w = pool
+            .open(1, 1, &dir.join("b"), OpenMode::ReadWrite)
+            .unwrap();
+        let r = pool.open(1, 2, &dir.join("a"), OpenMode::Read).unwrap();
+        for f in [&w, &r] {
+            let fl = fd_flags(f);
+            assert_eq!(fl & libc::O_SYNC, libc::O_SYNC, "{fl:o}");
+            assert_eq!(fl & libc::O_NOATIME, libc::O_NOATIME, "{fl:o}");
+        }
+        pool.set_open_flags(OpenFlags {
+            sync: false,
+            noatime: true,
+        });
+        let n = pool
+            .open(1, 3, &dir.join("c"), OpenMode::ReadWrite)
+            .unwrap();
+        assert_eq!(
+            fd_flags(&n) & (libc::O_SYNC | libc::O_NOATIME),
+            libc::O_NOATIME
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
