@@ -518,3 +518,38 @@ def test_create_from_torrent_info(ref, ours, tmp_path, flags, dup):
                 nodes=[["n", 3]], comment="c", creator="me", priv=True)
     env = {"TORRENT": r["torrent"]}
     assert ref(RECREATE, **env) == ours(RECREATE, **env)
+
+
+# A creator given piece hashes with set_hash only (the bindings have no way
+# to set v2 hashes by hand): none, all but one, or all of them.
+SET_HASH = BENC + r'''
+import hashlib, json, os, warnings
+warnings.simplefilter("ignore")
+import libtorrent as lt
+root = os.environ["ROOT"]
+out = {}
+for flags in (0, 64):
+    for upto in ("none", "all_but_one", "all"):
+        ct = lt.create_torrent(lt.list_files(os.path.join(root, "t")), 16384, flags)
+        n = {"none": 0, "all_but_one": ct.num_pieces() - 1, "all": ct.num_pieces()}[upto]
+        for p in range(n):
+            ct.set_hash(p, hashlib.sha1(b"%d" % p).digest())
+        try:
+            g = ct.generate()
+            g.pop(b"creation date", None)
+            out["%d %s" % (flags, upto)] = benc(g).hex()
+        except Exception as e:
+            out["%d %s" % (flags, upto)] = [type(e).__name__, str(e)]
+print(json.dumps(out))
+'''
+
+
+def test_hybrid_creator_with_v1_hashes_only_makes_a_v1_torrent(ref, ours, tmp_path):
+    write_tree(tmp_path, MULTI)
+    r = ref(SET_HASH, ROOT=str(tmp_path))
+    o = ours(SET_HASH, ROOT=str(tmp_path))
+    assert o == r
+    # the hybrid creator's torrent is the v1 one, pad files and all
+    assert isinstance(r["0 all"], str) and b"meta version" not in bytes.fromhex(r["0 all"])
+    assert r["0 all"] != r["64 all"]
+    assert r["0 none"][0] == "RuntimeError" and r["0 all_but_one"][0] == "RuntimeError"

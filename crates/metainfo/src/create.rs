@@ -668,13 +668,16 @@ impl CreateTorrent {
     }
 
     /// The metainfo dictionary. Fails with [`CreateError::MissingHash`]
-    /// until every hash it needs is set.
+    /// until every hash it needs is set. A hybrid creator given only v1
+    /// piece hashes (no file's v2 tree) makes a v1 torrent, as libtorrent
+    /// does (`set_hash` alone, as the Python bindings offer).
     pub fn generate(&self, fs: &FileStorage) -> Result<Value, CreateError> {
         if fs.num_files() == 0 {
             return Err(CreateError::NoFiles);
         }
         let v1 = self.is_v1();
-        let v2 = self.is_v2();
+        let v2 = self.is_v2()
+            && !(v1 && self.raw_info.is_none() && self.trees.iter().all(Option::is_none));
         let mut info = dict();
         let mut top = dict();
         if let Some(raw) = &self.raw_info {
@@ -1163,6 +1166,37 @@ mod tests {
             layout_files(&[e("r/a", 5)], 10000, flags::V1_ONLY),
             Err(CreateError::InvalidPieceSize)
         ));
+    }
+
+    #[test]
+    fn a_hybrid_creator_with_v1_hashes_only_makes_a_v1_torrent() {
+        let fs = layout_files(&[e("r/a", 10), e("r/b", 20000)], 16384, 0).unwrap();
+        let mut ct = CreateTorrent::new(&fs, 0);
+        for p in 0..ct.num_pieces() {
+            ct.set_hash(p, Sha1Hash([0x11; 20])).unwrap();
+        }
+        let Value::Dict(top) = ct.generate(&fs).unwrap() else {
+            panic!("not a dictionary");
+        };
+        let Some(Value::Dict(info)) = top.get(b"info".as_slice()) else {
+            panic!("no info");
+        };
+        assert!(info.contains_key(b"pieces".as_slice()));
+        assert!(!info.contains_key(b"meta version".as_slice()));
+        assert!(!top.contains_key(b"piece layers".as_slice()));
+        // One file's tree without the other's is a missing hash, not v1.
+        let a = (0..fs.num_files())
+            .find(|&i| fs.file_size(i) == 10)
+            .unwrap();
+        let tree = FileTree {
+            root: Sha256Hash([0x22; 32]),
+            piece_layer: Vec::new(),
+        };
+        ct.set_file_tree(a, tree).unwrap();
+        assert!(matches!(ct.generate(&fs), Err(CreateError::MissingHash)));
+        // And with every v1 hash missing there is nothing to fall back on.
+        let none = CreateTorrent::new(&fs, 0);
+        assert!(matches!(none.generate(&fs), Err(CreateError::MissingHash)));
     }
 
     #[test]
