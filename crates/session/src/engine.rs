@@ -461,7 +461,8 @@ impl Engine {
                 as u64
                 * 1000,
             unchoke_interval_ms: s.get_int(keys::UNCHOKE_INTERVAL).max(1) as u64 * 1000,
-            rate_choker_initial_threshold: 1024,
+            rate_choker_initial_threshold: s.get_int(keys::RATE_CHOKER_INITIAL_THRESHOLD).max(0)
+                as u64,
             seeding_piece_quota: s.get_int(keys::SEEDING_PIECE_QUOTA).max(1) as u32,
         };
         self.choker.set_config(cfg);
@@ -853,6 +854,7 @@ impl Engine {
         self.pex_tick();
         self.share_tick();
         self.ss_tick(now);
+        self.snub_tick(now);
         self.report_second(Duration::from_secs_f64(secs));
     }
 
@@ -1108,6 +1110,9 @@ impl Engine {
                 let mut list = lt_tracker::TrackerList::new(ih, self.shared_tracker_settings());
                 for (url, tier) in &p.trackers {
                     list.add_tracker(AnnounceEntry::new(url, *tier, lt_tracker::source::TORRENT));
+                }
+                if list.settings().prefer_udp_trackers {
+                    list.prioritize_udp_trackers();
                 }
                 list
             },
@@ -1928,7 +1933,7 @@ impl Engine {
             announce_to_all_trackers: s.get_bool(keys::ANNOUNCE_TO_ALL_TRACKERS),
             ssrf_mitigation: s.get_bool(keys::SSRF_MITIGATION),
             allow_idna: s.get_bool(keys::ALLOW_IDNA),
-            ..lt_tracker::TrackerSettings::default()
+            prefer_udp_trackers: s.get_bool(keys::PREFER_UDP_TRACKERS),
         }
     }
 
@@ -2384,10 +2389,45 @@ impl Engine {
         id
     }
 
+    /// Second tick: a peer that sent no block for `piece_timeout` while
+    /// requests to it were outstanding is snubbed (`peer_snubbed_alert`
+    /// follows from `report_second`); its requests are cancelled and go
+    /// back to the picker for other peers. Requests older than
+    /// `request_timeout` are the wire's (`RequestTimedOut`).
+    fn snub_tick(&mut self, now: Instant) {
+        let now_ms = self.millis(now);
+        let ids: Vec<ConnId> = self.peers.keys().copied().collect();
+        for id in ids {
+            let Some(p) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            let back = p.pipeline.poll_timeouts(now_ms);
+            if back.is_empty() {
+                continue;
+            }
+            let Some(t) = p.torrent.and_then(|t| self.torrents.get_mut(&t)) else {
+                continue;
+            };
+            for b in back {
+                let len = t.picker.block_size(b);
+                let _ = p.conn.cancel(BlockRequest::new(
+                    b.piece,
+                    b.block * lt_picker::BLOCK_SIZE,
+                    len,
+                ));
+                t.picker.mark_aborted(b, p.key);
+            }
+            self.flush(id);
+            self.request_blocks(id);
+        }
+    }
+
     fn pipeline_config(&self) -> PipelineConfig {
         PipelineConfig {
             request_queue_time: self.settings.get_int(keys::REQUEST_QUEUE_TIME).max(1) as f64,
             max_out_request_queue: self.settings.get_int(keys::MAX_OUT_REQUEST_QUEUE).max(1) as u32,
+            piece_timeout_ms: self.settings.get_int(keys::PIECE_TIMEOUT).max(1) as u64 * 1000,
+            request_timeout_ms: self.settings.get_int(keys::REQUEST_TIMEOUT).max(1) as u64 * 1000,
             ..PipelineConfig::default()
         }
     }
