@@ -87,3 +87,71 @@ print(json.dumps(out))
     # (the snub shows within a second tick or two after the timeout)
     assert r[0] is not None and 2 <= r[0] <= 4 and r[1] is None, r
     assert o[0] is not None and 2 <= o[0] <= 4 and o[1] is None, o
+
+
+def peer_alerts(code_body):
+    """The alerts about peers (log lines left out) a snippet collects in
+    `seen`, as [type, reason]."""
+    return COMMON + r"""
+def peer_alerts(s):
+    out = []
+    for a in s.pop_alerts():
+        n = type(a).__name__
+        if ("peer" in n or "incoming" in n) and n != "peer_log_alert":
+            out.append([n, getattr(a, "reason", None)])
+    return out
+""" + code_body
+
+
+def test_no_connect_privileged_ports_blocks_ports_below_1024(ref, ours):
+    code = peer_alerts(r"""
+out = {}
+for flag in (True, False):
+    s = session(no_connect_privileged_ports=flag, enable_outgoing_utp=False,
+                alert_mask=lt.alert.category_t.all_categories)
+    h = add(s, torrent())
+    time.sleep(0.3)
+    s.pop_alerts()
+    h.connect_peer(("127.0.0.1", 999))
+    time.sleep(1.5)
+    out[str(flag)] = peer_alerts(s)
+print(json.dumps(out))
+""")
+    r = ref(code)
+    assert r["True"] == [["peer_blocked_alert", 3]], r
+    assert ["peer_connect_alert", None] in r["False"], r
+    assert ours(code) == r
+
+
+def test_incoming_connections_refused_when_disabled(ref, ours):
+    # TCP: a peer_blocked_alert (tcp_disabled) and the socket closed before
+    # the handshake; uTP: closed without an alert.
+    code = peer_alerts(r"""
+s = session(enable_incoming_tcp=False, alert_mask=lt.alert.category_t.all_categories)
+ti = torrent()
+add(s, ti)
+time.sleep(0.3)
+s.pop_alerts()
+c = socket.create_connection(("127.0.0.1", s.listen_port()))
+c.sendall(b"\x13BitTorrent protocol" + bytes(8) + ti.info_hash().to_bytes() + b"-XX0001-" + b"s" * 12)
+c.settimeout(3)
+try:
+    answer = len(c.recv(68))
+except OSError:
+    answer = 0
+time.sleep(0.5)
+tcp = peer_alerts(s)
+a = session(enable_incoming_utp=False, alert_mask=lt.alert.category_t.all_categories)
+b = session(enable_outgoing_tcp=False)
+for x in (a, b):
+    add(x, ti)
+time.sleep(0.3)
+a.pop_alerts()
+b.get_torrents()[0].connect_peer(("127.0.0.1", a.listen_port()))
+time.sleep(2)
+print(json.dumps({"tcp": tcp, "answer": answer, "utp": peer_alerts(a),
+                  "utp_peers": len(a.get_torrents()[0].get_peer_info())}))
+""")
+    r = ref(code)
+    assert r == {"tcp": [["peer_blocked_alert", 5]], "answer": 0, "utp": [], "utp_peers": 0}, r
+    assert ours(code) == r

@@ -2478,7 +2478,7 @@ impl Engine {
             }) {
                 continue;
             }
-            if self.ctl_blocked(Some(id), addr) {
+            if self.ctl_blocked(Some(id), addr) || self.privileged_port_blocked(id, addr) {
                 continue;
             }
             // a seed has nothing for a finished torrent
@@ -2539,7 +2539,41 @@ impl Engine {
         }
     }
 
+    /// `no_connect_privileged_ports`: a peer on a port below 1024 is not
+    /// connected to (`peer_blocked_alert`, `privileged_ports`).
+    fn privileged_port_blocked(&self, id: TorrentId, addr: SocketAddr) -> bool {
+        if addr.port() >= 1024 || !self.settings.get_bool(keys::NO_CONNECT_PRIVILEGED_PORTS) {
+            return false;
+        }
+        let torrent = self.torrents.get(&id).map(|t| t.torrent_ref());
+        self.peer_blocked(torrent, addr, 3 /* privileged_ports */);
+        true
+    }
+
+    /// Posts `peer_blocked_alert` for `addr` with libtorrent's `reason`.
+    pub(super) fn peer_blocked(
+        &self,
+        torrent: Option<crate::alert::TorrentRef>,
+        addr: SocketAddr,
+        reason: i32,
+    ) {
+        self.alert(AlertKind::PeerBlocked {
+            torrent,
+            peer: PeerRef {
+                endpoint: addr,
+                pid: [0; 20],
+            },
+            reason,
+        });
+    }
+
     fn on_incoming(&mut self, stream: tokio::net::TcpStream, addr: SocketAddr) {
+        if !self.settings.get_bool(keys::ENABLE_INCOMING_TCP) {
+            // as libtorrent: refused before it counts as an incoming
+            // connection (dropping `stream` closes it)
+            self.peer_blocked(None, addr, 5 /* tcp_disabled */);
+            return;
+        }
         // As libtorrent, only a connection from outside the local network
         // proves that we are reachable.
         self.had_incoming |= !lt_core::ip_filter::is_local(&addr.ip());
@@ -4063,15 +4097,19 @@ impl Engine {
         let Some(addr) = self.udp.get(idx).and_then(|u| u.utp.peer_addr(cid)) else {
             return;
         };
+        if !self.settings.get_bool(keys::ENABLE_INCOMING_UTP) {
+            // as libtorrent: closed without an alert
+            if let Some(u) = self.udp.get_mut(idx) {
+                u.utp.close(cid, Instant::now());
+            }
+            return;
+        }
         self.had_incoming |= !lt_core::ip_filter::is_local(&addr.ip());
         self.alert(AlertKind::IncomingConnection {
             endpoint: addr,
             socket_type: SocketType::Utp,
         });
-        if self.ctl_blocked(None, addr)
-            || self.paused
-            || self.incoming_over_limit(addr.ip(), true)
-            || !self.settings.get_bool(keys::ENABLE_INCOMING_UTP)
+        if self.ctl_blocked(None, addr) || self.paused || self.incoming_over_limit(addr.ip(), true)
         {
             if let Some(u) = self.udp.get_mut(idx) {
                 u.utp.close(cid, Instant::now());

@@ -20,7 +20,7 @@ use lt_resume::ResumeData;
 use lt_storage::{Completion, MoveFlags};
 
 use super::{io_error, storage_op, Engine, Job};
-use crate::alert::{AlertKind, Operation, PeerRef};
+use crate::alert::{AlertKind, Operation};
 use crate::torrent::{flags, whole_secs, Metadata, Times, Torrent};
 use crate::types::{TorrentId, TorrentState, TorrentStatus};
 
@@ -1274,14 +1274,7 @@ impl Engine {
             .collect();
         let tref = t.torrent_ref();
         for (c, addr) in blocked {
-            self.alert(AlertKind::PeerBlocked {
-                torrent: Some(tref.clone()),
-                peer: PeerRef {
-                    endpoint: addr,
-                    pid: [0; 20],
-                },
-                reason: 0,
-            });
+            self.peer_blocked(Some(tref.clone()), addr, 0 /* ip_filter */);
             self.disconnect(c, None);
         }
     }
@@ -1304,14 +1297,7 @@ impl Engine {
         if f.access(addr.ip()) & 1 == 0 {
             return false;
         }
-        self.alert(AlertKind::PeerBlocked {
-            torrent: tref,
-            peer: PeerRef {
-                endpoint: addr,
-                pid: [0; 20],
-            },
-            reason: 0,
-        });
+        self.peer_blocked(tref, addr, 0 /* ip_filter */);
         true
     }
 }
