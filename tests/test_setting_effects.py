@@ -155,3 +155,30 @@ print(json.dumps({"tcp": tcp, "answer": answer, "utp": peer_alerts(a),
     r = ref(code)
     assert r == {"tcp": [["peer_blocked_alert", 5]], "answer": 0, "utp": [], "utp_peers": 0}, r
     assert ours(code) == r
+
+
+def test_a_busy_listen_port_moves_to_the_next_ports_or_a_system_port(ref, ours):
+    code = COMMON + r"""
+blk = socket.socket()
+blk.bind(("127.0.0.1", 0))
+blk.listen(1)
+port = blk.getsockname()[1]
+out = {}
+for retry, fallback in ((10, True), (0, True), (0, False), (3, False)):
+    s = session(listen_interfaces="127.0.0.1:%d" % port, max_retry_port_bind=retry,
+                listen_system_port_fallback=fallback, alert_mask=lt.alert.category_t.all_categories)
+    time.sleep(0.5)
+    alerts = [type(a).__name__ for a in s.pop_alerts() if "listen" in type(a).__name__]
+    lp = s.listen_port()
+    where = ("zero" if lp == 0 else "next" if port < lp <= port + retry else
+             "same" if lp == port else "other")
+    out["%d %s" % (retry, fallback)] = [where, sorted(set(alerts))]
+    del s
+print(json.dumps(out))
+"""
+    r = ref(code)
+    assert r == {"10 True": ["next", ["listen_succeeded_alert"]],
+                 "0 True": ["other", ["listen_succeeded_alert"]],
+                 "0 False": ["zero", ["listen_failed_alert"]],
+                 "3 False": ["next", ["listen_succeeded_alert"]]}, r
+    assert ours(code) == r

@@ -4232,8 +4232,8 @@ impl Engine {
                 // already listening there (`reopen_network_sockets`)
                 continue;
             }
-            let addr = SocketAddr::new(ip, li.port);
-            match bind_pair(addr) {
+            let (addr, bound) = self.bind_listen_port(SocketAddr::new(ip, li.port));
+            match bound {
                 Ok((listener, udp)) => {
                     let local = listener.local_addr().unwrap_or(addr);
                     let tx = self.events_tx.clone();
@@ -4263,6 +4263,30 @@ impl Engine {
                         socket_type: SocketType::Tcp,
                     });
                 }
+            }
+        }
+    }
+
+    /// Binds a listen endpoint at `addr`. A port in use is retried on the
+    /// next ports, `max_retry_port_bind` of them, then (with
+    /// `listen_system_port_fallback`) on a port the system picks, as
+    /// libtorrent does. Returns the address last tried.
+    fn bind_listen_port(&self, mut addr: SocketAddr) -> (SocketAddr, Bound) {
+        let mut retries = self.settings.get_int(keys::MAX_RETRY_PORT_BIND).max(0);
+        loop {
+            let bound = bind_pair(addr);
+            match &bound {
+                Err((_, e)) if e.kind() == std::io::ErrorKind::AddrInUse && addr.port() != 0 => {
+                    if retries > 0 && addr.port() < u16::MAX {
+                        retries -= 1;
+                        addr.set_port(addr.port() + 1);
+                    } else if self.settings.get_bool(keys::LISTEN_SYSTEM_PORT_FALLBACK) {
+                        addr.set_port(0);
+                    } else {
+                        return (addr, bound);
+                    }
+                }
+                _ => return (addr, bound),
             }
         }
     }
@@ -4548,9 +4572,12 @@ fn device_address(name: &str) -> Option<IpAddr> {
 /// use elsewhere: then another port is tried, so that both halves share
 /// one. The UDP result is an error when no pair was found (or the fixed
 /// port is taken for UDP); the TCP listener still serves.
-fn bind_pair(
-    addr: SocketAddr,
-) -> Result<(TcpListener, std::io::Result<std::net::UdpSocket>), (Operation, std::io::Error)> {
+/// A bound listen endpoint: its TCP listener and UDP socket (whose bind may
+/// have failed alone), or what failed.
+type Bound =
+    Result<(TcpListener, std::io::Result<std::net::UdpSocket>), (Operation, std::io::Error)>;
+
+fn bind_pair(addr: SocketAddr) -> Bound {
     const ATTEMPTS: usize = 16;
     let mut attempt = 0;
     loop {
