@@ -141,8 +141,10 @@ def test_reopen_network_sockets_retries_a_busy_port():
     busy.bind(("127.0.0.1", 0))
     busy.listen()
     port = busy.getsockname()[1]
+    # (no moving on to the next ports or a system port: test_setting_effects)
     ses = lt.session({"listen_interfaces": f"127.0.0.1:{port}", "enable_dht": False,
                       "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+                      "max_retry_port_bind": 0, "listen_system_port_fallback": False,
                       "alert_mask": lt.alert.category_t.status_notification
                       | lt.alert.category_t.error_notification})
     assert wait(lambda: any(isinstance(a, lt.listen_failed_alert) for a in ses.pop_alerts()), 10)
