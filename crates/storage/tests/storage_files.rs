@@ -557,9 +557,18 @@ fn read_cached_reads_open_files_from_the_page_cache_only() {
     st.read(0, 0, &mut buf).unwrap();
     assert_eq!(st.read_cached(0, 0, 16_384).expect("open again"), buf);
     // Bytes not in the page cache would wait for the disk: refused, until
-    // a read through the disk path brings them back.
-    evict(&dir.path().join("t/a"));
-    assert!(st.read_cached(0, 0, 16_384).is_none());
+    // a read through the disk path brings them back. (The kernel may keep
+    // a page that sits in another CPU's LRU cache through one eviction:
+    // evicted again until it is gone.)
+    let evicted = (0..50).any(|_| {
+        evict(&dir.path().join("t/a"));
+        let gone = st.read_cached(0, 0, 16_384).is_none();
+        if !gone {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        gone
+    });
+    assert!(evicted, "the page cache kept the file");
     st.read(0, 0, &mut buf).unwrap();
     assert_eq!(st.read_cached(0, 0, 16_384).expect("cached again"), buf);
     // A file of priority 0 may be in the part file: refused.
