@@ -1,9 +1,11 @@
 """Settings whose effect shows from outside, run on both modules:
-`prefer_udp_trackers` (tracker order) and `piece_timeout` (when a peer that
-sends nothing is snubbed)."""
+`prefer_udp_trackers` (tracker order), `piece_timeout` (when a peer that
+sends nothing is snubbed), `no_connect_privileged_ports`,
+`enable_incoming_tcp`/`enable_incoming_utp` (connections refused), and
+`max_retry_port_bind`/`listen_system_port_fallback` (a busy listen port)."""
 
 COMMON = r"""
-import json, socket, struct, tempfile, threading, time, http.server, urllib.parse
+import json, socket, struct, tempfile, threading, time
 import libtorrent as lt
 
 def session(**settings):
@@ -89,7 +91,7 @@ print(json.dumps(out))
     assert o[0] is not None and 2 <= o[0] <= 4 and o[1] is None, o
 
 
-def peer_alerts(code_body):
+def with_peer_alerts(code_body):
     """The alerts about peers (log lines left out) a snippet collects in
     `seen`, as [type, reason]."""
     return COMMON + r"""
@@ -104,7 +106,7 @@ def peer_alerts(s):
 
 
 def test_no_connect_privileged_ports_blocks_ports_below_1024(ref, ours):
-    code = peer_alerts(r"""
+    code = with_peer_alerts(r"""
 out = {}
 for flag in (True, False):
     s = session(no_connect_privileged_ports=flag, enable_outgoing_utp=False,
@@ -126,7 +128,7 @@ print(json.dumps(out))
 def test_incoming_connections_refused_when_disabled(ref, ours):
     # TCP: a peer_blocked_alert (tcp_disabled) and the socket closed before
     # the handshake; uTP: closed without an alert.
-    code = peer_alerts(r"""
+    code = with_peer_alerts(r"""
 s = session(enable_incoming_tcp=False, alert_mask=lt.alert.category_t.all_categories)
 ti = torrent()
 add(s, ti)
